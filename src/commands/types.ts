@@ -1,0 +1,40 @@
+/**
+ * The command table's types. A key command is a deterministic function of the shard's data, its
+ * arguments and the proposal's timestamp (`nowMs`, chosen once by whoever proposes it), so that the same
+ * command applied on every replica gives the same state and reply. Server commands (PING, CLUSTER, SCAN,
+ * ...) need the node and the connection; the node layer implements those and only their specs live here.
+ */
+import type { Reply } from '../resp/reply.js';
+import type { ShardData } from '../storage/types.js';
+
+export interface ApplyContext {
+  readonly data: ShardData;
+  /** Unix time in milliseconds at which the command takes effect: expiry is judged against it. */
+  readonly nowMs: number;
+}
+
+/** Runs a key command on one shard. `argv[0]` is the command name as sent. Never throws for bad input. */
+export type KeyHandler = (ctx: ApplyContext, argv: readonly Buffer[]) => Reply;
+
+export interface CommandSpec {
+  /** Lower-case name, e.g. `get`, or for a subcommand `client|setname`. */
+  readonly name: string;
+  /** Redis convention: n > 0 exactly n arguments (name included), n < 0 at least -n. */
+  readonly arity: number;
+  /** Redis COMMAND INFO flags: write, readonly, denyoom, admin, noscript, fast, loading, stale, no_auth, ... */
+  readonly flags: readonly string[];
+  /** Key positions: first, last (negative counts from the end), step; 0, 0, 0 when there are none. */
+  readonly firstKey: number;
+  readonly lastKey: number;
+  readonly step: number;
+  /** ACL categories as Redis lists them, e.g. `@string`, `@fast`. */
+  readonly aclCategories: readonly string[];
+  /** COMMAND DOCS fields. */
+  readonly summary: string;
+  readonly since: string;
+  readonly group: string;
+  /** `key`: runs on the shard owning its keys, through `apply`. `server`: the node runs it. */
+  readonly scope: 'key' | 'server';
+  readonly apply?: KeyHandler;
+  readonly subcommands?: readonly CommandSpec[];
+}

@@ -1,0 +1,40 @@
+/**
+ * The versioned routing table: which shard owns which part of each keyspace, and where its replicas are.
+ * The pilot owns it; nodes receive every new version. Every change gets a new, larger `version`.
+ */
+
+/** A node as the routing table knows it. */
+export interface RoutingNode {
+  readonly id: string;
+  /** 40 hex characters, stable for the node's lifetime: the id Redis Cluster clients see. */
+  readonly clusterId: string;
+  /** Address clients connect to (RESP). */
+  readonly host: string;
+  readonly port: number;
+  /** Internal RPC port (Raft, snapshots, forwarding). */
+  readonly busPort: number;
+}
+
+/** One shard of a keyspace: the half-open routing range [start, end) and its replicas. */
+export interface RoutingShard {
+  readonly id: string;
+  readonly keyspace: string;
+  /** For hash keyspaces, slots: the shard owns slots [start, end). */
+  readonly start: number;
+  readonly end: number;
+  /** Bumped whenever the shard's range or membership changes. */
+  readonly epoch: number;
+  /** Node id of the leader (the Redis "master"); null while no leader is known. */
+  readonly leader: string | null;
+  /** Node ids of all replicas, the leader included. */
+  readonly replicas: readonly string[];
+}
+
+export interface RoutingTable {
+  readonly version: number;
+  readonly nodes: readonly RoutingNode[];
+  /** Shards of every keyspace, each keyspace's shards ordered by start. */
+  readonly shards: readonly RoutingShard[];
+}
+
+export const EMPTY_ROUTING_TABLE: RoutingTable = { version: 0, nodes: [], shards: [] };

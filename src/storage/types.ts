@@ -1,0 +1,49 @@
+/**
+ * What the shard state machine sees of storage: one shard's keys and typed values. The LMDB-backed
+ * implementation keeps them in the shard's own named database under `slot(2 bytes, big-endian) ‖ key`, so a
+ * shard's data, and any slot range of it, is one contiguous key range (seed 001).
+ */
+
+/** A stored value. `expireAtMs` is an absolute Unix time in milliseconds; 0 means no expiry. */
+export type StoredValue =
+  | { readonly type: 'string'; readonly value: Buffer; readonly expireAtMs: number }
+  /** Field names are binary strings (each char one byte, 'latin1'), so any byte sequence round-trips. */
+  | { readonly type: 'hash'; readonly fields: ReadonlyMap<string, Buffer>; readonly expireAtMs: number };
+
+/** A key found by a scan, with its slot. */
+export interface ScannedKey {
+  readonly slot: number;
+  readonly key: Buffer;
+}
+
+/**
+ * One shard's data. Reads (`get`) see every write made so far, including writes not yet durable; the
+ * scan-style reads (`scan`, `countInSlot`, `keysInSlot`, `randomKey`) see only durable data, so callers
+ * wait for `flushed()` first. Writes are synchronous into the pending batch; `commit()` makes the batch
+ * durable, all or nothing, and resolves once it is on disk.
+ */
+export interface ShardData {
+  readonly shardId: string;
+  /** The value stored under `key`, expired or not (expiry is the command layer's business). */
+  get(key: Buffer): StoredValue | undefined;
+  /** Whether `key` has a write that is not yet durable. */
+  isPending(key: Buffer): boolean;
+  put(key: Buffer, value: StoredValue): void;
+  /** Returns whether the key existed. */
+  delete(key: Buffer): boolean;
+  /** Deletes every key of the shard. */
+  clear(): void;
+  /** Makes every write so far durable in one transaction. Resolves when it is on disk. */
+  commit(): Promise<void>;
+  /** Resolves when no write made before the call is pending any more. */
+  flushed(): Promise<void>;
+  /** Up to `limit` keys in (slot, key) order, starting after `after` (or at `fromSlot`), below `endSlot`. */
+  scan(fromSlot: number, endSlot: number, after: Buffer | undefined, limit: number): ScannedKey[];
+  countInSlot(slot: number): number;
+  keysInSlot(slot: number, limit: number): Buffer[];
+  /** Keys with an expiry, in (slot, key) order after `after`: the active expiry cycle walks these. */
+  scanExpiring(after: ScannedKey | undefined, limit: number): { slot: number; key: Buffer; expireAtMs: number }[];
+  /** Number of keys and bytes (keys + values) stored, as of the last write. */
+  readonly keyCount: number;
+  readonly byteCount: number;
+}
