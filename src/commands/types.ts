@@ -11,6 +11,8 @@ export interface ApplyContext {
   readonly data: ShardData;
   /** Unix time in milliseconds at which the command takes effect: expiry is judged against it. */
   readonly nowMs: number;
+  /** Uniform in [0, 1): only read-only commands (HRANDFIELD) may use it, since replicas must not diverge. */
+  readonly random: () => number;
 }
 
 /** Runs a key command on one shard. `argv[0]` is the command name as sent. Never throws for bad input. */

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Runs the compiled test suite with node's built-in runner. Arguments narrow it: a folder name under
+// test/ (`unit`, `integration`) or any part of a test file's path, e.g. `npm test -- resp`.
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = join(process.cwd(), 'dist', 'test');
+const files = [];
+(function walk(dir) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path);
+    else if (name.endsWith('.test.js')) files.push(path);
+  }
+})(root);
+const filters = process.argv.slice(2);
+const chosen = files
+  .filter((f) => filters.length === 0 || filters.some((p) => relative(root, f).includes(p)))
+  .sort();
+if (chosen.length === 0) {
+  console.error(`no test file matches ${filters.join(' ')}`);
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...chosen], { stdio: 'inherit' });
+process.exit(result.status ?? 1);
