@@ -1,0 +1,179 @@
+/**
+ * The zod schemas of the pilot's HTTP API: request validation, response types and the OpenAPI document all
+ * come from here. Every schema that is a whole request or response body is registered in `apiSchemas` under
+ * the name the OpenAPI document gives it.
+ */
+import { z } from 'zod/v4';
+import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, ShardStats } from '../common/protocol.js';
+import type { RoutingTable } from '../common/routing.js';
+import { ROUTING_WAIT_MS_MAX } from './routing-waiters.js';
+
+/** Named schemas: the `components/schemas` of the OpenAPI document. */
+export const apiSchemas = z.registry<{ id: string }>();
+
+/** Shard reports in one heartbeat: far above any sane shards-per-node count, and still under the body limit. */
+export const HEARTBEAT_SHARDS_MAX = 8192;
+const HOST_LENGTH_MAX = 255;
+const ID_LENGTH_MAX = 64;
+
+const port = z.number().int().min(1).max(65535);
+const count = z.number().int().min(0);
+const nodeId = z.string().min(1).max(ID_LENGTH_MAX);
+
+/** The body of every error answer. */
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.enum(['invalid_request', 'unauthorized', 'forbidden', 'not_found', 'conflict', 'payload_too_large', 'unsupported_media_type', 'overloaded', 'internal']),
+      message: z.string(),
+      field: z.string().optional().describe('The offending input, e.g. `body.port` or `query.wait_ms`.'),
+    }),
+  })
+  .register(apiSchemas, { id: 'Error' });
+/** An error answer's body. */
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+/** The closed set of error codes. */
+export type ApiErrorCode = ErrorBody['error']['code'];
+
+const keyspaceSchema = z.object({
+  name: z.string(),
+  kind: z.enum(['hash']),
+  shard_count: count,
+  created_at_ms: count,
+});
+
+/** `GET /api/v1/cluster`. */
+export const clusterSchema = z
+  .object({
+    state: z.enum(['bootstrapping', 'ok', 'degraded']).describe('`bootstrapping` until the default keyspace exists, `degraded` while a node is down.'),
+    routing_version: count,
+    nodes: z.object({ total: count, up: count, down: count }),
+    shards: z.object({ total: count }),
+    keyspaces: z.array(keyspaceSchema),
+  })
+  .register(apiSchemas, { id: 'Cluster' });
+/** The cluster summary. */
+export type ClusterView = z.infer<typeof clusterSchema>;
+
+/** One node, as `GET /api/v1/nodes/{id}` shows it. */
+export const nodeSchema = z
+  .object({
+    id: z.string(),
+    cluster_id: z.string().describe('40 hex characters: the node id Redis Cluster clients see.'),
+    pid: count,
+    address: z.string().describe('`host:port` clients connect to.'),
+    bus_port: port,
+    metrics_port: z.number().int().min(0).max(65535),
+    state: z.enum(['up', 'down']),
+    shard_count: count.describe('Shard replicas on this node, leaders included.'),
+    leader_count: count,
+    last_heartbeat_ms_ago: count.nullable().describe('null when the node has not been heard from since the pilot started.'),
+    registered_at_ms: count,
+    joined_at_ms: count,
+  })
+  .register(apiSchemas, { id: 'Node' });
+/** One node's view. */
+export type NodeView = z.infer<typeof nodeSchema>;
+
+/** `GET /api/v1/nodes`. */
+export const nodeListSchema = z.object({ nodes: z.array(nodeSchema) }).register(apiSchemas, { id: 'NodeList' });
+
+/** One shard, as `GET /api/v1/shards/{id}` shows it. */
+export const shardSchema = z
+  .object({
+    id: z.string(),
+    keyspace: z.string(),
+    slot_range: z.object({ start: count, end: count.describe('Exclusive.') }),
+    slots: z.string().describe('Redis-style inclusive range, e.g. `0-2730`.'),
+    epoch: count,
+    leader: z.string().nullable(),
+    replicas: z.array(z.string()),
+    keys: count,
+    bytes: count,
+    ops_per_sec: z.number().min(0),
+    last_access_ms: count.describe('Unix time of the last command served, 0 if none.'),
+    stats_age_ms: count.nullable().describe('Age of the statistics above; null while no replica has reported the shard.'),
+  })
+  .register(apiSchemas, { id: 'Shard' });
+/** One shard's view. */
+export type ShardView = z.infer<typeof shardSchema>;
+
+/** `GET /api/v1/shards`. */
+export const shardListSchema = z.object({ shards: z.array(shardSchema) }).register(apiSchemas, { id: 'ShardList' });
+
+/** The routing table (`RoutingTable` of common/routing). */
+export const routingTableSchema = z
+  .object({
+    version: count,
+    nodes: z.array(z.object({ id: z.string(), clusterId: z.string(), host: z.string(), port, busPort: port })),
+    shards: z.array(
+      z.object({
+        id: z.string(),
+        keyspace: z.string(),
+        start: count,
+        end: count,
+        epoch: count,
+        leader: z.string().nullable(),
+        replicas: z.array(z.string()),
+      }),
+    ),
+  })
+  .register(apiSchemas, { id: 'RoutingTable' }) satisfies z.ZodType<RoutingTable>;
+
+/** Body of `POST /api/v1/internal/join`. */
+export const joinRequestSchema = z
+  .object({
+    node_id: nodeId.optional().describe('The id from an earlier join; absent on the first start.'),
+    host: z.string().min(1).max(HOST_LENGTH_MAX),
+    port,
+    bus_port: port,
+    metrics_port: z.number().int().min(0).max(65535),
+    pid: z.number().int().min(1),
+  })
+  .register(apiSchemas, { id: 'JoinRequest' }) satisfies z.ZodType<JoinRequest>;
+
+/** Answer of `POST /api/v1/internal/join`. */
+export const joinResponseSchema = z
+  .object({ node_id: z.string(), routing: routingTableSchema })
+  .register(apiSchemas, { id: 'JoinResponse' }) satisfies z.ZodType<JoinResponse>;
+
+const shardStatsSchema = z.object({
+  shard_id: z.string().min(1).max(ID_LENGTH_MAX),
+  keys: count,
+  bytes: count,
+  ops_per_sec: z.number().min(0),
+  last_access_ms: count,
+}) satisfies z.ZodType<ShardStats>;
+
+/** Body of `POST /api/v1/internal/heartbeat`. */
+export const heartbeatRequestSchema = z
+  .object({
+    node_id: nodeId,
+    pid: z.number().int().min(1),
+    routing_version: count,
+    shards: z.array(shardStatsSchema).max(HEARTBEAT_SHARDS_MAX),
+  })
+  .register(apiSchemas, { id: 'HeartbeatRequest' }) satisfies z.ZodType<HeartbeatRequest>;
+
+/** Answer of `POST /api/v1/internal/heartbeat`. */
+export const heartbeatResponseSchema = z
+  .object({ routing: routingTableSchema.optional().describe("Present when the node's routing version is older.") })
+  .register(apiSchemas, { id: 'HeartbeatResponse' }) satisfies z.ZodType<HeartbeatResponse>;
+
+/** Path parameters of the `/{id}` routes. */
+export const idParamsSchema = z.object({ id: z.string().min(1).max(ID_LENGTH_MAX) });
+
+/** Query of the routing long poll. */
+export const routingPollQuerySchema = z.object({
+  after: z.coerce.number().int().min(0).optional().describe('The routing version the caller has; absent: answer at once.'),
+  wait_ms: z.coerce.number().int().min(0).max(ROUTING_WAIT_MS_MAX).default(ROUTING_WAIT_MS_MAX).describe('Longest wait for a newer version.'),
+});
+
+/** `GET /healthz`. */
+export const healthSchema = z.object({ status: z.enum(['ok']) }).register(apiSchemas, { id: 'Health' });
+
+/** `GET /api/v1/openapi.json`, described loosely: the document describing itself. */
+export const openApiDocumentSchema = z.record(z.string(), z.unknown()).describe('An OpenAPI 3.1 document.').register(apiSchemas, { id: 'OpenApiDocument' });
+
+/** `GET /metrics`. */
+export const metricsTextSchema = z.string().describe('Prometheus text exposition format.').register(apiSchemas, { id: 'MetricsText' });

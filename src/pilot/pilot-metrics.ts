@@ -1,0 +1,108 @@
+/**
+ * The pilot's Prometheus metrics: process defaults, HTTP requests by route, and cluster gauges read from the
+ * pilot's state and heartbeats at scrape time. One registry per pilot, so several pilots (tests, the local
+ * cluster) can share a process.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ShardStats } from '../common/protocol.js';
+import type { Pilot } from './pilot.js';
+
+/** Label for requests that matched no route, so unknown paths cannot grow the label set without bound. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/** The pilot's metric registry and the one metric the HTTP layer feeds by hand. */
+export interface PilotMetrics {
+  readonly registry: Registry;
+  /** Records one answered request; `route` is the route pattern, not the raw URL. */
+  observeRequest(method: string, route: string, status: number, durationSeconds: number): void;
+}
+
+/** Registers the pilot's metrics in a fresh registry. */
+export function createPilotMetrics(pilot: Pilot): PilotMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: 'cleave_pilot_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'cleave_pilot_http_request_duration_seconds',
+    help: 'HTTP request latency, by method and route.',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'cleave_pilot_nodes',
+    help: 'Registered nodes, by liveness.',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const now = pilot.now();
+      const up = pilot.state.nodes.filter((n) => pilot.liveness.isUp(n.id, now)).length;
+      this.set({ state: 'up' }, up);
+      this.set({ state: 'down' }, pilot.state.nodes.length - up);
+    },
+  });
+  new Gauge({
+    name: 'cleave_pilot_shards',
+    help: 'Shards, by keyspace.',
+    labelNames: ['keyspace'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const k of pilot.state.keyspaces) this.set({ keyspace: k.name }, pilot.state.shards.filter((s) => s.keyspace === k.name).length);
+    },
+  });
+  new Gauge({
+    name: 'cleave_pilot_routing_version',
+    help: 'Current routing table version.',
+    registers: [registry],
+    collect() {
+      this.set(pilot.state.routingVersion);
+    },
+  });
+  new Gauge({
+    name: 'cleave_pilot_routing_waiters',
+    help: 'Routing long polls being held.',
+    registers: [registry],
+    collect() {
+      this.set(pilot.waiters.size);
+    },
+  });
+  shardStatGauge(registry, pilot, 'cleave_pilot_shard_keys', 'Keys per shard, as last reported.', (s) => s.keys);
+  shardStatGauge(registry, pilot, 'cleave_pilot_shard_bytes', 'Bytes per shard, as last reported.', (s) => s.bytes);
+  shardStatGauge(registry, pilot, 'cleave_pilot_shard_ops_per_second', 'Commands per second per shard, as last reported.', (s) => s.ops_per_sec);
+  return {
+    registry,
+    observeRequest(method, route, status, durationSeconds) {
+      requests.inc({ method, route, status: String(status) });
+      latency.observe({ method, route }, durationSeconds);
+    },
+  };
+}
+
+/** A per-shard gauge of one reported statistic; shards nobody reported yet are left out, not shown as 0. */
+function shardStatGauge(
+  registry: Registry,
+  pilot: Pilot,
+  name: string,
+  help: string,
+  read: (stats: ShardStats) => number,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ['keyspace', 'shard'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const shard of pilot.state.shards) {
+        const reported = pilot.liveness.shardStats(shard.id, shard.leader);
+        if (reported !== undefined) this.set({ keyspace: shard.keyspace, shard: shard.id }, read(reported.stats));
+      }
+    },
+  });
+}

@@ -1,0 +1,154 @@
+/**
+ * The pilot's driver around its state machine: turns node joins into commands, bootstraps the default
+ * keyspace once enough nodes registered, tracks liveness and shard statistics from heartbeats, and wakes
+ * routing long polls on every new routing version. No HTTP here; the routes call in.
+ */
+import type { Logger } from '../common/logger.js';
+import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../common/protocol.js';
+import type { RoutingTable } from '../common/routing.js';
+import type { PilotCommand, PilotRejection } from './commands.js';
+import { NodeLiveness } from './liveness.js';
+import { RoutingWaiters } from './routing-waiters.js';
+import { PilotStateDriver, type Overloaded } from './state-driver.js';
+import { DEFAULT_KEYSPACE, routingTable, type PilotState } from './state.js';
+
+/** How the pilot shapes the cluster. */
+export interface PilotConfig {
+  /** Bootstrap the default keyspace once this many nodes have registered. */
+  readonly expectNodes: number;
+  readonly shardsPerNode: number;
+  /** Replicas per shard, the leader included. */
+  readonly replicas: number;
+  /** A node is down after this long without a heartbeat. */
+  readonly nodeTimeoutMs: number;
+}
+
+/** The pilot's sources of time and randomness, and where it logs. */
+export interface PilotEnvironment {
+  readonly clock: () => number;
+  /** A fresh 40-hex cluster id for a new node. */
+  readonly newClusterId: () => string;
+  readonly logger: Logger;
+}
+
+/** One pilot process: its replicated state (through the driver) and what it learns from heartbeats. */
+export class Pilot {
+  /** Heartbeat knowledge: who is up, and the shard statistics nodes reported. */
+  readonly liveness: NodeLiveness;
+  /** Routing long polls waiting for a newer version. */
+  readonly waiters = new RoutingWaiters();
+  private readonly driver: PilotStateDriver;
+
+  private constructor(
+    dataDir: string,
+    readonly config: PilotConfig,
+    private readonly env: PilotEnvironment,
+  ) {
+    this.liveness = new NodeLiveness(config.nodeTimeoutMs, env.clock());
+    this.driver = PilotStateDriver.open(dataDir, (command, before, after) => this.onApplied(command, before, after));
+  }
+
+  /** Recovers the state under `<dataDir>/pilot` and bootstraps the default keyspace if it is due. */
+  static async open(dataDir: string, config: PilotConfig, env: PilotEnvironment): Promise<Pilot> {
+    const pilot = new Pilot(dataDir, config, env);
+    const { state } = pilot;
+    env.logger.info({ routing_version: state.routingVersion, nodes: state.nodes.length, shards: state.shards.length }, 'pilot state recovered');
+    await pilot.bootstrapIfDue();
+    return pilot;
+  }
+
+  /** The replicated state as of the last durable command. */
+  get state(): PilotState {
+    return this.driver.state;
+  }
+
+  /** Wall-clock time in milliseconds, from the injected clock. */
+  now(): number {
+    return this.env.clock();
+  }
+
+  /** Registers a new node or records a known node's restart, then answers with its id and the routing table. */
+  async join(request: JoinRequest): Promise<JoinResponse | PilotRejection | Overloaded> {
+    const atMs = this.env.clock();
+    const nodeProcess = { host: request.host, port: request.port, busPort: request.bus_port, metricsPort: request.metrics_port, pid: request.pid };
+    const knownId = request.node_id;
+    const result =
+      knownId === undefined
+        ? await this.driver.propose({ kind: 'register-node', clusterId: this.env.newClusterId(), ...nodeProcess, atMs })
+        : await this.driver.propose({ kind: 'update-node', nodeId: knownId, ...nodeProcess, atMs });
+    if (!result.ok) {
+      this.env.logger.warn({ reason: result.reason, address: `${request.host}:${request.port}`, node_id: request.node_id }, `node join refused: ${result.message}`);
+      return result;
+    }
+    this.liveness.recordJoin(result.nodeId, atMs);
+    this.env.logger.info({ node_id: result.nodeId, address: `${request.host}:${request.port}`, pid: request.pid }, knownId === undefined ? 'node registered' : 'node rejoined');
+    // The node whose join completes the expected set learns the bootstrapped table in this answer.
+    await this.bootstrapIfDue();
+    return { node_id: result.nodeId, routing: routingTable(this.state) };
+  }
+
+  /** Records a heartbeat; undefined for an unknown node, which should join again. */
+  heartbeat(request: HeartbeatRequest): HeartbeatResponse | undefined {
+    if (!this.state.nodes.some((n) => n.id === request.node_id)) return undefined;
+    this.liveness.recordHeartbeat(request.node_id, request.shards, this.env.clock());
+    const table = routingTable(this.state);
+    return request.routing_version < table.version ? { routing: table } : {};
+  }
+
+  /**
+   * The routing table once its version exceeds `afterVersion`, or the current one after `waitMs`;
+   * undefined when too many polls are waiting already.
+   */
+  async pollRouting(afterVersion: number | undefined, waitMs: number, signal: AbortSignal): Promise<RoutingTable | undefined> {
+    if (afterVersion !== undefined && this.state.routingVersion <= afterVersion) {
+      const waited = this.waiters.wait(afterVersion, waitMs, signal);
+      if (waited === undefined) return undefined;
+      await waited;
+    }
+    return routingTable(this.state);
+  }
+
+  /** Logs the nodes that went down or came back since the previous sweep. */
+  sweepLiveness(): void {
+    const changes = this.liveness.sweep(
+      this.state.nodes.map((n) => n.id),
+      this.env.clock(),
+    );
+    for (const { nodeId, up } of changes) {
+      if (up) this.env.logger.info({ node_id: nodeId }, 'node up');
+      else this.env.logger.warn({ node_id: nodeId, timeout_ms: this.config.nodeTimeoutMs }, 'node down');
+    }
+  }
+
+  /** Closes the store once queued commands are durable. Release `waiters` first when serving HTTP. */
+  async close(): Promise<void> {
+    await this.driver.close();
+  }
+
+  private async bootstrapIfDue(): Promise<void> {
+    const { state, config } = this;
+    if (state.keyspaces.some((k) => k.name === DEFAULT_KEYSPACE) || state.nodes.length < config.expectNodes) return;
+    const result = await this.driver.propose({
+      kind: 'bootstrap-keyspace',
+      keyspace: DEFAULT_KEYSPACE,
+      shardsPerNode: config.shardsPerNode,
+      replicas: config.replicas,
+      atMs: this.env.clock(),
+    });
+    // Concurrent joins may both find bootstrap due; the later one finds the keyspace made.
+    if (!result.ok) {
+      if (result.reason !== 'keyspace-exists') this.env.logger.error({ reason: result.reason }, `bootstrap refused: ${result.message}`);
+      return;
+    }
+    this.env.logger.info(
+      { keyspace: result.keyspace, shards: result.shardIds.length, nodes: this.state.nodes.length, replicas: config.replicas },
+      'keyspace bootstrapped',
+    );
+  }
+
+  private onApplied(command: PilotCommand, before: PilotState, after: PilotState): void {
+    if (after.routingVersion === before.routingVersion) return;
+    this.env.logger.info({ routing_version: after.routingVersion, previous_version: before.routingVersion, cause: command.kind }, 'routing version changed');
+    this.waiters.notify(after.routingVersion);
+  }
+}

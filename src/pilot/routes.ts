@@ -1,0 +1,195 @@
+/**
+ * The pilot's HTTP routes: the public API for operators (admin token) and the internal API for nodes
+ * (cluster secret). Handlers are thin: they call the pilot and shape its answers with the views.
+ */
+import { Registry } from 'prom-client';
+import type { PilotRejection } from './commands.js';
+import { ApiError } from './api-error.js';
+import { defineRoute, type RouteDefinition } from './api-route.js';
+import {
+  clusterSchema,
+  healthSchema,
+  heartbeatRequestSchema,
+  heartbeatResponseSchema,
+  idParamsSchema,
+  joinRequestSchema,
+  joinResponseSchema,
+  metricsTextSchema,
+  nodeListSchema,
+  nodeSchema,
+  openApiDocumentSchema,
+  routingPollQuerySchema,
+  routingTableSchema,
+  shardListSchema,
+  shardSchema,
+} from './api-schemas.js';
+import { buildOpenApiDocument } from './openapi.js';
+import type { Pilot } from './pilot.js';
+import type { PilotMetrics } from './pilot-metrics.js';
+import type { Overloaded } from './state-driver.js';
+import { routingTable } from './state.js';
+import { clusterView, nodeView, shardView } from './views.js';
+
+/** Version of the HTTP API, as the OpenAPI document states it. */
+export const API_VERSION = '1.0.0';
+
+/** Every route of the pilot, the OpenAPI document's own route last. */
+export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinition[] {
+  const routes: RouteDefinition[] = [
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/cluster',
+      operationId: 'getCluster',
+      summary: 'Cluster state, routing version and counts.',
+      access: 'admin',
+      response: clusterSchema,
+      handle: () => clusterView(pilot.state, pilot.liveness, pilot.now()),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/nodes',
+      operationId: 'listNodes',
+      summary: 'Every registered node with its liveness and shard counts.',
+      access: 'admin',
+      response: nodeListSchema,
+      handle: () => {
+        const now = pilot.now();
+        return { nodes: pilot.state.nodes.map((n) => nodeView(pilot.state, n, pilot.liveness, now)) };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/nodes/{id}',
+      operationId: 'getNode',
+      summary: 'One node.',
+      access: 'admin',
+      params: idParamsSchema,
+      response: nodeSchema,
+      errorCodes: ['not_found'],
+      handle: ({ params }) => {
+        const node = pilot.state.nodes.find((n) => n.id === params.id);
+        return node === undefined ? new ApiError('not_found', `no node ${params.id}`, 'params.id') : nodeView(pilot.state, node, pilot.liveness, pilot.now());
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/shards',
+      operationId: 'listShards',
+      summary: 'Every shard with its range, replicas and latest reported statistics.',
+      access: 'admin',
+      response: shardListSchema,
+      handle: () => {
+        const now = pilot.now();
+        return { shards: pilot.state.shards.map((s) => shardView(s, pilot.liveness, now)) };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/shards/{id}',
+      operationId: 'getShard',
+      summary: 'One shard.',
+      access: 'admin',
+      params: idParamsSchema,
+      response: shardSchema,
+      errorCodes: ['not_found'],
+      handle: ({ params }) => {
+        const shard = pilot.state.shards.find((s) => s.id === params.id);
+        return shard === undefined ? new ApiError('not_found', `no shard ${params.id}`, 'params.id') : shardView(shard, pilot.liveness, pilot.now());
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/routing',
+      operationId: 'getRouting',
+      summary: 'The current routing table.',
+      access: 'admin',
+      response: routingTableSchema,
+      handle: () => routingTable(pilot.state),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/metrics',
+      operationId: 'getMetrics',
+      summary: 'Prometheus metrics.',
+      access: 'admin',
+      response: metricsTextSchema,
+      contentType: Registry.PROMETHEUS_CONTENT_TYPE,
+      handle: () => metrics.registry.metrics(),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/healthz',
+      operationId: 'getHealth',
+      summary: 'Answers while the pilot serves requests; open to probes without credentials.',
+      access: 'open',
+      response: healthSchema,
+      handle: () => ({ status: 'ok' as const }),
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/v1/internal/join',
+      operationId: 'joinNode',
+      summary: 'A node starts: registers (no node_id) or rejoins (with node_id); answers its id and the routing table.',
+      access: 'cluster',
+      body: joinRequestSchema,
+      response: joinResponseSchema,
+      errorCodes: ['not_found', 'conflict', 'overloaded'],
+      handle: async ({ body }) => {
+        const answer = await pilot.join(body);
+        return 'ok' in answer ? rejectionError(answer) : answer;
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/v1/internal/heartbeat',
+      operationId: 'heartbeat',
+      summary: "A node's liveness and shard statistics; answered with the routing table when the node's is older.",
+      access: 'cluster',
+      body: heartbeatRequestSchema,
+      response: heartbeatResponseSchema,
+      errorCodes: ['not_found'],
+      handle: ({ body }) => pilot.heartbeat(body) ?? new ApiError('not_found', `no node ${body.node_id}; join again`, 'body.node_id'),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/internal/routing',
+      operationId: 'pollRouting',
+      summary: 'Long poll: the routing table as soon as its version exceeds `after`, or the current one after `wait_ms`.',
+      access: 'cluster',
+      query: routingPollQuerySchema,
+      response: routingTableSchema,
+      errorCodes: ['overloaded'],
+      handle: async ({ query, signal }) =>
+        (await pilot.pollRouting(query.after, query.wait_ms, signal)) ?? new ApiError('overloaded', 'too many routing polls are waiting; retry later'),
+    }),
+  ];
+  let document: Record<string, unknown> | undefined;
+  routes.push(
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/openapi.json',
+      operationId: 'getOpenApi',
+      summary: 'This API as an OpenAPI 3.1 document.',
+      access: 'admin',
+      response: openApiDocumentSchema,
+      handle: () => (document ??= buildOpenApiDocument(routes, API_VERSION)),
+    }),
+  );
+  return routes;
+}
+
+function rejectionError(rejection: PilotRejection | Overloaded): ApiError {
+  switch (rejection.reason) {
+    case 'unknown-node':
+      return new ApiError('not_found', rejection.message, 'body.node_id');
+    case 'invalid-argument':
+      return new ApiError('invalid_request', rejection.message);
+    case 'overloaded':
+      return new ApiError('overloaded', rejection.message);
+    case 'address-in-use':
+    case 'cluster-id-taken':
+    case 'keyspace-exists':
+    case 'not-enough-nodes':
+      return new ApiError('conflict', rejection.message);
+  }
+}

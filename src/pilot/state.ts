@@ -1,0 +1,218 @@
+/**
+ * The pilot's replicated state and its state machine. `applyPilotCommand` is pure: no I/O, no clock, no
+ * randomness, so the pilot's replicas (and a replay of the command log) reach the same state from the same
+ * commands. Refusals are results, never throws; a throw here is a bug.
+ */
+import { SLOT_COUNT } from '../common/slots.js';
+import type { RoutingShard, RoutingTable } from '../common/routing.js';
+import type {
+  BootstrapKeyspaceCommand,
+  NodeProcess,
+  PilotCommand,
+  PilotCommandResult,
+  PilotRejection,
+  PilotRejectionReason,
+  RegisterNodeCommand,
+  UpdateNodeCommand,
+} from './commands.js';
+import { placeReplicas, presplitSlots } from './presplit.js';
+
+/** The Redis keyspace, hash-sharded over 16384 slots; the one Redis Cluster clients reach. */
+export const DEFAULT_KEYSPACE = 'default';
+
+/** A registered node. */
+export interface PilotNode extends NodeProcess {
+  /** `node1`, `node2`, ... in registration order. */
+  readonly id: string;
+  readonly clusterId: string;
+  readonly registeredAtMs: number;
+  /** When the node last joined (registered or restarted). */
+  readonly joinedAtMs: number;
+}
+
+/** A keyspace; only hash keyspaces (slots) exist so far. */
+export interface PilotKeyspace {
+  readonly name: string;
+  readonly kind: 'hash';
+  readonly createdAtMs: number;
+}
+
+/** Everything the pilot replicates; immutable, so each command yields a new state. */
+export interface PilotState {
+  /** Bumped by every command that changes the routing table. */
+  readonly routingVersion: number;
+  /** The number in the id of the next node to register. Ids are never reused. */
+  readonly nextNodeNumber: number;
+  /** The number in the id of the next shard to create. Ids are never reused. */
+  readonly nextShardNumber: number;
+  /** In registration order, which is id order. */
+  readonly nodes: readonly PilotNode[];
+  /** In creation order. */
+  readonly keyspaces: readonly PilotKeyspace[];
+  /** Grouped by keyspace in keyspace order, each keyspace's shards ordered by start. */
+  readonly shards: readonly RoutingShard[];
+}
+
+/** The state before the first command. */
+export const INITIAL_PILOT_STATE: PilotState = {
+  routingVersion: 0,
+  nextNodeNumber: 1,
+  nextShardNumber: 1,
+  nodes: [],
+  keyspaces: [],
+  shards: [],
+};
+
+/** The state after a command, and what the command answers. */
+export interface PilotTransition<C extends PilotCommand = PilotCommand> {
+  readonly state: PilotState;
+  readonly result: PilotCommandResult<C>;
+}
+
+const CLUSTER_ID_PATTERN = /^[0-9a-f]{40}$/;
+const KEYSPACE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const PORT_MAX = 65535;
+
+/** Applies `command` to `state`. A rejected command returns `state` itself. */
+export function applyPilotCommand<C extends PilotCommand>(state: PilotState, command: C): PilotTransition<C> {
+  const transition = applyAny(state, command);
+  return transition as PilotTransition<C>;
+}
+
+function applyAny(state: PilotState, command: PilotCommand): PilotTransition {
+  switch (command.kind) {
+    case 'register-node':
+      return registerNode(state, command);
+    case 'update-node':
+      return updateNode(state, command);
+    case 'bootstrap-keyspace':
+      return bootstrapKeyspace(state, command);
+  }
+}
+
+function registerNode(state: PilotState, command: RegisterNodeCommand): PilotTransition {
+  if (!CLUSTER_ID_PATTERN.test(command.clusterId)) return reject(state, 'invalid-argument', 'cluster id must be 40 lowercase hex characters');
+  const invalid = invalidProcess(command);
+  if (invalid !== undefined) return reject(state, 'invalid-argument', invalid);
+  if (state.nodes.some((n) => n.clusterId === command.clusterId)) {
+    return reject(state, 'cluster-id-taken', `cluster id ${command.clusterId} belongs to another node`);
+  }
+  const holder = nodeAt(state, command.host, command.port);
+  if (holder !== undefined) return reject(state, 'address-in-use', `${command.host}:${command.port} is the address of ${holder.id}`);
+  const node: PilotNode = {
+    id: `node${state.nextNodeNumber}`,
+    clusterId: command.clusterId,
+    ...processOf(command),
+    registeredAtMs: command.atMs,
+    joinedAtMs: command.atMs,
+  };
+  return {
+    // The routing table lists the nodes, so a new node is a new routing version.
+    state: { ...state, routingVersion: state.routingVersion + 1, nextNodeNumber: state.nextNodeNumber + 1, nodes: [...state.nodes, node] },
+    result: { ok: true, nodeId: node.id },
+  };
+}
+
+function updateNode(state: PilotState, command: UpdateNodeCommand): PilotTransition {
+  const index = state.nodes.findIndex((n) => n.id === command.nodeId);
+  if (index === -1) return reject(state, 'unknown-node', `no node ${command.nodeId}`);
+  const invalid = invalidProcess(command);
+  if (invalid !== undefined) return reject(state, 'invalid-argument', invalid);
+  const holder = nodeAt(state, command.host, command.port);
+  if (holder !== undefined && holder.id !== command.nodeId) {
+    return reject(state, 'address-in-use', `${command.host}:${command.port} is the address of ${holder.id}`);
+  }
+  const before = state.nodes[index]!;
+  const routingChanged = before.host !== command.host || before.port !== command.port || before.busPort !== command.busPort;
+  const nodes = state.nodes.slice();
+  nodes[index] = { ...before, ...processOf(command), joinedAtMs: command.atMs };
+  return {
+    state: { ...state, routingVersion: state.routingVersion + (routingChanged ? 1 : 0), nodes },
+    result: { ok: true, nodeId: before.id, routingChanged },
+  };
+}
+
+function bootstrapKeyspace(state: PilotState, command: BootstrapKeyspaceCommand): PilotTransition {
+  if (!KEYSPACE_NAME_PATTERN.test(command.keyspace)) return reject(state, 'invalid-argument', `invalid keyspace name ${JSON.stringify(command.keyspace)}`);
+  if (state.keyspaces.some((k) => k.name === command.keyspace)) return reject(state, 'keyspace-exists', `keyspace ${command.keyspace} exists`);
+  if (!isCount(command.shardsPerNode)) return reject(state, 'invalid-argument', 'shards per node must be a positive integer');
+  if (!isCount(command.replicas)) return reject(state, 'invalid-argument', 'replicas must be a positive integer');
+  if (command.replicas > state.nodes.length) {
+    return reject(state, 'not-enough-nodes', `${command.replicas} replicas need as many nodes, ${state.nodes.length} registered`);
+  }
+  const shardCount = command.shardsPerNode * state.nodes.length;
+  if (shardCount > SLOT_COUNT) return reject(state, 'invalid-argument', `${shardCount} shards exceed the ${SLOT_COUNT} slots`);
+  const nodeIds = state.nodes.map((n) => n.id);
+  const shards: RoutingShard[] = presplitSlots(SLOT_COUNT, shardCount).map((range, i) => {
+    const replicas = placeReplicas(i, nodeIds, command.replicas);
+    return {
+      id: shardId(state.nextShardNumber + i),
+      keyspace: command.keyspace,
+      start: range.start,
+      end: range.end,
+      epoch: 1,
+      leader: replicas[0]!,
+      replicas,
+    };
+  });
+  return {
+    state: {
+      ...state,
+      routingVersion: state.routingVersion + 1,
+      nextShardNumber: state.nextShardNumber + shardCount,
+      keyspaces: [...state.keyspaces, { name: command.keyspace, kind: 'hash', createdAtMs: command.atMs }],
+      shards: [...state.shards, ...shards],
+    },
+    result: { ok: true, keyspace: command.keyspace, shardIds: shards.map((s) => s.id) },
+  };
+}
+
+/** `shard_0001`, `shard_0002`, ...: zero-padded so ids sort like numbers up to 9999 shards. */
+function shardId(n: number): string {
+  return `shard_${String(n).padStart(4, '0')}`;
+}
+
+function processOf(p: NodeProcess): NodeProcess {
+  return { host: p.host, port: p.port, busPort: p.busPort, metricsPort: p.metricsPort, pid: p.pid };
+}
+
+function invalidProcess(p: NodeProcess): string | undefined {
+  if (p.host.length === 0) return 'host must not be empty';
+  if (!isPort(p.port) || !isPort(p.busPort)) return 'port and bus port must be in 1..65535';
+  if (!isPort(p.metricsPort) && p.metricsPort !== 0) return 'metrics port must be in 0..65535';
+  if (!isCount(p.pid)) return 'pid must be a positive integer';
+  return undefined;
+}
+
+function nodeAt(state: PilotState, host: string, port: number): PilotNode | undefined {
+  return state.nodes.find((n) => n.host === host && n.port === port);
+}
+
+function isPort(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= PORT_MAX;
+}
+
+function isCount(n: number): boolean {
+  return Number.isInteger(n) && n >= 1;
+}
+
+function reject(state: PilotState, reason: PilotRejectionReason, message: string): PilotTransition {
+  const result: PilotRejection = { ok: false, reason, message };
+  return { state, result };
+}
+
+const routingTables = new WeakMap<PilotState, RoutingTable>();
+
+/** The routing table of `state`. States are immutable, so the table is derived once per state. */
+export function routingTable(state: PilotState): RoutingTable {
+  let table = routingTables.get(state);
+  if (table === undefined) {
+    table = {
+      version: state.routingVersion,
+      nodes: state.nodes.map((n) => ({ id: n.id, clusterId: n.clusterId, host: n.host, port: n.port, busPort: n.busPort })),
+      shards: state.shards,
+    };
+    routingTables.set(state, table);
+  }
+  return table;
+}

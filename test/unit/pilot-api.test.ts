@@ -1,0 +1,408 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import type { HeartbeatRequest, JoinRequest } from '../../src/common/protocol.js';
+import {
+  clusterSchema,
+  errorBodySchema,
+  heartbeatResponseSchema,
+  joinResponseSchema,
+  nodeListSchema,
+  routingTableSchema,
+  shardListSchema,
+  shardSchema,
+} from '../../src/pilot/api-schemas.js';
+import { startPilot, type PilotOptions, type RunningPilot } from '../../src/pilot/server.js';
+
+const ADMIN_TOKEN = 'admin-token-for-tests';
+const CLUSTER_SECRET = 'cluster-secret-for-tests';
+
+interface TestPilot {
+  readonly pilot: RunningPilot;
+  readonly dataDir: string;
+  /** A request with the right credentials unless `headers` says otherwise. */
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any; headers: Headers }>;
+  join(request: Partial<JoinRequest> & { port: number }): Promise<any>;
+  heartbeat(request: HeartbeatRequest): Promise<any>;
+}
+
+async function startTestPilot(t: TestContext, options: Partial<PilotOptions> = {}, dataDir?: string): Promise<TestPilot> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'cleave-pilot-api-'));
+  if (dataDir === undefined) t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pilot = await startPilot({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: dir,
+    adminToken: ADMIN_TOKEN,
+    clusterSecret: CLUSTER_SECRET,
+    logger: pino({ level: 'silent' }),
+    ...options,
+  });
+  t.after(() => pilot.close());
+  const call: TestPilot['call'] = async (method, path, body, headers) => {
+    const response = await fetch(`${pilot.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        'x-cleave-secret': CLUSTER_SECRET,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    const isJson = response.headers.get('content-type')?.startsWith('application/json') ?? false;
+    return { status: response.status, json: isJson ? JSON.parse(text) : text, headers: response.headers };
+  };
+  return {
+    pilot,
+    dataDir: dir,
+    call,
+    async join(request) {
+      const { status, json } = await call('POST', '/api/v1/internal/join', { host: '127.0.0.1', bus_port: request.port + 10000, metrics_port: 0, pid: 4000, ...request });
+      assert.equal(status, 200, JSON.stringify(json));
+      return joinResponseSchema.parse(json);
+    },
+    async heartbeat(request) {
+      const { status, json } = await call('POST', '/api/v1/internal/heartbeat', request);
+      assert.equal(status, 200, JSON.stringify(json));
+      return heartbeatResponseSchema.parse(json);
+    },
+  };
+}
+
+test('join → heartbeat: the routing table is delivered once, stats show up per shard', async (t) => {
+  const p = await startTestPilot(t);
+  const joined = await p.join({ port: 17101 });
+  assert.equal(joined.node_id, 'node1');
+  assert.equal(joined.routing.version, 2, 'register + bootstrap');
+  assert.equal(joined.routing.shards.length, 2);
+  assert.match(joined.routing.nodes[0].clusterId, /^[0-9a-f]{40}$/);
+
+  const stats = [{ shard_id: 'shard_0001', keys: 10, bytes: 2048, ops_per_sec: 5.5, last_access_ms: 1234 }];
+  const first = await p.heartbeat({ node_id: 'node1', pid: 4000, routing_version: 0, shards: stats });
+  assert.equal(first.routing?.version, 2);
+  const second = await p.heartbeat({ node_id: 'node1', pid: 4000, routing_version: 2, shards: stats });
+  assert.deepEqual(second, {});
+
+  const shard = shardSchema.parse((await p.call('GET', '/api/v1/shards/shard_0001')).json);
+  assert.deepEqual(
+    { keys: shard.keys, bytes: shard.bytes, ops: shard.ops_per_sec, last: shard.last_access_ms, slots: shard.slots, range: shard.slot_range },
+    { keys: 10, bytes: 2048, ops: 5.5, last: 1234, slots: '0-8191', range: { start: 0, end: 8192 } },
+  );
+  const shards = shardListSchema.parse((await p.call('GET', '/api/v1/shards')).json).shards;
+  assert.deepEqual(
+    shards.map((s) => [s.id, s.slots, s.leader, s.epoch]),
+    [
+      ['shard_0001', '0-8191', 'node1', 1],
+      ['shard_0002', '8192-16383', 'node1', 1],
+    ],
+  );
+
+  const routing = routingTableSchema.parse((await p.call('GET', '/api/v1/routing')).json);
+  assert.deepEqual(routing, joined.routing);
+  const node = (await p.call('GET', '/api/v1/nodes/node1')).json;
+  assert.equal(node.state, 'up');
+  assert.equal(node.address, '127.0.0.1:17101');
+  assert.equal(node.leader_count, 2);
+  assert.ok(node.last_heartbeat_ms_ago >= 0);
+});
+
+test('unknown ids: 404 JSON for shards, nodes, heartbeats and rejoins', async (t) => {
+  const p = await startTestPilot(t);
+  for (const [method, path, body] of [
+    ['GET', '/api/v1/shards/shard_9999', undefined],
+    ['GET', '/api/v1/nodes/node9', undefined],
+    ['POST', '/api/v1/internal/heartbeat', { node_id: 'node9', pid: 1, routing_version: 0, shards: [] }],
+    ['POST', '/api/v1/internal/join', { node_id: 'node9', host: '127.0.0.1', port: 17102, bus_port: 27102, metrics_port: 0, pid: 1 }],
+    ['GET', '/api/v1/no-such-route', undefined],
+    ['DELETE', '/api/v1/cluster', undefined],
+  ] as const) {
+    const { status, json } = await p.call(method, path, body);
+    assert.equal(status, 404, `${method} ${path}`);
+    assert.equal(errorBodySchema.parse(json).error.code, 'not_found');
+  }
+});
+
+test('expectNodes: the default keyspace is bootstrapped when the last expected node joins', async (t) => {
+  const p = await startTestPilot(t, { expectNodes: 3, shardsPerNode: 2, replicas: 3 });
+  await p.join({ port: 17201 });
+  await p.join({ port: 17202 });
+  let cluster = clusterSchema.parse((await p.call('GET', '/api/v1/cluster')).json);
+  assert.equal(cluster.state, 'bootstrapping');
+  assert.equal(cluster.shards.total, 0);
+
+  const third = await p.join({ port: 17203 });
+  assert.equal(third.node_id, 'node3');
+  assert.equal(third.routing.shards.length, 6, 'the completing join answers with the bootstrapped table');
+  assert.equal(third.routing.version, 4);
+  cluster = clusterSchema.parse((await p.call('GET', '/api/v1/cluster')).json);
+  assert.deepEqual(
+    { state: cluster.state, version: cluster.routing_version, nodes: cluster.nodes, shards: cluster.shards.total, keyspaces: cluster.keyspaces.map((k) => [k.name, k.shard_count]) },
+    { state: 'ok', version: 4, nodes: { total: 3, up: 3, down: 0 }, shards: 6, keyspaces: [['default', 6]] },
+  );
+  const nodes = nodeListSchema.parse((await p.call('GET', '/api/v1/nodes')).json).nodes;
+  assert.deepEqual(
+    nodes.map((n) => [n.id, n.shard_count, n.leader_count]),
+    [
+      ['node1', 6, 2],
+      ['node2', 6, 2],
+      ['node3', 6, 2],
+    ],
+  );
+
+  const fourth = await p.join({ port: 17204 });
+  assert.equal(fourth.routing.shards.length, 6, 'no second bootstrap');
+});
+
+test('concurrent first joins get distinct ids in order and one bootstrap', async (t) => {
+  const p = await startTestPilot(t, { expectNodes: 5 });
+  const answers = await Promise.all([1, 2, 3, 4, 5].map((i) => p.join({ port: 17250 + i })));
+  assert.deepEqual(answers.map((a) => a.node_id).sort(), ['node1', 'node2', 'node3', 'node4', 'node5']);
+  const cluster = clusterSchema.parse((await p.call('GET', '/api/v1/cluster')).json);
+  assert.deepEqual([cluster.routing_version, cluster.shards.total], [6, 10]);
+});
+
+test('long poll: answers at once when behind, wakes on a version change, else waits wait_ms', async (t) => {
+  const p = await startTestPilot(t, { expectNodes: 2 });
+  await p.join({ port: 17301 });
+
+  const immediate = await p.call('GET', '/api/v1/internal/routing?after=0&wait_ms=10000');
+  assert.equal(immediate.json.version, 1);
+
+  const started = Date.now();
+  const timedOut = await p.call('GET', '/api/v1/internal/routing?after=1&wait_ms=100');
+  assert.equal(timedOut.json.version, 1);
+  assert.ok(Date.now() - started >= 90, 'held for wait_ms');
+
+  const waiting = p.call('GET', '/api/v1/internal/routing?after=1&wait_ms=20000');
+  let answered = false;
+  void waiting.then(() => (answered = true));
+  await sleep(100);
+  assert.equal(answered, false, 'the poll is held while nothing changes');
+  const wakeStart = Date.now();
+  await p.join({ port: 17302 });
+  const woken = await waiting;
+  assert.ok(Date.now() - wakeStart < 5000);
+  assert.equal(woken.status, 200);
+  assert.ok(woken.json.version >= 2, `woke with version ${woken.json.version}`);
+});
+
+test('close releases held long polls at once', async (t) => {
+  const p = await startTestPilot(t);
+  await p.join({ port: 17351 });
+  const waiting = p.call('GET', '/api/v1/internal/routing?after=2&wait_ms=30000');
+  await sleep(50);
+  const started = Date.now();
+  await p.pilot.close();
+  assert.equal((await waiting).status, 200);
+  assert.ok(Date.now() - started < 5000);
+});
+
+const invalidCases: { name: string; method: string; path: string; body?: unknown; field: string }[] = [
+  { name: 'port of the wrong type', method: 'POST', path: '/api/v1/internal/join', body: { host: 'h', port: 'x', bus_port: 2, metrics_port: 0, pid: 1 }, field: 'body.port' },
+  { name: 'missing host', method: 'POST', path: '/api/v1/internal/join', body: { port: 1, bus_port: 2, metrics_port: 0, pid: 1 }, field: 'body.host' },
+  { name: 'port out of range', method: 'POST', path: '/api/v1/internal/join', body: { host: 'h', port: 70000, bus_port: 2, metrics_port: 0, pid: 1 }, field: 'body.port' },
+  {
+    name: 'negative key count in a shard report',
+    method: 'POST',
+    path: '/api/v1/internal/heartbeat',
+    body: { node_id: 'node1', pid: 1, routing_version: 0, shards: [{ shard_id: 's', keys: -1, bytes: 0, ops_per_sec: 0, last_access_ms: 0 }] },
+    field: 'body.shards.0.keys',
+  },
+  { name: 'body that is not an object', method: 'POST', path: '/api/v1/internal/heartbeat', body: '[1,2]', field: 'body' },
+  { name: 'malformed JSON', method: 'POST', path: '/api/v1/internal/join', body: '{"host":', field: 'body' },
+  { name: 'no body at all', method: 'POST', path: '/api/v1/internal/join', field: 'body' },
+  { name: 'wait_ms above the maximum', method: 'GET', path: '/api/v1/internal/routing?after=0&wait_ms=99999', field: 'query.wait_ms' },
+  { name: 'after that is not a number', method: 'GET', path: '/api/v1/internal/routing?after=abc', field: 'query.after' },
+  { name: 'id too long', method: 'GET', path: `/api/v1/shards/${'x'.repeat(100)}`, field: 'params.id' },
+];
+
+for (const { name, method, path, body, field } of invalidCases) {
+  test(`400 naming ${field} for ${name}`, async (t) => {
+    const p = await startTestPilot(t);
+    const { status, json } = await p.call(method, path, body);
+    assert.equal(status, 400, JSON.stringify(json));
+    const { error } = errorBodySchema.parse(json);
+    assert.equal(error.code, 'invalid_request');
+    assert.equal(error.field, field);
+    assert.ok(error.message.length > 0);
+  });
+}
+
+test('bodies over the limit get 413, other media types 415, both as JSON', async (t) => {
+  const p = await startTestPilot(t);
+  const huge = await p.call('POST', '/api/v1/internal/join', JSON.stringify({ host: 'x'.repeat(2 * 1024 * 1024) }));
+  assert.equal(huge.status, 413);
+  assert.equal(errorBodySchema.parse(huge.json).error.code, 'payload_too_large');
+  const xml = await p.call('POST', '/api/v1/internal/join', '<join/>', { 'content-type': 'application/xml' });
+  assert.equal(xml.status, 415);
+  assert.equal(errorBodySchema.parse(xml.json).error.code, 'unsupported_media_type');
+});
+
+test('a second node at the address of the first is refused with 409', async (t) => {
+  const p = await startTestPilot(t);
+  await p.join({ port: 17401 });
+  const { status, json } = await p.call('POST', '/api/v1/internal/join', { host: '127.0.0.1', port: 17401, bus_port: 27401, metrics_port: 0, pid: 9 });
+  assert.equal(status, 409);
+  assert.equal(errorBodySchema.parse(json).error.code, 'conflict');
+});
+
+test('admin token: public routes answer 401 JSON without it, /healthz stays open', async (t) => {
+  const p = await startTestPilot(t);
+  for (const path of ['/api/v1/cluster', '/api/v1/nodes', '/api/v1/shards', '/api/v1/routing', '/api/v1/openapi.json', '/metrics']) {
+    for (const authorization of ['', 'Bearer wrong', `Basic ${ADMIN_TOKEN}`]) {
+      const { status, json, headers } = await p.call('GET', path, undefined, { authorization });
+      assert.equal(status, 401, `${path} with "${authorization}"`);
+      assert.equal(errorBodySchema.parse(json).error.code, 'unauthorized');
+      assert.equal(headers.get('www-authenticate'), 'Bearer');
+    }
+    assert.equal((await p.call('GET', path)).status, 200, path);
+  }
+  assert.equal((await p.call('GET', '/healthz', undefined, { authorization: '' })).status, 200);
+});
+
+test('cluster secret: internal routes answer 401 without it and 403 with a wrong one', async (t) => {
+  const p = await startTestPilot(t);
+  const join = { host: '127.0.0.1', port: 17501, bus_port: 27501, metrics_port: 0, pid: 1 };
+  const absent = await fetch(`${p.pilot.url}/api/v1/internal/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(join) });
+  assert.equal(absent.status, 401);
+  assert.equal(errorBodySchema.parse(await absent.json()).error.code, 'unauthorized');
+  const wrong = await p.call('POST', '/api/v1/internal/join', join, { 'x-cleave-secret': 'wrong' });
+  assert.equal(wrong.status, 403);
+  assert.equal(errorBodySchema.parse(wrong.json).error.code, 'forbidden');
+  assert.equal((await p.call('POST', '/api/v1/internal/join', join)).status, 200);
+  const adminTokenOnly = await p.call('GET', '/api/v1/internal/routing', undefined, { 'x-cleave-secret': 'wrong' });
+  assert.equal(adminTokenOnly.status, 403, 'the admin token does not open internal routes');
+});
+
+test('without credentials configured every route is open', async (t) => {
+  const p = await startTestPilot(t, { adminToken: undefined, clusterSecret: undefined });
+  const bare = { authorization: '', 'x-cleave-secret': '' };
+  assert.equal((await p.call('GET', '/api/v1/cluster', undefined, bare)).status, 200);
+  assert.equal((await p.call('POST', '/api/v1/internal/join', { host: 'h', port: 1, bus_port: 2, metrics_port: 0, pid: 1 }, bare)).status, 200);
+});
+
+test('openapi.json: an OpenAPI 3.1 document listing every route, every $ref resolving', async (t) => {
+  const p = await startTestPilot(t);
+  const { status, json: doc } = await p.call('GET', '/api/v1/openapi.json');
+  assert.equal(status, 200);
+  assert.equal(doc.openapi, '3.1.0');
+  const expected: [string, string][] = [
+    ['/api/v1/cluster', 'get'],
+    ['/api/v1/nodes', 'get'],
+    ['/api/v1/nodes/{id}', 'get'],
+    ['/api/v1/shards', 'get'],
+    ['/api/v1/shards/{id}', 'get'],
+    ['/api/v1/routing', 'get'],
+    ['/api/v1/openapi.json', 'get'],
+    ['/metrics', 'get'],
+    ['/healthz', 'get'],
+    ['/api/v1/internal/join', 'post'],
+    ['/api/v1/internal/heartbeat', 'post'],
+    ['/api/v1/internal/routing', 'get'],
+  ];
+  const listed = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => [path, m]));
+  assert.deepEqual(listed.sort(), expected.sort());
+  const operationIds = new Set<string>();
+  for (const [path, method] of expected) {
+    const op = doc.paths[path][method];
+    assert.ok(op.operationId && !operationIds.has(op.operationId), `unique operationId on ${path}`);
+    operationIds.add(op.operationId);
+    assert.ok(op.responses['200'].content, `${path} documents its answer`);
+    for (const param of path.match(/\{(\w+)\}/g) ?? []) {
+      assert.ok(op.parameters.some((x: any) => x.in === 'path' && `{${x.name}}` === param && x.required), `${path} documents ${param}`);
+    }
+  }
+  assert.ok(doc.paths['/api/v1/internal/routing'].get.parameters.some((x: any) => x.name === 'wait_ms' && x.in === 'query' && x.schema.maximum === 30000));
+  assert.equal(doc.paths['/api/v1/internal/join'].post.requestBody.content['application/json'].schema.$ref, '#/components/schemas/JoinRequest');
+  assert.deepEqual(doc.components.schemas.JoinRequest.required.sort(), ['bus_port', 'host', 'metrics_port', 'pid', 'port']);
+
+  const refs: string[] = [];
+  (function collect(value: unknown): void {
+    if (Array.isArray(value)) value.forEach(collect);
+    else if (value !== null && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) {
+        if (key === '$ref') refs.push(inner as string);
+        else collect(inner);
+      }
+    }
+  })(doc);
+  assert.ok(refs.length > 10);
+  for (const ref of refs) {
+    const name = ref.replace('#/components/schemas/', '');
+    assert.ok(ref.startsWith('#/components/schemas/') && doc.components.schemas[name], `${ref} resolves`);
+  }
+});
+
+test('/metrics: default, HTTP and cluster metrics in Prometheus text format', async (t) => {
+  const p = await startTestPilot(t);
+  await p.join({ port: 17601 });
+  await p.heartbeat({ node_id: 'node1', pid: 4000, routing_version: 2, shards: [{ shard_id: 'shard_0002', keys: 7, bytes: 70, ops_per_sec: 1, last_access_ms: 0 }] });
+  const { status, json: text, headers } = await p.call('GET', '/metrics');
+  assert.equal(status, 200);
+  assert.match(headers.get('content-type') ?? '', /^text\/plain/);
+  for (const line of [
+    'process_cpu_user_seconds_total',
+    'nodejs_eventloop_lag_seconds',
+    'cleave_pilot_http_requests_total{method="POST",route="/api/v1/internal/join",status="200"} 1',
+    'cleave_pilot_http_request_duration_seconds_bucket',
+    'cleave_pilot_nodes{state="up"} 1',
+    'cleave_pilot_nodes{state="down"} 0',
+    'cleave_pilot_shards{keyspace="default"} 2',
+    'cleave_pilot_routing_version 2',
+    'cleave_pilot_shard_keys{keyspace="default",shard="shard_0002"} 7',
+    'cleave_pilot_shard_bytes{keyspace="default",shard="shard_0002"} 70',
+    'cleave_pilot_shard_ops_per_second{keyspace="default",shard="shard_0002"} 1',
+  ]) {
+    assert.ok((text as string).includes(line), `metrics include ${line}`);
+  }
+});
+
+test('a node without heartbeats for nodeTimeoutMs is down and the cluster degraded; a heartbeat brings it back', async (t) => {
+  const p = await startTestPilot(t, { nodeTimeoutMs: 150 });
+  await p.join({ port: 17701 });
+  await sleep(300);
+  assert.equal((await p.call('GET', '/api/v1/nodes/node1')).json.state, 'down');
+  const cluster = clusterSchema.parse((await p.call('GET', '/api/v1/cluster')).json);
+  assert.equal(cluster.state, 'degraded');
+  assert.deepEqual(cluster.nodes, { total: 1, up: 0, down: 1 });
+  await p.heartbeat({ node_id: 'node1', pid: 4000, routing_version: 2, shards: [] });
+  assert.equal((await p.call('GET', '/api/v1/nodes/node1')).json.state, 'up');
+  assert.equal(clusterSchema.parse((await p.call('GET', '/api/v1/cluster')).json).state, 'ok');
+});
+
+test('restart with the same dataDir restores nodes, shards and routing version', async (t) => {
+  const first = await startTestPilot(t, { expectNodes: 2, replicas: 2 });
+  await first.join({ port: 17801 });
+  await first.join({ port: 17802, pid: 5000 });
+  const before = {
+    routing: (await first.call('GET', '/api/v1/routing')).json,
+    nodes: (await first.call('GET', '/api/v1/nodes')).json.nodes.map((n: any) => [n.id, n.cluster_id, n.address, n.pid]),
+    shards: (await first.call('GET', '/api/v1/shards')).json.shards.map((s: any) => [s.id, s.slots, s.leader, s.replicas]),
+  };
+  await first.pilot.close();
+
+  // Bootstrap options that differ after a restart must not re-bootstrap or change anything.
+  const second = await startTestPilot(t, { expectNodes: 1, shardsPerNode: 5 }, first.dataDir);
+  const after = {
+    routing: (await second.call('GET', '/api/v1/routing')).json,
+    nodes: (await second.call('GET', '/api/v1/nodes')).json.nodes.map((n: any) => [n.id, n.cluster_id, n.address, n.pid]),
+    shards: (await second.call('GET', '/api/v1/shards')).json.shards.map((s: any) => [s.id, s.slots, s.leader, s.replicas]),
+  };
+  assert.deepEqual(after, before);
+  assert.equal(after.routing.version, 3);
+
+  const rejoined = await second.join({ node_id: 'node2', port: 17802, pid: 5001 });
+  assert.equal(rejoined.node_id, 'node2');
+  assert.equal(rejoined.routing.version, 3, 'same address: no new routing version');
+  const moved = await second.join({ node_id: 'node2', port: 17812, pid: 5002 });
+  assert.equal(moved.routing.version, 4, 'new address: new routing version');
+  assert.equal((await second.join({ port: 17803 })).node_id, 'node3');
+  const node2 = (await second.call('GET', '/api/v1/nodes/node2')).json;
+  assert.deepEqual([node2.address, node2.pid], ['127.0.0.1:17812', 5002]);
+});
