@@ -1,0 +1,208 @@
+/**
+ * Every byte a node keeps on disk: one LMDB environment per node. Each shard has two named DBs — its
+ * data and its expiry index — and a record in the node's meta DB; the node's own small facts (its id,
+ * the last routing table) live in that meta DB too.
+ *
+ * Commits are synced before they resolve: the environment runs with LMDB's default sync and without
+ * lmdb-js's overlappingSync, under which a write promise may resolve before the data is flushed.
+ */
+import { mkdirSync } from 'node:fs';
+import { open } from 'lmdb';
+import type { Database, DatabaseOptions, RootDatabase } from 'lmdb';
+import { assert } from '../common/errors.js';
+import { LMDB_KEY_BYTES_MAX } from './key-encoding.js';
+import { LmdbShardData } from './lmdb-shard-data.js';
+import type { ShardRecord } from './lmdb-shard-data.js';
+import type { ShardData } from './types.js';
+
+/** Sizing of a node's LMDB environment. */
+export interface NodeStoreOptions {
+  /**
+   * Address space reserved for the map, in bytes: the most the environment can hold. The file grows only
+   * as data is written. Default 64 GiB.
+   */
+  readonly mapBytes?: number;
+  /** Most named DBs the environment can hold: each shard uses two, the node one more. Default 10,000. */
+  readonly databasesMax?: number;
+}
+
+const MAP_BYTES_DEFAULT = 64 * 1024 ** 3;
+const DATABASES_MAX_DEFAULT = 10_000;
+/** Longest shard id or metadata name: enough for any id the pilot makes, far below LMDB's key size limit. */
+const NAME_CHARS_MAX = 200;
+
+const META_DB_NAME = 'meta';
+const SHARD_PREFIX = 'shard/';
+/** The first string after every `shard/...` key: '0' follows '/' in byte order. */
+const SHARD_PREFIX_END = 'shard0';
+const NODE_META_PREFIX = 'node/';
+
+const BINARY_DB_OPTIONS: DatabaseOptions = { keyEncoding: 'binary', encoding: 'binary' };
+
+/** A node-metadata write not yet durable; an object so that a finishing older write can tell it was replaced. */
+interface PendingMeta {
+  readonly value: unknown;
+}
+
+/** A node's LMDB environment: opens, lists and drops shards, and keeps node metadata. */
+export class NodeStore {
+  private readonly shards = new Map<string, LmdbShardData>();
+  /** Shards whose drop is not durable yet, with the promise of that drop. */
+  private readonly drops = new Map<string, Promise<void>>();
+  /** Metadata writes not durable yet, so `getMeta` reads its own writes. */
+  private readonly pendingMeta = new Map<string, PendingMeta>();
+  private closed = false;
+
+  private constructor(
+    private readonly root: RootDatabase,
+    private readonly meta: Database<unknown, string>,
+  ) {}
+
+  /** Opens (creating if needed) the environment in directory `dir`. */
+  static open(dir: string, options: NodeStoreOptions = {}): NodeStore {
+    const mapBytes = options.mapBytes ?? MAP_BYTES_DEFAULT;
+    const databasesMax = options.databasesMax ?? DATABASES_MAX_DEFAULT;
+    assert(Number.isSafeInteger(mapBytes) && mapBytes > 0, `mapBytes ${mapBytes} must be a positive integer`);
+    assert(Number.isSafeInteger(databasesMax) && databasesMax > 0, `databasesMax ${databasesMax} must be a positive integer`);
+    mkdirSync(dir, { recursive: true });
+    const root = open({ path: dir, mapSize: mapBytes, maxDbs: databasesMax, overlappingSync: false });
+    // lmdb-js does not type this; storage's key limit is derived from it.
+    const maxKeySize = (root as unknown as { maxKeySize: number }).maxKeySize;
+    assert(maxKeySize >= LMDB_KEY_BYTES_MAX, `LMDB accepts keys of ${maxKeySize} bytes, storage assumes ${LMDB_KEY_BYTES_MAX}`);
+    return new NodeStore(root, root.openDB<unknown, string>(META_DB_NAME, {}));
+  }
+
+  /**
+   * The shard's data, creating its DBs and record if absent. Returns the same instance until the shard
+   * is dropped or the store closed.
+   */
+  openShard(shardId: string): ShardData {
+    this.assertOpen();
+    assertShardId(shardId);
+    assert(!this.drops.has(shardId), `shard ${shardId} is being dropped: wait for dropShard() before reopening it`);
+    const cached = this.shards.get(shardId);
+    if (cached !== undefined) return cached;
+    const recordKey = shardRecordKey(shardId);
+    // One synchronous, synced transaction: the DBs and the record exist together or not at all.
+    const shard = this.root.transactionSync(() => {
+      const data = this.root.openDB<Buffer, Buffer>(shardDbName(shardId, 'data'), BINARY_DB_OPTIONS);
+      const expiry = this.root.openDB<Buffer, Buffer>(shardDbName(shardId, 'expiry'), BINARY_DB_OPTIONS);
+      let record = this.meta.get(recordKey) as ShardRecord | undefined;
+      if (record === undefined) {
+        record = { keyCount: 0, byteCount: 0 };
+        this.meta.putSync(recordKey, record);
+      }
+      assert(
+        Number.isSafeInteger(record.keyCount) && record.keyCount >= 0 && Number.isSafeInteger(record.byteCount) && record.byteCount >= 0,
+        `shard ${shardId} has a corrupt record ${JSON.stringify(record)}`,
+      );
+      return new LmdbShardData(shardId, { data, expiry, meta: this.meta, recordKey }, record);
+    });
+    this.shards.set(shardId, shard);
+    return shard;
+  }
+
+  /**
+   * Deletes the shard's DBs and record in one transaction; resolves when that is durable. The shard's
+   * ShardData stops working at once and its writes not yet committed are discarded; commits already
+   * started land first.
+   */
+  dropShard(shardId: string): Promise<void> {
+    this.assertOpen();
+    assertShardId(shardId);
+    const inFlight = this.drops.get(shardId);
+    if (inFlight !== undefined) return inFlight;
+    const shard = this.shards.get(shardId);
+    this.shards.delete(shardId);
+    shard?.detach('was dropped');
+    // Handles to the DBs, whether or not this process opened the shard; undefined where a DB is absent.
+    const data = this.root.openDB(shardDbName(shardId, 'data'), { ...BINARY_DB_OPTIONS, create: false } as DatabaseOptions);
+    const expiry = this.root.openDB(shardDbName(shardId, 'expiry'), { ...BINARY_DB_OPTIONS, create: false } as DatabaseOptions);
+    const written = this.meta.batch(() => {
+      void data?.drop();
+      void expiry?.drop();
+      void this.meta.remove(shardRecordKey(shardId));
+    });
+    const dropped = written.then(
+      () => {
+        this.drops.delete(shardId);
+      },
+      (error: unknown) => {
+        this.drops.delete(shardId);
+        throw error;
+      },
+    );
+    this.drops.set(shardId, dropped);
+    return dropped;
+  }
+
+  /** Ids of the shards stored on this node (durably created and not being dropped), in byte order. */
+  shardIds(): string[] {
+    this.assertOpen();
+    const ids: string[] = [];
+    for (const key of this.meta.getKeys({ start: SHARD_PREFIX, end: SHARD_PREFIX_END })) {
+      const id = key.slice(SHARD_PREFIX.length);
+      if (!this.drops.has(id)) ids.push(id);
+    }
+    return ids;
+  }
+
+  /** A node metadata value (plain data, stored as MessagePack), including writes not yet durable. */
+  getMeta(name: string): unknown {
+    this.assertOpen();
+    assertMetaName(name);
+    const pending = this.pendingMeta.get(name);
+    return pending !== undefined ? pending.value : this.meta.get(NODE_META_PREFIX + name);
+  }
+
+  /** Stores a node metadata value; resolves once it is durable. `getMeta` sees it at once. */
+  putMeta(name: string, value: unknown): Promise<void> {
+    this.assertOpen();
+    assertMetaName(name);
+    assert(value !== undefined, `metadata ${name}: undefined is not storable`);
+    const pending: PendingMeta = { value };
+    this.pendingMeta.set(name, pending);
+    const settle = (): void => {
+      if (this.pendingMeta.get(name) === pending) this.pendingMeta.delete(name);
+    };
+    return this.meta.put(NODE_META_PREFIX + name, value).then(settle, (error: unknown) => {
+      settle();
+      throw error;
+    });
+  }
+
+  /** Commits every open shard's pending writes, waits for drops, then closes the environment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.shards.values()].map((shard) => shard.flushed()));
+    await Promise.all(this.drops.values());
+    for (const shard of this.shards.values()) shard.detach('belongs to a closed store');
+    this.shards.clear();
+    await this.root.close();
+  }
+
+  private assertOpen(): void {
+    assert(!this.closed, 'the node store is closed');
+  }
+}
+
+function assertShardId(shardId: string): void {
+  assert(
+    shardId.length > 0 && shardId.length <= NAME_CHARS_MAX && !shardId.includes('\0'),
+    `shard id ${JSON.stringify(shardId)} must be 1..${NAME_CHARS_MAX} chars without NUL`,
+  );
+}
+
+function assertMetaName(name: string): void {
+  assert(name.length > 0 && name.length <= NAME_CHARS_MAX, `metadata name ${JSON.stringify(name)} must be 1..${NAME_CHARS_MAX} chars`);
+}
+
+function shardRecordKey(shardId: string): string {
+  return SHARD_PREFIX + shardId;
+}
+
+/** LMDB names a DB by a NUL-terminated string: shard ids are checked to hold no NUL. */
+function shardDbName(shardId: string, part: 'data' | 'expiry'): string {
+  return `${SHARD_PREFIX}${shardId}/${part}`;
+}
