@@ -1,0 +1,138 @@
+/**
+ * `npm run bench:redis`: redis-benchmark --cluster SET/GET against a three-node cleave cluster and a
+ * three-master Debian redis-server cluster, side by side in one run, with and without pipelining.
+ * Runs alternate between the two systems and each figure is the median of --repeat runs, because this
+ * machine is small and noisy. Prints a table and appends it to docs/BENCHMARKS.md.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { freePort, freePortBlock } from '../src/common/free-ports.js';
+import { startRedisCluster } from '../src/bench/redis-cluster.js';
+
+interface Options {
+  requests: number;
+  clients: number;
+  repeat: number;
+  pipelines: number[];
+  write: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { requests: 200_000, clients: 50, repeat: 3, pipelines: [1, 16], write: true };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    const n = Number(value);
+    if (flag === '--requests' && n > 0) options.requests = n;
+    else if (flag === '--clients' && n > 0) options.clients = n;
+    else if (flag === '--repeat' && n > 0) options.repeat = n;
+    else if (flag === '--pipelines' && value) options.pipelines = value.split(',').map(Number);
+    else if (flag === '--no-write') {
+      options.write = false;
+      continue;
+    } else {
+      console.error(`bench:redis: unknown or bad flag ${flag} ${value ?? ''} (flags: --requests N --clients N --repeat N --pipelines 1,16 --no-write)`);
+      process.exit(2);
+    }
+    i++;
+  }
+  return options;
+}
+
+/** Runs redis-benchmark once; returns requests per second of SET and GET. */
+function redisBenchmark(port: number, options: Options, pipeline: number): { set: number; get: number } {
+  const args = ['--cluster', '-p', String(port), '-t', 'set,get', '-n', String(options.requests), '-c', String(options.clients), '-P', String(pipeline), '-q'];
+  const result = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 600_000 });
+  const rate = (name: string): number => Number(new RegExp(`${name}: ([\\d.]+) requests per second`).exec(result.stdout)?.[1] ?? NaN);
+  const out = { set: rate('SET'), get: rate('GET') };
+  if (result.status !== 0 || Number.isNaN(out.set) || Number.isNaN(out.get)) {
+    throw new Error(`redis-benchmark ${args.join(' ')} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+  }
+  return out;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+async function startCleave(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const port = await freePortBlock(3);
+  const pilotPort = await freePort();
+  const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  const child = spawn(process.execPath, [main, 'local', '--nodes', '3', '--port', String(port), '--pilot-port', String(pilotPort), '--data-dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Press Ctrl-C to stop.')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`cleave local exited (${code}): ${out}`)));
+  });
+  return {
+    port,
+    stop: () =>
+      new Promise((resolve) => {
+        child.removeAllListeners('exit');
+        child.once('exit', () => resolve());
+        child.kill('SIGINT');
+      }),
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  if (spawnSync('sh', ['-c', 'command -v redis-benchmark']).status !== 0) {
+    console.error('bench:redis needs redis-benchmark: apt-get install -y redis-tools');
+    process.exit(2);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'cleave-bench-'));
+  const cleave = await startCleave(join(dir, 'cleave'));
+  const redis = await startRedisCluster({ masters: 3, dir: join(dir, 'redis') });
+  const rows: string[] = [];
+  try {
+    for (const pipeline of options.pipelines) {
+      const samples = { cleave: { set: [] as number[], get: [] as number[] }, redis: { set: [] as number[], get: [] as number[] } };
+      for (let r = 0; r < options.repeat; r++) {
+        for (const [name, port] of [['cleave', cleave.port], ['redis', redis.ports[0]!]] as const) {
+          const { set, get } = redisBenchmark(port, options, pipeline);
+          samples[name].set.push(set);
+          samples[name].get.push(get);
+          console.log(`-P ${pipeline} run ${r + 1}/${options.repeat} ${name.padEnd(6)} SET ${Math.round(set)}/s GET ${Math.round(get)}/s`);
+        }
+      }
+      for (const op of ['set', 'get'] as const) {
+        const c = median(samples.cleave[op]);
+        const s = median(samples.redis[op]);
+        rows.push(`| ${op.toUpperCase()} | ${pipeline} | ${Math.round(c).toLocaleString('en-US')} | ${Math.round(s).toLocaleString('en-US')} | ${(c / s).toFixed(2)} |`);
+      }
+    }
+  } finally {
+    await cleave.stop();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const command = `npm run bench:redis -- --requests ${options.requests} --clients ${options.clients} --repeat ${options.repeat} --pipelines ${options.pipelines.join(',')}`;
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const table = [
+    `### redis-benchmark --cluster, 3 nodes: cleave vs redis-server (${new Date().toISOString().slice(0, 10)})`,
+    '',
+    `Command: \`${command}\` — machine: ${machine}. redis-benchmark \`-t set,get -n ${options.requests} -c ${options.clients} -P <pipeline>\`; figures are requests/s, the median of ${options.repeat} alternating runs; both clusters ran on this same machine, the load generator too.`,
+    '',
+    '| op | pipeline | cleave (req/s) | redis-server cluster (req/s) | cleave / redis |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+  console.log('\n' + table);
+  if (options.write) {
+    const file = join(process.cwd(), 'docs', 'BENCHMARKS.md');
+    if (!existsSync(file)) writeFileSync(file, '# Benchmarks\n\nEvery figure here was measured by the command shown with it, on the machine named.\n\n');
+    appendFileSync(file, '\n' + table);
+    console.log(`appended to ${file}`);
+  }
+}
+
+await main();

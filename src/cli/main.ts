@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+/** The `cleave` command: runs a local cluster, a pilot or a node, and talks to a running cluster. */
+import { Command, CommanderError } from 'commander';
+import { UsageError } from '../common/errors.js';
+import { registerBenchCommands } from '../bench/cli.js';
+import { registerAdminCommands } from './admin-commands.js';
+import { registerLocalCommand } from './local-command.js';
+import { registerNodeCommand, registerPilotCommand } from './role-commands.js';
+
+const program = new Command('cleave')
+  .description('A sharded, Raft-replicated key-value store that speaks the Redis Cluster protocol')
+  .showHelpAfterError(false)
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text.split('\n')[0] + '\n') });
+
+registerLocalCommand(program);
+registerPilotCommand(program);
+registerNodeCommand(program);
+registerAdminCommands(program);
+registerBenchCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version end here too, with code 0.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`cleave: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}

@@ -1,0 +1,124 @@
+/** `cleave pilot` and `cleave node`: each role alone, for deployments across machines. */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { UsageError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { startPilot } from '../pilot/server.js';
+import { startNode } from '../node/node-server.js';
+import { isLoopback, parseHost, parseIntInRange, parsePort, parsePortOrZero, parseUrl } from './flags.js';
+
+/** Closes `service` on SIGINT/SIGTERM and exits 0 once it is closed. */
+export function closeOnSignals(service: { close(): Promise<void> }): void {
+  let closing = false;
+  const stop = (): void => {
+    if (closing) return;
+    closing = true;
+    service.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`cleave: error while stopping: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+/** Beyond loopback, the peers must prove they belong to the cluster. */
+function requireSecretBeyondLoopback(host: string, secret: string | undefined, flag: string): void {
+  if (!isLoopback(host) && (secret === undefined || secret === '')) {
+    throw new UsageError(`listening on ${host} (beyond loopback) needs ${flag}`);
+  }
+}
+
+interface PilotFlags {
+  host: string;
+  port: number;
+  dataDir: string;
+  expectNodes: number;
+  shardsPerNode: number;
+  replicas: number;
+  adminToken?: string;
+  clusterSecret?: string;
+  nodeTimeoutMs: number;
+}
+
+export function registerPilotCommand(program: Command): void {
+  program
+    .command('pilot')
+    .description('run the pilot: cluster metadata, routing table, HTTP API and metrics')
+    .option('--host <host>', 'address to listen on', parseHost('--host'), '127.0.0.1')
+    .option('--port <port>', 'HTTP port', parsePort('--port'), 7000)
+    .option('--data-dir <dir>', 'where the pilot keeps its state', './data/pilot')
+    .option('--expect-nodes <n>', 'create the default keyspace once this many nodes have joined', parseIntInRange('--expect-nodes', 1, 1000), 1)
+    .option('--shards-per-node <n>', 'shards of the default keyspace per node at creation', parseIntInRange('--shards-per-node', 1, 256), 2)
+    .option('--replicas <n>', 'replicas per shard', parseIntInRange('--replicas', 1, 7), 1)
+    .option('--admin-token <token>', 'bearer token required by the HTTP API (env CLEAVE_ADMIN_TOKEN)', process.env.CLEAVE_ADMIN_TOKEN)
+    .option('--cluster-secret <secret>', 'secret nodes present to the pilot (env CLEAVE_CLUSTER_SECRET)', process.env.CLEAVE_CLUSTER_SECRET)
+    .option('--node-timeout-ms <ms>', 'a node is down after this long without a heartbeat', parseIntInRange('--node-timeout-ms', 100, 600_000), 3000)
+    .action(async (flags: PilotFlags) => {
+      requireSecretBeyondLoopback(flags.host, flags.clusterSecret, '--cluster-secret');
+      if (!isLoopback(flags.host) && !flags.adminToken) throw new UsageError(`listening on ${flags.host} (beyond loopback) needs --admin-token`);
+      const pilot = await startPilot({
+        host: flags.host,
+        port: flags.port,
+        dataDir: resolve(flags.dataDir),
+        expectNodes: flags.expectNodes,
+        shardsPerNode: flags.shardsPerNode,
+        replicas: flags.replicas,
+        adminToken: flags.adminToken,
+        clusterSecret: flags.clusterSecret,
+        nodeTimeoutMs: flags.nodeTimeoutMs,
+        logger: createLogger('pilot'),
+      });
+      closeOnSignals(pilot);
+    });
+}
+
+interface NodeFlags {
+  host: string;
+  port: number;
+  busPort?: number;
+  metricsPort?: number;
+  dataDir: string;
+  pilot: string;
+  requirepass?: string;
+  clusterSecret?: string;
+  protoMaxBulkLen: number;
+}
+
+export function registerNodeCommand(program: Command): void {
+  program
+    .command('node')
+    .description('run a data node: RESP for clients, shard replicas on LMDB')
+    .option('--host <host>', 'address to listen on and advertise', parseHost('--host'), '127.0.0.1')
+    .option('--port <port>', 'RESP port for clients', parsePort('--port'), 7001)
+    .option('--bus-port <port>', 'internal RPC port (default: port + 10000)', parsePort('--bus-port'))
+    .option('--metrics-port <port>', 'port of /metrics, 0 to disable (default: port + 20000)', parsePortOrZero('--metrics-port'))
+    .option('--data-dir <dir>', 'where the node keeps its data', './data/node')
+    .option('--pilot <url>', 'the pilot to join', parseUrl('--pilot'), 'http://127.0.0.1:7000')
+    .option('--requirepass <password>', 'password clients must AUTH with (env CLEAVE_REQUIREPASS)', process.env.CLEAVE_REQUIREPASS)
+    .option('--cluster-secret <secret>', 'secret shared by the pilot and nodes (env CLEAVE_CLUSTER_SECRET)', process.env.CLEAVE_CLUSTER_SECRET)
+    .option('--proto-max-bulk-len <bytes>', 'largest bulk string a client may send', parseIntInRange('--proto-max-bulk-len', 1024, 512 * 1024 * 1024), 512 * 1024 * 1024)
+    .action(async (flags: NodeFlags) => {
+      requireSecretBeyondLoopback(flags.host, flags.clusterSecret, '--cluster-secret');
+      const busPort = flags.busPort ?? flags.port + 10000;
+      const metricsPort = flags.metricsPort ?? flags.port + 20000;
+      if (busPort > 65535 || metricsPort > 65535) throw new UsageError('--port is too high to derive the bus and metrics ports; give --bus-port and --metrics-port');
+      const node = await startNode({
+        host: flags.host,
+        port: flags.port,
+        busPort,
+        metricsPort,
+        dataDir: resolve(flags.dataDir),
+        pilotUrl: flags.pilot,
+        requirepass: flags.requirepass,
+        clusterSecret: flags.clusterSecret,
+        maxBulkBytes: flags.protoMaxBulkLen,
+        heartbeatIntervalMs: 1000,
+        logger: createLogger('node', { port: flags.port }),
+      });
+      closeOnSignals(node);
+    });
+}

@@ -1,0 +1,66 @@
+/**
+ * A node's Prometheus metrics: commands by name with their latency (including the wait for durability),
+ * connections, and the size and traffic of each hosted shard. Served on the node's metrics port.
+ */
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CommandSpec } from '../commands/types.js';
+import type { Reply } from '../resp/reply.js';
+import type { CommandObserver } from './command-dispatcher.js';
+
+export class NodeMetrics implements CommandObserver {
+  readonly registry = new Registry();
+  private readonly commands = new Counter({ name: 'cleave_node_commands_total', help: 'Commands processed, by command', labelNames: ['command'], registers: [this.registry] });
+  private readonly errors = new Counter({ name: 'cleave_node_command_errors_total', help: 'Error replies, by command and error prefix', labelNames: ['command', 'error'], registers: [this.registry] });
+  private readonly latency = new Histogram({
+    name: 'cleave_node_command_duration_seconds',
+    help: 'Time from a command being read to its reply being ready, by command',
+    labelNames: ['command'],
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly connections = new Gauge({ name: 'cleave_node_connected_clients', help: 'Open client connections', registers: [this.registry] });
+  readonly shardKeys = new Gauge({ name: 'cleave_node_shard_keys', help: 'Keys stored per shard replica', labelNames: ['shard'], registers: [this.registry] });
+  readonly shardBytes = new Gauge({ name: 'cleave_node_shard_bytes', help: 'Bytes stored per shard replica', labelNames: ['shard'], registers: [this.registry] });
+  readonly routingVersion = new Gauge({ name: 'cleave_node_routing_version', help: 'Routing table version known to this node', registers: [this.registry] });
+  /** Labelled children cached per command: label lookup is too slow for every request. */
+  private readonly children = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<string> }>();
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  onCommand(spec: CommandSpec, startedAtNs: bigint, result: Reply | Promise<Reply>): void {
+    let child = this.children.get(spec.name);
+    if (child === undefined) {
+      child = { count: this.commands.labels(spec.name), latency: this.latency.labels(spec.name) };
+      this.children.set(spec.name, child);
+    }
+    child.count.inc();
+    const observe = (reply: Reply): void => {
+      child.latency.observe(Number(process.hrtime.bigint() - startedAtNs) / 1e9);
+      if (reply.kind === 'error') this.errors.labels(spec.name, reply.message.split(' ', 1)[0]!).inc();
+    };
+    if (result instanceof Promise) result.then(observe, () => undefined);
+    else observe(result);
+  }
+
+  /** Serves `GET /metrics` on host:port. */
+  async serve(host: string, port: number): Promise<Server> {
+    const server = createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"only /metrics is served here"}}');
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, resolve);
+    });
+    return server;
+  }
+}

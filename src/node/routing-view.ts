@@ -1,0 +1,72 @@
+/**
+ * A node's indexed copy of the routing table: slot → shard in O(1) for the default keyspace, the shards
+ * this node leads, and the address to redirect a client to.
+ */
+import type { RoutingNode, RoutingShard, RoutingTable } from '../common/routing.js';
+import { SLOT_COUNT } from '../common/slots.js';
+
+export const DEFAULT_KEYSPACE = 'default';
+
+export class RoutingView {
+  /** Index into `shards` for each slot of the default keyspace; -1 where no shard owns the slot. */
+  private readonly slotToShard = new Int32Array(SLOT_COUNT).fill(-1);
+  /** The default keyspace's shards ordered by start slot. */
+  readonly shards: readonly RoutingShard[];
+  private readonly nodesById = new Map<string, RoutingNode>();
+  /** `-MOVED` targets "host:port" by node id, built once per table. */
+  private readonly addressById = new Map<string, string>();
+
+  constructor(
+    readonly table: RoutingTable,
+    readonly selfId: string | undefined,
+  ) {
+    this.shards = table.shards.filter((s) => s.keyspace === DEFAULT_KEYSPACE).sort((a, b) => a.start - b.start);
+    this.shards.forEach((shard, index) => this.slotToShard.fill(index, shard.start, shard.end));
+    for (const node of table.nodes) {
+      this.nodesById.set(node.id, node);
+      this.addressById.set(node.id, `${node.host}:${node.port}`);
+    }
+  }
+
+  get version(): number {
+    return this.table.version;
+  }
+
+  get nodes(): readonly RoutingNode[] {
+    return this.table.nodes;
+  }
+
+  shardOfSlot(slot: number): RoutingShard | undefined {
+    const index = this.slotToShard[slot]!;
+    return index < 0 ? undefined : this.shards[index];
+  }
+
+  node(id: string): RoutingNode | undefined {
+    return this.nodesById.get(id);
+  }
+
+  /** "host:port" of a node, for `-MOVED`. */
+  address(nodeId: string): string | undefined {
+    return this.addressById.get(nodeId);
+  }
+
+  /** Shards of the default keyspace this node leads, in slot order. */
+  ledShards(): RoutingShard[] {
+    return this.shards.filter((s) => s.leader === this.selfId);
+  }
+
+  /** Shards (of any keyspace) with a replica on this node. */
+  hostedShards(): RoutingShard[] {
+    return this.table.shards.filter((s) => this.selfId !== undefined && s.replicas.includes(this.selfId));
+  }
+
+  /** Whether every slot of the default keyspace has a shard with a known leader. */
+  allSlotsServed(): boolean {
+    let covered = 0;
+    for (const shard of this.shards) {
+      if (shard.leader === null || !this.nodesById.has(shard.leader)) return false;
+      covered += shard.end - shard.start;
+    }
+    return covered === SLOT_COUNT;
+  }
+}

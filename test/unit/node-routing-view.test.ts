@@ -1,0 +1,43 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RoutingTable } from '../../src/common/routing.js';
+import { RoutingView } from '../../src/node/routing-view.js';
+
+const node = (id: string, port: number) => ({ id, clusterId: id.padEnd(40, '0'), host: '127.0.0.1', port, busPort: port + 10000 });
+const table: RoutingTable = {
+  version: 7,
+  nodes: [node('node1', 7001), node('node2', 7002)],
+  shards: [
+    { id: 'shard_0002', keyspace: 'default', start: 8192, end: 16384, epoch: 1, leader: 'node2', replicas: ['node2'] },
+    { id: 'shard_0001', keyspace: 'default', start: 0, end: 8192, epoch: 1, leader: 'node1', replicas: ['node1', 'node2'] },
+    { id: 'r1', keyspace: 'other', start: 0, end: 10, epoch: 1, leader: 'node1', replicas: ['node1'] },
+  ],
+};
+
+describe('RoutingView', () => {
+  it('finds the shard of every slot, and orders the default keyspace by start', () => {
+    const view = new RoutingView(table, 'node1');
+    assert.deepEqual(view.shards.map((s) => s.id), ['shard_0001', 'shard_0002']);
+    assert.equal(view.shardOfSlot(0)!.id, 'shard_0001');
+    assert.equal(view.shardOfSlot(8191)!.id, 'shard_0001');
+    assert.equal(view.shardOfSlot(8192)!.id, 'shard_0002');
+    assert.equal(view.shardOfSlot(16383)!.id, 'shard_0002');
+    assert.equal(view.allSlotsServed(), true);
+  });
+
+  it('knows what this node leads and hosts, and where to redirect', () => {
+    const view = new RoutingView(table, 'node2');
+    assert.deepEqual(view.ledShards().map((s) => s.id), ['shard_0002']);
+    assert.deepEqual(view.hostedShards().map((s) => s.id).sort(), ['shard_0001', 'shard_0002']);
+    assert.equal(view.address('node1'), '127.0.0.1:7001');
+    assert.equal(view.address('node9'), undefined);
+  });
+
+  it('reports unserved slots when a range has no shard or no leader', () => {
+    const gap = new RoutingView({ ...table, shards: table.shards.filter((s) => s.id !== 'shard_0002') }, 'node1');
+    assert.equal(gap.shardOfSlot(9000), undefined);
+    assert.equal(gap.allSlotsServed(), false);
+    const leaderless = new RoutingView({ ...table, shards: table.shards.map((s) => (s.id === 'shard_0001' ? { ...s, leader: null } : s)) }, 'node1');
+    assert.equal(leaderless.allSlotsServed(), false);
+  });
+});
