@@ -13,6 +13,28 @@ export interface ApplyContext {
   readonly nowMs: number;
   /** Uniform in [0, 1): only read-only commands (HRANDFIELD) may use it, since replicas must not diverge. */
   readonly random: () => number;
+  /**
+   * The client's protocol version (HELLO), 2 when absent. Only read-only commands whose reply shape differs
+   * beyond what the writer translates (HRANDFIELD WITHVALUES: pairs in RESP3, flat in RESP2) look at it.
+   */
+  readonly protocol?: 2 | 3;
+}
+
+/**
+ * One key specification of COMMAND INFO (Redis 7). Only the shapes our commands use are modelled: keys
+ * found from a fixed argument index (`begin_search` type `index`) over a range (`find_keys` type `range`).
+ */
+export interface KeySpec {
+  /** Free-text note Redis attaches to some key specs (SET, GETEX); listed first in the reply. */
+  readonly notes?: string;
+  /** Key-spec flags as Redis lists them: RO, RW, OW, RM, access, update, insert, delete, ... */
+  readonly flags: readonly string[];
+  /** Argument index of the first key. */
+  readonly index: number;
+  /** Last key relative to the first (negative counts from the end), its step, and the limit divisor. */
+  readonly lastKey: number;
+  readonly keyStep: number;
+  readonly limit: number;
 }
 
 /** Runs a key command on one shard. `argv[0]` is the command name as sent. Never throws for bad input. */
@@ -35,6 +57,17 @@ export interface CommandSpec {
   readonly summary: string;
   readonly since: string;
   readonly group: string;
+  /** COMMAND DOCS `complexity`, when Redis documents one. */
+  readonly complexity?: string;
+  /** COMMAND DOCS `doc_flags` (e.g. `deprecated`), `deprecated_since`, `replaced_by` and `history`. */
+  readonly docFlags?: readonly string[];
+  readonly deprecatedSince?: string;
+  readonly replacedBy?: string;
+  readonly history?: readonly (readonly [version: string, description: string])[];
+  /** COMMAND INFO command tips, e.g. `nondeterministic_output`, `request_policy:all_shards`. */
+  readonly tips?: readonly string[];
+  /** COMMAND INFO key specifications; absent for commands without keys. */
+  readonly keySpecs?: readonly KeySpec[];
   /** `key`: runs on the shard owning its keys, through `apply`. `server`: the node runs it. */
   readonly scope: 'key' | 'server';
   readonly apply?: KeyHandler;
