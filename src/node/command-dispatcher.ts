@@ -78,7 +78,7 @@ export class CommandDispatcher {
     }
     const replica = this.node.replica(shard.id);
     if (replica === undefined) return CLUSTERDOWN;
-    const reply = replica.apply(spec, argv, Date.now(), Math.random);
+    const reply = replica.apply(spec, argv, Date.now(), Math.random, conn.protocol);
     if (isWrite) return replica.commitSoon().then(() => reply);
     // A read that saw a write not yet on disk answers only once it is, so no client reads what a crash
     // could still take back.

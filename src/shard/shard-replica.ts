@@ -21,10 +21,10 @@ export class ShardReplica {
   ) {}
 
   /** Applies a key command and returns its reply. Writes stay pending until `commitSoon()` resolves. */
-  apply(spec: CommandSpec, argv: readonly Buffer[], nowMs: number, random: () => number): Reply {
+  apply(spec: CommandSpec, argv: readonly Buffer[], nowMs: number, random: () => number, protocol: 2 | 3 = 2): Reply {
     this.opsSinceReport++;
     this.lastAccessMs = nowMs;
-    return spec.apply!({ data: this.data, nowMs, random }, argv);
+    return spec.apply!({ data: this.data, nowMs, random, protocol }, argv);
   }
 
   /**
