@@ -20,14 +20,40 @@ export class NodeMetrics implements CommandObserver {
     registers: [this.registry],
   });
   readonly connections = new Gauge({ name: 'cleave_node_connected_clients', help: 'Open client connections', registers: [this.registry] });
-  readonly shardKeys = new Gauge({ name: 'cleave_node_shard_keys', help: 'Keys stored per shard replica', labelNames: ['shard'], registers: [this.registry] });
-  readonly shardBytes = new Gauge({ name: 'cleave_node_shard_bytes', help: 'Bytes stored per shard replica', labelNames: ['shard'], registers: [this.registry] });
+  /** Read at scrape time, so sizes are current rather than as of the last heartbeat. */
+  private shardSizes: () => Iterable<{ id: string; keys: number; bytes: number }> = () => [];
   readonly routingVersion = new Gauge({ name: 'cleave_node_routing_version', help: 'Routing table version known to this node', registers: [this.registry] });
   /** Labelled children cached per command: label lookup is too slow for every request. */
   private readonly children = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<string> }>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const sizes = this;
+    new Gauge({
+      name: 'cleave_node_shard_keys',
+      help: 'Keys stored per shard replica',
+      labelNames: ['shard'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const shard of sizes.shardSizes()) this.labels(shard.id).set(shard.keys);
+      },
+    });
+    new Gauge({
+      name: 'cleave_node_shard_bytes',
+      help: 'Bytes stored per shard replica',
+      labelNames: ['shard'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const shard of sizes.shardSizes()) this.labels(shard.id).set(shard.bytes);
+      },
+    });
+  }
+
+  /** Where the shard size gauges read from. */
+  trackShards(sizes: () => Iterable<{ id: string; keys: number; bytes: number }>): void {
+    this.shardSizes = sizes;
   }
 
   onCommand(spec: CommandSpec, startedAtNs: bigint, result: Reply | Promise<Reply>): void {

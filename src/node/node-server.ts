@@ -105,6 +105,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     replica: (shardId) => (view.hostedShards().some((s) => s.id === shardId) ? openReplica(shardId) : replicas.get(shardId)),
   };
   const dispatcher = new CommandDispatcher(target, metrics);
+  metrics.trackShards(() => [...replicas.values()].map((r) => ({ id: r.id, keys: r.data.keyCount, bytes: r.data.byteCount })));
 
   const server: Server = createServer((socket) => serveClient(socket));
   const serveClient = (socket: Socket): void => {
@@ -218,8 +219,6 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         ops_per_sec: Math.round((taken * 1000) / intervalMs),
         last_access_ms: replica.lastAccessMs,
       });
-      metrics.shardKeys.labels(replica.id).set(replica.data.keyCount);
-      metrics.shardBytes.labels(replica.id).set(replica.data.byteCount);
     }
     stats.opsPerSec = Math.round((ops * 1000) / intervalMs);
     return out;
