@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `cleave` command: runs a local cluster, a pilot or a node, and talks to a running cluster. */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from '../common/errors.js';
 import { registerBenchCommands } from '../bench/cli.js';
@@ -7,8 +8,11 @@ import { registerAdminCommands } from './admin-commands.js';
 import { registerLocalCommand } from './local-command.js';
 import { registerNodeCommand, registerPilotCommand } from './role-commands.js';
 
+const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('cleave')
-  .description('A sharded, Raft-replicated key-value store that speaks the Redis Cluster protocol')
+  .description('A sharded key-value store that speaks the Redis Cluster protocol')
+  .version(version)
   .showHelpAfterError(false)
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text.split('\n')[0] + '\n') });
