@@ -1,0 +1,36 @@
+/**
+ * cleave's bus: node-to-node TCP on the internal port, for Raft messages of every group hosted by a node,
+ * snapshot chunks, split log forwarding and small RPCs. It knows nothing of Raft: it carries envelopes
+ * `{ from, to, kind, payload }` to the handler registered for `kind`.
+ *
+ * ## Wire
+ * Frames are a 4-byte big-endian length and a msgpack body (msgpackr; `Uint8Array` fields travel as bin).
+ * Each node dials one connection to each peer it sends to and only writes on it; what a peer sends back
+ * (responses included) comes over the peer's own connection. Everything sent to one peer within one
+ * event-loop turn leaves in one socket write. A connection starts with a handshake proving both ends
+ * know the cluster secret (HMAC-SHA256 over fresh nonces; see handshake.ts); without a secret only
+ * loopback dialers are accepted.
+ *
+ * ## Delivery
+ * At most once, in order per (sender, receiver) pair while a connection lasts. Messages may be lost: a
+ * full send queue drops its oldest frames, a broken connection drops what it had queued, and during the
+ * reconnect backoff sends are refused. Raft tolerates all of these; the counters record each.
+ *
+ * ## Use from the multi-raft driver
+ * ```ts
+ * const bus = new Transport({ nodeId, clusterSecret, onUnreachable: (peer) => groupsOn(peer).forEach(g => g.reportUnreachable(raftIdOf(g, peer))) });
+ * await bus.listen(host, busPort);
+ * bus.setPeers(new Map(routing.nodes.map(n => [n.id, { host: n.host, port: n.busPort }])));  // every routing version
+ * bus.on('raft', ({ from, payload }) => { for (const m of payload as RaftBatch) groups.get(m.shard)?.step(m.message); });
+ * // per loop turn: collect every group's Ready.messages, grouped by destination node, then
+ * bus.send(nodeId, 'raft', batch);   // one call or many: one write per peer per turn either way
+ * ```
+ */
+export { BACKOFF_POLICY_DEFAULT, backoffDelayMs, type BackoffPolicy } from './backoff.js';
+export type { Envelope, TransportNodeId } from './envelope.js';
+export { FaultInjector, type FaultDecision, type PartitionDirection } from './fault-injector.js';
+export { FRAME_BYTES_MAX_DEFAULT, FRAME_HEADER_BYTES, FrameDecoder, FrameError, decodeFrameBody, encodeFrame, encodeFrameBytes } from './frame-codec.js';
+export type { PeerAddress } from './peer-link.js';
+export type { PeerCounters, TransportCounters } from './transport-counters.js';
+export { TransportError, type TransportErrorCode } from './transport-error.js';
+export { Transport, type MessageHandler, type RequestHandler, type TransportOptions } from './transport.js';

@@ -1,0 +1,84 @@
+/**
+ * Outstanding requests by correlation id, each with a timeout, bounded in number so a peer that never
+ * answers cannot make the requester hold unbounded state.
+ */
+import type { TransportNodeId } from './envelope.js';
+import { TransportError } from './transport-error.js';
+
+interface Pending {
+  readonly peer: TransportNodeId;
+  readonly resolve: (payload: unknown) => void;
+  readonly reject: (error: TransportError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class PendingRequests {
+  private readonly pending = new Map<number, Pending>();
+  // Ids only need to be unique among outstanding requests of this process; a safe integer never wraps.
+  private nextId = 1;
+
+  /** @param requestsMax bound on requests outstanding at once, over all peers. */
+  constructor(private readonly requestsMax: number) {}
+
+  /** Requests outstanding now. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Registers a request to `peer` and returns its id and the promise its response settles, or a
+   * TransportError('overloaded') when `requestsMax` are outstanding already.
+   */
+  open(peer: TransportNodeId, timeoutMs: number): { readonly id: number; readonly response: Promise<unknown> } | TransportError {
+    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new Error(`assertion failed: request timeout ${timeoutMs} ms must be positive`);
+    if (this.pending.size >= this.requestsMax) {
+      return new TransportError('overloaded', `${this.requestsMax} requests already outstanding`);
+    }
+    const id = this.nextId++;
+    const response = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TransportError('timeout', `no response from ${peer} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      // A pending request alone must not keep the process alive.
+      timer.unref();
+      this.pending.set(id, { peer, resolve, reject, timer });
+    });
+    return { id, response };
+  }
+
+  /** Settles request `id` with the peer's payload; false if it is unknown (timed out already, or forged). */
+  resolve(from: TransportNodeId, id: number, payload: unknown): boolean {
+    const entry = this.take(from, id);
+    if (entry === undefined) return false;
+    entry.resolve(payload);
+    return true;
+  }
+
+  /** Fails request `id`; false if it is unknown. */
+  reject(from: TransportNodeId, id: number, error: TransportError): boolean {
+    const entry = this.take(from, id);
+    if (entry === undefined) return false;
+    entry.reject(error);
+    return true;
+  }
+
+  /** Fails every request to `peer` (all when `peer` is undefined). */
+  rejectAll(peer: TransportNodeId | undefined, error: TransportError): void {
+    for (const [id, entry] of this.pending) {
+      if (peer !== undefined && entry.peer !== peer) continue;
+      clearTimeout(entry.timer);
+      this.pending.delete(id);
+      entry.reject(error);
+    }
+  }
+
+  // Only the peer a request went to may answer it.
+  private take(from: TransportNodeId, id: number): Pending | undefined {
+    const entry = this.pending.get(id);
+    if (entry === undefined || entry.peer !== from) return undefined;
+    clearTimeout(entry.timer);
+    this.pending.delete(id);
+    return entry;
+  }
+}

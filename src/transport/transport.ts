@@ -1,0 +1,401 @@
+/**
+ * The node-to-node bus: one outbound TCP connection per peer node, carrying envelopes in length-prefixed
+ * msgpack frames, batched per peer per event-loop turn. This is the only place of the bus with sockets
+ * and timers; framing, backoff, handshake proofs and fault decisions are pure pieces beside it.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { BACKOFF_POLICY_DEFAULT, type BackoffPolicy } from './backoff.js';
+import {
+  FRAME_ERROR_RESPONSE,
+  FRAME_MESSAGE,
+  FRAME_REQUEST,
+  FRAME_RESPONSE,
+  type DataFrame,
+  type Envelope,
+  type TransportNodeId,
+} from './envelope.js';
+import { FaultInjector } from './fault-injector.js';
+import { FRAME_BYTES_MAX_DEFAULT, FRAME_HEADER_BYTES, decodeFrameBody, encodeFrame } from './frame-codec.js';
+import { InboundLink } from './inbound-link.js';
+import { PeerLink, type PeerAddress, type QueuedFrame } from './peer-link.js';
+import { PendingRequests } from './pending-requests.js';
+import { emptyPeerCounters, emptyTransportCounters, type PeerCounters, type TransportCounters } from './transport-counters.js';
+import { TransportError, type TransportErrorCode } from './transport-error.js';
+
+/** Receives one-way messages of a kind. Runs synchronously in the socket's data callback: keep it short. */
+export type MessageHandler = (envelope: Envelope) => void;
+
+/** Answers requests of a kind; a returned value (or promise) is the response, a throw fails the request. */
+export type RequestHandler = (envelope: Envelope) => unknown;
+
+/** How to build a Transport. Only `nodeId` is required. */
+export interface TransportOptions {
+  /** This node's id as the routing table names it. */
+  readonly nodeId: TransportNodeId;
+  /**
+   * The shared cluster secret that handshakes prove knowledge of. Without it, the listener accepts only
+   * loopback connections.
+   */
+  readonly clusterSecret?: string | undefined;
+  /** Bound on one frame body, checked by senders and from the header by receivers. Default 64 MiB. */
+  readonly frameBytesMax?: number;
+  /** Bound on bytes waiting for one peer (our queue plus the socket's buffer). Default 128 MiB. */
+  readonly sendQueueBytesMax?: number;
+  /** Bound on requests outstanding at once. Default 1024. */
+  readonly requestsOutstandingMax?: number;
+  /** Time a connection has to complete the handshake, on either side. Default 5000 ms. */
+  readonly handshakeTimeoutMs?: number;
+  /** Bound on accepted connections (authenticated or not). Default 1024. */
+  readonly inboundConnectionsMax?: number;
+  /** Reconnect schedule. */
+  readonly backoff?: BackoffPolicy;
+  /** Uniform in [0, 1); used for backoff jitter. Seeded in tests. */
+  readonly random?: () => number;
+  /** Fault rules (tests); share one instance between the transports of a test cluster. */
+  readonly faults?: FaultInjector;
+  /**
+   * The connection to `peer` failed (dial, handshake, or an open connection broke). The multi-raft
+   * driver calls `RawNode.reportUnreachable` for every group with a replica on that node.
+   */
+  readonly onUnreachable?: (peer: TransportNodeId, reason: string) => void;
+}
+
+export class Transport {
+  /** This node's id. */
+  readonly nodeId: TransportNodeId;
+  /** Fault rules; inactive unless a test sets some. */
+  readonly faults: FaultInjector;
+  /** Counters not tied to a peer. */
+  readonly counters: TransportCounters = emptyTransportCounters();
+
+  private readonly clusterSecret: string | undefined;
+  private readonly frameBytesMax: number;
+  private readonly sendQueueBytesMax: number;
+  private readonly handshakeTimeoutMs: number;
+  private readonly inboundConnectionsMax: number;
+  private readonly backoff: BackoffPolicy;
+  private readonly random: () => number;
+  private readonly onUnreachable: ((peer: TransportNodeId, reason: string) => void) | undefined;
+  private readonly peers = new Map<TransportNodeId, PeerAddress>();
+  private readonly links = new Map<TransportNodeId, PeerLink>();
+  private readonly inbound = new Set<InboundLink>();
+  private readonly inboundByPeer = new Map<TransportNodeId, InboundLink>();
+  private readonly peerCountersById = new Map<TransportNodeId, PeerCounters>();
+  private readonly messageHandlers = new Map<string, MessageHandler>();
+  private readonly requestHandlers = new Map<string, RequestHandler>();
+  private readonly pending: PendingRequests;
+  private readonly delayTimers = new Set<NodeJS.Timeout>();
+  private server: Server | null = null;
+  private closed = false;
+
+  constructor(options: TransportOptions) {
+    this.nodeId = options.nodeId;
+    this.clusterSecret = options.clusterSecret;
+    this.frameBytesMax = options.frameBytesMax ?? FRAME_BYTES_MAX_DEFAULT;
+    // Room for two maximal frames, so one in the socket's buffer does not force the next to be refused.
+    this.sendQueueBytesMax = options.sendQueueBytesMax ?? 2 * (this.frameBytesMax + FRAME_HEADER_BYTES);
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
+    this.inboundConnectionsMax = options.inboundConnectionsMax ?? 1024;
+    this.backoff = options.backoff ?? BACKOFF_POLICY_DEFAULT;
+    this.random = options.random ?? Math.random;
+    this.onUnreachable = options.onUnreachable;
+    this.faults = options.faults ?? new FaultInjector();
+    this.pending = new PendingRequests(options.requestsOutstandingMax ?? 1024);
+    const limits = {
+      frameBytesMax: this.frameBytesMax,
+      sendQueueBytesMax: this.sendQueueBytesMax,
+      handshakeTimeoutMs: this.handshakeTimeoutMs,
+      inboundConnectionsMax: this.inboundConnectionsMax,
+    };
+    for (const [name, value] of Object.entries(limits)) {
+      if (!(Number.isSafeInteger(value) && value > 0)) throw new Error(`assertion failed: ${name} ${value} must be a positive integer`);
+    }
+  }
+
+  /** Starts accepting peers on `host:port` (port 0: any free port); resolves with the bound address. */
+  listen(host: string, port: number): Promise<PeerAddress> {
+    if (this.server !== null || this.closed) throw new Error('assertion failed: listen once, before close');
+    const server = createServer((socket) => this.accept(socket));
+    server.maxConnections = this.inboundConnectionsMax;
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        const address = server.address() as AddressInfo;
+        resolve({ host: address.address, port: address.port });
+      });
+    });
+  }
+
+  /**
+   * Replaces the peers map (node id → bus address), e.g. on every new routing table version. Links to
+   * removed peers are closed, links whose address changed are closed and redialled on the next send;
+   * unchanged links are kept as they are. This node's own entry, if present, is ignored.
+   */
+  setPeers(peers: ReadonlyMap<TransportNodeId, PeerAddress>): void {
+    for (const [id, link] of this.links) {
+      const address = peers.get(id);
+      if (address === undefined || address.host !== link.address.host || address.port !== link.address.port) {
+        link.close();
+        this.links.delete(id);
+      }
+    }
+    this.peers.clear();
+    for (const [id, address] of peers) if (id !== this.nodeId) this.peers.set(id, { host: address.host, port: address.port });
+  }
+
+  /** Registers the handler of one-way messages of `kind` (one handler per kind). */
+  on(kind: string, handler: MessageHandler): void {
+    if (this.messageHandlers.has(kind)) throw new Error(`assertion failed: a handler for '${kind}' is registered already`);
+    this.messageHandlers.set(kind, handler);
+  }
+
+  /** Registers the handler of requests of `kind` (one handler per kind). */
+  onRequest(kind: string, handler: RequestHandler): void {
+    if (this.requestHandlers.has(kind)) throw new Error(`assertion failed: a request handler for '${kind}' is registered already`);
+    this.requestHandlers.set(kind, handler);
+  }
+
+  /**
+   * Sends a one-way message. Fire and forget: it goes out with everything else sent to `to` in this
+   * event-loop turn, and may be lost (peer down, queue full, connection broken); the counters say why.
+   * Returns false when it was dropped here and now. The payload is encoded at once, so the caller may
+   * reuse it after the call.
+   */
+  send(to: TransportNodeId, kind: string, payload: unknown): boolean {
+    return this.sendFrame(to, [FRAME_MESSAGE, kind, payload], undefined) === null;
+  }
+
+  /**
+   * Sends a request and resolves with the handler's response. Rejects with a TransportError: 'timeout'
+   * after `timeoutMs` (including when the request or its response was lost), or at once with
+   * 'unreachable', 'unknown-peer', 'overloaded', 'too-large', 'closed'; 'remote' when the responder had no
+   * handler or its handler failed. The responder needs this node in its peers map to answer.
+   */
+  request(to: TransportNodeId, kind: string, payload: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.closed) return Promise.reject(new TransportError('closed', 'transport closed'));
+    const opened = this.pending.open(to, timeoutMs);
+    if (opened instanceof TransportError) return Promise.reject(opened);
+    const refusal = this.sendFrame(to, [FRAME_REQUEST, kind, payload, opened.id], opened.id);
+    if (refusal !== null) this.pending.reject(to, opened.id, new TransportError(refusal, `request to ${to} not sent: ${refusal}`));
+    return opened.response;
+  }
+
+  /** Counters of traffic with `peer` (zeros if none yet). */
+  peerCounters(peer: TransportNodeId): PeerCounters {
+    return this.countersOf(peer);
+  }
+
+  /** Counters of every peer traffic has been exchanged with. */
+  allPeerCounters(): ReadonlyMap<TransportNodeId, PeerCounters> {
+    return this.peerCountersById;
+  }
+
+  /** Requests waiting for a response. */
+  get requestsOutstanding(): number {
+    return this.pending.size;
+  }
+
+  /** Stops listening, closes every connection, fails outstanding requests with 'closed'. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.delayTimers) clearTimeout(timer);
+    this.delayTimers.clear();
+    this.pending.rejectAll(undefined, new TransportError('closed', 'transport closed'));
+    for (const link of this.links.values()) link.close();
+    this.links.clear();
+    for (const link of this.inbound) link.close();
+    this.inbound.clear();
+    this.inboundByPeer.clear();
+    const server = this.server;
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * Encodes and routes one frame; null if it was queued (or delayed or lost by a fault rule), else why
+   * not. Refusals are codes, not Errors: dropping messages to a dead peer is routine and must stay cheap.
+   */
+  private sendFrame(to: TransportNodeId, frame: DataFrame, requestId: number | undefined): TransportErrorCode | null {
+    if (this.closed) return 'closed';
+    if (to === this.nodeId) throw new Error(`assertion failed: ${to} sends to itself over the bus`);
+    if (!this.peers.has(to)) {
+      this.counters.dropsUnknownPeer++;
+      return 'unknown-peer';
+    }
+    const { header, body } = encodeFrame(frame);
+    if (body.length > this.frameBytesMax) {
+      this.counters.dropsTooLarge++;
+      return 'too-large';
+    }
+    const queued: QueuedFrame = { header, body, requestId };
+    if (this.faults.active) {
+      const decision = this.faults.decide(this.nodeId, to);
+      if (decision.kind === 'drop') {
+        this.countersOf(to).dropsFault++;
+        // A lost request is noticed the way a real loss is: by its timeout.
+        return null;
+      }
+      if (decision.delayMs > 0) {
+        const timer = setTimeout(() => {
+          this.delayTimers.delete(timer);
+          const refusal = this.enqueue(to, queued);
+          if (refusal !== null && requestId !== undefined) this.pending.reject(to, requestId, new TransportError(refusal, `request to ${to} not sent: ${refusal}`));
+        }, decision.delayMs);
+        this.delayTimers.add(timer);
+        return null;
+      }
+    }
+    return this.enqueue(to, queued);
+  }
+
+  private enqueue(to: TransportNodeId, frame: QueuedFrame): TransportErrorCode | null {
+    const link = this.linkTo(to);
+    if (link === null) {
+      this.counters.dropsUnknownPeer++;
+      return 'unknown-peer';
+    }
+    const outcome = link.enqueue(frame);
+    switch (outcome) {
+      case 'queued':
+        return null;
+      case 'queue-full':
+        return 'overloaded';
+      default:
+        return outcome;
+    }
+  }
+
+  private linkTo(peer: TransportNodeId): PeerLink | null {
+    const existing = this.links.get(peer);
+    if (existing !== undefined) return existing;
+    const address = this.peers.get(peer);
+    if (address === undefined) return null;
+    const link = new PeerLink(peer, address, this.countersOf(peer), {
+      nodeId: this.nodeId,
+      clusterSecret: this.clusterSecret,
+      handshakeTimeoutMs: this.handshakeTimeoutMs,
+      sendQueueBytesMax: this.sendQueueBytesMax,
+      backoff: this.backoff,
+      random: this.random,
+      onFailure: (failed, reason) => this.onLinkFailure(failed, reason),
+      onRequestDropped: (dropped, requestId) =>
+        this.pending.reject(dropped, requestId, new TransportError('unreachable', `request to ${dropped} dropped before it was sent`)),
+    });
+    this.links.set(peer, link);
+    return link;
+  }
+
+  private onLinkFailure(peer: TransportNodeId, reason: string): void {
+    // The peer may have received a request before the connection broke; its answer would come over its
+    // own link, but a caller is better served by failing now and retrying than by waiting for a timeout.
+    this.pending.rejectAll(peer, new TransportError('unreachable', `connection to ${peer} failed: ${reason}`));
+    this.onUnreachable?.(peer, reason);
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closed) return void socket.destroy();
+    const link = new InboundLink(socket, {
+      nodeId: this.nodeId,
+      clusterSecret: this.clusterSecret,
+      handshakeTimeoutMs: this.handshakeTimeoutMs,
+      frameBytesMax: this.frameBytesMax,
+      onAuthenticated: (authenticated) => {
+        const peer = authenticated.peer!;
+        // A redial replaces a connection the dialer has given up on (it may not have noticed the break).
+        this.inboundByPeer.get(peer)?.close();
+        this.inboundByPeer.set(peer, authenticated);
+      },
+      onRefused: () => this.counters.handshakesRefused++,
+      onFrame: (peer, body, wireBytes) => this.onFrame(peer, body, wireBytes),
+      onProtocolError: () => this.counters.protocolErrors++,
+      onClose: (closed) => {
+        this.inbound.delete(closed);
+        if (closed.peer !== null && this.inboundByPeer.get(closed.peer) === closed) this.inboundByPeer.delete(closed.peer);
+      },
+    });
+    this.inbound.add(link);
+  }
+
+  /** Dispatches one frame from an authenticated peer; returns a message if the frame is malformed. */
+  private onFrame(peer: TransportNodeId, body: Buffer, wireBytes: number): string | null {
+    const counters = this.countersOf(peer);
+    counters.framesReceived++;
+    counters.bytesReceived += wireBytes;
+    if (this.faults.active && this.faults.isBlocked(peer, this.nodeId)) {
+      counters.dropsFault++;
+      return null;
+    }
+    let frame: DataFrame | null;
+    try {
+      frame = asDataFrame(decodeFrameBody(body));
+    } catch {
+      frame = null;
+    }
+    if (frame === null) return 'malformed frame';
+    switch (frame[0]) {
+      case FRAME_MESSAGE: {
+        const handler = this.messageHandlers.get(frame[1]);
+        if (handler === undefined) this.counters.unhandled++;
+        else handler({ from: peer, to: this.nodeId, kind: frame[1], payload: frame[2] });
+        return null;
+      }
+      case FRAME_REQUEST:
+        this.serveRequest(peer, frame[1], frame[2], frame[3]);
+        return null;
+      case FRAME_RESPONSE:
+        this.pending.resolve(peer, frame[1], frame[2]);
+        return null;
+      case FRAME_ERROR_RESPONSE:
+        this.pending.reject(peer, frame[1], new TransportError('remote', `${peer}: ${frame[2]}`));
+        return null;
+    }
+  }
+
+  private serveRequest(peer: TransportNodeId, kind: string, payload: unknown, requestId: number): void {
+    const handler = this.requestHandlers.get(kind);
+    if (handler === undefined) {
+      this.counters.unhandled++;
+      this.sendFrame(peer, [FRAME_ERROR_RESPONSE, requestId, `no handler for requests of kind '${kind}'`], undefined);
+      return;
+    }
+    const envelope: Envelope = { from: peer, to: this.nodeId, kind, payload };
+    new Promise<unknown>((resolve) => resolve(handler(envelope))).then(
+      (response) => {
+        const refusal = this.sendFrame(peer, [FRAME_RESPONSE, requestId, response], undefined);
+        // An answer too large to send still owes the requester an answer, just a shorter one.
+        if (refusal === 'too-large') this.sendFrame(peer, [FRAME_ERROR_RESPONSE, requestId, `response exceeds frameBytesMax ${this.frameBytesMax}`], undefined);
+      },
+      (error: unknown) => {
+        this.sendFrame(peer, [FRAME_ERROR_RESPONSE, requestId, error instanceof Error ? error.message : String(error)], undefined);
+      },
+    );
+  }
+
+  private countersOf(peer: TransportNodeId): PeerCounters {
+    let counters = this.peerCountersById.get(peer);
+    if (counters === undefined) {
+      counters = emptyPeerCounters();
+      this.peerCountersById.set(peer, counters);
+    }
+    return counters;
+  }
+}
+
+/** Checks the shape of a decoded data frame; null if it is not one (a peer of another version, or a bug). */
+function asDataFrame(value: unknown): DataFrame | null {
+  if (!Array.isArray(value)) return null;
+  switch (value[0]) {
+    case FRAME_MESSAGE:
+      return value.length === 3 && typeof value[1] === 'string' ? (value as unknown as DataFrame) : null;
+    case FRAME_REQUEST:
+      return value.length === 4 && typeof value[1] === 'string' && Number.isSafeInteger(value[3]) ? (value as unknown as DataFrame) : null;
+    case FRAME_RESPONSE:
+      return value.length === 3 && Number.isSafeInteger(value[1]) ? (value as unknown as DataFrame) : null;
+    case FRAME_ERROR_RESPONSE:
+      return value.length === 3 && Number.isSafeInteger(value[1]) && typeof value[2] === 'string' ? (value as unknown as DataFrame) : null;
+    default:
+      return null;
+  }
+}
