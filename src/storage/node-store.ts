@@ -1,7 +1,8 @@
 /**
  * Every byte a node keeps on disk: one LMDB environment per node. Each shard has two named DBs — its
- * data and its expiry index — and a record in the node's meta DB; the node's own small facts (its id,
- * the last routing table) live in that meta DB too.
+ * data and its expiry index — and a record in the node's meta DB; each Raft group (a shard's has the
+ * shard's id) has a named DB of log entries and a record there too (see raft-log-store.ts); the node's own
+ * small facts (its id, the last routing table) live in that meta DB as well.
  *
  * Commits are synced before they resolve: the environment runs with LMDB's default sync and without
  * lmdb-js's overlappingSync, under which a write promise may resolve before the data is flushed.
@@ -13,6 +14,8 @@ import { assert } from '../common/errors.js';
 import { LMDB_KEY_BYTES_MAX } from './key-encoding.js';
 import { LmdbShardData } from './lmdb-shard-data.js';
 import type { ShardRecord } from './lmdb-shard-data.js';
+import { assertRaftGroupId, raftGroupIdOfRecordKey, raftLogDbName, raftRecordKey, raftRecordRange } from './raft-group-ids.js';
+import { LmdbRaftLogStorage, type RaftLogOptions } from './raft-log-store.js';
 import type { ShardData } from './types.js';
 
 /** Sizing of a node's LMDB environment. */
@@ -22,7 +25,7 @@ export interface NodeStoreOptions {
    * as data is written. Default 64 GiB.
    */
   readonly mapBytes?: number;
-  /** Most named DBs the environment can hold: each shard uses two, the node one more. Default 10,000. */
+  /** Most named DBs the environment can hold: each shard uses two, each Raft group one, the node one more. Default 10,000. */
   readonly databasesMax?: number;
 }
 
@@ -44,9 +47,10 @@ interface PendingMeta {
   readonly value: unknown;
 }
 
-/** A node's LMDB environment: opens, lists and drops shards, and keeps node metadata. */
+/** A node's LMDB environment: opens, lists and drops shards and Raft logs, and keeps node metadata. */
 export class NodeStore {
   private readonly shards = new Map<string, LmdbShardData>();
+  private readonly raftLogs = new Map<string, LmdbRaftLogStorage>();
   /** Shards whose drop is not durable yet, with the promise of that drop. */
   private readonly drops = new Map<string, Promise<void>>();
   /** Metadata writes not durable yet, so `getMeta` reads its own writes. */
@@ -103,9 +107,9 @@ export class NodeStore {
   }
 
   /**
-   * Deletes the shard's DBs and record in one transaction; resolves when that is durable. The shard's
-   * ShardData stops working at once and its writes not yet committed are discarded; commits already
-   * started land first.
+   * Deletes the shard's DBs and record, and the log of the Raft group with the same id, in one transaction;
+   * resolves when that is durable. The shard's ShardData and the group's log stop working at once and their
+   * writes not yet committed are discarded; commits already started land first.
    */
   dropShard(shardId: string): Promise<void> {
     this.assertOpen();
@@ -115,13 +119,21 @@ export class NodeStore {
     const shard = this.shards.get(shardId);
     this.shards.delete(shardId);
     shard?.detach('was dropped');
+    const raftLog = this.raftLogs.get(shardId);
+    this.raftLogs.delete(shardId);
+    // Its background deletion, if one is in flight, was started before and lands before the drop.
+    void raftLog?.detach('was dropped');
     // Handles to the DBs, whether or not this process opened the shard; undefined where a DB is absent.
-    const data = this.root.openDB(shardDbName(shardId, 'data'), { ...BINARY_DB_OPTIONS, create: false } as DatabaseOptions);
-    const expiry = this.root.openDB(shardDbName(shardId, 'expiry'), { ...BINARY_DB_OPTIONS, create: false } as DatabaseOptions);
+    const existing = (name: string) => this.root.openDB(name, { ...BINARY_DB_OPTIONS, create: false } as DatabaseOptions);
+    const data = existing(shardDbName(shardId, 'data'));
+    const expiry = existing(shardDbName(shardId, 'expiry'));
+    const log = existing(raftLogDbName(shardId));
     const written = this.meta.batch(() => {
       void data?.drop();
       void expiry?.drop();
+      void log?.drop();
       void this.meta.remove(shardRecordKey(shardId));
+      void this.meta.remove(raftRecordKey(shardId));
     });
     const dropped = written.then(
       () => {
@@ -145,6 +157,49 @@ export class NodeStore {
       if (!this.drops.has(id)) ids.push(id);
     }
     return ids;
+  }
+
+  /**
+   * The Raft log of group `groupId` (a shard's id, or the pilot group's), creating its DB and record if
+   * absent. Returns the same instance until the group is dropped (with `dropShard`) or the store closed;
+   * `options` apply when the log is first opened.
+   */
+  openRaftLog(groupId: string, options: RaftLogOptions = {}): LmdbRaftLogStorage {
+    this.assertOpen();
+    assertRaftGroupId(groupId);
+    assert(!this.drops.has(groupId), `raft group ${groupId} is being dropped: wait for dropShard() before reopening it`);
+    const cached = this.raftLogs.get(groupId);
+    if (cached !== undefined) return cached;
+    const log = LmdbRaftLogStorage.open(this.root, this.meta, groupId, options);
+    this.raftLogs.set(groupId, log);
+    return log;
+  }
+
+  /** Ids of the Raft groups stored on this node (durably created and not being dropped), in byte order. */
+  raftGroupIds(): string[] {
+    this.assertOpen();
+    const ids: string[] = [];
+    for (const key of this.meta.getKeys(raftRecordRange())) {
+      const id = raftGroupIdOfRecordKey(key);
+      if (!this.drops.has(id)) ids.push(id);
+    }
+    return ids;
+  }
+
+  /**
+   * Commits the pending writes of every open shard and Raft log; resolves once all are durable. The
+   * commits start in one synchronous stretch, and lmdb-js puts every write of an event turn into one
+   * transaction, so they land in one transaction with one fsync: a driver that staged a Ready's log
+   * entries, hard state, applied data and applied index calls this once per loop turn (group commit).
+   * Staged writes reach lmdb-js only here, all at once, so a `transactionSync` elsewhere in the turn (which
+   * splits lmdb-js's turn batch, e.g. `openShard`) cannot come between them.
+   */
+  commitAll(): Promise<void> {
+    this.assertOpen();
+    const commits: Promise<void>[] = [];
+    for (const shard of this.shards.values()) commits.push(shard.commit());
+    for (const log of this.raftLogs.values()) commits.push(log.commit());
+    return Promise.all(commits).then(() => undefined);
   }
 
   /** A node metadata value (plain data, stored as MessagePack), including writes not yet durable. */
@@ -171,14 +226,17 @@ export class NodeStore {
     });
   }
 
-  /** Commits every open shard's pending writes, waits for drops, then closes the environment. */
+  /** Commits every open shard's and Raft log's pending writes, waits for drops, then closes the environment. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.shards.values()].map((shard) => shard.flushed()));
+    // Shards and logs flush together, so that applied data and applied index stay in one transaction.
+    await Promise.all([...[...this.shards.values()].map((shard) => shard.flushed()), ...[...this.raftLogs.values()].map((log) => log.flushed())]);
     await Promise.all(this.drops.values());
     for (const shard of this.shards.values()) shard.detach('belongs to a closed store');
     this.shards.clear();
+    await Promise.all([...this.raftLogs.values()].map((log) => log.detach('belongs to a closed store')));
+    this.raftLogs.clear();
     await this.root.close();
   }
 
