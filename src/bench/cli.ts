@@ -4,7 +4,7 @@ import cliProgress from 'cli-progress';
 import { UsageError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { PilotEventPoller } from './pilot-events.js';
-import { startRedisCluster } from './redis-cluster.js';
+import { REDIS_PERSISTENCE_MODES, startRedisCluster, type RedisPersistence } from './redis-cluster.js';
 import { compareRuns, formatComparison, formatResult } from './report.js';
 import type { Phase } from './runner.js';
 import { renderTimelineSvg } from './svg-plot.js';
@@ -30,8 +30,10 @@ interface YcsbFlags {
   workers: number;
   timeline?: string;
   pilot?: string;
+  pilotToken?: string;
   compareRedis: boolean;
   redisMasters: number;
+  redisPersistence: RedisPersistence;
   json: boolean;
   load: boolean;
   progress: boolean;
@@ -79,9 +81,15 @@ export function registerBenchCommands(program: Command): void {
     .option('--connections <n>', 'cluster clients (one socket per master each), shared by the threads (default: min(threads, 4))', positiveInt('--connections'))
     .option('--workers <n>', 'client processes the threads are spread over', positiveInt('--workers'), 1)
     .option('--timeline <file>', 'write per-second throughput, latency percentiles, errors and pilot events to this CSV')
-    .option('--pilot <url>', "poll the pilot's events (split phases, leader changes) into the timeline")
+    .option('--pilot <url>', "poll the pilot's events (nodes down and up, routing versions, split phases) into the timeline")
+    .option('--pilot-token <token>', "the pilot's admin token, when it has one (env CLEAVE_ADMIN_TOKEN)", process.env.CLEAVE_ADMIN_TOKEN)
     .option('--compare-redis', 'also run the workload against a local redis-server cluster of the same shape and print the ratios', false)
     .option('--redis-masters <n>', 'masters of the --compare-redis cluster', positiveInt('--redis-masters'), 3)
+    .addOption(
+      new Option('--redis-persistence <mode>', 'persistence of the --compare-redis cluster: off, or aof-fsync-always (an fsync before every write is acknowledged, as cleave does)')
+        .choices(REDIS_PERSISTENCE_MODES)
+        .default('off'),
+    )
     .option('--json', 'print the results as JSON', false)
     .option('--no-load', 'skip the load phase (records are already there)')
     .option('--no-progress', 'no progress bar')
@@ -127,7 +135,7 @@ async function benchYcsb(flags: YcsbFlags): Promise<void> {
     process.stdout.write(flags.json ? `${JSON.stringify(cleave, null, 2)}\n` : `${formatResult(cleave, 'target')}\n`);
     return;
   }
-  const redis = await startRedisCluster({ masters: flags.redisMasters, logger: createLogger('bench') });
+  const redis = await startRedisCluster({ masters: flags.redisMasters, persistence: flags.redisPersistence, logger: createLogger('bench') });
   let redisResult: YcsbResult;
   try {
     // The redis run gets its own timeline next to the first: run.csv → run.redis.csv.
@@ -137,17 +145,27 @@ async function benchYcsb(flags: YcsbFlags): Promise<void> {
     await redis.stop();
   }
   const comparison = compareRuns(cleave, redisResult);
+  const redisLabel = flags.redisPersistence === 'off' ? 'redis-server' : `redis-server (${flags.redisPersistence})`;
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ target: cleave, redis: redisResult, ratios: comparison }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ target: cleave, redis: redisResult, redisPersistence: flags.redisPersistence, ratios: comparison }, null, 2)}\n`);
   } else {
-    process.stdout.write(`${formatResult(cleave, 'target')}\n\n${formatResult(redisResult, 'redis-server')}\n\n${formatComparison(comparison)}\n`);
+    process.stdout.write(`${formatResult(cleave, 'target')}\n\n${formatResult(redisResult, redisLabel)}\n\n${formatComparison(comparison)}\n`);
   }
 }
 
 async function benchOne(options: YcsbOptions, flags: YcsbFlags, timelinePath: string | undefined, label: string): Promise<YcsbResult> {
   const startMs = Date.now();
   const timeline = timelinePath === undefined ? undefined : new TimelineFile(timelinePath, startMs);
-  const poller = flags.pilot === undefined ? undefined : new PilotEventPoller(flags.pilot, startMs, (event) => timeline?.writeEvent(event));
+  const poller =
+    flags.pilot === undefined
+      ? undefined
+      : new PilotEventPoller(
+          // An empty token (an unset variable) means none.
+          { url: flags.pilot.replace(/\/+$/, ''), ...(flags.pilotToken ? { adminToken: flags.pilotToken } : {}) },
+          startMs,
+          (event) => timeline?.writeEvent(event),
+          (reason) => process.stderr.write(`cleave bench: ${reason}\n`),
+        );
   const bar = flags.progress && process.stderr.isTTY ? new cliProgress.SingleBar({ format: `${label} {phase} [{bar}] {percentage}% | {value}/{total} ops | {rate} ops/s`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
   let phaseStartMs = 0;
   let currentPhase: Phase = 'load';

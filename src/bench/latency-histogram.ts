@@ -49,13 +49,16 @@ export class LatencyHistogram {
   summary(): LatencySummary {
     const h = this.histogram;
     if (h.totalCount === 0) return { count: 0, meanUs: 0, p50Us: 0, p95Us: 0, p99Us: 0, p999Us: 0, maxUs: 0 };
+    // A percentile is reported as the top of its bucket, which can exceed the exact maximum (p99.9
+    // 144383 µs above a max of 144349 µs was seen); no percentile may be above the maximum.
+    const atPercentile = (percentile: number): number => Math.min(h.maxValue, h.getValueAtPercentile(percentile));
     return {
       count: h.totalCount,
       meanUs: h.mean,
-      p50Us: h.getValueAtPercentile(50),
-      p95Us: h.getValueAtPercentile(95),
-      p99Us: h.getValueAtPercentile(99),
-      p999Us: h.getValueAtPercentile(99.9),
+      p50Us: atPercentile(50),
+      p95Us: atPercentile(95),
+      p99Us: atPercentile(99),
+      p999Us: atPercentile(99.9),
       maxUs: h.maxValue,
     };
   }

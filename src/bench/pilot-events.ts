@@ -1,3 +1,5 @@
+import { z } from 'zod/v4';
+import { PILOT_EVENTS_MAX } from '../pilot/event-log.js';
 import type { TimelineEvent } from './timeline.js';
 
 /** How often the pilot is asked for new events. */
@@ -6,24 +8,49 @@ const POLL_INTERVAL_MS = 1000;
 const REQUEST_TIMEOUT_MS = 2000;
 
 /**
+ * What the poller reads of an event. Deliberately looser than the pilot's own schema: a newer pilot's
+ * new event kinds are still marked on the timeline, labelled by their kind.
+ */
+const eventSchema = z.looseObject({
+  seq: z.number().int(),
+  at_ms: z.number(),
+  kind: z.string(),
+  node_id: z.string().optional(),
+  keyspace: z.string().optional(),
+  routing_version: z.number().optional(),
+  phase: z.string().optional(),
+});
+const eventListSchema = z.object({ events: z.array(z.unknown()) });
+
+/** Where the pilot is and how to authenticate to it. */
+export interface PilotEventSource {
+  /** `http://host:port` of the pilot. */
+  readonly url: string;
+  /** The pilot's admin token, when it requires one. */
+  readonly adminToken?: string;
+}
+
+/**
  * Polls `GET <pilot>/api/v1/events?since=<ms>` during a benchmark and hands each new event to
- * `onEvent`. A pilot without that endpoint (404) ends polling quietly: the timeline then simply has no
- * events. Other failures skip a poll. Accepts a JSON array of events or `{ events: [...] }`; an event
- * carries its time as `timeMs`, `time`, `ts` or `timestamp` (ms, or an ISO string) and its name as
- * `kind`, `type` or `event`, optionally with `phase`.
+ * `onEvent`, oldest first. A pilot without that endpoint (404) or refusing the token (401, 403) ends
+ * polling, reported once through `onStopped`: the timeline then simply has no events. Other failures
+ * skip a poll.
  */
 export class PilotEventPoller {
-  private sinceMs: number;
+  /** The newest event handed on: the next poll asks from its millisecond and skips what it has seen. */
+  private lastAtMs: number;
+  private lastSeq = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly pilotUrl: string,
+    private readonly source: PilotEventSource,
     startMs: number,
     private readonly onEvent: (event: TimelineEvent) => void,
+    private readonly onStopped: (reason: string) => void = () => {},
   ) {
-    this.sinceMs = startMs;
+    this.lastAtMs = startMs;
   }
 
   /** Starts polling. */
@@ -45,10 +72,15 @@ export class PilotEventPoller {
     if (this.stopped) return;
     let body: unknown;
     try {
-      const response = await fetch(`${this.pilotUrl}/api/v1/events?since=${this.sinceMs}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-      if (response.status === 404) {
+      const headers: Record<string, string> = this.source.adminToken === undefined ? {} : { authorization: `Bearer ${this.source.adminToken}` };
+      // `since` is inclusive, so events recorded later in the same millisecond as the last one are not lost.
+      const url = `${this.source.url}/api/v1/events?since=${this.lastAtMs}&limit=${PILOT_EVENTS_MAX}`;
+      const response = await fetch(url, { headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      if (response.status === 404 || response.status === 401 || response.status === 403) {
         this.stopped = true;
         clearInterval(this.timer);
+        const why = response.status === 404 ? 'the pilot has no /api/v1/events' : 'the pilot refused the admin token (set --pilot-token or CLEAVE_ADMIN_TOKEN)';
+        this.onStopped(`no pilot events on the timeline: ${why} (HTTP ${response.status})`);
         return;
       }
       if (!response.ok) return;
@@ -57,28 +89,36 @@ export class PilotEventPoller {
       return;
     }
     for (const event of parsePilotEvents(body)) {
-      this.sinceMs = Math.max(this.sinceMs, event.timeMs + 1);
+      if (event.timeMs < this.lastAtMs || (event.timeMs === this.lastAtMs && event.seq <= this.lastSeq)) continue;
+      this.lastAtMs = event.timeMs;
+      this.lastSeq = event.seq;
       this.onEvent(event);
     }
   }
 }
 
-/** The events in a pilot response, oldest first; entries without a usable time are dropped. */
-export function parsePilotEvents(body: unknown): TimelineEvent[] {
-  const list = Array.isArray(body) ? body : isRecord(body) && Array.isArray(body.events) ? body.events : [];
-  const events: TimelineEvent[] = [];
-  for (const entry of list) {
-    if (!isRecord(entry)) continue;
-    const rawTime = entry.timeMs ?? entry.time ?? entry.ts ?? entry.timestamp;
-    const timeMs = typeof rawTime === 'number' ? rawTime : typeof rawTime === 'string' ? Date.parse(rawTime) : NaN;
-    if (!Number.isFinite(timeMs)) continue;
-    const name = String(entry.kind ?? entry.type ?? entry.event ?? 'event');
-    const label = typeof entry.phase === 'string' ? `${name}:${entry.phase}` : name;
-    events.push({ timeMs, label, detail: JSON.stringify(entry) });
-  }
-  return events.sort((a, b) => a.timeMs - b.timeMs);
+/** A pilot event as the timeline records it, with the pilot's sequence number. */
+export interface PolledPilotEvent extends TimelineEvent {
+  /** Orders events of the same millisecond. */
+  readonly seq: number;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
+/**
+ * The events of a `GET /api/v1/events` answer (the pilot's `PilotEventList`), oldest first; malformed
+ * entries are dropped. The label is the kind and what it is about: `node-down node2`,
+ * `routing-version-changed v5`.
+ */
+export function parsePilotEvents(body: unknown): PolledPilotEvent[] {
+  const list = eventListSchema.safeParse(body);
+  if (!list.success) return [];
+  const events: PolledPilotEvent[] = [];
+  for (const entry of list.data.events) {
+    const parsed = eventSchema.safeParse(entry);
+    if (!parsed.success) continue;
+    const event = parsed.data;
+    const subject = event.node_id ?? event.keyspace ?? (event.routing_version === undefined ? undefined : `v${event.routing_version}`);
+    const kind = event.phase === undefined ? event.kind : `${event.kind}:${event.phase}`;
+    events.push({ timeMs: event.at_ms, seq: event.seq, label: subject === undefined ? kind : `${kind} ${subject}`, detail: JSON.stringify(entry) });
+  }
+  return events.sort((a, b) => a.timeMs - b.timeMs || a.seq - b.seq);
 }

@@ -7,10 +7,26 @@ import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../common/logger.js';
 
+/**
+ * How the servers persist writes. `off` keeps everything in memory (`--save '' --appendonly no`);
+ * `aof-fsync-always` appends every write to the AOF and fsyncs it before the reply
+ * (`--appendonly yes --appendfsync always`): the durability cleave gives every acknowledged write.
+ */
+export const REDIS_PERSISTENCE_MODES = ['off', 'aof-fsync-always'] as const;
+/** One of `REDIS_PERSISTENCE_MODES`. */
+export type RedisPersistence = (typeof REDIS_PERSISTENCE_MODES)[number];
+
+const PERSISTENCE_ARGS: Readonly<Record<RedisPersistence, readonly string[]>> = {
+  off: ['--save', '', '--appendonly', 'no'],
+  'aof-fsync-always': ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always'],
+};
+
 /** How to start the cluster. */
 export interface RedisClusterOptions {
   /** Number of masters (no replicas). `redis-cli --cluster create` needs at least 3. */
   readonly masters: number;
+  /** Default `off`. */
+  readonly persistence?: RedisPersistence;
   /** Use ports basePort.. basePort+masters-1 (and their bus ports +10000); otherwise free ports are found. */
   readonly basePort?: number;
   /** Parent of the temporary working directory (created if missing; default: the OS temp dir). */
@@ -32,15 +48,18 @@ export interface RedisClusterHandle {
 const HOST = '127.0.0.1';
 /** Redis Cluster's bus port is the client port + 10000. */
 const BUS_PORT_OFFSET = 10000;
-/** Ports a developer's local cleave cluster may use; never taken, even if free right now. */
-const RESERVED_PORTS = new Set([7000, 7001, 7002, 7003, 17000, 17001, 17002, 17003]);
+/**
+ * Ports a developer's default local cleave cluster uses (pilot, nodes, their bus and metrics ports at
+ * +10000 and +20000); never taken, even if free right now. The metrics ports lie inside the range below.
+ */
+const RESERVED_PORTS = new Set([7000, 7001, 7002, 7003].flatMap((port) => [port, port + 10000, port + 20000]));
 const FREE_PORT_MIN = 21000;
 const FREE_PORT_MAX = 29999;
 const FREE_PORT_TRIES_MAX = 200;
 
 /**
  * Starts a Debian `redis-server` cluster of `masters` masters on this machine: one
- * `redis-server --cluster-enabled yes --save '' --appendonly no` per master in a temporary directory,
+ * `redis-server --cluster-enabled yes` per master (persistence as `options.persistence` says) in a temporary directory,
  * joined with `redis-cli --cluster create ... --cluster-yes`, returned once every node reports
  * cluster_state:ok. Throws an Error naming the Debian package if redis-server is missing.
  */
@@ -72,8 +91,7 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
         '--cluster-config-file', 'nodes.conf',
         '--cluster-node-timeout', '5000',
         '--dir', nodeDir,
-        '--save', '',
-        '--appendonly', 'no',
+        ...PERSISTENCE_ARGS[options.persistence ?? 'off'],
         '--daemonize', 'no',
         '--protected-mode', 'no',
         '--logfile', join(nodeDir, 'redis.log'),
@@ -111,7 +129,7 @@ async function findFreePorts(count: number): Promise<number[]> {
   const ports: number[] = [];
   for (let tries = 0; ports.length < count && tries < FREE_PORT_TRIES_MAX; tries++) {
     const port = FREE_PORT_MIN + Math.floor(Math.random() * (FREE_PORT_MAX - FREE_PORT_MIN));
-    if (RESERVED_PORTS.has(port) || ports.includes(port)) continue;
+    if (RESERVED_PORTS.has(port) || RESERVED_PORTS.has(port + BUS_PORT_OFFSET) || ports.includes(port)) continue;
     if ((await isPortFree(port)) && (await isPortFree(port + BUS_PORT_OFFSET))) ports.push(port);
   }
   if (ports.length < count) throw new Error(`found only ${ports.length} of ${count} free port pairs`);

@@ -17,8 +17,19 @@ interface Panel {
   readonly label: string;
   readonly color: string;
   readonly points: readonly Point[];
+  /**
+   * Latency is drawn on a log scale: one stall of hundreds of milliseconds would otherwise flatten a
+   * steady p99 of a few milliseconds into the axis.
+   */
+  readonly scale: 'linear' | 'log';
   readonly top: number;
   readonly height: number;
+}
+
+/** A value axis: where a value goes, and the values that get a grid line and a label. */
+interface ValueAxis {
+  readonly fraction: (value: number) => number;
+  readonly ticks: readonly number[];
 }
 
 const MARGIN_LEFT_PX = 72;
@@ -26,6 +37,8 @@ const MARGIN_RIGHT_PX = 24;
 const MARGIN_TOP_PX = 40;
 const PANEL_GAP_PX = 48;
 const MARGIN_BOTTOM_PX = 40;
+/** Event labels closer than this are moved apart, so events of the same second stay legible. */
+const EVENT_LABEL_GAP_PX = 14;
 
 /**
  * Draws a timeline (rows of `parseTimeline`) as a standalone SVG: throughput (ops/s) over time on top,
@@ -39,7 +52,8 @@ export function renderTimelineSvg(rows: readonly TimelineRow[], options: PlotOpt
   const events = rows.filter((r) => r.kind === 'event');
   const errorTimes = [...new Set(rows.filter((r) => r.kind === 'error').map((r) => Number(r.elapsed_sec)))];
   const allTimes = [...intervals, ...events].map((r) => Number(r.elapsed_sec));
-  const xMaxSec = niceCeiling(Math.max(1, ...allTimes));
+  const xTicksSec = linearTicks(Math.max(1, ...allTimes));
+  const xMaxSec = xTicksSec[xTicksSec.length - 1]!;
   const plotWidth = widthPx - MARGIN_LEFT_PX - MARGIN_RIGHT_PX;
   const panelHeight = (heightPx - MARGIN_TOP_PX - PANEL_GAP_PX - MARGIN_BOTTOM_PX) / 2;
   const xOf = (sec: number): number => MARGIN_LEFT_PX + (sec / xMaxSec) * plotWidth;
@@ -49,14 +63,17 @@ export function renderTimelineSvg(rows: readonly TimelineRow[], options: PlotOpt
       label: 'throughput (ops/s)',
       color: '#1f77b4',
       points: intervals.map((r) => ({ xSec: Number(r.elapsed_sec), y: Number(r.ops_per_sec) })),
+      scale: 'linear',
       top: MARGIN_TOP_PX,
       height: panelHeight,
     },
     {
       series: 'p99',
-      label: 'p99 latency (ms)',
+      label: 'p99 latency (ms, log scale)',
       color: '#d62728',
-      points: intervals.map((r) => ({ xSec: Number(r.elapsed_sec), y: Number(r.p99_us) / 1000 })),
+      // An interval without completed operations has no latency: a gap in the line, not a zero.
+      points: intervals.filter((r) => Number(r.count) > 0).map((r) => ({ xSec: Number(r.elapsed_sec), y: Number(r.p99_us) / 1000 })),
+      scale: 'log',
       top: MARGIN_TOP_PX + panelHeight + PANEL_GAP_PX,
       height: panelHeight,
     },
@@ -67,7 +84,7 @@ export function renderTimelineSvg(rows: readonly TimelineRow[], options: PlotOpt
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${widthPx}" height="${heightPx}" viewBox="0 0 ${widthPx} ${heightPx}" font-family="sans-serif" font-size="11">`);
   out.push(`<rect width="${widthPx}" height="${heightPx}" fill="#ffffff"/>`);
   out.push(`<text x="${widthPx / 2}" y="22" text-anchor="middle" font-size="14">${escapeXml(options.title ?? 'cleave bench timeline')}</text>`);
-  for (const panel of panels) out.push(...drawPanel(panel, xOf, xMaxSec, plotWidth));
+  for (const panel of panels) out.push(...drawPanel(panel, xOf, xTicksSec, plotWidth));
   const bottom = panels[1]!.top + panelHeight;
   out.push(`<text x="${MARGIN_LEFT_PX + plotWidth / 2}" y="${heightPx - 6}" text-anchor="middle">elapsed (s)</text>`);
 
@@ -79,12 +96,20 @@ export function renderTimelineSvg(rows: readonly TimelineRow[], options: PlotOpt
     out.push(`<g class="phase-mark"><line x1="${fmt(x)}" y1="${MARGIN_TOP_PX}" x2="${fmt(x)}" y2="${fmt(bottom)}" stroke="#888888" stroke-width="1"/>`);
     out.push(`<text x="${fmt(x + 3)}" y="${MARGIN_TOP_PX + 10}" fill="#555555">run</text></g>`);
   }
-  for (const event of events) {
-    const x = xOf(Number(event.elapsed_sec));
-    out.push(`<g class="event-mark"><title>${escapeXml(event.detail)}</title>`);
-    out.push(`<line x1="${fmt(x)}" y1="${MARGIN_TOP_PX}" x2="${fmt(x)}" y2="${fmt(bottom)}" stroke="#2ca02c" stroke-width="1" stroke-dasharray="4 3"/>`);
-    out.push(`<text transform="translate(${fmt(x + 3)},${MARGIN_TOP_PX + 4}) rotate(90)" fill="#2ca02c">${escapeXml(event.op)}</text></g>`);
+  // Every line first, then every label, so no later line crosses an earlier label.
+  const eventXs = events.map((event) => xOf(Number(event.elapsed_sec)));
+  for (const x of eventXs) {
+    out.push(`<line class="event-mark" x1="${fmt(x)}" y1="${MARGIN_TOP_PX}" x2="${fmt(x)}" y2="${fmt(bottom)}" stroke="#2ca02c" stroke-width="1" stroke-dasharray="4 3"/>`);
   }
+  let labelXMin = -Infinity;
+  events.forEach((event, i) => {
+    // The line marks the exact time; the label moves right of the previous one if they would overlap,
+    // and a white halo keeps it legible where other lines or the series cross it.
+    const labelX = Math.max(eventXs[i]! + 3, labelXMin);
+    labelXMin = labelX + EVENT_LABEL_GAP_PX;
+    out.push(`<g class="event-label"><title>${escapeXml(event.detail)}</title>`);
+    out.push(`<text transform="translate(${fmt(labelX)},${MARGIN_TOP_PX + 4}) rotate(90)" fill="#2ca02c" stroke="#ffffff" stroke-width="3" paint-order="stroke">${escapeXml(event.op)}</text></g>`);
+  });
   for (const sec of errorTimes) {
     const x = xOf(sec);
     out.push(`<line class="error-mark" x1="${fmt(x)}" y1="${fmt(bottom)}" x2="${fmt(x)}" y2="${fmt(bottom - 8)}" stroke="#d62728" stroke-width="2"/>`);
@@ -93,17 +118,18 @@ export function renderTimelineSvg(rows: readonly TimelineRow[], options: PlotOpt
   return `${out.join('\n')}\n`;
 }
 
-function drawPanel(panel: Panel, xOf: (sec: number) => number, xMaxSec: number, plotWidth: number): string[] {
-  const yMax = niceCeiling(Math.max(1e-3, ...panel.points.map((p) => p.y)));
-  const yOf = (v: number): number => panel.top + panel.height - (v / yMax) * panel.height;
+function drawPanel(panel: Panel, xOf: (sec: number) => number, xTicksSec: readonly number[], plotWidth: number): string[] {
+  const values = panel.points.map((p) => p.y);
+  const axis = panel.scale === 'log' ? logAxis(values) : linearAxis(values);
+  const yOf = (v: number): number => panel.top + panel.height - axis.fraction(v) * panel.height;
   const out: string[] = [`<g class="panel" data-series="${panel.series}">`];
   out.push(`<rect x="${MARGIN_LEFT_PX}" y="${fmt(panel.top)}" width="${fmt(plotWidth)}" height="${fmt(panel.height)}" fill="none" stroke="#cccccc"/>`);
-  for (const tick of ticks(yMax)) {
+  for (const tick of axis.ticks) {
     const y = yOf(tick);
     out.push(`<line x1="${MARGIN_LEFT_PX}" y1="${fmt(y)}" x2="${fmt(MARGIN_LEFT_PX + plotWidth)}" y2="${fmt(y)}" stroke="#eeeeee"/>`);
     out.push(`<text x="${MARGIN_LEFT_PX - 6}" y="${fmt(y + 4)}" text-anchor="end">${formatTick(tick)}</text>`);
   }
-  for (const tick of ticks(xMaxSec)) {
+  for (const tick of xTicksSec) {
     out.push(`<text x="${fmt(xOf(tick))}" y="${fmt(panel.top + panel.height + 14)}" text-anchor="middle">${formatTick(tick)}</text>`);
   }
   out.push(`<text transform="translate(16,${fmt(panel.top + panel.height / 2)}) rotate(-90)" text-anchor="middle">${escapeXml(panel.label)}</text>`);
@@ -115,16 +141,44 @@ function drawPanel(panel: Panel, xOf: (sec: number) => number, xMaxSec: number, 
   return out;
 }
 
-/** The smallest 1, 2 or 5 × 10^n at or above `value`. */
-function niceCeiling(value: number): number {
-  const magnitude = Math.pow(10, Math.floor(Math.log10(value)));
-  for (const step of [1, 2, 5, 10]) if (step * magnitude >= value) return step * magnitude;
-  return 10 * magnitude;
+/** From 0 to a round number at or above the largest value. */
+function linearAxis(values: readonly number[]): ValueAxis {
+  const valueTicks = linearTicks(Math.max(1e-3, ...values));
+  const max = valueTicks[valueTicks.length - 1]!;
+  return { fraction: (v) => v / max, ticks: valueTicks };
 }
 
-function ticks(max: number): number[] {
-  const step = max / 5;
-  return Array.from({ length: 6 }, (_, i) => i * step);
+/** Whole decades around the values; 2 and 5 are labelled too when they span at most two decades. */
+function logAxis(values: readonly number[]): ValueAxis {
+  const positive = values.filter((v) => v > 0);
+  // Without values the axis shows 1..10; with them, reduce rather than spread: a day's run has 86,400.
+  const min = positive.length === 0 ? 1 : positive.reduce((a, b) => Math.min(a, b));
+  const max = positive.length === 0 ? 1 : positive.reduce((a, b) => Math.max(a, b));
+  const low = Math.floor(Math.log10(min));
+  const high = Math.max(low + 1, Math.ceil(Math.log10(max)));
+  const steps = high - low <= 2 ? [1, 2, 5] : [1];
+  const decadeTicks: number[] = [];
+  for (let e = low; e < high; e++) for (const step of steps) decadeTicks.push(step * 10 ** e);
+  decadeTicks.push(10 ** high);
+  return {
+    fraction: (v) => (Math.log10(Math.max(v, 10 ** low)) - low) / (high - low),
+    ticks: decadeTicks,
+  };
+}
+
+/** Most intervals between ticks on a linear axis. */
+const LINEAR_TICK_INTERVALS_MAX = 8;
+
+/**
+ * Ticks from 0 every round step (1, 2 or 5 × 10^n, the smallest giving at most 8 intervals) up to the
+ * first one at or above `value`, so the axis ends just past the data: a 160 s run is drawn up to 160 s,
+ * not 200 s.
+ */
+function linearTicks(value: number): number[] {
+  const magnitude = Math.pow(10, Math.floor(Math.log10(value / LINEAR_TICK_INTERVALS_MAX)));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((candidate) => value / candidate <= LINEAR_TICK_INTERVALS_MAX)!;
+  const intervals = Math.ceil(value / step - 1e-9);
+  return Array.from({ length: intervals + 1 }, (_, i) => i * step);
 }
 
 function formatTick(value: number): string {

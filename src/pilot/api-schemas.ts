@@ -6,6 +6,7 @@
 import { z } from 'zod/v4';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, ShardStats } from '../common/protocol.js';
 import type { RoutingTable } from '../common/routing.js';
+import { PILOT_EVENTS_MAX } from './event-log.js';
 import { ROUTING_WAIT_MS_MAX } from './routing-waiters.js';
 
 /** Named schemas: the `components/schemas` of the OpenAPI document. */
@@ -167,6 +168,60 @@ export const idParamsSchema = z.object({ id: z.string().min(1).max(ID_LENGTH_MAX
 export const routingPollQuerySchema = z.object({
   after: z.coerce.number().int().min(0).optional().describe('The routing version the caller has; absent: answer at once.'),
   wait_ms: z.coerce.number().int().min(0).max(ROUTING_WAIT_MS_MAX).default(ROUTING_WAIT_MS_MAX).describe('Longest wait for a newer version.'),
+});
+
+/** Events one `GET /api/v1/events` answers with when the caller sets no `limit`. */
+const EVENTS_LIMIT_DEFAULT = 1000;
+
+const eventBase = {
+  seq: count.describe('Numbers the events of one pilot process from 1; a tie-breaker for events of the same millisecond.'),
+  at_ms: count.describe('Unix time in milliseconds when the pilot recorded the event.'),
+};
+const eventAddress = z.string().describe('`host:port` clients connect to.');
+
+/**
+ * One cluster event, discriminated by `kind`. The set of kinds is closed: a new kind (split phases, leader
+ * changes) is one more object in this union, and `PilotEvent` and the OpenAPI document follow.
+ */
+export const pilotEventSchema = z
+  .discriminatedUnion('kind', [
+    z.object({ ...eventBase, kind: z.literal('node-registered'), node_id: z.string(), address: eventAddress }),
+    z.object({ ...eventBase, kind: z.literal('node-rejoined'), node_id: z.string(), address: eventAddress, pid: count }),
+    z.object({ ...eventBase, kind: z.literal('node-up'), node_id: z.string() }),
+    z.object({ ...eventBase, kind: z.literal('node-down'), node_id: z.string(), timeout_ms: count.describe('Silence after which the node counted as down.') }),
+    z.object({ ...eventBase, kind: z.literal('keyspace-bootstrapped'), keyspace: z.string(), shard_count: count }),
+    z.object({
+      ...eventBase,
+      kind: z.literal('routing-version-changed'),
+      routing_version: count,
+      previous_version: count,
+      cause: z.string().describe('The kind of the pilot command that changed the routing table, e.g. `register-node`.'),
+    }),
+  ])
+  .register(apiSchemas, { id: 'PilotEvent' });
+/** One cluster event as the pilot records and serves it. */
+export type PilotEvent = z.infer<typeof pilotEventSchema>;
+
+/** `GET /api/v1/events`. */
+export const pilotEventListSchema = z
+  .object({
+    events: z.array(pilotEventSchema).describe('Oldest first, newest last.'),
+    truncated: z.boolean().describe('True when older events matching `since` were left out to honour `limit`.'),
+  })
+  .register(apiSchemas, { id: 'PilotEventList' });
+/** The answer of `GET /api/v1/events`. */
+export type PilotEventList = z.infer<typeof pilotEventListSchema>;
+
+/** Query of `GET /api/v1/events`. */
+export const pilotEventsQuerySchema = z.object({
+  since: z.coerce.number().int().min(0).default(0).describe('Only events recorded at or after this Unix time in milliseconds.'),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(PILOT_EVENTS_MAX)
+    .default(EVENTS_LIMIT_DEFAULT)
+    .describe('At most this many events: the newest of those matching `since`.'),
 });
 
 /** `GET /healthz`. */

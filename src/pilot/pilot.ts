@@ -1,12 +1,14 @@
 /**
  * The pilot's driver around its state machine: turns node joins into commands, bootstraps the default
- * keyspace once enough nodes registered, tracks liveness and shard statistics from heartbeats, and wakes
- * routing long polls on every new routing version. No HTTP here; the routes call in.
+ * keyspace once enough nodes registered, tracks liveness and shard statistics from heartbeats, wakes
+ * routing long polls on every new routing version, and records what happened as cluster events. No HTTP
+ * here; the routes call in.
  */
 import type { Logger } from '../common/logger.js';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../common/protocol.js';
 import type { RoutingTable } from '../common/routing.js';
 import type { PilotCommand, PilotRejection } from './commands.js';
+import { PilotEventLog, type NewPilotEvent } from './event-log.js';
 import { NodeLiveness } from './liveness.js';
 import { RoutingWaiters } from './routing-waiters.js';
 import { PilotStateDriver, type Overloaded } from './state-driver.js';
@@ -37,6 +39,8 @@ export class Pilot {
   readonly liveness: NodeLiveness;
   /** Routing long polls waiting for a newer version. */
   readonly waiters = new RoutingWaiters();
+  /** Recent cluster events, newest last. */
+  readonly events = new PilotEventLog();
   private readonly driver: PilotStateDriver;
 
   private constructor(
@@ -108,15 +112,21 @@ export class Pilot {
     return routingTable(this.state);
   }
 
-  /** Logs the nodes that went down or came back since the previous sweep. */
+  /** Logs and records as events the nodes that went down or came back since the previous sweep. */
   sweepLiveness(): void {
+    const atMs = this.env.clock();
     const changes = this.liveness.sweep(
       this.state.nodes.map((n) => n.id),
-      this.env.clock(),
+      atMs,
     );
     for (const { nodeId, up } of changes) {
-      if (up) this.env.logger.info({ node_id: nodeId }, 'node up');
-      else this.env.logger.warn({ node_id: nodeId, timeout_ms: this.config.nodeTimeoutMs }, 'node down');
+      if (up) {
+        this.env.logger.info({ node_id: nodeId }, 'node up');
+        this.events.record({ kind: 'node-up', at_ms: atMs, node_id: nodeId });
+      } else {
+        this.env.logger.warn({ node_id: nodeId, timeout_ms: this.config.nodeTimeoutMs }, 'node down');
+        this.events.record({ kind: 'node-down', at_ms: atMs, node_id: nodeId, timeout_ms: this.config.nodeTimeoutMs });
+      }
     }
   }
 
@@ -147,8 +157,28 @@ export class Pilot {
   }
 
   private onApplied(command: PilotCommand, before: PilotState, after: PilotState): void {
+    // Recorded here, from what was applied, so every accepted command is an event exactly once and in
+    // the order it took effect, whichever code path proposed it.
+    const atMs = this.env.clock();
+    this.events.record(commandEvent(command, after, atMs));
     if (after.routingVersion === before.routingVersion) return;
     this.env.logger.info({ routing_version: after.routingVersion, previous_version: before.routingVersion, cause: command.kind }, 'routing version changed');
+    this.events.record({ kind: 'routing-version-changed', at_ms: atMs, routing_version: after.routingVersion, previous_version: before.routingVersion, cause: command.kind });
     this.waiters.notify(after.routingVersion);
+  }
+}
+
+/** The event of an accepted command, described from the state it produced. */
+function commandEvent(command: PilotCommand, after: PilotState, atMs: number): NewPilotEvent {
+  switch (command.kind) {
+    case 'register-node': {
+      // The state machine appends the new node and gives it the id; the command does not carry one.
+      const node = after.nodes[after.nodes.length - 1]!;
+      return { kind: 'node-registered', at_ms: atMs, node_id: node.id, address: `${node.host}:${node.port}` };
+    }
+    case 'update-node':
+      return { kind: 'node-rejoined', at_ms: atMs, node_id: command.nodeId, address: `${command.host}:${command.port}`, pid: command.pid };
+    case 'bootstrap-keyspace':
+      return { kind: 'keyspace-bootstrapped', at_ms: atMs, keyspace: command.keyspace, shard_count: after.shards.filter((s) => s.keyspace === command.keyspace).length };
   }
 }

@@ -84,10 +84,26 @@ describe('timeline CSV', () => {
     assert.equal(row!.elapsed_sec, '4.000');
   });
 
-  it('reads pilot events in the shapes a pilot may send', () => {
-    const events = parsePilotEvents({ events: [{ type: 'leader-change', timeMs: 20 }, { kind: 'split', phase: 'Buffering', time: '1970-01-01T00:00:00.010Z' }, { kind: 'no-time' }] });
-    assert.deepEqual(events.map((e) => [e.label, e.timeMs]), [['split:Buffering', 10], ['leader-change', 20]]);
+  it("reads the pilot's event list, labels each event by kind and subject, and keeps unknown kinds", () => {
+    const events = parsePilotEvents({
+      events: [
+        { seq: 3, at_ms: 20, kind: 'routing-version-changed', routing_version: 5, previous_version: 4, cause: 'register-node' },
+        { seq: 2, at_ms: 20, kind: 'node-registered', node_id: 'node3', address: '127.0.0.1:1' },
+        { seq: 1, at_ms: 10, kind: 'split', phase: 'Buffering', shard: 'shard_0001' },
+        { seq: 4, kind: 'no-time' },
+      ],
+      truncated: false,
+    });
+    assert.deepEqual(
+      events.map((e) => [e.label, e.timeMs, e.seq]),
+      [
+        ['split:Buffering', 10, 1],
+        ['node-registered node3', 20, 2],
+        ['routing-version-changed v5', 20, 3],
+      ],
+    );
     assert.deepEqual(parsePilotEvents('not json'), []);
+    assert.deepEqual(parsePilotEvents([{ seq: 1, at_ms: 1, kind: 'node-up' }]), [], 'a bare array is not the answer');
   });
 });
 
@@ -119,7 +135,11 @@ describe('a small run, its timeline and its SVG', () => {
       const series = [...svg.matchAll(/<path class="series" data-series="([\w-]+)" d="([^"]+)"/g)].map((m) => [m[1], m[2]!.split(' ').length]);
       assert.deepEqual(series.map(([name]) => name), ['throughput', 'p99']);
       for (const [, points] of series) assert.equal(points, all.length);
-      assert.equal(svg.match(/<g class="event-mark">/g)?.length, 2);
+      assert.equal(svg.match(/<line class="event-mark"/g)?.length, 2);
+      const labelXs = [...svg.matchAll(/<g class="event-label"><title>[^<]*<\/title>\s*<text transform="translate\(([\d.]+),/g)].map((m) => Number(m[1]));
+      assert.equal(labelXs.length, 2, 'one label per event, drawn after every line');
+      assert.ok(labelXs[1]! - labelXs[0]! >= 14, `labels of events 50 ms apart do not overlap: ${labelXs}`);
+      assert.match(svg, /p99 latency \(ms, log scale\)/);
       assert.match(svg, /split:Switching/);
       assert.match(svg, /class="error-mark"/);
       assert.match(svg, /test &lt;run&gt; &amp; more/);

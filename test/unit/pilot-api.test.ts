@@ -299,6 +299,7 @@ test('openapi.json: an OpenAPI 3.1 document listing every route, every $ref reso
     ['/api/v1/shards', 'get'],
     ['/api/v1/shards/{id}', 'get'],
     ['/api/v1/routing', 'get'],
+    ['/api/v1/events', 'get'],
     ['/api/v1/openapi.json', 'get'],
     ['/metrics', 'get'],
     ['/healthz', 'get'],

@@ -1,0 +1,66 @@
+/**
+ * The pilot's recent cluster events (nodes registering, going down, routing versions, ...) in a bounded
+ * in-memory ring, for the HTTP API and for tools that mark them on their own timelines (`cleave bench`).
+ * Driver state, not replicated and not durable: a restarted pilot starts an empty ring, and `seq` starts
+ * again from 1.
+ */
+import { assert } from '../common/errors.js';
+import type { PilotEvent } from './api-schemas.js';
+
+/** Events the ring keeps; the oldest is dropped to make room for a new one. */
+export const PILOT_EVENTS_MAX = 10_000;
+
+/** `Omit` applied to each member of a union, so the result is still discriminated by `kind`. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** An event as the pilot records it; the ring numbers it. */
+export type NewPilotEvent = DistributiveOmit<PilotEvent, 'seq'>;
+
+/** The events matching a query, oldest first. */
+export interface PilotEventSlice {
+  readonly events: readonly PilotEvent[];
+  /** Older matching events were left out to honour the limit. */
+  readonly truncated: boolean;
+}
+
+/** A ring of the last `capacity` events, in the order they were recorded. */
+export class PilotEventLog {
+  private readonly ring: PilotEvent[] = [];
+  /** Where the oldest event is once the ring is full. */
+  private oldestIndex = 0;
+  private nextSeq = 1;
+
+  constructor(private readonly capacity = PILOT_EVENTS_MAX) {
+    assert(Number.isInteger(capacity) && capacity >= 1, 'event log capacity must be a positive integer');
+  }
+
+  /** Appends `event`, numbered after the previous one, dropping the oldest if the ring is full. */
+  record(event: NewPilotEvent): void {
+    const numbered = { seq: this.nextSeq++, ...event } as PilotEvent;
+    if (this.ring.length < this.capacity) {
+      this.ring.push(numbered);
+    } else {
+      this.ring[this.oldestIndex] = numbered;
+      this.oldestIndex = (this.oldestIndex + 1) % this.capacity;
+    }
+  }
+
+  /**
+   * The newest `limit` events recorded at or after `sinceMs`, oldest first. Filters by time rather than
+   * searching for the first match, so a wall-clock step backwards cannot hide later events.
+   */
+  since(sinceMs: number, limit: number): PilotEventSlice {
+    const matching: PilotEvent[] = [];
+    for (let i = 0; i < this.ring.length; i++) {
+      const event = this.ring[(this.oldestIndex + i) % this.ring.length]!;
+      if (event.at_ms >= sinceMs) matching.push(event);
+    }
+    const truncated = matching.length > limit;
+    return { events: truncated ? matching.slice(matching.length - limit) : matching, truncated };
+  }
+
+  /** Events held now, at most the capacity. */
+  get size(): number {
+    return this.ring.length;
+  }
+}
