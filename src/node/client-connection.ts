@@ -22,6 +22,8 @@ export class ClientConnection {
   readonly createdAtMs: number;
   /** Replies not yet written, in request order; a slot holds undefined until its reply is known. */
   private readonly pending: (Reply | undefined)[] = [];
+  /** The protocol in force when each pending request ran: a later HELLO must not change its encoding. */
+  private readonly pendingProtocol: ProtocolVersion[] = [];
   /** Index in `pending` of the oldest reply not yet written (so shifting is amortised). */
   private pendingHead = 0;
   closing = false;
@@ -46,11 +48,15 @@ export class ClientConnection {
   reply(result: Reply | Promise<Reply>): void {
     if (!(result instanceof Promise)) {
       if (this.owed === 0) this.emit(result, this.protocol);
-      else this.pending.push(result);
+      else {
+        this.pending.push(result);
+        this.pendingProtocol.push(this.protocol);
+      }
       return;
     }
     const slot = this.pending.length;
     this.pending.push(undefined);
+    this.pendingProtocol.push(this.protocol);
     result.then(
       (reply) => this.fill(slot, reply),
       (err: unknown) => this.fill(slot, { kind: 'error', message: `ERR ${err instanceof Error ? err.message : String(err)}` }),
@@ -60,11 +66,12 @@ export class ClientConnection {
   private fill(slot: number, reply: Reply): void {
     this.pending[slot] = reply;
     while (this.pendingHead < this.pending.length && this.pending[this.pendingHead] !== undefined) {
-      this.emit(this.pending[this.pendingHead]!, this.protocol);
+      this.emit(this.pending[this.pendingHead]!, this.pendingProtocol[this.pendingHead]!);
       this.pendingHead++;
     }
     if (this.pendingHead === this.pending.length) {
       this.pending.length = 0;
+      this.pendingProtocol.length = 0;
       this.pendingHead = 0;
     }
     this.onDrained?.();

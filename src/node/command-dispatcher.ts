@@ -49,7 +49,7 @@ export class CommandDispatcher {
     conn.lastCommand = spec.name;
     const startedAtNs = this.observer === undefined ? 0n : process.hrtime.bigint();
     const result = spec.scope === 'key' ? this.dispatchKeyCommand(conn, spec, argv) : this.dispatchServerCommand(conn, spec, argv);
-    conn.asking = false;
+    if (spec.name !== 'asking') conn.asking = false;
     this.observer?.onCommand(spec, startedAtNs, result);
     return result;
   }
@@ -71,8 +71,8 @@ export class CommandDispatcher {
     const shard = view.shardOfSlot(slot);
     if (shard === undefined || shard.leader === null) return CLUSTERDOWN;
     const isWrite = spec.flags.includes('write');
-    const servesHere = shard.leader === this.node.selfId || (!isWrite && conn.readonlyMode && shard.replicas.includes(this.node.selfId ?? ''));
-    if (!servesHere) {
+    // Followers do not receive data until replication is wired in, so only the leader serves, READONLY or not.
+    if (shard.leader !== this.node.selfId) {
       const address = view.address(shard.leader);
       return address === undefined ? CLUSTERDOWN : error(`MOVED ${slot} ${address}`);
     }

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { expireIfDue } from '../commands/table.js';
 import { ProtocolError, RespParser } from '../resp/parser.js';
 import { ReplyWriter } from '../resp/writer.js';
-import { error } from '../resp/reply.js';
+import { error, type Reply } from '../resp/reply.js';
 import { NodeStore } from '../storage/node-store.js';
 import { ShardReplica } from '../shard/shard-replica.js';
 import { ClientConnection } from './client-connection.js';
@@ -49,9 +49,10 @@ export interface RunningNode {
 const OWED_REPLIES_MAX = 10_000;
 /** Bytes waiting in a socket's write buffer before the node stops reading that client's requests. */
 const SOCKET_BUFFER_BYTES_MAX = 64 * 1024 * 1024;
-/** Active expiry: how often, and how many keys with a TTL each shard examines per cycle (as Redis: 20). */
+/** Active expiry: how often, how many keys with a TTL a shard examines per batch (as Redis: 20), and the time budget. */
 const EXPIRY_CYCLE_MS = 100;
 const EXPIRY_KEYS_PER_CYCLE = 20;
+const EXPIRY_CYCLE_BUDGET_MS = 10;
 const ROUTING_POLL_WAIT_MS = 25_000;
 const PILOT_RETRY_MS_MAX = 2_000;
 const NO_CLUSTER_ID = '0'.repeat(40);
@@ -102,7 +103,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     routing: () => view,
     ledReplicas: () => view.ledShards().map((s) => openReplica(s.id)),
     clusterId: () => (selfId === undefined ? undefined : view.node(selfId)?.clusterId) ?? NO_CLUSTER_ID,
-    replica: (shardId) => (view.hostedShards().some((s) => s.id === shardId) ? openReplica(shardId) : replicas.get(shardId)),
+    replica: (shardId) => replicas.get(shardId) ?? (view.hostedShards().some((s) => s.id === shardId) ? openReplica(shardId) : undefined),
   };
   const dispatcher = new CommandDispatcher(target, metrics);
   metrics.trackShards(() => [...replicas.values()].map((r) => ({ id: r.id, keys: r.data.keyCount, bytes: r.data.byteCount })));
@@ -118,28 +119,26 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     stats.connectionsReceived++;
     metrics.connections.inc();
     let paused = false;
-    const flush = (): void => {
-      const out = writer.take();
-      if (out !== undefined && !socket.destroyed) socket.write(out);
-      if (conn.closing && conn.owed === 0) {
-        socket.end();
-        return;
-      }
-      if (paused && conn.owed < OWED_REPLIES_MAX / 2 && socket.writableLength < SOCKET_BUFFER_BYTES_MAX / 2) {
-        paused = false;
-        socket.resume();
-      }
-    };
-    conn.onDrained = flush;
-    socket.on('drain', flush);
-    socket.on('data', (chunk: Buffer) => {
-      if (conn.closing) return;
+    const overLimit = (): boolean => conn.owed >= OWED_REPLIES_MAX || writer.pendingBytes + socket.writableLength >= SOCKET_BUFFER_BYTES_MAX;
+    /** Runs the requests already read, until the client owes too much; the rest wait in the parser. */
+    const pump = (): void => {
       try {
-        parser.feed(chunk);
         let argv: Buffer[] | undefined;
-        while (!conn.closing && (argv = parser.next()) !== undefined) {
+        while (!conn.closing && !paused && (argv = parser.next()) !== undefined) {
           stats.commandsProcessed++;
-          conn.reply(dispatcher.dispatch(conn, argv));
+          let result: Reply | Promise<Reply>;
+          try {
+            result = dispatcher.dispatch(conn, argv);
+          } catch (err) {
+            // A bug, not bad input: answer this request, keep the node up for everyone else.
+            logger.error({ err, command: argv[0]?.toString() }, 'command failed');
+            result = error('ERR internal error');
+          }
+          conn.reply(result);
+          if (overLimit()) {
+            paused = true;
+            socket.pause();
+          }
         }
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;
@@ -147,11 +146,32 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         conn.reply(error(`ERR ${err.message}`));
         conn.closing = true;
       }
-      flush();
-      if (!paused && (conn.owed >= OWED_REPLIES_MAX || socket.writableLength >= SOCKET_BUFFER_BYTES_MAX)) {
-        paused = true;
-        socket.pause();
+    };
+    const flush = (): void => {
+      const out = writer.takeBuffers();
+      if (out.length > 0 && !socket.destroyed) {
+        socket.cork();
+        for (const buffer of out) socket.write(buffer);
+        socket.uncork();
       }
+      if (conn.closing && conn.owed === 0) {
+        socket.end();
+        return;
+      }
+      if (paused && conn.owed < OWED_REPLIES_MAX / 2 && socket.writableLength < SOCKET_BUFFER_BYTES_MAX / 2) {
+        paused = false;
+        socket.resume();
+        pump();
+        if (writer.pendingBytes > 0) flush();
+      }
+    };
+    conn.onDrained = flush;
+    socket.on('drain', flush);
+    socket.on('data', (chunk: Buffer) => {
+      if (conn.closing) return;
+      parser.feed(chunk);
+      pump();
+      flush();
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
@@ -204,6 +224,29 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     logger.info({ nodeId: selfId }, 'joined the pilot');
     applyRouting(response.routing);
   };
+  // Active expiry, as Redis's cycle: each shard walks its expiry index 20 keys at a time and keeps going
+  // while a quarter or more of a batch was due, within a time budget per cycle.
+  const expiryCursors = new Map<string, { slot: number; key: Buffer } | undefined>();
+  const expiryTimer = setInterval(() => {
+    const startedAtMs = Date.now();
+    for (const shard of view.ledShards()) {
+      const replica = openReplica(shard.id);
+      let deleted = 0;
+      for (;;) {
+        const nowMs = Date.now();
+        const batch = replica.data.scanExpiring(expiryCursors.get(shard.id), EXPIRY_KEYS_PER_CYCLE);
+        let due = 0;
+        for (const entry of batch) {
+          if (entry.expireAtMs <= nowMs && expireIfDue({ data: replica.data, nowMs, random: Math.random }, entry.key)) due++;
+        }
+        deleted += due;
+        expiryCursors.set(shard.id, batch.length < EXPIRY_KEYS_PER_CYCLE ? undefined : batch[batch.length - 1]);
+        if (batch.length < EXPIRY_KEYS_PER_CYCLE || due * 4 < batch.length || Date.now() - startedAtMs >= EXPIRY_CYCLE_BUDGET_MS) break;
+      }
+      if (deleted > 0) void replica.commitSoon();
+    }
+  }, EXPIRY_CYCLE_MS);
+
   await join();
 
   const shardStats = (intervalMs: number): ShardStats[] => {
@@ -247,20 +290,6 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   };
   void followRouting();
 
-  const expiryCursors = new Map<string, { slot: number; key: Buffer } | undefined>();
-  const expiryTimer = setInterval(() => {
-    const nowMs = Date.now();
-    for (const shard of view.ledShards()) {
-      const replica = openReplica(shard.id);
-      const batch = replica.data.scanExpiring(expiryCursors.get(shard.id), EXPIRY_KEYS_PER_CYCLE);
-      let deleted = 0;
-      for (const entry of batch) {
-        if (entry.expireAtMs <= nowMs && expireIfDue({ data: replica.data, nowMs, random: Math.random }, entry.key)) deleted++;
-      }
-      expiryCursors.set(shard.id, batch.length < EXPIRY_KEYS_PER_CYCLE ? undefined : batch[batch.length - 1]);
-      if (deleted > 0) void replica.commitSoon();
-    }
-  }, EXPIRY_CYCLE_MS);
 
   logger.info({ host: options.host, port: options.port, nodeId: selfId }, 'node serving');
   return {

@@ -86,13 +86,15 @@ export function encodeExpireAtMs(expireAtMs: number): Buffer {
   return encoded;
 }
 
-/** Reads 8 bytes big-endian at `offset` as a non-negative safe integer. */
+/**
+ * Reads 8 bytes big-endian at `offset`. Expiry times past 2^53 ms (Redis accepts up to 2^63) round to the
+ * nearest double, which keeps them far in the future; every integer-valued double below 2^64 splits exactly.
+ */
 export function readExpireAtMs(bytes: Uint8Array, offset: number): number {
   assert(offset + EXPIRE_AT_BYTES <= bytes.length, 'expireAtMs runs past the end of its buffer');
   const high = ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
   const low = ((bytes[offset + 4]! << 24) | (bytes[offset + 5]! << 16) | (bytes[offset + 6]! << 8) | bytes[offset + 7]!) >>> 0;
   const value = high * UINT32_SPAN + low;
-  assert(Number.isSafeInteger(value), `stored expireAtMs ${value} is not a safe integer`);
   return value;
 }
 
@@ -102,7 +104,7 @@ function writeHeader(target: Buffer, type: number, expireAtMs: number): void {
 }
 
 function writeExpireAtMs(target: Buffer, offset: number, expireAtMs: number): void {
-  assert(Number.isSafeInteger(expireAtMs) && expireAtMs >= 0, `expireAtMs ${expireAtMs} is not a non-negative safe integer`);
+  assert(Number.isInteger(expireAtMs) && expireAtMs >= 0 && expireAtMs < 2 ** 64, `expireAtMs ${expireAtMs} is not an integer in [0, 2^64)`);
   target.writeUInt32BE(Math.floor(expireAtMs / UINT32_SPAN), offset);
   target.writeUInt32BE(expireAtMs % UINT32_SPAN, offset + 4);
 }

@@ -27,6 +27,14 @@ describe('a node on its own', () => {
     assert.deepEqual(await respRequest('127.0.0.1', port, [['GET', 'keeper']]), ['v']);
   });
 
+  it('accepts expiry times far past 2^53 ms, as Redis does, and stays up', async () => {
+    const port = cluster.nodes[0]!.port;
+    const replies = await respRequest('127.0.0.1', port, [['SET', 'far', '1', 'PXAT', '9007199254740993'], ['EXPIREAT', 'far', '100000000000000'], ['GET', 'far'], ['PING']]);
+    assert.deepEqual(replies, ['OK', 1, '1', 'PONG']);
+    const [ttl] = await respRequest('127.0.0.1', port, [['TTL', 'far']]);
+    assert.ok((ttl as number) > 90_000_000_000, `ttl ${ttl}`);
+  });
+
   it('serves Prometheus metrics with command counts and latencies', async () => {
     const port = cluster.nodes[0]!.port;
     await respRequest('127.0.0.1', port, [['SET', 'm', '1'], ['GET', 'm'], ['GET', 'm']]);

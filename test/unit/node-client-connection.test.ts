@@ -42,4 +42,16 @@ describe('ClientConnection', () => {
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(written, [{ kind: 'error', message: 'ERR disk full' }, int(1)]);
   });
+
+  it('encodes each reply in the protocol in force when its request ran', async () => {
+    const written: [Reply, number][] = [];
+    const conn = new ClientConnection(1, {} as Socket, false, 0, (reply, protocol) => written.push([reply, protocol]));
+    const slow = deferred();
+    conn.reply(slow.promise);
+    conn.protocol = 3; // HELLO 3 ran after the slow request
+    conn.reply(int(2));
+    slow.resolve(int(1));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(written, [[int(1), 2], [int(2), 3]]);
+  });
 });
