@@ -45,6 +45,8 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** Open client connections a node accepts (Redis's default maxclients). */
+const CLIENTS_MAX = 10_000;
 /** Replies a client may owe before the node stops reading its requests: a bound on pipelining memory. */
 const OWED_REPLIES_MAX = 10_000;
 /** Bytes waiting in a socket's write buffer before the node stops reading that client's requests. */
@@ -110,6 +112,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
   const server: Server = createServer((socket) => serveClient(socket));
   const serveClient = (socket: Socket): void => {
+    if (connections.size >= CLIENTS_MAX) {
+      // As Redis's maxclients: say why, then close.
+      socket.end('-ERR max number of clients reached\r\n');
+      return;
+    }
     socket.setNoDelay(true);
     const parser = new RespParser({ maxBulkBytes: options.maxBulkBytes });
     const writer = new ReplyWriter();
@@ -204,7 +211,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     return undefined;
   };
 
-  const join = async (): Promise<void> => {
+  const joinOnce = async (): Promise<void> => {
     const response = await untilSuccess('join', () =>
       pilot.join({
         ...(selfId === undefined ? {} : { node_id: selfId }),
@@ -247,6 +254,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
   }, EXPIRY_CYCLE_MS);
 
+  // One join at a time: every heartbeat refused while the pilot does not know us would start another.
+  let joining: Promise<void> | undefined;
+  const join = (): Promise<void> => (joining ??= joinOnce().finally(() => (joining = undefined)));
   await join();
 
   const shardStats = (intervalMs: number): ShardStats[] => {
