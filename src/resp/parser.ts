@@ -20,6 +20,8 @@ export class ProtocolError extends Error {
 export interface RespParserLimits {
   /** Largest accepted bulk string payload (Redis's proto-max-bulk-len). Default 512 MiB. */
   readonly maxBulkBytes?: number;
+  /** Largest total of one command's bulk payloads (Redis's client-query-buffer-limit, 1 GiB). */
+  readonly maxCommandBytes?: number;
   /** Largest accepted argument count of one command (`*<count>`). Default 1024 * 1024. */
   readonly maxMultibulkLength?: number;
   /** Longest inline command, and longest `*`/`$` header line (Redis's PROTO_INLINE_MAX_SIZE). Default 64 KiB. */
@@ -28,6 +30,8 @@ export interface RespParserLimits {
 
 /** Redis's proto-max-bulk-len default. */
 export const DEFAULT_MAX_BULK_BYTES = 512 * 1024 * 1024;
+/** Redis's client-query-buffer-limit default: the most one command's arguments may add up to. */
+export const DEFAULT_MAX_COMMAND_BYTES = 1024 * 1024 * 1024;
 /** The argument-count limit Redis applied before 7.0 made it INT_MAX; ours stays bounded. */
 export const DEFAULT_MAX_MULTIBULK_LENGTH = 1024 * 1024;
 /** Redis's PROTO_INLINE_MAX_SIZE. */
@@ -69,6 +73,8 @@ const QUEUED_CHUNKS_MAX = 1 << 20;
 export class RespParser {
   /** Largest accepted bulk payload in bytes. */
   readonly maxBulkBytes: number;
+  /** Largest accepted total of one command's bulk payloads. */
+  readonly maxCommandBytes: number;
   /** Largest accepted argument count of one command. */
   readonly maxMultibulkLength: number;
   /** Longest accepted inline command or header line in bytes. */
@@ -83,6 +89,8 @@ export class RespParser {
 
   // The command in progress.
   private argv: Buffer[] = [];
+  /** Sum of the bulk lengths announced so far by the current command. */
+  private commandBytes = 0;
   /** Bulk strings still expected by the current `*<count>` command; 0 at a command boundary. */
   private argsRemaining = 0;
   /** Payload length of the bulk being read; -1 while its `$<len>` line is still expected. */
@@ -108,9 +116,11 @@ export class RespParser {
   /** Creates a parser for one connection with the given limits (Redis's defaults when omitted). */
   constructor(limits: RespParserLimits = {}) {
     this.maxBulkBytes = limits.maxBulkBytes ?? DEFAULT_MAX_BULK_BYTES;
+    this.maxCommandBytes = limits.maxCommandBytes ?? DEFAULT_MAX_COMMAND_BYTES;
     this.maxMultibulkLength = limits.maxMultibulkLength ?? DEFAULT_MAX_MULTIBULK_LENGTH;
     this.maxInlineBytes = limits.maxInlineBytes ?? DEFAULT_MAX_INLINE_BYTES;
     assertLimit(this.maxBulkBytes, 'maxBulkBytes');
+    assertLimit(this.maxCommandBytes, 'maxCommandBytes');
     assertLimit(this.maxMultibulkLength, 'maxMultibulkLength');
     assertLimit(this.maxInlineBytes, 'maxInlineBytes');
   }
@@ -235,6 +245,9 @@ export class RespParser {
         if (Number.isNaN(length) || length < 0 || length > this.maxBulkBytes) {
           throw new ProtocolError('Protocol error: invalid bulk length');
         }
+        // Each bulk may be within its limit while many of them together are not: bound the whole command.
+        this.commandBytes += length;
+        if (this.commandBytes > this.maxCommandBytes) throw new ProtocolError('Protocol error: command exceeds the query buffer limit');
         this.bulkBytes = length;
         continue;
       }
@@ -272,6 +285,7 @@ export class RespParser {
       if (--this.argsRemaining === 0) {
         const argv = this.argv;
         this.argv = [];
+        this.commandBytes = 0;
         return argv;
       }
     }

@@ -357,3 +357,20 @@ describe('parseLength (Redis string2ll)', () => {
     });
   }
 });
+
+describe('RespParser command size limit', () => {
+  it('refuses a command whose bulks together pass maxCommandBytes, from the headers alone', () => {
+    const parser = new RespParser({ maxBulkBytes: 100, maxCommandBytes: 250 });
+    parser.feed(Buffer.from('*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*4\r\n$3\r\nSET\r\n$100\r\n' + 'a'.repeat(100) + '\r\n$100\r\n' + 'b'.repeat(100) + '\r\n$100\r\n'));
+    assert.deepEqual(parser.next()?.map(String), ['GET', 'k']);
+    assert.throws(() => parser.next(), /^ProtocolError: Protocol error: command exceeds the query buffer limit$/);
+  });
+
+  it('counts each command afresh', () => {
+    const parser = new RespParser({ maxBulkBytes: 100, maxCommandBytes: 150 });
+    const set = '*2\r\n$3\r\nSET\r\n$100\r\n' + 'x'.repeat(100) + '\r\n';
+    parser.feed(Buffer.from(set + set + set));
+    for (let i = 0; i < 3; i++) assert.equal(parser.next()?.length, 2);
+    assert.equal(parser.next(), undefined);
+  });
+});
