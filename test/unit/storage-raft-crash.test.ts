@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeStore } from '../../src/storage/node-store.js';
+import { runUntilKilled } from '../support/crash-child.js';
 
 const GROUPS = ['a', 'b', 'c', 'd'];
 const ENTRIES_PER_ROUND = 3;
@@ -57,29 +57,7 @@ test('after SIGKILL every group and shard is at one committed round, at or past 
   const dir = mkdtempSync(join(tmpdir(), 'cleave-raft-crash-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const storeUrl = new URL('../../src/storage/node-store.js', import.meta.url).href;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD_SOURCE, storeUrl, dir, JSON.stringify(GROUPS), String(ENTRIES_PER_ROUND)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let output = '';
-  let lastDurableRound = -1;
-  const exited = new Promise<NodeJS.Signals | null>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the child did not reach the kill point in time')), CHILD_TIMEOUT_MS);
-    child.on('exit', (_code, signal) => {
-      clearTimeout(timer);
-      resolve(signal);
-    });
-  });
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    output += chunk;
-    const lines = output.split('\n');
-    output = lines.pop()!;
-    for (const line of lines) lastDurableRound = Number(line);
-    // Kill in the middle of the write stream: the next round's commit is likely in flight.
-    if (lastDurableRound >= ROUNDS_BEFORE_KILL && !child.killed) child.kill('SIGKILL');
-  });
-  assert.equal(await exited, 'SIGKILL');
-  assert.ok(lastDurableRound >= ROUNDS_BEFORE_KILL);
+  const lastDurableRound = await runUntilKilled(CHILD_SOURCE, [storeUrl, dir, JSON.stringify(GROUPS), String(ENTRIES_PER_ROUND)], ROUNDS_BEFORE_KILL, CHILD_TIMEOUT_MS);
 
   const store = NodeStore.open(dir);
   t.after(() => store.close());
