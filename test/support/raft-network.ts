@@ -19,18 +19,9 @@ import {
   type Ready,
   type Role,
 } from '../../src/raft/index.js';
+import { seededRandom } from './seeded-random.js';
 
-/** mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** The tunables a test may change; the rest of RaftConfig is filled in by the network. */
 export type NodeOptions = Partial<Omit<RaftConfig, 'id' | 'storage' | 'random'>>;

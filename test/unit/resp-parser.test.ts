@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseLength, ProtocolError, RespParser, splitArgs } from '../../src/resp/parser.js';
 import type { RespParserLimits } from '../../src/resp/parser.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 /** Encodes argv the way clients send it. */
 function command(...args: (string | Buffer)[]): Buffer {
@@ -42,18 +43,6 @@ function parseAll(input: string | Buffer, limits?: RespParserLimits): { commands
 
 function toStrings(commands: Buffer[][]): string[][] {
   return commands.map((argv) => argv.map((a) => a.toString('latin1')));
-}
-
-/** A tiny seeded generator (mulberry32) so random chunkings replay exactly. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const binaryValue = Buffer.from([0, 13, 10, 255, 42, 36, 13, 10, 0]);
@@ -110,7 +99,7 @@ describe('RespParser framing', () => {
   });
 
   it('yields identical argv for seeded random chunkings', () => {
-    const random = seeded(42);
+    const random = seededRandom(42);
     for (let round = 0; round < 200; round++) {
       const chunks: Buffer[] = [];
       for (let pos = 0; pos < PIPELINE.length; ) {
