@@ -110,7 +110,8 @@ export class LmdbShardData implements ShardData {
   /** True also for every key while a `clear()` is not yet durable: that clear is a pending delete of each. */
   isPending(key: Buffer): boolean {
     this.assertUsable();
-    return this.clearGeneration !== undefined || this.overlay.has(key.toString('latin1'));
+    // Most reads happen with nothing pending: skip building the overlay key then.
+    return this.clearGeneration !== undefined || (this.overlay.size > 0 && this.overlay.has(key.toString('latin1')));
   }
 
   /** Throws a RangeError for a key longer than USER_KEY_BYTES_MAX: the command layer refuses those first. */
