@@ -1,0 +1,267 @@
+/**
+ * A simulated cluster client: SET, GET, INCR and DEL on a few keys per shard, sent to the node it
+ * believes leads the key's shard and carried through the same path a node's dispatcher takes, with the
+ * retries a Redis Cluster client makes:
+ * - a node that is down refuses the connection, and a member that does not lead answers with the leader
+ *   it knows (MOVED) or none (TRYAGAIN): the command did not run, so it is sent again, to the leader
+ *   named or to another replica after a short backoff;
+ * - a proposal overwritten by a new leader ('dropped') or refused under load ('busy') did not happen
+ *   either: TRYAGAIN, the same;
+ * - a timeout, or a crash of the node while the command was in flight, leaves the outcome unknown: the
+ *   client records it so and moves on (retrying a write of unknown outcome could apply it twice).
+ * Every command that may have run is recorded for the linearizability checker, from its first send to
+ * the answer, in virtual ms; one that never ran (every attempt refused, then the client gave up) is
+ * left out, as the checker requires.
+ */
+import { resolveCommand } from '../../src/commands/table.js';
+import type { CommandSpec } from '../../src/commands/types.js';
+import { NONE } from '../../src/raft/index.js';
+import { nodeIdOf } from '../../src/node/peer-message.js';
+import type { Reply } from '../../src/resp/reply.js';
+import { describeReply } from './cluster-checker.js';
+import type { RegisterInput, RegisterOperation, RegisterOutput } from './linearizability.js';
+import type { Scheduler } from './scheduler.js';
+import type { SimNode } from './sim-node.js';
+
+/** The keys clients use in one shard: registers get SET/GET/DEL, counters INCR/GET. */
+export interface ShardKeys {
+  readonly shardId: string;
+  readonly registers: readonly string[];
+  readonly counters: readonly string[];
+}
+
+/** What a client needs from the simulation. */
+export interface ClientEnv {
+  readonly scheduler: Scheduler;
+  readonly keys: readonly ShardKeys[];
+  /** The node named so, if it is up. */
+  liveNode(name: string): SimNode | undefined;
+  /** Every node name, to try when the shard's replicas do not answer. */
+  nodeNames(): readonly string[];
+  /** The shard's replicas in the routing table. */
+  replicasOf(shardId: string): readonly string[];
+  /** The shard's leader in the routing table (as nodes report it to the pilot), null if none. */
+  routingLeader(shardId: string): string | null;
+  record(op: RegisterOperation): void;
+  fail(message: string): void;
+  trace(line: string): void;
+}
+
+/** Limits and pacing of a client. */
+export interface ClientOptions {
+  /** One-way delay between client and node, uniform in [0, linkDelayMsMax]. */
+  readonly linkDelayMsMax: number;
+  /** Pause between two commands, uniform in [0, thinkMsMax]. */
+  readonly thinkMsMax: number;
+  /** Wait before retrying after TRYAGAIN or a refused connection, uniform in [min, max]. */
+  readonly retryBackoffMsMin: number;
+  readonly retryBackoffMsMax: number;
+  /** Most attempts of one command before the client gives up on it. */
+  readonly attemptsMax: number;
+  /** Longest one command is retried (from its first send) before the client gives up on it. */
+  readonly retryMsMax: number;
+}
+
+/** How one command ended for the client. */
+export type CommandOutcome =
+  | { readonly kind: 'reply'; readonly reply: Reply }
+  | { readonly kind: 'unknown' }
+  /** Every attempt was refused (so it never ran), until the client's limits ran out. */
+  | { readonly kind: 'gaveUp' };
+
+/** What clients did, summed over a run. */
+export interface ClientCounters {
+  ok: number;
+  unknown: number;
+  gaveUp: number;
+  redirects: number;
+  retries: number;
+}
+
+type Operation = RegisterInput['kind'];
+
+export class SimClient {
+  /** Whether a command is in flight, and since when. */
+  busySinceMs: number | undefined;
+  private running = false;
+  private seq = 0;
+  /** The leader this client last heard of, per shard. */
+  private readonly leaderHint = new Map<string, string>();
+
+  constructor(
+    readonly id: number | string,
+    private readonly env: ClientEnv,
+    private readonly random: () => number,
+    private readonly options: ClientOptions,
+    private readonly counters: ClientCounters,
+  ) {}
+
+  /** Starts issuing commands one after another until `stop()`. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop();
+  }
+
+  /** Issues no new command; the one in flight finishes. */
+  stop(): void {
+    this.running = false;
+  }
+
+  get idle(): boolean {
+    return this.busySinceMs === undefined;
+  }
+
+  /**
+   * Runs one command on `key` (of `shardId`) and records it unless it never ran. `operation` picks the
+   * command; SET writes a value unique to this client.
+   */
+  async run(shardId: string, key: string, operation: Operation): Promise<CommandOutcome> {
+    const input = this.inputFor(operation);
+    const argv = argvFor(key, input);
+    const resolved = resolveCommand(argv);
+    if ('error' in resolved) throw new Error(`client ${this.id}: ${describeReply(resolved.error)}`);
+    const isWrite = resolved.spec.flags.includes('write');
+    const callMs = this.env.scheduler.now();
+    this.busySinceMs = callMs;
+    try {
+      const outcome = await this.execute(shardId, resolved.spec, argv, isWrite);
+      if (outcome.kind === 'gaveUp') {
+        this.counters.gaveUp++;
+        return outcome;
+      }
+      const returnMs = outcome.kind === 'unknown' ? Number.POSITIVE_INFINITY : this.env.scheduler.now();
+      const output: RegisterOutput = outcome.kind === 'unknown' ? 'unknown' : this.outputOf(key, input, outcome.reply);
+      if (outcome.kind === 'unknown') this.counters.unknown++;
+      else this.counters.ok++;
+      this.env.record({ clientId: this.id, key, callMs, returnMs, input, output });
+      this.env.trace(`client ${this.id} ${describeInput(input)} ${key} → ${outcome.kind === 'unknown' ? 'unknown' : describeReply(outcome.reply)}`);
+      return outcome;
+    } finally {
+      this.busySinceMs = undefined;
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const shard = this.env.keys[Math.floor(this.random() * this.env.keys.length)]!;
+      const counter = shard.counters.length > 0 && this.random() < 0.3;
+      const keys = counter ? shard.counters : shard.registers;
+      const key = keys[Math.floor(this.random() * keys.length)]!;
+      const roll = this.random();
+      const operation: Operation = counter ? (roll < 0.6 ? 'incr' : 'get') : roll < 0.45 ? 'set' : roll < 0.85 ? 'get' : 'del';
+      await this.run(shard.shardId, key, operation);
+      await this.env.scheduler.sleep(Math.floor(this.random() * (this.options.thinkMsMax + 1)));
+    }
+  }
+
+  /** Sends the command until it is answered, its outcome is unknown, or the limits run out. */
+  private async execute(shardId: string, spec: CommandSpec, argv: readonly Buffer[], isWrite: boolean): Promise<CommandOutcome> {
+    const { scheduler } = this.env;
+    const startMs = scheduler.now();
+    let target = this.leaderHint.get(shardId) ?? this.env.routingLeader(shardId) ?? this.anyNode(shardId, undefined);
+    for (let attempt = 0; attempt < this.options.attemptsMax && scheduler.now() - startMs <= this.options.retryMsMax; attempt++) {
+      if (attempt > 0) this.counters.retries++;
+      await scheduler.sleep(this.linkDelayMs());
+      const node = this.env.liveNode(target);
+      if (node === undefined) {
+        // Connection refused: nothing was sent.
+        target = this.anyNode(shardId, target);
+        await scheduler.sleep(this.backoffMs());
+        continue;
+      }
+      const outcome = await node.serve(shardId, spec, argv, isWrite);
+      await scheduler.sleep(this.linkDelayMs());
+      if (outcome.kind === 'reply') {
+        this.leaderHint.set(shardId, target);
+        return outcome;
+      }
+      if (outcome.kind === 'crashed' || outcome.reason === 'timeout') {
+        this.leaderHint.delete(shardId);
+        return { kind: 'unknown' };
+      }
+      // notLeader, removed, dropped, busy: the command did not run here.
+      const named = outcome.leaderId === NONE ? undefined : nodeIdOf(outcome.leaderId);
+      if (named !== undefined && named !== target) {
+        this.counters.redirects++;
+        target = named;
+        this.leaderHint.set(shardId, named);
+        if (outcome.reason === 'notLeader' || outcome.reason === 'removed') continue;
+      } else if (outcome.reason === 'notLeader' || outcome.reason === 'removed') {
+        this.leaderHint.delete(shardId);
+        target = this.env.routingLeader(shardId) ?? this.anyNode(shardId, target);
+      }
+      await scheduler.sleep(this.backoffMs());
+    }
+    return { kind: 'gaveUp' };
+  }
+
+  /** Another node to try: a replica of the shard other than `not` when one exists, else any node. */
+  private anyNode(shardId: string, not: string | undefined): string {
+    const replicas = this.env.replicasOf(shardId).filter((n) => n !== not);
+    const pool = replicas.length > 0 ? replicas : this.env.nodeNames().filter((n) => n !== not);
+    return pool[Math.floor(this.random() * pool.length)] ?? not!;
+  }
+
+  private inputFor(operation: Operation): RegisterInput {
+    switch (operation) {
+      case 'set':
+        return { kind: 'set', value: `c${this.id}.${++this.seq}` };
+      case 'incrby':
+        return { kind: 'incrby', delta: 1 };
+      default:
+        return { kind: operation };
+    }
+  }
+
+  /** The history's output for a reply; an answer no correct node gives fails the run. */
+  private outputOf(key: string, input: RegisterInput, reply: Reply): RegisterOutput {
+    const unexpected = (): RegisterOutput => {
+      this.env.fail(`client ${this.id}: ${describeInput(input)} ${key} got the unexpected reply ${describeReply(reply)}`);
+      return 'unknown';
+    };
+    switch (input.kind) {
+      case 'set':
+        return reply.kind === 'simple' && reply.value === 'OK' ? 'ok' : unexpected();
+      case 'get':
+        if (reply.kind === 'null') return null;
+        if (reply.kind === 'bulk') return typeof reply.value === 'string' ? reply.value : reply.value.toString('latin1');
+        return unexpected();
+      case 'del':
+        return reply.kind === 'int' && (reply.value === 0 || reply.value === 1) ? reply.value : unexpected();
+      case 'incr':
+      case 'incrby':
+        if (reply.kind === 'int') return reply.value;
+        return reply.kind === 'error' && reply.message.startsWith('ERR value is not an integer') ? 'error' : unexpected();
+    }
+  }
+
+  private linkDelayMs(): number {
+    return Math.floor(this.random() * (this.options.linkDelayMsMax + 1));
+  }
+
+  private backoffMs(): number {
+    const { retryBackoffMsMin: min, retryBackoffMsMax: max } = this.options;
+    return min + Math.floor(this.random() * (max - min + 1));
+  }
+}
+
+/** The RESP command for an operation. */
+function argvFor(key: string, input: RegisterInput): Buffer[] {
+  switch (input.kind) {
+    case 'set':
+      return [Buffer.from('SET'), Buffer.from(key), Buffer.from(input.value)];
+    case 'get':
+      return [Buffer.from('GET'), Buffer.from(key)];
+    case 'del':
+      return [Buffer.from('DEL'), Buffer.from(key)];
+    case 'incr':
+      return [Buffer.from('INCR'), Buffer.from(key)];
+    case 'incrby':
+      return [Buffer.from('INCRBY'), Buffer.from(key), Buffer.from(String(input.delta))];
+  }
+}
+
+function describeInput(input: RegisterInput): string {
+  return input.kind === 'set' ? `set ${JSON.stringify(input.value)}` : input.kind;
+}
