@@ -14,7 +14,7 @@ import type { Database } from 'lmdb';
 import { assert } from '../common/errors.js';
 import { USER_KEY_BYTES_MAX, decodeSlotKey, encodeDataKey, encodeSlotKey, slotRange } from './key-encoding.js';
 import { decodeValue, encodeExpireAtMs, encodeValue, encodedExpireAtMs, readExpireAtMs } from './value-encoding.js';
-import type { ScannedKey, ShardData, StoredValue } from './types.js';
+import type { ScannedKey, ShardData, ShardSnapshotChunk, ShardSnapshotReader, StoredValue } from './types.js';
 
 /** The shard's record in the node's meta DB, written in the same transaction as the data it counts. */
 export interface ShardRecord {
@@ -238,6 +238,43 @@ export class LmdbShardData implements ShardData {
       found.push({ slot, key: userKey, expireAtMs: readExpireAtMs(value, 0) });
     }
     return found;
+  }
+
+  /**
+   * A view in one LMDB read transaction: it sees the data as of the last durable commit and never blocks
+   * writers, so a replica can stream a large shard while the shard keeps taking writes.
+   */
+  openSnapshot(): ShardSnapshotReader {
+    this.assertUsable();
+    assert(this.overlay.size === 0 && this.clearGeneration === undefined, `shard ${this.shardId}: a snapshot needs every write durable`);
+    const transaction = this.data.useReadTransaction();
+    let open = true;
+    return {
+      chunk: (cursor, maxBytes): ShardSnapshotChunk => {
+        assert(open, `shard ${this.shardId}: snapshot reader is closed`);
+        const entries: Buffer[] = [];
+        let bytes = 0;
+        const range = cursor === null ? { transaction } : { start: Buffer.from(cursor), exclusiveStart: true, transaction };
+        for (const { key, value } of this.data.getRange(range)) {
+          entries.push(key, value);
+          bytes += key.length + value.length;
+          if (bytes >= maxBytes) return { entries, next: key };
+        }
+        return { entries, next: null };
+      },
+      close: () => {
+        if (!open) return;
+        open = false;
+        transaction.done();
+      },
+    };
+  }
+
+  restoreChunk(chunk: ShardSnapshotChunk): void {
+    for (let i = 0; i + 1 < chunk.entries.length; i += 2) {
+      const key = decodeSlotKey(Buffer.from(chunk.entries[i]!)).key;
+      this.put(key, decodeValue(Buffer.from(chunk.entries[i + 1]!)));
+    }
   }
 
   /**

@@ -43,7 +43,32 @@ export interface ShardData {
   keysInSlot(slot: number, limit: number): Buffer[];
   /** Keys with an expiry, in (slot, key) order after `after`: the active expiry cycle walks these. */
   scanExpiring(after: ScannedKey | undefined, limit: number): { slot: number; key: Buffer; expireAtMs: number }[];
+  /**
+   * A consistent view of the shard's durable data that later writes do not change, for streaming a
+   * snapshot to another replica. Callers open it when no write is pending, so it holds every write made.
+   */
+  openSnapshot(): ShardSnapshotReader;
+  /** Stores entries a ShardSnapshotReader produced (on an emptied shard, to load a snapshot). */
+  restoreChunk(chunk: ShardSnapshotChunk): void;
   /** Number of keys and bytes (keys + values) stored, as of the last write. */
   readonly keyCount: number;
   readonly byteCount: number;
+}
+
+/**
+ * Part of a shard snapshot: `entries` alternates stored key and encoded value (`slot ‖ key`, value bytes),
+ * a flat list of byte strings that msgpack carries without per-entry objects. `next` is the cursor of the
+ * following chunk, null after the last.
+ */
+export interface ShardSnapshotChunk {
+  readonly entries: readonly Uint8Array[];
+  readonly next: Uint8Array | null;
+}
+
+/** A point-in-time view of one shard's data, read chunk by chunk in key order. */
+export interface ShardSnapshotReader {
+  /** Entries after `cursor` (from the start when null), stopping once about `maxBytes` were read. */
+  chunk(cursor: Uint8Array | null, maxBytes: number): ShardSnapshotChunk;
+  /** Releases the view (an LMDB read transaction); later chunk calls throw. */
+  close(): void;
 }

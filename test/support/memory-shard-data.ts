@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { keyHashSlot } from '../../src/common/slots.js';
 import { resolveCommand } from '../../src/commands/table.js';
 import type { Reply } from '../../src/resp/reply.js';
-import type { ScannedKey, ShardData, StoredValue } from '../../src/storage/types.js';
+import { decodeSlotKey, encodeSlotKey } from '../../src/storage/key-encoding.js';
+import type { ScannedKey, ShardData, ShardSnapshotChunk, ShardSnapshotReader, StoredValue } from '../../src/storage/types.js';
+import { decodeValue, encodeValue } from '../../src/storage/value-encoding.js';
 
 interface Entry {
   readonly key: Buffer;
@@ -69,6 +71,32 @@ export class MemoryShardData implements ShardData {
 
   flushed(): Promise<void> {
     return this.commit();
+  }
+
+  /** A copy of every entry, encoded as LMDB stores them, taken now. */
+  openSnapshot(): ShardSnapshotReader {
+    const encoded = this.sorted().map((e) => [encodeSlotKey(e.slot, e.key), encodeValue(e.value)] as const);
+    return {
+      chunk: (cursor, maxBytes): ShardSnapshotChunk => {
+        const start = cursor === null ? 0 : encoded.findIndex(([key]) => Buffer.compare(key, cursor) > 0);
+        const entries: Buffer[] = [];
+        let bytes = 0;
+        for (let i = start === -1 ? encoded.length : start; i < encoded.length; i++) {
+          const [key, value] = encoded[i]!;
+          entries.push(key, value);
+          bytes += key.length + value.length;
+          if (bytes >= maxBytes && i + 1 < encoded.length) return { entries, next: key };
+        }
+        return { entries, next: null };
+      },
+      close: () => undefined,
+    };
+  }
+
+  restoreChunk(chunk: ShardSnapshotChunk): void {
+    for (let i = 0; i + 1 < chunk.entries.length; i += 2) {
+      this.put(decodeSlotKey(Buffer.from(chunk.entries[i]!)).key, decodeValue(chunk.entries[i + 1]!));
+    }
   }
 
   scan(fromSlot: number, endSlot: number, after: Buffer | undefined, limit: number): ScannedKey[] {
