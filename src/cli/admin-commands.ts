@@ -1,6 +1,10 @@
-/** Commands that ask a running cluster's pilot: `cleave cluster`, `cleave nodes`, `cleave shards`. */
+/**
+ * Commands that ask a running cluster's pilot: `cleave cluster`, `cleave nodes`, `cleave shards`, and
+ * `cleave shards replicas` to change a shard's replicas or leader.
+ */
 import type { Command } from 'commander';
-import { parseUrl } from './flags.js';
+import { UsageError } from '../common/errors.js';
+import { parseIntInRange, parseUrl } from './flags.js';
 
 interface PilotFlags {
   pilot: string;
@@ -8,17 +12,47 @@ interface PilotFlags {
   json?: boolean;
 }
 
-async function getJson(flags: PilotFlags, path: string): Promise<unknown> {
+/** The pilot could not be reached or refused the request: exit code 1, with the pilot's own message. */
+class PilotRequestError extends Error {
+  override readonly name = 'PilotRequestError';
+}
+
+async function callPilot(flags: PilotFlags, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
   const headers: Record<string, string> = flags.token ? { authorization: `Bearer ${flags.token}` } : {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
   let response: Response;
   try {
-    response = await fetch(flags.pilot + path, { headers });
+    response = await fetch(flags.pilot + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   } catch (err) {
-    throw new Error(`cannot reach the pilot at ${flags.pilot}: ${(err as Error).message}`);
+    throw new PilotRequestError(`cannot reach the pilot at ${flags.pilot}: ${(err as Error).message}`);
   }
-  const body = (await response.json()) as unknown;
-  if (!response.ok) throw new Error(`the pilot answered ${response.status}: ${JSON.stringify(body)}`);
-  return body;
+  const text = await response.text();
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    answer = text;
+  }
+  if (!response.ok) {
+    const message = (answer as { error?: { message?: unknown } } | undefined)?.error?.message;
+    throw new PilotRequestError(`the pilot answered ${response.status}: ${typeof message === 'string' ? message : text}`);
+  }
+  return answer;
+}
+
+const getJson = (flags: PilotFlags, path: string): Promise<unknown> => callPilot(flags, 'GET', path);
+
+/** Runs an action, turning a failed pilot request into one line on stderr and exit code 1. */
+function reportingFailures<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await action(...args);
+    } catch (err) {
+      if (!(err instanceof PilotRequestError)) throw err;
+      process.stderr.write(`cleave: ${err.message}\n`);
+      process.exitCode = 1;
+    }
+  };
 }
 
 /** Prints rows as aligned columns. */
@@ -51,9 +85,21 @@ interface ShardRow {
   epoch: number;
   leader: string | null;
   replicas: string[];
+  /** Absent from pilots older than replication. */
+  followers?: string[];
+  transfer_to?: string;
   keys: number;
   bytes: number;
   ops_per_sec: number;
+}
+
+const SHARD_HEADERS = ['ID', 'KEYSPACE', 'SLOTS', 'EPOCH', 'LEADER', 'FOLLOWERS', 'KEYS', 'BYTES', 'OPS/S'] as const;
+
+function shardCells(s: ShardRow): (string | number)[] {
+  const followers = s.followers ?? s.replicas.filter((id) => id !== s.leader);
+  // A pending transfer shows where leadership is headed.
+  const leader = `${s.leader ?? '-'}${s.transfer_to === undefined ? '' : ` (→${s.transfer_to})`}`;
+  return [s.id, s.keyspace, s.slots, s.epoch, leader, followers.length > 0 ? followers.join(',') : '-', s.keys, s.bytes, s.ops_per_sec];
 }
 
 /** The API lists either a bare array or `{ <key>: [...] }`; accept both. */
@@ -62,24 +108,61 @@ function listOf<T>(body: unknown, key: string): T[] {
   return ((body as Record<string, unknown>)[key] as T[] | undefined) ?? [];
 }
 
+/** The words `cleave shards replicas` takes for each API action. */
+const REPLICA_ACTIONS: Readonly<Record<string, 'add' | 'remove' | 'transfer_leader'>> = {
+  add: 'add',
+  remove: 'remove',
+  transfer: 'transfer_leader',
+  transfer_leader: 'transfer_leader',
+};
+
+interface ReplicaChangeFlags extends PilotFlags {
+  epoch?: number;
+}
+
 export function registerAdminCommands(program: Command): void {
-  withPilotOptions(program.command('cluster').description('show the cluster summary')).action(async (flags: PilotFlags) => {
-    console.log(JSON.stringify(await getJson(flags, '/api/v1/cluster'), null, 2));
-  });
-  withPilotOptions(program.command('nodes').description('list the nodes')).action(async (flags: PilotFlags) => {
-    const body = await getJson(flags, '/api/v1/nodes');
-    if (flags.json) return console.log(JSON.stringify(body, null, 2));
-    printTable(
-      ['ID', 'ADDRESS', 'STATE', 'PID', 'SHARDS', 'LEADS'],
-      listOf<NodeRow>(body, 'nodes').map((n) => [n.id, n.address, n.state, n.pid, n.shard_count, n.leader_count]),
+  withPilotOptions(program.command('cluster').description('show the cluster summary')).action(
+    reportingFailures(async (flags: PilotFlags) => {
+      console.log(JSON.stringify(await getJson(flags, '/api/v1/cluster'), null, 2));
+    }),
+  );
+  withPilotOptions(program.command('nodes').description('list the nodes')).action(
+    reportingFailures(async (flags: PilotFlags) => {
+      const body = await getJson(flags, '/api/v1/nodes');
+      if (flags.json) return console.log(JSON.stringify(body, null, 2));
+      printTable(
+        ['ID', 'ADDRESS', 'STATE', 'PID', 'SHARDS', 'LEADS'],
+        listOf<NodeRow>(body, 'nodes').map((n) => [n.id, n.address, n.state, n.pid, n.shard_count, n.leader_count]),
+      );
+    }),
+  );
+  const shards = withPilotOptions(program.command('shards').description('list the shards; `shards replicas` changes one'));
+  shards.action(
+    reportingFailures(async (flags: PilotFlags) => {
+      const body = await getJson(flags, '/api/v1/shards');
+      if (flags.json) return console.log(JSON.stringify(body, null, 2));
+      printTable(SHARD_HEADERS, listOf<ShardRow>(body, 'shards').map(shardCells));
+    }),
+  );
+  // --pilot, --token and --json belong to `shards`, which reads them on either side of `replicas`.
+  shards
+    .command('replicas')
+    .description("add or remove one of a shard's replicas, or hand its leadership to a replica")
+    .argument('<shard>', 'shard id, e.g. shard_0001')
+    .argument('<action>', 'add, remove or transfer')
+    .argument('<node>', 'node id, e.g. node4')
+    .option('--epoch <n>', 'refuse unless the shard is still at this epoch', parseIntInRange('--epoch', 0, Number.MAX_SAFE_INTEGER))
+    .action(
+      reportingFailures(async (shardId: string, actionWord: string, nodeId: string, _options: unknown, command: Command) => {
+        const flags = command.optsWithGlobals<ReplicaChangeFlags>();
+        const action = REPLICA_ACTIONS[actionWord];
+        if (action === undefined) throw new UsageError(`the action must be add, remove or transfer, got '${actionWord}'`);
+        const body = { action, node_id: nodeId, ...(flags.epoch === undefined ? {} : { epoch: flags.epoch }) };
+        const shard = (await callPilot(flags, 'POST', `/api/v1/shards/${encodeURIComponent(shardId)}/replicas`, body)) as ShardRow;
+        if (flags.json) return console.log(JSON.stringify(shard, null, 2));
+        const what = action === 'transfer_leader' ? `leadership of ${shard.id} to ${nodeId}` : `${action} ${nodeId} ${action === 'add' ? 'to' : 'from'} ${shard.id}`;
+        console.log(`accepted: ${what}; the shard's leader carries it out`);
+        printTable(SHARD_HEADERS, [shardCells(shard)]);
+      }),
     );
-  });
-  withPilotOptions(program.command('shards').description('list the shards')).action(async (flags: PilotFlags) => {
-    const body = await getJson(flags, '/api/v1/shards');
-    if (flags.json) return console.log(JSON.stringify(body, null, 2));
-    printTable(
-      ['ID', 'KEYSPACE', 'SLOTS', 'EPOCH', 'LEADER', 'REPLICAS', 'KEYS', 'BYTES', 'OPS/S'],
-      listOf<ShardRow>(body, 'shards').map((s) => [s.id, s.keyspace, s.slots, s.epoch, s.leader ?? '-', s.replicas.join(','), s.keys, s.bytes, s.ops_per_sec]),
-    );
-  });
 }

@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { respRequest } from '../client/resp-request.js';
 import { UsageError } from '../common/errors.js';
+import { REPLICAS_DEFAULT } from '../pilot/server.js';
+import { SHARD_REPLICAS_MAX } from '../pilot/state.js';
 import { parseHost, parseIntInRange, parsePort } from './flags.js';
 
 interface LocalFlags {
@@ -18,6 +20,7 @@ interface LocalFlags {
   host: string;
   dataDir: string;
   shardsPerNode: number;
+  replicas: number;
   requirepass?: string;
   adminToken?: string;
 }
@@ -42,6 +45,7 @@ export function registerLocalCommand(program: Command): void {
     .option('--host <host>', 'address everything listens on', parseHost('--host'), '127.0.0.1')
     .option('--data-dir <dir>', 'where the cluster keeps its data', './data')
     .option('--shards-per-node <n>', 'shards of the default keyspace per node at creation', parseIntInRange('--shards-per-node', 1, 256), 2)
+    .option('--replicas <n>', 'replicas per shard, the leader included (at most --nodes take effect)', parseIntInRange('--replicas', 1, SHARD_REPLICAS_MAX), REPLICAS_DEFAULT)
     .option('--requirepass <password>', 'password clients must AUTH with (env CLEAVE_REQUIREPASS)', process.env.CLEAVE_REQUIREPASS)
     .option('--admin-token <token>', 'bearer token for the HTTP API (env CLEAVE_ADMIN_TOKEN)', process.env.CLEAVE_ADMIN_TOKEN)
     .action(async (flags: LocalFlags) => runLocal(flags));
@@ -94,7 +98,7 @@ async function runLocal(flags: LocalFlags): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   const secretArgs = flags.adminToken ? ['--admin-token', flags.adminToken] : [];
-  launch('pilot', ['pilot', '--host', flags.host, '--port', String(flags.pilotPort), '--data-dir', join(dataDir, 'pilot'), '--expect-nodes', String(flags.nodes), '--shards-per-node', String(flags.shardsPerNode), ...secretArgs]);
+  launch('pilot', ['pilot', '--host', flags.host, '--port', String(flags.pilotPort), '--data-dir', join(dataDir, 'pilot'), '--expect-nodes', String(flags.nodes), '--shards-per-node', String(flags.shardsPerNode), '--replicas', String(flags.replicas), ...secretArgs]);
   const headers: Record<string, string> = flags.adminToken ? { authorization: `Bearer ${flags.adminToken}` } : {};
   try {
     await waitFor('the pilot', () => fetch(`${pilotUrl}/healthz`).then((r) => r.ok));

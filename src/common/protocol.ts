@@ -36,6 +36,8 @@ export interface HeartbeatRequest {
   readonly pid: number;
   readonly routing_version: number;
   readonly shards: readonly ShardStats[];
+  /** Shards this node leads, with the Raft term of its leadership. */
+  readonly leaders?: readonly { readonly shard_id: string; readonly term: number }[];
 }
 
 export interface HeartbeatResponse {

@@ -28,6 +28,10 @@ export interface RoutingShard {
   readonly leader: string | null;
   /** Node ids of all replicas, the leader included. */
   readonly replicas: readonly string[];
+  /** Raft term in which `leader` was reported leading; absent = 0. */
+  readonly leaderTerm?: number;
+  /** A replica the leader is asked to hand leadership to. */
+  readonly transferTo?: string;
 }
 
 export interface RoutingTable {

@@ -31,8 +31,10 @@ export interface RouteDefinition<P = unknown, Q = unknown, B = unknown, R = unkn
   readonly params?: ObjectSchema<P>;
   readonly query?: ObjectSchema<Q>;
   readonly body?: z.ZodType<B>;
-  /** The 200 answer; must be registered in `apiSchemas`. */
+  /** The successful answer; must be registered in `apiSchemas`. */
   readonly response: z.ZodType<R>;
+  /** Status of the successful answer: 202 for a change accepted but not yet carried out. Default 200. */
+  readonly status?: 200 | 202;
   /** Content type of the 200 answer when it is not JSON. */
   readonly contentType?: string;
   /** Error statuses the handler itself can return, besides the ones validation and access checks add. */

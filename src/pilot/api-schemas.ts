@@ -86,9 +86,12 @@ export const shardSchema = z
     keyspace: z.string(),
     slot_range: z.object({ start: count, end: count.describe('Exclusive.') }),
     slots: z.string().describe('Redis-style inclusive range, e.g. `0-2730`.'),
-    epoch: count,
-    leader: z.string().nullable(),
-    replicas: z.array(z.string()),
+    epoch: count.describe('Bumped whenever the range or the desired replicas change.'),
+    leader: z.string().nullable().describe('The node last reported leading the shard (the Redis master); null while none is known.'),
+    leader_term: count.describe('Raft term in which `leader` was reported leading; 0 for the leader placed at creation.'),
+    replicas: z.array(z.string()).describe('The desired replicas, the leader included; the leader moves the Raft group to them one change at a time.'),
+    followers: z.array(z.string()).describe('`replicas` without the leader.'),
+    transfer_to: z.string().optional().describe('Present while the leader is asked to hand leadership to this replica.'),
     keys: count,
     bytes: count,
     ops_per_sec: z.number().min(0),
@@ -101,6 +104,28 @@ export type ShardView = z.infer<typeof shardSchema>;
 
 /** `GET /api/v1/shards`. */
 export const shardListSchema = z.object({ shards: z.array(shardSchema) }).register(apiSchemas, { id: 'ShardList' });
+
+/** What `POST /api/v1/shards/{id}/replicas` asks of a shard. */
+export const SHARD_REPLICA_ACTIONS = ['add', 'remove', 'transfer_leader'] as const;
+
+/** Body of `POST /api/v1/shards/{id}/replicas`. */
+export const shardReplicasRequestSchema = z
+  .object({
+    action: z.enum(SHARD_REPLICA_ACTIONS).describe('`add` or `remove` a desired replica, or `transfer_leader` to one of the replicas.'),
+    node_id: nodeId.describe('The node to add, remove or hand leadership to.'),
+    epoch: count.optional().describe('The shard epoch the caller saw; a shard at another epoch refuses with 409.'),
+  })
+  .register(apiSchemas, { id: 'ShardReplicasRequest' });
+/** A validated replica change request. */
+export type ShardReplicasRequest = z.infer<typeof shardReplicasRequestSchema>;
+
+/** Answer (202) of `POST /api/v1/shards/{id}/replicas`: the shard as changed. */
+export const shardChangeAcceptedSchema = z
+  .object({
+    ...shardSchema.shape,
+    pending: z.literal(true).describe('The nodes have yet to carry the change out: watch `leader` and `replicas` of the shard.'),
+  })
+  .register(apiSchemas, { id: 'ShardChangeAccepted' });
 
 /** The routing table (`RoutingTable` of common/routing). */
 export const routingTableSchema = z
@@ -116,6 +141,8 @@ export const routingTableSchema = z
         epoch: count,
         leader: z.string().nullable(),
         replicas: z.array(z.string()),
+        leaderTerm: count.optional(),
+        transferTo: z.string().optional(),
       }),
     ),
   })
@@ -153,6 +180,11 @@ export const heartbeatRequestSchema = z
     pid: z.number().int().min(1),
     routing_version: count,
     shards: z.array(shardStatsSchema).max(HEARTBEAT_SHARDS_MAX),
+    leaders: z
+      .array(z.object({ shard_id: z.string().min(1).max(ID_LENGTH_MAX), term: count }))
+      .max(HEARTBEAT_SHARDS_MAX)
+      .optional()
+      .describe('Shards this node leads, with the Raft term of its leadership.'),
   })
   .register(apiSchemas, { id: 'HeartbeatRequest' }) satisfies z.ZodType<HeartbeatRequest>;
 
@@ -180,8 +212,8 @@ const eventBase = {
 const eventAddress = z.string().describe('`host:port` clients connect to.');
 
 /**
- * One cluster event, discriminated by `kind`. The set of kinds is closed: a new kind (split phases, leader
- * changes) is one more object in this union, and `PilotEvent` and the OpenAPI document follow.
+ * One cluster event, discriminated by `kind`. The set of kinds is closed: a new kind (split phases) is one
+ * more object in this union, and `PilotEvent` and the OpenAPI document follow.
  */
 export const pilotEventSchema = z
   .discriminatedUnion('kind', [
@@ -197,6 +229,24 @@ export const pilotEventSchema = z
       previous_version: count,
       cause: z.string().describe('The kind of the pilot command that changed the routing table, e.g. `register-node`.'),
     }),
+    z.object({
+      ...eventBase,
+      kind: z.literal('shard-leader-changed'),
+      shard_id: z.string(),
+      from: z.string().nullable().describe('The leader recorded before; null if none was.'),
+      to: z.string(),
+      term: count.describe('Raft term of the new leader.'),
+    }),
+    z.object({
+      ...eventBase,
+      kind: z.literal('shard-replicas-changed'),
+      shard_id: z.string(),
+      action: z.enum(['add', 'remove']),
+      node_id: z.string(),
+      replicas: z.array(z.string()).describe('The desired replicas after the change.'),
+      epoch: count.describe('The shard epoch after the change.'),
+    }),
+    z.object({ ...eventBase, kind: z.literal('shard-leader-transfer-requested'), shard_id: z.string(), node_id: z.string().describe('The replica to lead next.') }),
   ])
   .register(apiSchemas, { id: 'PilotEvent' });
 /** One cluster event as the pilot records and serves it. */

@@ -43,8 +43,51 @@ export interface BootstrapKeyspaceCommand {
   readonly atMs: number;
 }
 
+/** One shard's leader as a node reported it: `nodeId` leads `shardId` in Raft term `term`. */
+export interface ShardLeaderReport {
+  readonly shardId: string;
+  readonly nodeId: string;
+  readonly term: number;
+}
+
+/**
+ * Records who leads shards, as nodes reported in heartbeats. An entry takes effect only when its term is
+ * newer than the one recorded, so a late report of an older term cannot undo a newer one; entries that do
+ * not take effect are skipped, not refused, because another report may have overtaken the batch.
+ */
+export interface SetShardLeadersCommand {
+  readonly kind: 'set-shard-leaders';
+  readonly leaders: readonly ShardLeaderReport[];
+}
+
+/**
+ * Changes a shard's desired replica set by one node. The shard's Raft leader reconciles the group to it;
+ * `epoch`, when given, is the shard epoch the operator saw, and a shard that has moved on refuses.
+ */
+export interface ChangeShardReplicasCommand {
+  readonly kind: 'change-shard-replicas';
+  readonly shardId: string;
+  readonly action: 'add' | 'remove';
+  readonly nodeId: string;
+  readonly epoch?: number;
+}
+
+/** Asks a shard's Raft leader to hand leadership to the replica `nodeId`. */
+export interface TransferShardLeaderCommand {
+  readonly kind: 'transfer-shard-leader';
+  readonly shardId: string;
+  readonly nodeId: string;
+  readonly epoch?: number;
+}
+
 /** Every command of the pilot's state machine. */
-export type PilotCommand = RegisterNodeCommand | UpdateNodeCommand | BootstrapKeyspaceCommand;
+export type PilotCommand =
+  | RegisterNodeCommand
+  | UpdateNodeCommand
+  | BootstrapKeyspaceCommand
+  | SetShardLeadersCommand
+  | ChangeShardReplicasCommand
+  | TransferShardLeaderCommand;
 
 /** What each command answers when it is accepted, by command kind. */
 export interface PilotCommandAccepted {
@@ -52,6 +95,10 @@ export interface PilotCommandAccepted {
   /** `routingChanged` is false when only the process id or metrics port changed. */
   readonly 'update-node': { readonly ok: true; readonly nodeId: string; readonly routingChanged: boolean };
   readonly 'bootstrap-keyspace': { readonly ok: true; readonly keyspace: string; readonly shardIds: readonly string[] };
+  /** The shards whose recorded leader or term changed; empty when every entry was stale. */
+  readonly 'set-shard-leaders': { readonly ok: true; readonly shardIds: readonly string[] };
+  readonly 'change-shard-replicas': { readonly ok: true; readonly shardId: string };
+  readonly 'transfer-shard-leader': { readonly ok: true; readonly shardId: string };
 }
 
 /** Why the state machine refused a command; a refused command leaves the state unchanged. */
@@ -61,7 +108,14 @@ export type PilotRejectionReason =
   | 'address-in-use'
   | 'unknown-node'
   | 'keyspace-exists'
-  | 'not-enough-nodes';
+  | 'not-enough-nodes'
+  | 'unknown-shard'
+  | 'stale-epoch'
+  | 'already-replica'
+  | 'not-a-replica'
+  | 'last-replica'
+  | 'too-many-replicas'
+  | 'already-leader';
 
 /** A refused command, with a message for logs and API errors. */
 export interface PilotRejection {

@@ -77,7 +77,7 @@ async function handle(route: RouteDefinition, options: HttpAppOptions, request: 
   reply.raw.once('close', () => gone.abort());
   const answer = await route.handle({ params, query, body, signal: gone.signal });
   if (answer instanceof ApiError) return send(reply, answer);
-  return reply.code(200).type(route.contentType ?? 'application/json; charset=utf-8').send(answer);
+  return reply.code(route.status ?? 200).type(route.contentType ?? 'application/json; charset=utf-8').send(answer);
 }
 
 function parse(location: InputLocation, schema: z.ZodType | undefined, input: unknown): unknown {

@@ -47,8 +47,9 @@ function operation(route: RouteDefinition): JsonObject {
   if (route.access === 'cluster') errors.add('unauthorized').add('forbidden');
   if (route.body !== undefined) errors.add('payload_too_large').add('unsupported_media_type');
   errors.add('internal');
+  const status = route.status ?? 200;
   const responses: JsonObject = {
-    '200': { description: 'OK', content: { [route.contentType ?? 'application/json']: { schema: schemaRef(route.response) } } },
+    [String(status)]: { description: status === 202 ? 'Accepted' : 'OK', content: { [route.contentType ?? 'application/json']: { schema: schemaRef(route.response) } } },
   };
   for (const code of errors) {
     responses[String(STATUS_BY_CODE[code])] = { description: code, content: { 'application/json': { schema: schemaRef(errorBodySchema) } } };

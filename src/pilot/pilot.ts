@@ -1,13 +1,13 @@
 /**
- * The pilot's driver around its state machine: turns node joins into commands, bootstraps the default
- * keyspace once enough nodes registered, tracks liveness and shard statistics from heartbeats, wakes
- * routing long polls on every new routing version, and records what happened as cluster events. No HTTP
- * here; the routes call in.
+ * The pilot's driver around its state machine: turns node joins, leaders reported in heartbeats and the
+ * operator's replica changes into commands, bootstraps the default keyspace once enough nodes registered,
+ * tracks liveness and shard statistics from heartbeats, wakes routing long polls on every new routing
+ * version, and records what happened as cluster events. No HTTP here; the routes call in.
  */
 import type { Logger } from '../common/logger.js';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../common/protocol.js';
-import type { RoutingTable } from '../common/routing.js';
-import type { PilotCommand, PilotRejection } from './commands.js';
+import type { RoutingShard, RoutingTable } from '../common/routing.js';
+import type { PilotCommand, PilotRejection, ShardLeaderReport } from './commands.js';
 import { PilotEventLog, type NewPilotEvent } from './event-log.js';
 import { NodeLiveness } from './liveness.js';
 import { RoutingWaiters } from './routing-waiters.js';
@@ -19,7 +19,7 @@ export interface PilotConfig {
   /** Bootstrap the default keyspace once this many nodes have registered. */
   readonly expectNodes: number;
   readonly shardsPerNode: number;
-  /** Replicas per shard, the leader included. */
+  /** Replicas per shard, the leader included; the default keyspace gets as many as there are nodes if fewer. */
   readonly replicas: number;
   /** A node is down after this long without a heartbeat. */
   readonly nodeTimeoutMs: number;
@@ -91,12 +91,35 @@ export class Pilot {
     return { node_id: result.nodeId, routing: routingTable(this.state) };
   }
 
-  /** Records a heartbeat; undefined for an unknown node, which should join again. */
-  heartbeat(request: HeartbeatRequest): HeartbeatResponse | undefined {
+  /**
+   * Records a heartbeat and the leaderships it reports; undefined for an unknown node, which should join
+   * again. A report that changes the routing table is applied before the answer, so the answer carries
+   * the table that already names the new leader.
+   */
+  async heartbeat(request: HeartbeatRequest): Promise<HeartbeatResponse | undefined> {
     if (!this.state.nodes.some((n) => n.id === request.node_id)) return undefined;
     this.liveness.recordHeartbeat(request.node_id, request.shards, this.env.clock());
+    if (request.leaders !== undefined && request.leaders.length > 0) await this.recordLeaders(request.node_id, request.leaders);
     const table = routingTable(this.state);
     return request.routing_version < table.version ? { routing: table } : {};
+  }
+
+  /** Proposes a shard membership change or a leadership transfer the operator asked for. */
+  async changeShardReplicas(
+    shardId: string,
+    action: 'add' | 'remove' | 'transfer_leader',
+    nodeId: string,
+    epoch: number | undefined,
+  ): Promise<{ readonly ok: true; readonly shard: RoutingShard } | PilotRejection | Overloaded> {
+    const command: PilotCommand =
+      action === 'transfer_leader'
+        ? { kind: 'transfer-shard-leader', shardId, nodeId, ...(epoch === undefined ? {} : { epoch }) }
+        : { kind: 'change-shard-replicas', shardId, action, nodeId, ...(epoch === undefined ? {} : { epoch }) };
+    const result = await this.driver.propose(command);
+    if (!result.ok) return result;
+    const shard = this.state.shards.find((s) => s.id === shardId)!;
+    this.env.logger.info({ shard: shardId, action, node_id: nodeId, replicas: shard.replicas, epoch: shard.epoch }, 'shard replica change requested');
+    return { ok: true, shard };
   }
 
   /**
@@ -135,14 +158,38 @@ export class Pilot {
     await this.driver.close();
   }
 
+  /**
+   * Proposes the reported leaderships that are news: another node than the recorded leader, or the same
+   * one in a newer term (so a late report of an older term cannot win later). The state machine checks
+   * the terms again when it applies them, since another heartbeat may have overtaken this one.
+   */
+  private async recordLeaders(nodeId: string, reports: NonNullable<HeartbeatRequest['leaders']>): Promise<void> {
+    const leaders: ShardLeaderReport[] = [];
+    for (const { shard_id: shardId, term } of reports) {
+      const shard = this.state.shards.find((s) => s.id === shardId);
+      if (shard === undefined || term <= (shard.leaderTerm ?? 0) || leaders.some((l) => l.shardId === shardId)) continue;
+      if (!shard.replicas.includes(nodeId)) {
+        // It really leads until the group has removed it, so clients must still find it.
+        this.env.logger.warn({ shard: shardId, node_id: nodeId, term, replicas: shard.replicas }, 'shard led by a node outside its desired replicas');
+      }
+      leaders.push({ shardId, nodeId, term });
+    }
+    if (leaders.length === 0) return;
+    const result = await this.driver.propose({ kind: 'set-shard-leaders', leaders });
+    if (!result.ok) this.env.logger.warn({ node_id: nodeId, reason: result.reason }, `leader report refused: ${result.message}`);
+    else if (result.shardIds.length > 0) this.env.logger.info({ node_id: nodeId, shards: result.shardIds }, 'shard leadership recorded');
+  }
+
   private async bootstrapIfDue(): Promise<void> {
     const { state, config } = this;
     if (state.keyspaces.some((k) => k.name === DEFAULT_KEYSPACE) || state.nodes.length < config.expectNodes) return;
+    // Fewer nodes than replicas (a one-node cluster) still get a keyspace, with a replica on each node.
+    const replicas = Math.min(config.replicas, state.nodes.length);
     const result = await this.driver.propose({
       kind: 'bootstrap-keyspace',
       keyspace: DEFAULT_KEYSPACE,
       shardsPerNode: config.shardsPerNode,
-      replicas: config.replicas,
+      replicas,
       atMs: this.env.clock(),
     });
     // Concurrent joins may both find bootstrap due; the later one finds the keyspace made.
@@ -151,7 +198,7 @@ export class Pilot {
       return;
     }
     this.env.logger.info(
-      { keyspace: result.keyspace, shards: result.shardIds.length, nodes: this.state.nodes.length, replicas: config.replicas },
+      { keyspace: result.keyspace, shards: result.shardIds.length, nodes: this.state.nodes.length, replicas },
       'keyspace bootstrapped',
     );
   }
@@ -160,7 +207,7 @@ export class Pilot {
     // Recorded here, from what was applied, so every accepted command is an event exactly once and in
     // the order it took effect, whichever code path proposed it.
     const atMs = this.env.clock();
-    this.events.record(commandEvent(command, after, atMs));
+    for (const event of commandEvents(command, before, after, atMs)) this.events.record(event);
     if (after.routingVersion === before.routingVersion) return;
     this.env.logger.info({ routing_version: after.routingVersion, previous_version: before.routingVersion, cause: command.kind }, 'routing version changed');
     this.events.record({ kind: 'routing-version-changed', at_ms: atMs, routing_version: after.routingVersion, previous_version: before.routingVersion, cause: command.kind });
@@ -168,17 +215,34 @@ export class Pilot {
   }
 }
 
-/** The event of an accepted command, described from the state it produced. */
-function commandEvent(command: PilotCommand, after: PilotState, atMs: number): NewPilotEvent {
+/** The events of an accepted command, described from the states around it. */
+function commandEvents(command: PilotCommand, before: PilotState, after: PilotState, atMs: number): NewPilotEvent[] {
   switch (command.kind) {
     case 'register-node': {
       // The state machine appends the new node and gives it the id; the command does not carry one.
       const node = after.nodes[after.nodes.length - 1]!;
-      return { kind: 'node-registered', at_ms: atMs, node_id: node.id, address: `${node.host}:${node.port}` };
+      return [{ kind: 'node-registered', at_ms: atMs, node_id: node.id, address: `${node.host}:${node.port}` }];
     }
     case 'update-node':
-      return { kind: 'node-rejoined', at_ms: atMs, node_id: command.nodeId, address: `${command.host}:${command.port}`, pid: command.pid };
+      return [{ kind: 'node-rejoined', at_ms: atMs, node_id: command.nodeId, address: `${command.host}:${command.port}`, pid: command.pid }];
     case 'bootstrap-keyspace':
-      return { kind: 'keyspace-bootstrapped', at_ms: atMs, keyspace: command.keyspace, shard_count: after.shards.filter((s) => s.keyspace === command.keyspace).length };
+      return [{ kind: 'keyspace-bootstrapped', at_ms: atMs, keyspace: command.keyspace, shard_count: after.shards.filter((s) => s.keyspace === command.keyspace).length }];
+    case 'set-shard-leaders': {
+      // A newer term of the same leader changes the table but is no leader change.
+      const events: NewPilotEvent[] = [];
+      for (const { shardId } of command.leaders) {
+        const previous = before.shards.find((s) => s.id === shardId);
+        const shard = after.shards.find((s) => s.id === shardId);
+        if (previous === undefined || shard === undefined || shard.leader === previous.leader || shard.leader === null) continue;
+        events.push({ kind: 'shard-leader-changed', at_ms: atMs, shard_id: shardId, from: previous.leader, to: shard.leader, term: shard.leaderTerm ?? 0 });
+      }
+      return events;
+    }
+    case 'change-shard-replicas': {
+      const shard = after.shards.find((s) => s.id === command.shardId)!;
+      return [{ kind: 'shard-replicas-changed', at_ms: atMs, shard_id: shard.id, action: command.action, node_id: command.nodeId, replicas: [...shard.replicas], epoch: shard.epoch }];
+    }
+    case 'transfer-shard-leader':
+      return [{ kind: 'shard-leader-transfer-requested', at_ms: atMs, shard_id: command.shardId, node_id: command.nodeId }];
   }
 }

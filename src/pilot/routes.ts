@@ -22,7 +22,9 @@ import {
   pilotEventsQuerySchema,
   routingPollQuerySchema,
   routingTableSchema,
+  shardChangeAcceptedSchema,
   shardListSchema,
+  shardReplicasRequestSchema,
   shardSchema,
 } from './api-schemas.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -100,6 +102,24 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
       },
     }),
     defineRoute({
+      method: 'POST',
+      path: '/api/v1/shards/{id}/replicas',
+      operationId: 'changeShardReplicas',
+      summary:
+        "Adds or removes one of a shard's desired replicas (bumping its epoch), or asks its leader to hand leadership to a replica. The shard's Raft leader carries the change out one step at a time; the answer (202) is the shard as the routing table now describes it.",
+      access: 'admin',
+      params: idParamsSchema,
+      body: shardReplicasRequestSchema,
+      response: shardChangeAcceptedSchema,
+      status: 202,
+      errorCodes: ['not_found', 'conflict', 'overloaded'],
+      handle: async ({ params, body }) => {
+        const answer = await pilot.changeShardReplicas(params.id, body.action, body.node_id, body.epoch);
+        if (!answer.ok) return rejectionError(answer);
+        return { ...shardView(answer.shard, pilot.liveness, pilot.now()), pending: true as const };
+      },
+    }),
+    defineRoute({
       method: 'GET',
       path: '/api/v1/routing',
       operationId: 'getRouting',
@@ -112,7 +132,8 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
       method: 'GET',
       path: '/api/v1/events',
       operationId: 'listEvents',
-      summary: 'Recent cluster events (nodes registering, rejoining, going down or up; keyspace bootstrap; routing versions), newest last.',
+      summary:
+        'Recent cluster events (nodes registering, rejoining, going down or up; keyspace bootstrap; shard leader and replica changes; routing versions), newest last.',
       access: 'admin',
       query: pilotEventsQuerySchema,
       response: pilotEventListSchema,
@@ -155,12 +176,12 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
       method: 'POST',
       path: '/api/v1/internal/heartbeat',
       operationId: 'heartbeat',
-      summary: "A node's liveness and shard statistics; answered with the routing table when the node's is older.",
+      summary: "A node's liveness, shard statistics and the shards it leads; answered with the routing table when the node's is older.",
       access: 'cluster',
       body: heartbeatRequestSchema,
       response: heartbeatResponseSchema,
       errorCodes: ['not_found'],
-      handle: ({ body }) => pilot.heartbeat(body) ?? new ApiError('not_found', `no node ${body.node_id}; join again`, 'body.node_id'),
+      handle: async ({ body }) => (await pilot.heartbeat(body)) ?? new ApiError('not_found', `no node ${body.node_id}; join again`, 'body.node_id'),
     }),
     defineRoute({
       method: 'GET',
@@ -194,10 +215,20 @@ function rejectionError(rejection: PilotRejection | Overloaded): ApiError {
   switch (rejection.reason) {
     case 'unknown-node':
       return new ApiError('not_found', rejection.message, 'body.node_id');
+    case 'unknown-shard':
+      return new ApiError('not_found', rejection.message, 'params.id');
     case 'invalid-argument':
       return new ApiError('invalid_request', rejection.message);
     case 'overloaded':
       return new ApiError('overloaded', rejection.message);
+    case 'stale-epoch':
+      return new ApiError('conflict', rejection.message, 'body.epoch');
+    case 'already-replica':
+    case 'not-a-replica':
+    case 'last-replica':
+    case 'too-many-replicas':
+    case 'already-leader':
+      return new ApiError('conflict', rejection.message, 'body.node_id');
     case 'address-in-use':
     case 'cluster-id-taken':
     case 'keyspace-exists':

@@ -9,6 +9,7 @@ import { createHttpApp } from './http-app.js';
 import { Pilot } from './pilot.js';
 import { createPilotMetrics } from './pilot-metrics.js';
 import { pilotRoutes } from './routes.js';
+import { SHARD_REPLICAS_MAX } from './state.js';
 
 /** Options of `startPilot`; defaults as documented on each. */
 export interface PilotOptions {
@@ -20,7 +21,10 @@ export interface PilotOptions {
   readonly expectNodes?: number;
   /** Shards per node in the bootstrapped keyspace. Default 2. */
   readonly shardsPerNode?: number;
-  /** Replicas per shard, the leader included; at most `expectNodes`. Default 1. */
+  /**
+   * Replicas per shard, the leader included, in 1..7. The default keyspace gets as many as there are
+   * registered nodes when those are fewer. Default 3.
+   */
   readonly replicas?: number;
   /** When set, public routes require `Authorization: Bearer <adminToken>`. */
   readonly adminToken?: string;
@@ -40,6 +44,9 @@ export interface RunningPilot {
   close(): Promise<void>;
 }
 
+/** Replicas per shard unless told otherwise: a Raft group of 3 survives the loss of one node. */
+export const REPLICAS_DEFAULT = 3;
+
 /** Liveness sweeps are this many times more frequent than the node timeout, so a change is logged promptly. */
 const SWEEPS_PER_TIMEOUT = 3;
 const CLUSTER_ID_BYTES = 20;
@@ -49,13 +56,13 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
   const config = {
     expectNodes: options.expectNodes ?? 1,
     shardsPerNode: options.shardsPerNode ?? 2,
-    replicas: options.replicas ?? 1,
+    replicas: options.replicas ?? REPLICAS_DEFAULT,
     nodeTimeoutMs: options.nodeTimeoutMs ?? 3000,
   };
   for (const [name, value] of Object.entries(config)) {
     if (!Number.isInteger(value) || value < 1) throw new UsageError(`pilot option ${name} must be a positive integer, got ${value}`);
   }
-  if (config.replicas > config.expectNodes) throw new UsageError(`replicas (${config.replicas}) cannot exceed expectNodes (${config.expectNodes})`);
+  if (config.replicas > SHARD_REPLICAS_MAX) throw new UsageError(`pilot option replicas must be at most ${SHARD_REPLICAS_MAX}, got ${config.replicas}`);
   const logger = options.logger ?? createLogger('pilot');
   const pilot = await Pilot.open(options.dataDir, config, {
     clock: Date.now,

@@ -7,18 +7,24 @@ import { SLOT_COUNT } from '../common/slots.js';
 import type { RoutingShard, RoutingTable } from '../common/routing.js';
 import type {
   BootstrapKeyspaceCommand,
+  ChangeShardReplicasCommand,
   NodeProcess,
   PilotCommand,
   PilotCommandResult,
   PilotRejection,
   PilotRejectionReason,
   RegisterNodeCommand,
+  SetShardLeadersCommand,
+  TransferShardLeaderCommand,
   UpdateNodeCommand,
 } from './commands.js';
 import { placeReplicas, presplitSlots } from './presplit.js';
 
 /** The Redis keyspace, hash-sharded over 16384 slots; the one Redis Cluster clients reach. */
 export const DEFAULT_KEYSPACE = 'default';
+
+/** Most replicas one shard may have: a Raft group of 7 already tolerates 3 failures. */
+export const SHARD_REPLICAS_MAX = 7;
 
 /** A registered node. */
 export interface PilotNode extends NodeProcess {
@@ -87,6 +93,12 @@ function applyAny(state: PilotState, command: PilotCommand): PilotTransition {
       return updateNode(state, command);
     case 'bootstrap-keyspace':
       return bootstrapKeyspace(state, command);
+    case 'set-shard-leaders':
+      return setShardLeaders(state, command);
+    case 'change-shard-replicas':
+      return changeShardReplicas(state, command);
+    case 'transfer-shard-leader':
+      return transferShardLeader(state, command);
   }
 }
 
@@ -136,7 +148,7 @@ function bootstrapKeyspace(state: PilotState, command: BootstrapKeyspaceCommand)
   if (!KEYSPACE_NAME_PATTERN.test(command.keyspace)) return reject(state, 'invalid-argument', `invalid keyspace name ${JSON.stringify(command.keyspace)}`);
   if (state.keyspaces.some((k) => k.name === command.keyspace)) return reject(state, 'keyspace-exists', `keyspace ${command.keyspace} exists`);
   if (!isCount(command.shardsPerNode)) return reject(state, 'invalid-argument', 'shards per node must be a positive integer');
-  if (!isCount(command.replicas)) return reject(state, 'invalid-argument', 'replicas must be a positive integer');
+  if (!isCount(command.replicas) || command.replicas > SHARD_REPLICAS_MAX) return reject(state, 'invalid-argument', `replicas must be an integer in 1..${SHARD_REPLICAS_MAX}`);
   if (command.replicas > state.nodes.length) {
     return reject(state, 'not-enough-nodes', `${command.replicas} replicas need as many nodes, ${state.nodes.length} registered`);
   }
@@ -165,6 +177,87 @@ function bootstrapKeyspace(state: PilotState, command: BootstrapKeyspaceCommand)
     },
     result: { ok: true, keyspace: command.keyspace, shardIds: shards.map((s) => s.id) },
   };
+}
+
+function setShardLeaders(state: PilotState, command: SetShardLeadersCommand): PilotTransition {
+  if (command.leaders.length === 0) return reject(state, 'invalid-argument', 'no leaders reported');
+  const seen = new Set<string>();
+  for (const { shardId, nodeId, term } of command.leaders) {
+    if (seen.has(shardId)) return reject(state, 'invalid-argument', `shard ${shardId} reported twice`);
+    seen.add(shardId);
+    if (!Number.isInteger(term) || term < 0) return reject(state, 'invalid-argument', `term of ${shardId} must be a non-negative integer`);
+    if (!state.nodes.some((n) => n.id === nodeId)) return reject(state, 'unknown-node', `no node ${nodeId}`);
+  }
+  const reports = new Map(command.leaders.map((r) => [r.shardId, r]));
+  const changed: string[] = [];
+  const shards = state.shards.map((shard) => {
+    const report = reports.get(shard.id);
+    // Raft elects at most one leader per term, so only a newer term can name a newer leader. A shard the
+    // state does not know (gone since the report) is skipped like a stale report.
+    if (report === undefined || report.term <= (shard.leaderTerm ?? 0)) return shard;
+    changed.push(shard.id);
+    const { transferTo, ...rest } = shard;
+    const next: RoutingShard = { ...rest, leader: report.nodeId, leaderTerm: report.term };
+    // The transfer is done once its target leads; until then whoever leads carries it on.
+    return transferTo === undefined || transferTo === report.nodeId ? next : { ...next, transferTo };
+  });
+  if (changed.length === 0) return { state, result: { ok: true, shardIds: [] } };
+  return { state: { ...state, routingVersion: state.routingVersion + 1, shards }, result: { ok: true, shardIds: changed } };
+}
+
+function changeShardReplicas(state: PilotState, command: ChangeShardReplicasCommand): PilotTransition {
+  if (command.action !== 'add' && command.action !== 'remove') return reject(state, 'invalid-argument', `unknown action ${JSON.stringify(command.action)}`);
+  const found = findShardFor(state, command);
+  if ('ok' in found) return { state, result: found };
+  const { shard, index } = found;
+  const replicas = shard.replicas;
+  let next: RoutingShard;
+  if (command.action === 'add') {
+    if (replicas.includes(command.nodeId)) return reject(state, 'already-replica', `${command.nodeId} is already a replica of ${shard.id}`);
+    if (replicas.length >= SHARD_REPLICAS_MAX) return reject(state, 'too-many-replicas', `${shard.id} already has ${SHARD_REPLICAS_MAX} replicas, the most a shard may have`);
+    next = { ...shard, epoch: shard.epoch + 1, replicas: [...replicas, command.nodeId] };
+  } else {
+    if (!replicas.includes(command.nodeId)) return reject(state, 'not-a-replica', `${command.nodeId} is not a replica of ${shard.id}`);
+    if (replicas.length === 1) return reject(state, 'last-replica', `${command.nodeId} is the last replica of ${shard.id}`);
+    const { transferTo, ...rest } = shard;
+    // A transfer to a node that is leaving can never finish.
+    next = {
+      ...rest,
+      epoch: shard.epoch + 1,
+      replicas: replicas.filter((id) => id !== command.nodeId),
+      ...(transferTo === undefined || transferTo === command.nodeId ? {} : { transferTo }),
+    };
+  }
+  return { state: withShard(state, index, next), result: { ok: true, shardId: shard.id } };
+}
+
+function transferShardLeader(state: PilotState, command: TransferShardLeaderCommand): PilotTransition {
+  const found = findShardFor(state, command);
+  if ('ok' in found) return { state, result: found };
+  const { shard, index } = found;
+  if (!shard.replicas.includes(command.nodeId)) return reject(state, 'not-a-replica', `${command.nodeId} is not a replica of ${shard.id}`);
+  if (shard.leader === command.nodeId) return reject(state, 'already-leader', `${command.nodeId} already leads ${shard.id}`);
+  // Asking again for the transfer under way changes nothing.
+  if (shard.transferTo === command.nodeId) return { state, result: { ok: true, shardId: shard.id } };
+  // Leadership is not membership: the epoch stays, only the routing table's version moves.
+  return { state: withShard(state, index, { ...shard, transferTo: command.nodeId }), result: { ok: true, shardId: shard.id } };
+}
+
+/** The shard a membership command names, after checking its node and epoch; or why it is refused. */
+function findShardFor(state: PilotState, command: ChangeShardReplicasCommand | TransferShardLeaderCommand): { shard: RoutingShard; index: number } | PilotRejection {
+  const index = state.shards.findIndex((s) => s.id === command.shardId);
+  if (index === -1) return rejection('unknown-shard', `no shard ${command.shardId}`);
+  if (!state.nodes.some((n) => n.id === command.nodeId)) return rejection('unknown-node', `no node ${command.nodeId}`);
+  const shard = state.shards[index]!;
+  if (command.epoch !== undefined && command.epoch !== shard.epoch) return rejection('stale-epoch', `${shard.id} is at epoch ${shard.epoch}, not ${command.epoch}`);
+  return { shard, index };
+}
+
+/** `state` with the shard at `index` replaced: a new routing version. */
+function withShard(state: PilotState, index: number, shard: RoutingShard): PilotState {
+  const shards = state.shards.slice();
+  shards[index] = shard;
+  return { ...state, routingVersion: state.routingVersion + 1, shards };
 }
 
 /** `shard_0001`, `shard_0002`, ...: zero-padded so ids sort like numbers up to 9999 shards. */
@@ -196,9 +289,12 @@ function isCount(n: number): boolean {
   return Number.isInteger(n) && n >= 1;
 }
 
+function rejection(reason: PilotRejectionReason, message: string): PilotRejection {
+  return { ok: false, reason, message };
+}
+
 function reject(state: PilotState, reason: PilotRejectionReason, message: string): PilotTransition {
-  const result: PilotRejection = { ok: false, reason, message };
-  return { state, result };
+  return { state, result: rejection(reason, message) };
 }
 
 const routingTables = new WeakMap<PilotState, RoutingTable>();

@@ -12,9 +12,12 @@ import {
   heartbeatResponseSchema,
   joinResponseSchema,
   nodeListSchema,
+  pilotEventListSchema,
   routingTableSchema,
+  shardChangeAcceptedSchema,
   shardListSchema,
   shardSchema,
+  type PilotEvent,
 } from '../../src/pilot/api-schemas.js';
 import { startPilot, type PilotOptions, type RunningPilot } from '../../src/pilot/server.js';
 
@@ -298,6 +301,7 @@ test('openapi.json: an OpenAPI 3.1 document listing every route, every $ref reso
     ['/api/v1/nodes/{id}', 'get'],
     ['/api/v1/shards', 'get'],
     ['/api/v1/shards/{id}', 'get'],
+    ['/api/v1/shards/{id}/replicas', 'post'],
     ['/api/v1/routing', 'get'],
     ['/api/v1/events', 'get'],
     ['/api/v1/openapi.json', 'get'],
@@ -314,7 +318,7 @@ test('openapi.json: an OpenAPI 3.1 document listing every route, every $ref reso
     const op = doc.paths[path][method];
     assert.ok(op.operationId && !operationIds.has(op.operationId), `unique operationId on ${path}`);
     operationIds.add(op.operationId);
-    assert.ok(op.responses['200'].content, `${path} documents its answer`);
+    assert.ok((op.responses['200'] ?? op.responses['202']).content, `${path} documents its answer`);
     for (const param of path.match(/\{(\w+)\}/g) ?? []) {
       assert.ok(op.parameters.some((x: any) => x.in === 'path' && `{${x.name}}` === param && x.required), `${path} documents ${param}`);
     }
@@ -322,6 +326,13 @@ test('openapi.json: an OpenAPI 3.1 document listing every route, every $ref reso
   assert.ok(doc.paths['/api/v1/internal/routing'].get.parameters.some((x: any) => x.name === 'wait_ms' && x.in === 'query' && x.schema.maximum === 30000));
   assert.equal(doc.paths['/api/v1/internal/join'].post.requestBody.content['application/json'].schema.$ref, '#/components/schemas/JoinRequest');
   assert.deepEqual(doc.components.schemas.JoinRequest.required.sort(), ['bus_port', 'host', 'metrics_port', 'pid', 'port']);
+  const change = doc.paths['/api/v1/shards/{id}/replicas'].post;
+  assert.deepEqual(Object.keys(change.responses).sort(), ['202', '400', '401', '404', '409', '413', '415', '500', '503']);
+  assert.equal(change.responses['202'].content['application/json'].schema.$ref, '#/components/schemas/ShardChangeAccepted');
+  assert.deepEqual(change.security, [{ adminToken: [] }]);
+  assert.deepEqual(doc.components.schemas.ShardReplicasRequest.properties.action.enum, ['add', 'remove', 'transfer_leader']);
+  assert.deepEqual(doc.components.schemas.ShardReplicasRequest.required.sort(), ['action', 'node_id']);
+  assert.ok(doc.components.schemas.HeartbeatRequest.properties.leaders, 'heartbeats document their leader reports');
 
   const refs: string[] = [];
   (function collect(value: unknown): void {
@@ -406,4 +417,179 @@ test('restart with the same dataDir restores nodes, shards and routing version',
   assert.equal((await second.join({ port: 17803 })).node_id, 'node3');
   const node2 = (await second.call('GET', '/api/v1/nodes/node2')).json;
   assert.deepEqual([node2.address, node2.pid], ['127.0.0.1:17812', 5002]);
+});
+
+test('replicas: the default keyspace gets min(--replicas, nodes) per shard; more than 7 is a usage error', async (t) => {
+  const two = await startTestPilot(t, { expectNodes: 2 });
+  await two.join({ port: 17901 });
+  const { routing } = await two.join({ port: 17902 });
+  assert.deepEqual(
+    routing.shards.map((s: any) => s.replicas),
+    [
+      ['node1', 'node2'],
+      ['node2', 'node1'],
+      ['node1', 'node2'],
+      ['node2', 'node1'],
+    ],
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'cleave-pilot-api-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  await assert.rejects(startPilot({ host: '127.0.0.1', port: 0, dataDir: dir, replicas: 8, logger: pino({ level: 'silent' }) }), { name: 'UsageError', message: /at most 7/ });
+});
+
+/** The events recorded at or after `sinceMs`, as compact strings, routing versions included. */
+async function eventsSince(p: TestPilot, sinceMs: number): Promise<string[]> {
+  const { status, json } = await p.call('GET', `/api/v1/events?since=${sinceMs}`);
+  assert.equal(status, 200);
+  return pilotEventListSchema.parse(json).events.map((e: PilotEvent) => {
+    switch (e.kind) {
+      case 'shard-leader-changed':
+        return `${e.kind} ${e.shard_id} ${e.from}→${e.to} term ${e.term}`;
+      case 'shard-replicas-changed':
+        return `${e.kind} ${e.shard_id} ${e.action} ${e.node_id} [${e.replicas.join(',')}] epoch ${e.epoch}`;
+      case 'shard-leader-transfer-requested':
+        return `${e.kind} ${e.shard_id} ${e.node_id}`;
+      case 'routing-version-changed':
+        return `${e.kind} ${e.previous_version}→${e.routing_version} ${e.cause}`;
+      default:
+        return e.kind;
+    }
+  });
+}
+
+async function routingVersion(p: TestPilot): Promise<number> {
+  return routingTableSchema.parse((await p.call('GET', '/api/v1/routing')).json).version;
+}
+
+test('heartbeat leader reports: a newer term names the leader, in the answer, the shard view and the events; stale ones change nothing', async (t) => {
+  const p = await startTestPilot(t, { expectNodes: 3, shardsPerNode: 1 });
+  for (const port of [17911, 17912, 17913]) await p.join({ port });
+  assert.equal(await routingVersion(p), 4);
+  const sinceMs = Date.now();
+
+  const answer = await p.heartbeat({ node_id: 'node2', pid: 4000, routing_version: 4, shards: [], leaders: [{ shard_id: 'shard_0001', term: 2 }] });
+  assert.equal(answer.routing?.version, 5, 'the answer carries the table naming the new leader');
+  assert.deepEqual(
+    answer.routing?.shards.map((s: any) => [s.id, s.leader, s.leaderTerm ?? 0]),
+    [
+      ['shard_0001', 'node2', 2],
+      ['shard_0002', 'node2', 0],
+      ['shard_0003', 'node3', 0],
+    ],
+  );
+  const shard = shardSchema.parse((await p.call('GET', '/api/v1/shards/shard_0001')).json);
+  assert.deepEqual(
+    { leader: shard.leader, term: shard.leader_term, replicas: shard.replicas, followers: shard.followers, epoch: shard.epoch, transfer: shard.transfer_to },
+    { leader: 'node2', term: 2, replicas: ['node1', 'node2', 'node3'], followers: ['node1', 'node3'], epoch: 1, transfer: undefined },
+  );
+  assert.deepEqual(await eventsSince(p, sinceMs), ['shard-leader-changed shard_0001 node1→node2 term 2', 'routing-version-changed 4→5 set-shard-leaders']);
+
+  // An older term, the same report again, an unknown shard, a term no newer than the recorded 0.
+  for (const [nodeId, leaders] of [
+    ['node1', [{ shard_id: 'shard_0001', term: 1 }]],
+    ['node2', [{ shard_id: 'shard_0001', term: 2 }]],
+    ['node3', [{ shard_id: 'shard_9999', term: 3 }, { shard_id: 'shard_0003', term: 0 }]],
+  ] as const) {
+    assert.deepEqual(await p.heartbeat({ node_id: nodeId, pid: 4000, routing_version: 5, shards: [], leaders }), {});
+  }
+  assert.equal(await routingVersion(p), 5);
+  const nodes = nodeListSchema.parse((await p.call('GET', '/api/v1/nodes')).json).nodes;
+  assert.deepEqual(
+    nodes.map((n) => [n.id, n.leader_count]),
+    [
+      ['node1', 0],
+      ['node2', 2],
+      ['node3', 1],
+    ],
+  );
+
+  const invalid = await p.call('POST', '/api/v1/internal/heartbeat', { node_id: 'node1', pid: 1, routing_version: 0, shards: [], leaders: [{ shard_id: 'shard_0001', term: -1 }] });
+  assert.equal(invalid.status, 400);
+  assert.equal(errorBodySchema.parse(invalid.json).error.field, 'body.leaders.0.term');
+});
+
+test('POST /shards/{id}/replicas: add, remove and transfer_leader answer 202 with the changed shard; versions, epochs and events follow', async (t) => {
+  const p = await startTestPilot(t, { expectNodes: 4, shardsPerNode: 1, replicas: 2 });
+  for (const port of [17921, 17922, 17923, 17924]) await p.join({ port });
+  assert.equal(await routingVersion(p), 5);
+  const sinceMs = Date.now();
+  const post = async (shardId: string, body: unknown): Promise<{ status: number; json: any }> => p.call('POST', `/api/v1/shards/${shardId}/replicas`, body);
+
+  const added = await post('shard_0001', { action: 'add', node_id: 'node3' });
+  assert.equal(added.status, 202, JSON.stringify(added.json));
+  const addedShard = shardChangeAcceptedSchema.parse(added.json);
+  assert.deepEqual(
+    { pending: addedShard.pending, epoch: addedShard.epoch, leader: addedShard.leader, replicas: addedShard.replicas, followers: addedShard.followers, slots: addedShard.slots },
+    { pending: true, epoch: 2, leader: 'node1', replicas: ['node1', 'node2', 'node3'], followers: ['node2', 'node3'], slots: '0-4095' },
+  );
+  const { pending: _pending, ...view } = added.json;
+  assert.deepEqual((await p.call('GET', '/api/v1/shards/shard_0001')).json, view, 'the same shape GET answers');
+  assert.equal(await routingVersion(p), 6);
+
+  const removed = await post('shard_0001', { action: 'remove', node_id: 'node2', epoch: 2 });
+  assert.equal(removed.status, 202);
+  assert.deepEqual([removed.json.epoch, removed.json.replicas, removed.json.followers], [3, ['node1', 'node3'], ['node3']]);
+
+  const transfer = await post('shard_0001', { action: 'transfer_leader', node_id: 'node3' });
+  assert.equal(transfer.status, 202);
+  assert.deepEqual([transfer.json.epoch, transfer.json.leader, transfer.json.transfer_to, transfer.json.pending], [3, 'node1', 'node3', true]);
+  assert.equal(await routingVersion(p), 8);
+  const routed = routingTableSchema.parse((await p.call('GET', '/api/v1/routing')).json).shards[0]!;
+  assert.deepEqual([routed.transferTo, routed.epoch], ['node3', 3], 'nodes see the transfer in the routing table');
+
+  // The target reports its leadership: the transfer is done.
+  await p.heartbeat({ node_id: 'node3', pid: 4000, routing_version: 8, shards: [], leaders: [{ shard_id: 'shard_0001', term: 2 }] });
+  const done = shardSchema.parse((await p.call('GET', '/api/v1/shards/shard_0001')).json);
+  assert.deepEqual([done.leader, done.leader_term, done.followers, 'transfer_to' in done], ['node3', 2, ['node1'], false]);
+
+  assert.deepEqual(await eventsSince(p, sinceMs), [
+    'shard-replicas-changed shard_0001 add node3 [node1,node2,node3] epoch 2',
+    'routing-version-changed 5→6 change-shard-replicas',
+    'shard-replicas-changed shard_0001 remove node2 [node1,node3] epoch 3',
+    'routing-version-changed 6→7 change-shard-replicas',
+    'shard-leader-transfer-requested shard_0001 node3',
+    'routing-version-changed 7→8 transfer-shard-leader',
+    'shard-leader-changed shard_0001 node1→node3 term 2',
+    'routing-version-changed 8→9 set-shard-leaders',
+  ]);
+
+  // shard_0002 is on node2 and node3; its last replica cannot go.
+  assert.equal((await post('shard_0002', { action: 'remove', node_id: 'node2' })).status, 202);
+  const refusals: [shardId: string, body: unknown, status: number, code: string, field: string][] = [
+    ['shard_0002', { action: 'remove', node_id: 'node3' }, 409, 'conflict', 'body.node_id'],
+    ['shard_0001', { action: 'add', node_id: 'node3' }, 409, 'conflict', 'body.node_id'],
+    ['shard_0001', { action: 'remove', node_id: 'node4' }, 409, 'conflict', 'body.node_id'],
+    ['shard_0001', { action: 'add', node_id: 'node4', epoch: 2 }, 409, 'conflict', 'body.epoch'],
+    ['shard_0001', { action: 'transfer_leader', node_id: 'node3' }, 409, 'conflict', 'body.node_id'],
+    ['shard_0001', { action: 'transfer_leader', node_id: 'node2' }, 409, 'conflict', 'body.node_id'],
+    ['shard_9999', { action: 'add', node_id: 'node1' }, 404, 'not_found', 'params.id'],
+    ['shard_0001', { action: 'add', node_id: 'node9' }, 404, 'not_found', 'body.node_id'],
+    ['shard_0001', { action: 'move', node_id: 'node4' }, 400, 'invalid_request', 'body.action'],
+    ['shard_0001', { action: 'add' }, 400, 'invalid_request', 'body.node_id'],
+    ['shard_0001', { action: 'add', node_id: 'node4', epoch: -1 }, 400, 'invalid_request', 'body.epoch'],
+    ['shard_0001', 'add node4', 400, 'invalid_request', 'body'],
+  ];
+  const versionBefore = await routingVersion(p);
+  for (const [shardId, body, status, code, field] of refusals) {
+    const answer = await post(shardId, body);
+    assert.equal(answer.status, status, `${shardId} ${JSON.stringify(body)}: ${JSON.stringify(answer.json)}`);
+    const { error } = errorBodySchema.parse(answer.json);
+    assert.deepEqual([error.code, error.field], [code, field], JSON.stringify(body));
+    assert.ok(error.message.length > 0);
+  }
+  assert.equal(await routingVersion(p), versionBefore, 'a refused change is no new routing version');
+
+  const anonymous = await p.call('POST', '/api/v1/shards/shard_0001/replicas', { action: 'add', node_id: 'node4' }, { authorization: '' });
+  assert.equal(anonymous.status, 401);
+  assert.equal(errorBodySchema.parse(anonymous.json).error.code, 'unauthorized');
+});
+
+test('POST /shards/{id}/replicas refuses an eighth replica with 409', async (t) => {
+  const p = await startTestPilot(t, { expectNodes: 8, shardsPerNode: 1, replicas: 7 });
+  for (let i = 1; i <= 8; i++) await p.join({ port: 17930 + i });
+  const shard = shardSchema.parse((await p.call('GET', '/api/v1/shards/shard_0001')).json);
+  assert.deepEqual(shard.replicas, ['node1', 'node2', 'node3', 'node4', 'node5', 'node6', 'node7']);
+  const { status, json } = await p.call('POST', '/api/v1/shards/shard_0001/replicas', { action: 'add', node_id: 'node8' });
+  assert.equal(status, 409);
+  assert.match(errorBodySchema.parse(json).error.message, /7 replicas/);
 });

@@ -111,6 +111,12 @@ function summary(event: PilotEvent): string {
       return `${event.kind} ${event.keyspace} ${event.shard_count}`;
     case 'routing-version-changed':
       return `${event.kind} ${event.previous_version}→${event.routing_version} ${event.cause}`;
+    case 'shard-leader-changed':
+      return `${event.kind} ${event.shard_id} ${event.from}→${event.to} term ${event.term}`;
+    case 'shard-replicas-changed':
+      return `${event.kind} ${event.shard_id} ${event.action} ${event.node_id} [${event.replicas.join(',')}] epoch ${event.epoch}`;
+    case 'shard-leader-transfer-requested':
+      return `${event.kind} ${event.shard_id} ${event.node_id}`;
   }
 }
 
@@ -199,5 +205,15 @@ test('the route checks the admin token and its query, and is in the OpenAPI docu
   );
   assert.equal(operation.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/PilotEventList');
   const kinds = document.components.schemas.PilotEvent.anyOf.map((member: { properties: { kind: { const: string } } }) => member.properties.kind.const);
-  assert.deepEqual(kinds, ['node-registered', 'node-rejoined', 'node-up', 'node-down', 'keyspace-bootstrapped', 'routing-version-changed']);
+  assert.deepEqual(kinds, [
+    'node-registered',
+    'node-rejoined',
+    'node-up',
+    'node-down',
+    'keyspace-bootstrapped',
+    'routing-version-changed',
+    'shard-leader-changed',
+    'shard-replicas-changed',
+    'shard-leader-transfer-requested',
+  ]);
 });

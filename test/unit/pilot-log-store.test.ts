@@ -45,3 +45,38 @@ for (const { count, compactEntriesMax } of [
     assert.equal(reopened.entryCount, count % compactEntriesMax);
   });
 }
+
+for (const compactEntriesMax of [100, 3]) {
+  test(`replica changes, transfers and leader reports recover from the ${compactEntriesMax === 3 ? 'snapshot' : 'log'}`, async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'cleave-pilot-log-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    const commands: PilotCommand[] = [
+      registerCommand(1),
+      registerCommand(2),
+      registerCommand(3),
+      { kind: 'bootstrap-keyspace', keyspace: 'default', shardsPerNode: 1, replicas: 2, atMs: 9 },
+      { kind: 'change-shard-replicas', shardId: 'shard_0001', action: 'add', nodeId: 'node3', epoch: 1 },
+      { kind: 'transfer-shard-leader', shardId: 'shard_0001', nodeId: 'node2' },
+      { kind: 'set-shard-leaders', leaders: [{ shardId: 'shard_0002', nodeId: 'node3', term: 4 }] },
+    ];
+    const store = PilotLogStore.open(dataDir, compactEntriesMax);
+    let expected = INITIAL_PILOT_STATE;
+    for (const [i, command] of commands.entries()) {
+      expected = applyPilotCommand(expected, command).state;
+      await store.append(i + 1, command, expected);
+    }
+    await store.close();
+    const reopened = PilotLogStore.open(dataDir, compactEntriesMax);
+    t.after(() => reopened.close());
+    const recovered = reopened.recover();
+    assert.deepEqual(recovered.state, expected);
+    assert.deepEqual(
+      recovered.state.shards.map((s) => [s.id, s.epoch, s.leader, s.leaderTerm, s.transferTo, s.replicas.join(',')]),
+      [
+        ['shard_0001', 2, 'node1', undefined, 'node2', 'node1,node2,node3'],
+        ['shard_0002', 1, 'node3', 4, undefined, 'node2,node3'],
+        ['shard_0003', 1, 'node3', undefined, undefined, 'node3,node1'],
+      ],
+    );
+  });
+}

@@ -1,5 +1,6 @@
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { RoutingShard } from '../../src/common/routing.js';
 import { SLOT_COUNT } from '../../src/common/slots.js';
 import type { PilotCommand, PilotRejectionReason, RegisterNodeCommand } from '../../src/pilot/commands.js';
 import { applyPilotCommand, DEFAULT_KEYSPACE, INITIAL_PILOT_STATE, routingTable, type PilotState } from '../../src/pilot/state.js';
@@ -196,4 +197,206 @@ test('shard ids continue after earlier shards: a second keyspace starts at the n
     state.shards.map((s) => `${s.keyspace}/${s.id}`),
     ['default/shard_0001', 'default/shard_0002', 'default/shard_0003', 'default/shard_0004', 'second/shard_0005', 'second/shard_0006'],
   );
+});
+
+test('bootstrap-keyspace refuses more than 7 replicas per shard', () => {
+  const { state, result } = applyPilotCommand(withNodes(8), bootstrapCommand(1, 8));
+  assert.equal(!result.ok && result.reason, 'invalid-argument');
+  assert.equal(state.shards.length, 0);
+});
+
+/** Three nodes, two shards per node, three replicas: shard_0001 led by node1, shard_0002 by node2, ... */
+function replicated(nodes = 3, replicas = 3): PilotState {
+  return applyAll([bootstrapCommand(2, replicas)], withNodes(nodes));
+}
+
+function shard(state: PilotState, id: string): RoutingShard {
+  const found = state.shards.find((s) => s.id === id);
+  assert.ok(found, `shard ${id} exists`);
+  return found;
+}
+
+function leaders(...reports: [shardId: string, nodeId: string, term: number][]): PilotCommand {
+  return { kind: 'set-shard-leaders', leaders: reports.map(([shardId, nodeId, term]) => ({ shardId, nodeId, term })) };
+}
+
+describe('set-shard-leaders', () => {
+  it('records a newer term\'s leader, once per batch in the routing version, keeping the epoch', () => {
+    const before = replicated();
+    const { state, result } = applyPilotCommand(before, leaders(['shard_0001', 'node2', 2], ['shard_0004', 'node3', 5]));
+    assert.deepEqual(result, { ok: true, shardIds: ['shard_0001', 'shard_0004'] });
+    assert.equal(state.routingVersion, before.routingVersion + 1);
+    assert.deepEqual(
+      [shard(state, 'shard_0001'), shard(state, 'shard_0004')].map((s) => [s.leader, s.leaderTerm, s.epoch, s.replicas.join(',')]),
+      [
+        ['node2', 2, 1, 'node1,node2,node3'],
+        ['node3', 5, 1, 'node1,node2,node3'],
+      ],
+    );
+    assert.equal(routingTable(state).shards, state.shards);
+  });
+
+  it('skips reports of a term not newer than the recorded one; a batch of only those changes nothing', () => {
+    const state = applyAll([leaders(['shard_0001', 'node2', 4])], replicated());
+    const stale = applyPilotCommand(state, leaders(['shard_0001', 'node3', 3], ['shard_0002', 'node2', 0]));
+    assert.deepEqual(stale.result, { ok: true, shardIds: [] });
+    assert.equal(stale.state, state, 'the same state: nothing to log');
+    const mixed = applyPilotCommand(state, leaders(['shard_0001', 'node3', 4], ['shard_0002', 'node1', 1]));
+    assert.deepEqual(mixed.result, { ok: true, shardIds: ['shard_0002'] });
+    assert.equal(shard(mixed.state, 'shard_0001').leader, 'node2', 'one leader per term: the first report of term 4 stands');
+  });
+
+  it('a newer term of the same leader updates the term, so an older report of another node cannot win later', () => {
+    const state = applyAll([leaders(['shard_0001', 'node1', 7])], replicated());
+    assert.deepEqual([shard(state, 'shard_0001').leader, shard(state, 'shard_0001').leaderTerm], ['node1', 7]);
+    const late = applyPilotCommand(state, leaders(['shard_0001', 'node2', 6]));
+    assert.equal(late.state, state);
+  });
+
+  it('accepts a leader outside the desired replicas (it leads until the group removes it)', () => {
+    const state = applyAll([leaders(['shard_0001', 'node4', 3])], replicated(4, 2));
+    assert.deepEqual(shard(state, 'shard_0001').replicas, ['node1', 'node2']);
+    assert.equal(shard(state, 'shard_0001').leader, 'node4');
+  });
+
+  it('skips shards it does not know', () => {
+    const before = replicated();
+    const { state, result } = applyPilotCommand(before, leaders(['shard_9999', 'node2', 2]));
+    assert.deepEqual(result, { ok: true, shardIds: [] });
+    assert.equal(state, before);
+  });
+
+  it('clears the transfer once its target leads, and keeps it while another node leads', () => {
+    const requested = applyAll([{ kind: 'transfer-shard-leader', shardId: 'shard_0001', nodeId: 'node3' }], replicated());
+    const elsewhere = applyAll([leaders(['shard_0001', 'node2', 2])], requested);
+    assert.equal(shard(elsewhere, 'shard_0001').transferTo, 'node3');
+    const done = applyAll([leaders(['shard_0001', 'node3', 3])], elsewhere);
+    assert.equal(shard(done, 'shard_0001').leader, 'node3');
+    assert.equal('transferTo' in shard(done, 'shard_0001'), false);
+  });
+
+  const refusals: { name: string; command: PilotCommand; reason: PilotRejectionReason }[] = [
+    { name: 'an empty batch', command: leaders(), reason: 'invalid-argument' },
+    { name: 'a shard twice', command: leaders(['shard_0001', 'node2', 2], ['shard_0001', 'node3', 3]), reason: 'invalid-argument' },
+    { name: 'a negative term', command: leaders(['shard_0001', 'node2', -1]), reason: 'invalid-argument' },
+    { name: 'a fractional term', command: leaders(['shard_0001', 'node2', 1.5]), reason: 'invalid-argument' },
+    { name: 'an unknown node', command: leaders(['shard_0002', 'node2', 2], ['shard_0001', 'node9', 2]), reason: 'unknown-node' },
+  ];
+  for (const { name, command, reason } of refusals) {
+    it(`refuses ${name} (${reason}) whole`, () => {
+      const before = replicated();
+      const { state, result } = applyPilotCommand(before, command);
+      assert.equal(!result.ok && result.reason, reason);
+      assert.equal(state, before);
+    });
+  }
+});
+
+function change(action: 'add' | 'remove', shardId: string, nodeId: string, epoch?: number): PilotCommand {
+  return { kind: 'change-shard-replicas', shardId, action, nodeId, ...(epoch === undefined ? {} : { epoch }) };
+}
+
+describe('change-shard-replicas', () => {
+  it('add appends a node to the desired replicas, bumping the epoch and the routing version', () => {
+    const before = replicated(4, 2);
+    const { state, result } = applyPilotCommand(before, change('add', 'shard_0001', 'node4', 1));
+    assert.deepEqual(result, { ok: true, shardId: 'shard_0001' });
+    assert.deepEqual(shard(state, 'shard_0001'), { ...shard(before, 'shard_0001'), epoch: 2, replicas: ['node1', 'node2', 'node4'] });
+    assert.equal(state.routingVersion, before.routingVersion + 1);
+    assert.deepEqual(
+      state.shards.filter((s) => s.id !== 'shard_0001'),
+      before.shards.filter((s) => s.id !== 'shard_0001'),
+      'other shards untouched',
+    );
+  });
+
+  it('remove drops a node, the leader too: it stays the recorded leader until another is reported', () => {
+    const before = replicated();
+    const follower = applyPilotCommand(before, change('remove', 'shard_0001', 'node3'));
+    assert.deepEqual([shard(follower.state, 'shard_0001').replicas, shard(follower.state, 'shard_0001').epoch], [['node1', 'node2'], 2]);
+    const leader = applyPilotCommand(follower.state, change('remove', 'shard_0001', 'node1', 2));
+    assert.deepEqual([shard(leader.state, 'shard_0001').replicas, shard(leader.state, 'shard_0001').leader, shard(leader.state, 'shard_0001').epoch], [['node2'], 'node1', 3]);
+    assert.equal(leader.state.routingVersion, before.routingVersion + 2);
+  });
+
+  it('remove of the transfer target cancels the transfer; of another node keeps it', () => {
+    const requested = applyAll([{ kind: 'transfer-shard-leader', shardId: 'shard_0001', nodeId: 'node3' }], replicated());
+    assert.equal(shard(applyAll([change('remove', 'shard_0001', 'node2')], requested), 'shard_0001').transferTo, 'node3');
+    assert.equal('transferTo' in shard(applyAll([change('remove', 'shard_0001', 'node3')], requested), 'shard_0001'), false);
+  });
+
+  it('add up to 7 replicas and no further', () => {
+    let state = replicated(8, 1);
+    for (let n = 2; n <= 7; n++) state = applyAll([change('add', 'shard_0001', `node${n}`)], state);
+    assert.equal(shard(state, 'shard_0001').replicas.length, 7);
+    const { state: after, result } = applyPilotCommand(state, change('add', 'shard_0001', 'node8'));
+    assert.equal(!result.ok && result.reason, 'too-many-replicas');
+    assert.equal(after, state);
+  });
+
+  const refusals: { name: string; setup: () => PilotState; command: PilotCommand; reason: PilotRejectionReason }[] = [
+    { name: 'add of a replica', setup: () => replicated(), command: change('add', 'shard_0001', 'node2'), reason: 'already-replica' },
+    { name: 'add of an unknown node', setup: () => replicated(), command: change('add', 'shard_0001', 'node9'), reason: 'unknown-node' },
+    { name: 'add to an unknown shard', setup: () => replicated(), command: change('add', 'shard_9999', 'node1'), reason: 'unknown-shard' },
+    { name: 'remove of a non-replica', setup: () => replicated(4, 2), command: change('remove', 'shard_0001', 'node3'), reason: 'not-a-replica' },
+    { name: 'remove of the last replica', setup: () => replicated(2, 1), command: change('remove', 'shard_0001', 'node1'), reason: 'last-replica' },
+    { name: 'a stale epoch', setup: () => replicated(4, 2), command: change('add', 'shard_0001', 'node4', 7), reason: 'stale-epoch' },
+    {
+      name: 'an unknown action',
+      setup: () => replicated(),
+      command: { kind: 'change-shard-replicas', shardId: 'shard_0001', action: 'swap' as 'add', nodeId: 'node1' },
+      reason: 'invalid-argument',
+    },
+  ];
+  for (const { name, setup, command, reason } of refusals) {
+    it(`refuses ${name} (${reason})`, () => {
+      const before = setup();
+      const { state, result } = applyPilotCommand(before, command);
+      assert.equal(!result.ok && result.reason, reason);
+      assert.equal(state, before);
+    });
+  }
+});
+
+describe('transfer-shard-leader', () => {
+  it('asks the leader to hand over: a routing version, not a new epoch; asking again changes nothing', () => {
+    const before = replicated();
+    const { state, result } = applyPilotCommand(before, { kind: 'transfer-shard-leader', shardId: 'shard_0002', nodeId: 'node1', epoch: 1 });
+    assert.deepEqual(result, { ok: true, shardId: 'shard_0002' });
+    assert.deepEqual(shard(state, 'shard_0002'), { ...shard(before, 'shard_0002'), transferTo: 'node1' });
+    assert.equal(state.routingVersion, before.routingVersion + 1);
+    const again = applyPilotCommand(state, { kind: 'transfer-shard-leader', shardId: 'shard_0002', nodeId: 'node1' });
+    assert.equal(again.result.ok, true);
+    assert.equal(again.state, state);
+  });
+
+  const refusals: { name: string; command: PilotCommand; reason: PilotRejectionReason }[] = [
+    { name: 'to the leader', command: { kind: 'transfer-shard-leader', shardId: 'shard_0001', nodeId: 'node1' }, reason: 'already-leader' },
+    { name: 'to a non-replica', command: { kind: 'transfer-shard-leader', shardId: 'shard_0001', nodeId: 'node4' }, reason: 'not-a-replica' },
+    { name: 'to an unknown node', command: { kind: 'transfer-shard-leader', shardId: 'shard_0001', nodeId: 'node9' }, reason: 'unknown-node' },
+    { name: 'of an unknown shard', command: { kind: 'transfer-shard-leader', shardId: 'shard_9999', nodeId: 'node2' }, reason: 'unknown-shard' },
+    { name: 'at a stale epoch', command: { kind: 'transfer-shard-leader', shardId: 'shard_0001', nodeId: 'node2', epoch: 2 }, reason: 'stale-epoch' },
+  ];
+  for (const { name, command, reason } of refusals) {
+    it(`refuses a transfer ${name} (${reason})`, () => {
+      const before = replicated(4, 2);
+      const { state, result } = applyPilotCommand(before, command);
+      assert.equal(!result.ok && result.reason, reason);
+      assert.equal(state, before);
+    });
+  }
+});
+
+test('replica changes, transfers and leader reports replay to the same state', () => {
+  const commands: PilotCommand[] = [
+    ...[1, 2, 3, 4].map((n) => registerCommand(n)),
+    bootstrapCommand(1, 3),
+    change('add', 'shard_0001', 'node4'),
+    { kind: 'transfer-shard-leader', shardId: 'shard_0001', nodeId: 'node4' },
+    leaders(['shard_0001', 'node4', 2], ['shard_0002', 'node3', 3]),
+    change('remove', 'shard_0001', 'node1', 2),
+  ];
+  const state = applyAll(commands);
+  assert.deepEqual(applyAll(commands), state);
+  assert.deepEqual(shard(state, 'shard_0001'), { id: 'shard_0001', keyspace: DEFAULT_KEYSPACE, start: 0, end: 4096, epoch: 3, leader: 'node4', leaderTerm: 2, replicas: ['node2', 'node3', 'node4'] });
 });
