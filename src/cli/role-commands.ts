@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { UsageError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
-import { startPilot } from '../pilot/server.js';
+import { REPLICAS_DEFAULT, startPilot } from '../pilot/server.js';
+import { SHARD_REPLICAS_MAX } from '../pilot/state.js';
 import { startNode } from '../node/node-server.js';
 import { isLoopback, parseHost, parseIntInRange, parsePort, parsePortOrZero, parseUrl } from './flags.js';
 
@@ -53,7 +54,7 @@ export function registerPilotCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the pilot keeps its state', './data/pilot')
     .option('--expect-nodes <n>', 'create the default keyspace once this many nodes have joined', parseIntInRange('--expect-nodes', 1, 1000), 1)
     .option('--shards-per-node <n>', 'shards of the default keyspace per node at creation', parseIntInRange('--shards-per-node', 1, 256), 2)
-    .option('--replicas <n>', 'replicas per shard', parseIntInRange('--replicas', 1, 7), 1)
+    .option('--replicas <n>', 'replicas per shard, the leader included (fewer while fewer nodes have joined)', parseIntInRange('--replicas', 1, SHARD_REPLICAS_MAX), REPLICAS_DEFAULT)
     .option('--admin-token <token>', 'bearer token required by the HTTP API (env CLEAVE_ADMIN_TOKEN)', process.env.CLEAVE_ADMIN_TOKEN)
     .option('--cluster-secret <secret>', 'secret nodes present to the pilot (env CLEAVE_CLUSTER_SECRET)', process.env.CLEAVE_CLUSTER_SECRET)
     .option('--node-timeout-ms <ms>', 'a node is down after this long without a heartbeat', parseIntInRange('--node-timeout-ms', 100, 600_000), 3000)
@@ -86,6 +87,9 @@ interface NodeFlags {
   requirepass?: string;
   clusterSecret?: string;
   protoMaxBulkLen: number;
+  electionTimeoutMs: number;
+  raftTickMs: number;
+  enableDebugCommand: boolean;
 }
 
 export function registerNodeCommand(program: Command): void {
@@ -101,6 +105,9 @@ export function registerNodeCommand(program: Command): void {
     .option('--requirepass <password>', 'password clients must AUTH with (env CLEAVE_REQUIREPASS)', process.env.CLEAVE_REQUIREPASS)
     .option('--cluster-secret <secret>', 'secret shared by the pilot and nodes (env CLEAVE_CLUSTER_SECRET)', process.env.CLEAVE_CLUSTER_SECRET)
     .option('--proto-max-bulk-len <bytes>', 'largest bulk string a client may send', parseIntInRange('--proto-max-bulk-len', 1024, 512 * 1024 * 1024), 512 * 1024 * 1024)
+    .option('--election-timeout-ms <ms>', 'mean time without a leader before a shard replica campaigns', parseIntInRange('--election-timeout-ms', 200, 60_000), 1000)
+    .option('--raft-tick-ms <ms>', 'Raft tick: leaders heartbeat every tick', parseIntInRange('--raft-tick-ms', 10, 1000), 100)
+    .option('--enable-debug-command', 'serve DEBUG PARTITION/HEAL, which cut this node off from others (failure tests)', false)
     .action(async (flags: NodeFlags) => {
       requireSecretBeyondLoopback(flags.host, flags.clusterSecret, '--cluster-secret');
       const busPort = flags.busPort ?? flags.port + 10000;
@@ -117,6 +124,9 @@ export function registerNodeCommand(program: Command): void {
         clusterSecret: flags.clusterSecret,
         maxBulkBytes: flags.protoMaxBulkLen,
         heartbeatIntervalMs: 1000,
+        raftTickMs: flags.raftTickMs,
+        electionTimeoutMs: flags.electionTimeoutMs,
+        enableDebugCommand: flags.enableDebugCommand,
         logger: createLogger('node', { port: flags.port }),
       });
       closeOnSignals(node);

@@ -158,6 +158,14 @@ export const SERVER_COMMANDS: readonly CommandSpec[] = [
     scope: 'server',
   },
   {
+    name: 'debug', arity: -2, flags: ['admin', 'noscript', 'loading', 'stale', 'protected'],
+    firstKey: 0, lastKey: 0, step: 0, aclCategories: ['@admin', '@slow', '@dangerous'],
+    summary: 'A container for debugging commands',
+    since: '1.0.0', group: 'server', complexity: 'Depends on subcommand.',
+    docFlags: ['syscmd'],
+    scope: 'server',
+  },
+  {
     name: 'time', arity: 1, flags: ['loading', 'stale', 'fast'],
     firstKey: 0, lastKey: 0, step: 0, aclCategories: ['@fast'],
     tips: ['nondeterministic_output'],
@@ -292,6 +300,23 @@ export const SERVER_COMMANDS: readonly CommandSpec[] = [
         firstKey: 0, lastKey: 0, step: 0, aclCategories: ['@slow'],
         summary: 'Return the node id',
         since: '3.0.0', group: 'cluster', complexity: 'O(1)',
+        scope: 'server',
+      },
+      {
+        name: 'cluster|replicas', arity: 3, flags: ['admin', 'stale'],
+        firstKey: 0, lastKey: 0, step: 0, aclCategories: ['@admin', '@slow', '@dangerous'],
+        tips: ['nondeterministic_output'],
+        summary: 'List replica nodes of the specified master node',
+        since: '5.0.0', group: 'cluster', complexity: 'O(1)',
+        scope: 'server',
+      },
+      {
+        name: 'cluster|slaves', arity: 3, flags: ['admin', 'stale'],
+        firstKey: 0, lastKey: 0, step: 0, aclCategories: ['@admin', '@slow', '@dangerous'],
+        tips: ['nondeterministic_output'],
+        summary: 'List replica nodes of the specified master node',
+        since: '3.0.0', group: 'cluster', complexity: 'O(1)',
+        docFlags: ['deprecated'], deprecatedSince: '5.0.0', replacedBy: '`CLUSTER REPLICAS`',
         scope: 'server',
       },
       {

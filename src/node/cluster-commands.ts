@@ -1,6 +1,8 @@
 /**
  * CLUSTER subcommands, answered from the routing table as Redis Cluster would: a shard's leader is a
- * master, its other replicas are replicas, and a node's slots are those of the shards it leads.
+ * master, its other replicas are replicas, and a node's slots are those of the shards it leads. The node
+ * overlays the leaders its own Raft groups know on the pilot's table before building the view, so the
+ * answers follow elections without waiting for the pilot.
  */
 import { keyHashSlot, SLOT_COUNT } from '../common/slots.js';
 import type { RoutingNode, RoutingShard } from '../common/routing.js';
@@ -21,13 +23,27 @@ function nodeEntry(node: RoutingNode): Reply {
   return array([bulk(node.host), int(node.port), bulk(node.clusterId), map([])]);
 }
 
-/** CLUSTER SLOTS: [start, end (inclusive), master, replicas...] per shard with a known leader. */
+/** The shard's known leader first, then its other desired replicas: the order Redis lists a slot range in. */
+function rangeMembers(view: RoutingView, shard: RoutingShard): { leader: RoutingNode | undefined; followers: RoutingNode[] } {
+  const leader = shard.leader === null ? undefined : view.node(shard.leader);
+  const followers: RoutingNode[] = [];
+  for (const id of shard.replicas) {
+    const node = id === shard.leader ? undefined : view.node(id);
+    if (node !== undefined) followers.push(node);
+  }
+  return { leader, followers };
+}
+
+/**
+ * CLUSTER SLOTS: [start, end (inclusive), master, replicas...] per shard. A shard without a known leader
+ * is left out, as Redis leaves out unassigned slots: clients take the first entry for the master, and
+ * ioredis keeps its previous entry for slots missing from the answer, which a redirect then corrects.
+ */
 function clusterSlots(view: RoutingView): Reply {
   const items: Reply[] = [];
   for (const shard of view.shards) {
-    const leader = shard.leader === null ? undefined : view.node(shard.leader);
+    const { leader, followers } = rangeMembers(view, shard);
     if (leader === undefined) continue;
-    const followers = shard.replicas.filter((id) => id !== shard.leader).map((id) => view.node(id)).filter((n) => n !== undefined);
     items.push(array([int(shard.start), int(shard.end - 1), nodeEntry(leader), ...followers.map(nodeEntry)]));
   }
   return array(items);
@@ -45,15 +61,12 @@ function shardNode(node: RoutingNode, role: 'master' | 'replica'): Reply {
   ]);
 }
 
-/** CLUSTER SHARDS: one entry per cleave shard, with its slot range and replicas. */
+/** CLUSTER SHARDS: one entry per cleave shard, with its slot range, its leader as master and its followers. */
 function clusterShards(view: RoutingView): Reply {
   return array(
     view.shards.map((shard) => {
-      const nodes: Reply[] = [];
-      for (const id of shard.replicas) {
-        const node = view.node(id);
-        if (node !== undefined) nodes.push(shardNode(node, id === shard.leader ? 'master' : 'replica'));
-      }
+      const { leader, followers } = rangeMembers(view, shard);
+      const nodes = [...(leader === undefined ? [] : [shardNode(leader, 'master')]), ...followers.map((n) => shardNode(n, 'replica'))];
       return map([
         [bulk('slots'), array([int(shard.start), int(shard.end - 1)])],
         [bulk('nodes'), array(nodes)],
@@ -74,15 +87,36 @@ function slotRanges(shards: readonly RoutingShard[], nodeId: string): string[] {
   return ranges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
 }
 
-/** CLUSTER NODES: Redis's line format, one line per node. */
+/** One line of CLUSTER NODES: id, address, flags, master id ("-" for a master), pings, epoch, link, slots. */
+function nodeLine(ctx: NodeContext, view: RoutingView, node: RoutingNode, role: 'master' | 'slave', masterId: string, slots: readonly string[], nowMs: number): string {
+  const flags = node.id === ctx.selfId ? `myself,${role}` : role;
+  return `${node.clusterId} ${node.host}:${node.port}@${node.busPort} ${flags} ${masterId} 0 ${nowMs} ${view.version} connected${slots.length > 0 ? ' ' + slots.join(' ') : ''}`;
+}
+
+/**
+ * CLUSTER NODES: Redis's line format, one line per node. Every node is a master: a cleave node leads some
+ * shards and follows others, which the format cannot say, so each lists the slot ranges it leads.
+ */
 function clusterNodes(ctx: NodeContext, view: RoutingView, nowMs: number): string {
   let out = '';
-  for (const node of view.nodes) {
-    const flags = node.id === ctx.selfId ? 'myself,master' : 'master';
-    const slots = slotRanges(view.shards, node.id);
-    out += `${node.clusterId} ${node.host}:${node.port}@${node.busPort} ${flags} - 0 ${nowMs} ${view.version} connected${slots.length > 0 ? ' ' + slots.join(' ') : ''}\n`;
-  }
+  for (const node of view.nodes) out += nodeLine(ctx, view, node, 'master', '-', slotRanges(view.shards, node.id), nowMs) + '\n';
   return out;
+}
+
+/**
+ * CLUSTER REPLICAS (and SLAVES) <node-id>: the nodes holding a follower replica of a shard the given node
+ * leads, as CLUSTER NODES lines that name it as their master.
+ */
+function clusterReplicas(ctx: NodeContext, view: RoutingView, clusterId: string, nowMs: number): Reply {
+  const master = view.nodes.find((n) => n.clusterId === clusterId);
+  if (master === undefined) return error(`ERR Unknown node ${clusterId}`);
+  const followerIds = new Set<string>();
+  for (const shard of view.shards) {
+    if (shard.leader !== master.id) continue;
+    for (const id of shard.replicas) if (id !== master.id) followerIds.add(id);
+  }
+  const lines = view.nodes.filter((n) => followerIds.has(n.id)).map((n) => nodeLine(ctx, view, n, 'slave', master.clusterId, [], nowMs));
+  return bulkArray(lines);
 }
 
 function clusterInfo(view: RoutingView): string {
@@ -111,7 +145,7 @@ async function countKeysInSlot(ctx: NodeContext, slot: number): Promise<Reply> {
   const shard = ctx.routing().shardOfSlot(slot);
   const replica = ctx.ledReplicas().find((r) => r.id === shard?.id);
   if (replica === undefined) return int(0);
-  await replica.data.flushed();
+  await ctx.settled();
   return int(replica.data.countInSlot(slot));
 }
 
@@ -119,7 +153,7 @@ async function getKeysInSlot(ctx: NodeContext, slot: number, count: number): Pro
   const shard = ctx.routing().shardOfSlot(slot);
   const replica = ctx.ledReplicas().find((r) => r.id === shard?.id);
   if (replica === undefined) return array([]);
-  await replica.data.flushed();
+  await ctx.settled();
   return bulkArray(replica.data.keysInSlot(slot, count));
 }
 
@@ -137,6 +171,9 @@ const clusterCommand: ServerHandler = (ctx, _conn, argv) => {
       return argv.length === 2 ? clusterShards(view) : wrongArgs;
     case 'nodes':
       return argv.length === 2 ? { kind: 'verbatim', format: 'txt', text: clusterNodes(ctx, view, Date.now()) } : wrongArgs;
+    case 'replicas':
+    case 'slaves':
+      return argv.length === 3 ? clusterReplicas(ctx, view, argv[2]!.toString(), Date.now()) : wrongArgs;
     case 'info':
       return argv.length === 2 ? { kind: 'verbatim', format: 'txt', text: clusterInfo(view) } : wrongArgs;
     case 'myid':
@@ -157,7 +194,7 @@ const clusterCommand: ServerHandler = (ctx, _conn, argv) => {
     }
     case 'help':
       return array(
-        ['CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:', 'SLOTS', 'SHARDS', 'NODES', 'INFO', 'MYID', 'KEYSLOT <key>', 'COUNTKEYSINSLOT <slot>', 'GETKEYSINSLOT <slot> <count>'].map((l) => simple(l)),
+        ['CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:', 'SLOTS', 'SHARDS', 'NODES', 'REPLICAS <node-id>', 'INFO', 'MYID', 'KEYSLOT <key>', 'COUNTKEYSINSLOT <slot>', 'GETKEYSINSLOT <slot> <count>'].map((l) => simple(l)),
       );
     default:
       return error(`ERR unknown subcommand '${argv[1]!.toString()}'. Try CLUSTER HELP.`);

@@ -1,7 +1,8 @@
 /**
  * The request path inside a node: look the command up, check arity and authentication, route key
  * commands by slot (answering -MOVED, -CROSSSLOT or -CLUSTERDOWN as Redis Cluster does), apply them on the
- * owning shard, and hold a reply until what it reports is durable.
+ * owning shard's Raft group (writes are proposed, reads wait for a ReadIndex barrier) and answer once
+ * what the reply reports is committed.
  */
 import { keyHashSlot } from '../common/slots.js';
 import { commandKeys, resolveCommand, unknownCommandMessage } from '../commands/table.js';
@@ -9,7 +10,11 @@ import type { CommandSpec } from '../commands/types.js';
 import { error, type Reply } from '../resp/reply.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import { USER_KEY_BYTES_MAX } from '../storage/key-encoding.js';
+import { NONE } from '../raft/index.js';
 import type { ClientConnection } from './client-connection.js';
+import { RaftRequestError } from './multi-raft.js';
+import { nodeIdOf } from './peer-message.js';
+import type { RoutingView } from './routing-view.js';
 import { CLUSTER_COMMANDS } from './cluster-commands.js';
 import { KEYSPACE_COMMANDS } from './keyspace-commands.js';
 import type { NodeContext, ServerHandler } from './node-context.js';
@@ -18,6 +23,10 @@ import { SERVER_COMMANDS } from './server-commands.js';
 const NOAUTH = error('NOAUTH Authentication required.');
 const CROSSSLOT = error("CROSSSLOT Keys in request don't hash to the same slot");
 const CLUSTERDOWN = error('CLUSTERDOWN Hash slot not served');
+/** Cluster clients retry TRYAGAIN by themselves: the shard is choosing a leader or shedding load. */
+const ELECTING = error('TRYAGAIN the shard has no leader right now; retry shortly');
+/** The outcome is unknown (no quorum answered in time): the client must not assume either way. */
+const UNCONFIRMED = error('ERR the write was not confirmed by a quorum in time; it may or may not have been applied');
 /** LMDB bounds a key's size; longer keys are refused before they reach storage. */
 const KEY_TOO_LONG = error(`ERR key is longer than ${USER_KEY_BYTES_MAX} bytes, the largest key cleave stores`);
 /** Commands a client may send before AUTH. */
@@ -31,8 +40,12 @@ export interface CommandObserver {
 }
 
 export interface DispatchTarget extends NodeContext {
-  /** The replica of `shardId` on this node, opened on first use; undefined if it is not hosted here. */
+  /** The replica of `shardId` on this node; undefined if it is not hosted here. */
   replica(shardId: string): ShardReplica | undefined;
+  /** Proposes a key command to the shard's Raft group; resolves with its reply once applied. */
+  write(shardId: string, argv: readonly Buffer[], nowMs: number): Promise<Reply>;
+  /** Resolves when a linearizable read of the shard may be served here. */
+  readBarrier(shardId: string): Promise<void>;
 }
 
 export class CommandDispatcher {
@@ -69,20 +82,37 @@ export class CommandDispatcher {
     for (let i = 1; i < keys.length; i++) if (keyHashSlot(keys[i]!) !== slot) return CROSSSLOT;
     const view = this.node.routing();
     const shard = view.shardOfSlot(slot);
-    if (shard === undefined || shard.leader === null) return CLUSTERDOWN;
+    if (shard === undefined) return CLUSTERDOWN;
     const isWrite = spec.flags.includes('write');
-    // Followers do not receive data until replication is wired in, so only the leader serves, READONLY or not.
-    if (shard.leader !== this.node.selfId) {
-      const address = view.address(shard.leader);
-      return address === undefined ? CLUSTERDOWN : error(`MOVED ${slot} ${address}`);
-    }
     const replica = this.node.replica(shard.id);
+    // After READONLY a follower answers reads itself, possibly a little behind, as a Redis replica does.
+    if (!isWrite && conn.readonlyMode && replica !== undefined) return replica.read(spec, argv, Date.now(), Math.random, conn.protocol);
+    if (shard.leader !== this.node.selfId) return this.redirect(view, slot, shard.leader);
     if (replica === undefined) return CLUSTERDOWN;
-    const reply = replica.apply(spec, argv, Date.now(), Math.random, conn.protocol);
-    if (isWrite) return replica.commitSoon().then(() => reply);
-    // A read that saw a write not yet on disk answers only once it is, so no client reads what a crash
-    // could still take back.
-    for (const key of keys) if (replica.data.isPending(key)) return replica.data.flushed().then(() => reply);
-    return reply;
+    const failed = (err: unknown): Reply => this.failure(err, view, slot);
+    if (isWrite) return this.node.write(shard.id, argv, Date.now()).catch(failed);
+    return this.node.readBarrier(shard.id).then(() => replica.read(spec, argv, Date.now(), Math.random, conn.protocol), failed);
+  }
+
+  /** Where a client goes for a slot whose leader is elsewhere, or when to come back while none is known. */
+  private redirect(view: RoutingView, slot: number, leader: string | null): Reply {
+    if (leader === null) return ELECTING;
+    const address = view.address(leader);
+    return address === undefined ? CLUSTERDOWN : error(`MOVED ${slot} ${address}`);
+  }
+
+  /** The reply for a write or read that Raft could not complete. */
+  private failure(err: unknown, view: RoutingView, slot: number): Reply {
+    if (!(err instanceof RaftRequestError)) throw err;
+    switch (err.reason) {
+      case 'notLeader':
+      case 'removed':
+        return this.redirect(view, slot, err.leaderId === NONE ? null : nodeIdOf(err.leaderId));
+      case 'dropped':
+      case 'busy':
+        return ELECTING;
+      case 'timeout':
+        return UNCONFIRMED;
+    }
   }
 }

@@ -69,10 +69,6 @@ function keyMatches(replica: ShardReplica, key: Buffer, options: ScanOptions, no
   return options.type === undefined || value.type === options.type;
 }
 
-async function flushedAll(replicas: readonly ShardReplica[]): Promise<void> {
-  await Promise.all(replicas.map((r) => r.data.flushed()));
-}
-
 const scan: ServerHandler = async (ctx, _conn, argv) => {
   const cursorText = argv[1]!.toString();
   if (!/^\d+$/.test(cursorText) || !Number.isSafeInteger(Number(cursorText))) return error('ERR invalid cursor');
@@ -81,7 +77,7 @@ const scan: ServerHandler = async (ctx, _conn, argv) => {
   const position = cursors.load(Number(cursorText));
   const replicas = ctx.ledReplicas();
   const shards = ctx.routing().ledShards();
-  await flushedAll(replicas);
+  await ctx.settled();
   const nowMs = Date.now();
   const keys: Buffer[] = [];
   for (const shard of shards) {
@@ -108,7 +104,7 @@ const SCAN_PAGE_KEYS = 1000;
 const keys: ServerHandler = async (ctx, _conn, argv) => {
   const options: ScanOptions = { match: argv[1]!, count: SCAN_PAGE_KEYS, type: undefined };
   const replicas = ctx.ledReplicas();
-  await flushedAll(replicas);
+  await ctx.settled();
   const nowMs = Date.now();
   const result: Buffer[] = [];
   for (const replica of replicas) {
@@ -127,7 +123,7 @@ const keys: ServerHandler = async (ctx, _conn, argv) => {
 
 const randomKey: ServerHandler = async (ctx) => {
   const replicas = ctx.ledReplicas().filter((r) => r.data.keyCount > 0);
-  await flushedAll(replicas);
+  await ctx.settled();
   const nowMs = Date.now();
   const options: ScanOptions = { match: undefined, count: 1, type: undefined };
   // A few tries: a random slot's first key at or after it, wrapping to the shard's start.
@@ -148,9 +144,7 @@ const flush: ServerHandler = async (ctx, _conn, argv) => {
   if (argv.length > 2) return error('ERR syntax error');
   const mode = argv[1]?.toString().toLowerCase();
   if (mode !== undefined && mode !== 'sync' && mode !== 'async') return error('ERR syntax error');
-  const replicas = ctx.ledReplicas();
-  for (const replica of replicas) replica.data.clear();
-  await Promise.all(replicas.map((r) => r.commitSoon()));
+  await ctx.flushLed();
   return OK;
 };
 

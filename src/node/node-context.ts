@@ -3,6 +3,7 @@ import type { ShardReplica } from '../shard/shard-replica.js';
 import type { ClientConnection } from './client-connection.js';
 import type { RoutingView } from './routing-view.js';
 import type { Reply } from '../resp/reply.js';
+import type { FaultInjector } from '../transport/fault-injector.js';
 
 export interface NodeStats {
   commandsProcessed: number;
@@ -24,6 +25,15 @@ export interface NodeContext {
   routing(): RoutingView;
   /** Replicas of the default keyspace's shards this node leads, in slot order (opened on demand). */
   ledReplicas(): ShardReplica[];
+  /**
+   * Resolves once everything applied so far is on disk, for the scans that read only durable data. Data
+   * and Raft logs commit together, so applied data never gets ahead of its applied index on disk.
+   */
+  settled(): Promise<void>;
+  /** Deletes every key of the shards this node leads, through their Raft logs. */
+  flushLed(): Promise<void>;
+  /** The bus's fault rules when the node runs with --enable-debug-command; undefined otherwise. */
+  debugFaults(): FaultInjector | undefined;
   /** The 40-hex id Redis Cluster clients see for this node. */
   clusterId(): string;
 }

@@ -8,18 +8,18 @@ import type { RoutingTable } from '../common/routing.js';
 import { EMPTY_ROUTING_TABLE } from '../common/routing.js';
 import type { ShardStats } from '../common/protocol.js';
 import { createLogger, type Logger } from '../common/logger.js';
-import { expireIfDue } from '../commands/table.js';
 import { ProtocolError, RespParser } from '../resp/parser.js';
 import { ReplyWriter } from '../resp/writer.js';
 import { error, type Reply } from '../resp/reply.js';
 import { NodeStore } from '../storage/node-store.js';
-import { ShardReplica } from '../shard/shard-replica.js';
+import type { ShardReplica } from '../shard/shard-replica.js';
 import { ClientConnection } from './client-connection.js';
 import { CommandDispatcher, type DispatchTarget } from './command-dispatcher.js';
 import type { NodeStats } from './node-context.js';
 import { NodeMetrics } from './node-metrics.js';
 import { PilotClient, PilotError } from './pilot-client.js';
 import { RoutingView } from './routing-view.js';
+import { ShardGroups } from './shard-groups.js';
 
 export interface NodeOptions {
   readonly host: string;
@@ -35,6 +35,12 @@ export interface NodeOptions {
   /** Largest bulk string a client may send (Redis's proto-max-bulk-len). */
   readonly maxBulkBytes: number;
   readonly heartbeatIntervalMs: number;
+  /** Length of a Raft tick; heartbeats go out every tick. */
+  readonly raftTickMs: number;
+  /** Mean time a follower waits without hearing from its leader before it campaigns. */
+  readonly electionTimeoutMs: number;
+  /** Serve DEBUG PARTITION/HEAL, which cut this node's bus links (failure tests). */
+  readonly enableDebugCommand?: boolean;
   readonly logger?: Logger;
 }
 
@@ -64,34 +70,78 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const store = NodeStore.open(options.dataDir);
   const pilot = new PilotClient(options.pilotUrl, options.clusterSecret);
   const metrics = new NodeMetrics();
-  const replicas = new Map<string, ShardReplica>();
   const connections = new Map<number, ClientConnection>();
   const stats: NodeStats = { commandsProcessed: 0, connectionsReceived: 0, opsPerSec: 0 };
   const startedAtMs = Date.now();
   let selfId = store.getMeta('node_id') as string | undefined;
-  let view = new RoutingView((store.getMeta('routing') as RoutingTable | undefined) ?? EMPTY_ROUTING_TABLE, selfId);
+  /** The pilot's newest table; the view overlays on it the leaders this node's Raft groups know. */
+  let table = (store.getMeta('routing') as RoutingTable | undefined) ?? EMPTY_ROUTING_TABLE;
+  let view = new RoutingView(table, selfId);
+  let groups: ShardGroups | undefined;
   let closed = false;
   let nextConnectionId = 1;
 
-  const openReplica = (shardId: string): ShardReplica => {
-    let replica = replicas.get(shardId);
-    if (replica === undefined) {
-      replica = new ShardReplica(shardId, store.openShard(shardId));
-      replicas.set(shardId, replica);
-    }
-    return replica;
-  };
-
-  const applyRouting = (table: RoutingTable): void => {
-    if (table.version <= view.version) return;
-    view = new RoutingView(table, selfId);
-    void store.putMeta('routing', table);
-    for (const shard of view.hostedShards()) openReplica(shard.id);
+  /** The pilot's table with each hosted shard's leader as this node's Raft group knows it. */
+  const rebuildView = (): void => {
+    const known = groups;
+    const shards = known === undefined ? table.shards : table.shards.map((shard) => {
+      const leader = known.leaderOf(shard.id);
+      return leader === undefined || leader === shard.leader ? shard : { ...shard, leader };
+    });
+    view = new RoutingView(shards === table.shards ? table : { ...table, shards }, selfId);
     metrics.routingVersion.set(table.version);
-    logger.info({ version: table.version, led: view.ledShards().map((s) => s.id) }, 'routing table updated');
   };
-  for (const shard of view.hostedShards()) openReplica(shard.id);
 
+  /** Set once the heartbeat is ready to send (after the first join). */
+  let heartbeatNow: (() => void) | undefined;
+  let viewRebuildScheduled = false;
+  const onLeaderChange = (): void => {
+    if (viewRebuildScheduled) return;
+    viewRebuildScheduled = true;
+    setImmediate(() => {
+      viewRebuildScheduled = false;
+      rebuildView();
+      // Tells the pilot at once when this node gains a shard's leadership, so other nodes redirect to it.
+      if (groups !== undefined && groups.leaders().length > 0) heartbeatNow?.();
+    });
+  };
+
+  const startGroups = async (): Promise<void> => {
+    if (groups !== undefined || selfId === undefined) return;
+    groups = await ShardGroups.start({
+      store,
+      selfId,
+      host: options.host,
+      busPort: options.busPort,
+      clusterSecret: options.clusterSecret,
+      logger,
+      tickMs: options.raftTickMs,
+      electionTimeoutMs: options.electionTimeoutMs,
+      onLeaderChange,
+    });
+    groups.sync(view);
+    rebuildView();
+  };
+
+  const applyRouting = (next: RoutingTable): void => {
+    if (next.version <= table.version) return;
+    table = next;
+    void store.putMeta('routing', next);
+    rebuildView();
+    groups?.sync(view);
+    logger.info({ version: next.version, led: view.ledShards().map((s) => s.id) }, 'routing table updated');
+  };
+
+  const ledReplicas = (): ShardReplica[] => {
+    const out: ShardReplica[] = [];
+    for (const shard of view.ledShards()) {
+      const replica = groups?.replicas.get(shard.id);
+      if (replica !== undefined) out.push(replica);
+    }
+    return out;
+  };
+
+  const notRunning = (): Promise<never> => Promise.reject(new Error('shard replicas are not running yet'));
   const target: DispatchTarget = {
     get selfId() {
       return selfId;
@@ -103,12 +153,20 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     stats,
     connections,
     routing: () => view,
-    ledReplicas: () => view.ledShards().map((s) => openReplica(s.id)),
+    ledReplicas,
     clusterId: () => (selfId === undefined ? undefined : view.node(selfId)?.clusterId) ?? NO_CLUSTER_ID,
-    replica: (shardId) => replicas.get(shardId) ?? (view.hostedShards().some((s) => s.id === shardId) ? openReplica(shardId) : undefined),
+    replica: (shardId) => groups?.replicas.get(shardId),
+    write: (shardId, argv, nowMs) => groups?.write(shardId, argv, nowMs) ?? notRunning(),
+    readBarrier: (shardId) => groups?.readBarrier(shardId) ?? notRunning(),
+    settled: () => store.commitAll(),
+    debugFaults: () => (options.enableDebugCommand === true ? groups?.faults : undefined),
+    flushLed: async () => {
+      const nowMs = Date.now();
+      await Promise.all(view.ledShards().map((s) => groups?.flush(s.id, nowMs)));
+    },
   };
   const dispatcher = new CommandDispatcher(target, metrics);
-  metrics.trackShards(() => [...replicas.values()].map((r) => ({ id: r.id, keys: r.data.keyCount, bytes: r.data.byteCount })));
+  metrics.trackShards(() => [...(groups?.replicas.values() ?? [])].map((r) => ({ id: r.id, keys: r.data.keyCount, bytes: r.data.byteCount })));
 
   const server: Server = createServer((socket) => serveClient(socket));
   const serveClient = (socket: Socket): void => {
@@ -226,43 +284,49 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     if (selfId !== response.node_id) {
       selfId = response.node_id;
       await store.putMeta('node_id', selfId);
-      view = new RoutingView(view.table, selfId);
+      rebuildView();
     }
     logger.info({ nodeId: selfId }, 'joined the pilot');
+    await startGroups();
     applyRouting(response.routing);
   };
-  // Active expiry, as Redis's cycle: each shard walks its expiry index 20 keys at a time and keeps going
-  // while a quarter or more of a batch was due, within a time budget per cycle.
+  // Active expiry, as Redis's cycle: each led shard walks its expiry index 20 keys at a time and keeps
+  // going while a quarter or more of a batch was due, within a time budget per cycle. The deletes go
+  // through the log, proposed by the leader, so every replica deletes the same keys.
   const expiryCursors = new Map<string, { slot: number; key: Buffer } | undefined>();
   const expiryTimer = setInterval(() => {
     const startedAtMs = Date.now();
     for (const shard of view.ledShards()) {
-      const replica = openReplica(shard.id);
-      let deleted = 0;
+      const replica = groups?.replicas.get(shard.id);
+      if (replica === undefined) continue;
+      const due: Buffer[] = [];
       for (;;) {
         const nowMs = Date.now();
         const batch = replica.data.scanExpiring(expiryCursors.get(shard.id), EXPIRY_KEYS_PER_CYCLE);
-        let due = 0;
+        let dueInBatch = 0;
         for (const entry of batch) {
-          if (entry.expireAtMs <= nowMs && expireIfDue({ data: replica.data, nowMs, random: Math.random }, entry.key)) due++;
+          if (entry.expireAtMs <= nowMs) {
+            due.push(entry.key);
+            dueInBatch++;
+          }
         }
-        deleted += due;
         expiryCursors.set(shard.id, batch.length < EXPIRY_KEYS_PER_CYCLE ? undefined : batch[batch.length - 1]);
-        if (batch.length < EXPIRY_KEYS_PER_CYCLE || due * 4 < batch.length || Date.now() - startedAtMs >= EXPIRY_CYCLE_BUDGET_MS) break;
+        if (batch.length < EXPIRY_KEYS_PER_CYCLE || dueInBatch * 4 < batch.length || Date.now() - startedAtMs >= EXPIRY_CYCLE_BUDGET_MS) break;
       }
-      if (deleted > 0) void replica.commitSoon();
+      groups!.expire(shard.id, Date.now(), due);
     }
   }, EXPIRY_CYCLE_MS);
 
   // One join at a time: every heartbeat refused while the pilot does not know us would start another.
   let joining: Promise<void> | undefined;
   const join = (): Promise<void> => (joining ??= joinOnce().finally(() => (joining = undefined)));
+  await startGroups();
   await join();
 
   const shardStats = (intervalMs: number): ShardStats[] => {
     const out: ShardStats[] = [];
     let ops = 0;
-    for (const replica of replicas.values()) {
+    for (const replica of groups?.replicas.values() ?? []) {
       const taken = replica.takeOps();
       ops += taken;
       out.push({
@@ -277,10 +341,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     return out;
   };
 
-  const heartbeatTimer = setInterval(() => {
+  function heartbeat(): void {
     if (selfId === undefined) return;
     pilot
-      .heartbeat({ node_id: selfId, pid: process.pid, routing_version: view.version, shards: shardStats(options.heartbeatIntervalMs) })
+      .heartbeat({
+        node_id: selfId,
+        pid: process.pid,
+        routing_version: table.version,
+        shards: shardStats(options.heartbeatIntervalMs),
+        leaders: groups?.leaders() ?? [],
+      })
       .then((response) => {
         if (response.routing !== undefined) applyRouting(response.routing);
       })
@@ -289,13 +359,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         if (err instanceof PilotError && err.status === 404) void join();
         else logger.warn({ err: (err as Error).message }, 'heartbeat failed');
       });
-  }, options.heartbeatIntervalMs);
+  }
+  const heartbeatTimer = setInterval(heartbeat, options.heartbeatIntervalMs);
+  heartbeatNow = heartbeat;
 
   // The long poll delivers a new routing version as soon as the pilot commits it.
   const followRouting = async (): Promise<void> => {
     while (!closed) {
-      const table = await untilSuccess('routing poll', () => pilot.waitForRouting(view.version, ROUTING_POLL_WAIT_MS));
-      if (table !== undefined) applyRouting(table);
+      const next = await untilSuccess('routing poll', () => pilot.waitForRouting(table.version, ROUTING_POLL_WAIT_MS));
+      if (next !== undefined) applyRouting(next);
     }
   };
   void followRouting();
@@ -312,7 +384,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       for (const conn of connections.values()) conn.socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (metricsServer !== undefined) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
-      await Promise.all([...replicas.values()].map((r) => r.data.flushed()));
+      await groups?.close();
       await store.close();
     },
   };

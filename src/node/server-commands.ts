@@ -269,7 +269,30 @@ const reset: ServerHandler = (ctx, conn) => {
 };
 
 /** Connection-level server commands by lower-case name. */
+/**
+ * DEBUG, off unless the node runs with --enable-debug-command (as Redis's enable-debug-command). Its
+ * subcommands cut this node's bus links for failure tests: PARTITION <node-id>... drops all traffic
+ * between this node and those nodes, HEAL restores it.
+ */
+const debug: ServerHandler = (ctx, _conn, argv) => {
+  const faults = ctx.debugFaults();
+  if (faults === undefined) {
+    return error('ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.');
+  }
+  const sub = argv[1]!.toString().toLowerCase();
+  if (sub === 'partition' && argv.length > 2 && ctx.selfId !== undefined) {
+    faults.partition([ctx.selfId], argv.slice(2).map((a) => a.toString()));
+    return OK;
+  }
+  if (sub === 'heal' && argv.length === 2) {
+    faults.heal();
+    return OK;
+  }
+  return unknownSub('DEBUG', argv[1]!);
+};
+
 export const SERVER_COMMANDS: ReadonlyMap<string, ServerHandler> = new Map<string, ServerHandler>([
+  ['debug', debug],
   ['ping', ping],
   ['echo', (_ctx, _conn, argv) => bulk(argv[1]!)],
   ['hello', hello],

@@ -56,6 +56,8 @@ export interface ClusterOptions {
   nodes?: number;
   shardsPerNode?: number;
   requirepass?: string;
+  /** Replicas per shard (the pilot's --replicas); the pilot's default when absent. */
+  replicas?: number;
   extraNodeArgs?: readonly string[];
 }
 
@@ -66,7 +68,7 @@ export class TestCluster {
 
   private constructor(
     readonly dir: string,
-    private readonly options: Required<Omit<ClusterOptions, 'requirepass'>> & { requirepass?: string },
+    private readonly options: Required<Omit<ClusterOptions, 'requirepass' | 'replicas'>> & { requirepass?: string; replicas?: number },
   ) {}
 
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
@@ -84,7 +86,7 @@ export class TestCluster {
   private async boot(): Promise<void> {
     const pilotPort = await freePort();
     this.pilotUrl = `http://127.0.0.1:${pilotPort}`;
-    this.pilot = new TestProcess('pilot', ['pilot', '--port', String(pilotPort), '--data-dir', join(this.dir, 'pilot'), '--expect-nodes', String(this.options.nodes), '--shards-per-node', String(this.options.shardsPerNode)]);
+    this.pilot = new TestProcess('pilot', ['pilot', '--port', String(pilotPort), '--data-dir', join(this.dir, 'pilot'), '--expect-nodes', String(this.options.nodes), '--shards-per-node', String(this.options.shardsPerNode), ...(this.options.replicas === undefined ? [] : ['--replicas', String(this.options.replicas)])]);
     this.pilot.start();
     await waitUntil('pilot up', () => fetch(`${this.pilotUrl}/healthz`).then((r) => r.ok), () => this.pilot.log);
     for (let i = 1; i <= this.options.nodes; i++) {

@@ -30,12 +30,12 @@ const KEY_COMMANDS = `get set setnx setex psetex getset getdel getex mget mset m
   incrbyfloat append strlen getrange setrange del unlink exists type rename renamenx expire pexpire expireat
   pexpireat expiretime pexpiretime ttl pttl persist hset hsetnx hget hmget hmset hdel hgetall hlen hexists
   hincrby hincrbyfloat hkeys hvals hstrlen hscan hrandfield`.split(/\s+/);
-const SERVER_COMMANDS = `ping echo hello auth select quit reset client command info time dbsize scan keys randomkey
+const SERVER_COMMANDS = `ping echo hello auth select quit reset client command info time debug dbsize scan keys randomkey
   flushall flushdb readonly readwrite asking cluster config`.split(/\s+/);
 const SUBCOMMANDS: Record<string, string[]> = {
   client: ['setname', 'getname', 'id', 'info', 'list', 'setinfo'],
   command: ['count', 'info', 'docs'],
-  cluster: ['slots', 'shards', 'nodes', 'info', 'keyslot', 'myid', 'countkeysinslot', 'getkeysinslot'],
+  cluster: ['slots', 'shards', 'nodes', 'info', 'keyslot', 'myid', 'replicas', 'slaves', 'countkeysinslot', 'getkeysinslot'],
   config: ['get', 'set'],
 };
 

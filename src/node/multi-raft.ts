@@ -1,0 +1,653 @@
+/**
+ * The multi-raft driver: every Raft group a node belongs to, on one tick loop and one persist loop.
+ *
+ * A loop turn takes the Ready of every group that has one, stages all of it — log entries, hard states,
+ * snapshots and the state-machine effects of committed entries with their applied indexes — and makes
+ * it durable with a single `host.persist()` (one LMDB transaction, one fsync, for all groups: group
+ * commit). Only then are the turn's messages sent (batched: one `host.send` per peer per turn, so the
+ * heartbeats of all groups two nodes share travel together), proposals answered and reads served.
+ * Requests that arrive while a persist is in flight join the next turn, which is how batching grows
+ * with load. Applying in the same transaction as the applied index means a crash never separates data
+ * from the index that describes it; entries at or below the durable applied index are skipped after a
+ * restart.
+ *
+ * No timers, sockets or disk here: time is `tick()`, I/O is the host. The node runs it on real time and
+ * LMDB, the simulation on virtual time and in-memory disks.
+ *
+ * Snapshots are pulled: a leader answers a follower that needs a compacted entry with a MsgSnap that only
+ * names a prepared snapshot (a consistent read view of the state machine taken when everything applied
+ * was durable); the follower fetches the data in chunks of `snapshotChunkBytes`, then steps the MsgSnap,
+ * so Raft sees a complete snapshot and no chunk ever sits in a Raft message.
+ */
+import type { Entry, HardState, MsgSnap, NodeId, RaftLogStorage, Ready, Role, Snapshot, SnapshotMetadata } from '../raft/index.js';
+import { NONE, RawNode, type ConfChange, type ConfState, type Status } from '../raft/index.js';
+import type { ShardSnapshotChunk, ShardSnapshotReader } from '../storage/types.js';
+import type { PeerMessage } from './peer-message.js';
+
+/** What the driver writes to a group's log storage (LmdbRaftLogStorage, or the simulation's). */
+export interface GroupLog extends RaftLogStorage {
+  append(entries: readonly Entry[]): void;
+  setHardState(hardState: HardState): void;
+  getHardState(): HardState;
+  setApplied(index: number): void;
+  appliedIndex(): number;
+  applySnapshot(snapshot: Snapshot): 'ok' | 'outOfDate';
+  compact(index: number, confState: ConfState): 'ok' | 'compacted';
+  setSnapshotSource(source: () => Snapshot | 'temporarilyUnavailable'): void;
+}
+
+/** A group's replicated state machine. `apply` must be deterministic: every replica runs it. */
+export interface GroupStateMachine {
+  /** Applies a committed normal entry with data; the result answers the proposal on the proposing node. */
+  apply(entry: Entry): unknown;
+  /** A consistent view of the state; called only when every applied effect is durable. */
+  openSnapshot(): ShardSnapshotReader;
+  /** Replaces the whole state with a snapshot's chunks. */
+  restore(chunks: readonly ShardSnapshotChunk[]): void;
+}
+
+/** The driver's edges. */
+export interface MultiRaftHost {
+  /** Delivers a turn's messages to one peer (best effort: Raft tolerates loss). */
+  send(to: NodeId, messages: readonly PeerMessage[]): void;
+  /** Makes every write staged in every group's log and state machine durable, in one transaction. */
+  persist(): Promise<void>;
+  /** Runs `fn` soon, after the current synchronous work (setImmediate, or the simulation's scheduler). */
+  schedule(fn: () => void): void;
+  /** A group's leader or this member's role changed. */
+  onLeaderChange?(groupId: string, leaderId: NodeId, role: Role, term: number): void;
+  /** A message arrived for a group this node does not run (a replica being added, or one removed). */
+  onUnknownGroup?(groupId: string, from: NodeId): void;
+  /** The persist failed: memory no longer matches disk, and the node must stop. */
+  onFatal(error: unknown): void;
+}
+
+export interface MultiRaftConfig {
+  readonly id: NodeId;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly random: () => number;
+  /** Proposals and reads not answered after this many ticks fail with an unknown outcome. */
+  readonly requestTimeoutTicks: number;
+  readonly snapshotChunkBytes: number;
+  /** A snapshot transfer idle this long is abandoned (and restarted by Raft). */
+  readonly snapshotIdleTicks: number;
+  /** Compact a group's log once this many applied entries are kept... */
+  readonly compactAfterEntries: number;
+  /** ...keeping this many behind the applied index for followers that lag a little. */
+  readonly compactKeepEntries: number;
+  readonly maxInflightMsgs?: number;
+  readonly maxSizePerMsgBytes?: number;
+  readonly maxUncommittedEntriesBytes?: number;
+}
+
+/** Why a proposal or read failed. `timeout`: the outcome is unknown; the others: it did not happen. */
+export type RaftRequestFailure = 'notLeader' | 'dropped' | 'timeout' | 'busy' | 'removed';
+
+export class RaftRequestError extends Error {
+  constructor(
+    readonly reason: RaftRequestFailure,
+    /** Who leads, as far as this node knows (NONE when unknown). */
+    readonly leaderId: NodeId,
+  ) {
+    super(`raft request failed: ${reason}`);
+  }
+}
+
+interface Waiter<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface PendingProposal extends Waiter<unknown> {
+  readonly term: number;
+  readonly deadlineTick: number;
+}
+
+interface PendingRead extends Waiter<void> {
+  readonly deadlineTick: number;
+}
+
+/** A snapshot a leader holds open for followers to pull. */
+interface PreparedSnapshot {
+  readonly id: number;
+  readonly metadata: SnapshotMetadata;
+  readonly reader: ShardSnapshotReader;
+  lastUsedTick: number;
+}
+
+/** A snapshot a follower is pulling. */
+interface IncomingSnapshot {
+  readonly from: NodeId;
+  readonly message: MsgSnap;
+  readonly snap: number;
+  readonly chunks: ShardSnapshotChunk[];
+  cursor: Uint8Array | null;
+  lastTick: number;
+}
+
+class Group {
+  leaderId: NodeId = NONE;
+  role: Role = 'follower';
+  term = 0;
+  removed = false;
+  /** A Ready of this group is being persisted: the group's next waits for its advance. */
+  outstanding = false;
+  readonly proposals = new Map<number, PendingProposal>();
+  /** Reads waiting for the next ReadIndex request. */
+  queuedReads: PendingRead[] = [];
+  /** Reads whose ReadIndex request is out, by its context. */
+  readonly readsInFlight = new Map<string, PendingRead[]>();
+  /** Reads confirmed at an index, waiting for the state machine to apply it. */
+  confirmedReads: { index: number; reads: PendingRead[] }[] = [];
+  prepared: PreparedSnapshot | undefined;
+  wantSnapshot = false;
+  /** Followers pulling our snapshot: tick of their last request. */
+  readonly snapshotPulls = new Map<NodeId, number>();
+  incoming: IncomingSnapshot | undefined;
+  /** Pulled snapshots waiting for Raft to hand them back in a Ready, by index. */
+  readonly pulled = new Map<number, readonly ShardSnapshotChunk[]>();
+  /** The membership from each index on where it changed, oldest first: compaction records the one in force. */
+  confHistory: { index: number; confState: ConfState }[];
+
+  constructor(
+    readonly id: string,
+    readonly raw: RawNode,
+    readonly log: GroupLog,
+    readonly machine: GroupStateMachine,
+  ) {
+    this.confHistory = [{ index: log.firstIndex() - 1, confState: log.initialState().confState }];
+  }
+
+  /** The membership in force at `index` (at or above the oldest recorded change). */
+  confStateAt(index: number): ConfState {
+    let found = this.confHistory[0]!.confState;
+    for (const change of this.confHistory) if (change.index <= index) found = change.confState;
+    return found;
+  }
+}
+
+/** A Ready staged in a turn, with the answers to give once it is durable. */
+interface StagedReady {
+  readonly group: Group;
+  readonly ready: Ready;
+  readonly answers: { readonly proposal: PendingProposal; readonly result: unknown }[];
+}
+
+export class MultiRaft {
+  private readonly groups = new Map<string, Group>();
+  private ticks = 0;
+  private turnScheduled = false;
+  private nextReadContext = 1;
+  private nextSnapshotId = 1;
+  private closed = false;
+
+  constructor(
+    private readonly config: MultiRaftConfig,
+    private readonly host: MultiRaftHost,
+  ) {}
+
+  get id(): NodeId {
+    return this.config.id;
+  }
+
+  /** Starts driving a group whose log and state machine are already open (bootstrapped, restored or empty). */
+  addGroup(groupId: string, log: GroupLog, machine: GroupStateMachine): void {
+    if (this.groups.has(groupId)) throw new Error(`raft group ${groupId} is already running`);
+    const raw = new RawNode({
+      id: this.config.id,
+      electionTicks: this.config.electionTicks,
+      heartbeatTicks: this.config.heartbeatTicks,
+      storage: log,
+      random: this.config.random,
+      maxInflightMsgs: this.config.maxInflightMsgs ?? 256,
+      maxSizePerMsgBytes: this.config.maxSizePerMsgBytes ?? 1024 * 1024,
+      ...(this.config.maxUncommittedEntriesBytes === undefined ? {} : { maxUncommittedEntriesBytes: this.config.maxUncommittedEntriesBytes }),
+    });
+    const group = new Group(groupId, raw, log, machine);
+    group.term = log.getHardState().term;
+    log.setSnapshotSource(() => this.snapshotFor(group));
+    this.groups.set(groupId, group);
+    this.requestTurn();
+  }
+
+  /** Stops driving a group; its pending requests fail. The caller drops its storage. */
+  removeGroup(groupId: string): void {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return;
+    this.groups.delete(groupId);
+    group.removed = true;
+    this.failAll(group, 'removed');
+    group.prepared?.reader.close();
+    group.prepared = undefined;
+  }
+
+  hasGroup(groupId: string): boolean {
+    return this.groups.has(groupId);
+  }
+
+  groupIds(): string[] {
+    return [...this.groups.keys()];
+  }
+
+  /** Who leads the group as far as this member knows, its role and term; undefined for an unknown group. */
+  leadership(groupId: string): { leaderId: NodeId; role: Role; term: number } | undefined {
+    const group = this.groups.get(groupId);
+    return group === undefined ? undefined : { leaderId: group.leaderId, role: group.role, term: group.term };
+  }
+
+  status(groupId: string): Status | undefined {
+    return this.groups.get(groupId)?.raw.status();
+  }
+
+  confState(groupId: string): ConfState | undefined {
+    return this.groups.get(groupId)?.raw.confState();
+  }
+
+  appliedIndex(groupId: string): number | undefined {
+    return this.groups.get(groupId)?.log.appliedIndex();
+  }
+
+  /** Advances time by one tick for every group, and expires requests past their deadline. */
+  tick(): void {
+    this.ticks++;
+    for (const group of this.groups.values()) {
+      group.raw.tick();
+      this.expire(group);
+      this.retrySnapshotPull(group);
+      this.expireSnapshotPulls(group);
+    }
+    this.requestTurn();
+  }
+
+  /** The transport lost its connection to a peer: leaders probe it instead of streaming to it. */
+  reportUnreachable(peer: NodeId): void {
+    for (const group of this.groups.values()) if (group.role === 'leader') group.raw.reportUnreachable(peer);
+  }
+
+  /** Starts an election in the group now (a founding member named leader campaigns at once). */
+  campaign(groupId: string): void {
+    this.groups.get(groupId)?.raw.campaign();
+    this.requestTurn();
+  }
+
+  /** Handles what a peer sent. */
+  receive(from: NodeId, message: PeerMessage): void {
+    const group = this.groups.get(message.g);
+    if (group === undefined) {
+      this.host.onUnknownGroup?.(message.g, from);
+      return;
+    }
+    switch (message.t) {
+      case 'raft':
+        if (message.m.type === 'MsgSnap') this.startSnapshotPull(group, from, message.m);
+        else group.raw.step(message.m);
+        break;
+      case 'snap-req':
+        this.serveSnapshotChunk(group, from, message.snap, message.cursor);
+        break;
+      case 'snap-chunk':
+        this.onSnapshotChunk(group, message.snap, message.cursor, message.chunk);
+        break;
+      case 'snap-gone':
+        if (group.incoming?.snap === message.snap) group.incoming = undefined;
+        break;
+    }
+    this.requestTurn();
+  }
+
+  /**
+   * Proposes a command; resolves with what the state machine's `apply` returned for it once it is
+   * committed, applied and durable here. Fails at once when this member does not lead.
+   */
+  propose(groupId: string, data: Uint8Array): Promise<unknown> {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return Promise.reject(new RaftRequestError('removed', NONE));
+    const result = group.raw.propose(data);
+    if (!result.ok) {
+      const reason: RaftRequestFailure = result.reason === 'uncommittedSizeExceeded' ? 'busy' : 'notLeader';
+      return Promise.reject(new RaftRequestError(reason, result.leaderId));
+    }
+    this.requestTurn();
+    return new Promise((resolve, reject) => {
+      group.proposals.set(result.index, { term: result.term, deadlineTick: this.ticks + this.config.requestTimeoutTicks, resolve, reject });
+    });
+  }
+
+  /** Proposes a membership change (leader only). Resolves once applied here. */
+  proposeConfChange(groupId: string, change: ConfChange): { ok: true } | { ok: false; reason: string } {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return { ok: false, reason: 'removed' };
+    const result = group.raw.proposeConfChange(change);
+    this.requestTurn();
+    return result.ok ? { ok: true } : { ok: false, reason: result.reason };
+  }
+
+  transferLeadership(groupId: string, to: NodeId): boolean {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return false;
+    const result = group.raw.transferLeadership(to);
+    this.requestTurn();
+    return result.ok;
+  }
+
+  /**
+   * Resolves when a linearizable read of the group's state machine may be served here: this member was
+   * leader when the read arrived (confirmed by a quorum, ReadIndex) and has applied everything committed
+   * by then. Reads that arrive together share one confirmation.
+   */
+  readBarrier(groupId: string): Promise<void> {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return Promise.reject(new RaftRequestError('removed', NONE));
+    if (group.role !== 'leader') return Promise.reject(new RaftRequestError('notLeader', group.leaderId));
+    return new Promise((resolve, reject) => {
+      group.queuedReads.push({ deadlineTick: this.ticks + this.config.requestTimeoutTicks, resolve, reject });
+      this.requestTurn();
+    });
+  }
+
+  /** Stops: every pending request fails; a turn in flight finishes its persist but sends nothing. */
+  close(): void {
+    this.closed = true;
+    for (const group of this.groups.values()) {
+      this.failAll(group, 'removed');
+      group.prepared?.reader.close();
+    }
+    this.groups.clear();
+  }
+
+  // --- the loop ----------------------------------------------------------------------------------------
+
+  private requestTurn(): void {
+    if (this.turnScheduled || this.closed) return;
+    this.turnScheduled = true;
+    this.host.schedule(() => this.turn());
+  }
+
+  private turn(): void {
+    this.turnScheduled = false;
+    if (this.closed) return;
+    const staged: StagedReady[] = [];
+    for (const group of this.groups.values()) {
+      this.issueReads(group);
+      // A group whose last Ready is still being persisted waits; the others need not wait for it.
+      if (group.outstanding || !group.raw.hasReady()) continue;
+      group.outstanding = true;
+      staged.push(this.stage(group, group.raw.ready()));
+    }
+    if (staged.length === 0) return;
+    // Persists of successive turns land in order (each is one LMDB transaction after the previous).
+    this.host.persist().then(
+      () => {
+        if (this.closed) return;
+        this.complete(staged);
+        this.requestTurn();
+      },
+      (error: unknown) => {
+        this.closed = true;
+        this.host.onFatal(error);
+      },
+    );
+  }
+
+  /** Writes a Ready into the group's storage and state machine (durable at the next persist). */
+  private stage(group: Group, ready: Ready): StagedReady {
+    const answers: StagedReady['answers'][number][] = [];
+    const termBefore = group.term;
+    if (ready.hardState !== null) group.term = ready.hardState.term;
+    if (ready.softState !== null) this.onSoftState(group, ready.softState.leaderId, ready.softState.role);
+    else if (group.term !== termBefore) this.host.onLeaderChange?.(group.id, group.leaderId, group.role, group.term);
+    if (ready.snapshot !== null) {
+      const index = ready.snapshot.metadata.index;
+      const chunks = group.pulled.get(index);
+      group.pulled.clear();
+      if (chunks === undefined) throw new Error(`raft group ${group.id}: snapshot ${index} arrived without its data`);
+      group.log.applySnapshot(ready.snapshot);
+      group.machine.restore(chunks);
+      // Proposals at or below the snapshot were either in it or overwritten: which, this node cannot tell.
+      for (const [index_, proposal] of group.proposals) {
+        if (index_ <= index) {
+          group.proposals.delete(index_);
+          proposal.reject(new RaftRequestError('timeout', group.leaderId));
+        }
+      }
+    }
+    group.log.append(ready.entries);
+    if (ready.hardState !== null) group.log.setHardState(ready.hardState);
+    // An entry persisted by an earlier turn and committed is on a quorum's disks: its proposer may hear
+    // at once. One in this Ready's own entries (a single-member group commits on append) waits for the persist.
+    const firstUnpersisted = ready.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+    for (const entry of ready.committedEntries) {
+      // After a restart Raft hands back entries the durable state already holds.
+      if (entry.index <= group.log.appliedIndex()) continue;
+      const result = entry.type === 'normal' && entry.data.length > 0 ? group.machine.apply(entry) : undefined;
+      const proposal = group.proposals.get(entry.index);
+      if (proposal !== undefined) {
+        group.proposals.delete(entry.index);
+        // Another term's entry at our index: ours was overwritten, so it never took effect.
+        if (proposal.term !== entry.term) proposal.reject(new RaftRequestError('dropped', group.leaderId));
+        else if (entry.index < firstUnpersisted) proposal.resolve(result);
+        else answers.push({ proposal, result });
+      }
+      group.log.setApplied(entry.index);
+    }
+    // A confirmed read needs no persist: it waits only for the state machine to reach its index.
+    for (const state of ready.readStates) {
+      const context = Buffer.from(state.context).toString('latin1');
+      const reads = group.readsInFlight.get(context);
+      if (reads === undefined) continue;
+      group.readsInFlight.delete(context);
+      group.confirmedReads.push({ index: state.index, reads });
+    }
+    this.serveConfirmedReads(group);
+    return { group, ready, answers };
+  }
+
+  /** After the persist: send, acknowledge, answer, serve reads, compact, prepare snapshots. */
+  private complete(staged: readonly StagedReady[]): void {
+    const outbox = new Map<NodeId, PeerMessage[]>();
+    for (const { group, ready, answers } of staged) {
+      group.outstanding = false;
+      if (group.removed) continue;
+      for (const m of ready.messages) {
+        let batch = outbox.get(m.to);
+        if (batch === undefined) outbox.set(m.to, (batch = []));
+        batch.push({ t: 'raft', g: group.id, m });
+        if (m.type === 'MsgSnap') group.snapshotPulls.set(m.to, this.ticks);
+      }
+      group.raw.advance(ready);
+      if (ready.snapshot !== null) group.confHistory = [{ index: ready.snapshot.metadata.index, confState: ready.snapshot.metadata.confState }];
+      for (let i = ready.committedEntries.length - 1; i >= 0; i--) {
+        const entry = ready.committedEntries[i]!;
+        if (entry.type !== 'confChange') continue;
+        group.confHistory.push({ index: entry.index, confState: group.raw.confState() });
+        break;
+      }
+      for (const { proposal, result } of answers) proposal.resolve(result);
+      this.compact(group);
+      if (group.wantSnapshot && group.role === 'leader') this.prepareSnapshot(group);
+    }
+    for (const [to, messages] of outbox) this.host.send(to, messages);
+  }
+
+  private onSoftState(group: Group, leaderId: NodeId, role: Role): void {
+    const wasLeader = group.role === 'leader';
+    group.leaderId = leaderId;
+    group.role = role;
+    if (wasLeader && role !== 'leader') {
+      // Reads need a leader; proposals stay, since the new leader may still commit them.
+      this.failReads(group, 'notLeader');
+      group.prepared?.reader.close();
+      group.prepared = undefined;
+      group.snapshotPulls.clear();
+    }
+    this.host.onLeaderChange?.(group.id, leaderId, role, group.term);
+  }
+
+  private issueReads(group: Group): void {
+    if (group.queuedReads.length === 0) return;
+    const reads = group.queuedReads;
+    group.queuedReads = [];
+    const context = String(this.nextReadContext++);
+    const result = group.raw.readIndex(Buffer.from(context, 'latin1'));
+    if (!result.ok) {
+      const reason: RaftRequestFailure = result.reason === 'tooManyPendingReads' ? 'busy' : 'notLeader';
+      for (const read of reads) read.reject(new RaftRequestError(reason, result.leaderId));
+      return;
+    }
+    group.readsInFlight.set(context, reads);
+  }
+
+  private serveConfirmedReads(group: Group): void {
+    const applied = group.log.appliedIndex();
+    const waiting: { index: number; reads: PendingRead[] }[] = [];
+    for (const confirmed of group.confirmedReads) {
+      if (confirmed.index <= applied) for (const read of confirmed.reads) read.resolve();
+      else waiting.push(confirmed);
+    }
+    group.confirmedReads = waiting;
+  }
+
+  private compact(group: Group): void {
+    const applied = group.log.appliedIndex();
+    const first = group.log.firstIndex();
+    if (applied - first + 1 < this.config.compactAfterEntries) return;
+    const index = applied - this.config.compactKeepEntries;
+    if (index < first) return;
+    group.log.compact(index, group.confStateAt(index));
+    group.confHistory = group.confHistory.filter((_, i, all) => i === all.length - 1 || all[i + 1]!.index > index);
+  }
+
+  // --- requests that outlive their deadline -----------------------------------------------------------
+
+  private expire(group: Group): void {
+    for (const [index, proposal] of group.proposals) {
+      if (proposal.deadlineTick > this.ticks) continue;
+      group.proposals.delete(index);
+      proposal.reject(new RaftRequestError('timeout', group.leaderId));
+    }
+    for (const [context, reads] of group.readsInFlight) {
+      if (reads[0]!.deadlineTick > this.ticks) continue;
+      group.readsInFlight.delete(context);
+      for (const read of reads) read.reject(new RaftRequestError('timeout', group.leaderId));
+    }
+  }
+
+  private failReads(group: Group, reason: RaftRequestFailure): void {
+    const error = new RaftRequestError(reason, group.leaderId);
+    for (const read of group.queuedReads) read.reject(error);
+    for (const reads of group.readsInFlight.values()) for (const read of reads) read.reject(error);
+    for (const { reads } of group.confirmedReads) for (const read of reads) read.reject(error);
+    group.queuedReads = [];
+    group.readsInFlight.clear();
+    group.confirmedReads = [];
+  }
+
+  private failAll(group: Group, reason: RaftRequestFailure): void {
+    this.failReads(group, reason);
+    const error = new RaftRequestError(reason, group.leaderId);
+    for (const proposal of group.proposals.values()) proposal.reject(error);
+    group.proposals.clear();
+  }
+
+  // --- snapshots ---------------------------------------------------------------------------------------
+
+  /** Raft asks for a snapshot to send: the prepared one if still usable, else one is prepared after the next persist. */
+  private snapshotFor(group: Group): Snapshot | 'temporarilyUnavailable' {
+    const prepared = group.prepared;
+    if (prepared !== undefined && prepared.metadata.index >= group.log.firstIndex() - 1) {
+      prepared.lastUsedTick = this.ticks;
+      return { metadata: prepared.metadata, data: encodeSnapshotId(prepared.id) };
+    }
+    group.wantSnapshot = true;
+    this.requestTurn();
+    return 'temporarilyUnavailable';
+  }
+
+  private prepareSnapshot(group: Group): void {
+    group.wantSnapshot = false;
+    group.prepared?.reader.close();
+    const index = group.log.appliedIndex();
+    const term = group.log.term(index);
+    if (typeof term !== 'number') return;
+    group.prepared = {
+      id: this.nextSnapshotId++,
+      metadata: { index, term, confState: group.raw.confState() },
+      reader: group.machine.openSnapshot(),
+      lastUsedTick: this.ticks,
+    };
+  }
+
+  private serveSnapshotChunk(group: Group, from: NodeId, snap: number, cursor: Uint8Array | null): void {
+    const prepared = group.prepared;
+    if (prepared === undefined || prepared.id !== snap) {
+      this.host.send(from, [{ t: 'snap-gone', g: group.id, snap }]);
+      return;
+    }
+    prepared.lastUsedTick = this.ticks;
+    const chunk = prepared.reader.chunk(cursor, this.config.snapshotChunkBytes);
+    if (chunk.next === null) group.snapshotPulls.delete(from);
+    else group.snapshotPulls.set(from, this.ticks);
+    this.host.send(from, [{ t: 'snap-chunk', g: group.id, snap, cursor, chunk }]);
+  }
+
+  private startSnapshotPull(group: Group, from: NodeId, message: MsgSnap): void {
+    const snap = decodeSnapshotId(message.snapshot.data);
+    if (group.incoming?.snap === snap) return;
+    group.incoming = { from, message, snap, chunks: [], cursor: null, lastTick: this.ticks };
+    this.host.send(from, [{ t: 'snap-req', g: group.id, snap, cursor: null }]);
+  }
+
+  private onSnapshotChunk(group: Group, snap: number, cursor: Uint8Array | null, chunk: ShardSnapshotChunk): void {
+    const incoming = group.incoming;
+    if (incoming === undefined || incoming.snap !== snap || !sameCursor(incoming.cursor, cursor)) return;
+    incoming.chunks.push(chunk);
+    incoming.cursor = chunk.next;
+    incoming.lastTick = this.ticks;
+    if (chunk.next !== null) {
+      this.host.send(incoming.from, [{ t: 'snap-req', g: group.id, snap, cursor: chunk.next }]);
+      return;
+    }
+    group.incoming = undefined;
+    group.pulled.set(incoming.message.snapshot.metadata.index, incoming.chunks);
+    group.raw.step(incoming.message);
+  }
+
+  /** A lost request or chunk: ask again for the chunk we are missing. */
+  private retrySnapshotPull(group: Group): void {
+    const incoming = group.incoming;
+    if (incoming === undefined || this.ticks - incoming.lastTick < this.config.heartbeatTicks * 3) return;
+    if (this.ticks - incoming.lastTick > this.config.snapshotIdleTicks) {
+      group.incoming = undefined;
+      return;
+    }
+    this.host.send(incoming.from, [{ t: 'snap-req', g: group.id, snap: incoming.snap, cursor: incoming.cursor }]);
+  }
+
+  /** A follower that stopped pulling: tell Raft the snapshot failed so it sends another. */
+  private expireSnapshotPulls(group: Group): void {
+    for (const [follower, lastTick] of group.snapshotPulls) {
+      if (this.ticks - lastTick <= this.config.snapshotIdleTicks) continue;
+      group.snapshotPulls.delete(follower);
+      group.raw.reportSnapshot(follower, false);
+    }
+    const prepared = group.prepared;
+    if (prepared !== undefined && group.snapshotPulls.size === 0 && this.ticks - prepared.lastUsedTick > this.config.snapshotIdleTicks) {
+      prepared.reader.close();
+      group.prepared = undefined;
+    }
+  }
+}
+
+function encodeSnapshotId(id: number): Uint8Array {
+  return Buffer.from(String(id), 'latin1');
+}
+
+function decodeSnapshotId(data: Uint8Array): number {
+  return Number(Buffer.from(data).toString('latin1'));
+}
+
+function sameCursor(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  return Buffer.from(a).equals(Buffer.from(b));
+}

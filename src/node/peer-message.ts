@@ -1,0 +1,27 @@
+/**
+ * What one node's multi-raft driver sends another's: Raft messages of any group, and the chunks of a
+ * snapshot a follower pulls from its leader. A driver hands each peer all of a loop turn's messages at
+ * once, so the heartbeats of every group two nodes share travel in one frame.
+ */
+import type { Message } from '../raft/index.js';
+import type { ShardSnapshotChunk } from '../storage/types.js';
+
+export type PeerMessage =
+  | { readonly t: 'raft'; readonly g: string; readonly m: Message }
+  /** A follower asks for the chunk of snapshot `snap` after `cursor` (null: the first). */
+  | { readonly t: 'snap-req'; readonly g: string; readonly snap: number; readonly cursor: Uint8Array | null }
+  /** The leader's answer; `cursor` repeats the request's so a duplicate or late answer is recognised. */
+  | { readonly t: 'snap-chunk'; readonly g: string; readonly snap: number; readonly cursor: Uint8Array | null; readonly chunk: ShardSnapshotChunk }
+  /** The leader no longer holds snapshot `snap` (it prepared a newer one or lost leadership). */
+  | { readonly t: 'snap-gone'; readonly g: string; readonly snap: number };
+
+/** Raft ids are the numbers of node ids: `node7` is Raft member 7 of every group it belongs to. */
+export function raftIdOf(nodeId: string): number {
+  const match = /^node([1-9][0-9]*)$/.exec(nodeId);
+  if (match === null) throw new Error(`node id ${JSON.stringify(nodeId)} is not of the form nodeN`);
+  return Number(match[1]);
+}
+
+export function nodeIdOf(raftId: number): string {
+  return `node${raftId}`;
+}

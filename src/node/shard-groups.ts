@@ -1,0 +1,256 @@
+/**
+ * The shard replicas a node hosts, each a member of its shard's Raft group, driven by one MultiRaft over
+ * the node's LMDB environment and the node-to-node transport.
+ *
+ * The routing table says which shards list this node as a replica (the pilot's desired placement). The
+ * node starts a group for each: a founding member (shard epoch 1, empty log) bootstraps it with the
+ * shard's replicas as voters, any other member starts empty and receives a snapshot from the leader.
+ * The leader of each group moves the Raft membership towards the desired replicas one change at a time —
+ * add a learner, promote it once caught up, remove a member no longer wanted, hand leadership away
+ * before removing itself — so the pilot only states intent and every step is a committed log entry.
+ */
+import type { RoutingShard } from '../common/routing.js';
+import type { Logger } from '../common/logger.js';
+import { NONE, type NodeId, type Role } from '../raft/index.js';
+import type { Reply } from '../resp/reply.js';
+import { encodeShardCommand } from '../shard/shard-command.js';
+import { ShardReplica } from '../shard/shard-replica.js';
+import type { NodeStore } from '../storage/node-store.js';
+import type { FaultInjector } from '../transport/fault-injector.js';
+import { Transport } from '../transport/transport.js';
+import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from './membership-step.js';
+import { MultiRaft } from './multi-raft.js';
+import { nodeIdOf, raftIdOf, type PeerMessage } from './peer-message.js';
+import type { RoutingView } from './routing-view.js';
+
+export interface ShardGroupsOptions {
+  readonly store: NodeStore;
+  readonly selfId: string;
+  readonly host: string;
+  readonly busPort: number;
+  readonly clusterSecret: string | undefined;
+  readonly logger: Logger;
+  /** Length of a Raft tick. */
+  readonly tickMs: number;
+  /** Mean time without a leader before a follower campaigns. */
+  readonly electionTimeoutMs: number;
+  /** A group's leader changed as this node sees it. */
+  readonly onLeaderChange: (shardId: string) => void;
+}
+
+const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+/** How long a replica no longer wanted may wait to learn of its removal before it drops its copy. */
+const UNWANTED_GRACE_MS = 60_000;
+
+export class ShardGroups {
+  readonly replicas = new Map<string, ShardReplica>();
+  private readonly multiRaft: MultiRaft;
+  private readonly raftId: NodeId;
+  private readonly tickTimer: NodeJS.Timeout;
+  private ticks = 0;
+  private view: RoutingView | undefined;
+  /** When this node first saw each shard it runs no longer list it as a replica. */
+  private readonly unwantedSince = new Map<string, number>();
+  /** Groups whose leader is proposing an expiry batch: one at a time per shard. */
+  private readonly expiring = new Set<string>();
+
+  private constructor(
+    private readonly options: ShardGroupsOptions,
+    private readonly transport: Transport,
+  ) {
+    this.raftId = raftIdOf(options.selfId);
+    const electionTicks = Math.max(3, Math.round(options.electionTimeoutMs / options.tickMs / 1.5));
+    this.multiRaft = new MultiRaft(
+      {
+        id: this.raftId,
+        electionTicks,
+        heartbeatTicks: 1,
+        random: Math.random,
+        requestTimeoutTicks: Math.ceil(10_000 / options.tickMs),
+        snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES,
+        snapshotIdleTicks: Math.ceil(30_000 / options.tickMs),
+        compactAfterEntries: 20_000,
+        compactKeepEntries: 5_000,
+        maxUncommittedEntriesBytes: 256 * 1024 * 1024,
+      },
+      {
+        send: (to, messages) => void this.transport.send(nodeIdOf(to), 'raft', messages),
+        persist: () => options.store.commitAll(),
+        schedule: (fn) => setImmediate(fn),
+        onLeaderChange: (groupId, leaderId, role, term) => this.onLeaderChange(groupId, leaderId, role, term),
+        onFatal: (error) => {
+          options.logger.fatal({ err: error }, 'raft persist failed: stopping, memory no longer matches disk');
+          process.exit(1);
+        },
+      },
+    );
+    transport.on('raft', (envelope) => {
+      const from = raftIdOf(envelope.from);
+      for (const message of envelope.payload as PeerMessage[]) this.multiRaft.receive(from, message);
+    });
+    this.tickTimer = setInterval(() => this.tick(), options.tickMs);
+  }
+
+  static async start(options: ShardGroupsOptions): Promise<ShardGroups> {
+    const transport = new Transport({
+      nodeId: options.selfId,
+      clusterSecret: options.clusterSecret,
+      onUnreachable: (peer) => groups.multiRaft.reportUnreachable(raftIdOf(peer)),
+    });
+    await transport.listen(options.host, options.busPort);
+    const groups: ShardGroups = new ShardGroups(options, transport);
+    return groups;
+  }
+
+  get faults(): FaultInjector {
+    return this.transport.faults;
+  }
+
+  /**
+   * Follows a new routing table: peers' addresses, groups to start for shards that list this node, and
+   * groups to stop for shards that no longer do once the group's membership no longer has this node.
+   */
+  sync(view: RoutingView): void {
+    this.view = view;
+    this.transport.setPeers(new Map(view.nodes.map((n) => [n.id, { host: n.host, port: n.busPort }])));
+    for (const shard of view.hostedShards()) if (!this.multiRaft.hasGroup(shard.id)) this.startGroup(shard);
+    this.dropUnwanted();
+  }
+
+  /**
+   * Stops the groups of shards that no longer list this node, once the group's membership has dropped it
+   * too — or, since a removed member may never hear of its removal (the leader stops writing to it),
+   * once it has been unwanted for a while without leading.
+   */
+  private dropUnwanted(): void {
+    const view = this.view;
+    if (view === undefined) return;
+    const now = Date.now();
+    for (const shardId of this.multiRaft.groupIds()) {
+      const shard = view.table.shards.find((s) => s.id === shardId);
+      if (shard !== undefined && shard.replicas.includes(this.options.selfId)) {
+        this.unwantedSince.delete(shardId);
+        continue;
+      }
+      const since = this.unwantedSince.get(shardId) ?? now;
+      this.unwantedSince.set(shardId, since);
+      const conf = this.multiRaft.confState(shardId);
+      const member = conf !== undefined && (conf.voters.includes(this.raftId) || conf.learners.includes(this.raftId));
+      if (shouldDropReplica({ shardExists: shard !== undefined, member, unwantedForMs: now - since, leading: this.isLeader(shardId) }, UNWANTED_GRACE_MS)) {
+        this.unwantedSince.delete(shardId);
+        void this.stopGroup(shardId);
+      }
+    }
+  }
+
+  /** The leader of a hosted shard as this node knows it: a node id, null while unknown, undefined if not hosted. */
+  leaderOf(shardId: string): string | null | undefined {
+    const leadership = this.multiRaft.leadership(shardId);
+    if (leadership === undefined) return undefined;
+    return leadership.leaderId === NONE ? null : nodeIdOf(leadership.leaderId);
+  }
+
+  /** Shards this node leads, with the Raft term: what the pilot learns from heartbeats. */
+  leaders(): { shard_id: string; term: number }[] {
+    const out: { shard_id: string; term: number }[] = [];
+    for (const shardId of this.multiRaft.groupIds()) {
+      const leadership = this.multiRaft.leadership(shardId)!;
+      if (leadership.role === 'leader') out.push({ shard_id: shardId, term: leadership.term });
+    }
+    return out;
+  }
+
+  /** Proposes a key command; resolves with its reply once committed and applied here. */
+  write(shardId: string, argv: readonly Buffer[], nowMs: number): Promise<Reply> {
+    return this.multiRaft.propose(shardId, encodeShardCommand({ kind: 'command', nowMs, argv })) as Promise<Reply>;
+  }
+
+  /** Resolves when a linearizable read of the shard may be served here. */
+  readBarrier(shardId: string): Promise<void> {
+    return this.multiRaft.readBarrier(shardId);
+  }
+
+  flush(shardId: string, nowMs: number): Promise<unknown> {
+    return this.multiRaft.propose(shardId, encodeShardCommand({ kind: 'flush', nowMs }));
+  }
+
+  /** Proposes deleting keys found expired; at most one batch per shard in flight. */
+  expire(shardId: string, nowMs: number, keys: readonly Buffer[]): void {
+    if (keys.length === 0 || this.expiring.has(shardId)) return;
+    this.expiring.add(shardId);
+    this.multiRaft
+      .propose(shardId, encodeShardCommand({ kind: 'expire', nowMs, keys }))
+      .catch(() => undefined)
+      .finally(() => this.expiring.delete(shardId));
+  }
+
+  isLeader(shardId: string): boolean {
+    return this.multiRaft.leadership(shardId)?.role === 'leader';
+  }
+
+  raftStatus(shardId: string) {
+    return this.multiRaft.status(shardId);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.tickTimer);
+    this.multiRaft.close();
+    await this.transport.close();
+  }
+
+  private tick(): void {
+    this.ticks++;
+    this.multiRaft.tick();
+    if (this.ticks % MEMBERSHIP_CHECK_TICKS === 0 && this.view !== undefined) {
+      for (const shard of this.view.table.shards) if (this.isLeader(shard.id)) this.reconcileMembership(shard);
+      this.dropUnwanted();
+    }
+  }
+
+  private startGroup(shard: RoutingShard): void {
+    const { store } = this.options;
+    const data = store.openShard(shard.id);
+    const log = store.openRaftLog(shard.id);
+    const fresh = log.lastIndex() === 0;
+    // Founding members bootstrap; a member added later starts empty and gets the leader's snapshot.
+    const founding = fresh && shard.epoch === 1;
+    if (founding) log.bootstrap(shard.replicas.map(raftIdOf));
+    const replica = new ShardReplica(shard.id, data);
+    this.replicas.set(shard.id, replica);
+    this.multiRaft.addGroup(shard.id, log, replica);
+    // The pilot's choice of leader campaigns at once, so a new cluster serves without waiting a timeout;
+    // so does the only voter of a group, which has nobody to wait for.
+    const voters = this.multiRaft.confState(shard.id)?.voters ?? [];
+    const alone = voters.length === 1 && voters[0] === this.raftId;
+    if ((founding && shard.leader === this.options.selfId) || alone) this.multiRaft.campaign(shard.id);
+    this.options.logger.info({ shard: shard.id, founding, replicas: shard.replicas }, 'shard replica started');
+  }
+
+  private async stopGroup(shardId: string): Promise<void> {
+    this.multiRaft.removeGroup(shardId);
+    this.replicas.delete(shardId);
+    this.options.logger.info({ shard: shardId }, 'shard replica removed: dropping its data');
+    await this.options.store.dropShard(shardId);
+  }
+
+  private onLeaderChange(groupId: string, leaderId: NodeId, role: Role, term: number): void {
+    this.options.logger.info({ shard: groupId, leader: leaderId === NONE ? null : nodeIdOf(leaderId), role, term }, 'shard leadership');
+    this.options.onLeaderChange(groupId);
+  }
+
+  /** One step of moving the group's membership to the shard's desired replicas (leader only). */
+  private reconcileMembership(shard: RoutingShard): void {
+    const status = this.multiRaft.status(shard.id);
+    if (status === undefined) return;
+    const transferTo = shard.transferTo === undefined ? undefined : raftIdOf(shard.transferTo);
+    const step = nextMembershipStep(status, shard.replicas.map(raftIdOf), this.raftId, transferTo);
+    if (step === undefined) return;
+    if (step.kind === 'transferLeadership') this.multiRaft.transferLeadership(shard.id, step.to);
+    else this.proposeChange(shard.id, step.kind, step.nodeId);
+  }
+
+  private proposeChange(shardId: string, type: 'addLearner' | 'promoteLearner' | 'removeNode', nodeId: NodeId): void {
+    const result = this.multiRaft.proposeConfChange(shardId, { type, nodeId, context: new Uint8Array(0) });
+    if (result.ok) this.options.logger.info({ shard: shardId, change: type, node: nodeIdOf(nodeId) }, 'membership change proposed');
+  }
+}
