@@ -4,12 +4,13 @@
  * Runs alternate between the two systems and each figure is the median of --repeat runs, because this
  * machine is small and noisy. Prints a table and appends it to docs/BENCHMARKS.md.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, freePortBlock } from '../src/common/free-ports.js';
 import { startRedisCluster } from '../src/bench/redis-cluster.js';
+import { appendSection, machineSummary, median, redisBenchmark, requireCommand } from './bench-common.js';
 
 interface Options {
   requests: number;
@@ -40,24 +41,6 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
-/** Runs redis-benchmark once; returns requests per second of SET and GET. */
-function redisBenchmark(port: number, options: Options, pipeline: number): { set: number; get: number } {
-  const args = ['--cluster', '-p', String(port), '-t', 'set,get', '-n', String(options.requests), '-c', String(options.clients), '-P', String(pipeline), '-q'];
-  const result = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 600_000 });
-  const rate = (name: string): number => Number(new RegExp(`${name}: ([\\d.]+) requests per second`).exec(result.stdout)?.[1] ?? NaN);
-  const out = { set: rate('SET'), get: rate('GET') };
-  if (result.status !== 0 || Number.isNaN(out.set) || Number.isNaN(out.get)) {
-    throw new Error(`redis-benchmark ${args.join(' ')} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
-  }
-  return out;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 async function startCleave(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
   const port = await freePortBlock(3);
   const pilotPort = await freePort();
@@ -84,10 +67,7 @@ async function startCleave(dir: string): Promise<{ port: number; stop: () => Pro
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
-  if (spawnSync('sh', ['-c', 'command -v redis-benchmark']).status !== 0) {
-    console.error('bench:redis needs redis-benchmark: apt-get install -y redis-tools');
-    process.exit(2);
-  }
+  requireCommand('redis-benchmark', 'redis-tools', 'bench:redis');
   const dir = mkdtempSync(join(tmpdir(), 'cleave-bench-'));
   const cleave = await startCleave(join(dir, 'cleave'));
   const redis = await startRedisCluster({ masters: 3, dir: join(dir, 'redis') });
@@ -97,7 +77,7 @@ async function main(): Promise<void> {
       const samples = { cleave: { set: [] as number[], get: [] as number[] }, redis: { set: [] as number[], get: [] as number[] } };
       for (let r = 0; r < options.repeat; r++) {
         for (const [name, port] of [['cleave', cleave.port], ['redis', redis.ports[0]!]] as const) {
-          const { set, get } = redisBenchmark(port, options, pipeline);
+          const { set, get } = await redisBenchmark({ port, requests: options.requests, clients: options.clients, pipeline });
           samples[name].set.push(set);
           samples[name].get.push(get);
           console.log(`-P ${pipeline} run ${r + 1}/${options.repeat} ${name.padEnd(6)} SET ${Math.round(set)}/s GET ${Math.round(get)}/s`);
@@ -115,7 +95,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const command = `npm run bench:redis -- --requests ${options.requests} --clients ${options.clients} --repeat ${options.repeat} --pipelines ${options.pipelines.join(',')}`;
-  const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const machine = machineSummary();
   const table = [
     `### redis-benchmark --cluster, 3 nodes: cleave vs redis-server (${new Date().toISOString().slice(0, 10)})`,
     '',
@@ -127,12 +107,7 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   console.log('\n' + table);
-  if (options.write) {
-    const file = join(process.cwd(), 'docs', 'BENCHMARKS.md');
-    if (!existsSync(file)) writeFileSync(file, '# Benchmarks\n\nEvery figure here was measured by the command shown with it, on the machine named.\n\n');
-    appendFileSync(file, '\n' + table);
-    console.log(`appended to ${file}`);
-  }
+  if (options.write) appendSection(table);
 }
 
 await main();
