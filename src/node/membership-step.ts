@@ -33,22 +33,35 @@ export function nextMembershipStep(status: Status, desired: readonly NodeId[], s
     return n !== self && voters.includes(n) && p !== undefined && p.recentActive && p.match + LEARNER_CAUGHT_UP_ENTRIES >= status.commit;
   };
   if (transferTo !== undefined && canLead(transferTo)) return { kind: 'transferLeadership', to: transferTo };
-  if (!desired.includes(self)) {
+  const leaving = !desired.includes(self);
+  if (leaving) {
     // Hand over to the most caught-up voter that stays; the new leader then removes us.
     const successor = voters
       .filter((v) => desired.includes(v) && canLead(v))
       .sort((a, b) => (progress.get(b)?.match ?? 0) - (progress.get(a)?.match ?? 0))[0];
-    return successor === undefined ? undefined : { kind: 'transferLeadership', to: successor };
+    if (successor !== undefined) return { kind: 'transferLeadership', to: successor };
+    // No voter that stays can lead yet (a group of one moving to another node): the desired members
+    // must be added and promoted first, or the group would wait for a successor forever.
   }
   const missing = desired.find((n) => !voters.includes(n) && !learners.includes(n));
   if (missing !== undefined) return { kind: 'addLearner', nodeId: missing };
-  const ready = learners.find((n) => desired.includes(n) && (progress.get(n)?.match ?? 0) + LEARNER_CAUGHT_UP_ENTRIES >= status.commit);
+  // Caught up means it holds the log (or a snapshot) and answers: in a young group a learner that has
+  // received nothing yet is within LEARNER_CAUGHT_UP_ENTRIES of the commit index too, and promoting it
+  // makes a voter of an empty replica that may never answer — a group of one member then needs it for
+  // every commit, including the one that would remove it.
+  const caughtUp = (n: NodeId): boolean => {
+    const p = progress.get(n);
+    return p !== undefined && p.recentActive && p.match > 0 && p.match + LEARNER_CAUGHT_UP_ENTRIES >= status.commit;
+  };
+  const ready = learners.find((n) => desired.includes(n) && caughtUp(n));
   if (ready !== undefined) return { kind: 'promoteLearner', nodeId: ready };
+  // A leaving leader removes nobody: its successor does, itself included.
+  if (leaving) return undefined;
   const extra = [...voters, ...learners].find((n) => !desired.includes(n));
   return extra === undefined ? undefined : { kind: 'removeNode', nodeId: extra };
 }
 
-/** What a node knows about one of its replicas that the routing table may no longer want. */
+/** What a node knows about one of its replicas that the routing table no longer lists. */
 export interface UnwantedReplica {
   /** The routing table still has the shard at all. */
   readonly shardExists: boolean;
@@ -56,14 +69,29 @@ export interface UnwantedReplica {
   readonly member: boolean;
   /** How long the routing table has not listed this node as a replica of the shard. */
   readonly unwantedForMs: number;
-  readonly leading: boolean;
+  /** How long since this node last heard from a leader of the group (0 while it leads). */
+  readonly leaderSilentMs: number;
+}
+
+/** How long an unlisted replica waits before it is dropped. */
+export interface DropDelays {
+  /** For a member: unlisted, and not hearing from a leader, for this long. */
+  readonly graceMs: number;
+  /** For a replica whose own membership has dropped it: not hearing from a leader for this long. */
+  readonly silenceMs: number;
 }
 
 /**
- * Whether to stop and drop a replica the routing table does not list: once the group's membership has
- * dropped this node too — or, since a removed member may never hear of its removal (the leader stops
- * writing to it), once it has been unwanted for `graceMs` without leading.
+ * Whether to stop and drop a replica the routing table does not list. A leader talks only to the
+ * members of its group, so a replica that still hears from one is a member whatever its own view says:
+ * that view may lag (a snapshot taken before the replica was added does not list it), and the group may
+ * need its vote to commit its very removal (a group of two voters always does). So a replica is dropped
+ * only once no leader has spoken to it for a while: `silenceMs` when its own membership has dropped it,
+ * and `graceMs` (also unlisted that long) when it has not, since a removed member may never hear of its
+ * removal — the leader stops writing to it. A replica of a shard gone from the table goes at once.
  */
-export function shouldDropReplica(replica: UnwantedReplica, graceMs: number): boolean {
-  return !replica.shardExists || !replica.member || (replica.unwantedForMs > graceMs && !replica.leading);
+export function shouldDropReplica(replica: UnwantedReplica, delays: DropDelays): boolean {
+  if (!replica.shardExists) return true;
+  if (!replica.member) return replica.leaderSilentMs > delays.silenceMs;
+  return replica.unwantedForMs > delays.graceMs && replica.leaderSilentMs > delays.graceMs;
 }

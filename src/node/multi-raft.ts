@@ -131,6 +131,8 @@ class Group {
   role: Role = 'follower';
   term = 0;
   removed = false;
+  /** The tick this member last heard from a leader of the group (or led it): a leader talks to members only. */
+  leaderContactTick = 0;
   /** A Ready of this group is being persisted: the group's next waits for its advance. */
   outstanding = false;
   readonly proposals = new Map<number, PendingProposal>();
@@ -206,12 +208,13 @@ export class MultiRaft {
     });
     const group = new Group(groupId, raw, log, machine);
     group.term = log.getHardState().term;
+    group.leaderContactTick = this.ticks;
     log.setSnapshotSource(() => this.snapshotFor(group));
     this.groups.set(groupId, group);
     this.requestTurn();
   }
 
-  /** Stops driving a group; its pending requests fail. The caller drops its storage. */
+  /** Stops driving a group; its pending requests fail (proposals with an unknown outcome). The caller drops its storage. */
   removeGroup(groupId: string): void {
     const group = this.groups.get(groupId);
     if (group === undefined) return;
@@ -236,6 +239,16 @@ export class MultiRaft {
     return group === undefined ? undefined : { leaderId: group.leaderId, role: group.role, term: group.term };
   }
 
+  /**
+   * Ticks since this member last heard from a leader of the group, or led it; undefined for an unknown
+   * group. Only members hear from a leader, so a replica that still does must not be dropped, even when
+   * its own membership (a snapshot older than its addition, say) does not list it yet.
+   */
+  ticksSinceLeaderContact(groupId: string): number | undefined {
+    const group = this.groups.get(groupId);
+    return group === undefined ? undefined : this.ticks - group.leaderContactTick;
+  }
+
   status(groupId: string): Status | undefined {
     return this.groups.get(groupId)?.raw.status();
   }
@@ -253,6 +266,7 @@ export class MultiRaft {
     this.ticks++;
     for (const group of this.groups.values()) {
       group.raw.tick();
+      if (group.role === 'leader') group.leaderContactTick = this.ticks;
       this.expire(group);
       this.retrySnapshotPull(group);
       this.expireSnapshotPulls(group);
@@ -280,6 +294,7 @@ export class MultiRaft {
     }
     switch (message.t) {
       case 'raft':
+        if (message.m.type === 'MsgApp' || message.m.type === 'MsgHeartbeat' || message.m.type === 'MsgSnap') group.leaderContactTick = this.ticks;
         if (message.m.type === 'MsgSnap') this.startSnapshotPull(group, from, message.m);
         else group.raw.step(message.m);
         break;
@@ -309,6 +324,11 @@ export class MultiRaft {
       return Promise.reject(new RaftRequestError(reason, result.leaderId));
     }
     this.requestTurn();
+    // An earlier proposal at this index lost its entry here (a newer leader cut our log), and we lead
+    // again: its entry may still live on other members and be committed by a later leader, so its
+    // outcome is unknown — and it must be answered now, or it would wait forever under a replaced key.
+    const displaced = group.proposals.get(result.index);
+    if (displaced !== undefined) displaced.reject(new RaftRequestError('timeout', group.leaderId));
     return new Promise((resolve, reject) => {
       group.proposals.set(result.index, { term: result.term, deadlineTick: this.ticks + this.config.requestTimeoutTicks, resolve, reject });
     });
@@ -346,7 +366,7 @@ export class MultiRaft {
     });
   }
 
-  /** Stops: every pending request fails; a turn in flight finishes its persist but sends nothing. */
+  /** Stops: every pending request fails (proposals with an unknown outcome); a turn in flight finishes its persist but sends nothing. */
   close(): void {
     this.closed = true;
     for (const group of this.groups.values()) {
@@ -417,9 +437,11 @@ export class MultiRaft {
     // An entry persisted by an earlier turn and committed is on a quorum's disks: its proposer may hear
     // at once. One in this Ready's own entries (a single-member group commits on append) waits for the persist.
     const firstUnpersisted = ready.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+    let appliedUnpersisted = false;
     for (const entry of ready.committedEntries) {
       // After a restart Raft hands back entries the durable state already holds.
       if (entry.index <= group.log.appliedIndex()) continue;
+      if (entry.index >= firstUnpersisted) appliedUnpersisted = true;
       const result = entry.type === 'normal' && entry.data.length > 0 ? group.machine.apply(entry) : undefined;
       const proposal = group.proposals.get(entry.index);
       if (proposal !== undefined) {
@@ -431,7 +453,9 @@ export class MultiRaft {
       }
       group.log.setApplied(entry.index);
     }
-    // A confirmed read needs no persist: it waits only for the state machine to reach its index.
+    // A confirmed read needs no persist: it waits only for the state machine to reach its index. Unless
+    // this Ready applied entries of its own (a single-member group commits on append): until the persist,
+    // the state machine holds effects a crash would take back, and a read must not see them.
     for (const state of ready.readStates) {
       const context = Buffer.from(state.context).toString('latin1');
       const reads = group.readsInFlight.get(context);
@@ -439,7 +463,7 @@ export class MultiRaft {
       group.readsInFlight.delete(context);
       group.confirmedReads.push({ index: state.index, reads });
     }
-    this.serveConfirmedReads(group);
+    if (!appliedUnpersisted) this.serveConfirmedReads(group);
     return { group, ready, answers };
   }
 
@@ -464,6 +488,7 @@ export class MultiRaft {
         break;
       }
       for (const { proposal, result } of answers) proposal.resolve(result);
+      this.serveConfirmedReads(group);
       this.compact(group);
       if (group.wantSnapshot && group.role === 'leader') this.prepareSnapshot(group);
     }
@@ -543,9 +568,12 @@ export class MultiRaft {
     group.confirmedReads = [];
   }
 
+  /** Fails every request of a group this member stops running: reads with `reason`, proposals as unknown. */
   private failAll(group: Group, reason: RaftRequestFailure): void {
     this.failReads(group, reason);
-    const error = new RaftRequestError(reason, group.leaderId);
+    // A proposal in flight may sit in other members' logs and be committed without us (a removed leader
+    // drops its group as soon as it applies its removal): whether it took effect, nobody here can tell.
+    const error = new RaftRequestError('timeout', group.leaderId);
     for (const proposal of group.proposals.values()) proposal.reject(error);
     group.proposals.clear();
   }
@@ -586,8 +614,14 @@ export class MultiRaft {
     }
     prepared.lastUsedTick = this.ticks;
     const chunk = prepared.reader.chunk(cursor, this.config.snapshotChunkBytes);
-    if (chunk.next === null) group.snapshotPulls.delete(from);
-    else group.snapshotPulls.set(from, this.ticks);
+    if (chunk.next === null) {
+      group.snapshotPulls.delete(from);
+      // The snapshot is delivered (etcd's SnapshotFinish): without this the leader waits in snapshot state
+      // for the follower's MsgAppResp alone, and if that one is lost it never sends the follower anything again.
+      group.raw.reportSnapshot(from, true);
+    } else {
+      group.snapshotPulls.set(from, this.ticks);
+    }
     this.host.send(from, [{ t: 'snap-chunk', g: group.id, snap, cursor, chunk }]);
   }
 

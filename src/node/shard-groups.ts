@@ -111,16 +111,35 @@ export class ShardGroups {
    * groups to stop for shards that no longer do once the group's membership no longer has this node.
    */
   sync(view: RoutingView): void {
+    const first = this.view === undefined;
     this.view = view;
     this.transport.setPeers(new Map(view.nodes.map((n) => [n.id, { host: n.host, port: n.busPort }])));
     for (const shard of view.hostedShards()) if (!this.multiRaft.hasGroup(shard.id)) this.startGroup(shard);
+    if (first) this.resumeUnlisted(view);
     this.dropUnwanted();
   }
 
   /**
+   * After a restart, resumes the replicas on disk of shards that no longer list this node. One may still
+   * be a member whose removal is not committed yet, and the group may need its vote to commit it (a group
+   * of two voters always does): left stopped, it would stall the group for good. Running, it learns of
+   * its removal (or waits out the grace) and is dropped like any unwanted replica.
+   */
+  private resumeUnlisted(view: RoutingView): void {
+    const { store } = this.options;
+    for (const groupId of store.raftGroupIds()) {
+      const shard = view.table.shards.find((s) => s.id === groupId);
+      if (shard === undefined || this.multiRaft.hasGroup(groupId)) continue;
+      // An empty log holds no vote worth keeping: nothing to resume.
+      if (store.openRaftLog(groupId).lastIndex() === 0) continue;
+      this.startGroup(shard);
+    }
+  }
+
+  /**
    * Stops the groups of shards that no longer list this node, once the group's membership has dropped it
-   * too — or, since a removed member may never hear of its removal (the leader stops writing to it),
-   * once it has been unwanted for a while without leading.
+   * too and no leader speaks to it any more — or, since a removed member may never hear of its removal
+   * (the leader stops writing to it), once it has been unwanted and unspoken to for a while.
    */
   private dropUnwanted(): void {
     const view = this.view;
@@ -134,9 +153,11 @@ export class ShardGroups {
       }
       const since = this.unwantedSince.get(shardId) ?? now;
       this.unwantedSince.set(shardId, since);
+      const leaderSilentMs = (this.multiRaft.ticksSinceLeaderContact(shardId) ?? 0) * this.options.tickMs;
       const conf = this.multiRaft.confState(shardId);
       const member = conf !== undefined && (conf.voters.includes(this.raftId) || conf.learners.includes(this.raftId));
-      if (shouldDropReplica({ shardExists: shard !== undefined, member, unwantedForMs: now - since, leading: this.isLeader(shardId) }, UNWANTED_GRACE_MS)) {
+      const unwanted = { shardExists: shard !== undefined, member, unwantedForMs: now - since, leaderSilentMs };
+      if (shouldDropReplica(unwanted, { graceMs: UNWANTED_GRACE_MS, silenceMs: this.options.electionTimeoutMs })) {
         this.unwantedSince.delete(shardId);
         void this.stopGroup(shardId);
       }

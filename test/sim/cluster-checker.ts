@@ -7,8 +7,11 @@
  *   same state before it — gets the same reply, which catches a member whose data diverged (a snapshot
  *   restored wrongly, an entry applied twice or skipped after a crash);
  * - per incarnation, applied indexes only grow.
- * What was applied is remembered for the whole run, so a node that crashed before its applied data was
- * durable must, after its restart, apply exactly the same entries again.
+ * What was applied is remembered for the whole run, except what a crash took back: an apply not yet
+ * durable when its node crashed is forgotten with the data it wrote (entries, applied data and applied
+ * index are one transaction). Such an entry is committed everywhere else (a node that restarts must then
+ * apply it again, identically) — unless it was committed nowhere else: a group of one member commits
+ * an entry on its own append, before it is durable, and a crash may take it back for good.
  *
  * A violation is recorded, not thrown: the hooks run inside the driver under test, which must not be
  * broken half-way by the checker; the simulation stops at its next check of `failure`.
@@ -16,12 +19,13 @@
 import type { Entry } from '../../src/raft/index.js';
 import type { Reply } from '../../src/resp/reply.js';
 
-/** What the first member to apply an index applied there. */
+/** What the first member to apply an index applied there, and which nodes still hold that apply. */
 interface AppliedRecord {
   readonly term: number;
   readonly data: string;
   readonly reply: string;
   readonly node: string;
+  readonly holders: Set<string>;
 }
 
 /** Most indexes remembered per group: far above what a simulation applies, a bound against a runaway. */
@@ -65,8 +69,9 @@ export class ClusterChecker {
     this.counts.applies++;
     let byIndex = this.applied.get(group);
     if (byIndex === undefined) this.applied.set(group, (byIndex = new Map()));
-    const record: AppliedRecord = { term: entry.term, data: Buffer.from(entry.data).toString('base64'), reply: describeReply(reply), node };
+    const record: AppliedRecord = { term: entry.term, data: Buffer.from(entry.data).toString('base64'), reply: describeReply(reply), node, holders: new Set([node]) };
     const known = byIndex.get(entry.index);
+    known?.holders.add(node);
     if (known === undefined) {
       if (byIndex.size >= APPLIED_INDEXES_MAX) this.fail(`group ${group}: more than ${APPLIED_INDEXES_MAX} applied indexes recorded`);
       byIndex.set(entry.index, record);
@@ -76,6 +81,20 @@ export class ClusterChecker {
       this.fail(`state machine safety: group ${group} index ${entry.index}: ${node} applied term ${record.term} ${record.data}, ${known.node} applied term ${known.term} ${known.data}`);
     } else if (known.reply !== record.reply) {
       this.fail(`state divergence: group ${group} index ${entry.index}: ${node} answered ${record.reply}, ${known.node} answered ${known.reply} to the same entry`);
+    }
+  }
+
+  /**
+   * `node` crashed; its disk had made durable what it applied in each group up to `durableApplied`.
+   * Its applies above that never happened; an index nobody else applied is free again.
+   */
+  onCrash(node: string, durableApplied: ReadonlyMap<string, number>): void {
+    for (const [group, byIndex] of this.applied) {
+      const durable = durableApplied.get(group) ?? 0;
+      for (const [index, record] of byIndex) {
+        if (index <= durable || !record.holders.delete(node)) continue;
+        if (record.holders.size === 0) byIndex.delete(index);
+      }
     }
   }
 

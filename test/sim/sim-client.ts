@@ -170,6 +170,7 @@ export class SimClient {
         await scheduler.sleep(this.backoffMs());
         continue;
       }
+      this.env.trace(`client ${this.id} → ${target}: ${argv.map((a) => a.toString('latin1')).join(' ')}`);
       const outcome = await node.serve(shardId, spec, argv, isWrite);
       await scheduler.sleep(this.linkDelayMs());
       if (outcome.kind === 'reply') {

@@ -74,8 +74,6 @@ export interface SimNodeEnv {
   readonly checker: ClusterChecker;
   readonly config: SimNodeConfig;
   readonly counters: SimNodeCounters;
-  /** The routing table's shards as the pilot has them now. */
-  routing(): readonly RoutingShard[];
   /** A group's leader or this member's role changed (the node's heartbeat to the pilot). */
   onLeaderChange(node: SimNode, groupId: string, leaderId: NodeId, role: Role, term: number): void;
   trace(line: string): void;
@@ -95,14 +93,19 @@ export class SimNode {
   readonly multiRaft: MultiRaft;
   readonly replicas = new Map<string, ShardReplica>();
   alive = true;
+  /** The snapshots this incarnation restored, with the chunks it pulled for each. */
+  readonly restores: { readonly shardId: string; readonly index: number; readonly chunks: number }[] = [];
   private readonly logs = new Map<string, CrashableRaftLog>();
   private readonly random: () => number;
   private ticks = 0;
   private tickEvent: EventId;
   /** When this node first saw each shard it runs no longer list it (virtual ms). */
   private readonly unwantedSince = new Map<string, number>();
-  /** Settles each client request in flight here; a crash settles them all as 'crashed'. */
-  private readonly pending = new Set<(outcome: ServeOutcome) => void>();
+  /** Settles each client request in flight here, with when it arrived; a crash settles them all as 'crashed'. */
+  private readonly pending = new Map<(outcome: ServeOutcome) => void, { readonly atMs: number; readonly isWrite: boolean }>();
+  /** The routing table's shards as this node last heard of them: it acts on this view, which may lag the pilot's. */
+  private view: readonly RoutingShard[] = [];
+  private synced = false;
   /** Snapshot chunks received per group since its last restore. */
   private readonly chunksSinceRestore = new Map<string, number>();
 
@@ -149,12 +152,16 @@ export class SimNode {
     this.tickEvent = scheduler.after(1 + Math.floor(this.random() * config.tickMs), () => this.tick());
   }
 
-  /** Follows the routing table, as ShardGroups.sync: starts groups of shards listing this node, drops unwanted ones. */
-  sync(): void {
+  /** Follows a routing table, as ShardGroups.sync: starts groups of shards listing this node, drops unwanted ones. */
+  sync(view: readonly RoutingShard[]): void {
     if (!this.alive) return;
-    for (const shard of this.env.routing()) {
+    const first = !this.synced;
+    this.synced = true;
+    this.view = view;
+    for (const shard of view) {
       if (shard.replicas.includes(this.name) && !this.multiRaft.hasGroup(shard.id)) this.startGroup(shard);
     }
+    if (first) this.resumeUnlisted();
     this.dropUnwanted();
   }
 
@@ -168,8 +175,8 @@ export class SimNode {
       const settle = (outcome: ServeOutcome): void => {
         if (this.pending.delete(settle)) resolve(outcome);
       };
-      this.pending.add(settle);
       const nowMs = this.env.scheduler.now();
+      this.pending.set(settle, { atMs: nowMs, isWrite });
       const replica = this.replicas.get(shardId);
       const work: Promise<Reply> = isWrite
         ? (this.multiRaft.propose(shardId, encodeShardCommand({ kind: 'command', nowMs, argv })) as Promise<Reply>)
@@ -190,16 +197,25 @@ export class SimNode {
     });
   }
 
-  /** Client requests in flight at this node. */
-  get pendingRequests(): number {
-    return this.pending.size;
+  /** Client writes in flight at this node. */
+  get pendingWrites(): number {
+    let writes = 0;
+    for (const { isWrite } of this.pending.values()) if (isWrite) writes++;
+    return writes;
+  }
+
+  /** When the oldest client request in flight here arrived (undefined if none). */
+  oldestPendingMs(): number | undefined {
+    let oldest: number | undefined;
+    for (const { atMs } of this.pending.values()) oldest = oldest === undefined ? atMs : Math.min(oldest, atMs);
+    return oldest;
   }
 
   /** The power goes out: returns what the disk kept. */
   crash(): DiskImage {
     this.alive = false;
     this.env.scheduler.cancel(this.tickEvent);
-    for (const settle of [...this.pending]) settle({ kind: 'crashed' });
+    for (const settle of [...this.pending.keys()]) settle({ kind: 'crashed' });
     return this.disk.crash();
   }
 
@@ -226,10 +242,20 @@ export class SimNode {
     this.ticks++;
     this.multiRaft.tick();
     if (this.ticks % MEMBERSHIP_CHECK_TICKS === 0) {
-      for (const shard of this.env.routing()) if (this.isLeader(shard.id)) this.reconcileMembership(shard);
+      for (const shard of this.view) if (this.isLeader(shard.id)) this.reconcileMembership(shard);
       this.dropUnwanted();
     }
     this.tickEvent = this.env.scheduler.after(this.env.config.tickMs, () => this.tick());
+  }
+
+  /** As ShardGroups after a restart: replicas on disk the table no longer lists run until they are dropped. */
+  private resumeUnlisted(): void {
+    for (const groupId of this.disk.raftGroupIds()) {
+      const shard = this.view.find((s) => s.id === groupId);
+      if (shard === undefined || this.multiRaft.hasGroup(groupId)) continue;
+      if (this.disk.openRaftLog(groupId).lastIndex() === 0) continue;
+      this.startGroup(shard);
+    }
   }
 
   private startGroup(shard: RoutingShard): void {
@@ -250,27 +276,29 @@ export class SimNode {
     this.env.trace(`${this.name} starts ${shard.id} (${founding ? 'founding' : fresh ? 'empty' : `applied ${log.appliedIndex()}`})`);
   }
 
+  /** As ShardGroups.dropUnwanted, on virtual time. */
   private dropUnwanted(): void {
     const now = this.env.scheduler.now();
-    const routing = this.env.routing();
     for (const shardId of this.multiRaft.groupIds()) {
-      const shard = routing.find((s) => s.id === shardId);
+      const shard = this.view.find((s) => s.id === shardId);
       if (shard !== undefined && shard.replicas.includes(this.name)) {
         this.unwantedSince.delete(shardId);
         continue;
       }
       const since = this.unwantedSince.get(shardId) ?? now;
       this.unwantedSince.set(shardId, since);
+      const leaderSilentMs = (this.multiRaft.ticksSinceLeaderContact(shardId) ?? 0) * this.env.config.tickMs;
       const conf = this.multiRaft.confState(shardId);
       const member = conf !== undefined && (conf.voters.includes(this.raftId) || conf.learners.includes(this.raftId));
-      if (shouldDropReplica({ shardExists: shard !== undefined, member, unwantedForMs: now - since, leading: this.isLeader(shardId) }, this.env.config.unwantedGraceMs)) {
+      const unwanted = { shardExists: shard !== undefined, member, unwantedForMs: now - since, leaderSilentMs };
+      if (shouldDropReplica(unwanted, { graceMs: this.env.config.unwantedGraceMs, silenceMs: this.env.config.electionTimeoutMs })) {
         this.unwantedSince.delete(shardId);
         this.multiRaft.removeGroup(shardId);
         this.replicas.delete(shardId);
         this.logs.delete(shardId);
         void this.disk.dropShard(shardId);
         this.env.counters.groupsDropped++;
-        this.env.trace(`${this.name} drops ${shardId} (${member ? 'grace expired' : 'no longer a member'})`);
+        this.env.trace(`${this.name} drops ${shardId} (${member ? 'unlisted and unspoken to past the grace' : 'no longer a member'})`);
       }
     }
   }
@@ -296,6 +324,7 @@ export class SimNode {
   onRestored(shardId: string, index: number): void {
     const chunks = this.chunksSinceRestore.get(shardId) ?? 0;
     this.chunksSinceRestore.delete(shardId);
+    this.restores.push({ shardId, index, chunks });
     this.env.counters.snapshotsRestored++;
     this.env.counters.snapshotChunksMax = Math.max(this.env.counters.snapshotChunksMax, chunks);
     this.env.checker.onRestore();

@@ -1,0 +1,842 @@
+/**
+ * A whole cleave cluster in one process on virtual time: N nodes, each the real MultiRaft driver and
+ * ShardReplica state machines over a crashable SimDisk (sim-node.ts), talking through a SimNetwork that
+ * loses, duplicates, delays, reorders, partitions and clogs messages; a pilot that owns the routing table
+ * (desired replicas, leader reports, leadership transfers); clients running SET/GET/INCR/DEL through the
+ * nodes (sim-client.ts); and checkers — election safety and state machine safety online
+ * (cluster-checker.ts), linearizability of the client history, lost writes, and convergence of every
+ * member at the end.
+ *
+ * `ClusterSim` is the cluster, with the levers a scenario pulls (crash, restart, partition, replicas,
+ * transfers, clients). `runSimulation` is one seeded run: the seed picks the cluster's shape (3 or 5
+ * nodes, 2–4 shards of 1, 3 or 5 replicas, a spare node when membership changes), the limits (small
+ * compaction thresholds and snapshot chunks in some seeds, so snapshots are pulled in many chunks), the
+ * network's faults and the clients; then a safety phase under a fault plan (partitions, swizzle-clogs,
+ * crashes, leader crashes, membership changes), and a liveness phase (faults quiesced, every node up)
+ * in which every group must elect a leader, every client command finish, and every member converge to
+ * the same applied index and data within a bounded virtual time. Everything random comes from the seed
+ * and everything timed from the scheduler, so a seed replays exactly: a failure prints
+ * `npm run sim -- --seed N`.
+ */
+import { createHash } from 'node:crypto';
+import type { RoutingShard } from '../../src/common/routing.js';
+import { keyHashSlot, SLOT_COUNT } from '../../src/common/slots.js';
+import { nodeIdOf, raftIdOf } from '../../src/node/peer-message.js';
+import { NONE, type NodeId, type Role } from '../../src/raft/index.js';
+import type { StoredValue } from '../../src/storage/types.js';
+import { seededRandom } from '../support/seeded-random.js';
+import { ClusterChecker } from './cluster-checker.js';
+import { emptyDiskImage, type DiskImage } from './crashable-storage.js';
+import { checkLinearizability, checkLostWrites, describeOperation, type RegisterOperation } from './linearizability.js';
+import { Scheduler, type EventId } from './scheduler.js';
+import { SimClient, type ClientCounters, type ClientEnv, type ClientOptions, type ShardKeys } from './sim-client.js';
+import { faultPlan, SimNetwork, type FaultStep, type SimNetworkOptions } from './sim-network.js';
+import { SimNode, type SimNodeConfig, type SimNodeCounters, type SimNodeEnv } from './sim-node.js';
+
+/** The cluster a simulation builds. */
+export interface ClusterSimOptions {
+  readonly seed: number;
+  /** Nodes node1..nodeN; shards are placed on the first ones, the rest are spares. */
+  readonly nodeCount: number;
+  /** Each shard's founding replicas; the first is the leader the pilot names. */
+  readonly shardReplicas: readonly (readonly string[])[];
+  readonly node: SimNodeConfig;
+  readonly network: SimNetworkOptions;
+  readonly clients: number;
+  readonly client: ClientOptions;
+  readonly registerKeysPerShard: number;
+  readonly counterKeysPerShard: number;
+  /** A routing table change reaches each node within [0, routingDelayMsMax] (its next pilot heartbeat). */
+  readonly routingDelayMsMax: number;
+  /** Receives every trace line as it happens (--verbose). */
+  readonly trace?: (line: string) => void;
+}
+
+/** A failure of a checker or of the run itself; the message says what and where. */
+export class SimFailure extends Error {
+  override readonly name = 'SimFailure';
+}
+
+/** Trace lines kept for a failure report. */
+const TRACE_LINES_MAX = 300;
+/** Virtual ms between checks while waiting for a condition. */
+const POLL_MS = 50;
+/** Attempts of a final read whose outcome stayed unknown (a read of unknown outcome changes nothing). */
+const FINAL_READ_ATTEMPTS_MAX = 5;
+/** Search steps per key of the linearizability checker before it falls back to the lost-write check. */
+const LINEARIZABILITY_STEPS_MAX = 300_000;
+
+/** The simulated cluster; see the module comment. */
+export class ClusterSim implements SimNodeEnv, ClientEnv {
+  readonly seed: number;
+  readonly scheduler = new Scheduler();
+  readonly network: SimNetwork<Buffer>;
+  readonly checker = new ClusterChecker();
+  readonly config: SimNodeConfig;
+  readonly counters: SimNodeCounters = {
+    snapshotChunksReceived: 0,
+    snapshotsRestored: 0,
+    snapshotChunksMax: 0,
+    membershipChangesProposed: 0,
+    transfersRequested: 0,
+    groupsStarted: 0,
+    groupsDropped: 0,
+  };
+  readonly clientCounters: ClientCounters = { ok: 0, unknown: 0, gaveUp: 0, redirects: 0, retries: 0 };
+  readonly faultCounters = { crashes: 0, restarts: 0 };
+  readonly history: RegisterOperation[] = [];
+  readonly keys: ShardKeys[];
+  readonly clients: SimClient[] = [];
+  /** The simulation's own choices (pilot actions, scenario timing), apart from the nodes' and the network's. */
+  readonly random: () => number;
+  private table: RoutingShard[];
+  private readonly names: string[];
+  /** Each node's current incarnation, up or crashed. */
+  private readonly nodes = new Map<string, SimNode>();
+  /** What each crashed node's disk kept. */
+  private readonly images = new Map<string, DiskImage>();
+  private readonly incarnations = new Map<string, number>();
+  private readonly traceLines: string[] = [];
+
+  constructor(private readonly options: ClusterSimOptions) {
+    this.seed = options.seed;
+    this.config = options.node;
+    this.random = seededRandom(mix(options.seed, 1));
+    this.network = new SimNetwork<Buffer>(this.scheduler, seededRandom(mix(options.seed, 2)), options.network);
+    this.names = Array.from({ length: options.nodeCount }, (_, i) => nodeIdOf(i + 1));
+    const shardCount = options.shardReplicas.length;
+    this.table = options.shardReplicas.map((replicas, i) => {
+      for (const name of replicas) if (!this.names.includes(name)) throw new Error(`shard replica ${name} is not a node`);
+      return {
+        id: `s${i + 1}`,
+        keyspace: 'default',
+        start: Math.floor((i * SLOT_COUNT) / shardCount),
+        end: Math.floor(((i + 1) * SLOT_COUNT) / shardCount),
+        epoch: 1,
+        leader: replicas[0]!,
+        replicas: [...replicas],
+      };
+    });
+    this.keys = this.table.map((shard) => keysOf(shard, options.registerKeysPerShard, options.counterKeysPerShard));
+    for (let i = 1; i <= options.clients; i++) {
+      this.clients.push(new SimClient(i, this, seededRandom(mix(options.seed, 100 + i)), options.client, this.clientCounters));
+    }
+  }
+
+  // --- SimNodeEnv and ClientEnv -------------------------------------------------------------------------
+
+  trace(line: string): void {
+    const text = `${String(this.scheduler.now()).padStart(7)} ${line}`;
+    this.traceLines.push(text);
+    if (this.traceLines.length > TRACE_LINES_MAX) this.traceLines.shift();
+    this.options.trace?.(text);
+  }
+
+  fail(message: string): void {
+    this.checker.fail(message);
+  }
+
+  /** A node reports leadership (its heartbeat to the pilot, which follows newer terms only). */
+  onLeaderChange(node: SimNode, groupId: string, leaderId: NodeId, role: Role, term: number): void {
+    this.trace(`${node.name} ${groupId}: ${role}, leader ${leaderId === NONE ? 'none' : nodeIdOf(leaderId)}, term ${term}`);
+    if (role !== 'leader') return;
+    const status = node.multiRaft.status(groupId);
+    if (status?.role !== 'leader' || status.term !== term) {
+      this.fail(`${node.name} reports leading ${groupId} in term ${term}, but Raft says ${status?.role} in term ${status?.term}`);
+    }
+    this.checker.onLeader(groupId, node.name, term);
+    const shard = this.shard(groupId);
+    if (shard === undefined || term <= (shard.leaderTerm ?? 0)) return;
+    const { transferTo, ...rest } = shard;
+    const reached = transferTo === node.name;
+    this.replaceShard({ ...rest, leader: node.name, leaderTerm: term, ...(transferTo === undefined || reached ? {} : { transferTo }) }, reached);
+  }
+
+  liveNode(name: string): SimNode | undefined {
+    const node = this.nodes.get(name);
+    return node?.alive === true ? node : undefined;
+  }
+
+  nodeNames(): readonly string[] {
+    return this.names;
+  }
+
+  replicasOf(shardId: string): readonly string[] {
+    return this.shard(shardId)?.replicas ?? [];
+  }
+
+  routingLeader(shardId: string): string | null {
+    return this.shard(shardId)?.leader ?? null;
+  }
+
+  record(op: RegisterOperation): void {
+    this.history.push(op);
+  }
+
+  // --- the cluster --------------------------------------------------------------------------------------
+
+  /** Starts every node on an empty disk: founding members bootstrap their groups. */
+  start(): void {
+    for (const name of this.names) {
+      this.network.addNode(name);
+      this.images.set(name, emptyDiskImage());
+    }
+    for (const name of this.names) this.restart(name);
+  }
+
+  get routing(): readonly RoutingShard[] {
+    return this.table;
+  }
+
+  shard(shardId: string): RoutingShard | undefined {
+    return this.table.find((s) => s.id === shardId);
+  }
+
+  /** Every node's current incarnation, up or down. */
+  allNodes(): SimNode[] {
+    return this.names.map((name) => this.nodes.get(name)).filter((node): node is SimNode => node !== undefined);
+  }
+
+  /** Crashes a node if it is up: it keeps only what its disk had made durable. */
+  crash(name: string): void {
+    const node = this.liveNode(name);
+    if (node === undefined) return;
+    if (this.network.isUp(name)) this.network.crash(name);
+    const image = node.crash();
+    this.images.set(name, image);
+    this.checker.onCrash(name, new Map([...image.raftLogs].map(([group, log]) => [group, log.applied])));
+    this.faultCounters.crashes++;
+    this.trace(`${name} crashes`);
+    // The peers' connections to it break: their transports report it unreachable.
+    for (const other of this.allNodes()) if (other.alive) other.multiRaft.reportUnreachable(node.raftId);
+  }
+
+  /** Starts a node's next incarnation from its disk image if it is down. */
+  restart(name: string): void {
+    if (this.liveNode(name) !== undefined) return;
+    if (!this.network.isUp(name)) this.network.restart(name);
+    const incarnation = (this.incarnations.get(name) ?? 0) + 1;
+    this.incarnations.set(name, incarnation);
+    const node = new SimNode(this, name, this.images.get(name)!, incarnation);
+    this.nodes.set(name, node);
+    if (incarnation > 1) this.faultCounters.restarts++;
+    this.trace(`${name} starts (incarnation ${incarnation})`);
+    node.sync(this.table);
+  }
+
+  /** The live node leading the shard in the highest term, if any. */
+  leaderOf(shardId: string): SimNode | undefined {
+    let best: SimNode | undefined;
+    let bestTerm = -1;
+    for (const node of this.allNodes()) {
+      const leadership = node.alive ? node.multiRaft.leadership(shardId) : undefined;
+      if (leadership?.role === 'leader' && leadership.term > bestTerm) {
+        best = node;
+        bestTerm = leadership.term;
+      }
+    }
+    return best;
+  }
+
+  // --- the pilot ----------------------------------------------------------------------------------------
+
+  /** Adds a desired replica (the pilot's `add`): the shard's leader adds it as a learner, then promotes it. */
+  addReplica(shardId: string, name: string): boolean {
+    const shard = this.shard(shardId);
+    if (shard === undefined || shard.replicas.includes(name) || shard.replicas.length >= 5) return false;
+    this.trace(`pilot: add ${name} to ${shardId}`);
+    this.replaceShard({ ...shard, epoch: shard.epoch + 1, replicas: [...shard.replicas, name] }, true);
+    return true;
+  }
+
+  /** Removes a desired replica (the pilot's `remove`); a transfer to it is cancelled. */
+  removeReplica(shardId: string, name: string): boolean {
+    const shard = this.shard(shardId);
+    if (shard === undefined || !shard.replicas.includes(name) || shard.replicas.length === 1) return false;
+    this.trace(`pilot: remove ${name} from ${shardId}`);
+    const { transferTo, ...rest } = shard;
+    const keep = transferTo === undefined || transferTo === name ? {} : { transferTo };
+    this.replaceShard({ ...rest, epoch: shard.epoch + 1, replicas: shard.replicas.filter((n) => n !== name), ...keep }, true);
+    return true;
+  }
+
+  /** Asks the shard's leader to hand leadership to `name` (a replica). */
+  transferLeader(shardId: string, name: string): boolean {
+    const shard = this.shard(shardId);
+    if (shard === undefined || !shard.replicas.includes(name) || shard.leader === name) return false;
+    this.trace(`pilot: transfer ${shardId} to ${name}`);
+    this.replaceShard({ ...shard, transferTo: name }, true);
+    return true;
+  }
+
+  /** Replaces a shard in the table; a change nodes act on reaches each after its own delay. */
+  private replaceShard(next: RoutingShard, publish: boolean): void {
+    this.table = this.table.map((s) => (s.id === next.id ? next : s));
+    if (!publish) return;
+    for (const name of this.names) {
+      const delayMs = Math.floor(this.random() * (this.options.routingDelayMsMax + 1));
+      // The node syncs to whatever table is current when the heartbeat comes.
+      this.scheduler.after(delayMs, () => this.liveNode(name)?.sync(this.table));
+    }
+  }
+
+  // --- clients ------------------------------------------------------------------------------------------
+
+  startClients(): void {
+    for (const client of this.clients) client.start();
+  }
+
+  stopClients(): void {
+    for (const client of this.clients) client.stop();
+  }
+
+  clientsIdle(): boolean {
+    return this.clients.every((client) => client.idle);
+  }
+
+  // --- running ------------------------------------------------------------------------------------------
+
+  /** Runs `durationMs` of virtual time, stopping at the first checker failure. */
+  async runFor(durationMs: number): Promise<void> {
+    const end = this.scheduler.now() + durationMs;
+    while (this.scheduler.now() < end) {
+      await this.scheduler.runUntil(Math.min(end, this.scheduler.now() + POLL_MS));
+      this.throwIfFailed();
+    }
+  }
+
+  /** Runs until `condition` holds (checked every `pollMs`) or `timeoutMs` of virtual time pass; whether it holds. */
+  async runUntil(condition: () => boolean, timeoutMs: number, pollMs = POLL_MS): Promise<boolean> {
+    const end = this.scheduler.now() + timeoutMs;
+    for (;;) {
+      this.throwIfFailed();
+      if (condition()) return true;
+      if (this.scheduler.now() >= end) return false;
+      await this.scheduler.runUntil(Math.min(end, this.scheduler.now() + pollMs));
+    }
+  }
+
+  /** Runs the scheduler until `work` settles (at most `timeoutMs`); its result. */
+  async drive<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+    let settled: { value: T } | undefined;
+    let failure: { error: unknown } | undefined;
+    work.then(
+      (value) => (settled = { value }),
+      (error: unknown) => (failure = { error }),
+    );
+    await this.runUntil(() => settled !== undefined || failure !== undefined, timeoutMs);
+    if (failure !== undefined) throw failure.error;
+    if (settled === undefined) throw new SimFailure(`${what} did not finish within ${timeoutMs} virtual ms`);
+    return settled.value;
+  }
+
+  /**
+   * Stops the run at the first checker failure, or at a client request a live node has held past its
+   * deadline: MultiRaft answers every proposal and read within the request timeout (reads waiting for
+   * the state machine also fail when leadership is lost), so one held much longer would hang a client.
+   */
+  throwIfFailed(): void {
+    if (this.checker.failure !== undefined) throw new SimFailure(this.checker.failure);
+    const limitMs = this.config.requestTimeoutMs + 4 * this.config.electionTimeoutMs + 1_000;
+    for (const node of this.allNodes()) {
+      const oldest = node.alive ? node.oldestPendingMs() : undefined;
+      if (oldest !== undefined && this.scheduler.now() - oldest > limitMs) {
+        throw new SimFailure(`liveness: ${node.name} has held a client request since ${oldest} ms, past the request timeout of ${this.config.requestTimeoutMs} ms`);
+      }
+    }
+  }
+
+  /** The last trace lines (for a failure report). */
+  traceTail(): readonly string[] {
+    return this.traceLines;
+  }
+
+  // --- end-of-run checks ----------------------------------------------------------------------------------
+
+  /**
+   * What keeps the cluster from having converged (empty when it has): per shard a leader every member
+   * follows, the membership the pilot wants with no learner left, every member at the leader's commit
+   * index with the same data, no node outside the membership still running the group, no client waiting.
+   */
+  convergenceProblems(): string[] {
+    const problems: string[] = [];
+    for (const client of this.clients) if (!client.idle) problems.push(`client ${client.id} is waiting since ${client.busySinceMs} ms`);
+    for (const shard of this.table) {
+      const leader = this.leaderOf(shard.id);
+      if (leader === undefined) {
+        const members = this.allNodes().filter((n) => n.alive && n.multiRaft.hasGroup(shard.id));
+        const states = members.map((n) => {
+          const s = n.multiRaft.status(shard.id)!;
+          return `${n.name} ${s.role} term ${s.term} vote ${s.vote} last ${s.lastIndex} commit ${s.commit} voters [${s.confState.voters.join()}] learners [${s.confState.learners.join()}]`;
+        });
+        problems.push(`${shard.id}: no leader (${states.join('; ')})`);
+        continue;
+      }
+      const status = leader.multiRaft.status(shard.id)!;
+      const desired = shard.replicas.map(raftIdOf).sort((a, b) => a - b);
+      const { voters, learners } = status.confState;
+      if (learners.length > 0 || voters.join() !== desired.join()) {
+        problems.push(`${shard.id}: voters [${voters.join()}] learners [${learners.join()}], the pilot wants [${desired.join()}]`);
+      }
+      const reference = leader.replicas.get(shard.id)!;
+      const keys = this.keysOfShard(shard.id);
+      for (const name of shard.replicas) {
+        const node = this.liveNode(name);
+        if (node === undefined || !node.multiRaft.hasGroup(shard.id)) {
+          problems.push(`${shard.id}: replica ${name} is ${node === undefined ? 'down' : 'not running the group'}`);
+          continue;
+        }
+        const leadership = node.multiRaft.leadership(shard.id)!;
+        const applied = node.multiRaft.appliedIndex(shard.id)!;
+        if (leadership.leaderId !== leader.raftId) problems.push(`${shard.id}: ${name} follows ${leadership.leaderId}, not ${leader.name}`);
+        if (applied !== status.commit) {
+          const progress = status.progress?.get(node.raftId);
+          const seen = progress === undefined ? 'untracked' : `${progress.state}, match ${progress.match}, next ${progress.next}${progress.pendingSnapshot > 0 ? `, snapshot ${progress.pendingSnapshot}` : ''}`;
+          problems.push(`${shard.id}: ${name} applied ${applied}, the leader committed ${status.commit} (leader's progress of it: ${seen})`);
+        }
+        const replica = node.replicas.get(shard.id)!;
+        if (replica.data.keyCount !== reference.data.keyCount) problems.push(`${shard.id}: ${name} has ${replica.data.keyCount} keys, ${leader.name} ${reference.data.keyCount}`);
+        for (const key of keys) {
+          const mine = describeValue(replica.data.get(Buffer.from(key)));
+          const theirs = describeValue(reference.data.get(Buffer.from(key)));
+          if (mine !== theirs) problems.push(`${shard.id}: ${name} has ${key}=${mine}, ${leader.name} ${theirs}`);
+        }
+      }
+      for (const node of this.allNodes()) {
+        if (node.alive && !shard.replicas.includes(node.name) && node.multiRaft.hasGroup(shard.id)) problems.push(`${shard.id}: ${node.name} still runs the group`);
+      }
+    }
+    return problems;
+  }
+
+  /**
+   * Ends a run: stops the clients, waits (at most `timeoutMs` of virtual time) for the cluster to
+   * converge, reads every key through its leader and checks the whole history. Returns the keys whose
+   * linearizability search ran out of budget (checked for lost writes only).
+   */
+  async settleAndCheck(timeoutMs: number): Promise<string[]> {
+    this.stopClients();
+    const settled = await this.runUntil(() => this.convergenceProblems().length === 0, timeoutMs);
+    if (!settled) throw new SimFailure(`liveness: not converged ${timeoutMs} virtual ms after the faults ended: ${this.convergenceProblems().slice(0, 8).join('; ')}`);
+    const finalValues = await this.finalReads(timeoutMs);
+    return this.checkHistory(finalValues);
+  }
+
+  /**
+   * Reads every key through its shard's leader (recorded in the history, so a lost write shows as a
+   * non-linearizable final read) and returns the values; every member's data must agree with them.
+   */
+  async finalReads(timeoutMs: number): Promise<Map<string, string | null>> {
+    const reader = new SimClient('final', this, seededRandom(mix(this.seed, 3)), { ...this.options.client, attemptsMax: 1_000, retryMsMax: timeoutMs }, this.clientCounters);
+    const values = new Map<string, string | null>();
+    const readAll = async (): Promise<void> => {
+      for (const { shardId, registers, counters } of this.keys) {
+        for (const key of [...registers, ...counters]) {
+          for (let attempt = 1; ; attempt++) {
+            const outcome = await reader.run(shardId, key, 'get');
+            if (outcome.kind === 'reply') {
+              const reply = outcome.reply;
+              if (reply.kind !== 'null' && reply.kind !== 'bulk') throw new SimFailure(`the final read of ${key} answered ${reply.kind}`);
+              values.set(key, reply.kind === 'null' ? null : typeof reply.value === 'string' ? reply.value : reply.value.toString('latin1'));
+              break;
+            }
+            if (attempt >= FINAL_READ_ATTEMPTS_MAX || outcome.kind === 'gaveUp') throw new SimFailure(`liveness: the final read of ${key} never succeeded (${outcome.kind})`);
+          }
+        }
+      }
+    };
+    await this.drive(readAll(), timeoutMs, 'the final reads');
+    for (const shard of this.table) {
+      for (const name of shard.replicas) {
+        const replica = this.liveNode(name)?.replicas.get(shard.id);
+        for (const key of this.keysOfShard(shard.id)) {
+          const stored = replica?.data.get(Buffer.from(key));
+          const value = stored === undefined ? null : stored.type === 'string' ? stored.value.toString('latin1') : describeValue(stored);
+          if (value !== values.get(key)) throw new SimFailure(`${name} holds ${key}=${value} but a final read through the leader gave ${values.get(key)}`);
+        }
+      }
+    }
+    return values;
+  }
+
+  /**
+   * Checks the client history key by key: linearizable, or — where the search runs out of budget — at
+   * least no acknowledged write lost and no counter off its increments. Returns the keys that fell back.
+   */
+  checkHistory(finalValues: ReadonlyMap<string, string | null>): string[] {
+    const byKey = new Map<string, RegisterOperation[]>();
+    for (const op of this.history) {
+      let ops = byKey.get(op.key);
+      if (ops === undefined) byKey.set(op.key, (ops = []));
+      ops.push(op);
+    }
+    const fellBack: string[] = [];
+    for (const key of [...byKey.keys()].sort()) {
+      const ops = byKey.get(key)!;
+      const result = checkLinearizability(ops, { stepsMax: LINEARIZABILITY_STEPS_MAX });
+      if (result.ok === true) continue;
+      if (result.ok === false) throw new SimFailure(`linearizability: ${result.explanation}`);
+      const problems = checkLostWrites(ops, finalValues);
+      if (problems.length > 0) throw new SimFailure(`lost writes: ${problems.map((p) => p.explanation).join('; ')}`);
+      fellBack.push(key);
+    }
+    return fellBack;
+  }
+
+  /** A digest of what clients saw and where every replica ended: equal for two runs of one seed. */
+  digest(): string {
+    const hash = createHash('sha256');
+    for (const op of this.history) hash.update(`${describeOperation(op)}\n`);
+    for (const node of this.allNodes()) {
+      for (const shardId of node.alive ? node.multiRaft.groupIds().sort() : []) hash.update(`${node.name}/${shardId}@${node.multiRaft.appliedIndex(shardId)}\n`);
+    }
+    hash.update(JSON.stringify(this.network.stats));
+    return hash.digest('hex').slice(0, 16);
+  }
+
+  private keysOfShard(shardId: string): string[] {
+    const keys = this.keys.find((k) => k.shardId === shardId)!;
+    return [...keys.registers, ...keys.counters];
+  }
+}
+
+// --- one seeded run -------------------------------------------------------------------------------------
+
+/** Client pacing and limits: retries like a cluster client's (ioredis waits ~50 ms after TRYAGAIN). */
+const CLIENT_OPTIONS: ClientOptions = { linkDelayMsMax: 2, thinkMsMax: 20, retryBackoffMsMin: 20, retryBackoffMsMax: 60, attemptsMax: 100, retryMsMax: 5_000 };
+
+/**
+ * A calm cluster for scenario tests: a reliable network with short delays, large compaction thresholds,
+ * 3 clients; `overrides` change any of it.
+ */
+export function calmClusterOptions(seed: number, nodeCount: number, shardReplicas: readonly (readonly string[])[], overrides: Partial<ClusterSimOptions> = {}): ClusterSimOptions {
+  return {
+    seed,
+    nodeCount,
+    shardReplicas,
+    node: {
+      tickMs: 10,
+      electionTimeoutMs: 200,
+      requestTimeoutMs: 2_000,
+      snapshotChunkBytes: 1024 * 1024,
+      snapshotIdleMs: 1_000,
+      compactAfterEntries: 20_000,
+      compactKeepEntries: 5_000,
+      maxUncommittedEntriesBytes: 256 * 1024 * 1024,
+      unwantedGraceMs: 3_000,
+      fsyncDelayMsMax: 3,
+    },
+    network: { delayMsMin: 1, delayMsMax: 5, lossProbability: 0, duplicateProbability: 0 },
+    clients: 3,
+    client: CLIENT_OPTIONS,
+    registerKeysPerShard: 2,
+    counterKeysPerShard: 1,
+    routingDelayMsMax: 100,
+    ...overrides,
+  };
+}
+
+/** What a run may fix instead of drawing it from the seed (the `npm run sim` flags). */
+export interface SimRunOptions {
+  readonly seed: number;
+  readonly nodes?: number;
+  readonly shards?: number;
+  /** Length of the safety phase, in virtual ms. */
+  readonly durationMs?: number;
+  /** Most virtual ms the liveness phase may take to converge. */
+  readonly livenessMs?: number;
+  readonly clients?: number;
+  /** Whether the pilot changes replicas and leaders during the run (with a spare node). */
+  readonly membership?: boolean;
+  /** Whether logs compact after a few dozen entries, so lagging members catch up by snapshot. */
+  readonly smallCompaction?: boolean;
+  readonly trace?: (line: string) => void;
+}
+
+/** What a run did, and how it ended. */
+export interface SimRunResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  /** What failed, with the replay command. */
+  readonly failure?: string;
+  /** The one command that replays this run. */
+  readonly replay: string;
+  /** Equal for two runs of one seed (see ClusterSim.digest). */
+  readonly digest: string;
+  /** The cluster's shape and what happened, one line. */
+  readonly summary: string;
+  /** The trace's last lines, on a failure. */
+  readonly traceTail: readonly string[];
+  readonly stats: {
+    readonly virtualMs: number;
+    readonly operations: number;
+    readonly ok: number;
+    readonly unknown: number;
+    readonly gaveUp: number;
+    readonly crashes: number;
+    readonly leaderElections: number;
+    readonly snapshotsRestored: number;
+    readonly snapshotChunksMax: number;
+    readonly membershipChanges: number;
+    readonly keysFellBack: number;
+  };
+}
+
+const SAFETY_MS_DEFAULT = 8_000;
+const LIVENESS_MS_DEFAULT = 30_000;
+
+/** What a seed stands for: the cluster, and the safety phase's length and faults. */
+export interface SimScenario {
+  readonly cluster: ClusterSimOptions;
+  readonly durationMs: number;
+  readonly livenessMs: number;
+  readonly membership: boolean;
+  readonly smallCompaction: boolean;
+  readonly faults: FaultKnobs;
+}
+
+/** The scenario of a seed, with what `options` fix instead of drawing. */
+export function scenarioFor(options: SimRunOptions): SimScenario {
+  const r = seededRandom(mix(options.seed, 0));
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(r() * items.length)]!;
+  // Every choice is drawn, in a fixed order, even when a flag fixes it: fixing one leaves the others as
+  // the seed has them. The placement comes last, as it depends on the number of nodes and shards.
+  const drawn = { hosts: r() < 0.65 ? 3 : 5, membership: r() < 0.35, smallCompaction: r() < 0.5, shards: 2 + Math.floor(r() * 3), clients: 2 + Math.floor(r() * 5) };
+  const hosts = options.nodes ?? drawn.hosts;
+  const membership = options.membership ?? drawn.membership;
+  const smallCompaction = options.smallCompaction ?? drawn.smallCompaction;
+  const shardCount = options.shards ?? drawn.shards;
+  const small = { chunkBytes: pick([16, 40, 100]), compactAfterEntries: 20 + Math.floor(r() * 31) };
+  const flowControl = r() < 0.3 ? { maxInflightMsgs: 1 + Math.floor(r() * 4), maxSizePerMsgBytes: pick([100, 400]) } : {};
+  const node: SimNodeConfig = {
+    tickMs: 10,
+    electionTimeoutMs: pick([150, 200, 300]),
+    requestTimeoutMs: pick([1_000, 2_000, 3_000]),
+    snapshotChunkBytes: smallCompaction ? small.chunkBytes : 1024 * 1024,
+    snapshotIdleMs: pick([500, 1_000, 3_000]),
+    compactAfterEntries: smallCompaction ? small.compactAfterEntries : 20_000,
+    compactKeepEntries: smallCompaction ? 5 : 5_000,
+    maxUncommittedEntriesBytes: r() < 0.15 ? 2_048 : 256 * 1024 * 1024,
+    ...flowControl,
+    unwantedGraceMs: 3_000,
+    fsyncDelayMsMax: pick([1, 5, 20]),
+  };
+  const network: SimNetworkOptions = {
+    delayMsMin: 1,
+    delayMsMax: pick([5, 10, 30]),
+    lossProbability: pick([0, 0.01, 0.05, 0.1]),
+    duplicateProbability: pick([0, 0.01, 0.05]),
+  };
+  const faults: FaultKnobs = {
+    faultMsMax: pick([1_000, 3_000]),
+    calmMsMax: pick([200, 1_000]),
+    leaderCrashEveryMs: pick([0, 1_500, 3_000]),
+  };
+  const hostNames = Array.from({ length: hosts }, (_, i) => nodeIdOf(i + 1));
+  const shardReplicas = Array.from({ length: shardCount }, () => {
+    const roll = r();
+    const factor = Math.min(hosts, roll < 0.1 ? 1 : hosts >= 5 && roll < 0.3 ? 5 : 3);
+    return shuffle(r, hostNames).slice(0, factor);
+  });
+  const cluster: ClusterSimOptions = {
+    seed: options.seed,
+    nodeCount: hosts + (membership ? 1 : 0),
+    shardReplicas,
+    node,
+    network,
+    clients: options.clients ?? drawn.clients,
+    client: CLIENT_OPTIONS,
+    registerKeysPerShard: 2,
+    counterKeysPerShard: 1,
+    routingDelayMsMax: 300,
+    ...(options.trace === undefined ? {} : { trace: options.trace }),
+  };
+  return { cluster, durationMs: options.durationMs ?? SAFETY_MS_DEFAULT, livenessMs: options.livenessMs ?? LIVENESS_MS_DEFAULT, membership, smallCompaction, faults };
+}
+
+/** Fault settings a seed draws. */
+export interface FaultKnobs {
+  readonly faultMsMax: number;
+  readonly calmMsMax: number;
+  /** Mean virtual ms between crashes of a shard's current leader (0: none beyond the fault plan's). */
+  readonly leaderCrashEveryMs: number;
+}
+
+/** The command that replays a run with these options. */
+export function replayCommand(options: SimRunOptions): string {
+  const flags = [`--seed ${options.seed}`];
+  if (options.nodes !== undefined) flags.push(`--nodes ${options.nodes}`);
+  if (options.shards !== undefined) flags.push(`--shards ${options.shards}`);
+  if (options.durationMs !== undefined) flags.push(`--duration-ms ${options.durationMs}`);
+  if (options.livenessMs !== undefined) flags.push(`--liveness-ms ${options.livenessMs}`);
+  if (options.clients !== undefined) flags.push(`--clients ${options.clients}`);
+  if (options.membership !== undefined) flags.push(options.membership ? '--membership' : '--no-membership');
+  if (options.smallCompaction !== undefined) flags.push(options.smallCompaction ? '--small-compaction' : '--no-small-compaction');
+  return `npm run sim -- ${flags.join(' ')}`;
+}
+
+/** One seeded run: a safety phase under faults, then a liveness phase; see the module comment. */
+export async function runSimulation(options: SimRunOptions): Promise<SimRunResult> {
+  const scenario = scenarioFor(options);
+  const sim = new ClusterSim(scenario.cluster);
+  const replay = replayCommand(options);
+  const onUnhandled = (reason: unknown): void => sim.fail(`unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}`);
+  process.on('unhandledRejection', onUnhandled);
+  let failure: string | undefined;
+  let fellBack: string[] = [];
+  try {
+    sim.trace(`cluster: ${describeScenario(scenario)}`);
+    sim.start();
+    const ownEvents = scheduleSafetyPhase(sim, scenario);
+    sim.startClients();
+    await sim.runFor(scenario.durationMs);
+
+    // Liveness: no more faults, every node up; the cluster must settle within a bounded time.
+    sim.stopClients();
+    for (const id of ownEvents) sim.scheduler.cancel(id);
+    for (const name of sim.network.quiesce()) sim.restart(name);
+    for (const name of sim.nodeNames()) sim.restart(name);
+    sim.trace('liveness phase: faults quiesced, every node up');
+    fellBack = await sim.settleAndCheck(scenario.livenessMs);
+  } catch (error) {
+    failure = error instanceof SimFailure ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  const stats = {
+    virtualMs: sim.scheduler.now(),
+    operations: sim.history.length,
+    ok: sim.clientCounters.ok,
+    unknown: sim.clientCounters.unknown,
+    gaveUp: sim.clientCounters.gaveUp,
+    crashes: sim.faultCounters.crashes,
+    leaderElections: sim.checker.counts.leaderElections,
+    snapshotsRestored: sim.counters.snapshotsRestored,
+    snapshotChunksMax: sim.counters.snapshotChunksMax,
+    membershipChanges: sim.counters.membershipChangesProposed,
+    keysFellBack: fellBack.length,
+  };
+  const summary =
+    `seed ${options.seed}: ${describeScenario(scenario)}; ${stats.operations} ops (${stats.ok} ok, ${stats.unknown} unknown, ${stats.gaveUp} gave up), ` +
+    `${stats.crashes} crashes, ${stats.leaderElections} elections, ${stats.snapshotsRestored} snapshots (≤${stats.snapshotChunksMax} chunks), ` +
+    `${stats.membershipChanges} membership changes, ${stats.virtualMs} virtual ms` +
+    (fellBack.length > 0 ? `; lost-write check only for ${fellBack.join(', ')}` : '');
+  return {
+    seed: options.seed,
+    ok: failure === undefined,
+    ...(failure === undefined ? {} : { failure: `seed ${options.seed}: ${failure}\nreplay: ${replay}` }),
+    replay,
+    digest: sim.digest(),
+    summary,
+    traceTail: failure === undefined ? [] : sim.traceTail(),
+    stats,
+  };
+}
+
+/** Schedules the safety phase's faults and pilot actions; returns the events that the liveness phase cancels. */
+function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): EventId[] {
+  const r = sim.random;
+  const { durationMs, faults } = scenario;
+  const plan: FaultStep[] = faultPlan(r, sim.nodeNames(), durationMs, {
+    crashes: true,
+    faultMsMin: 200,
+    faultMsMax: faults.faultMsMax,
+    calmMsMax: faults.calmMsMax,
+    swizzleStepMsMax: 100,
+  });
+  sim.trace(`fault plan: ${plan.map(describeFault).join(', ')}`);
+  sim.network.scheduleFaults(plan, { onCrash: (name) => sim.crash(name), onRestart: (name) => sim.restart(name) });
+  const events: EventId[] = [];
+  const at = (atMs: number, fn: () => void): void => void events.push(sim.scheduler.after(atMs, fn));
+  // Leaders crash at moments of their own too, often with writes in flight, and come back a bit later.
+  if (faults.leaderCrashEveryMs > 0) {
+    for (let t = 300 + r() * faults.leaderCrashEveryMs; t < durationMs - 500; t += 300 + r() * 2 * faults.leaderCrashEveryMs) {
+      at(Math.floor(t), () => {
+        const shard = sim.routing[Math.floor(r() * sim.routing.length)]!;
+        const leader = sim.leaderOf(shard.id);
+        if (leader === undefined) return;
+        sim.crash(leader.name);
+        at(50 + Math.floor(r() * 1_500), () => sim.restart(leader.name));
+      });
+    }
+  }
+  if (scenario.membership) {
+    const founding = new Map(sim.routing.map((s) => [s.id, s.replicas.length]));
+    for (let t = 300 + r() * 1_000; t < durationMs - 1_000; t += 500 + r() * 2_500) {
+      at(Math.floor(t), () => changeMembership(sim, founding));
+    }
+  }
+  return events;
+}
+
+/** One pilot action: move a shard's replicas by one (add a node, or remove one once it has an extra), or transfer its leadership. */
+function changeMembership(sim: ClusterSim, founding: ReadonlyMap<string, number>): void {
+  const r = sim.random;
+  const shard = sim.routing[Math.floor(r() * sim.routing.length)]!;
+  const others = sim.nodeNames().filter((n) => !shard.replicas.includes(n));
+  if (r() < 0.25 && shard.replicas.length > 1) {
+    const candidates = shard.replicas.filter((n) => n !== shard.leader);
+    sim.transferLeader(shard.id, candidates[Math.floor(r() * candidates.length)]!);
+  } else if (shard.replicas.length > founding.get(shard.id)! || shard.replicas.length >= 5 || others.length === 0) {
+    sim.removeReplica(shard.id, shard.replicas[Math.floor(r() * shard.replicas.length)]!);
+  } else {
+    sim.addReplica(shard.id, others[Math.floor(r() * others.length)]!);
+  }
+}
+
+function describeScenario(scenario: SimScenario): string {
+  const { cluster, membership, smallCompaction } = scenario;
+  const shards = cluster.shardReplicas.map((replicas, i) => `s${i + 1}[${replicas.map((n) => n.slice(4)).join('')}]`).join(' ');
+  return (
+    `${cluster.nodeCount} nodes, ${shards}, ${cluster.clients} clients, loss ${cluster.network.lossProbability}, dup ${cluster.network.duplicateProbability}, ` +
+    `delay ≤${cluster.network.delayMsMax} ms${smallCompaction ? `, compaction after ${cluster.node.compactAfterEntries} with ${cluster.node.snapshotChunkBytes} B chunks` : ''}` +
+    `${membership ? ', membership changes' : ''}`
+  );
+}
+
+function describeFault(step: FaultStep): string {
+  switch (step.kind) {
+    case 'partition':
+      return `${step.atMs} partition ${step.groupA.join('+')}|${step.groupB.join('+')}`;
+    case 'heal':
+      return `${step.atMs} heal`;
+    default:
+      return `${step.atMs} ${step.kind} ${step.node}`;
+  }
+}
+
+/** Register and counter keys whose slots fall in the shard's range. */
+function keysOf(shard: RoutingShard, registers: number, counters: number): ShardKeys {
+  const found: string[] = [];
+  for (let i = 0; found.length < registers + counters; i++) {
+    const key = `k${shard.id}:${i}`;
+    const slot = keyHashSlot(Buffer.from(key));
+    if (slot >= shard.start && slot < shard.end) found.push(key);
+    if (i > 1_000_000) throw new Error(`no keys found for the slots of ${shard.id}`);
+  }
+  return { shardId: shard.id, registers: found.slice(0, registers), counters: found.slice(registers) };
+}
+
+function describeValue(value: StoredValue | undefined): string {
+  if (value === undefined) return 'nil';
+  if (value.type === 'string') return `${JSON.stringify(value.value.toString('latin1'))}${value.expireAtMs > 0 ? `@${value.expireAtMs}` : ''}`;
+  return JSON.stringify([...value.fields].map(([f, v]) => [f, v.toString('latin1')]).sort());
+}
+
+function shuffle<T>(random: () => number, items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
+/** A seed for one of the simulation's random streams, so that streams do not correlate. */
+function mix(seed: number, stream: number): number {
+  let h = Math.imul((seed >>> 0) ^ 0x5bd1e995, 0x9e3779b1) >>> 0;
+  h = Math.imul(h ^ (stream + 0x7f4a7c15), 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}

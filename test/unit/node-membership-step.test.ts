@@ -1,0 +1,149 @@
+/**
+ * nextMembershipStep: what a shard's leader does next towards the replicas the routing table wants, one
+ * step per call, decided from a Raft Status alone. Table-driven over small groups.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { nextMembershipStep, shouldDropReplica, type MembershipStep } from '../../src/node/membership-step.js';
+import type { NodeId, ProgressStatus, Status } from '../../src/raft/index.js';
+
+interface Member {
+  readonly id: NodeId;
+  readonly match: number;
+  readonly learner?: boolean;
+  readonly active?: boolean;
+}
+
+/** The leader's status of a group at `commit` with these members (the leader is node 1). */
+function leaderStatus(commit: number, members: readonly Member[]): Status {
+  const progress = new Map<NodeId, ProgressStatus>(
+    members.map((m) => [
+      m.id,
+      { match: m.match, next: m.match + 1, state: 'replicate', pendingSnapshot: 0, recentActive: m.active ?? true, paused: false, inflightCount: 0, isLearner: m.learner === true },
+    ]),
+  );
+  return {
+    id: 1,
+    term: 2,
+    vote: 1,
+    commit,
+    applied: commit,
+    firstIndex: 1,
+    lastIndex: commit,
+    leaderId: 1,
+    role: 'leader',
+    leadTransferee: 0,
+    confState: { voters: members.filter((m) => m.learner !== true).map((m) => m.id), learners: members.filter((m) => m.learner === true).map((m) => m.id) },
+    progress,
+  };
+}
+
+describe('nextMembershipStep', () => {
+  const cases: { name: string; status: Status; desired: NodeId[]; transferTo?: NodeId; expected: MembershipStep | undefined }[] = [
+    {
+      name: 'nothing to do when the voters are the desired replicas',
+      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }, { id: 3, match: 50 }]),
+      desired: [1, 2, 3],
+      expected: undefined,
+    },
+    {
+      name: 'a requested transfer to a caught-up voter comes first',
+      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }, { id: 3, match: 50 }]),
+      desired: [1, 2, 3, 4],
+      transferTo: 3,
+      expected: { kind: 'transferLeadership', to: 3 },
+    },
+    {
+      name: 'a missing replica is added as a learner',
+      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }, { id: 3, match: 50 }]),
+      desired: [1, 2, 3, 4],
+      expected: { kind: 'addLearner', nodeId: 4 },
+    },
+    {
+      name: 'a learner within reach of the commit index is promoted',
+      status: leaderStatus(500, [{ id: 1, match: 500 }, { id: 2, match: 500 }, { id: 4, match: 450, learner: true }]),
+      desired: [1, 2, 4],
+      expected: { kind: 'promoteLearner', nodeId: 4 },
+    },
+    {
+      name: 'a learner far behind is not promoted yet',
+      status: leaderStatus(500, [{ id: 1, match: 500 }, { id: 2, match: 500 }, { id: 4, match: 100, learner: true }]),
+      desired: [1, 2, 4],
+      expected: undefined,
+    },
+    {
+      name: 'a learner that has received nothing is not promoted, even in a young group',
+      status: leaderStatus(30, [{ id: 1, match: 30 }, { id: 4, match: 0, learner: true }]),
+      desired: [1, 4],
+      expected: undefined,
+    },
+    {
+      name: 'a learner that does not answer is not promoted',
+      status: leaderStatus(30, [{ id: 1, match: 30 }, { id: 4, match: 30, learner: true, active: false }]),
+      desired: [1, 4],
+      expected: undefined,
+    },
+    {
+      name: 'a member no longer wanted is removed once the rest are in place',
+      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }, { id: 3, match: 50 }, { id: 4, match: 50 }]),
+      desired: [1, 2, 4],
+      expected: { kind: 'removeNode', nodeId: 3 },
+    },
+    {
+      name: 'a leader no longer wanted hands over to the most caught-up voter that stays',
+      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 45 }, { id: 3, match: 49 }]),
+      desired: [2, 3],
+      expected: { kind: 'transferLeadership', to: 3 },
+    },
+    {
+      name: 'a leader no longer wanted, with no voter to succeed it, adds the new replica first',
+      status: leaderStatus(30, [{ id: 1, match: 30 }]),
+      desired: [4],
+      expected: { kind: 'addLearner', nodeId: 4 },
+    },
+    {
+      name: 'a leader no longer wanted, with no voter to succeed it, promotes the caught-up learner',
+      status: leaderStatus(30, [{ id: 1, match: 30 }, { id: 4, match: 30, learner: true }]),
+      desired: [4],
+      expected: { kind: 'promoteLearner', nodeId: 4 },
+    },
+    {
+      name: 'a leader no longer wanted never removes a member itself',
+      status: leaderStatus(30, [{ id: 1, match: 30 }, { id: 2, match: 30, active: false }, { id: 3, match: 30, active: false }]),
+      desired: [2],
+      expected: undefined,
+    },
+  ];
+  for (const { name, status, desired, transferTo, expected } of cases) {
+    it(name, () => assert.deepEqual(nextMembershipStep(status, desired, 1, transferTo), expected));
+  }
+
+  it('does nothing on a member that does not lead (no progress)', () => {
+    const status = { ...leaderStatus(50, [{ id: 1, match: 50 }]), progress: null };
+    assert.equal(nextMembershipStep(status, [1, 2], 1, undefined), undefined);
+  });
+});
+
+describe('shouldDropReplica', () => {
+  const delays = { graceMs: 60_000, silenceMs: 1_000 };
+  const replica = { shardExists: true, member: true, unwantedForMs: 0, leaderSilentMs: 0 };
+
+  it('drops a replica of a shard gone from the table at once', () => {
+    assert.equal(shouldDropReplica({ ...replica, shardExists: false }, delays), true);
+  });
+
+  it('drops a replica its own membership no longer lists once no leader speaks to it', () => {
+    assert.equal(shouldDropReplica({ ...replica, member: false, leaderSilentMs: 500 }, delays), false);
+    assert.equal(shouldDropReplica({ ...replica, member: false, leaderSilentMs: 1_500 }, delays), true);
+  });
+
+  it('keeps a member a leader still speaks to, however long it has been unlisted: its vote may be needed', () => {
+    assert.equal(shouldDropReplica({ ...replica, unwantedForMs: 600_000, leaderSilentMs: 0 }, delays), false);
+    assert.equal(shouldDropReplica({ ...replica, unwantedForMs: 600_000, leaderSilentMs: 59_000 }, delays), false);
+  });
+
+  it('drops a member unlisted and unspoken to past the grace: removed, it never hears so', () => {
+    assert.equal(shouldDropReplica({ ...replica, unwantedForMs: 59_000, leaderSilentMs: 61_000 }, delays), false);
+    assert.equal(shouldDropReplica({ ...replica, unwantedForMs: 61_000, leaderSilentMs: 61_000 }, delays), true);
+  });
+});
