@@ -1,10 +1,12 @@
 /**
- * Commands that ask a running cluster's pilot: `cleave cluster`, `cleave nodes`, `cleave shards`, and
- * `cleave shards replicas` to change a shard's replicas or leader.
+ * Commands that ask a running cluster's pilot: `cleave cluster`, `cleave nodes`, `cleave shards`,
+ * `cleave shards replicas` to change a shard's replicas or leader, and `cleave pilots` for the pilot's own
+ * replicas. `--pilot` may list several replicas; requests find the leader among them.
  */
 import type { Command } from 'commander';
 import { UsageError } from '../common/errors.js';
-import { parseIntInRange, parseUrl } from './flags.js';
+import { PilotReplicas, PilotUnreachableError } from '../common/pilot-replicas.js';
+import { parseIntInRange, parseUrls } from './flags.js';
 
 interface PilotFlags {
   pilot: string;
@@ -17,27 +19,31 @@ class PilotRequestError extends Error {
   override readonly name = 'PilotRequestError';
 }
 
+/** How long one pilot replica has to answer before the next one is asked. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
 async function callPilot(flags: PilotFlags, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
   const headers: Record<string, string> = flags.token ? { authorization: `Bearer ${flags.token}` } : {};
   if (body !== undefined) headers['content-type'] = 'application/json';
-  let response: Response;
+  const replicas = new PilotReplicas(flags.pilot);
+  let answer;
   try {
-    response = await fetch(flags.pilot + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    answer = await replicas.request(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), timeoutMs: REQUEST_TIMEOUT_MS });
   } catch (err) {
-    throw new PilotRequestError(`cannot reach the pilot at ${flags.pilot}: ${(err as Error).message}`);
+    if (!(err instanceof PilotUnreachableError)) throw err;
+    throw new PilotRequestError(`cannot reach the pilot at ${replicas.urls.join(', ')}: ${err.message}`);
   }
-  const text = await response.text();
-  let answer: unknown;
+  let parsed: unknown;
   try {
-    answer = JSON.parse(text);
+    parsed = JSON.parse(answer.text);
   } catch {
-    answer = text;
+    parsed = answer.text;
   }
-  if (!response.ok) {
-    const message = (answer as { error?: { message?: unknown } } | undefined)?.error?.message;
-    throw new PilotRequestError(`the pilot answered ${response.status}: ${typeof message === 'string' ? message : text}`);
+  if (answer.status < 200 || answer.status >= 300) {
+    const message = (parsed as { error?: { message?: unknown } } | undefined)?.error?.message;
+    throw new PilotRequestError(`the pilot answered ${answer.status}: ${typeof message === 'string' ? message : answer.text}`);
   }
-  return answer;
+  return parsed;
 }
 
 const getJson = (flags: PilotFlags, path: string): Promise<unknown> => callPilot(flags, 'GET', path);
@@ -65,9 +71,26 @@ function printTable(headers: readonly string[], rows: readonly (readonly (string
 
 function withPilotOptions(command: Command): Command {
   return command
-    .option('--pilot <url>', 'the pilot', parseUrl('--pilot'), process.env.CLEAVE_PILOT ?? 'http://127.0.0.1:7000')
+    .option('--pilot <urls>', "the pilot: its URL, or its replicas' URLs separated by commas (env CLEAVE_PILOT)", parseUrls('--pilot'), process.env.CLEAVE_PILOT ?? 'http://127.0.0.1:7000')
     .option('--token <token>', 'admin API token (env CLEAVE_ADMIN_TOKEN)', process.env.CLEAVE_ADMIN_TOKEN)
     .option('--json', 'print the API response as JSON');
+}
+
+interface PilotReplicaRow {
+  id: string;
+  url: string;
+  bus_address: string;
+  role: string | null;
+  match_index: number | null;
+  recently_active: boolean | null;
+}
+interface PilotReplicationBody {
+  id: string;
+  leader: string | null;
+  term: number;
+  commit_index: number;
+  applied_index: number;
+  replicas: PilotReplicaRow[];
 }
 
 interface NodeRow {
@@ -108,6 +131,17 @@ function listOf<T>(body: unknown, key: string): T[] {
   return ((body as Record<string, unknown>)[key] as T[] | undefined) ?? [];
 }
 
+/** The pilot group as its leader sees it, or as `body`'s replica does when the leader does not answer. */
+async function leaderView(flags: PilotFlags, body: PilotReplicationBody): Promise<PilotReplicationBody> {
+  const url = body.replicas.find((r) => r.id === body.leader)?.url;
+  if (url === undefined) return body;
+  try {
+    return (await getJson({ ...flags, pilot: url }, '/api/v1/pilot')) as PilotReplicationBody;
+  } catch {
+    return body;
+  }
+}
+
 /** The words `cleave shards replicas` takes for each API action. */
 const REPLICA_ACTIONS: Readonly<Record<string, 'add' | 'remove' | 'transfer_leader'>> = {
   add: 'add',
@@ -124,6 +158,19 @@ export function registerAdminCommands(program: Command): void {
   withPilotOptions(program.command('cluster').description('show the cluster summary')).action(
     reportingFailures(async (flags: PilotFlags) => {
       console.log(JSON.stringify(await getJson(flags, '/api/v1/cluster'), null, 2));
+    }),
+  );
+  withPilotOptions(program.command('pilots').description("list the pilot's replicas: which one leads, and how far each has replicated")).action(
+    reportingFailures(async (flags: PilotFlags) => {
+      // The leader knows every replica's progress: ask it, not whichever replica is listed first.
+      const body = (await getJson(flags, '/api/v1/pilot')) as PilotReplicationBody;
+      const fromLeader = body.leader !== null && body.leader !== body.id ? await leaderView(flags, body) : body;
+      if (flags.json) return console.log(JSON.stringify(fromLeader, null, 2));
+      console.log(`term ${fromLeader.term}, commit index ${fromLeader.commit_index}, asked ${fromLeader.id}`);
+      printTable(
+        ['ID', 'URL', 'BUS', 'ROLE', 'MATCH', 'ACTIVE'],
+        fromLeader.replicas.map((r) => [r.id, r.url, r.bus_address, r.role ?? '-', r.match_index ?? '-', r.recently_active === null ? '-' : r.recently_active ? 'yes' : 'no']),
+      );
     }),
   );
   withPilotOptions(program.command('nodes').description('list the nodes')).action(

@@ -41,6 +41,15 @@ export function parseUrl(flag: string): (value: string) => string {
   };
 }
 
+/** One URL, or the URLs of the pilot's replicas separated by commas; answered joined by commas, normalized. */
+export function parseUrls(flag: string): (value: string) => string {
+  return (value) => {
+    const urls = value.split(',').map((u) => u.trim()).filter((u) => u !== '');
+    if (urls.length === 0) throw new UsageError(`${flag} must be one or more http:// URLs separated by commas, got '${value}'`);
+    return urls.map(parseUrl(flag)).join(',');
+  };
+}
+
 /** Whether a host is on the loopback network: beyond it, nodes must share a secret. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');

@@ -3,10 +3,11 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { UsageError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
+import { PILOT_ID_DEFAULT, isPilotId, parsePilotPeers, type PilotPeer } from '../pilot/pilot-peers.js';
 import { REPLICAS_DEFAULT, startPilot } from '../pilot/server.js';
 import { SHARD_REPLICAS_MAX } from '../pilot/state.js';
 import { startNode } from '../node/node-server.js';
-import { isLoopback, parseHost, parseIntInRange, parsePort, parsePortOrZero, parseUrl } from './flags.js';
+import { isLoopback, parseHost, parseIntInRange, parsePort, parsePortOrZero, parseUrls } from './flags.js';
 
 /** Closes `service` on SIGINT/SIGTERM and exits 0 once it is closed. */
 export function closeOnSignals(service: { close(): Promise<void> }): void {
@@ -36,6 +37,10 @@ function requireSecretBeyondLoopback(host: string, secret: string | undefined, f
 interface PilotFlags {
   host: string;
   port: number;
+  pilotId: string;
+  peers?: PilotPeer[];
+  busPort?: number;
+  electionTimeoutMs: number;
   dataDir: string;
   expectNodes: number;
   shardsPerNode: number;
@@ -50,7 +55,15 @@ export function registerPilotCommand(program: Command): void {
     .command('pilot')
     .description('run the pilot: cluster metadata, routing table, HTTP API and metrics')
     .option('--host <host>', 'address to listen on', parseHost('--host'), '127.0.0.1')
-    .option('--port <port>', 'HTTP port', parsePort('--port'), 7000)
+    .option('--port <port>', 'HTTP port (default: 7000, or the port --peers gives this replica)', parsePort('--port'), 7000)
+    .option('--pilot-id <id>', 'this replica of the pilot: pilot1, pilot2, ...', parsePilotId, PILOT_ID_DEFAULT)
+    .option(
+      '--peers <list>',
+      'every pilot replica, this one included, the same on each: id@host:port[:busport],... (bus port default: port + 10000); without it the pilot runs alone',
+      (value: string) => parsePilotPeers(value),
+    )
+    .option('--bus-port <port>', 'port of the Raft bus between pilot replicas (default: the one --peers gives this replica)', parsePort('--bus-port'))
+    .option('--election-timeout-ms <ms>', 'mean time without a leader before a pilot replica campaigns', parseIntInRange('--election-timeout-ms', 200, 60_000), 1000)
     .option('--data-dir <dir>', 'where the pilot keeps its state', './data/pilot')
     .option('--expect-nodes <n>', 'create the default keyspace once this many nodes have joined', parseIntInRange('--expect-nodes', 1, 1000), 1)
     .option('--shards-per-node <n>', 'shards of the default keyspace per node at creation', parseIntInRange('--shards-per-node', 1, 256), 2)
@@ -58,12 +71,16 @@ export function registerPilotCommand(program: Command): void {
     .option('--admin-token <token>', 'bearer token required by the HTTP API (env CLEAVE_ADMIN_TOKEN)', process.env.CLEAVE_ADMIN_TOKEN)
     .option('--cluster-secret <secret>', 'secret nodes present to the pilot (env CLEAVE_CLUSTER_SECRET)', process.env.CLEAVE_CLUSTER_SECRET)
     .option('--node-timeout-ms <ms>', 'a node is down after this long without a heartbeat', parseIntInRange('--node-timeout-ms', 100, 600_000), 3000)
-    .action(async (flags: PilotFlags) => {
+    .action(async (flags: PilotFlags, command: Command) => {
       requireSecretBeyondLoopback(flags.host, flags.clusterSecret, '--cluster-secret');
       if (!isLoopback(flags.host) && !flags.adminToken) throw new UsageError(`listening on ${flags.host} (beyond loopback) needs --admin-token`);
+      const port = pilotPeerPorts(flags, command.getOptionValueSource('port') !== 'default');
       const pilot = await startPilot({
         host: flags.host,
-        port: flags.port,
+        port,
+        pilotId: flags.pilotId,
+        ...(flags.peers === undefined ? {} : { peers: flags.peers }),
+        electionTimeoutMs: flags.electionTimeoutMs,
         dataDir: resolve(flags.dataDir),
         expectNodes: flags.expectNodes,
         shardsPerNode: flags.shardsPerNode,
@@ -75,6 +92,32 @@ export function registerPilotCommand(program: Command): void {
       });
       closeOnSignals(pilot);
     });
+}
+
+function parsePilotId(value: string): string {
+  if (!isPilotId(value)) throw new UsageError(`--pilot-id must be pilot1, pilot2, ..., got '${value}'`);
+  return value;
+}
+
+/**
+ * The HTTP port of this replica, checked against its entry in --peers (where the others reach it), and the
+ * peers' hosts against the cluster secret; --bus-port may only repeat what --peers says.
+ */
+function pilotPeerPorts(flags: PilotFlags, portGiven: boolean): number {
+  const peers = flags.peers;
+  if (peers === undefined) {
+    if (flags.busPort !== undefined) throw new UsageError('--bus-port is for pilot replicas: give --peers too');
+    return flags.port;
+  }
+  const self = peers.find((p) => p.id === flags.pilotId);
+  if (self === undefined) throw new UsageError(`--peers does not name this replica, ${flags.pilotId} (set --pilot-id)`);
+  if (portGiven && self.port !== flags.port) throw new UsageError(`--peers gives ${self.id} the port ${self.port}, but --port is ${flags.port}`);
+  if (flags.busPort !== undefined && flags.busPort !== self.busPort) {
+    throw new UsageError(`--peers gives ${self.id} the bus port ${self.busPort}, but --bus-port is ${flags.busPort}; write it as ${self.id}@${self.host}:${self.port}:${flags.busPort}`);
+  }
+  const remote = peers.find((p) => !isLoopback(p.host));
+  if (remote !== undefined && !flags.clusterSecret) throw new UsageError(`pilot replicas beyond loopback (${remote.id} at ${remote.host}) need --cluster-secret`);
+  return self.port;
 }
 
 interface NodeFlags {
@@ -101,7 +144,7 @@ export function registerNodeCommand(program: Command): void {
     .option('--bus-port <port>', 'internal RPC port (default: port + 10000)', parsePort('--bus-port'))
     .option('--metrics-port <port>', 'port of /metrics, 0 to disable (default: port + 20000)', parsePortOrZero('--metrics-port'))
     .option('--data-dir <dir>', 'where the node keeps its data', './data/node')
-    .option('--pilot <url>', 'the pilot to join', parseUrl('--pilot'), 'http://127.0.0.1:7000')
+    .option('--pilot <urls>', "the pilot to join: its URL, or its replicas' URLs separated by commas", parseUrls('--pilot'), 'http://127.0.0.1:7000')
     .option('--requirepass <password>', 'password clients must AUTH with (env CLEAVE_REQUIREPASS)', process.env.CLEAVE_REQUIREPASS)
     .option('--cluster-secret <secret>', 'secret shared by the pilot and nodes (env CLEAVE_CLUSTER_SECRET)', process.env.CLEAVE_CLUSTER_SECRET)
     .option('--proto-max-bulk-len <bytes>', 'largest bulk string a client may send', parseIntInRange('--proto-max-bulk-len', 1024, 512 * 1024 * 1024), 512 * 1024 * 1024)

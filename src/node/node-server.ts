@@ -29,6 +29,7 @@ export interface NodeOptions {
   /** Port of the node's `/metrics`; 0 disables it. */
   readonly metricsPort: number;
   readonly dataDir: string;
+  /** The pilot's URL, or its replicas' URLs separated by commas: requests find the leader among them. */
   readonly pilotUrl: string;
   readonly requirepass?: string;
   readonly clusterSecret?: string;

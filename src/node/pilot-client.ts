@@ -1,11 +1,14 @@
 /**
  * The node's side of the node ↔ pilot protocol: join, heartbeat, and a long poll for new routing
- * versions. Plain HTTP/JSON to the pilot's internal endpoints; the cluster secret rides in a header.
+ * versions. Plain HTTP/JSON to the pilot's internal endpoints; the cluster secret rides in a header. With
+ * several pilot replicas, each request finds the leader (see PilotReplicas): the one that answered last
+ * first, then the leader a follower names, then the other replicas in turn.
  */
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../common/protocol.js';
 import type { RoutingTable } from '../common/routing.js';
+import { PilotReplicas, PilotUnreachableError } from '../common/pilot-replicas.js';
 
-/** An answer from the pilot that is not a success; `status` 0 means the pilot was not reached. */
+/** An answer from the pilot that is not a success; `status` 0 means no pilot replica was reached. */
 export class PilotError extends Error {
   constructor(
     readonly status: number,
@@ -16,11 +19,21 @@ export class PilotError extends Error {
 }
 
 export class PilotClient {
+  private readonly replicas: PilotReplicas;
+
+  /** @param pilotUrls one pilot URL, or the URLs of the pilot's replicas (an array, or separated by commas). */
   constructor(
-    private readonly baseUrl: string,
+    pilotUrls: string | readonly string[],
     private readonly clusterSecret: string | undefined,
     private readonly requestTimeoutMs = 5000,
-  ) {}
+  ) {
+    this.replicas = new PilotReplicas(pilotUrls);
+  }
+
+  /** The pilot replica asked first: the one that answered last. */
+  get currentUrl(): string {
+    return this.replicas.current;
+  }
 
   join(request: JoinRequest): Promise<JoinResponse> {
     return this.call<JoinResponse>('POST', '/api/v1/internal/join', request);
@@ -39,19 +52,14 @@ export class PilotClient {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.clusterSecret !== undefined) headers['x-cleave-secret'] = this.clusterSecret;
-    let response: Response;
+    let answer;
     try {
-      response = await fetch(this.baseUrl + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      answer = await this.replicas.request(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), timeoutMs });
     } catch (err) {
-      throw new PilotError(0, `pilot ${this.baseUrl} unreachable: ${err instanceof Error ? err.message : String(err)}`);
+      if (err instanceof PilotUnreachableError) throw new PilotError(0, `pilot unreachable: ${err.message}`);
+      throw err;
     }
-    const text = await response.text();
-    if (!response.ok) throw new PilotError(response.status, `pilot answered ${response.status} to ${method} ${path}: ${text}`);
-    return JSON.parse(text) as T;
+    if (answer.status < 200 || answer.status >= 300) throw new PilotError(answer.status, `pilot ${answer.url} answered ${answer.status} to ${method} ${path}: ${answer.text}`);
+    return JSON.parse(answer.text) as T;
   }
 }

@@ -12,16 +12,24 @@ export const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   overloaded: 503,
+  not_leader: 421,
+  no_leader: 503,
+  unavailable: 503,
   internal: 500,
 };
 
-/** An error answer: `code` fixes the HTTP status, `field` names the offending input if any. */
+/**
+ * An error answer: `code` fixes the HTTP status, `field` names the offending input if any, `leader` the
+ * pilot replica to ask instead (null while the replicas have no leader).
+ */
 export class ApiError {
   constructor(
     readonly code: ApiErrorCode,
     readonly message: string,
     /** The offending input, `body.port`-style. */
     readonly field?: string,
+    /** `http://host:port` of the leading pilot replica, for `not_leader` and `no_leader`. */
+    readonly leader?: string | null,
   ) {}
 
   /** The HTTP status of `code`. */
@@ -31,7 +39,8 @@ export class ApiError {
 
   /** The JSON body every error answer has. */
   toBody(): ErrorBody {
-    return { error: this.field === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, field: this.field } };
+    const error = this.field === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, field: this.field };
+    return this.leader === undefined ? { error } : { error, leader: this.leader };
   }
 }
 

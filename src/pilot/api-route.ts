@@ -9,6 +9,12 @@ import type { ApiError } from './api-error.js';
 /** Who may call a route: the operator (admin token), the cluster's nodes (cluster secret), or anyone. */
 export type RouteAccess = 'admin' | 'cluster' | 'open';
 
+/**
+ * Which pilot replica answers: only the serving leader (the others answer 421 naming it, or 503 while
+ * there is none), or any replica, from what it knows itself (health, metrics, its view of the group).
+ */
+export type RouteReplica = 'leader' | 'any';
+
 /** A zod object schema, whose fields become OpenAPI parameters. */
 export type ObjectSchema<T> = z.ZodType<T> & { readonly shape: Readonly<Record<string, z.ZodType>> };
 
@@ -28,6 +34,8 @@ export interface RouteDefinition<P = unknown, Q = unknown, B = unknown, R = unkn
   readonly operationId: string;
   readonly summary: string;
   readonly access: RouteAccess;
+  /** Default 'leader'. */
+  readonly replica?: RouteReplica;
   readonly params?: ObjectSchema<P>;
   readonly query?: ObjectSchema<Q>;
   readonly body?: z.ZodType<B>;

@@ -25,10 +25,28 @@ const nodeId = z.string().min(1).max(ID_LENGTH_MAX);
 export const errorBodySchema = z
   .object({
     error: z.object({
-      code: z.enum(['invalid_request', 'unauthorized', 'forbidden', 'not_found', 'conflict', 'payload_too_large', 'unsupported_media_type', 'overloaded', 'internal']),
+      code: z.enum([
+        'invalid_request',
+        'unauthorized',
+        'forbidden',
+        'not_found',
+        'conflict',
+        'payload_too_large',
+        'unsupported_media_type',
+        'overloaded',
+        'not_leader',
+        'no_leader',
+        'unavailable',
+        'internal',
+      ]),
       message: z.string(),
       field: z.string().optional().describe('The offending input, e.g. `body.port` or `query.wait_ms`.'),
     }),
+    leader: z
+      .string()
+      .nullable()
+      .optional()
+      .describe('With `not_leader` (421): the URL of the pilot replica that leads, to send the request to instead. With `no_leader` (503): null, an election is under way.'),
   })
   .register(apiSchemas, { id: 'Error' });
 /** An error answer's body. */
@@ -273,6 +291,34 @@ export const pilotEventsQuerySchema = z.object({
     .default(EVENTS_LIMIT_DEFAULT)
     .describe('At most this many events: the newest of those matching `since`.'),
 });
+
+const pilotRoleSchema = z.enum(['leader', 'follower', 'candidate', 'pre-candidate']);
+
+/** `GET /api/v1/pilot`: the pilot's replicas as the answering replica sees them. */
+export const pilotReplicationSchema = z
+  .object({
+    id: z.string().describe('The replica that answered, e.g. `pilot2`.'),
+    role: pilotRoleSchema,
+    serving: z.boolean().describe('True on the leader once it has applied everything committed: the replica that takes requests.'),
+    leader: z.string().nullable().describe('Id of the leading replica; null while an election is under way.'),
+    leader_url: z.string().nullable(),
+    term: count.describe('Raft term of the pilot group.'),
+    commit_index: count,
+    applied_index: count.describe('Last log index whose effects this replica shows.'),
+    replicas: z.array(
+      z.object({
+        id: z.string(),
+        url: z.string().describe('HTTP address of the replica.'),
+        bus_address: z.string().describe('`host:port` of its Raft bus.'),
+        role: z.enum(['leader', 'follower']).nullable().describe('As the answering replica knows it; null while no leader is known.'),
+        match_index: count.nullable().describe('Log index known replicated there; only the leader knows, null elsewhere.'),
+        recently_active: z.boolean().nullable().describe('Heard from within an election timeout; only the leader knows, null elsewhere.'),
+      }),
+    ),
+  })
+  .register(apiSchemas, { id: 'PilotReplication' });
+/** The answer of `GET /api/v1/pilot`. */
+export type PilotReplicationView = z.infer<typeof pilotReplicationSchema>;
 
 /** `GET /healthz`. */
 export const healthSchema = z.object({ status: z.enum(['ok']) }).register(apiSchemas, { id: 'Health' });

@@ -1,3 +1,5 @@
+import type { PilotState } from './state.js';
+
 /**
  * The commands of the pilot's state machine and their results. A command is plain data: everything that is
  * not a function of the state (ids chosen at random, wall-clock times) is chosen by the driver that proposes
@@ -80,6 +82,16 @@ export interface TransferShardLeaderCommand {
   readonly epoch?: number;
 }
 
+/**
+ * Carries a whole state into an empty group: the state a pilot recovered from the command log it kept
+ * before its state was a Raft group. Refused once the group holds anything, so it can only ever be the
+ * group's first change.
+ */
+export interface ImportStateCommand {
+  readonly kind: 'import-state';
+  readonly state: PilotState;
+}
+
 /** Every command of the pilot's state machine. */
 export type PilotCommand =
   | RegisterNodeCommand
@@ -87,7 +99,8 @@ export type PilotCommand =
   | BootstrapKeyspaceCommand
   | SetShardLeadersCommand
   | ChangeShardReplicasCommand
-  | TransferShardLeaderCommand;
+  | TransferShardLeaderCommand
+  | ImportStateCommand;
 
 /** What each command answers when it is accepted, by command kind. */
 export interface PilotCommandAccepted {
@@ -99,6 +112,7 @@ export interface PilotCommandAccepted {
   readonly 'set-shard-leaders': { readonly ok: true; readonly shardIds: readonly string[] };
   readonly 'change-shard-replicas': { readonly ok: true; readonly shardId: string };
   readonly 'transfer-shard-leader': { readonly ok: true; readonly shardId: string };
+  readonly 'import-state': { readonly ok: true; readonly routingVersion: number };
 }
 
 /** Why the state machine refused a command; a refused command leaves the state unchanged. */
@@ -115,7 +129,8 @@ export type PilotRejectionReason =
   | 'not-a-replica'
   | 'last-replica'
   | 'too-many-replicas'
-  | 'already-leader';
+  | 'already-leader'
+  | 'state-not-empty';
 
 /** A refused command, with a message for logs and API errors. */
 export interface PilotRejection {

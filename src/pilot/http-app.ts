@@ -18,7 +18,7 @@ export const BODY_BYTES_MAX = 1024 * 1024;
 const URL_ECHO_LENGTH_MAX = 200;
 const CLUSTER_SECRET_HEADER = 'x-cleave-secret';
 
-/** Credentials, metrics and logger of the HTTP app. */
+/** Credentials, metrics and logger of the HTTP app, and the check of routes only the leader answers. */
 export interface HttpAppOptions {
   /** Required as `Authorization: Bearer <token>` on admin routes when set. */
   readonly adminToken?: string;
@@ -26,6 +26,8 @@ export interface HttpAppOptions {
   readonly clusterSecret?: string;
   readonly metrics: PilotMetrics;
   readonly logger: Logger;
+  /** Undefined when this replica may answer a leader's route now; else the error that points elsewhere. */
+  readonly leaderGate?: () => Promise<ApiError | undefined>;
 }
 
 /** The pilot's fastify instance, logging through the pilot's pino logger. */
@@ -66,6 +68,10 @@ async function handle(route: RouteDefinition, options: HttpAppOptions, request: 
   if (denied !== undefined) {
     if (denied.code === 'unauthorized' && route.access === 'admin') reply.header('www-authenticate', 'Bearer');
     return send(reply, denied);
+  }
+  if ((route.replica ?? 'leader') === 'leader' && options.leaderGate !== undefined) {
+    const elsewhere = await options.leaderGate();
+    if (elsewhere !== undefined) return send(reply, elsewhere);
   }
   const params = parse('params', route.params, request.params);
   if (params instanceof ApiError) return send(reply, params);

@@ -1,7 +1,8 @@
 /**
  * What the pilot learns from heartbeats: when each node was last heard from and the statistics of the shard
  * replicas it reported. Driver state, not replicated: after a pilot restart or leader change it is rebuilt
- * from the next heartbeats, and until then every node gets `timeoutMs` of grace from `startedAtMs`.
+ * from the next heartbeats, and until then every node gets `timeoutMs` of grace from `startedAtMs` (the
+ * start, or the `reset` when a replica took the lead).
  */
 import type { ShardStats } from '../common/protocol.js';
 
@@ -33,8 +34,16 @@ export class NodeLiveness {
 
   constructor(
     private readonly timeoutMs: number,
-    private readonly startedAtMs: number,
+    private startedAtMs: number,
   ) {}
+
+  /** Forgets everything, as if started at `startedAtMs`: what a replica heard before it led is stale. */
+  reset(startedAtMs: number): void {
+    this.startedAtMs = startedAtMs;
+    this.lastSeenMs.clear();
+    this.reports.clear();
+    this.sweptUp.clear();
+  }
 
   /** A join counts as a sign of life; the node's old report belongs to its previous process. */
   recordJoin(nodeId: string, atMs: number): void {

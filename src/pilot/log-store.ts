@@ -1,7 +1,9 @@
 /**
- * Durable form of the pilot's state until Raft takes this role: the applied commands, in order, in an LMDB
- * environment under `<dataDir>/pilot`, plus a snapshot record that replaces the log's head once the log grows
- * past `compactEntriesMax` entries. Recovery loads the snapshot and replays the commands after it.
+ * The durable form of the pilot's state before the state became a Raft group: the applied commands, in
+ * order, in an LMDB environment under `<dataDir>/pilot`, plus a snapshot record that replaces the log's head
+ * once the log grows past `compactEntriesMax` entries. Recovery loads the snapshot and replays the commands
+ * after it. The pilot no longer writes it; the state driver recovers a data dir's old log once, to import it
+ * into the group (see state-driver.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -46,13 +46,17 @@ function operation(route: RouteDefinition): JsonObject {
   if (route.access === 'admin') errors.add('unauthorized');
   if (route.access === 'cluster') errors.add('unauthorized').add('forbidden');
   if (route.body !== undefined) errors.add('payload_too_large').add('unsupported_media_type');
+  if ((route.replica ?? 'leader') === 'leader') errors.add('not_leader').add('no_leader');
   errors.add('internal');
   const status = route.status ?? 200;
   const responses: JsonObject = {
     [String(status)]: { description: status === 202 ? 'Accepted' : 'OK', content: { [route.contentType ?? 'application/json']: { schema: schemaRef(route.response) } } },
   };
   for (const code of errors) {
-    responses[String(STATUS_BY_CODE[code])] = { description: code, content: { 'application/json': { schema: schemaRef(errorBodySchema) } } };
+    // Codes sharing a status share its entry: 503 is `overloaded, no_leader`.
+    const errorStatus = String(STATUS_BY_CODE[code]);
+    const description = responses[errorStatus] === undefined ? code : `${(responses[errorStatus] as { description: string }).description}, ${code}`;
+    responses[errorStatus] = { description, content: { 'application/json': { schema: schemaRef(errorBodySchema) } } };
   }
   return {
     operationId: route.operationId,

@@ -72,6 +72,30 @@ export function createPilotMetrics(pilot: Pilot): PilotMetrics {
       this.set(pilot.waiters.size);
     },
   });
+  new Gauge({
+    name: 'cleave_pilot_raft_serving',
+    help: '1 while this pilot replica leads the pilot group and serves requests, else 0.',
+    registers: [registry],
+    collect() {
+      this.set(pilot.replication().serving ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'cleave_pilot_raft_term',
+    help: "Raft term of the pilot group, as this replica knows it.",
+    registers: [registry],
+    collect() {
+      this.set(pilot.replication().term);
+    },
+  });
+  new Gauge({
+    name: 'cleave_pilot_raft_applied_index',
+    help: "Last entry of the pilot group's log whose effects this replica shows.",
+    registers: [registry],
+    collect() {
+      this.set(pilot.replication().appliedIndex);
+    },
+  });
   shardStatGauge(registry, pilot, 'cleave_pilot_shard_keys', 'Keys per shard, as last reported.', (s) => s.keys);
   shardStatGauge(registry, pilot, 'cleave_pilot_shard_bytes', 'Bytes per shard, as last reported.', (s) => s.bytes);
   shardStatGauge(registry, pilot, 'cleave_pilot_shard_ops_per_second', 'Commands per second per shard, as last reported.', (s) => s.ops_per_sec);

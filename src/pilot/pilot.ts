@@ -3,6 +3,11 @@
  * operator's replica changes into commands, bootstraps the default keyspace once enough nodes registered,
  * tracks liveness and shard statistics from heartbeats, wakes routing long polls on every new routing
  * version, and records what happened as cluster events. No HTTP here; the routes call in.
+ *
+ * The state is a Raft group of pilot replicas (see state-driver.ts). Every replica applies the commands,
+ * records their events and wakes its long polls; only the serving leader proposes, so only it takes
+ * joins, heartbeats and replica changes, and only it runs what depends on its clock: liveness sweeps,
+ * leader reports from heartbeats, the bootstrap of the default keyspace.
  */
 import type { Logger } from '../common/logger.js';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../common/protocol.js';
@@ -10,8 +15,9 @@ import type { RoutingShard, RoutingTable } from '../common/routing.js';
 import type { PilotCommand, PilotRejection, ShardLeaderReport } from './commands.js';
 import { PilotEventLog, type NewPilotEvent } from './event-log.js';
 import { NodeLiveness } from './liveness.js';
+import type { PilotPeer } from './pilot-peers.js';
 import { RoutingWaiters } from './routing-waiters.js';
-import { PilotStateDriver, type Overloaded } from './state-driver.js';
+import { PilotStateDriver, type DriverRefusal, type PilotReplicaStatus, type PilotReplication } from './state-driver.js';
 import { DEFAULT_KEYSPACE, routingTable, type PilotState } from './state.js';
 
 /** How the pilot shapes the cluster. */
@@ -33,37 +39,93 @@ export interface PilotEnvironment {
   readonly logger: Logger;
 }
 
-/** One pilot process: its replicated state (through the driver) and what it learns from heartbeats. */
+/** Where this replica stands: leading and serving, following a known leader, or neither yet. */
+export type PilotLeadership =
+  | { readonly kind: 'serving' }
+  | { readonly kind: 'follower'; readonly leader: PilotPeer }
+  | { readonly kind: 'no-leader' };
+
+/** How long a single pilot may take to elect itself and catch up before `open` gives up. */
+const SINGLE_REPLICA_READY_MS = 30_000;
+
+/** One pilot replica: the replicated state (through the driver) and what the leader learns from heartbeats. */
 export class Pilot {
-  /** Heartbeat knowledge: who is up, and the shard statistics nodes reported. */
+  /** Heartbeat knowledge: who is up, and the shard statistics nodes reported. Kept while leading. */
   readonly liveness: NodeLiveness;
   /** Routing long polls waiting for a newer version. */
   readonly waiters = new RoutingWaiters();
   /** Recent cluster events, newest last. */
   readonly events = new PilotEventLog();
-  private readonly driver: PilotStateDriver;
+  private driver!: PilotStateDriver;
+  /** The last bootstrap check; the next one starts after it, so each sees the state the previous left. */
+  private bootstrapChain: Promise<void> = Promise.resolve();
 
   private constructor(
-    dataDir: string,
     readonly config: PilotConfig,
     private readonly env: PilotEnvironment,
   ) {
     this.liveness = new NodeLiveness(config.nodeTimeoutMs, env.clock());
-    this.driver = PilotStateDriver.open(dataDir, (command, before, after) => this.onApplied(command, before, after));
   }
 
-  /** Recovers the state under `<dataDir>/pilot` and bootstraps the default keyspace if it is due. */
-  static async open(dataDir: string, config: PilotConfig, env: PilotEnvironment): Promise<Pilot> {
-    const pilot = new Pilot(dataDir, config, env);
+  /**
+   * Opens this replica's share of the pilot group under `dataDir`. A single replica elects itself at once:
+   * `open` waits for it to serve and bootstraps the default keyspace if it is due. Replicas of a larger
+   * group serve once a quorum has elected a leader; `open` does not wait for that.
+   */
+  static async open(dataDir: string, config: PilotConfig, env: PilotEnvironment, replication: PilotReplication): Promise<Pilot> {
+    const pilot = new Pilot(config, env);
+    pilot.driver = await PilotStateDriver.open(
+      dataDir,
+      replication,
+      {
+        onApplied: (command, before, after) => pilot.onApplied(command, before, after),
+        onRestored: (before, after) => pilot.onRestored(before, after),
+        onLeadership: (serving) => pilot.onLeadership(serving),
+      },
+      env.logger,
+    );
     const { state } = pilot;
-    env.logger.info({ routing_version: state.routingVersion, nodes: state.nodes.length, shards: state.shards.length }, 'pilot state recovered');
-    await pilot.bootstrapIfDue();
+    env.logger.info({ routing_version: state.routingVersion, nodes: state.nodes.length, shards: state.shards.length, pilot: replication.selfId }, 'pilot state recovered');
+    if (replication.peers.length === 1) {
+      const leadership = await pilot.awaitLeadership(SINGLE_REPLICA_READY_MS);
+      if (leadership.kind !== 'serving') {
+        await pilot.close();
+        throw new Error(`the single pilot replica did not start serving within ${SINGLE_REPLICA_READY_MS} ms`);
+      }
+      await pilot.bootstrapIfDue();
+    }
     return pilot;
   }
 
-  /** The replicated state as of the last durable command. */
+  /** The replicated state as of the last command durable on this replica. */
   get state(): PilotState {
     return this.driver.state;
+  }
+
+  /** This replica's view of the pilot group. */
+  replication(): PilotReplicaStatus {
+    return this.driver.status();
+  }
+
+  /** A single replica started on port 0 learns its HTTP port only once it listens. */
+  setOwnHttpPort(port: number): void {
+    this.driver.setOwnHttpPort(port);
+  }
+
+  /**
+   * Whether this replica serves requests; while it is the leader still catching up, or while no leader
+   * is known, waits up to `waitMs` for that to settle.
+   */
+  async awaitLeadership(waitMs: number): Promise<PilotLeadership> {
+    const deadlineMs = Date.now() + waitMs;
+    for (;;) {
+      if (this.driver.serving) return { kind: 'serving' };
+      const leader = this.driver.leader();
+      if (leader !== undefined && leader.id !== this.driver.selfId) return { kind: 'follower', leader };
+      const leftMs = deadlineMs - Date.now();
+      if (leftMs <= 0) return { kind: 'no-leader' };
+      await this.driver.waitForChange(leftMs);
+    }
   }
 
   /** Wall-clock time in milliseconds, from the injected clock. */
@@ -72,7 +134,7 @@ export class Pilot {
   }
 
   /** Registers a new node or records a known node's restart, then answers with its id and the routing table. */
-  async join(request: JoinRequest): Promise<JoinResponse | PilotRejection | Overloaded> {
+  async join(request: JoinRequest): Promise<JoinResponse | PilotRejection | DriverRefusal> {
     const atMs = this.env.clock();
     const nodeProcess = { host: request.host, port: request.port, busPort: request.bus_port, metricsPort: request.metrics_port, pid: request.pid };
     const knownId = request.node_id;
@@ -110,7 +172,7 @@ export class Pilot {
     action: 'add' | 'remove' | 'transfer_leader',
     nodeId: string,
     epoch: number | undefined,
-  ): Promise<{ readonly ok: true; readonly shard: RoutingShard } | PilotRejection | Overloaded> {
+  ): Promise<{ readonly ok: true; readonly shard: RoutingShard } | PilotRejection | DriverRefusal> {
     const command: PilotCommand =
       action === 'transfer_leader'
         ? { kind: 'transfer-shard-leader', shardId, nodeId, ...(epoch === undefined ? {} : { epoch }) }
@@ -135,8 +197,13 @@ export class Pilot {
     return routingTable(this.state);
   }
 
-  /** Logs and records as events the nodes that went down or came back since the previous sweep. */
+  /**
+   * On the serving leader: logs and records as events the nodes that went down or came back since the
+   * previous sweep, and bootstraps the default keyspace if an earlier attempt did not get through.
+   */
   sweepLiveness(): void {
+    if (!this.driver.serving) return;
+    if (this.bootstrapDue()) void this.bootstrapIfDue();
     const atMs = this.env.clock();
     const changes = this.liveness.sweep(
       this.state.nodes.map((n) => n.id),
@@ -153,7 +220,7 @@ export class Pilot {
     }
   }
 
-  /** Closes the store once queued commands are durable. Release `waiters` first when serving HTTP. */
+  /** Stops the replica: proposals in flight fail, the store closes. Release `waiters` first when serving HTTP. */
   async close(): Promise<void> {
     await this.driver.close();
   }
@@ -180,9 +247,21 @@ export class Pilot {
     else if (result.shardIds.length > 0) this.env.logger.info({ node_id: nodeId, shards: result.shardIds }, 'shard leadership recorded');
   }
 
-  private async bootstrapIfDue(): Promise<void> {
+  private bootstrapDue(): boolean {
     const { state, config } = this;
-    if (state.keyspaces.some((k) => k.name === DEFAULT_KEYSPACE) || state.nodes.length < config.expectNodes) return;
+    return !state.keyspaces.some((k) => k.name === DEFAULT_KEYSPACE) && state.nodes.length >= config.expectNodes;
+  }
+
+  /** Bootstraps the default keyspace if it is due; checks run one after another, each on the newest state. */
+  private bootstrapIfDue(): Promise<void> {
+    const check = (): Promise<void> => this.bootstrapNow();
+    this.bootstrapChain = this.bootstrapChain.then(check, check);
+    return this.bootstrapChain;
+  }
+
+  private async bootstrapNow(): Promise<void> {
+    if (!this.driver.serving || !this.bootstrapDue()) return;
+    const { state, config } = this;
     // Fewer nodes than replicas (a one-node cluster) still get a keyspace, with a replica on each node.
     const replicas = Math.min(config.replicas, state.nodes.length);
     const result = await this.driver.propose({
@@ -192,15 +271,38 @@ export class Pilot {
       replicas,
       atMs: this.env.clock(),
     });
-    // Concurrent joins may both find bootstrap due; the later one finds the keyspace made.
+    // The leader may have changed under the check; a new leader bootstraps once it serves.
     if (!result.ok) {
-      if (result.reason !== 'keyspace-exists') this.env.logger.error({ reason: result.reason }, `bootstrap refused: ${result.message}`);
+      if (result.reason !== 'keyspace-exists') this.env.logger.warn({ reason: result.reason }, `bootstrap refused: ${result.message}`);
       return;
     }
     this.env.logger.info(
       { keyspace: result.keyspace, shards: result.shardIds.length, nodes: this.state.nodes.length, replicas },
       'keyspace bootstrapped',
     );
+  }
+
+  /**
+   * Leading starts with a clean slate of heartbeat knowledge (every node gets a node timeout of grace, as
+   * after a restart) and the bootstrap check; losing the lead answers held long polls at once, so nodes
+   * ask the new leader.
+   */
+  private onLeadership(serving: boolean): void {
+    if (serving) {
+      this.liveness.reset(this.env.clock());
+      void this.bootstrapIfDue();
+    } else {
+      this.waiters.releaseAll();
+    }
+  }
+
+  /** The state jumped to a snapshot's: one routing change, whatever happened in between. */
+  private onRestored(before: PilotState, after: PilotState): void {
+    const atMs = this.env.clock();
+    this.env.logger.info({ routing_version: after.routingVersion, previous_version: before.routingVersion }, 'pilot state restored from a snapshot');
+    if (after.routingVersion === before.routingVersion) return;
+    this.events.record({ kind: 'routing-version-changed', at_ms: atMs, routing_version: after.routingVersion, previous_version: before.routingVersion, cause: 'snapshot' });
+    this.waiters.notify(after.routingVersion);
   }
 
   private onApplied(command: PilotCommand, before: PilotState, after: PilotState): void {
@@ -244,5 +346,8 @@ function commandEvents(command: PilotCommand, before: PilotState, after: PilotSt
     }
     case 'transfer-shard-leader':
       return [{ kind: 'shard-leader-transfer-requested', at_ms: atMs, shard_id: command.shardId, node_id: command.nodeId }];
+    case 'import-state':
+      // The routing version it brings is the event.
+      return [];
   }
 }

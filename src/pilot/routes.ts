@@ -1,6 +1,8 @@
 /**
  * The pilot's HTTP routes: the public API for operators (admin token) and the internal API for nodes
- * (cluster secret). Handlers are thin: they call the pilot and shape its answers with the views.
+ * (cluster secret). Handlers are thin: they call the pilot and shape its answers with the views. Only the
+ * serving leader of the pilot replicas answers most routes; health, metrics, the OpenAPI document and the
+ * replicas' own view of the group (`/api/v1/pilot`) are answered by every replica.
  */
 import { Registry } from 'prom-client';
 import type { PilotRejection } from './commands.js';
@@ -19,6 +21,7 @@ import {
   nodeSchema,
   openApiDocumentSchema,
   pilotEventListSchema,
+  pilotReplicationSchema,
   pilotEventsQuerySchema,
   routingPollQuerySchema,
   routingTableSchema,
@@ -30,9 +33,9 @@ import {
 import { buildOpenApiDocument } from './openapi.js';
 import type { Pilot } from './pilot.js';
 import type { PilotMetrics } from './pilot-metrics.js';
-import type { Overloaded } from './state-driver.js';
+import type { DriverRefusal } from './state-driver.js';
 import { routingTable } from './state.js';
-import { clusterView, nodeView, shardView } from './views.js';
+import { clusterView, nodeView, pilotReplicationView, shardView } from './views.js';
 
 /** Version of the HTTP API, as the OpenAPI document states it. */
 export const API_VERSION = '1.0.0';
@@ -112,7 +115,7 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
       body: shardReplicasRequestSchema,
       response: shardChangeAcceptedSchema,
       status: 202,
-      errorCodes: ['not_found', 'conflict', 'overloaded'],
+      errorCodes: ['not_found', 'conflict', 'overloaded', 'unavailable'],
       handle: async ({ params, body }) => {
         const answer = await pilot.changeShardReplicas(params.id, body.action, body.node_id, body.epoch);
         if (!answer.ok) return rejectionError(answer);
@@ -141,10 +144,22 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
     }),
     defineRoute({
       method: 'GET',
+      path: '/api/v1/pilot',
+      operationId: 'getPilotReplication',
+      summary:
+        "The pilot's replicas as the answering replica sees them: which one leads, the Raft term, commit and applied index, and on the leader how far each replica has replicated. Every replica answers.",
+      access: 'admin',
+      replica: 'any',
+      response: pilotReplicationSchema,
+      handle: () => pilotReplicationView(pilot.replication()),
+    }),
+    defineRoute({
+      method: 'GET',
       path: '/metrics',
       operationId: 'getMetrics',
-      summary: 'Prometheus metrics.',
+      summary: 'Prometheus metrics of the answering pilot replica.',
       access: 'admin',
+      replica: 'any',
       response: metricsTextSchema,
       contentType: Registry.PROMETHEUS_CONTENT_TYPE,
       handle: () => metrics.registry.metrics(),
@@ -153,8 +168,9 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
       method: 'GET',
       path: '/healthz',
       operationId: 'getHealth',
-      summary: 'Answers while the pilot serves requests; open to probes without credentials.',
+      summary: 'Answers while the pilot process runs, on every replica, leader or not; open to probes without credentials.',
       access: 'open',
+      replica: 'any',
       response: healthSchema,
       handle: () => ({ status: 'ok' as const }),
     }),
@@ -166,7 +182,7 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
       access: 'cluster',
       body: joinRequestSchema,
       response: joinResponseSchema,
-      errorCodes: ['not_found', 'conflict', 'overloaded'],
+      errorCodes: ['not_found', 'conflict', 'overloaded', 'unavailable'],
       handle: async ({ body }) => {
         const answer = await pilot.join(body);
         return 'ok' in answer ? rejectionError(answer) : answer;
@@ -204,6 +220,7 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
       operationId: 'getOpenApi',
       summary: 'This API as an OpenAPI 3.1 document.',
       access: 'admin',
+      replica: 'any',
       response: openApiDocumentSchema,
       handle: () => (document ??= buildOpenApiDocument(routes, API_VERSION)),
     }),
@@ -211,8 +228,13 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
   return routes;
 }
 
-function rejectionError(rejection: PilotRejection | Overloaded): ApiError {
+function rejectionError(rejection: PilotRejection | DriverRefusal): ApiError {
   switch (rejection.reason) {
+    case 'not-leader':
+      // Leadership moved between the leader check and the proposal.
+      return rejection.leaderUrl === null ? new ApiError('no_leader', rejection.message, undefined, null) : new ApiError('not_leader', rejection.message, undefined, rejection.leaderUrl);
+    case 'unavailable':
+      return new ApiError('unavailable', rejection.message);
     case 'unknown-node':
       return new ApiError('not_found', rejection.message, 'body.node_id');
     case 'unknown-shard':
@@ -233,6 +255,7 @@ function rejectionError(rejection: PilotRejection | Overloaded): ApiError {
     case 'cluster-id-taken':
     case 'keyspace-exists':
     case 'not-enough-nodes':
+    case 'state-not-empty':
       return new ApiError('conflict', rejection.message);
   }
 }

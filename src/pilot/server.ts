@@ -1,14 +1,18 @@
 /**
- * `startPilot`: the pilot process's entry point. Recovers the pilot's state from `<dataDir>/pilot`, serves
- * the HTTP API, and sweeps node liveness on a timer.
+ * `startPilot`: a pilot replica's entry point. Opens its share of the pilot group under `dataDir` (one
+ * replica alone, or one of `peers`), serves the HTTP API — the leader answers, the other replicas point
+ * callers at it — and sweeps node liveness on a timer while it leads.
  */
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
+import { ApiError } from './api-error.js';
 import { createHttpApp } from './http-app.js';
 import { Pilot } from './pilot.js';
 import { createPilotMetrics } from './pilot-metrics.js';
+import { BUS_PORT_OFFSET, PILOT_ID_DEFAULT, isPilotId, pilotUrlOf, validatePilotPeers, type PilotPeer } from './pilot-peers.js';
 import { pilotRoutes } from './routes.js';
+import { LOG_ENTRIES_MAX_DEFAULT } from './state-driver.js';
 import { SHARD_REPLICAS_MAX } from './state.js';
 
 /** Options of `startPilot`; defaults as documented on each. */
@@ -32,14 +36,29 @@ export interface PilotOptions {
   readonly clusterSecret?: string;
   /** A node is down after this long without a heartbeat. Default 3000. */
   readonly nodeTimeoutMs?: number;
+  /** This replica's id, `pilotN`; one of `peers` when those are given. Default `pilot1`. */
+  readonly pilotId?: string;
+  /**
+   * Every replica of the pilot group, this one included, the same list on each. Absent: this pilot is the
+   * group's only replica and needs no bus.
+   */
+  readonly peers?: readonly PilotPeer[];
+  /** Mean time a pilot replica waits without hearing from the leader before it campaigns. Default 1000. */
+  readonly electionTimeoutMs?: number;
+  /** Length of a Raft tick of the pilot group; the leader heartbeats every tick. Default 100. */
+  readonly raftTickMs?: number;
+  /** Applied log entries kept before the pilot group's log is compacted. Default 2000. */
+  readonly logEntriesMax?: number;
   readonly logger?: Logger;
 }
 
-/** A listening pilot. */
+/** A listening pilot replica. */
 export interface RunningPilot {
   /** `http://host:port`. */
   readonly url: string;
   readonly port: number;
+  /** The replica, for tests and embedders: its state, and its view of the pilot group. */
+  readonly pilot: Pilot;
   /** Stops serving, releases long polls and closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -50,6 +69,11 @@ export const REPLICAS_DEFAULT = 3;
 /** Liveness sweeps are this many times more frequent than the node timeout, so a change is logged promptly. */
 const SWEEPS_PER_TIMEOUT = 3;
 const CLUSTER_ID_BYTES = 20;
+/**
+ * How long a request to a leader's route waits while this replica is the new leader catching up, or while
+ * no leader is known: an election takes about one election timeout, and callers time out after 5 s.
+ */
+const LEADER_WAIT_MS = 2500;
 
 /** Starts a pilot; resolves once it listens. Throws `UsageError` for invalid options. */
 export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
@@ -63,19 +87,45 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
     if (!Number.isInteger(value) || value < 1) throw new UsageError(`pilot option ${name} must be a positive integer, got ${value}`);
   }
   if (config.replicas > SHARD_REPLICAS_MAX) throw new UsageError(`pilot option replicas must be at most ${SHARD_REPLICAS_MAX}, got ${config.replicas}`);
+  const pilotId = options.pilotId ?? PILOT_ID_DEFAULT;
+  if (!isPilotId(pilotId)) throw new UsageError(`pilot id must be of the form pilotN (pilot1, pilot2, ...), got '${pilotId}'`);
+  // A lone replica talks to nobody: its bus port is never opened.
+  const peers = options.peers ?? [{ id: pilotId, host: options.host, port: options.port, busPort: options.port + BUS_PORT_OFFSET }];
+  if (options.peers !== undefined) validatePilotPeers(peers);
+  if (!peers.some((p) => p.id === pilotId)) throw new UsageError(`the peers do not name this pilot, ${pilotId}`);
+  const raftTickMs = options.raftTickMs ?? 100;
+  const electionTimeoutMs = options.electionTimeoutMs ?? 1000;
+  const logEntriesMax = options.logEntriesMax ?? LOG_ENTRIES_MAX_DEFAULT;
+  for (const [name, value] of Object.entries({ raftTickMs, electionTimeoutMs, logEntriesMax })) {
+    if (!Number.isInteger(value) || value < 1) throw new UsageError(`pilot option ${name} must be a positive integer, got ${value}`);
+  }
+  // An empty credential (an unset flag or variable) means none, not "the empty string".
+  const clusterSecret = options.clusterSecret || undefined;
   const logger = options.logger ?? createLogger('pilot');
-  const pilot = await Pilot.open(options.dataDir, config, {
-    clock: Date.now,
-    newClusterId: () => randomBytes(CLUSTER_ID_BYTES).toString('hex'),
-    logger,
-  });
+  const pilot = await Pilot.open(
+    options.dataDir,
+    config,
+    { clock: Date.now, newClusterId: () => randomBytes(CLUSTER_ID_BYTES).toString('hex'), logger },
+    { selfId: pilotId, peers, listenHost: options.host, clusterSecret, tickMs: raftTickMs, electionTimeoutMs, logEntriesMax },
+  );
   const metrics = createPilotMetrics(pilot);
+  const leaderGate = async (): Promise<ApiError | undefined> => {
+    const leadership = await pilot.awaitLeadership(LEADER_WAIT_MS);
+    switch (leadership.kind) {
+      case 'serving':
+        return undefined;
+      case 'follower':
+        return new ApiError('not_leader', `this pilot replica (${pilotId}) does not lead; ${leadership.leader.id} does: ask it`, undefined, pilotUrlOf(leadership.leader));
+      case 'no-leader':
+        return new ApiError('no_leader', 'the pilot replicas have no leader yet (an election is under way, or too few replicas are up); retry shortly', undefined, null);
+    }
+  };
   const app = createHttpApp(pilotRoutes(pilot, metrics), {
-    // An empty credential (an unset flag or variable) means none, not "the empty string".
     adminToken: options.adminToken || undefined,
-    clusterSecret: options.clusterSecret || undefined,
+    clusterSecret,
     metrics,
     logger,
+    leaderGate,
   });
   try {
     await app.listen({ host: options.host, port: options.port });
@@ -87,8 +137,9 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
   sweeper.unref();
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
-  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
-  logger.info({ url, expect_nodes: config.expectNodes, shards_per_node: config.shardsPerNode, replicas: config.replicas }, 'pilot listening');
+  if (options.peers === undefined) pilot.setOwnHttpPort(port);
+  const url = pilotUrlOf({ host: options.host, port });
+  logger.info({ url, pilot: pilotId, peers: peers.map((p) => p.id), expect_nodes: config.expectNodes, shards_per_node: config.shardsPerNode, replicas: config.replicas }, 'pilot listening');
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     clearInterval(sweeper);
@@ -97,5 +148,5 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
     await app.close();
     await pilot.close();
   };
-  return { url, port, close: () => (closing ??= close()) };
+  return { url, port, pilot, close: () => (closing ??= close()) };
 }

@@ -1,80 +1,514 @@
 /**
- * Drives the pilot's state machine in one process: proposals are applied one at a time, in order, and an
- * accepted command is durable before its result is returned or its state is visible. This is the seam the
- * Raft step replaces (propose → commit → apply), so callers only see `state`, `propose` and `onApplied`.
+ * Drives the pilot's state machine as a Raft group (`pilot`) of one or more pilot replicas, on the same
+ * multi-raft driver the nodes run their shards on: proposals are log entries (JSON commands), every replica
+ * applies the committed ones with `applyPilotCommand`, and the proposer's answer is what its own apply
+ * returned. Callers only see `state`, `propose` and the `onApplied` listener, as when the state lived in a
+ * single process's log.
+ *
+ * Storage: the group's log, hard state and applied index live in an LMDB environment under
+ * `<dataDir>/raft` (a NodeStore, as a node keeps its shards' logs); the applied PilotState is written there
+ * too, in the same transaction as the applied index, whenever it changed. A snapshot for a lagging replica
+ * is the whole PilotState in one chunk.
+ *
+ * Only a leader that has applied an entry of its own term proposes (`serving`): before that its state may
+ * lack entries the previous leader committed. A follower's `propose` answers `not-leader` naming the leader.
+ *
+ * A data dir written by the single-process command log (log-store.ts, `<dataDir>/pilot`) keeps its state:
+ * while the group's state is still empty, the replica that holds such a log recovers it and, once it leads,
+ * proposes it as the group's first change (`import-state`) before serving anything else.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../common/logger.js';
+import { assert, UsageError } from '../common/errors.js';
+import { MultiRaft, RaftRequestError } from '../node/multi-raft.js';
+import type { PeerMessage } from '../node/peer-message.js';
+import { NONE, type NodeId, type Role } from '../raft/index.js';
+import { NodeStore } from '../storage/node-store.js';
+import type { LmdbRaftLogStorage } from '../storage/raft-log-store.js';
+import { Transport } from '../transport/transport.js';
 import type { PilotCommand, PilotCommandResult } from './commands.js';
 import { PilotLogStore } from './log-store.js';
-import { applyPilotCommand, type PilotState } from './state.js';
+import { isPilotId, pilotIdOf, pilotRaftIdOf, pilotUrlOf, type PilotPeer } from './pilot-peers.js';
+import { encodePilotCommand, PilotStateMachine, type AppliedPilotCommand } from './pilot-state-machine.js';
+import { applyPilotCommand, INITIAL_PILOT_STATE, isInitialPilotState, type PilotState } from './state.js';
 
-/** Proposals waiting for their turn; beyond this the driver answers `overloaded` at once. */
+/** The Raft group id of the pilot's state. */
+export const PILOT_GROUP_ID = 'pilot';
+
+/** Proposals in flight; beyond this the driver answers `overloaded` at once. */
 export const PROPOSALS_PENDING_MAX = 1024;
 
-/** The driver's own refusal: too many proposals are waiting. */
+/** Applied log entries kept before the log is compacted (the state is stored whole, so any point will do). */
+export const LOG_ENTRIES_MAX_DEFAULT = 2000;
+
+/** A proposal no quorum committed within this long is answered `unavailable` (HTTP callers time out at 5 s). */
+const REQUEST_TIMEOUT_MS = 4000;
+/** A follower that stopped pulling a snapshot this long ago is sent a new one. */
+const SNAPSHOT_IDLE_MS = 30_000;
+/** The pilot's state is small: a few MiB of map is plenty, and the file grows only as written. */
+const STORE_MAP_BYTES = 4 * 1024 ** 3;
+/** The meta name of the stored PilotState, and its record format. */
+const STATE_META_NAME = 'pilot_state';
+const STATE_RECORD_FORMAT = 1;
+/** Callers waiting for a leadership change at once; more are answered at once. */
+const CHANGE_WAITERS_MAX = 4096;
+
+/** The driver refuses: too many proposals are in flight. */
 export interface Overloaded {
   readonly ok: false;
   readonly reason: 'overloaded';
   readonly message: string;
 }
 
-/** Called after each accepted command is durable and visible, with the states around it. */
+/** This replica does not lead; `leaderId`/`leaderUrl` name the leader, or are null while none is known. */
+export interface NotLeader {
+  readonly ok: false;
+  readonly reason: 'not-leader';
+  readonly message: string;
+  readonly leaderId: string | null;
+  readonly leaderUrl: string | null;
+}
+
+/** No answer: a new leader still catching up, or no quorum within the timeout (the outcome is unknown). */
+export interface Unavailable {
+  readonly ok: false;
+  readonly reason: 'unavailable';
+  readonly message: string;
+}
+
+/** Why the driver, not the state machine, refused a proposal. */
+export type DriverRefusal = Overloaded | NotLeader | Unavailable;
+
+/** Called on every replica after each accepted command is durable here and visible, with the states around it. */
 export type AppliedListener = (command: PilotCommand, before: PilotState, after: PilotState) => void;
 
-/** Serialises proposals, persists accepted commands, then publishes the new state. */
+/** What the driver tells its owner. */
+export interface PilotDriverListeners {
+  readonly onApplied: AppliedListener;
+  /** A snapshot from the leader replaced the whole state (this replica had fallen behind the log). */
+  readonly onRestored?: (before: PilotState, after: PilotState) => void;
+  /** This replica started serving as the leader (true), or stopped (false). */
+  readonly onLeadership?: (serving: boolean) => void;
+}
+
+/** The pilot group's members and this replica's part in it. */
+export interface PilotReplication {
+  /** This replica's id; one of `peers`. */
+  readonly selfId: string;
+  /** Every replica of the group, this one included, the same on every replica. */
+  readonly peers: readonly PilotPeer[];
+  /** Where this replica's bus listens (its `peers` entry is where the others dial it). */
+  readonly listenHost: string;
+  /** Proven by every bus handshake; without it the bus accepts loopback peers only. */
+  readonly clusterSecret: string | undefined;
+  readonly tickMs: number;
+  /** Mean time a follower waits without hearing from the leader before it campaigns. */
+  readonly electionTimeoutMs: number;
+  /** Applied entries kept before the log is compacted. */
+  readonly logEntriesMax: number;
+}
+
+/** One replica as this one sees it. */
+export interface PilotReplicaView {
+  readonly peer: PilotPeer;
+  /** Highest log index known replicated there; only the leader knows, null elsewhere. */
+  readonly matchIndex: number | null;
+  /** Heard from within the last election timeout; only the leader knows, null elsewhere. */
+  readonly recentlyActive: boolean | null;
+}
+
+/** This replica's Raft state, for `GET /api/v1/pilot`. */
+export interface PilotReplicaStatus {
+  readonly selfId: string;
+  readonly role: Role;
+  /** Leads and has applied everything committed: the replica that answers requests. */
+  readonly serving: boolean;
+  readonly leader: PilotPeer | undefined;
+  readonly term: number;
+  readonly commitIndex: number;
+  /** Index of the last entry whose effects this replica publishes. */
+  readonly appliedIndex: number;
+  readonly replicas: readonly PilotReplicaView[];
+}
+
+interface StateRecord {
+  readonly format: number;
+  readonly state: PilotState;
+}
+
+/** The state recovered from a command log of the single-process pilot, waiting to be proposed. */
+interface PendingImport {
+  readonly state: PilotState;
+  readonly path: string;
+}
+
+/** The pilot's state as a Raft group; see the module comment. */
 export class PilotStateDriver {
-  private current: PilotState;
-  private lastIndex: number;
-  /** The last queued proposal; the next one starts after it settles. */
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly multiRaft: MultiRaft;
+  private readonly machine: PilotStateMachine;
+  private readonly selfRaftId: NodeId;
+  private readonly peers: PilotPeer[];
+  private transport: Transport | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  /** Index of the last applied entry whose effects are durable and published. */
+  private publishedIndex: number;
+  private readonly publishWaiters: { readonly index: number; readonly resolve: () => void }[] = [];
+  private readonly changeWaiters = new Set<() => void>();
   private pending = 0;
+  private isServing = false;
+  private pendingImport: PendingImport | undefined;
+  private importing = false;
+  /** The leader term in which this replica asked the leader to hand over, to import its old log. */
+  private askedToLeadInTerm = 0;
+  private closed = false;
 
   private constructor(
-    private readonly store: PilotLogStore,
-    private readonly onApplied: AppliedListener,
+    private readonly replication: PilotReplication,
+    private readonly store: NodeStore,
+    private readonly log: LmdbRaftLogStorage,
+    recovered: PilotState,
+    pendingImport: PendingImport | undefined,
+    private readonly listeners: PilotDriverListeners,
+    private readonly logger: Logger,
   ) {
-    const recovered = store.recover();
-    this.current = recovered.state;
-    this.lastIndex = recovered.lastIndex;
-  }
-
-  /** Opens the store under `<dataDir>/pilot` and rebuilds the state from it. */
-  static open(dataDir: string, onApplied: AppliedListener, compactEntriesMax?: number): PilotStateDriver {
-    return new PilotStateDriver(PilotLogStore.open(dataDir, compactEntriesMax), onApplied);
-  }
-
-  /** The state after the last durable command. */
-  get state(): PilotState {
-    return this.current;
+    this.selfRaftId = pilotRaftIdOf(replication.selfId);
+    this.peers = [...replication.peers];
+    this.machine = new PilotStateMachine(recovered);
+    this.publishedIndex = log.appliedIndex();
+    this.pendingImport = pendingImport;
+    const { tickMs, electionTimeoutMs, logEntriesMax } = replication;
+    this.multiRaft = new MultiRaft(
+      {
+        id: this.selfRaftId,
+        // As the nodes' groups: the randomized timeout averages 1.5 election ticks.
+        electionTicks: Math.max(3, Math.round(electionTimeoutMs / tickMs / 1.5)),
+        heartbeatTicks: 1,
+        random: Math.random,
+        requestTimeoutTicks: Math.ceil(REQUEST_TIMEOUT_MS / tickMs),
+        snapshotChunkBytes: 1024 * 1024,
+        snapshotIdleTicks: Math.ceil(SNAPSHOT_IDLE_MS / tickMs),
+        compactAfterEntries: logEntriesMax,
+        compactKeepEntries: Math.max(1, Math.floor(logEntriesMax / 4)),
+      },
+      {
+        send: (to, messages) => void this.transport?.send(pilotIdOf(to), 'raft', messages),
+        persist: () => this.persist(),
+        schedule: (fn) => setImmediate(fn),
+        onLeaderChange: (_groupId, leaderId, role, term) => this.onLeaderChange(leaderId, role, term),
+        onFatal: (error) => {
+          logger.fatal({ err: error }, 'pilot raft persist failed: stopping, memory no longer matches disk');
+          process.exit(1);
+        },
+      },
+    );
   }
 
   /**
-   * Applies `command` after every earlier proposal. A rejected command is not logged: it would change
-   * nothing on replay. Rejects only if the disk write fails; the state then stays as it was.
+   * Opens the group's storage under `<dataDir>/raft` (a founding replica bootstraps it with every peer as a
+   * voter), starts the bus to the other replicas and the Raft ticks. Throws UsageError when the stored
+   * membership is not the configured one.
    */
-  propose<C extends PilotCommand>(command: C): Promise<PilotCommandResult<C> | Overloaded> {
-    if (this.pending >= PROPOSALS_PENDING_MAX) {
-      return Promise.resolve({ ok: false, reason: 'overloaded', message: `${this.pending} proposals are waiting` });
+  static async open(dataDir: string, replication: PilotReplication, listeners: PilotDriverListeners, logger: Logger): Promise<PilotStateDriver> {
+    const self = replication.peers.find((p) => p.id === replication.selfId);
+    assert(self !== undefined, `pilot ${replication.selfId} is one of its peers`);
+    const store = NodeStore.open(join(dataDir, 'raft'), { mapBytes: STORE_MAP_BYTES, databasesMax: 4 });
+    let driver: PilotStateDriver | undefined;
+    try {
+      const log = store.openRaftLog(PILOT_GROUP_ID);
+      const voters = replication.peers.map((p) => pilotRaftIdOf(p.id)).sort((a, b) => a - b);
+      const founding = log.lastIndex() === 0;
+      if (founding) {
+        log.bootstrap(voters);
+      } else {
+        // A group cannot change members by restarting with other peers: two groups would each elect a leader.
+        const members = log.initialState().confState.voters;
+        if (members.join() !== voters.join()) {
+          throw new UsageError(
+            `the pilot group in ${dataDir} has the members ${members.map(pilotIdOf).join(',')}, but the configured peers are ${voters.map(pilotIdOf).join(',')}; changing the pilot replicas is not supported`,
+          );
+        }
+      }
+      const record = store.getMeta(STATE_META_NAME) as StateRecord | undefined;
+      if (record !== undefined) assert(record.format === STATE_RECORD_FORMAT, `pilot state record format ${record.format}, expected ${STATE_RECORD_FORMAT}`);
+      const recovered = record?.state ?? INITIAL_PILOT_STATE;
+      const pendingImport = isInitialPilotState(recovered) ? await recoverOldLog(dataDir) : undefined;
+      if (pendingImport !== undefined) {
+        logger.info({ path: pendingImport.path, routing_version: pendingImport.state.routingVersion }, 'found the command log of a single-process pilot: importing it once this replica leads');
+      }
+      driver = new PilotStateDriver(replication, store, log, recovered, pendingImport, listeners, logger);
+      await driver.start(self, founding);
+      return driver;
+    } catch (error) {
+      if (driver !== undefined) await driver.close();
+      else await store.close();
+      throw error;
     }
-    this.pending++;
-    const run = async (): Promise<PilotCommandResult<C>> => {
-      const before = this.current;
-      const { state, result } = applyPilotCommand(before, command);
-      if (state === before) return result;
-      await this.store.append(this.lastIndex + 1, command, state);
-      this.lastIndex++;
-      this.current = state;
-      this.onApplied(command, before, state);
-      return result;
-    };
-    const outcome = this.tail.then(run).finally(() => this.pending--);
-    // A failed write must not wedge later proposals' chain; the failure itself reaches this caller.
-    this.tail = outcome.catch(() => undefined);
-    return outcome;
   }
 
-  /** Waits for queued proposals, then closes the store. */
+  /** The state after the last command durable here (on every replica, the leader's state a moment ago). */
+  get state(): PilotState {
+    return this.machine.published;
+  }
+
+  /** Whether this replica leads and has applied everything committed: the one that proposes and answers. */
+  get serving(): boolean {
+    return this.isServing;
+  }
+
+  get selfId(): string {
+    return this.replication.selfId;
+  }
+
+  /** The leader as this replica knows it (itself included); undefined while none is known. */
+  leader(): PilotPeer | undefined {
+    const leaderId = this.multiRaft.leadership(PILOT_GROUP_ID)?.leaderId ?? NONE;
+    return leaderId === NONE ? undefined : this.peers.find((p) => p.id === pilotIdOf(leaderId));
+  }
+
+  /** A single replica started on port 0 learns its HTTP port only once it listens. */
+  setOwnHttpPort(port: number): void {
+    const index = this.peers.findIndex((p) => p.id === this.replication.selfId);
+    this.peers[index] = { ...this.peers[index]!, port };
+  }
+
+  /**
+   * Proposes `command` through the group and answers what the state machine's apply returned, once the
+   * command is durable here and visible in `state`. Answers a refusal at once when this replica does not
+   * serve. A command that would change nothing gets its answer without a log entry when the answer cannot
+   * depend on an entry still in flight. Rejects only if the disk write fails.
+   */
+  propose<C extends PilotCommand>(command: C): Promise<PilotCommandResult<C> | DriverRefusal> {
+    if (!this.isServing) return Promise.resolve(this.notServing(this.multiRaft.leadership(PILOT_GROUP_ID)?.leaderId ?? NONE));
+    const published = this.machine.published;
+    if (this.pending === 0 && this.publishedIndex === this.log.lastIndex()) {
+      const { state, result } = applyPilotCommand(published, command);
+      if (state === published) return Promise.resolve(result);
+    }
+    return this.proposeToGroup(command);
+  }
+
+  /** Resolves at the next change of leadership or serving state, or after `timeoutMs`. */
+  waitForChange(timeoutMs: number): Promise<void> {
+    if (this.closed || this.changeWaiters.size >= CHANGE_WAITERS_MAX) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.changeWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.changeWaiters.add(done);
+    });
+  }
+
+  /** This replica's view of the group. */
+  status(): PilotReplicaStatus {
+    const status = this.multiRaft.status(PILOT_GROUP_ID);
+    const progress = status?.progress ?? null;
+    return {
+      selfId: this.replication.selfId,
+      role: status?.role ?? 'follower',
+      serving: this.isServing,
+      leader: this.leader(),
+      term: status?.term ?? 0,
+      commitIndex: status?.commit ?? 0,
+      appliedIndex: this.publishedIndex,
+      replicas: this.peers.map((peer) => {
+        const member = progress?.get(pilotRaftIdOf(peer.id));
+        const self = peer.id === this.replication.selfId;
+        return {
+          peer,
+          matchIndex: progress === null ? null : self ? (status?.lastIndex ?? 0) : (member?.match ?? 0),
+          recentlyActive: progress === null ? null : self || (member?.recentActive ?? false),
+        };
+      }),
+    };
+  }
+
+  /** Stops: proposals in flight fail, the bus and the store close. */
   async close(): Promise<void> {
-    await this.tail;
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.tickTimer);
+    this.multiRaft.close();
+    for (const waiter of this.publishWaiters.splice(0)) waiter.resolve();
+    for (const waiter of [...this.changeWaiters]) waiter();
+    await this.transport?.close();
     await this.store.close();
+  }
+
+  private async start(self: PilotPeer, founding: boolean): Promise<void> {
+    const others = this.peers.filter((p) => p.id !== self.id);
+    if (others.length > 0) {
+      const transport = new Transport({
+        nodeId: self.id,
+        clusterSecret: this.replication.clusterSecret,
+        onUnreachable: (peer) => {
+          if (isPilotId(peer)) this.multiRaft.reportUnreachable(pilotRaftIdOf(peer));
+        },
+      });
+      this.transport = transport;
+      await transport.listen(this.replication.listenHost, self.busPort);
+      transport.setPeers(new Map(others.map((p) => [p.id, { host: p.host, port: p.busPort }])));
+      transport.on('raft', (envelope) => {
+        // Only pilot replicas speak on this bus; anything else that knows the secret is ignored.
+        if (!isPilotId(envelope.from)) return;
+        const from = pilotRaftIdOf(envelope.from);
+        for (const message of envelope.payload as PeerMessage[]) this.multiRaft.receive(from, message);
+      });
+      transport.on('pilot', (envelope) => this.onPeerRequest(envelope.from, envelope.payload));
+    }
+    this.multiRaft.addGroup(PILOT_GROUP_ID, this.log, this.machine);
+    // The only voter has nobody to wait for; a replica with an old log to import should lead, so it asks first.
+    if (others.length === 0 || (founding && this.pendingImport !== undefined)) this.multiRaft.campaign(PILOT_GROUP_ID);
+    this.tickTimer = setInterval(() => this.multiRaft.tick(), this.replication.tickMs);
+  }
+
+  private async proposeToGroup<C extends PilotCommand>(command: C): Promise<PilotCommandResult<C> | DriverRefusal> {
+    if (this.pending >= PROPOSALS_PENDING_MAX) return { ok: false, reason: 'overloaded', message: `${this.pending} proposals are in flight` };
+    this.pending++;
+    try {
+      const applied = (await this.multiRaft.propose(PILOT_GROUP_ID, encodePilotCommand(command))) as AppliedPilotCommand | undefined;
+      assert(applied !== undefined, 'a pilot command entry is applied with a result');
+      await this.whenPublished(applied.index);
+      return applied.result as PilotCommandResult<C>;
+    } catch (error) {
+      if (!(error instanceof RaftRequestError)) throw error;
+      switch (error.reason) {
+        case 'notLeader':
+        case 'dropped':
+          return this.notServing(error.leaderId);
+        case 'busy':
+          return { ok: false, reason: 'overloaded', message: 'too many pilot commands are waiting to commit' };
+        case 'timeout':
+          return { ok: false, reason: 'unavailable', message: `no quorum of pilot replicas committed the command within ${REQUEST_TIMEOUT_MS} ms; its outcome is unknown` };
+        case 'removed':
+          return { ok: false, reason: 'unavailable', message: 'the pilot is stopping' };
+      }
+    } finally {
+      this.pending--;
+    }
+  }
+
+  private notServing(leaderId: NodeId): NotLeader | Unavailable {
+    if (leaderId === this.selfRaftId) return { ok: false, reason: 'unavailable', message: `${this.selfId} was just elected and is catching up; retry shortly` };
+    const leader = leaderId === NONE ? undefined : this.peers.find((p) => p.id === pilotIdOf(leaderId));
+    if (leader === undefined) {
+      return { ok: false, reason: 'not-leader', message: 'the pilot replicas have no leader yet (an election is under way); retry shortly', leaderId: null, leaderUrl: null };
+    }
+    return { ok: false, reason: 'not-leader', message: `${this.selfId} does not lead the pilot; ${leader.id} does`, leaderId: leader.id, leaderUrl: pilotUrlOf(leader) };
+  }
+
+  private whenPublished(index: number): Promise<void> {
+    if (index <= this.publishedIndex || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.publishWaiters.push({ index, resolve }));
+  }
+
+  /**
+   * The multi-raft driver's persist: the changed state with the log, hard state and applied index in one
+   * transaction; then the state applied so far becomes visible, and the listeners hear of each change.
+   */
+  private async persist(): Promise<void> {
+    const appliedIndex = this.log.appliedIndex();
+    const applied = this.machine.applied;
+    const { state, transitions } = this.machine.takeStaged();
+    // Both writes start in this synchronous stretch, so lmdb-js commits them in one transaction.
+    const stateWritten = state === undefined ? undefined : this.store.putMeta(STATE_META_NAME, { format: STATE_RECORD_FORMAT, state } satisfies StateRecord);
+    await Promise.all([this.store.commitAll(), stateWritten]);
+    if (this.closed) return;
+    this.machine.publish(applied);
+    this.publishedIndex = appliedIndex;
+    for (const transition of transitions) {
+      if (transition.kind === 'command') this.listeners.onApplied(transition.command, transition.before, transition.after);
+      else this.listeners.onRestored?.(transition.before, transition.after);
+    }
+    for (let i = this.publishWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.publishWaiters[i]!;
+      if (waiter.index > appliedIndex) continue;
+      this.publishWaiters.splice(i, 1);
+      waiter.resolve();
+    }
+    this.refreshServing();
+    this.askToLeadIfImporting();
+  }
+
+  private onLeaderChange(leaderId: NodeId, role: Role, term: number): void {
+    this.logger.info({ leader: leaderId === NONE ? null : pilotIdOf(leaderId), role, term }, 'pilot leadership');
+    if (role !== 'leader') this.setServing(false);
+    this.notifyChange();
+  }
+
+  /** Serving starts once the leader has published an entry of its own term (and imported an old log, if it had one). */
+  private refreshServing(): void {
+    const leadership = this.multiRaft.leadership(PILOT_GROUP_ID);
+    const caughtUp = leadership !== undefined && leadership.role === 'leader' && this.log.term(this.publishedIndex) === leadership.term;
+    if (caughtUp && this.pendingImport !== undefined) void this.importOldState();
+    this.setServing(caughtUp && this.pendingImport === undefined);
+  }
+
+  private setServing(serving: boolean): void {
+    if (serving === this.isServing) return;
+    this.isServing = serving;
+    this.logger.info({ pilot: this.selfId, term: this.multiRaft.leadership(PILOT_GROUP_ID)?.term }, serving ? 'this pilot replica leads and serves' : 'this pilot replica stopped leading');
+    this.listeners.onLeadership?.(serving);
+    this.notifyChange();
+  }
+
+  private notifyChange(): void {
+    for (const waiter of [...this.changeWaiters]) waiter();
+  }
+
+  private async importOldState(): Promise<void> {
+    const pending = this.pendingImport;
+    if (this.importing || pending === undefined) return;
+    this.importing = true;
+    try {
+      const answer = isInitialPilotState(this.machine.published)
+        ? await this.proposeToGroup({ kind: 'import-state', state: pending.state })
+        : ({ ok: false, reason: 'state-not-empty', message: 'the pilot group has state already' } as const);
+      if (answer.ok) {
+        this.logger.info({ path: pending.path, routing_version: answer.routingVersion, nodes: pending.state.nodes.length, shards: pending.state.shards.length }, 'imported the single-process pilot log into the pilot group');
+        this.pendingImport = undefined;
+      } else if (answer.reason === 'state-not-empty') {
+        this.logger.error({ path: pending.path }, 'the single-process pilot log was not imported: the pilot group already has a state of its own');
+        this.pendingImport = undefined;
+      } else {
+        this.logger.warn({ reason: answer.reason }, `importing the single-process pilot log failed, retrying while this replica leads: ${answer.message}`);
+      }
+    } finally {
+      this.importing = false;
+    }
+    if (!this.closed) this.refreshServing();
+  }
+
+  /** A follower holding an old log to import asks the leader, once per term, to hand leadership over. */
+  private askToLeadIfImporting(): void {
+    const leadership = this.multiRaft.leadership(PILOT_GROUP_ID);
+    if (this.pendingImport === undefined || this.transport === undefined || leadership === undefined) return;
+    if (leadership.leaderId === NONE || leadership.leaderId === this.selfRaftId || leadership.term <= this.askedToLeadInTerm) return;
+    this.askedToLeadInTerm = leadership.term;
+    this.transport.send(pilotIdOf(leadership.leaderId), 'pilot', { t: 'lead-to-import' });
+  }
+
+  private onPeerRequest(from: string, payload: unknown): void {
+    if (!isPilotId(from) || (payload as { t?: unknown } | null)?.t !== 'lead-to-import') return;
+    // Only an empty group can take an import; once anything happened here, the old log would be refused anyway.
+    if (!this.isServing || this.pendingImport !== undefined || !isInitialPilotState(this.machine.published)) return;
+    this.logger.info({ to: from }, 'handing the pilot leadership to a replica that has a single-process log to import');
+    this.multiRaft.transferLeadership(PILOT_GROUP_ID, pilotRaftIdOf(from));
+  }
+}
+
+/** The state in a single-process pilot's command log under `<dataDir>/pilot`, if one exists and holds anything. */
+async function recoverOldLog(dataDir: string): Promise<PendingImport | undefined> {
+  const path = join(dataDir, 'pilot', 'pilot.mdb');
+  if (!existsSync(path)) return undefined;
+  const old = PilotLogStore.open(dataDir);
+  try {
+    const { state } = old.recover();
+    return isInitialPilotState(state) ? undefined : { state, path };
+  } finally {
+    await old.close();
   }
 }

@@ -8,6 +8,7 @@ import type { RoutingShard, RoutingTable } from '../common/routing.js';
 import type {
   BootstrapKeyspaceCommand,
   ChangeShardReplicasCommand,
+  ImportStateCommand,
   NodeProcess,
   PilotCommand,
   PilotCommandResult,
@@ -99,7 +100,14 @@ function applyAny(state: PilotState, command: PilotCommand): PilotTransition {
       return changeShardReplicas(state, command);
     case 'transfer-shard-leader':
       return transferShardLeader(state, command);
+    case 'import-state':
+      return importState(state, command);
   }
+}
+
+/** Whether nothing has happened to `state` yet: no node, keyspace or routing version. */
+export function isInitialPilotState(state: PilotState): boolean {
+  return state.routingVersion === 0 && state.nodes.length === 0 && state.keyspaces.length === 0 && state.shards.length === 0;
 }
 
 function registerNode(state: PilotState, command: RegisterNodeCommand): PilotTransition {
@@ -241,6 +249,15 @@ function transferShardLeader(state: PilotState, command: TransferShardLeaderComm
   if (shard.transferTo === command.nodeId) return { state, result: { ok: true, shardId: shard.id } };
   // Leadership is not membership: the epoch stays, only the routing table's version moves.
   return { state: withShard(state, index, { ...shard, transferTo: command.nodeId }), result: { ok: true, shardId: shard.id } };
+}
+
+function importState(state: PilotState, command: ImportStateCommand): PilotTransition {
+  if (!isInitialPilotState(state)) return reject(state, 'state-not-empty', `the pilot state is at routing version ${state.routingVersion} already`);
+  const imported = command.state;
+  if (!Number.isSafeInteger(imported.routingVersion) || imported.routingVersion < 0 || !Array.isArray(imported.nodes) || !Array.isArray(imported.shards)) {
+    return reject(state, 'invalid-argument', 'the imported state is malformed');
+  }
+  return { state: imported, result: { ok: true, routingVersion: imported.routingVersion } };
 }
 
 /** The shard a membership command names, after checking its node and epoch; or why it is refused. */

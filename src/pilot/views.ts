@@ -1,7 +1,9 @@
 /** The pilot's state and heartbeat knowledge as the HTTP API shows them. */
 import type { RoutingShard } from '../common/routing.js';
-import type { ClusterView, NodeView, ShardView } from './api-schemas.js';
+import type { ClusterView, NodeView, PilotReplicationView, ShardView } from './api-schemas.js';
 import type { NodeLiveness } from './liveness.js';
+import { pilotUrlOf } from './pilot-peers.js';
+import type { PilotReplicaStatus } from './state-driver.js';
 import { DEFAULT_KEYSPACE, type PilotNode, type PilotState } from './state.js';
 
 /** Cluster summary: `bootstrapping` until the default keyspace exists, then `ok` or `degraded`. */
@@ -68,4 +70,30 @@ export function shardView(shard: RoutingShard, liveness: NodeLiveness, nowMs: nu
 /** The half-open range [start, end) as Redis writes slot ranges: inclusive `start-last`, or one slot. */
 export function slotsText(start: number, end: number): string {
   return end - start === 1 ? String(start) : `${start}-${end - 1}`;
+}
+
+/** A Raft role as the API spells it. */
+const ROLE_NAMES = { leader: 'leader', follower: 'follower', candidate: 'candidate', preCandidate: 'pre-candidate' } as const;
+
+/** The pilot group as one replica sees it. */
+export function pilotReplicationView(status: PilotReplicaStatus): PilotReplicationView {
+  const leaderId = status.leader?.id ?? null;
+  return {
+    id: status.selfId,
+    role: ROLE_NAMES[status.role],
+    serving: status.serving,
+    leader: leaderId,
+    leader_url: status.leader === undefined ? null : pilotUrlOf(status.leader),
+    term: status.term,
+    commit_index: status.commitIndex,
+    applied_index: status.appliedIndex,
+    replicas: status.replicas.map(({ peer, matchIndex, recentlyActive }) => ({
+      id: peer.id,
+      url: pilotUrlOf(peer),
+      bus_address: `${peer.host.includes(':') ? `[${peer.host}]` : peer.host}:${peer.busPort}`,
+      role: leaderId === null ? null : peer.id === leaderId ? ('leader' as const) : ('follower' as const),
+      match_index: matchIndex,
+      recently_active: recentlyActive,
+    })),
+  };
 }

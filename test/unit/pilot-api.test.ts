@@ -304,6 +304,7 @@ test('openapi.json: an OpenAPI 3.1 document listing every route, every $ref reso
     ['/api/v1/shards/{id}/replicas', 'post'],
     ['/api/v1/routing', 'get'],
     ['/api/v1/events', 'get'],
+    ['/api/v1/pilot', 'get'],
     ['/api/v1/openapi.json', 'get'],
     ['/metrics', 'get'],
     ['/healthz', 'get'],
@@ -327,7 +328,9 @@ test('openapi.json: an OpenAPI 3.1 document listing every route, every $ref reso
   assert.equal(doc.paths['/api/v1/internal/join'].post.requestBody.content['application/json'].schema.$ref, '#/components/schemas/JoinRequest');
   assert.deepEqual(doc.components.schemas.JoinRequest.required.sort(), ['bus_port', 'host', 'metrics_port', 'pid', 'port']);
   const change = doc.paths['/api/v1/shards/{id}/replicas'].post;
-  assert.deepEqual(Object.keys(change.responses).sort(), ['202', '400', '401', '404', '409', '413', '415', '500', '503']);
+  assert.deepEqual(Object.keys(change.responses).sort(), ['202', '400', '401', '404', '409', '413', '415', '421', '500', '503']);
+  assert.equal(change.responses['503'].description, 'overloaded, unavailable, no_leader');
+  assert.equal(doc.paths['/healthz'].get.responses['421'], undefined, 'every replica answers /healthz');
   assert.equal(change.responses['202'].content['application/json'].schema.$ref, '#/components/schemas/ShardChangeAccepted');
   assert.deepEqual(change.security, [{ adminToken: [] }]);
   assert.deepEqual(doc.components.schemas.ShardReplicasRequest.properties.action.enum, ['add', 'remove', 'transfer_leader']);
