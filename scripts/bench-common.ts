@@ -102,6 +102,13 @@ export function machineSummary(facts: MachineFacts = machineFacts()): string {
   return `${facts.cpus} × ${facts.model}, ${facts.memoryGiB} GiB, Node ${facts.node}`;
 }
 
+/** The commit the benchmark runs, and whether the checkout differs from it: read when the run starts. */
+export function buildDescription(): string {
+  const git = (args: string[]): string => spawnSync('git', args, { encoding: 'utf8' }).stdout?.trim() ?? '';
+  const commit = git(['rev-parse', '--short', 'HEAD']) || 'an unknown commit';
+  return git(['status', '--porcelain', '--untracked-files=no']) === '' ? `commit ${commit}` : `commit ${commit} with uncommitted changes`;
+}
+
 export const BENCHMARKS_FILE = join(process.cwd(), 'docs', 'BENCHMARKS.md');
 
 /** Appends `section` to `file` (docs/BENCHMARKS.md by default), creating it with its preamble if missing. */

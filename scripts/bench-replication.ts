@@ -21,6 +21,7 @@ import { startRedisCluster, type RedisClusterHandle, type RedisPersistence } fro
 import { keyHashSlot } from '../src/common/slots.js';
 import {
   appendSection,
+  buildDescription,
   BENCHMARKS_FILE,
   machineFacts,
   machineSummary,
@@ -576,16 +577,13 @@ function versionOf(command: string, args: string[], pattern: RegExp): string {
   return pattern.exec(`${out.stdout ?? ''}${out.stderr ?? ''}`)?.[1] ?? 'not installed';
 }
 
-function gitCommit(): string {
-  return spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() || 'unknown';
-}
-
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   requireCommand('redis-benchmark', 'redis-tools', SCRIPT);
   requireCommand('redis-server', 'redis-server', SCRIPT);
   const started = performance.now();
   const factsAtStart = machineFacts();
+  const build = buildDescription();
   const redisVersion = versionOf('redis-server', ['--version'], /v=(\S+)/);
   const etcdVersion = versionOf('etcd', ['--version'], /etcd Version: (\S+)/);
   const etcdInstalled = etcdVersion !== 'not installed';
@@ -705,7 +703,7 @@ async function main(): Promise<void> {
   const header = [
     `### Replication: cleave RF1 vs RF3, redis-server, failover${etcdInstalled && !o.skip.has('etcd') ? ', etcd' : ''} (${factsAtStart.date})`,
     '',
-    `Command: \`${commandLine(o)}\` (took ${total}). Machine: \`nproc\` ${factsAtStart.cpus}, ${factsAtStart.model}, ${factsAtStart.memoryGiB} GiB, Node ${factsAtStart.node}; redis-server ${redisVersion}; etcd ${etcdVersion}; 1-minute load average ${factsAtStart.load1.toFixed(2)} at the start and ${factsAtEnd.load1.toFixed(2)} at the end (the machine is shared). Every cluster, and the load generators, ran on this machine. Each cleave cluster is 3 nodes, 2 shards per node, started fresh from \`dist/src/cli/main.js\` in a temp dir; RF is the pilot's \`--replicas\`. cleave's tree was commit ${gitCommit()} plus the uncommitted work in the checkout at the time.`,
+    `Command: \`${commandLine(o)}\` (took ${total}). Machine: \`nproc\` ${factsAtStart.cpus}, ${factsAtStart.model}, ${factsAtStart.memoryGiB} GiB, Node ${factsAtStart.node}; redis-server ${redisVersion}; etcd ${etcdVersion}; 1-minute load average ${factsAtStart.load1.toFixed(2)} at the start and ${factsAtEnd.load1.toFixed(2)} at the end (the machine is shared). Every cluster, and the load generators, ran on this machine. Each cleave cluster is 3 nodes, 2 shards per node, started fresh from \`dist/src/cli/main.js\` in a temp dir; RF is the pilot's \`--replicas\`. cleave was built from ${build}.`,
   ];
   const skipped = [...o.skip].map((p) => `${p} was skipped (--skip).`);
   const section = [...header, '', ...sections.flatMap((s) => [s, '']), ...(etcdNote ? [etcdNote, ''] : []), ...(skipped.length > 0 ? [skipped.join(' '), ''] : [])].join('\n');
