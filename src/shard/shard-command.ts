@@ -1,9 +1,15 @@
 /**
  * What a shard's Raft log carries: key commands with the time the leader gave them, the leader's expiry
- * deletes, and FLUSHALL. Time is part of the entry because apply must not read a clock: every replica
- * judges expiry against the same `nowMs`, so they stay identical.
+ * deletes, FLUSHALL, and the entries of a split (docs/SPLIT.md). Time is part of the entry because apply
+ * must not read a clock: every replica judges expiry against the same `nowMs`, so they stay identical.
  */
 import { Packr } from 'msgpackr';
+
+/** A forwarded source entry: its index in the source's log and its data (a key command, expiry or flush). */
+export interface ForwardedEntry {
+  readonly index: number;
+  readonly data: Uint8Array;
+}
 
 export type ShardCommand =
   /** A key command as the client sent it. */
@@ -11,11 +17,25 @@ export type ShardCommand =
   /** Keys the leader found expired at `nowMs`; each is deleted if it is still expired then. */
   | { readonly kind: 'expire'; readonly nowMs: number; readonly keys: readonly Uint8Array[] }
   /** Deletes every key of the shard. */
-  | { readonly kind: 'flush'; readonly nowMs: number };
+  | { readonly kind: 'flush'; readonly nowMs: number }
+  // On the source shard of a split:
+  | { readonly kind: 'split-begin'; readonly taskId: string; readonly start: number; readonly splitSlot: number; readonly end: number; readonly target: string }
+  | { readonly kind: 'split-commit'; readonly taskId: string }
+  | { readonly kind: 'split-abort'; readonly taskId: string; readonly reason: string }
+  /** Deletes these keys of the moved range (the leader lists them, so every replica deletes the same); none left: the split is over. */
+  | { readonly kind: 'split-cleanup'; readonly taskId: string; readonly keys: readonly Uint8Array[] }
+  // On the target shard:
+  | { readonly kind: 'split-reset'; readonly taskId: string; readonly source: string; readonly splitSlot: number; readonly end: number; readonly snapshotIndex: number }
+  | { readonly kind: 'split-ingest'; readonly taskId: string; readonly snapshotIndex: number; readonly cursor: Uint8Array | null; readonly entries: readonly Uint8Array[]; readonly next: Uint8Array | null }
+  | { readonly kind: 'split-forward'; readonly taskId: string; readonly entries: readonly ForwardedEntry[] }
+  | { readonly kind: 'split-handoff'; readonly taskId: string; readonly finalIndex: number };
+
+export type SplitCommand = Extract<ShardCommand, { taskId: string }>;
 
 // Arrays, not records: every entry must decode on its own, on any replica, in any later version.
 const packr = new Packr({ useRecords: false });
-const KIND_CODES = ['command', 'expire', 'flush'] as const;
+/** Position = the code on disk: append only. */
+const KIND_CODES = ['command', 'expire', 'flush', 'split-begin', 'split-commit', 'split-abort', 'split-cleanup', 'split-reset', 'split-ingest', 'split-forward', 'split-handoff'] as const;
 
 export function encodeShardCommand(command: ShardCommand): Uint8Array {
   const code = KIND_CODES.indexOf(command.kind);
@@ -26,14 +46,58 @@ export function encodeShardCommand(command: ShardCommand): Uint8Array {
       return packr.pack([code, command.nowMs, command.keys]);
     case 'flush':
       return packr.pack([code, command.nowMs]);
+    case 'split-begin':
+      return packr.pack([code, command.taskId, command.start, command.splitSlot, command.end, command.target]);
+    case 'split-commit':
+      return packr.pack([code, command.taskId]);
+    case 'split-abort':
+      return packr.pack([code, command.taskId, command.reason]);
+    case 'split-cleanup':
+      return packr.pack([code, command.taskId, command.keys]);
+    case 'split-reset':
+      return packr.pack([code, command.taskId, command.source, command.splitSlot, command.end, command.snapshotIndex]);
+    case 'split-ingest':
+      return packr.pack([code, command.taskId, command.snapshotIndex, command.cursor, command.entries, command.next]);
+    case 'split-forward':
+      return packr.pack([code, command.taskId, command.entries.flatMap((e) => [e.index, e.data])]);
+    case 'split-handoff':
+      return packr.pack([code, command.taskId, command.finalIndex]);
   }
 }
 
 export function decodeShardCommand(data: Uint8Array): ShardCommand {
-  const [code, nowMs, items] = packr.unpack(data) as [number, number, Uint8Array[] | undefined];
-  const kind = KIND_CODES[code];
-  if (kind === 'command') return { kind, nowMs, argv: items ?? [] };
-  if (kind === 'expire') return { kind, nowMs, keys: items ?? [] };
-  if (kind === 'flush') return { kind, nowMs };
-  throw new Error(`unknown shard command code ${code}`);
+  const fields = packr.unpack(data) as unknown[];
+  const kind = KIND_CODES[fields[0] as number];
+  // Each kind's fields by position, as encodeShardCommand wrote them.
+  const f = fields as [number, ...any[]];
+  switch (kind) {
+    case 'command':
+      return { kind, nowMs: f[1], argv: f[2] ?? [] };
+    case 'expire':
+      return { kind, nowMs: f[1], keys: f[2] ?? [] };
+    case 'flush':
+      return { kind, nowMs: f[1] };
+    case 'split-begin':
+      return { kind, taskId: f[1], start: f[2], splitSlot: f[3], end: f[4], target: f[5] };
+    case 'split-commit':
+      return { kind, taskId: f[1] };
+    case 'split-abort':
+      return { kind, taskId: f[1], reason: f[2] };
+    case 'split-cleanup':
+      return { kind, taskId: f[1], keys: f[2] ?? [] };
+    case 'split-reset':
+      return { kind, taskId: f[1], source: f[2], splitSlot: f[3], end: f[4], snapshotIndex: f[5] };
+    case 'split-ingest':
+      return { kind, taskId: f[1], snapshotIndex: f[2], cursor: f[3] ?? null, entries: f[4] ?? [], next: f[5] ?? null };
+    case 'split-forward': {
+      const flat = (f[2] ?? []) as (number | Uint8Array)[];
+      const entries: ForwardedEntry[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ index: flat[i] as number, data: flat[i + 1] as Uint8Array });
+      return { kind, taskId: f[1], entries };
+    }
+    case 'split-handoff':
+      return { kind, taskId: f[1], finalIndex: f[2] };
+    default:
+      throw new Error(`unknown shard command code ${String(fields[0])}`);
+  }
 }

@@ -4,15 +4,29 @@
  * directly against the data (on the leader after a ReadIndex barrier, on a follower after READONLY).
  * Nothing here reads a clock: the timestamp comes from the entry, chosen once by the leader.
  */
-import { expireIfDue, resolveCommand } from '../commands/table.js';
+import { commandKeys, expireIfDue, resolveCommand } from '../commands/table.js';
 import type { CommandSpec } from '../commands/types.js';
 import type { Entry } from '../raft/index.js';
 import { error, int, OK, type Reply } from '../resp/reply.js';
 import type { ShardData, ShardSnapshotChunk, ShardSnapshotReader } from '../storage/types.js';
-import { decodeShardCommand } from './shard-command.js';
+import { decodeShardCommand, type ForwardedEntry, type ShardCommand } from './shard-command.js';
+import { ShardSplit } from './split-machine.js';
+import type { OwnedRange, ShardSplitState, SplitApplyResult } from './split-state.js';
 
 /** Writes use no randomness (only read-only commands like HRANDFIELD do), so apply gets a constant. */
 const NO_RANDOMNESS = (): number => 0;
+
+/**
+ * What apply answers a key command whose slot this shard has given away in a split: it was not applied.
+ * The node turns it into a MOVED to the new owner; a client that sees it as is retries.
+ */
+export const NOT_OWNED: Reply = error('TRYAGAIN the slot is moving to another shard; retry shortly');
+
+/** Bytes of keys and values per slot range, and the slot that halves them. */
+export interface RangeSize {
+  readonly keys: number;
+  readonly bytes: number;
+}
 
 export class ShardReplica {
   /** Commands served since the last `takeOps()`: the node reports ops/s to the pilot from it. */
@@ -20,33 +34,47 @@ export class ShardReplica {
   /** Unix ms of the last command served, 0 if none. */
   lastAccessMs = 0;
 
+  private readonly split: ShardSplit;
+
   constructor(
     readonly id: string,
     readonly data: ShardData,
-  ) {}
+  ) {
+    this.split = new ShardSplit(data);
+  }
 
-  /** Applies a committed entry of the shard's log; the reply answers the client that proposed it. */
-  apply(entry: Entry): Reply {
+  /**
+   * Applies a committed entry of the shard's log; the result answers the client that proposed it: a Reply
+   * for key commands, a SplitApplyResult for split entries.
+   */
+  apply(entry: Entry): Reply | SplitApplyResult {
     const command = decodeShardCommand(entry.data);
     switch (command.kind) {
-      case 'command': {
-        const argv = command.argv.map((arg) => Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength));
-        const resolved = resolveCommand(argv);
-        // The leader resolved it before proposing; a log written by a version that knew more commands is
-        // the only way here.
-        if ('error' in resolved) return resolved.error;
-        return this.run(resolved.spec, argv, command.nowMs, NO_RANDOMNESS, 2);
-      }
-      case 'expire': {
-        const ctx = { data: this.data, nowMs: command.nowMs, random: NO_RANDOMNESS };
-        let deleted = 0;
-        for (const key of command.keys) if (expireIfDue(ctx, Buffer.from(key.buffer, key.byteOffset, key.byteLength))) deleted++;
-        return int(deleted);
-      }
+      case 'command':
+      case 'expire':
+        return this.applyKeyCommand(command, true);
       case 'flush':
+        // A target receives its range's data only from the source, a FLUSHALL included (forwarded).
+        if (this.split.state?.role === 'target') return OK;
         this.data.clear();
         return OK;
+      default:
+        return this.split.apply(command, entry.index, (forwarded) => this.applyForwarded(forwarded));
     }
+  }
+
+  /** The split this shard takes part in, as its log has decided it; null when none. */
+  splitState(): ShardSplitState | null {
+    return this.split.state;
+  }
+
+  /** The slots this shard's own log says it owns; null when it never took part in a split. */
+  ownedRange(): OwnedRange | null {
+    return this.split.owned;
+  }
+
+  ownsSlot(slot: number): boolean {
+    return this.split.ownsSlot(slot);
   }
 
   /** Runs a read-only command against the data as it is now. */
@@ -58,9 +86,48 @@ export class ShardReplica {
     return this.data.openSnapshot();
   }
 
+  /** The keys of slots [fromSlot, endSlot) as of now, for a split's target; opened when nothing is pending. */
+  openRangeSnapshot(fromSlot: number, endSlot: number): ShardSnapshotReader {
+    return this.data.openSnapshot({ fromSlot, endSlot });
+  }
+
   restore(chunks: readonly ShardSnapshotChunk[]): void {
     this.data.clear();
     for (const chunk of chunks) this.data.restoreChunk(chunk);
+    this.split.reload();
+  }
+
+  /** Keys and bytes (keys + encoded values) of slots [fromSlot, endSlot) in durable data: call after `data.flushed()`. */
+  rangeSize(fromSlot: number, endSlot: number): RangeSize {
+    const perSlot = this.slotBytes(fromSlot, endSlot);
+    let keys = 0;
+    let bytes = 0;
+    for (const slot of perSlot.values()) {
+      keys += slot.keys;
+      bytes += slot.bytes;
+    }
+    return { keys, bytes };
+  }
+
+  /**
+   * The slot in (start, end) where the bytes of [start, slot) first reach half of the range's: the split
+   * point that halves the shard. Slots are atomic (a hash slot never splits), so a hot slot stays whole.
+   * The midpoint when the range is empty. Reads durable data: call after `data.flushed()`.
+   */
+  chooseSplitSlot(start: number, end: number): number {
+    const perSlot = this.slotBytes(start, end);
+    let total = 0;
+    for (const slot of perSlot.values()) total += slot.bytes;
+    const lowest = start + 1;
+    const highest = end - 1;
+    if (total === 0) return Math.min(highest, Math.max(lowest, Math.floor((start + end) / 2)));
+    let sum = 0;
+    for (const [slot, size] of [...perSlot].sort((a, b) => a[0] - b[0])) {
+      sum += size.bytes;
+      // [start, slot + 1) holds half: cut after this slot.
+      if (sum * 2 >= total) return Math.min(highest, Math.max(lowest, slot + 1));
+    }
+    return highest;
   }
 
   /** Returns and resets the count of commands served since the last call. */
@@ -68,6 +135,59 @@ export class ShardReplica {
     const ops = this.opsSinceReport;
     this.opsSinceReport = 0;
     return ops;
+  }
+
+  /** Keys and bytes per non-empty slot of [fromSlot, endSlot), from durable data. */
+  private slotBytes(fromSlot: number, endSlot: number): Map<number, RangeSize> {
+    const sizes = new Map<number, RangeSize>();
+    const reader = this.data.openSnapshot({ fromSlot, endSlot });
+    try {
+      for (let cursor: Uint8Array | null = null, first = true; first || cursor !== null; first = false) {
+        const chunk = reader.chunk(cursor, 1 << 20);
+        for (let i = 0; i + 1 < chunk.entries.length; i += 2) {
+          const key = chunk.entries[i]!;
+          const slot = (key[0]! << 8) | key[1]!;
+          const before = sizes.get(slot) ?? { keys: 0, bytes: 0 };
+          sizes.set(slot, { keys: before.keys + 1, bytes: before.bytes + key.byteLength - 2 + chunk.entries[i + 1]!.byteLength });
+        }
+        cursor = chunk.next;
+      }
+    } finally {
+      reader.close();
+    }
+    return sizes;
+  }
+
+  /**
+   * A key command or expiry: from this shard's log (`ownedOnly`: keys of slots given away are left alone),
+   * or forwarded from a split's source (keys of the range this shard does not own yet).
+   */
+  private applyKeyCommand(command: Extract<ShardCommand, { kind: 'command' | 'expire' }>, ownedOnly: boolean): Reply {
+    if (command.kind === 'expire') {
+      const ctx = { data: this.data, nowMs: command.nowMs, random: NO_RANDOMNESS };
+      let deleted = 0;
+      for (const key of command.keys) {
+        const buffer = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+        if ((!ownedOnly || this.split.ownsKey(buffer)) && expireIfDue(ctx, buffer)) deleted++;
+      }
+      return int(deleted);
+    }
+    const argv = command.argv.map((arg) => Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength));
+    const resolved = resolveCommand(argv);
+    // The leader resolved it before proposing; a log written by a version that knew more commands is
+    // the only way here.
+    if ('error' in resolved) return resolved.error;
+    // One slot per command (CROSSSLOT is refused before proposing), so the first key decides.
+    const key = !ownedOnly || this.split.owned === null ? undefined : commandKeys(resolved.spec, argv)[0];
+    if (key !== undefined && !this.split.ownsKey(key)) return NOT_OWNED;
+    return this.run(resolved.spec, argv, command.nowMs, NO_RANDOMNESS, 2);
+  }
+
+  /** A source entry forwarded to this target: its effect on the moving range, whose keys this shard does not own yet. */
+  private applyForwarded(entry: ForwardedEntry): void {
+    const command = decodeShardCommand(entry.data);
+    if (command.kind === 'flush') this.data.clear();
+    else if (command.kind === 'command' || command.kind === 'expire') this.applyKeyCommand(command, false);
   }
 
   private run(spec: CommandSpec, argv: readonly Buffer[], nowMs: number, random: () => number, protocol: 2 | 3): Reply {

@@ -14,12 +14,14 @@ import type { Database } from 'lmdb';
 import { assert } from '../common/errors.js';
 import { USER_KEY_BYTES_MAX, decodeSlotKey, encodeDataKey, encodeSlotKey, slotRange } from './key-encoding.js';
 import { decodeValue, encodeExpireAtMs, encodeValue, encodedExpireAtMs, readExpireAtMs } from './value-encoding.js';
-import type { ScannedKey, ShardData, ShardSnapshotChunk, ShardSnapshotReader, StoredValue } from './types.js';
+import type { ScannedKey, ShardData, ShardSnapshotChunk, ShardSnapshotReader, SlotBounds, StoredValue } from './types.js';
 
 /** The shard's record in the node's meta DB, written in the same transaction as the data it counts. */
 export interface ShardRecord {
   readonly keyCount: number;
   readonly byteCount: number;
+  /** The shard state machine's meta (ShardData.meta); absent when it has none. */
+  readonly meta?: Uint8Array;
 }
 
 /** The LMDB handles of one shard, opened by NodeStore. */
@@ -60,7 +62,7 @@ const ABSENT: PreviousState = { encodedBytes: undefined, expiryIndexed: false };
 export class LmdbShardData implements ShardData {
   private readonly data: Database<Buffer, Buffer>;
   private readonly expiry: Database<Buffer, Buffer>;
-  private readonly meta: Database<unknown, string>;
+  private readonly metaDb: Database<unknown, string>;
   private readonly recordKey: string;
   /** Newest not-yet-durable write per user key (key bytes as a latin1 string). */
   private readonly overlay = new Map<string, PendingWrite>();
@@ -74,6 +76,9 @@ export class LmdbShardData implements ShardData {
   /** Why the shard can no longer be used (dropped, or its store closed); undefined while usable. */
   private detachedReason: string | undefined;
   private counters: { keyCount: number; byteCount: number };
+  private metaValue: Uint8Array | undefined;
+  /** The meta changed since the last commit: the next one writes the record even without data writes. */
+  private metaDirty = false;
 
   constructor(
     readonly shardId: string,
@@ -82,9 +87,20 @@ export class LmdbShardData implements ShardData {
   ) {
     this.data = databases.data;
     this.expiry = databases.expiry;
-    this.meta = databases.meta;
+    this.metaDb = databases.meta;
     this.recordKey = databases.recordKey;
     this.counters = { keyCount: record.keyCount, byteCount: record.byteCount };
+    this.metaValue = record.meta === undefined ? undefined : Uint8Array.from(record.meta);
+  }
+
+  get meta(): Uint8Array | undefined {
+    return this.metaValue;
+  }
+
+  setMeta(meta: Uint8Array | undefined): void {
+    this.assertUsable();
+    this.metaValue = meta;
+    this.metaDirty = true;
   }
 
   get keyCount(): number {
@@ -157,10 +173,11 @@ export class LmdbShardData implements ShardData {
     const generation = this.openGeneration;
     const clears = this.clearGeneration === generation;
     const batch = this.openBatch;
-    if (batch.size === 0 && !clears) return this.lastCommit;
+    if (batch.size === 0 && !clears && !this.metaDirty) return this.lastCommit;
     this.openGeneration++;
     this.openBatch = new Map();
-    const record: ShardRecord = { keyCount: this.counters.keyCount, byteCount: this.counters.byteCount };
+    this.metaDirty = false;
+    const record: ShardRecord = { keyCount: this.counters.keyCount, byteCount: this.counters.byteCount, ...(this.metaValue === undefined ? {} : { meta: this.metaValue }) };
     // One lmdb-js batch is one transaction and resolves once that transaction is committed and synced
     // (the env runs without overlappingSync). Writes inside a batch return no per-write promise.
     const written = this.data.batch(() => {
@@ -175,7 +192,7 @@ export class LmdbShardData implements ShardData {
         if (expireAtMs > 0) void this.expiry.put(write.dataKey, encodeExpireAtMs(expireAtMs));
         else if (write.expiryIndexed) void this.expiry.remove(write.dataKey);
       }
-      void this.meta.put(this.recordKey, record);
+      void this.metaDb.put(this.recordKey, record);
     });
     // Promise.all subscribes to `written` at once, so a failed batch never counts as an unhandled rejection.
     const durable = Promise.all([this.lastCommit, written]).then(() => this.onDurable(generation, batch));
@@ -244,23 +261,27 @@ export class LmdbShardData implements ShardData {
    * A view in one LMDB read transaction: it sees the data as of the last durable commit and never blocks
    * writers, so a replica can stream a large shard while the shard keeps taking writes.
    */
-  openSnapshot(): ShardSnapshotReader {
+  openSnapshot(range?: SlotBounds): ShardSnapshotReader {
     this.assertUsable();
     assert(this.overlay.size === 0 && this.clearGeneration === undefined, `shard ${this.shardId}: a snapshot needs every write durable`);
     const transaction = this.data.useReadTransaction();
+    const bounds = range === undefined ? undefined : slotRange(range.fromSlot, range.endSlot);
+    // The meta as of the snapshot: nothing is pending, so what is in memory is what is durable.
+    const meta = range === undefined ? { meta: this.metaValue ?? null } : {};
     let open = true;
     return {
       chunk: (cursor, maxBytes): ShardSnapshotChunk => {
         assert(open, `shard ${this.shardId}: snapshot reader is closed`);
         const entries: Buffer[] = [];
         let bytes = 0;
-        const range = cursor === null ? { transaction } : { start: Buffer.from(cursor), exclusiveStart: true, transaction };
-        for (const { key, value } of this.data.getRange(range)) {
+        const start = cursor === null ? (bounds === undefined ? {} : { start: bounds.start }) : { start: Buffer.from(cursor), exclusiveStart: true };
+        const first = cursor === null ? meta : {};
+        for (const { key, value } of this.data.getRange({ ...start, ...(bounds === undefined ? {} : { end: bounds.end }), transaction })) {
           entries.push(key, value);
           bytes += key.length + value.length;
-          if (bytes >= maxBytes) return { entries, next: key };
+          if (bytes >= maxBytes) return { entries, next: key, ...first };
         }
-        return { entries, next: null };
+        return { entries, next: null, ...first };
       },
       close: () => {
         if (!open) return;
@@ -271,6 +292,7 @@ export class LmdbShardData implements ShardData {
   }
 
   restoreChunk(chunk: ShardSnapshotChunk): void {
+    if (chunk.meta !== undefined) this.setMeta(chunk.meta ?? undefined);
     for (let i = 0; i + 1 < chunk.entries.length; i += 2) {
       const key = decodeSlotKey(Buffer.from(chunk.entries[i]!)).key;
       this.put(key, decodeValue(Buffer.from(chunk.entries[i + 1]!)));

@@ -45,11 +45,19 @@ export interface ShardData {
   scanExpiring(after: ScannedKey | undefined, limit: number): { slot: number; key: Buffer; expireAtMs: number }[];
   /**
    * A consistent view of the shard's durable data that later writes do not change, for streaming a
-   * snapshot to another replica. Callers open it when no write is pending, so it holds every write made.
+   * snapshot to another replica: the whole shard with its meta (a Raft snapshot), or only the keys of
+   * slots [fromSlot, endSlot) without it (a split's snapshot). Callers open it when no write is pending,
+   * so it holds every write made.
    */
-  openSnapshot(): ShardSnapshotReader;
-  /** Stores entries a ShardSnapshotReader produced (on an emptied shard, to load a snapshot). */
+  openSnapshot(range?: SlotBounds): ShardSnapshotReader;
+  /** Stores entries a ShardSnapshotReader produced (on an emptied shard, to load a snapshot), and its meta if the chunk carries one. */
   restoreChunk(chunk: ShardSnapshotChunk): void;
+  /**
+   * The shard state machine's own record (its split state), kept beside the data: written in the same
+   * transaction as the writes made before it, untouched by `clear()`, carried by whole-shard snapshots.
+   */
+  readonly meta: Uint8Array | undefined;
+  setMeta(meta: Uint8Array | undefined): void;
   /** Number of keys and bytes (keys + values) stored, as of the last write. */
   readonly keyCount: number;
   readonly byteCount: number;
@@ -63,6 +71,14 @@ export interface ShardData {
 export interface ShardSnapshotChunk {
   readonly entries: readonly Uint8Array[];
   readonly next: Uint8Array | null;
+  /** On the first chunk of a whole-shard snapshot: the shard's meta (null when it has none). */
+  readonly meta?: Uint8Array | null;
+}
+
+/** Slots [fromSlot, endSlot). */
+export interface SlotBounds {
+  readonly fromSlot: number;
+  readonly endSlot: number;
 }
 
 /** A point-in-time view of one shard's data, read chunk by chunk in key order. */

@@ -17,6 +17,7 @@
  * broken half-way by the checker; the simulation stops at its next check of `failure`.
  */
 import type { Entry } from '../../src/raft/index.js';
+import type { SplitApplyResult } from '../../src/shard/split-state.js';
 import type { Reply } from '../../src/resp/reply.js';
 
 /** What the first member to apply an index applied there, and which nodes still hold that apply. */
@@ -65,7 +66,7 @@ export class ClusterChecker {
   }
 
   /** `node` applied `entry` of `group` and its state machine answered `reply`. */
-  onApply(group: string, node: string, entry: Entry, reply: Reply): void {
+  onApply(group: string, node: string, entry: Entry, reply: Reply | SplitApplyResult): void {
     this.counts.applies++;
     let byIndex = this.applied.get(group);
     if (byIndex === undefined) this.applied.set(group, (byIndex = new Map()));
@@ -112,7 +113,9 @@ export class ClusterChecker {
 }
 
 /** A reply as one line, for comparing replicas' answers and for traces. */
-export function describeReply(reply: Reply): string {
+export function describeReply(reply: Reply | SplitApplyResult): string {
+  // A split entry's result: whether it took effect, and the state after it.
+  if (!('kind' in reply)) return JSON.stringify(reply);
   switch (reply.kind) {
     case 'simple':
       return `+${reply.value}`;

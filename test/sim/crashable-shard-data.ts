@@ -11,7 +11,7 @@
 import { assert } from '../../src/common/errors.js';
 import { keyHashSlot } from '../../src/common/slots.js';
 import { USER_KEY_BYTES_MAX, decodeSlotKey, encodeDataKey, encodeSlotKey, slotRange } from '../../src/storage/key-encoding.js';
-import type { ScannedKey, ShardData, ShardSnapshotChunk, ShardSnapshotReader, StoredValue } from '../../src/storage/types.js';
+import type { ScannedKey, ShardData, ShardSnapshotChunk, ShardSnapshotReader, SlotBounds, StoredValue } from '../../src/storage/types.js';
 import { decodeValue, encodedExpireAtMs, encodeValue } from '../../src/storage/value-encoding.js';
 import type { DurableShard, DurableShardEntry } from './disk-image.js';
 import type { DurableWrites } from './sim-disk.js';
@@ -36,6 +36,8 @@ export class CrashableShardData implements ShardData {
   private detachedReason: string | undefined;
   private keys: number;
   private bytes: number;
+  private metaValue: Uint8Array | undefined;
+  private metaDirty = false;
 
   constructor(
     readonly shardId: string,
@@ -43,6 +45,7 @@ export class CrashableShardData implements ShardData {
     private readonly durable: DurableShard,
   ) {
     this.keys = durable.size;
+    this.metaValue = durable.meta;
     this.bytes = 0;
     for (const entry of durable.sorted()) this.bytes += entry.key.length + entry.encoded.length;
   }
@@ -53,6 +56,16 @@ export class CrashableShardData implements ShardData {
 
   get byteCount(): number {
     return this.bytes;
+  }
+
+  get meta(): Uint8Array | undefined {
+    return this.metaValue;
+  }
+
+  setMeta(meta: Uint8Array | undefined): void {
+    this.assertUsable();
+    this.metaValue = meta;
+    this.metaDirty = true;
   }
 
   get(key: Buffer): StoredValue | undefined {
@@ -104,12 +117,15 @@ export class CrashableShardData implements ShardData {
     const generation = this.openGeneration;
     const clears = this.clearGeneration === generation;
     const batch = this.openBatch;
-    if (batch.size === 0 && !clears) return this.lastCommit;
+    if (batch.size === 0 && !clears && !this.metaDirty) return this.lastCommit;
     this.openGeneration++;
     this.openBatch = new Map();
+    this.metaDirty = false;
     const durable = this.durable;
+    const meta = this.metaValue;
     this.lastCommit = this.disk.stage(
       () => {
+        durable.meta = meta;
         if (clears) durable.clear();
         for (const [id, write] of batch) {
           if (write.entry === undefined) durable.delete(id);
@@ -167,24 +183,28 @@ export class CrashableShardData implements ShardData {
   }
 
   /** The durable entries as of now; later commits do not change the view. */
-  openSnapshot(): ShardSnapshotReader {
+  openSnapshot(range?: SlotBounds): ShardSnapshotReader {
     this.assertUsable();
     assert(this.overlay.size === 0 && this.clearGeneration === undefined, `shard ${this.shardId}: a snapshot needs every write durable`);
-    const view = this.durable.sorted();
+    const all = this.durable.sorted();
+    const bounds = range === undefined ? undefined : slotRange(range.fromSlot, range.endSlot);
+    const view = bounds === undefined ? all : all.slice(lowerBound(all, bounds.start), lowerBound(all, bounds.end));
+    const meta = range === undefined ? { meta: this.durable.meta ?? null } : {};
     let open = true;
     return {
       chunk: (cursor, maxBytes): ShardSnapshotChunk => {
         assert(open, `shard ${this.shardId}: snapshot reader is closed`);
         const entries: Buffer[] = [];
+        const first = cursor === null ? meta : {};
         let bytes = 0;
         for (let i = cursor === null ? 0 : upperBound(view, Buffer.from(cursor)); i < view.length; i++) {
           const { storedKey, encoded } = view[i]!;
           entries.push(storedKey, encoded);
           bytes += storedKey.length + encoded.length;
           // As LMDB's reader: a full chunk names its last key, even when no entry follows.
-          if (bytes >= maxBytes) return { entries, next: storedKey };
+          if (bytes >= maxBytes) return { entries, next: storedKey, ...first };
         }
-        return { entries, next: null };
+        return { entries, next: null, ...first };
       },
       close: () => {
         open = false;
@@ -193,6 +213,7 @@ export class CrashableShardData implements ShardData {
   }
 
   restoreChunk(chunk: ShardSnapshotChunk): void {
+    if (chunk.meta !== undefined) this.setMeta(chunk.meta ?? undefined);
     for (let i = 0; i + 1 < chunk.entries.length; i += 2) {
       const key = decodeSlotKey(Buffer.from(chunk.entries[i]!)).key;
       this.put(key, decodeValue(Buffer.from(chunk.entries[i + 1]!)));

@@ -21,9 +21,12 @@ export class DurableShard {
   private readonly entries: Map<string, DurableShardEntry>;
   /** Entries in scan order; rebuilt (never mutated) after a change, so a reader keeps a point-in-time view. */
   private sortedCache: readonly DurableShardEntry[] | undefined;
+  /** The shard state machine's meta, as durable as the entries beside it. */
+  meta: Uint8Array | undefined;
 
-  constructor(entries: Iterable<readonly [string, DurableShardEntry]> = []) {
+  constructor(entries: Iterable<readonly [string, DurableShardEntry]> = [], meta?: Uint8Array) {
     this.entries = new Map(entries);
+    this.meta = meta;
   }
 
   get size(): number {
@@ -55,7 +58,7 @@ export class DurableShard {
   }
 
   copy(): DurableShard {
-    return new DurableShard(this.entries);
+    return new DurableShard(this.entries, this.meta);
   }
 }
 

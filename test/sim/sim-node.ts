@@ -27,6 +27,7 @@ import { NONE, type Entry, type NodeId, type Role } from '../../src/raft/index.j
 import type { Reply } from '../../src/resp/reply.js';
 import { encodeShardCommand } from '../../src/shard/shard-command.js';
 import { ShardReplica } from '../../src/shard/shard-replica.js';
+import type { SplitApplyResult } from '../../src/shard/split-state.js';
 import type { ShardSnapshotChunk, ShardSnapshotReader } from '../../src/storage/types.js';
 import { decodeFrameBody, encodeFrameBytes, FRAME_HEADER_BYTES } from '../../src/transport/frame-codec.js';
 import { seededRandom } from '../support/seeded-random.js';
@@ -332,7 +333,7 @@ export class SimNode {
   }
 
   /** The checker's view of an apply on this node. */
-  onApplied(shardId: string, entry: Entry, reply: Reply): void {
+  onApplied(shardId: string, entry: Entry, reply: Reply | SplitApplyResult): void {
     this.env.checker.onApply(shardId, this.name, entry, reply);
   }
 

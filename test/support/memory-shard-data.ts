@@ -8,7 +8,7 @@ import { keyHashSlot } from '../../src/common/slots.js';
 import { resolveCommand } from '../../src/commands/table.js';
 import type { Reply } from '../../src/resp/reply.js';
 import { decodeSlotKey, encodeSlotKey } from '../../src/storage/key-encoding.js';
-import type { ScannedKey, ShardData, ShardSnapshotChunk, ShardSnapshotReader, StoredValue } from '../../src/storage/types.js';
+import type { ScannedKey, ShardData, ShardSnapshotChunk, ShardSnapshotReader, SlotBounds, StoredValue } from '../../src/storage/types.js';
 import { decodeValue, encodeValue } from '../../src/storage/value-encoding.js';
 
 interface Entry {
@@ -21,8 +21,13 @@ export class MemoryShardData implements ShardData {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Set<string>();
   private bytes = 0;
+  meta: Uint8Array | undefined;
 
   constructor(readonly shardId = 'shard-test') {}
+
+  setMeta(meta: Uint8Array | undefined): void {
+    this.meta = meta;
+  }
 
   get keyCount(): number {
     return this.entries.size;
@@ -73,27 +78,32 @@ export class MemoryShardData implements ShardData {
     return this.commit();
   }
 
-  /** A copy of every entry, encoded as LMDB stores them, taken now. */
-  openSnapshot(): ShardSnapshotReader {
-    const encoded = this.sorted().map((e) => [encodeSlotKey(e.slot, e.key), encodeValue(e.value)] as const);
+  /** A copy of every entry (of the range), encoded as LMDB stores them, taken now. */
+  openSnapshot(range?: SlotBounds): ShardSnapshotReader {
+    const encoded = this.sorted()
+      .filter((e) => range === undefined || (e.slot >= range.fromSlot && e.slot < range.endSlot))
+      .map((e) => [encodeSlotKey(e.slot, e.key), encodeValue(e.value)] as const);
+    const meta = range === undefined ? { meta: this.meta ?? null } : {};
     return {
       chunk: (cursor, maxBytes): ShardSnapshotChunk => {
         const start = cursor === null ? 0 : encoded.findIndex(([key]) => Buffer.compare(key, cursor) > 0);
         const entries: Buffer[] = [];
+        const first = cursor === null ? meta : {};
         let bytes = 0;
         for (let i = start === -1 ? encoded.length : start; i < encoded.length; i++) {
           const [key, value] = encoded[i]!;
           entries.push(key, value);
           bytes += key.length + value.length;
-          if (bytes >= maxBytes && i + 1 < encoded.length) return { entries, next: key };
+          if (bytes >= maxBytes && i + 1 < encoded.length) return { entries, next: key, ...first };
         }
-        return { entries, next: null };
+        return { entries, next: null, ...first };
       },
       close: () => undefined,
     };
   }
 
   restoreChunk(chunk: ShardSnapshotChunk): void {
+    if (chunk.meta !== undefined) this.meta = chunk.meta ?? undefined;
     for (let i = 0; i + 1 < chunk.entries.length; i += 2) {
       this.put(decodeSlotKey(Buffer.from(chunk.entries[i]!)).key, decodeValue(chunk.entries[i + 1]!));
     }

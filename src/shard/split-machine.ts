@@ -1,0 +1,156 @@
+/**
+ * A shard's part in splits, applied from its Raft log (docs/SPLIT.md): the split state and the slots the
+ * shard's own log says it owns, kept in the shard data's meta so they are durable with the data they
+ * describe and ride in Raft snapshots. Deterministic: no clock, no I/O beyond the shard's data.
+ */
+import { Packr } from 'msgpackr';
+import { keyHashSlot } from '../common/slots.js';
+import type { ShardData } from '../storage/types.js';
+import type { ForwardedEntry, SplitCommand } from './shard-command.js';
+import type { OwnedRange, ShardSplitState, SplitApplyResult, TargetSplitState } from './split-state.js';
+
+const packr = new Packr({ useRecords: false });
+
+/** What the meta holds. Version 1: `[1, split, owned]`. */
+interface SplitMeta {
+  readonly split: ShardSplitState | null;
+  readonly owned: OwnedRange | null;
+}
+
+function decodeMeta(meta: Uint8Array | undefined): SplitMeta {
+  if (meta === undefined) return { split: null, owned: null };
+  const [, split, owned] = packr.unpack(meta) as [number, ShardSplitState | null, OwnedRange | null];
+  return { split: split ?? null, owned: owned ?? null };
+}
+
+function encodeMeta(meta: SplitMeta): Uint8Array | undefined {
+  return meta.split === null && meta.owned === null ? undefined : packr.pack([1, meta.split, meta.owned]);
+}
+
+function sameCursor(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** Applies forwarded source entries' effects (the replica's own command path) on the target. */
+export type ApplyForwarded = (entry: ForwardedEntry) => void;
+
+export class ShardSplit {
+  private meta: SplitMeta;
+
+  constructor(private readonly data: ShardData) {
+    this.meta = decodeMeta(data.meta);
+  }
+
+  /** Reads the meta again: after a snapshot restore replaced it. */
+  reload(): void {
+    this.meta = decodeMeta(this.data.meta);
+  }
+
+  get state(): ShardSplitState | null {
+    return this.meta.split;
+  }
+
+  get owned(): OwnedRange | null {
+    return this.meta.owned;
+  }
+
+  ownsSlot(slot: number): boolean {
+    const owned = this.meta.owned;
+    return owned === null || (slot >= owned.start && slot < owned.end);
+  }
+
+  ownsKey(key: Uint8Array): boolean {
+    return this.meta.owned === null || this.ownsSlot(keyHashSlot(key));
+  }
+
+  apply(command: SplitCommand, index: number, applyForwarded: ApplyForwarded): SplitApplyResult {
+    const split = this.meta.split;
+    switch (command.kind) {
+      case 'split-begin': {
+        if (split !== null) return split.taskId === command.taskId ? this.skip('already begun') : this.skip(`split ${split.taskId} is under way`);
+        const { start, splitSlot, end } = command;
+        if (!(start < splitSlot && splitSlot < end)) return this.skip(`split slot ${splitSlot} is not inside [${start}, ${end})`);
+        if (this.meta.owned !== null && (this.meta.owned.start !== start || this.meta.owned.end !== end)) return this.skip(`the shard owns [${this.meta.owned.start}, ${this.meta.owned.end}), not [${start}, ${end})`);
+        return this.set({ role: 'source', taskId: command.taskId, target: command.target, splitSlot, end, phase: 'begun', commitIndex: 0 }, { start, end });
+      }
+      case 'split-commit': {
+        if (split?.role !== 'source' || split.taskId !== command.taskId) return this.skip('no such split here');
+        if (split.phase === 'committed') return this.skip('already committed');
+        return this.set({ ...split, phase: 'committed', commitIndex: index }, { start: this.meta.owned!.start, end: split.splitSlot });
+      }
+      case 'split-abort': {
+        if (split?.role !== 'source' || split.taskId !== command.taskId) return this.skip('no such split here');
+        // After the commit the split only rolls forward.
+        if (split.phase === 'committed') return this.skip('the split is committed');
+        return this.set(null, this.meta.owned);
+      }
+      case 'split-cleanup': {
+        if (split?.role !== 'source' || split.taskId !== command.taskId || split.phase !== 'committed') return this.skip('no committed split to clean up');
+        for (const key of command.keys) {
+          const buffer = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+          if (!this.ownsKey(buffer)) this.data.delete(buffer);
+        }
+        return command.keys.length === 0 ? this.set(null, this.meta.owned) : { ok: true, state: split };
+      }
+      case 'split-reset': {
+        if (split !== null && split.role === 'source') return this.skip('this shard is the source of a split');
+        if (split?.role === 'target' && split.taskId !== command.taskId) return this.skip(`split ${split.taskId} is under way`);
+        if (this.meta.owned !== null && this.meta.owned.start !== this.meta.owned.end) return this.skip('the shard serves slots already');
+        this.data.clear();
+        const state: TargetSplitState = {
+          role: 'target',
+          taskId: command.taskId,
+          source: command.source,
+          splitSlot: command.splitSlot,
+          end: command.end,
+          snapshotIndex: command.snapshotIndex,
+          nextCursor: null,
+          snapshotDone: false,
+          lastSourceIndex: command.snapshotIndex,
+          handedOff: false,
+          bytesIngested: 0,
+        };
+        // Owns nothing until the handoff.
+        return this.set(state, { start: command.splitSlot, end: command.splitSlot });
+      }
+      case 'split-ingest': {
+        if (split?.role !== 'target' || split.taskId !== command.taskId || split.snapshotIndex !== command.snapshotIndex) return this.skip('not the snapshot under way');
+        if (split.snapshotDone || !sameCursor(split.nextCursor, command.cursor)) return this.skip('not the chunk expected next');
+        let bytes = 0;
+        for (const entry of command.entries) bytes += entry.byteLength;
+        this.data.restoreChunk({ entries: command.entries, next: command.next });
+        return this.set({ ...split, nextCursor: command.next, snapshotDone: command.next === null, bytesIngested: split.bytesIngested + bytes }, this.meta.owned);
+      }
+      case 'split-forward': {
+        if (split?.role !== 'target' || split.taskId !== command.taskId || !split.snapshotDone) return this.skip('not catching up');
+        let last = split.lastSourceIndex;
+        for (const entry of command.entries) {
+          // In order, each once: a repeat of an entry already applied is skipped.
+          if (entry.index <= last) continue;
+          applyForwarded(entry);
+          last = entry.index;
+        }
+        if (last === split.lastSourceIndex) return this.skip('nothing new');
+        return this.set({ ...split, lastSourceIndex: last }, this.meta.owned);
+      }
+      case 'split-handoff': {
+        if (split?.role !== 'target' || split.taskId !== command.taskId) return this.skip('no such split here');
+        if (!split.snapshotDone || split.lastSourceIndex < command.finalIndex) return this.skip(`applied up to source index ${split.lastSourceIndex}, not ${command.finalIndex}`);
+        // The shard serves the range from here; the split state is done with.
+        return this.set(null, { start: split.splitSlot, end: split.end }, { ...split, handedOff: true });
+      }
+    }
+  }
+
+  /** Records the new state in the meta; `reported` is what the proposer hears (the state before it is cleared). */
+  private set(split: ShardSplitState | null, owned: OwnedRange | null, reported: ShardSplitState | null = split): SplitApplyResult {
+    this.meta = { split, owned };
+    this.data.setMeta(encodeMeta(this.meta));
+    return { ok: true, state: reported };
+  }
+
+  private skip(reason: string): SplitApplyResult {
+    return { ok: false, reason, state: this.meta.split };
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * A split at the shard layer: the source's and the target's replicas apply the split entries of their logs
+ * (docs/SPLIT.md) over real LMDB and over the in-memory test double, and end with each key owned by exactly
+ * one shard; duplicates and out-of-order entries are skipped, a rollback restores the source, and the
+ * split state survives a restart, a FLUSHALL and a whole-shard snapshot.
+ */
+import { describe, it } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { keyHashSlot } from '../../src/common/slots.js';
+import type { Entry } from '../../src/raft/index.js';
+import type { Reply } from '../../src/resp/reply.js';
+import { encodeShardCommand, type ShardCommand } from '../../src/shard/shard-command.js';
+import { NOT_OWNED, ShardReplica } from '../../src/shard/shard-replica.js';
+import type { SplitApplyResult } from '../../src/shard/split-state.js';
+import { NodeStore } from '../../src/storage/node-store.js';
+import type { ShardData, ShardSnapshotChunk } from '../../src/storage/types.js';
+import { MemoryShardData } from '../support/memory-shard-data.js';
+
+const START = 0;
+const SPLIT = 100;
+const END = 200;
+
+/** A replica with its own log index counter; `apply` wraps a command as the next entry. */
+class Replica {
+  private index = 0;
+  constructor(readonly replica: ShardReplica) {}
+
+  apply(command: ShardCommand): Reply | SplitApplyResult {
+    this.index++;
+    const entry: Entry = { term: 1, index: this.index, type: 'normal', data: encodeShardCommand(command) };
+    return this.replica.apply(entry);
+  }
+
+  split(command: ShardCommand): SplitApplyResult {
+    return this.apply(command) as SplitApplyResult;
+  }
+
+  set(key: string, value: string): Reply {
+    return this.apply({ kind: 'command', nowMs: 1, argv: [Buffer.from('SET'), Buffer.from(key), Buffer.from(value)] }) as Reply;
+  }
+
+  get(key: string): string | undefined {
+    const stored = this.replica.data.get(Buffer.from(key));
+    return stored?.type === 'string' ? stored.value.toString() : undefined;
+  }
+
+  get lastIndex(): number {
+    return this.index;
+  }
+}
+
+/** `count` keys in slots [from, end). */
+function keysIn(from: number, end: number, count: number, prefix = 'k'): string[] {
+  const keys: string[] = [];
+  for (let i = 0; keys.length < count; i++) {
+    const key = `${prefix}${i}`;
+    const slot = keyHashSlot(Buffer.from(key));
+    if (slot >= from && slot < end) keys.push(key);
+  }
+  return keys;
+}
+
+/** Every chunk of a reader, `maxBytes` at a time. */
+function chunksOf(replica: ShardReplica, from: number, end: number, maxBytes: number): ShardSnapshotChunk[] {
+  const reader = replica.openRangeSnapshot(from, end);
+  const chunks: ShardSnapshotChunk[] = [];
+  try {
+    let cursor: Uint8Array | null = null;
+    do {
+      const chunk = reader.chunk(cursor, maxBytes);
+      chunks.push(chunk);
+      cursor = chunk.next;
+    } while (cursor !== null);
+  } finally {
+    reader.close();
+  }
+  return chunks;
+}
+
+interface Storage {
+  readonly name: string;
+  /** A fresh shard's data; `reopen` gives the same shard after a restart (null when the kind has no restart). */
+  open(t: TestContext, shardId: string): { data: ShardData; reopen: (() => Promise<ShardData>) | null };
+}
+
+const STORAGES: Storage[] = [
+  { name: 'in memory', open: (_t, shardId) => ({ data: new MemoryShardData(shardId), reopen: null }) },
+  {
+    name: 'LMDB',
+    open: (t, shardId) => {
+      const dir = mkdtempSync(join(tmpdir(), 'cleave-split-'));
+      let store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2 });
+      t.after(async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      });
+      return {
+        data: store.openShard(shardId),
+        reopen: async () => {
+          await store.close();
+          store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2 });
+          return store.openShard(shardId);
+        },
+      };
+    },
+  },
+];
+
+for (const storage of STORAGES) {
+  describe(`a split at the shard layer (${storage.name})`, () => {
+    it('moves [splitSlot, end) to the target exactly once and leaves each key owned by one shard', async (t) => {
+      const source = new Replica(new ShardReplica('s1', storage.open(t, 's1').data));
+      const target = new Replica(new ShardReplica('s2', storage.open(t, 's2').data));
+      const staying = keysIn(START, SPLIT, 30, 'stay');
+      const moving = keysIn(SPLIT, END, 30, 'move');
+      for (const key of [...staying, ...moving]) assert.deepEqual(source.set(key, `v0-${key}`), { kind: 'simple', value: 'OK' });
+
+      assert.equal(source.split({ kind: 'split-begin', taskId: 't1', start: START, splitSlot: SPLIT, end: END, target: 's2' }).ok, true);
+      assert.deepEqual(source.replica.ownedRange(), { start: START, end: END });
+      await source.replica.data.flushed();
+      const snapshotIndex = source.lastIndex;
+      const chunks = chunksOf(source.replica, SPLIT, END, 200);
+      assert.ok(chunks.length > 2, `the range is read in several chunks (${chunks.length})`);
+      assert.equal(chunks.flatMap((c) => c.entries).length, moving.length * 2, 'the range snapshot holds exactly the moving keys');
+
+      // A write to the moving range after the snapshot: it reaches the target by forwarding.
+      source.set(moving[0]!, 'v1');
+      const forwarded = { index: source.lastIndex, data: encodeShardCommand({ kind: 'command', nowMs: 1, argv: [Buffer.from('SET'), Buffer.from(moving[0]!), Buffer.from('v1')] }) };
+
+      assert.equal(target.split({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex }).ok, true);
+      assert.equal(target.replica.ownsSlot(SPLIT), false, 'the target owns nothing before the handoff');
+      let cursor: Uint8Array | null = null;
+      for (const [i, chunk] of chunks.entries()) {
+        const ingest: Extract<ShardCommand, { kind: 'split-ingest' }> = { kind: 'split-ingest', taskId: 't1', snapshotIndex, cursor, entries: chunk.entries, next: chunk.next };
+        if (i === 1) {
+          // A chunk ahead of the one expected is skipped.
+          const ahead = target.split({ ...ingest, cursor: chunk.next ?? new Uint8Array([1]) });
+          assert.equal(ahead.ok, false);
+        }
+        assert.equal(target.split(ingest).ok, true, `chunk ${i}`);
+        // The same chunk again (a retry after a lost ack) changes nothing.
+        assert.equal(target.split(ingest).ok, false);
+        cursor = chunk.next;
+      }
+      const afterSnapshot = target.replica.splitState();
+      assert.equal(afterSnapshot?.role === 'target' && afterSnapshot.snapshotDone, true);
+      assert.equal(target.get(moving[0]!), `v0-${moving[0]}`);
+
+      assert.equal(target.split({ kind: 'split-forward', taskId: 't1', entries: [forwarded] }).ok, true);
+      assert.equal(target.split({ kind: 'split-forward', taskId: 't1', entries: [forwarded] }).ok, false, 'a forwarded entry applies once');
+      assert.equal(target.get(moving[0]!), 'v1');
+
+      // The handoff needs every source entry up to the commit.
+      assert.equal(source.split({ kind: 'split-commit', taskId: 't1' }).ok, true);
+      const commitIndex = source.lastIndex;
+      assert.deepEqual(source.replica.ownedRange(), { start: START, end: SPLIT });
+      assert.equal(source.set(moving[1]!, 'late'), NOT_OWNED, 'the source refuses the moved slots after the commit');
+      assert.equal(source.split({ kind: 'split-abort', taskId: 't1', reason: 'too late' }).ok, false, 'after the commit the split only rolls forward');
+      assert.equal(target.split({ kind: 'split-handoff', taskId: 't1', finalIndex: commitIndex }).ok, false, 'not yet applied up to the commit');
+      assert.equal(target.split({ kind: 'split-forward', taskId: 't1', entries: [{ index: commitIndex, data: encodeShardCommand({ kind: 'flush', nowMs: 1 }) }] }).ok, true);
+      const handoff = target.split({ kind: 'split-handoff', taskId: 't1', finalIndex: commitIndex });
+      assert.equal(handoff.ok, true);
+      assert.equal(handoff.state?.role === 'target' && handoff.state.handedOff, true);
+      assert.equal(target.replica.splitState(), null);
+      assert.deepEqual(target.replica.ownedRange(), { start: SPLIT, end: END });
+      assert.deepEqual(target.set(moving[2]!, 'on-target'), { kind: 'simple', value: 'OK' });
+      assert.equal(target.set(staying[0]!, 'x'), NOT_OWNED, 'the target owns only the moved slots');
+
+      // Cleanup: the leader lists the keys to delete; an empty list ends the split.
+      await source.replica.data.flushed();
+      const left = source.replica.data.scan(SPLIT, END, undefined, 1000).map((found) => found.key);
+      assert.equal(left.length, moving.length);
+      assert.equal(source.split({ kind: 'split-cleanup', taskId: 't1', keys: [...left.slice(0, 10), Buffer.from(staying[0]!)] }).ok, true);
+      assert.equal(source.get(staying[0]!), `v0-${staying[0]}`, 'cleanup never deletes a key the shard owns');
+      assert.equal(source.split({ kind: 'split-cleanup', taskId: 't1', keys: left.slice(10) }).ok, true);
+      assert.equal(source.split({ kind: 'split-cleanup', taskId: 't1', keys: [] }).ok, true);
+      assert.equal(source.replica.splitState(), null);
+      assert.deepEqual(source.replica.ownedRange(), { start: START, end: SPLIT }, 'the owned range outlives the split');
+      for (const key of moving) assert.equal(source.get(key), undefined);
+      for (const key of staying) assert.equal(source.get(key), `v0-${key}`);
+    });
+
+    it('a rollback before the commit leaves the source whole and serving', async (t) => {
+      const source = new Replica(new ShardReplica('s1', storage.open(t, 's1').data));
+      const moving = keysIn(SPLIT, END, 5);
+      source.split({ kind: 'split-begin', taskId: 't1', start: START, splitSlot: SPLIT, end: END, target: 's2' });
+      assert.equal(source.split({ kind: 'split-begin', taskId: 't2', start: START, splitSlot: SPLIT + 1, end: END, target: 's3' }).ok, false, 'one split at a time');
+      assert.equal(source.split({ kind: 'split-abort', taskId: 't1', reason: 'buffer timeout' }).ok, true);
+      assert.equal(source.replica.splitState(), null);
+      assert.equal(source.split({ kind: 'split-commit', taskId: 't1' }).ok, false, 'an aborted split cannot commit');
+      assert.deepEqual(source.set(moving[0]!, 'after-abort'), { kind: 'simple', value: 'OK' });
+      assert.equal(source.get(moving[0]!), 'after-abort');
+    });
+
+    it('the split state survives FLUSHALL, a whole-shard snapshot, and a restart', async (t) => {
+      const opened = storage.open(t, 's1');
+      const source = new Replica(new ShardReplica('s1', opened.data));
+      source.set(keysIn(START, SPLIT, 1)[0]!, 'x');
+      source.split({ kind: 'split-begin', taskId: 't1', start: START, splitSlot: SPLIT, end: END, target: 's2' });
+      source.apply({ kind: 'flush', nowMs: 1 });
+      assert.equal(source.replica.splitState()?.taskId, 't1');
+      assert.equal(opened.data.keyCount, 0, 'the meta is not a key');
+      await opened.data.flushed();
+
+      // A follower restored from a whole-shard snapshot gets the split state with the data.
+      const reader = source.replica.openSnapshot();
+      const chunks = [reader.chunk(null, 1 << 20)];
+      reader.close();
+      const follower = new ShardReplica('s1', new MemoryShardData('s1'));
+      follower.restore(chunks);
+      assert.deepEqual(follower.splitState(), source.replica.splitState());
+      assert.deepEqual(follower.ownedRange(), { start: START, end: END });
+
+      if (opened.reopen !== null) {
+        const restarted = new ShardReplica('s1', await opened.reopen());
+        assert.deepEqual(restarted.splitState(), source.replica.splitState());
+      }
+    });
+
+    it('the split slot halves the bytes, keeping slots whole', async (t) => {
+      const replica = new Replica(new ShardReplica('s1', storage.open(t, 's1').data));
+      // A heavy slot near the start, light ones after it.
+      const heavy = keysIn(10, 11, 1)[0]!;
+      replica.set(heavy, 'h'.repeat(5000));
+      for (const key of keysIn(11, END, 50)) replica.set(key, 'v'.repeat(20));
+      await replica.replica.data.flushed();
+      assert.equal(replica.replica.chooseSplitSlot(START, END), 11, 'the cut comes right after the slot holding half the bytes');
+      const size = replica.replica.rangeSize(START, END);
+      assert.equal(size.keys, 51);
+      const empty = new ShardReplica('s9', storage.open(t, 's9').data);
+      assert.equal(empty.chooseSplitSlot(START, END), 100, 'an empty range is cut in the middle');
+    });
+  });
+}
