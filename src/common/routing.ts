@@ -2,6 +2,7 @@
  * The versioned routing table: which shard owns which part of each keyspace, and where its replicas are.
  * The pilot owns it; nodes receive every new version. Every change gets a new, larger `version`.
  */
+import type { RoutingSplit } from './split.js';
 
 /** A node as the routing table knows it. */
 export interface RoutingNode {
@@ -32,6 +33,8 @@ export interface RoutingShard {
   readonly leaderTerm?: number;
   /** A replica the leader is asked to hand leadership to. */
   readonly transferTo?: string;
+  /** Present while the shard takes part in a split; a target serves no slot until the switch. */
+  readonly split?: RoutingSplit;
 }
 
 export interface RoutingTable {

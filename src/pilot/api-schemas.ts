@@ -6,6 +6,7 @@
 import { z } from 'zod/v4';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, ShardStats } from '../common/protocol.js';
 import type { RoutingTable } from '../common/routing.js';
+import { SPLIT_STATUSES } from '../common/split.js';
 import { PILOT_EVENTS_MAX } from './event-log.js';
 import { ROUTING_WAIT_MS_MAX } from './routing-waiters.js';
 
@@ -145,6 +146,30 @@ export const shardChangeAcceptedSchema = z
   })
   .register(apiSchemas, { id: 'ShardChangeAccepted' });
 
+/** The parameters of a split (seed 000's, and its deadlines). */
+export const splitParamsSchema = z
+  .object({
+    catchUpThreshold: count,
+    bufferTimeoutMs: count,
+    bufferMaxSize: count,
+    progressIntervalMs: count,
+    snapshotChunkBytes: count,
+    catchUpDeadlineMs: count,
+    catchUpSlowDelay: count,
+    targetTimeoutMs: count,
+  })
+  .register(apiSchemas, { id: 'SplitParams' });
+
+/** The marker a splitting shard carries in the routing table (`RoutingSplit` of common/split). */
+const splitMarkerSchema = z.object({
+  taskId: z.string(),
+  role: z.enum(['source', 'target']),
+  peer: z.string(),
+  splitSlot: count.nullable(),
+  params: splitParamsSchema,
+  cancelRequested: z.boolean().optional(),
+});
+
 /** The routing table (`RoutingTable` of common/routing). */
 export const routingTableSchema = z
   .object({
@@ -161,6 +186,7 @@ export const routingTableSchema = z
         replicas: z.array(z.string()),
         leaderTerm: count.optional(),
         transferTo: z.string().optional(),
+        split: splitMarkerSchema.optional(),
       }),
     ),
   })
@@ -265,6 +291,15 @@ export const pilotEventSchema = z
       epoch: count.describe('The shard epoch after the change.'),
     }),
     z.object({ ...eventBase, kind: z.literal('shard-leader-transfer-requested'), shard_id: z.string(), node_id: z.string().describe('The replica to lead next.') }),
+    z.object({
+      ...eventBase,
+      kind: z.literal('split-status-changed'),
+      task_id: z.string(),
+      source_shard: z.string(),
+      target_shard: z.string(),
+      status: z.enum(SPLIT_STATUSES),
+      reason: z.string().nullable().describe('Why it failed, with status failed.'),
+    }),
   ])
   .register(apiSchemas, { id: 'PilotEvent' });
 /** One cluster event as the pilot records and serves it. */

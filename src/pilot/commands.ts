@@ -1,3 +1,4 @@
+import type { SplitParams, SplitStatus } from '../common/split.js';
 import type { PilotState } from './state.js';
 
 /**
@@ -92,6 +93,40 @@ export interface ImportStateCommand {
   readonly state: PilotState;
 }
 
+/**
+ * Starts splitting a shard (seed 000's TriggerSplit). Omitted choices are the state machine's: the next
+ * shard id, and the nodes with the fewest replicas, as many as the source has. The limits are the pilot's
+ * flags, carried in the command so that every replica judges alike.
+ */
+export interface CreateSplitCommand {
+  readonly kind: 'create-split';
+  readonly sourceShard: string;
+  readonly splitSlot?: number;
+  readonly targetShardId?: string;
+  readonly targetNodes?: readonly string[];
+  readonly params: SplitParams;
+  readonly maxSplits: number;
+  readonly maxSplitsPerNode: number;
+  readonly atMs: number;
+}
+
+/** A phase the source shard's log has reached, as its leader reported it. */
+export interface SplitProgressCommand {
+  readonly kind: 'split-progress';
+  readonly taskId: string;
+  readonly status: SplitStatus;
+  readonly splitSlot?: number;
+  readonly reason?: string;
+  readonly atMs: number;
+}
+
+/** Asks the source's leader to roll back, which it does unless the switch is already in its log. */
+export interface CancelSplitCommand {
+  readonly kind: 'cancel-split';
+  readonly taskId: string;
+  readonly atMs: number;
+}
+
 /** Every command of the pilot's state machine. */
 export type PilotCommand =
   | RegisterNodeCommand
@@ -100,7 +135,10 @@ export type PilotCommand =
   | SetShardLeadersCommand
   | ChangeShardReplicasCommand
   | TransferShardLeaderCommand
-  | ImportStateCommand;
+  | ImportStateCommand
+  | CreateSplitCommand
+  | SplitProgressCommand
+  | CancelSplitCommand;
 
 /** What each command answers when it is accepted, by command kind. */
 export interface PilotCommandAccepted {
@@ -113,6 +151,10 @@ export interface PilotCommandAccepted {
   readonly 'change-shard-replicas': { readonly ok: true; readonly shardId: string };
   readonly 'transfer-shard-leader': { readonly ok: true; readonly shardId: string };
   readonly 'import-state': { readonly ok: true; readonly routingVersion: number };
+  readonly 'create-split': { readonly ok: true; readonly taskId: string; readonly sourceShard: string; readonly targetShard: string };
+  /** `changed` is false when the report repeated what was recorded. */
+  readonly 'split-progress': { readonly ok: true; readonly taskId: string; readonly changed: boolean };
+  readonly 'cancel-split': { readonly ok: true; readonly taskId: string };
 }
 
 /** Why the state machine refused a command; a refused command leaves the state unchanged. */
@@ -130,7 +172,12 @@ export type PilotRejectionReason =
   | 'last-replica'
   | 'too-many-replicas'
   | 'already-leader'
-  | 'state-not-empty';
+  | 'state-not-empty'
+  | 'unknown-split'
+  | 'already-splitting'
+  | 'too-many-splits'
+  | 'shard-exists'
+  | 'split-switched';
 
 /** A refused command, with a message for logs and API errors. */
 export interface PilotRejection {

@@ -349,5 +349,17 @@ function commandEvents(command: PilotCommand, before: PilotState, after: PilotSt
     case 'import-state':
       // The routing version it brings is the event.
       return [];
+    case 'create-split':
+    case 'split-progress':
+    case 'cancel-split':
+      return splitEvents(before, after, atMs);
   }
+}
+
+/** A split task whose status changed (or that appeared) between the two states. */
+function splitEvents(before: PilotState, after: PilotState, atMs: number): NewPilotEvent[] {
+  const previous = new Map((before.splitTasks ?? []).map((t) => [t.id, t.status]));
+  return (after.splitTasks ?? [])
+    .filter((t) => previous.get(t.id) !== t.status)
+    .map((t) => ({ kind: 'split-status-changed', at_ms: atMs, task_id: t.id, source_shard: t.sourceShard, target_shard: t.targetShard, status: t.status, reason: t.reason }));
 }

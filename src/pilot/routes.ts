@@ -256,6 +256,13 @@ function rejectionError(rejection: PilotRejection | DriverRefusal): ApiError {
     case 'keyspace-exists':
     case 'not-enough-nodes':
     case 'state-not-empty':
+    case 'already-splitting':
+    case 'too-many-splits':
+    case 'split-switched':
       return new ApiError('conflict', rejection.message);
+    case 'shard-exists':
+      return new ApiError('conflict', rejection.message, 'body.target_shard_id');
+    case 'unknown-split':
+      return new ApiError('not_found', rejection.message, 'params.task_id');
   }
 }

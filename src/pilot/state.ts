@@ -4,9 +4,14 @@
  * commands. Refusals are results, never throws; a throw here is a bug.
  */
 import { SLOT_COUNT } from '../common/slots.js';
+import { splitRollsForward } from '../common/split.js';
 import type { RoutingShard, RoutingTable } from '../common/routing.js';
+import type { RoutingSplit } from '../common/split.js';
 import type {
   BootstrapKeyspaceCommand,
+  CancelSplitCommand,
+  CreateSplitCommand,
+  SplitProgressCommand,
   ChangeShardReplicasCommand,
   ImportStateCommand,
   NodeProcess,
@@ -20,6 +25,7 @@ import type {
   UpdateNodeCommand,
 } from './commands.js';
 import { placeReplicas, presplitSlots } from './presplit.js';
+import { isFinal, isSplitTransition, nodesInSplit, pruneSplitTasks, rolledBackShards, switchedShards, type SplitTask } from './split-tasks.js';
 
 /** The Redis keyspace, hash-sharded over 16384 slots; the one Redis Cluster clients reach. */
 export const DEFAULT_KEYSPACE = 'default';
@@ -58,6 +64,10 @@ export interface PilotState {
   readonly keyspaces: readonly PilotKeyspace[];
   /** Grouped by keyspace in keyspace order, each keyspace's shards ordered by start. */
   readonly shards: readonly RoutingShard[];
+  /** Split tasks, oldest first: every outstanding one and the newest finished ones. Absent in states from before splits. */
+  readonly splitTasks?: readonly SplitTask[];
+  /** The number in the id of the next split task. */
+  readonly nextSplitNumber?: number;
 }
 
 /** The state before the first command. */
@@ -102,6 +112,12 @@ function applyAny(state: PilotState, command: PilotCommand): PilotTransition {
       return transferShardLeader(state, command);
     case 'import-state':
       return importState(state, command);
+    case 'create-split':
+      return createSplit(state, command);
+    case 'split-progress':
+      return splitProgress(state, command);
+    case 'cancel-split':
+      return cancelSplit(state, command);
   }
 }
 
@@ -258,6 +274,142 @@ function importState(state: PilotState, command: ImportStateCommand): PilotTrans
     return reject(state, 'invalid-argument', 'the imported state is malformed');
   }
   return { state: imported, result: { ok: true, routingVersion: imported.routingVersion } };
+}
+
+function createSplit(state: PilotState, command: CreateSplitCommand): PilotTransition {
+  const index = state.shards.findIndex((s) => s.id === command.sourceShard);
+  if (index === -1) return reject(state, 'unknown-shard', `no shard ${command.sourceShard}`);
+  const source = state.shards[index]!;
+  const tasks = state.splitTasks ?? [];
+  const outstanding = tasks.filter((t) => !isFinal(t.status));
+  if (source.split !== undefined) return reject(state, 'already-splitting', `${source.id} is already in split ${source.split.taskId}`);
+  if (command.splitSlot !== undefined && !(Number.isInteger(command.splitSlot) && command.splitSlot > source.start && command.splitSlot < source.end)) {
+    return reject(state, 'invalid-argument', `split_slot must be a slot inside ${source.id}'s range, after its first: ${source.start + 1}..${source.end - 1}`);
+  }
+  if (source.end - source.start < 2) return reject(state, 'invalid-argument', `${source.id} owns a single slot; a slot cannot be split`);
+  const targetShard = command.targetShardId ?? shardId(state.nextShardNumber);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(targetShard)) return reject(state, 'invalid-argument', 'target_shard_id must be 1-64 letters, digits, _ or -');
+  if (state.shards.some((s) => s.id === targetShard)) return reject(state, 'shard-exists', `shard ${targetShard} exists`);
+  let targetNodes: readonly string[];
+  if (command.targetNodes !== undefined) {
+    targetNodes = command.targetNodes;
+    const unknown = targetNodes.find((n) => !state.nodes.some((node) => node.id === n));
+    if (unknown !== undefined) return reject(state, 'unknown-node', `no node ${unknown}`);
+    if (new Set(targetNodes).size !== targetNodes.length) return reject(state, 'invalid-argument', 'target_nodes lists a node twice');
+    if (targetNodes.length === 0 || targetNodes.length > SHARD_REPLICAS_MAX) return reject(state, 'invalid-argument', `target_nodes must list 1 to ${SHARD_REPLICAS_MAX} nodes`);
+  } else {
+    targetNodes = leastLoadedNodes(state, source.replicas.length);
+  }
+  if (outstanding.length >= command.maxSplits) {
+    return reject(state, 'too-many-splits', `${outstanding.length} split(s) under way, the most the cluster runs at once (--max-splits ${command.maxSplits})`);
+  }
+  const busy = new Map<string, number>();
+  for (const task of outstanding) for (const node of nodesInSplit(task, state.shards)) busy.set(node, (busy.get(node) ?? 0) + 1);
+  const crowded = [...new Set([...source.replicas, ...targetNodes])].find((n) => (busy.get(n) ?? 0) >= command.maxSplitsPerNode);
+  if (crowded !== undefined) return reject(state, 'too-many-splits', `${crowded} takes part in ${busy.get(crowded)} split(s) already, the most per node (--max-splits-per-node ${command.maxSplitsPerNode})`);
+
+  const number = state.nextSplitNumber ?? 1;
+  const task: SplitTask = {
+    id: `split_${number}`,
+    keyspace: source.keyspace,
+    sourceShard: source.id,
+    targetShard,
+    splitSlot: command.splitSlot ?? null,
+    targetNodes: [...targetNodes],
+    status: 'preparing',
+    reason: null,
+    cancelRequested: false,
+    createdAtMs: command.atMs,
+    updatedAtMs: command.atMs,
+    phases: { preparing: command.atMs },
+    params: command.params,
+  };
+  const marker = (role: RoutingSplit['role'], peer: string): RoutingSplit => ({ taskId: task.id, role, peer, splitSlot: task.splitSlot, params: task.params });
+  // The target is listed at once so its replicas start its Raft group; it serves nothing until the switch.
+  const from = task.splitSlot ?? source.end;
+  const target: RoutingShard = { id: targetShard, keyspace: source.keyspace, start: from, end: from, epoch: 1, leader: targetNodes[0]!, replicas: [...targetNodes], split: marker('target', source.id) };
+  const shards = state.shards.slice();
+  shards[index] = { ...source, split: marker('source', targetShard) };
+  shards.splice(index + 1, 0, target);
+  return {
+    state: {
+      ...state,
+      routingVersion: state.routingVersion + 1,
+      nextShardNumber: command.targetShardId === undefined ? state.nextShardNumber + 1 : state.nextShardNumber,
+      nextSplitNumber: number + 1,
+      shards,
+      splitTasks: pruneSplitTasks([...tasks, task]),
+    },
+    result: { ok: true, taskId: task.id, sourceShard: source.id, targetShard },
+  };
+}
+
+function splitProgress(state: PilotState, command: SplitProgressCommand): PilotTransition {
+  const tasks = state.splitTasks ?? [];
+  const index = tasks.findIndex((t) => t.id === command.taskId);
+  if (index === -1) return reject(state, 'unknown-split', `no split task ${command.taskId}`);
+  const task = tasks[index]!;
+  const slotKnown = task.splitSlot === null && command.splitSlot !== undefined;
+  if (command.status === task.status && !slotKnown) return { state, result: { ok: true, taskId: task.id, changed: false } };
+  if (command.status !== task.status && !isSplitTransition(task.status, command.status)) {
+    return reject(state, 'split-switched', `split ${task.id} cannot go from ${task.status} to ${command.status}`);
+  }
+  const source = state.shards.find((s) => s.id === task.sourceShard);
+  if (slotKnown && (source === undefined || !(command.splitSlot! > source.start && command.splitSlot! < source.end))) {
+    return reject(state, 'invalid-argument', `split slot ${command.splitSlot} is not inside ${task.sourceShard}'s range`);
+  }
+  const next: SplitTask = {
+    ...task,
+    status: command.status,
+    splitSlot: slotKnown ? command.splitSlot! : task.splitSlot,
+    reason: command.status === 'failed' ? (command.reason ?? 'unknown') : task.reason,
+    updatedAtMs: command.atMs,
+    phases: command.status === task.status ? task.phases : { ...task.phases, [command.status]: command.atMs },
+  };
+  let shards = state.shards;
+  if (slotKnown) {
+    // The target's range is known once the slot is.
+    shards = shards.map((s) => {
+      if (s.split?.taskId !== task.id) return s;
+      const split = { ...s.split, splitSlot: next.splitSlot };
+      return s.id === task.targetShard ? { ...s, start: next.splitSlot!, end: next.splitSlot!, split } : { ...s, split };
+    });
+  }
+  // The source reports `cleanup` once the target has taken over: the routing table follows.
+  if (command.status === 'cleanup' || (command.status === 'completed' && task.status === 'switching')) shards = switchedShards(shards, next);
+  if (command.status === 'failed' || command.status === 'cancelled') shards = rolledBackShards(shards, next);
+  const routingChanged = shards !== state.shards;
+  const splitTasks = tasks.slice();
+  splitTasks[index] = next;
+  return {
+    state: { ...state, routingVersion: state.routingVersion + (routingChanged ? 1 : 0), shards, splitTasks: pruneSplitTasks(splitTasks) },
+    result: { ok: true, taskId: task.id, changed: true },
+  };
+}
+
+function cancelSplit(state: PilotState, command: CancelSplitCommand): PilotTransition {
+  const tasks = state.splitTasks ?? [];
+  const index = tasks.findIndex((t) => t.id === command.taskId);
+  if (index === -1) return reject(state, 'unknown-split', `no split task ${command.taskId}`);
+  const task = tasks[index]!;
+  if (isFinal(task.status) || splitRollsForward(task.status)) return reject(state, 'split-switched', `split ${task.id} is ${task.status}: it can no longer be cancelled`);
+  if (task.cancelRequested) return { state, result: { ok: true, taskId: task.id } };
+  const splitTasks = tasks.slice();
+  splitTasks[index] = { ...task, cancelRequested: true, updatedAtMs: command.atMs };
+  // The source's leader learns of it from the routing table.
+  const shards = state.shards.map((s) => (s.id === task.sourceShard && s.split !== undefined ? { ...s, split: { ...s.split, cancelRequested: true } } : s));
+  return { state: { ...state, routingVersion: state.routingVersion + 1, shards, splitTasks }, result: { ok: true, taskId: task.id } };
+}
+
+/** The `count` nodes with the fewest replicas, ties by registration order. */
+function leastLoadedNodes(state: PilotState, count: number): string[] {
+  const load = new Map(state.nodes.map((n) => [n.id, 0]));
+  for (const shard of state.shards) for (const node of shard.replicas) load.set(node, (load.get(node) ?? 0) + 1);
+  return state.nodes
+    .map((n, order) => ({ id: n.id, order, load: load.get(n.id) ?? 0 }))
+    .sort((a, b) => a.load - b.load || a.order - b.order)
+    .slice(0, count)
+    .map((n) => n.id);
 }
 
 /** The shard a membership command names, after checking its node and epoch; or why it is refused. */

@@ -117,6 +117,8 @@ function summary(event: PilotEvent): string {
       return `${event.kind} ${event.shard_id} ${event.action} ${event.node_id} [${event.replicas.join(',')}] epoch ${event.epoch}`;
     case 'shard-leader-transfer-requested':
       return `${event.kind} ${event.shard_id} ${event.node_id}`;
+    case 'split-status-changed':
+      return `${event.kind} ${event.task_id} ${event.status}`;
   }
 }
 
@@ -215,5 +217,6 @@ test('the route checks the admin token and its query, and is in the OpenAPI docu
     'shard-leader-changed',
     'shard-replicas-changed',
     'shard-leader-transfer-requested',
+    'split-status-changed',
   ]);
 });

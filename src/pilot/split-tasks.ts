@@ -1,0 +1,83 @@
+/**
+ * The pilot's split tasks (docs/SPLIT.md): creating one lists the target shard in the routing table
+ * (serving nothing yet) and marks the source; the source's leader reports each phase its log reaches, and
+ * the pilot records it, switching the routing table when the target takes over and dropping the target on
+ * a rollback. Pure, as the rest of the pilot's state machine: ids and times come in the commands.
+ */
+import type { RoutingShard } from '../common/routing.js';
+import { SPLIT_FINAL_STATUSES, SPLIT_STATUSES, splitRollsForward, type SplitParams, type SplitStatus } from '../common/split.js';
+
+/** A split task as the pilot records it (seed 000's SplitTask). */
+export interface SplitTask {
+  /** `split_1`, `split_2`, ... */
+  readonly id: string;
+  readonly keyspace: string;
+  readonly sourceShard: string;
+  readonly targetShard: string;
+  /** The first slot that moves; null until the source's leader has chosen it. */
+  readonly splitSlot: number | null;
+  readonly targetNodes: readonly string[];
+  readonly status: SplitStatus;
+  /** Why it failed; null otherwise. */
+  readonly reason: string | null;
+  readonly cancelRequested: boolean;
+  readonly createdAtMs: number;
+  readonly updatedAtMs: number;
+  /** When each status was reached. */
+  readonly phases: Readonly<Partial<Record<SplitStatus, number>>>;
+  readonly params: SplitParams;
+}
+
+/** Finished tasks kept for the API; older ones are forgotten. */
+export const SPLIT_TASKS_KEPT = 100;
+
+export function isFinal(status: SplitStatus): boolean {
+  return SPLIT_FINAL_STATUSES.includes(status);
+}
+
+/** Whether a task may move from `from` to `to`: forward along the phases, or to a rollback before the switch. */
+export function isSplitTransition(from: SplitStatus, to: SplitStatus): boolean {
+  if (isFinal(from)) return false;
+  if (to === 'failed' || to === 'cancelled') return !splitRollsForward(from);
+  // Forward only; a phase may be skipped (its report lost), but completion needs the switch first.
+  return SPLIT_STATUSES.indexOf(to) > SPLIT_STATUSES.indexOf(from) && (to !== 'completed' || splitRollsForward(from));
+}
+
+/** Nodes holding a replica of either shard of an outstanding split: the per-node limit counts these. */
+export function nodesInSplit(task: SplitTask, shards: readonly RoutingShard[]): Set<string> {
+  const nodes = new Set<string>(task.targetNodes);
+  for (const id of [task.sourceShard, task.targetShard]) for (const node of shards.find((s) => s.id === id)?.replicas ?? []) nodes.add(node);
+  return nodes;
+}
+
+/** Keeps every outstanding task and the newest finished ones. */
+export function pruneSplitTasks(tasks: readonly SplitTask[]): SplitTask[] {
+  const finished = tasks.filter((t) => isFinal(t.status));
+  const drop = new Set(finished.slice(0, Math.max(0, finished.length - SPLIT_TASKS_KEPT)).map((t) => t.id));
+  return tasks.filter((t) => !drop.has(t.id));
+}
+
+/**
+ * The routing table's shards after the source reports that the target took over: the source keeps
+ * [start, splitSlot), the target serves [splitSlot, end), both with a new epoch and no marker.
+ */
+export function switchedShards(shards: readonly RoutingShard[], task: SplitTask): RoutingShard[] {
+  const source = shards.find((s) => s.id === task.sourceShard);
+  const slot = task.splitSlot;
+  if (source === undefined || slot === null) return shards.slice();
+  return shards.map((shard) => {
+    if (shard.id === task.sourceShard) return { ...withoutSplit(shard), end: slot, epoch: shard.epoch + 1 };
+    if (shard.id === task.targetShard) return { ...withoutSplit(shard), start: slot, end: source.end, epoch: shard.epoch + 1 };
+    return shard;
+  });
+}
+
+/** The shards after a rollback: the target is gone, the source unmarked and whole. */
+export function rolledBackShards(shards: readonly RoutingShard[], task: SplitTask): RoutingShard[] {
+  return shards.filter((s) => s.id !== task.targetShard).map((s) => (s.id === task.sourceShard ? withoutSplit(s) : s));
+}
+
+export function withoutSplit(shard: RoutingShard): RoutingShard {
+  const { split: _split, ...rest } = shard;
+  return rest;
+}
