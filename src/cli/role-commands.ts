@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { UsageError } from '../common/errors.js';
+import { SPLIT_PARAMS_DEFAULT } from '../common/split.js';
 import { createLogger } from '../common/logger.js';
 import { PILOT_ID_DEFAULT, isPilotId, parsePilotPeers, type PilotPeer } from '../pilot/pilot-peers.js';
 import { REPLICAS_DEFAULT, startPilot } from '../pilot/server.js';
@@ -48,6 +49,15 @@ interface PilotFlags {
   adminToken?: string;
   clusterSecret?: string;
   nodeTimeoutMs: number;
+  maxSplits: number;
+  maxSplitsPerNode: number;
+  splitCatchUpThreshold: number;
+  splitBufferTimeoutMs: number;
+  splitBufferMaxSize: number;
+  splitProgressIntervalMs: number;
+  splitSnapshotChunkBytes: number;
+  splitCatchUpDeadlineMs: number;
+  splitTargetTimeoutMs: number;
 }
 
 export function registerPilotCommand(program: Command): void {
@@ -71,6 +81,15 @@ export function registerPilotCommand(program: Command): void {
     .option('--admin-token <token>', 'bearer token required by the HTTP API (env CLEAVE_ADMIN_TOKEN)', process.env.CLEAVE_ADMIN_TOKEN)
     .option('--cluster-secret <secret>', 'secret nodes present to the pilot (env CLEAVE_CLUSTER_SECRET)', process.env.CLEAVE_CLUSTER_SECRET)
     .option('--node-timeout-ms <ms>', 'a node is down after this long without a heartbeat', parseIntInRange('--node-timeout-ms', 100, 600_000), 3000)
+    .option('--max-splits <n>', 'splits under way at once in the cluster', parseIntInRange('--max-splits', 1, 1000), 1)
+    .option('--max-splits-per-node <n>', 'splits a node takes part in at once', parseIntInRange('--max-splits-per-node', 1, 1000), 1)
+    .option('--split-catch-up-threshold <entries>', 'buffer writes once the target is fewer entries behind', parseIntInRange('--split-catch-up-threshold', 1, 1_000_000), SPLIT_PARAMS_DEFAULT.catchUpThreshold)
+    .option('--split-buffer-timeout-ms <ms>', 'roll back when buffered writes wait longer', parseIntInRange('--split-buffer-timeout-ms', 1, 600_000), SPLIT_PARAMS_DEFAULT.bufferTimeoutMs)
+    .option('--split-buffer-max-size <n>', 'roll back when more writes wait in the buffer', parseIntInRange('--split-buffer-max-size', 1, 10_000_000), SPLIT_PARAMS_DEFAULT.bufferMaxSize)
+    .option('--split-progress-interval-ms <ms>', 'how often a source leader reports progress', parseIntInRange('--split-progress-interval-ms', 10, 600_000), SPLIT_PARAMS_DEFAULT.progressIntervalMs)
+    .option('--split-snapshot-chunk-bytes <bytes>', 'bytes per snapshot chunk sent to the target', parseIntInRange('--split-snapshot-chunk-bytes', 1024, 64 * 1024 * 1024), SPLIT_PARAMS_DEFAULT.snapshotChunkBytes)
+    .option('--split-catch-up-deadline-ms <ms>', 'roll back when catch-up still lags this long after it began', parseIntInRange('--split-catch-up-deadline-ms', 1, 24 * 3_600_000), SPLIT_PARAMS_DEFAULT.catchUpDeadlineMs)
+    .option('--split-target-timeout-ms <ms>', "roll back when the target's leader does not answer this long", parseIntInRange('--split-target-timeout-ms', 1, 3_600_000), SPLIT_PARAMS_DEFAULT.targetTimeoutMs)
     .action(async (flags: PilotFlags, command: Command) => {
       requireSecretBeyondLoopback(flags.host, flags.clusterSecret, '--cluster-secret');
       if (!isLoopback(flags.host) && !flags.adminToken) throw new UsageError(`listening on ${flags.host} (beyond loopback) needs --admin-token`);
@@ -88,6 +107,17 @@ export function registerPilotCommand(program: Command): void {
         adminToken: flags.adminToken,
         clusterSecret: flags.clusterSecret,
         nodeTimeoutMs: flags.nodeTimeoutMs,
+        maxSplits: flags.maxSplits,
+        maxSplitsPerNode: flags.maxSplitsPerNode,
+        splitParams: {
+          catchUpThreshold: flags.splitCatchUpThreshold,
+          bufferTimeoutMs: flags.splitBufferTimeoutMs,
+          bufferMaxSize: flags.splitBufferMaxSize,
+          progressIntervalMs: flags.splitProgressIntervalMs,
+          snapshotChunkBytes: flags.splitSnapshotChunkBytes,
+          catchUpDeadlineMs: flags.splitCatchUpDeadlineMs,
+          targetTimeoutMs: flags.splitTargetTimeoutMs,
+        },
         logger: createLogger('pilot'),
       });
       closeOnSignals(pilot);

@@ -28,7 +28,7 @@ export interface RouteInput<P, Q, B> {
 }
 
 export interface RouteDefinition<P = unknown, Q = unknown, B = unknown, R = unknown> {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   /** OpenAPI-style path: `/api/v1/nodes/{id}`. */
   readonly path: string;
   readonly operationId: string;

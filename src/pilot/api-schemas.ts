@@ -240,6 +240,77 @@ export const heartbeatResponseSchema = z
 /** Path parameters of the `/{id}` routes. */
 export const idParamsSchema = z.object({ id: z.string().min(1).max(ID_LENGTH_MAX) });
 
+/** `POST /api/v1/shards/{id}/split`: every field optional (seed 000's TriggerSplit). */
+export const splitRequestSchema = z
+  .object({
+    split_slot: z.number().int().min(1).max(16383).optional().describe('The first slot that moves to the new shard; default: the slot that halves the shard\'s bytes.'),
+    target_shard_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().describe('Id of the new shard; default: the next shard_NNNN.'),
+    target_nodes: z.array(nodeId).min(1).max(7).optional().describe('Nodes for the new shard\'s replicas, the first its first leader; default: the least loaded, as many as the source has replicas.'),
+  })
+  .strict()
+  .register(apiSchemas, { id: 'SplitRequest' });
+
+/** Answer (202) of `POST /api/v1/shards/{id}/split`. */
+export const splitCreatedSchema = z
+  .object({ split_task_id: z.string(), source_shard: z.string(), target_shard: z.string(), status: z.literal('preparing') })
+  .register(apiSchemas, { id: 'SplitCreated' });
+
+/** Seed 000's SplitProgress, as the source's leader last reported it. */
+export const splitProgressSchema = z
+  .object({
+    snapshot_done: z.boolean(),
+    snapshot_index: count,
+    snapshot_bytes_sent: count,
+    snapshot_bytes_total: count,
+    source_last_index: count,
+    target_applied_index: count,
+    delay: count,
+    buffered_requests: count,
+    eta_seconds: z.number().min(0).nullable(),
+  })
+  .register(apiSchemas, { id: 'SplitProgress' });
+
+/** A split task. */
+export const splitTaskSchema = z
+  .object({
+    task_id: z.string(),
+    source_shard: z.string(),
+    target_shard: z.string(),
+    split_slot: count.nullable().describe('Null until the source\'s leader has chosen it.'),
+    target_nodes: z.array(z.string()),
+    status: z.enum(SPLIT_STATUSES),
+    reason: z.string().nullable().describe('Why it failed.'),
+    cancel_requested: z.boolean(),
+    created_at_ms: count,
+    updated_at_ms: count,
+    phases: z.record(z.string(), count).describe('When each status was reached (Unix ms).'),
+    progress: splitProgressSchema.nullable().describe('Null until the source\'s leader has reported.'),
+    params: splitParamsSchema,
+  })
+  .register(apiSchemas, { id: 'SplitTask' });
+
+/** A split task as the API shows it. */
+export type SplitTaskView = z.infer<typeof splitTaskSchema>;
+
+export const splitListSchema = z.object({ splits: z.array(splitTaskSchema).describe('Newest first.') }).register(apiSchemas, { id: 'SplitList' });
+
+export const taskIdParamsSchema = z.object({ task_id: z.string().min(1).max(ID_LENGTH_MAX) });
+
+/** Body of `POST /api/v1/internal/splits/{task_id}/report` (`SplitReport` of common/split). */
+export const splitReportSchema = z
+  .object({
+    task_id: z.string().min(1).max(ID_LENGTH_MAX),
+    node_id: nodeId,
+    term: count,
+    status: z.enum(SPLIT_STATUSES),
+    split_slot: z.number().int().min(1).max(16383).optional(),
+    reason: z.string().max(1000).optional(),
+    progress: splitProgressSchema,
+  })
+  .register(apiSchemas, { id: 'SplitReport' });
+
+export const splitReportResponseSchema = z.object({ status: z.enum(SPLIT_STATUSES), cancel_requested: z.boolean() }).register(apiSchemas, { id: 'SplitReportResponse' });
+
 /** Query of the routing long poll. */
 export const routingPollQuerySchema = z.object({
   after: z.coerce.number().int().min(0).optional().describe('The routing version the caller has; absent: answer at once.'),

@@ -12,12 +12,14 @@
 import type { Logger } from '../common/logger.js';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../common/protocol.js';
 import type { RoutingShard, RoutingTable } from '../common/routing.js';
-import type { PilotCommand, PilotRejection, ShardLeaderReport } from './commands.js';
+import type { SplitParams, SplitProgress, SplitReport, SplitReportResponse } from '../common/split.js';
+import type { CreateSplitCommand, PilotCommand, PilotRejection, ShardLeaderReport, SplitProgressCommand } from './commands.js';
 import { PilotEventLog, type NewPilotEvent } from './event-log.js';
 import { NodeLiveness } from './liveness.js';
 import type { PilotPeer } from './pilot-peers.js';
 import { RoutingWaiters } from './routing-waiters.js';
 import { PilotStateDriver, type DriverRefusal, type PilotReplicaStatus, type PilotReplication } from './state-driver.js';
+import type { SplitTask } from './split-tasks.js';
 import { DEFAULT_KEYSPACE, routingTable, type PilotState } from './state.js';
 
 /** How the pilot shapes the cluster. */
@@ -29,6 +31,8 @@ export interface PilotConfig {
   readonly replicas: number;
   /** A node is down after this long without a heartbeat. */
   readonly nodeTimeoutMs: number;
+  /** Splits: the parameters new tasks get, and how many may run at once in the cluster and per node. */
+  readonly split: { readonly params: SplitParams; readonly maxSplits: number; readonly maxSplitsPerNode: number };
 }
 
 /** The pilot's sources of time and randomness, and where it logs. */
@@ -57,6 +61,8 @@ export class Pilot {
   /** Recent cluster events, newest last. */
   readonly events = new PilotEventLog();
   private driver!: PilotStateDriver;
+  /** The latest report per split task, with the reporter's term. */
+  private readonly splitReports = new Map<string, { readonly term: number; readonly progress: SplitProgress }>();
   /** The last bootstrap check; the next one starts after it, so each sees the state the previous left. */
   private bootstrapChain: Promise<void> = Promise.resolve();
 
@@ -182,6 +188,61 @@ export class Pilot {
     const shard = this.state.shards.find((s) => s.id === shardId)!;
     this.env.logger.info({ shard: shardId, action, node_id: nodeId, replicas: shard.replicas, epoch: shard.epoch }, 'shard replica change requested');
     return { ok: true, shard };
+  }
+
+  /** Starts a split task; omitted choices are the state machine's (seed 000's defaults). */
+  async createSplit(request: { readonly sourceShard: string; readonly splitSlot?: number; readonly targetShardId?: string; readonly targetNodes?: readonly string[] }): Promise<SplitTask | PilotRejection | DriverRefusal> {
+    const { params, maxSplits, maxSplitsPerNode } = this.config.split;
+    const command: CreateSplitCommand = { kind: 'create-split', ...request, params, maxSplits, maxSplitsPerNode, atMs: this.env.clock() };
+    const result = await this.driver.propose(command);
+    if (!result.ok) return result;
+    const task = this.splitTask(result.taskId)!;
+    this.env.logger.info({ task: task.id, source: task.sourceShard, target: task.targetShard, split_slot: task.splitSlot, target_nodes: task.targetNodes }, 'split requested');
+    return task;
+  }
+
+  async cancelSplit(taskId: string): Promise<SplitTask | PilotRejection | DriverRefusal> {
+    const result = await this.driver.propose({ kind: 'cancel-split', taskId, atMs: this.env.clock() });
+    if (!result.ok) return result;
+    this.env.logger.info({ task: taskId }, 'split cancel requested');
+    return this.splitTask(taskId)!;
+  }
+
+  splitTask(taskId: string): SplitTask | undefined {
+    return (this.state.splitTasks ?? []).find((t) => t.id === taskId);
+  }
+
+  /** The latest progress a source leader reported for a task; kept in memory by the serving leader only. */
+  splitProgress(taskId: string): SplitProgress | undefined {
+    return this.splitReports.get(taskId)?.progress;
+  }
+
+  /**
+   * A source shard's leader reports a split: its progress is kept, and a phase, split slot or failure the
+   * task has not recorded yet is proposed. Reports of an older Raft term than the last one taken are stale.
+   */
+  async reportSplit(report: SplitReport): Promise<SplitReportResponse | PilotRejection | DriverRefusal> {
+    const task = this.splitTask(report.task_id);
+    if (task === undefined) return { ok: false, reason: 'unknown-split', message: `no split task ${report.task_id}` };
+    const last = this.splitReports.get(task.id);
+    if (last === undefined || report.term >= last.term) this.splitReports.set(task.id, { term: report.term, progress: report.progress });
+    const news = report.status !== task.status || (task.splitSlot === null && report.split_slot !== undefined);
+    if (news && (last === undefined || report.term >= last.term)) {
+      const command: SplitProgressCommand = {
+        kind: 'split-progress',
+        taskId: task.id,
+        status: report.status,
+        ...(report.split_slot === undefined ? {} : { splitSlot: report.split_slot }),
+        ...(report.reason === undefined ? {} : { reason: report.reason }),
+        atMs: this.env.clock(),
+      };
+      const result = await this.driver.propose(command);
+      // A refused phase (out of order, say) leaves the task as recorded; the reporter learns it below.
+      if (!result.ok && result.reason !== 'split-switched') return result;
+      if (result.ok) this.env.logger.info({ task: task.id, status: report.status, reason: report.reason, node: report.node_id }, 'split phase');
+    }
+    const now = this.splitTask(task.id)!;
+    return { status: now.status, cancel_requested: now.cancelRequested };
   }
 
   /**

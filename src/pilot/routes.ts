@@ -29,13 +29,20 @@ import {
   shardListSchema,
   shardReplicasRequestSchema,
   shardSchema,
+  splitCreatedSchema,
+  splitListSchema,
+  splitReportResponseSchema,
+  splitReportSchema,
+  splitRequestSchema,
+  splitTaskSchema,
+  taskIdParamsSchema,
 } from './api-schemas.js';
 import { buildOpenApiDocument } from './openapi.js';
 import type { Pilot } from './pilot.js';
 import type { PilotMetrics } from './pilot-metrics.js';
 import type { DriverRefusal } from './state-driver.js';
 import { routingTable } from './state.js';
-import { clusterView, nodeView, pilotReplicationView, shardView } from './views.js';
+import { clusterView, nodeView, pilotReplicationView, shardView, splitTaskView } from './views.js';
 
 /** Version of the HTTP API, as the OpenAPI document states it. */
 export const API_VERSION = '1.0.0';
@@ -120,6 +127,83 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
         const answer = await pilot.changeShardReplicas(params.id, body.action, body.node_id, body.epoch);
         if (!answer.ok) return rejectionError(answer);
         return { ...shardView(answer.shard, pilot.liveness, pilot.now()), pending: true as const };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/v1/shards/{id}/split',
+      operationId: 'splitShard',
+      summary:
+        "Splits a shard online (seed 000): the slots from split_slot on move to a new shard while clients keep reading and writing. Every field is optional. The answer (202) names the split task; follow it at /api/v1/splits/{task_id}.",
+      access: 'admin',
+      params: idParamsSchema,
+      body: splitRequestSchema,
+      response: splitCreatedSchema,
+      status: 202,
+      errorCodes: ['not_found', 'conflict', 'overloaded', 'unavailable'],
+      handle: async ({ params, body }) => {
+        const task = await pilot.createSplit({
+          sourceShard: params.id,
+          ...(body.split_slot === undefined ? {} : { splitSlot: body.split_slot }),
+          ...(body.target_shard_id === undefined ? {} : { targetShardId: body.target_shard_id }),
+          ...(body.target_nodes === undefined ? {} : { targetNodes: body.target_nodes }),
+        });
+        if ('ok' in task) return task.reason === 'unknown-node' ? new ApiError('invalid_request', task.message, 'body.target_nodes') : rejectionError(task);
+        return { split_task_id: task.id, source_shard: task.sourceShard, target_shard: task.targetShard, status: 'preparing' as const };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/splits',
+      operationId: 'listSplits',
+      summary: 'Split tasks, newest first: every outstanding one and the last finished ones.',
+      access: 'admin',
+      response: splitListSchema,
+      handle: () => ({ splits: [...(pilot.state.splitTasks ?? [])].reverse().map((t) => splitTaskView(t, pilot.splitProgress(t.id))) }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/splits/{task_id}',
+      operationId: 'getSplit',
+      summary: 'A split task: its status (with the failure reason), phase times and progress.',
+      access: 'admin',
+      params: taskIdParamsSchema,
+      response: splitTaskSchema,
+      errorCodes: ['not_found'],
+      handle: ({ params }) => {
+        const task = pilot.splitTask(params.task_id);
+        return task === undefined ? new ApiError('not_found', `no split task ${params.task_id}`, 'params.task_id') : splitTaskView(task, pilot.splitProgress(task.id));
+      },
+    }),
+    defineRoute({
+      method: 'DELETE',
+      path: '/api/v1/splits/{task_id}',
+      operationId: 'cancelSplit',
+      summary: "Cancels a split before it switches: the source's leader rolls it back. 409 once the switch is logged.",
+      access: 'admin',
+      params: taskIdParamsSchema,
+      response: splitTaskSchema,
+      status: 202,
+      errorCodes: ['not_found', 'conflict', 'overloaded', 'unavailable'],
+      handle: async ({ params }) => {
+        const task = await pilot.cancelSplit(params.task_id);
+        return 'ok' in task ? rejectionError(task) : splitTaskView(task, pilot.splitProgress(task.id));
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/v1/internal/splits/{task_id}/report',
+      operationId: 'reportSplit',
+      summary: "A source shard's leader reports a split's phase and progress; answered with the task's recorded status and whether a cancel was asked for.",
+      access: 'cluster',
+      params: taskIdParamsSchema,
+      body: splitReportSchema,
+      response: splitReportResponseSchema,
+      errorCodes: ['not_found', 'invalid_request', 'overloaded', 'unavailable'],
+      handle: async ({ params, body }) => {
+        if (body.task_id !== params.task_id) return new ApiError('invalid_request', 'task_id differs from the path', 'body.task_id');
+        const answer = await pilot.reportSplit(body);
+        return 'ok' in answer ? rejectionError(answer) : answer;
       },
     }),
     defineRoute({

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../common/errors.js';
+import { SPLIT_PARAMS_DEFAULT, type SplitParams } from '../common/split.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { ApiError } from './api-error.js';
 import { createHttpApp } from './http-app.js';
@@ -36,6 +37,11 @@ export interface PilotOptions {
   readonly clusterSecret?: string;
   /** A node is down after this long without a heartbeat. Default 3000. */
   readonly nodeTimeoutMs?: number;
+  /** Split parameters for new tasks, over seed 000's defaults. */
+  readonly splitParams?: Partial<SplitParams>;
+  /** Splits under way at once in the cluster, and per node (seed 003). Default 1 and 1. */
+  readonly maxSplits?: number;
+  readonly maxSplitsPerNode?: number;
   /** This replica's id, `pilotN`; one of `peers` when those are given. Default `pilot1`. */
   readonly pilotId?: string;
   /**
@@ -102,9 +108,13 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
   // An empty credential (an unset flag or variable) means none, not "the empty string".
   const clusterSecret = options.clusterSecret || undefined;
   const logger = options.logger ?? createLogger('pilot');
+  const split = { params: { ...SPLIT_PARAMS_DEFAULT, ...options.splitParams }, maxSplits: options.maxSplits ?? 1, maxSplitsPerNode: options.maxSplitsPerNode ?? 1 };
+  for (const [name, value] of Object.entries({ ...split.params, maxSplits: split.maxSplits, maxSplitsPerNode: split.maxSplitsPerNode })) {
+    if (!Number.isInteger(value) || value < 0) throw new UsageError(`pilot option ${name} must be a whole number, got ${value}`);
+  }
   const pilot = await Pilot.open(
     options.dataDir,
-    config,
+    { ...config, split },
     { clock: Date.now, newClusterId: () => randomBytes(CLUSTER_ID_BYTES).toString('hex'), logger },
     { selfId: pilotId, peers, listenHost: options.host, clusterSecret, tickMs: raftTickMs, electionTimeoutMs, logEntriesMax },
   );

@@ -1,8 +1,10 @@
 /** The pilot's state and heartbeat knowledge as the HTTP API shows them. */
 import type { RoutingShard } from '../common/routing.js';
-import type { ClusterView, NodeView, PilotReplicationView, ShardView } from './api-schemas.js';
+import type { SplitProgress } from '../common/split.js';
+import type { ClusterView, NodeView, PilotReplicationView, ShardView, SplitTaskView } from './api-schemas.js';
 import type { NodeLiveness } from './liveness.js';
 import { pilotUrlOf } from './pilot-peers.js';
+import type { SplitTask } from './split-tasks.js';
 import type { PilotReplicaStatus } from './state-driver.js';
 import { DEFAULT_KEYSPACE, type PilotNode, type PilotState } from './state.js';
 
@@ -95,5 +97,24 @@ export function pilotReplicationView(status: PilotReplicaStatus): PilotReplicati
       match_index: matchIndex,
       recently_active: recentlyActive,
     })),
+  };
+}
+
+/** A split task with the progress its source's leader last reported. */
+export function splitTaskView(task: SplitTask, progress: SplitProgress | undefined): SplitTaskView {
+  return {
+    task_id: task.id,
+    source_shard: task.sourceShard,
+    target_shard: task.targetShard,
+    split_slot: task.splitSlot,
+    target_nodes: [...task.targetNodes],
+    status: task.status,
+    reason: task.reason,
+    cancel_requested: task.cancelRequested,
+    created_at_ms: task.createdAtMs,
+    updated_at_ms: task.updatedAtMs,
+    phases: { ...task.phases },
+    progress: progress ?? null,
+    params: { ...task.params },
   };
 }

@@ -311,6 +311,11 @@ test('openapi.json: an OpenAPI 3.1 document listing every route, every $ref reso
     ['/api/v1/internal/join', 'post'],
     ['/api/v1/internal/heartbeat', 'post'],
     ['/api/v1/internal/routing', 'get'],
+    ['/api/v1/shards/{id}/split', 'post'],
+    ['/api/v1/splits', 'get'],
+    ['/api/v1/splits/{task_id}', 'get'],
+    ['/api/v1/splits/{task_id}', 'delete'],
+    ['/api/v1/internal/splits/{task_id}/report', 'post'],
   ];
   const listed = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => [path, m]));
   assert.deepEqual(listed.sort(), expected.sort());
@@ -595,4 +600,54 @@ test('POST /shards/{id}/replicas refuses an eighth replica with 409', async (t) 
   const { status, json } = await p.call('POST', '/api/v1/shards/shard_0001/replicas', { action: 'add', node_id: 'node8' });
   assert.equal(status, 409);
   assert.match(errorBodySchema.parse(json).error.message, /7 replicas/);
+});
+
+test('split API: POST starts a task, reports move it and show progress, DELETE cancels before the switch', async (t) => {
+  const p = await startTestPilot(t, { shardsPerNode: 2, replicas: 1 });
+  await p.join({ port: 17401 });
+
+  const bad = await p.call('POST', '/api/v1/shards/shard_0001/split', { split_slot: 'half' });
+  assert.equal(bad.status, 400);
+  assert.match(JSON.stringify(bad.json), /split_slot/);
+  assert.equal((await p.call('POST', '/api/v1/shards/shard_0001/split', { unknown_field: 1 })).status, 400);
+  assert.equal((await p.call('POST', '/api/v1/shards/shard_9999/split', {})).status, 404);
+  assert.equal((await p.call('POST', '/api/v1/shards/shard_0001/split', { split_slot: 9000 })).status, 400, 'outside the shard');
+
+  const created = await p.call('POST', '/api/v1/shards/shard_0001/split', {});
+  assert.equal(created.status, 202, JSON.stringify(created.json));
+  assert.deepEqual(created.json, { split_task_id: 'split_1', source_shard: 'shard_0001', target_shard: 'shard_0003', status: 'preparing' });
+  assert.equal((await p.call('POST', '/api/v1/shards/shard_0002/split', {})).status, 409, 'one split at a time by default');
+
+  const progress = { snapshot_done: false, snapshot_index: 40, snapshot_bytes_sent: 1000, snapshot_bytes_total: 4000, source_last_index: 45, target_applied_index: 40, delay: 5, buffered_requests: 0, eta_seconds: 2 };
+  const report = (body: Record<string, unknown>): Promise<{ status: number; json: any }> =>
+    p.call('POST', '/api/v1/internal/splits/split_1/report', { task_id: 'split_1', node_id: 'node1', term: 3, progress, ...body });
+  const reported = await report({ status: 'snapshot_transfer', split_slot: 4000 });
+  assert.equal(reported.status, 200, JSON.stringify(reported.json));
+  assert.deepEqual(reported.json, { status: 'snapshot_transfer', cancel_requested: false });
+  const shown = await p.call('GET', '/api/v1/splits/split_1');
+  assert.equal(shown.json.status, 'snapshot_transfer');
+  assert.equal(shown.json.split_slot, 4000);
+  assert.deepEqual(shown.json.progress, progress);
+  assert.deepEqual(Object.keys(shown.json.phases), ['preparing', 'snapshot_transfer']);
+  assert.equal(shown.json.params.catchUpThreshold, 100, "seed 000's default");
+
+  const cancel = await p.call('DELETE', '/api/v1/splits/split_1');
+  assert.equal(cancel.status, 202);
+  assert.equal(cancel.json.cancel_requested, true);
+  const routing = await p.call('GET', '/api/v1/routing');
+  assert.equal(routing.json.shards.find((s: any) => s.id === 'shard_0001').split.cancelRequested, true);
+  assert.deepEqual((await report({ status: 'catching_up' })).json, { status: 'catching_up', cancel_requested: true }, 'the reporter learns of the cancel');
+  assert.equal((await report({ status: 'cancelled', term: 2 })).json.status, 'catching_up', 'a report of an older term is ignored');
+  assert.equal((await report({ status: 'cancelled' })).json.status, 'cancelled');
+  const after = await p.call('GET', '/api/v1/routing');
+  assert.equal(after.json.shards.some((s: any) => s.id === 'shard_0003'), false, 'the rolled-back target leaves the routing table');
+  assert.equal((await p.call('DELETE', '/api/v1/splits/split_1')).status, 409);
+  assert.equal((await p.call('GET', '/api/v1/splits/split_9')).status, 404);
+
+  assert.equal((await p.call('POST', '/api/v1/shards/shard_0002/split', { target_nodes: ['node1'] })).status, 202);
+  const list = await p.call('GET', '/api/v1/splits');
+  assert.deepEqual(list.json.splits.map((s: any) => [s.task_id, s.status]), [['split_2', 'preparing'], ['split_1', 'cancelled']], 'newest first');
+  const openapi = await p.call('GET', '/api/v1/openapi.json');
+  for (const path of ['/api/v1/shards/{id}/split', '/api/v1/splits', '/api/v1/splits/{task_id}']) assert.ok(openapi.json.paths[path], path);
+  assert.ok(openapi.json.paths['/api/v1/splits/{task_id}'].delete);
 });
