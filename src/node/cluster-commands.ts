@@ -61,14 +61,17 @@ function shardNode(node: RoutingNode, role: 'master' | 'replica'): Reply {
   ]);
 }
 
-/** CLUSTER SHARDS: one entry per cleave shard, with its slot range, its leader as master and its followers. */
+/**
+ * CLUSTER SHARDS: one entry per cleave shard, with its slot range, its leader as master and its followers;
+ * the target of a split under way is listed with no slots, as Redis lists a shard without slots.
+ */
 function clusterShards(view: RoutingView): Reply {
   return array(
-    view.shards.map((shard) => {
+    [...view.shards, ...view.splitTargets].map((shard) => {
       const { leader, followers } = rangeMembers(view, shard);
       const nodes = [...(leader === undefined ? [] : [shardNode(leader, 'master')]), ...followers.map((n) => shardNode(n, 'replica'))];
       return map([
-        [bulk('slots'), array([int(shard.start), int(shard.end - 1)])],
+        [bulk('slots'), array(shard.end > shard.start ? [int(shard.start), int(shard.end - 1)] : [])],
         [bulk('nodes'), array(nodes)],
       ]);
     }),

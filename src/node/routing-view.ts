@@ -10,8 +10,10 @@ export const DEFAULT_KEYSPACE = 'default';
 export class RoutingView {
   /** Index into `shards` for each slot of the default keyspace; -1 where no shard owns the slot. */
   private readonly slotToShard = new Int32Array(SLOT_COUNT).fill(-1);
-  /** The default keyspace's shards ordered by start slot. */
+  /** The default keyspace's shards that own slots, ordered by start slot. */
   readonly shards: readonly RoutingShard[];
+  /** Targets of splits under way: shards that own no slot yet. */
+  readonly splitTargets: readonly RoutingShard[];
   private readonly nodesById = new Map<string, RoutingNode>();
   /** `-MOVED` targets "host:port" by node id, built once per table. */
   private readonly addressById = new Map<string, string>();
@@ -20,7 +22,10 @@ export class RoutingView {
     readonly table: RoutingTable,
     readonly selfId: string | undefined,
   ) {
-    this.shards = table.shards.filter((s) => s.keyspace === DEFAULT_KEYSPACE).sort((a, b) => a.start - b.start);
+    const keyspace = table.shards.filter((s) => s.keyspace === DEFAULT_KEYSPACE);
+    // A split's target owns no slot until the switch: it is listed apart, never routed to.
+    this.shards = keyspace.filter((s) => s.end > s.start).sort((a, b) => a.start - b.start);
+    this.splitTargets = keyspace.filter((s) => s.end <= s.start);
     this.shards.forEach((shard, index) => this.slotToShard.fill(index, shard.start, shard.end));
     for (const node of table.nodes) {
       this.nodesById.set(node.id, node);

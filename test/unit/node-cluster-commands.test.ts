@@ -102,6 +102,18 @@ describe('CLUSTER on replicated shards', () => {
     assert.equal(shards[0]!.nodes[0]!.id, clusterIdOf('node1'));
   });
 
+  it("a split's target, owning no slot yet, is left out of SLOTS and listed by SHARDS without slots", async () => {
+    const target = { id: 'shard_0004', keyspace: 'default', start: 2500, end: 2500, epoch: 1, leader: 'node4', replicas: ['node4'] };
+    const splitting = new RoutingView({ ...table, shards: [table.shards[1]!, target] }, 'node1');
+    assert.equal(splitting.shardOfSlot(2500)!.id, 'shard_0001');
+    assert.deepEqual(await cluster(splitting, 'SLOTS'), [[0, 4999, entry('node1', 17101), entry('node2', 17102), entry('node3', 17103)]]);
+    const shards = (await cluster(splitting, 'SHARDS')) as { slots: number[]; nodes: { port: number; role: string }[] }[];
+    assert.deepEqual(shards.map((s) => [s.slots, s.nodes.map((n) => `${n.port}:${n.role}`)]), [
+      [[0, 4999], ['17101:master', '17102:replica', '17103:replica']],
+      [[], ['17104:master']],
+    ]);
+  });
+
   it('NODES: every node a master, listing the ranges it leads; this node marked myself', async () => {
     const text = (await cluster(view, 'NODES')) as string;
     const lines = text.trimEnd().split('\n').map((l) => l.split(' '));
