@@ -8,13 +8,14 @@ import { keyHashSlot } from '../common/slots.js';
 import { commandKeys, resolveCommand, unknownCommandMessage } from '../commands/table.js';
 import type { CommandSpec } from '../commands/types.js';
 import { error, type Reply } from '../resp/reply.js';
-import type { ShardReplica } from '../shard/shard-replica.js';
+import { NOT_OWNED, type ShardReplica } from '../shard/shard-replica.js';
 import { USER_KEY_BYTES_MAX } from '../storage/key-encoding.js';
 import { NONE } from '../raft/index.js';
 import type { ClientConnection } from './client-connection.js';
 import { RaftRequestError } from './multi-raft.js';
 import { nodeIdOf } from './peer-message.js';
 import type { RoutingView } from './routing-view.js';
+import type { HoldResult } from './split-buffer.js';
 import { CLUSTER_COMMANDS } from './cluster-commands.js';
 import { KEYSPACE_COMMANDS } from './keyspace-commands.js';
 import type { NodeContext, ServerHandler } from './node-context.js';
@@ -46,6 +47,12 @@ export interface DispatchTarget extends NodeContext {
   write(shardId: string, argv: readonly Buffer[], nowMs: number): Promise<Reply>;
   /** Resolves when a linearizable read of the shard may be served here. */
   readBarrier(shardId: string): Promise<void>;
+  /** A split's target led here whose log already owns `slot` (handed over, the routing table not yet updated). */
+  splitTargetOwning(slot: number): string | undefined;
+  /** Offers a write to a split's buffer: 'pass' to propose it, or the reply it gets once the handover ends. */
+  holdWrite(shardId: string, slot: number): HoldResult;
+  /** The answer for `slot` once `shardId` has given it away: MOVED to its new owner, or TRYAGAIN. */
+  movedAway(shardId: string, slot: number): Reply;
 }
 
 export class CommandDispatcher {
@@ -81,17 +88,24 @@ export class CommandDispatcher {
     const slot = keyHashSlot(keys[0]!);
     for (let i = 1; i < keys.length; i++) if (keyHashSlot(keys[i]!) !== slot) return CROSSSLOT;
     const view = this.node.routing();
-    const shard = view.shardOfSlot(slot);
-    if (shard === undefined) return CLUSTERDOWN;
+    const routed = view.shardOfSlot(slot);
+    if (routed === undefined) return CLUSTERDOWN;
+    // A split's target takes its slots over before the routing table says so: its own log decides.
+    const shardId = (view.splitTargets.length > 0 ? this.node.splitTargetOwning(slot) : undefined) ?? routed.id;
     const isWrite = spec.flags.includes('write');
-    const replica = this.node.replica(shard.id);
+    const replica = this.node.replica(shardId);
     // After READONLY a follower answers reads itself, possibly a little behind, as a Redis replica does.
     if (!isWrite && conn.readonlyMode && replica !== undefined) return replica.read(spec, argv, Date.now(), Math.random, conn.protocol);
-    if (shard.leader !== this.node.selfId) return this.redirect(view, slot, shard.leader);
+    if (shardId === routed.id && routed.leader !== this.node.selfId) return this.redirect(view, slot, routed.leader);
     if (replica === undefined) return CLUSTERDOWN;
     const failed = (err: unknown): Reply => this.failure(err, view, slot);
-    if (isWrite) return this.node.write(shard.id, argv, Date.now()).catch(failed);
-    return this.node.readBarrier(shard.id).then(() => replica.read(spec, argv, Date.now(), Math.random, conn.protocol), failed);
+    if (isWrite) {
+      const held = this.node.holdWrite(shardId, slot);
+      if (held.kind === 'held') return held.reply;
+      // NOT_OWNED: the shard's log gave the slot away (a split switched); the routing table follows.
+      return this.node.write(shardId, argv, Date.now()).then((reply) => (reply === NOT_OWNED ? this.node.movedAway(shardId, slot) : reply), failed);
+    }
+    return this.node.readBarrier(shardId).then(() => (replica.ownsSlot(slot) ? replica.read(spec, argv, Date.now(), Math.random, conn.protocol) : this.node.movedAway(shardId, slot)), failed);
   }
 
   /** Where a client goes for a slot whose leader is elsewhere, or when to come back while none is known. */

@@ -151,6 +151,10 @@ class Group {
   readonly pulled = new Map<number, readonly ShardSnapshotChunk[]>();
   /** The membership from each index on where it changed, oldest first: compaction records the one in force. */
   confHistory: { index: number; confState: ConfState }[];
+  /** Compaction keeps the log from this index on (a split forwarding it); undefined: no floor. */
+  retainFrom: number | undefined;
+  /** Work waiting for a turn boundary with nothing of the group pending (split snapshots). */
+  stableWaiters: (() => void)[] = [];
 
   constructor(
     readonly id: string,
@@ -251,6 +255,49 @@ export class MultiRaft {
 
   status(groupId: string): Status | undefined {
     return this.groups.get(groupId)?.raw.status();
+  }
+
+  /**
+   * Runs `open` with the group's applied index at a point where every applied effect is durable and
+   * nothing of the group is being persisted — the moment a consistent read snapshot of its state machine
+   * can be taken (a split's snapshot). Rejects if the group goes away first.
+   */
+  stableState<T>(groupId: string, open: (appliedIndex: number) => T): Promise<T> {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return Promise.reject(new RaftRequestError('removed', NONE));
+    return new Promise((resolve, reject) => {
+      group.stableWaiters.push(() => {
+        try {
+          resolve(open(group.log.appliedIndex()));
+        } catch (error) {
+          reject(error as Error);
+        }
+      });
+      // A group with nothing in flight is stable now; otherwise the turn that completes its persist runs it.
+      if (!group.outstanding) this.runStableWaiters(group);
+      else this.requestTurn();
+    });
+  }
+
+  /** Committed entries in [lo, hi) of the group's log, up to about `maxBytes`; [] when compacted away or unknown. */
+  committedEntries(groupId: string, lo: number, hi: number, maxBytes: number): readonly Entry[] {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return [];
+    const end = Math.min(hi, group.raw.status().commit + 1);
+    if (lo >= end || lo < group.log.firstIndex()) return [];
+    const entries = group.log.entries(lo, end, maxBytes);
+    return Array.isArray(entries) ? entries : [];
+  }
+
+  /** The first index the group's log still holds. */
+  firstIndex(groupId: string): number | undefined {
+    return this.groups.get(groupId)?.log.firstIndex();
+  }
+
+  /** Keeps the group's log from `index` on through compactions (undefined lifts the floor). */
+  retainLogFrom(groupId: string, index: number | undefined): void {
+    const group = this.groups.get(groupId);
+    if (group !== undefined) group.retainFrom = index;
   }
 
   confState(groupId: string): ConfState | undefined {
@@ -489,6 +536,7 @@ export class MultiRaft {
       }
       for (const { proposal, result } of answers) proposal.resolve(result);
       this.serveConfirmedReads(group);
+      this.runStableWaiters(group);
       this.compact(group);
       if (group.wantSnapshot && group.role === 'leader') this.prepareSnapshot(group);
     }
@@ -537,10 +585,16 @@ export class MultiRaft {
     const applied = group.log.appliedIndex();
     const first = group.log.firstIndex();
     if (applied - first + 1 < this.config.compactAfterEntries) return;
-    const index = applied - this.config.compactKeepEntries;
+    const index = Math.min(applied - this.config.compactKeepEntries, (group.retainFrom ?? Number.POSITIVE_INFINITY) - 1);
     if (index < first) return;
     group.log.compact(index, group.confStateAt(index));
     group.confHistory = group.confHistory.filter((_, i, all) => i === all.length - 1 || all[i + 1]!.index > index);
+  }
+
+  private runStableWaiters(group: Group): void {
+    const waiters = group.stableWaiters;
+    group.stableWaiters = [];
+    for (const run of waiters) run();
   }
 
   // --- requests that outlive their deadline -----------------------------------------------------------

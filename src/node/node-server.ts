@@ -20,6 +20,7 @@ import { NodeMetrics } from './node-metrics.js';
 import { PilotClient, PilotError } from './pilot-client.js';
 import { RoutingView } from './routing-view.js';
 import { ShardGroups } from './shard-groups.js';
+import { SplitBuffer } from './split-buffer.js';
 
 export interface NodeOptions {
   readonly host: string;
@@ -65,12 +66,15 @@ const EXPIRY_CYCLE_BUDGET_MS = 10;
 const ROUTING_POLL_WAIT_MS = 25_000;
 const PILOT_RETRY_MS_MAX = 2_000;
 const NO_CLUSTER_ID = '0'.repeat(40);
+/** A slot moving in a split whose new owner is not known here yet, or a handover rolled back: retry. */
+const SPLIT_TRYAGAIN = error('TRYAGAIN the slot is moving to another shard; retry shortly');
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const logger = options.logger ?? createLogger('node', { port: options.port });
   const store = NodeStore.open(options.dataDir);
   const pilot = new PilotClient(options.pilotUrl, options.clusterSecret);
   const metrics = new NodeMetrics();
+  const splitBuffer = new SplitBuffer();
   const connections = new Map<number, ClientConnection>();
   const stats: NodeStats = { commandsProcessed: 0, connectionsReceived: 0, opsPerSec: 0 };
   const startedAtMs = Date.now();
@@ -119,6 +123,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       tickMs: options.raftTickMs,
       electionTimeoutMs: options.electionTimeoutMs,
       onLeaderChange,
+      splits: {
+        buffer: splitBuffer,
+        report: (report) => pilot.reportSplit(report).catch((err: unknown) => {
+          logger.warn({ err, task: report.task_id }, 'split report not delivered');
+          return undefined;
+        }),
+        movedToTarget: (targetShard, slot) => movedTo(targetShard, slot),
+      },
     });
     groups.sync(view);
     rebuildView();
@@ -143,6 +155,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   };
 
   const notRunning = (): Promise<never> => Promise.reject(new Error('shard replicas are not running yet'));
+  /** `-MOVED` to the leader of `shardId` as this node knows it; TRYAGAIN while none is known. */
+  const movedTo = (shardId: string, slot: number): Reply => {
+    const leader = view.table.shards.find((s) => s.id === shardId)?.leader;
+    const address = leader === null || leader === undefined ? undefined : view.address(leader);
+    return address === undefined ? SPLIT_TRYAGAIN : error(`MOVED ${slot} ${address}`);
+  };
   const target: DispatchTarget = {
     get selfId() {
       return selfId;
@@ -159,6 +177,22 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     replica: (shardId) => groups?.replicas.get(shardId),
     write: (shardId, argv, nowMs) => groups?.write(shardId, argv, nowMs) ?? notRunning(),
     readBarrier: (shardId) => groups?.readBarrier(shardId) ?? notRunning(),
+    splitTargetOwning: (slot) => {
+      for (const t of view.splitTargets) {
+        const replica = groups?.replicas.get(t.id);
+        const owned = replica?.ownedRange();
+        if (owned != null && owned.end > owned.start && replica!.ownsSlot(slot) && groups!.isLeader(t.id)) return t.id;
+      }
+      return undefined;
+    },
+    holdWrite: (shardId, slot) => splitBuffer.hold(shardId, slot, Date.now(), SPLIT_TRYAGAIN),
+    movedAway: (shardId, slot) => {
+      // The split this shard is in, or the shard the routing table now gives the slot to.
+      const state = groups?.replicas.get(shardId)?.splitState();
+      if (state?.role === 'source') return movedTo(state.target, slot);
+      const owner = view.shardOfSlot(slot);
+      return owner !== undefined && owner.id !== shardId ? movedTo(owner.id, slot) : SPLIT_TRYAGAIN;
+    },
     settled: () => store.commitAll(),
     debugFaults: () => (options.enableDebugCommand === true ? groups?.faults : undefined),
     flushLed: async () => {
@@ -297,6 +331,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const expiryCursors = new Map<string, { slot: number; key: Buffer } | undefined>();
   const expiryTimer = setInterval(() => {
     const startedAtMs = Date.now();
+    // A write held by a split longer than its buffer timeout is answered: never applied, the client retries.
+    splitBuffer.expire(startedAtMs, SPLIT_TRYAGAIN);
     for (const shard of view.ledShards()) {
       const replica = groups?.replicas.get(shard.id);
       if (replica === undefined) continue;
@@ -382,6 +418,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       closed = true;
       clearInterval(heartbeatTimer);
       clearInterval(expiryTimer);
+      splitBuffer.releaseAll(Date.now(), SPLIT_TRYAGAIN);
       for (const conn of connections.values()) conn.socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (metricsServer !== undefined) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));

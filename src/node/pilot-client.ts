@@ -6,6 +6,7 @@
  */
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../common/protocol.js';
 import type { RoutingTable } from '../common/routing.js';
+import type { SplitReport, SplitReportResponse } from '../common/split.js';
 import { PilotReplicas, PilotUnreachableError } from '../common/pilot-replicas.js';
 
 /** An answer from the pilot that is not a success; `status` 0 means no pilot replica was reached. */
@@ -41,6 +42,11 @@ export class PilotClient {
 
   heartbeat(request: HeartbeatRequest): Promise<HeartbeatResponse> {
     return this.call<HeartbeatResponse>('POST', '/api/v1/internal/heartbeat', request);
+  }
+
+  /** A split source leader's report; answered with the task's recorded status. */
+  reportSplit(report: SplitReport): Promise<SplitReportResponse> {
+    return this.call<SplitReportResponse>('POST', `/api/v1/internal/splits/${encodeURIComponent(report.task_id)}/report`, report);
   }
 
   /** Resolves with the routing table once its version exceeds `after`, or after `waitMs` anyway. */

@@ -13,7 +13,8 @@ import type { RoutingShard } from '../common/routing.js';
 import type { Logger } from '../common/logger.js';
 import { NONE, type NodeId, type Role } from '../raft/index.js';
 import type { Reply } from '../resp/reply.js';
-import { encodeShardCommand } from '../shard/shard-command.js';
+import { encodeShardCommand, type ShardCommand } from '../shard/shard-command.js';
+import type { SplitApplyResult } from '../shard/split-state.js';
 import { ShardReplica } from '../shard/shard-replica.js';
 import type { NodeStore } from '../storage/node-store.js';
 import type { FaultInjector } from '../transport/fault-injector.js';
@@ -22,6 +23,13 @@ import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from '.
 import { MultiRaft } from './multi-raft.js';
 import { nodeIdOf, raftIdOf, type PeerMessage } from './peer-message.js';
 import type { RoutingView } from './routing-view.js';
+import { SplitSource, type SplitSourceHost, type TargetAnswer } from './split-source.js';
+
+/** What a split's source leader sends a target replica: a split entry to propose, or null to ask its state. */
+interface SplitRequest {
+  readonly shard: string;
+  readonly command: Uint8Array | null;
+}
 
 export interface ShardGroupsOptions {
   readonly store: NodeStore;
@@ -36,7 +44,14 @@ export interface ShardGroupsOptions {
   readonly electionTimeoutMs: number;
   /** A group's leader changed as this node sees it. */
   readonly onLeaderChange: (shardId: string) => void;
+  /** What split source drivers need from the node beyond the groups: the buffer, the pilot, redirects. */
+  readonly splits: Pick<SplitSourceHost, 'buffer' | 'report' | 'movedToTarget'>;
 }
+
+/** How long one split request to a target replica may take before the next replica is tried. */
+const SPLIT_REQUEST_TIMEOUT_MS = 2000;
+/** How often leaders look for splits to drive (also right after a routing change). */
+const SPLIT_CHECK_TICKS = 10;
 
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 /** How long a replica no longer wanted may wait to learn of its removal before it drops its copy. */
@@ -53,6 +68,10 @@ export class ShardGroups {
   private readonly unwantedSince = new Map<string, number>();
   /** Groups whose leader is proposing an expiry batch: one at a time per shard. */
   private readonly expiring = new Set<string>();
+  /** Split drivers running on this node, by source shard. */
+  private readonly splitDrivers = new Map<string, Promise<void>>();
+  /** The target replica that last answered as leader, by target shard. */
+  private readonly targetLeaders = new Map<string, string>();
 
   private constructor(
     private readonly options: ShardGroupsOptions,
@@ -88,6 +107,7 @@ export class ShardGroups {
       const from = raftIdOf(envelope.from);
       for (const message of envelope.payload as PeerMessage[]) this.multiRaft.receive(from, message);
     });
+    transport.onRequest('split', (envelope) => this.onSplitRequest(envelope.payload as SplitRequest));
     this.tickTimer = setInterval(() => this.tick(), options.tickMs);
   }
 
@@ -117,6 +137,90 @@ export class ShardGroups {
     for (const shard of view.hostedShards()) if (!this.multiRaft.hasGroup(shard.id)) this.startGroup(shard);
     if (first) this.resumeUnlisted(view);
     this.dropUnwanted();
+    this.driveSplits();
+  }
+
+  // --- splits ------------------------------------------------------------------------------------------
+
+  /** Starts a driver for each split whose source this node leads and that has none running. */
+  private driveSplits(): void {
+    const view = this.view;
+    if (view === undefined) return;
+    for (const shard of view.table.shards) {
+      if (shard.split?.role !== 'source' || this.splitDrivers.has(shard.id) || !this.isLeader(shard.id)) continue;
+      const driver = new SplitSource(this.splitHost(), shard)
+        .run()
+        .finally(() => this.splitDrivers.delete(shard.id));
+      this.splitDrivers.set(shard.id, driver);
+    }
+  }
+
+  private splitHost(): SplitSourceHost {
+    const { splits, logger, selfId } = this.options;
+    return {
+      selfId,
+      logger,
+      buffer: splits.buffer,
+      report: splits.report,
+      movedToTarget: splits.movedToTarget,
+      replica: (shardId) => this.replicas.get(shardId),
+      leads: (shardId, term) => {
+        const leadership = this.multiRaft.leadership(shardId);
+        return leadership?.role === 'leader' && leadership.term === term;
+      },
+      term: (shardId) => this.multiRaft.leadership(shardId)?.term ?? 0,
+      propose: (shardId, command) => this.multiRaft.propose(shardId, encodeShardCommand(command)),
+      stableState: (shardId, open) => this.multiRaft.stableState(shardId, open),
+      committedEntries: (shardId, lo, hi, maxBytes) => this.multiRaft.committedEntries(shardId, lo, hi, maxBytes),
+      commitIndex: (shardId) => this.multiRaft.status(shardId)?.commit ?? 0,
+      lastIndex: (shardId) => this.multiRaft.status(shardId)?.lastIndex ?? 0,
+      retainLogFrom: (shardId, index) => this.multiRaft.retainLogFrom(shardId, index),
+      sendToTarget: (target, command) => this.sendToTarget(target, command),
+      now: () => Date.now(),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    };
+  }
+
+  /** A split request to the target's leader: the replica that answered last, else each replica in turn. */
+  private async sendToTarget(target: string, command: ShardCommand | null): Promise<TargetAnswer> {
+    const shard = this.view?.table.shards.find((s) => s.id === target);
+    if (shard === undefined) return { kind: 'unreachable', reason: `${target} is not in the routing table` };
+    const known = this.targetLeaders.get(target) ?? shard.leader ?? undefined;
+    const order = [...new Set([...(known === undefined ? [] : [known]), ...shard.replicas])];
+    const request: SplitRequest = { shard: target, command: command === null ? null : encodeShardCommand(command) };
+    let reason = 'no replica answered';
+    for (const node of order) {
+      try {
+        const answer = (node === this.options.selfId ? await this.onSplitRequest(request) : await this.transport.request(node, 'split', request, SPLIT_REQUEST_TIMEOUT_MS)) as TargetAnswer;
+        if (answer.kind === 'ok') {
+          this.targetLeaders.set(target, node);
+          return answer;
+        }
+      } catch (err) {
+        reason = (err as Error).message;
+      }
+    }
+    this.targetLeaders.delete(target);
+    return { kind: 'unreachable', reason };
+  }
+
+  /** On a target replica: proposes what the source's leader sent (when leading the target) and answers its split state. */
+  private async onSplitRequest(request: SplitRequest): Promise<TargetAnswer> {
+    const replica = this.replicas.get(request.shard);
+    if (replica === undefined || !this.isLeader(request.shard)) return { kind: 'not-leader' };
+    let result: SplitApplyResult | null = null;
+    if (request.command !== null) {
+      try {
+        result = (await this.multiRaft.propose(request.shard, request.command)) as SplitApplyResult;
+      } catch {
+        return { kind: 'not-leader' };
+      }
+    } else {
+      // A probe reads the state: it must reflect every committed entry, as a read does.
+      await this.multiRaft.readBarrier(request.shard).catch(() => undefined);
+      if (!this.isLeader(request.shard)) return { kind: 'not-leader' };
+    }
+    return { kind: 'ok', result, state: replica.splitState(), owned: replica.ownedRange() };
   }
 
   /**
@@ -222,6 +326,7 @@ export class ShardGroups {
   private tick(): void {
     this.ticks++;
     this.multiRaft.tick();
+    if (this.ticks % SPLIT_CHECK_TICKS === 0) this.driveSplits();
     if (this.ticks % MEMBERSHIP_CHECK_TICKS === 0 && this.view !== undefined) {
       for (const shard of this.view.table.shards) if (this.isLeader(shard.id)) this.reconcileMembership(shard);
       this.dropUnwanted();

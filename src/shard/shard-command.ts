@@ -27,7 +27,8 @@ export type ShardCommand =
   // On the target shard:
   | { readonly kind: 'split-reset'; readonly taskId: string; readonly source: string; readonly splitSlot: number; readonly end: number; readonly snapshotIndex: number }
   | { readonly kind: 'split-ingest'; readonly taskId: string; readonly snapshotIndex: number; readonly cursor: Uint8Array | null; readonly entries: readonly Uint8Array[]; readonly next: Uint8Array | null }
-  | { readonly kind: 'split-forward'; readonly taskId: string; readonly entries: readonly ForwardedEntry[] }
+  /** Source entries (their moving part) up to `throughIndex`; entries between that touch nothing that moves are not sent. */
+  | { readonly kind: 'split-forward'; readonly taskId: string; readonly entries: readonly ForwardedEntry[]; readonly throughIndex: number }
   | { readonly kind: 'split-handoff'; readonly taskId: string; readonly finalIndex: number };
 
 export type SplitCommand = Extract<ShardCommand, { taskId: string }>;
@@ -59,7 +60,7 @@ export function encodeShardCommand(command: ShardCommand): Uint8Array {
     case 'split-ingest':
       return packr.pack([code, command.taskId, command.snapshotIndex, command.cursor, command.entries, command.next]);
     case 'split-forward':
-      return packr.pack([code, command.taskId, command.entries.flatMap((e) => [e.index, e.data])]);
+      return packr.pack([code, command.taskId, command.entries.flatMap((e) => [e.index, e.data]), command.throughIndex]);
     case 'split-handoff':
       return packr.pack([code, command.taskId, command.finalIndex]);
   }
@@ -93,7 +94,7 @@ export function decodeShardCommand(data: Uint8Array): ShardCommand {
       const flat = (f[2] ?? []) as (number | Uint8Array)[];
       const entries: ForwardedEntry[] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ index: flat[i] as number, data: flat[i + 1] as Uint8Array });
-      return { kind, taskId: f[1], entries };
+      return { kind, taskId: f[1], entries, throughIndex: f[3] ?? entries.at(-1)?.index ?? 0 };
     }
     case 'split-handoff':
       return { kind, taskId: f[1], finalIndex: f[2] };

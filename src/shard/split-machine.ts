@@ -131,6 +131,8 @@ export class ShardSplit {
           applyForwarded(entry);
           last = entry.index;
         }
+        // Entries up to `throughIndex` that were not sent touch nothing that moves: applied, as it were.
+        last = Math.max(last, command.throughIndex);
         if (last === split.lastSourceIndex) return this.skip('nothing new');
         return this.set({ ...split, lastSourceIndex: last }, this.meta.owned);
       }

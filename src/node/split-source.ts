@@ -1,0 +1,355 @@
+/**
+ * The source shard's leader drives a split through its phases (docs/SPLIT.md): begin, snapshot, catch-up,
+ * buffering, the switch, cleanup — or a rollback. Everything it decides is an entry in the source's Raft
+ * log, and everything the target receives is an entry in the target's, so when this leader stops (it lost
+ * leadership, crashed) the next one runs the same code from what the logs say and a probe of the target.
+ */
+import type { Logger } from '../common/logger.js';
+import type { RoutingShard } from '../common/routing.js';
+import type { SplitParams, SplitProgress, SplitReport, SplitReportResponse, SplitStatus } from '../common/split.js';
+import type { Entry } from '../raft/index.js';
+import { error, type Reply } from '../resp/reply.js';
+import type { ForwardedEntry, ShardCommand } from '../shard/shard-command.js';
+import type { ShardReplica } from '../shard/shard-replica.js';
+import { forwardedPart } from '../shard/split-forward.js';
+import type { OwnedRange, ShardSplitState, SourceSplitState, SplitApplyResult, TargetSplitState } from '../shard/split-state.js';
+import type { ShardSnapshotReader } from '../storage/types.js';
+import type { SplitBuffer } from './split-buffer.js';
+
+/** What the target's leader answered to a split request. */
+export type TargetAnswer =
+  | { readonly kind: 'ok'; readonly result: SplitApplyResult | null; readonly state: ShardSplitState | null; readonly owned: OwnedRange | null }
+  | { readonly kind: 'not-leader' }
+  | { readonly kind: 'unreachable'; readonly reason: string };
+
+/** The node around a split's source driver. */
+export interface SplitSourceHost {
+  readonly selfId: string;
+  readonly logger: Logger;
+  readonly buffer: SplitBuffer;
+  replica(shardId: string): ShardReplica | undefined;
+  /** This node leads `shardId` in Raft term `term`. */
+  leads(shardId: string, term: number): boolean;
+  term(shardId: string): number;
+  propose(shardId: string, command: ShardCommand): Promise<unknown>;
+  stableState<T>(shardId: string, open: (appliedIndex: number) => T): Promise<T>;
+  committedEntries(shardId: string, lo: number, hi: number, maxBytes: number): readonly Entry[];
+  /** The group's commit index and last log index. */
+  commitIndex(shardId: string): number;
+  lastIndex(shardId: string): number;
+  retainLogFrom(shardId: string, index: number | undefined): void;
+  /** Sends a split entry (or, with null, a probe) to the target shard's leader. */
+  sendToTarget(targetShard: string, command: ShardCommand | null): Promise<TargetAnswer>;
+  report(report: SplitReport): Promise<SplitReportResponse | undefined>;
+  /** `-MOVED slot host:port` of the target's leader, or TRYAGAIN when it is not known. */
+  movedToTarget(targetShard: string, slot: number): Reply;
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** The driver stops: leadership moved on, or the split is over. */
+class Stop extends Error {}
+
+const FORWARD_BATCH_BYTES = 256 * 1024;
+const CLEANUP_BATCH_KEYS = 1000;
+/** Between attempts when the target does not answer. */
+const RETRY_MS = 100;
+const TRYAGAIN_ROLLBACK = error('TRYAGAIN the split of this slot was rolled back; retry');
+
+export class SplitSource {
+  private readonly term: number;
+  private readonly params: SplitParams;
+  private readonly taskId: string;
+  private readonly target: string;
+  private lastReportMs = 0;
+  private reportedStatus: SplitStatus | undefined;
+  private cancelRequested: boolean;
+  private progress: SplitProgress = {
+    snapshot_done: false,
+    snapshot_index: 0,
+    snapshot_bytes_sent: 0,
+    snapshot_bytes_total: 0,
+    source_last_index: 0,
+    target_applied_index: 0,
+    delay: 0,
+    buffered_requests: 0,
+    eta_seconds: null,
+  };
+  /** When the target last answered; its silence past `targetTimeoutMs` rolls the split back. */
+  private targetHeardMs: number;
+
+  constructor(
+    private readonly host: SplitSourceHost,
+    private readonly shard: RoutingShard,
+  ) {
+    const split = shard.split!;
+    this.taskId = split.taskId;
+    this.target = split.peer;
+    this.params = split.params;
+    this.cancelRequested = split.cancelRequested ?? false;
+    this.term = host.term(shard.id);
+    this.targetHeardMs = host.now();
+  }
+
+  /** Runs the split from wherever the source's log has it; resolves when done here (or leadership moved). */
+  async run(): Promise<void> {
+    try {
+      await this.drive();
+    } catch (err) {
+      if (!(err instanceof Stop)) this.host.logger.warn({ err, task: this.taskId, shard: this.shard.id }, 'split driver stopped');
+    } finally {
+      this.host.retainLogFrom(this.shard.id, undefined);
+    }
+  }
+
+  private async drive(): Promise<void> {
+    let state = this.sourceState();
+    if (state === null) {
+      const owned = this.replica().ownedRange();
+      // Already split by this task (cleanup done before the pilot heard of it).
+      if (owned !== null && this.shard.split?.splitSlot !== null && owned.end === this.shard.split?.splitSlot) {
+        await this.report('completed', this.shard.split?.splitSlot ?? undefined, true, undefined, true);
+        return;
+      }
+      if (this.cancelRequested) {
+        await this.report('cancelled', undefined, true, undefined, true);
+        return;
+      }
+      state = await this.begin();
+    }
+    if (state.phase === 'begun') {
+      const outcome = await this.transferAndCatchUp(state);
+      if (outcome !== 'committed') return;
+      state = this.sourceState()!;
+    }
+    await this.switchOver(state);
+    await this.cleanup(state);
+  }
+
+  private async begin(): Promise<SourceSplitState> {
+    const replica = this.replica();
+    await replica.data.flushed();
+    const { start, end } = this.shard;
+    const splitSlot = this.shard.split?.splitSlot ?? replica.chooseSplitSlot(start, end);
+    this.host.logger.info({ task: this.taskId, shard: this.shard.id, split_slot: splitSlot }, 'split: begin');
+    await this.proposeSplit({ kind: 'split-begin', taskId: this.taskId, start, splitSlot, end, target: this.target });
+    const state = this.sourceState();
+    if (state === null) throw new Error(`split-begin of ${this.taskId} did not take effect`);
+    return state;
+  }
+
+  /** Snapshot and catch-up, then buffering and the commit; 'aborted' when rolled back. */
+  private async transferAndCatchUp(state: SourceSplitState): Promise<'committed' | 'aborted'> {
+    await this.report('snapshot_transfer', state.splitSlot, true);
+    const probe = await this.untilTarget(null, state);
+    if (probe === 'aborted') return probe;
+    let target = probe.state?.role === 'target' && probe.state.taskId === this.taskId ? probe.state : null;
+    if (target === null || !target.snapshotDone) {
+      const sent = await this.sendSnapshot(state);
+      if (sent === 'aborted') return sent;
+      target = sent;
+    }
+    this.progress = { ...this.progress, snapshot_done: true };
+    await this.report('catching_up', state.splitSlot, true);
+    const catchUpStartMs = this.host.now();
+    let applied = target.lastSourceIndex;
+    for (;;) {
+      const forwarded = await this.forward(state, applied, this.host.commitIndex(this.shard.id));
+      if (forwarded === 'aborted') return forwarded;
+      applied = forwarded;
+      const delay = this.host.lastIndex(this.shard.id) - applied;
+      this.progress = { ...this.progress, source_last_index: this.host.lastIndex(this.shard.id), target_applied_index: applied, delay };
+      await this.report('catching_up', state.splitSlot, false);
+      if (this.cancelRequested) return this.abort(state, 'cancelled');
+      if (delay < this.params.catchUpThreshold) break;
+      if (this.host.now() - catchUpStartMs > this.params.catchUpDeadlineMs && delay > this.params.catchUpSlowDelay) {
+        return this.abort(state, `catch-up too slow: still ${delay} entries behind after ${this.params.catchUpDeadlineMs} ms`);
+      }
+    }
+    // Buffering: writes to the moving range are held from now on, and the switch is proposed at once.
+    this.host.buffer.start(this.shard.id, state.splitSlot, state.end, this.params.bufferMaxSize, this.params.bufferTimeoutMs, this.host.now());
+    await this.report('buffering', state.splitSlot, true);
+    try {
+      await this.proposeSplit({ kind: 'split-commit', taskId: this.taskId });
+    } catch (err) {
+      // Not committed here (leadership lost): the held writes were never proposed.
+      this.host.buffer.release(this.shard.id, this.host.now(), () => TRYAGAIN_ROLLBACK);
+      throw err;
+    }
+    const after = this.sourceState();
+    if (after?.phase !== 'committed') {
+      this.host.buffer.release(this.shard.id, this.host.now(), () => TRYAGAIN_ROLLBACK);
+      throw new Stop();
+    }
+    return 'committed';
+  }
+
+  /** A fresh snapshot of the moving range at a stable applied index, sent chunk by chunk. */
+  private async sendSnapshot(state: SourceSplitState): Promise<TargetSplitState | 'aborted'> {
+    const replica = this.replica();
+    const { index, reader } = await this.host.stableState(this.shard.id, (appliedIndex) => ({ index: appliedIndex, reader: replica.openRangeSnapshot(state.splitSlot, state.end) as ShardSnapshotReader }));
+    // Catch-up forwards from here: compaction must keep it.
+    this.host.retainLogFrom(this.shard.id, index + 1);
+    try {
+      const total = replica.rangeSize(state.splitSlot, state.end).bytes;
+      this.progress = { ...this.progress, snapshot_index: index, snapshot_bytes_total: total, snapshot_bytes_sent: 0, snapshot_done: false };
+      const reset = await this.untilTarget({ kind: 'split-reset', taskId: this.taskId, source: this.shard.id, splitSlot: state.splitSlot, end: state.end, snapshotIndex: index }, state);
+      if (reset === 'aborted') return reset;
+      let cursor: Uint8Array | null = null;
+      let sent = 0;
+      for (;;) {
+        const chunk = reader.chunk(cursor, this.params.snapshotChunkBytes);
+        const answer = await this.untilTarget({ kind: 'split-ingest', taskId: this.taskId, snapshotIndex: index, cursor, entries: chunk.entries, next: chunk.next }, state);
+        if (answer === 'aborted') return answer;
+        for (const entry of chunk.entries) sent += entry.byteLength;
+        this.progress = { ...this.progress, snapshot_bytes_sent: sent };
+        await this.report('snapshot_transfer', state.splitSlot, false);
+        if (this.cancelRequested) return this.abort(state, 'cancelled');
+        if (chunk.next === null) {
+          const target = answer.state;
+          if (target?.role !== 'target' || !target.snapshotDone) throw new Error(`the target did not take the snapshot of ${this.taskId}`);
+          return target;
+        }
+        cursor = chunk.next;
+      }
+    } finally {
+      reader.close();
+    }
+  }
+
+  /** Forwards the moving part of committed entries after `applied` through `through`; the target's new applied index. */
+  private async forward(state: SourceSplitState, applied: number, through: number): Promise<number | 'aborted'> {
+    let done = applied;
+    while (done < through) {
+      const entries = this.host.committedEntries(this.shard.id, done + 1, through + 1, FORWARD_BATCH_BYTES);
+      if (entries.length === 0) throw new Error(`source log of ${this.shard.id} no longer holds index ${done + 1}`);
+      const moving: ForwardedEntry[] = [];
+      for (const entry of entries) {
+        const part = entry.type === 'normal' && entry.data.length > 0 ? forwardedPart(entry.data, state.splitSlot, state.end) : null;
+        if (part !== null) moving.push({ index: entry.index, data: part });
+      }
+      const last = entries[entries.length - 1]!.index;
+      const answer = await this.untilTarget({ kind: 'split-forward', taskId: this.taskId, entries: moving, throughIndex: last }, state);
+      if (answer === 'aborted') return answer;
+      done = answer.state?.role === 'target' ? answer.state.lastSourceIndex : last;
+    }
+    return done;
+  }
+
+  /** After `split-commit`: forward the rest, hand the range over, answer the held writes. */
+  private async switchOver(state: SourceSplitState): Promise<void> {
+    await this.report('switching', state.splitSlot, true);
+    const probe = await this.untilTarget(null, state);
+    if (probe === 'aborted') throw new Stop();
+    const handedOff = (answer: TargetAnswer): boolean =>
+      answer.kind === 'ok' && answer.state === null && answer.owned !== null && answer.owned.start === state.splitSlot && answer.owned.end === state.end;
+    if (!handedOff(probe)) {
+      const from = probe.state?.role === 'target' ? probe.state.lastSourceIndex : state.commitIndex;
+      const forwarded = await this.forward(state, from, state.commitIndex);
+      if (forwarded === 'aborted') throw new Stop();
+      const handoff = await this.untilTarget({ kind: 'split-handoff', taskId: this.taskId, finalIndex: state.commitIndex }, state);
+      if (handoff === 'aborted' || !handedOff(handoff)) throw new Error(`the target of ${this.taskId} did not take the handoff`);
+    }
+    const waitedMs = this.host.buffer.release(this.shard.id, this.host.now(), (slot) => this.host.movedToTarget(this.target, slot));
+    this.host.logger.info({ task: this.taskId, shard: this.shard.id, target: this.target, longest_buffered_ms: waitedMs }, 'split: switched');
+    await this.report('cleanup', state.splitSlot, true, undefined, true);
+  }
+
+  /** Deletes the moved range in batches the leader lists; an empty batch ends the split. */
+  private async cleanup(state: SourceSplitState): Promise<void> {
+    const replica = this.replica();
+    for (;;) {
+      await replica.data.flushed();
+      const keys = replica.data.scan(state.splitSlot, state.end, undefined, CLEANUP_BATCH_KEYS).map((found) => found.key);
+      await this.proposeSplit({ kind: 'split-cleanup', taskId: this.taskId, keys });
+      if (keys.length === 0) break;
+    }
+    this.host.logger.info({ task: this.taskId, shard: this.shard.id }, 'split: completed');
+    await this.report('completed', state.splitSlot, true, undefined, true);
+  }
+
+  private async abort(state: SourceSplitState, reason: string): Promise<'aborted'> {
+    this.host.logger.warn({ task: this.taskId, shard: this.shard.id, reason }, 'split: rolling back');
+    await this.proposeSplit({ kind: 'split-abort', taskId: this.taskId, reason });
+    if (this.sourceState() !== null) throw new Stop(); // the commit won the race: roll forward on the next run
+    this.host.buffer.release(this.shard.id, this.host.now(), () => TRYAGAIN_ROLLBACK);
+    const cancelled = reason === 'cancelled';
+    await this.report(cancelled ? 'cancelled' : 'failed', state.splitSlot, true, cancelled ? undefined : reason, true);
+    return 'aborted';
+  }
+
+  /**
+   * Sends to the target's leader until it answers; before the commit, silence past `targetTimeoutMs`
+   * (a crashed or partitioned target), a buffer that timed out or overflowed, or a cancel rolls back.
+   */
+  private async untilTarget(command: ShardCommand | null, state: SourceSplitState): Promise<Extract<TargetAnswer, { kind: 'ok' }> | 'aborted'> {
+    for (;;) {
+      this.checkLeader();
+      const answer = await this.host.sendToTarget(this.target, command);
+      const now = this.host.now();
+      if (answer.kind === 'ok') {
+        this.targetHeardMs = now;
+        return answer;
+      }
+      const committed = this.sourceState()?.phase === 'committed';
+      if (!committed) {
+        if (this.cancelRequested) return this.abort(state, 'cancelled');
+        if (now - this.targetHeardMs > this.params.targetTimeoutMs) return this.abort(state, `the target's leader did not answer for ${this.params.targetTimeoutMs} ms (${answer.kind === 'unreachable' ? answer.reason : 'no leader'})`);
+        if (this.host.buffer.overflowed(this.shard.id)) return this.abort(state, `buffer overflow: more than ${this.params.bufferMaxSize} writes held`);
+        if (this.host.buffer.bufferingForMs(this.shard.id, now) > this.params.bufferTimeoutMs) return this.abort(state, `buffer timeout: held writes for ${this.params.bufferTimeoutMs} ms`);
+      }
+      await this.report(this.reportedStatus ?? 'preparing', state.splitSlot, false);
+      await this.host.sleep(RETRY_MS);
+    }
+  }
+
+  private async proposeSplit(command: ShardCommand): Promise<void> {
+    this.checkLeader();
+    const result = (await this.host.propose(this.shard.id, command).catch(() => undefined)) as SplitApplyResult | undefined;
+    this.checkLeader();
+    if (result === undefined) throw new Stop();
+  }
+
+  private checkLeader(): void {
+    if (!this.host.leads(this.shard.id, this.term)) throw new Stop();
+  }
+
+  private replica(): ShardReplica {
+    const replica = this.host.replica(this.shard.id);
+    if (replica === undefined) throw new Stop();
+    return replica;
+  }
+
+  private sourceState(): SourceSplitState | null {
+    const state = this.replica().splitState();
+    return state?.role === 'source' && state.taskId === this.taskId ? state : null;
+  }
+
+  /**
+   * Reports `status` to the pilot every progress interval, or at once when `force`d (a new phase). A
+   * `final` report — one the routing table or the task's end depends on — is repeated until the pilot has
+   * recorded it.
+   */
+  private async report(status: SplitStatus, splitSlot: number | undefined, force: boolean, reason?: string, final = false): Promise<void> {
+    const now = this.host.now();
+    if (!force && status === this.reportedStatus && now - this.lastReportMs < this.params.progressIntervalMs) return;
+    this.lastReportMs = now;
+    this.reportedStatus = status;
+    this.progress = { ...this.progress, buffered_requests: this.host.buffer.count(this.shard.id) };
+    for (;;) {
+      const answer = await this.host.report({
+        task_id: this.taskId,
+        node_id: this.host.selfId,
+        term: this.term,
+        status,
+        ...(splitSlot === undefined ? {} : { split_slot: splitSlot }),
+        ...(reason === undefined ? {} : { reason }),
+        progress: this.progress,
+      });
+      if (answer?.cancel_requested) this.cancelRequested = true;
+      if (!final || answer?.status === status) return;
+      this.checkLeader();
+      await this.host.sleep(this.params.progressIntervalMs);
+    }
+  }
+}
