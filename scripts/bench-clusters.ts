@@ -118,6 +118,8 @@ export interface CleaveClusterOptions {
   readonly electionTimeoutMs: number;
   /** Give up if the cluster is not serving (every range with all its replicas) by then. */
   readonly startTimeoutMs: number;
+  /** More flags for the pilot (split parameters, say). */
+  readonly pilotArgs?: readonly string[];
 }
 
 export interface CleaveNode extends LoggedProcess {
@@ -128,6 +130,8 @@ export interface CleaveNode extends LoggedProcess {
 export class CleaveCluster {
   readonly nodes: CleaveNode[] = [];
   private pilot: LoggedProcess | undefined;
+  /** The pilot's HTTP API, once started. */
+  pilotUrl = '';
   readonly stop: () => Promise<void>;
 
   private constructor(
@@ -168,8 +172,10 @@ export class CleaveCluster {
   private async boot(): Promise<void> {
     const pilotPort = await freePort();
     const pilotUrl = `http://${HOST}:${pilotPort}`;
+    this.pilotUrl = pilotUrl;
     const o = this.options;
-    this.pilot = new LoggedProcess('pilot', process.execPath, [CLI_MAIN, 'pilot', '--port', String(pilotPort), '--data-dir', join(this.dir, 'pilot'), '--expect-nodes', String(o.nodes), '--shards-per-node', String(o.shardsPerNode), '--replicas', String(o.replicas)], join(this.dir, 'pilot.log'));
+    const pilotArgs = [CLI_MAIN, 'pilot', '--port', String(pilotPort), '--data-dir', join(this.dir, 'pilot'), '--expect-nodes', String(o.nodes), '--shards-per-node', String(o.shardsPerNode), '--replicas', String(o.replicas), ...(o.pilotArgs ?? [])];
+    this.pilot = new LoggedProcess('pilot', process.execPath, pilotArgs, join(this.dir, 'pilot.log'));
     this.pilot.start();
     const deadline = Date.now() + o.startTimeoutMs;
     const left = (): number => Math.max(1000, deadline - Date.now());
