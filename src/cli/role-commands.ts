@@ -57,6 +57,7 @@ interface PilotFlags {
   splitProgressIntervalMs: number;
   splitSnapshotChunkBytes: number;
   splitCatchUpDeadlineMs: number;
+  splitCatchUpSlowDelay: number;
   splitTargetTimeoutMs: number;
 }
 
@@ -89,6 +90,7 @@ export function registerPilotCommand(program: Command): void {
     .option('--split-progress-interval-ms <ms>', 'how often a source leader reports progress', parseIntInRange('--split-progress-interval-ms', 10, 600_000), SPLIT_PARAMS_DEFAULT.progressIntervalMs)
     .option('--split-snapshot-chunk-bytes <bytes>', 'bytes per snapshot chunk sent to the target', parseIntInRange('--split-snapshot-chunk-bytes', 1024, 64 * 1024 * 1024), SPLIT_PARAMS_DEFAULT.snapshotChunkBytes)
     .option('--split-catch-up-deadline-ms <ms>', 'roll back when catch-up still lags this long after it began', parseIntInRange('--split-catch-up-deadline-ms', 1, 24 * 3_600_000), SPLIT_PARAMS_DEFAULT.catchUpDeadlineMs)
+    .option('--split-catch-up-slow-delay <entries>', 'catch-up past its deadline rolls back while more entries behind than this', parseIntInRange('--split-catch-up-slow-delay', 0, 100_000_000), SPLIT_PARAMS_DEFAULT.catchUpSlowDelay)
     .option('--split-target-timeout-ms <ms>', "roll back when the target's leader does not answer this long", parseIntInRange('--split-target-timeout-ms', 1, 3_600_000), SPLIT_PARAMS_DEFAULT.targetTimeoutMs)
     .action(async (flags: PilotFlags, command: Command) => {
       requireSecretBeyondLoopback(flags.host, flags.clusterSecret, '--cluster-secret');
@@ -116,6 +118,7 @@ export function registerPilotCommand(program: Command): void {
           progressIntervalMs: flags.splitProgressIntervalMs,
           snapshotChunkBytes: flags.splitSnapshotChunkBytes,
           catchUpDeadlineMs: flags.splitCatchUpDeadlineMs,
+          catchUpSlowDelay: flags.splitCatchUpSlowDelay,
           targetTimeoutMs: flags.splitTargetTimeoutMs,
         },
         logger: createLogger('pilot'),

@@ -166,9 +166,21 @@ export class SplitSource {
         return this.abort(state, `catch-up too slow: still ${delay} entries behind after ${this.params.catchUpDeadlineMs} ms`);
       }
     }
-    // Buffering: writes to the moving range are held from now on, and the switch is proposed at once.
+    // Buffering: writes to the moving range are held from now on. Once the target has every entry
+    // proposed before that, the switch is proposed; until then a timeout or overflow still rolls back.
     this.host.buffer.start(this.shard.id, state.splitSlot, state.end, this.params.bufferMaxSize, this.params.bufferTimeoutMs, this.host.now());
     await this.report('buffering', state.splitSlot, true);
+    const heldFrom = this.host.lastIndex(this.shard.id);
+    for (;;) {
+      const refusal = this.bufferRefusal();
+      if (refusal !== undefined) return this.abort(state, refusal);
+      if (applied >= heldFrom) break;
+      const forwarded = await this.forward(state, applied, Math.min(heldFrom, this.host.commitIndex(this.shard.id)));
+      if (forwarded === 'aborted') return forwarded;
+      // Entries proposed before the buffering still committing: give them a moment.
+      if (forwarded === applied) await this.host.sleep(1);
+      applied = forwarded;
+    }
     try {
       await this.proposeSplit({ kind: 'split-commit', taskId: this.taskId });
     } catch (err) {
@@ -295,12 +307,20 @@ export class SplitSource {
       if (!committed) {
         if (this.cancelRequested) return this.abort(state, 'cancelled');
         if (now - this.targetHeardMs > this.params.targetTimeoutMs) return this.abort(state, `the target's leader did not answer for ${this.params.targetTimeoutMs} ms (${answer.kind === 'unreachable' ? answer.reason : 'no leader'})`);
-        if (this.host.buffer.overflowed(this.shard.id)) return this.abort(state, `buffer overflow: more than ${this.params.bufferMaxSize} writes held`);
-        if (this.host.buffer.bufferingForMs(this.shard.id, now) > this.params.bufferTimeoutMs) return this.abort(state, `buffer timeout: held writes for ${this.params.bufferTimeoutMs} ms`);
+        const refusal = this.bufferRefusal();
+        if (refusal !== undefined) return this.abort(state, refusal);
       }
       await this.report(this.reportedStatus ?? 'preparing', state.splitSlot, false);
       await this.host.sleep(RETRY_MS);
     }
+  }
+
+  /** Why the buffer forces a rollback (seed 000: buffer timeout, or more writes than it holds); undefined if it does not. */
+  private bufferRefusal(): string | undefined {
+    if (this.host.buffer.overflowed(this.shard.id)) return `buffer overflow: more than ${this.params.bufferMaxSize} writes held`;
+    if (this.host.buffer.bufferingForMs(this.shard.id, this.host.now()) > this.params.bufferTimeoutMs) return `buffer timeout: writes held for more than ${this.params.bufferTimeoutMs} ms`;
+    if (this.cancelRequested) return 'cancelled';
+    return undefined;
   }
 
   private async proposeSplit(command: ShardCommand): Promise<void> {

@@ -59,6 +59,7 @@ export interface ClusterOptions {
   /** Replicas per shard (the pilot's --replicas); the pilot's default when absent. */
   replicas?: number;
   extraNodeArgs?: readonly string[];
+  extraPilotArgs?: readonly string[];
 }
 
 export class TestCluster {
@@ -73,7 +74,7 @@ export class TestCluster {
 
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'cleave-test-'));
-    const cluster = new TestCluster(dir, { nodes: 3, shardsPerNode: 2, extraNodeArgs: [], ...options });
+    const cluster = new TestCluster(dir, { nodes: 3, shardsPerNode: 2, extraNodeArgs: [], extraPilotArgs: [], ...options });
     try {
       await cluster.boot();
     } catch (err) {
@@ -86,7 +87,7 @@ export class TestCluster {
   private async boot(): Promise<void> {
     const pilotPort = await freePort();
     this.pilotUrl = `http://127.0.0.1:${pilotPort}`;
-    this.pilot = new TestProcess('pilot', ['pilot', '--port', String(pilotPort), '--data-dir', join(this.dir, 'pilot'), '--expect-nodes', String(this.options.nodes), '--shards-per-node', String(this.options.shardsPerNode), ...(this.options.replicas === undefined ? [] : ['--replicas', String(this.options.replicas)])]);
+    this.pilot = new TestProcess('pilot', ['pilot', '--port', String(pilotPort), '--data-dir', join(this.dir, 'pilot'), '--expect-nodes', String(this.options.nodes), '--shards-per-node', String(this.options.shardsPerNode), ...(this.options.replicas === undefined ? [] : ['--replicas', String(this.options.replicas)]), ...this.options.extraPilotArgs]);
     this.pilot.start();
     await waitUntil('pilot up', () => fetch(`${this.pilotUrl}/healthz`).then((r) => r.ok), () => this.pilot.log);
     for (let i = 1; i <= this.options.nodes; i++) {
