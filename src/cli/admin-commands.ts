@@ -8,21 +8,21 @@ import { UsageError } from '../common/errors.js';
 import { PilotReplicas, PilotUnreachableError } from '../common/pilot-replicas.js';
 import { parseIntInRange, parseUrls } from './flags.js';
 
-interface PilotFlags {
+export interface PilotFlags {
   pilot: string;
   token?: string;
   json?: boolean;
 }
 
 /** The pilot could not be reached or refused the request: exit code 1, with the pilot's own message. */
-class PilotRequestError extends Error {
+export class PilotRequestError extends Error {
   override readonly name = 'PilotRequestError';
 }
 
 /** How long one pilot replica has to answer before the next one is asked. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
-async function callPilot(flags: PilotFlags, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+export async function callPilot(flags: PilotFlags, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
   const headers: Record<string, string> = flags.token ? { authorization: `Bearer ${flags.token}` } : {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   const replicas = new PilotReplicas(flags.pilot);
@@ -49,7 +49,7 @@ async function callPilot(flags: PilotFlags, method: 'GET' | 'POST', path: string
 const getJson = (flags: PilotFlags, path: string): Promise<unknown> => callPilot(flags, 'GET', path);
 
 /** Runs an action, turning a failed pilot request into one line on stderr and exit code 1. */
-function reportingFailures<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function reportingFailures<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args) => {
     try {
       await action(...args);
@@ -62,14 +62,14 @@ function reportingFailures<A extends unknown[]>(action: (...args: A) => Promise<
 }
 
 /** Prints rows as aligned columns. */
-function printTable(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): void {
+export function printTable(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): void {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells: readonly (string | number)[]): string => cells.map((c, i) => String(c).padEnd(widths[i]!)).join('  ').trimEnd();
   console.log(line(headers));
   for (const row of rows) console.log(line(row));
 }
 
-function withPilotOptions(command: Command): Command {
+export function withPilotOptions(command: Command): Command {
   return command
     .option('--pilot <urls>', "the pilot: its URL, or its replicas' URLs separated by commas (env CLEAVE_PILOT)", parseUrls('--pilot'), process.env.CLEAVE_PILOT ?? 'http://127.0.0.1:7000')
     .option('--token <token>', 'admin API token (env CLEAVE_ADMIN_TOKEN)', process.env.CLEAVE_ADMIN_TOKEN)

@@ -7,6 +7,7 @@ import { registerBenchCommands } from '../bench/cli.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerLocalCommand } from './local-command.js';
 import { registerNodeCommand, registerPilotCommand } from './role-commands.js';
+import { registerSplitCommands } from './split-commands.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -21,6 +22,7 @@ registerLocalCommand(program);
 registerPilotCommand(program);
 registerNodeCommand(program);
 registerAdminCommands(program);
+registerSplitCommands(program);
 registerBenchCommands(program);
 
 try {

@@ -279,13 +279,19 @@ export class MultiRaft {
     });
   }
 
-  /** Committed entries in [lo, hi) of the group's log, up to about `maxBytes`; [] when compacted away or unknown. */
-  committedEntries(groupId: string, lo: number, hi: number, maxBytes: number): readonly Entry[] {
+  /**
+   * Committed entries in [lo, hi) of the group's log that its storage holds, up to about `maxBytes`: []
+   * when none is there yet (a one-member group commits entries before the driver hands them to storage),
+   * 'compacted' when `lo` is gone.
+   */
+  committedEntries(groupId: string, lo: number, hi: number, maxBytes: number): readonly Entry[] | 'compacted' {
     const group = this.groups.get(groupId);
     if (group === undefined) return [];
-    const end = Math.min(hi, group.raw.status().commit + 1);
-    if (lo >= end || lo < group.log.firstIndex()) return [];
+    if (lo < group.log.firstIndex()) return 'compacted';
+    const end = Math.min(hi, group.raw.status().commit + 1, group.log.lastIndex() + 1);
+    if (lo >= end) return [];
     const entries = group.log.entries(lo, end, maxBytes);
+    if (entries === 'compacted') return entries;
     return Array.isArray(entries) ? entries : [];
   }
 

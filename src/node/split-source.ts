@@ -33,7 +33,7 @@ export interface SplitSourceHost {
   term(shardId: string): number;
   propose(shardId: string, command: ShardCommand): Promise<unknown>;
   stableState<T>(shardId: string, open: (appliedIndex: number) => T): Promise<T>;
-  committedEntries(shardId: string, lo: number, hi: number, maxBytes: number): readonly Entry[];
+  committedEntries(shardId: string, lo: number, hi: number, maxBytes: number): readonly Entry[] | 'compacted';
   /** The group's commit index and last log index. */
   commitIndex(shardId: string): number;
   lastIndex(shardId: string): number;
@@ -144,6 +144,8 @@ export class SplitSource {
     const probe = await this.untilTarget(null, state);
     if (probe === 'aborted') return probe;
     let target = probe.state?.role === 'target' && probe.state.taskId === this.taskId ? probe.state : null;
+    // Resuming (a new leader here): forwarding goes on from what the target has applied.
+    if (target?.snapshotDone) this.host.retainLogFrom(this.shard.id, target.lastSourceIndex + 1);
     if (target === null || !target.snapshotDone) {
       const sent = await this.sendSnapshot(state);
       if (sent === 'aborted') return sent;
@@ -234,7 +236,12 @@ export class SplitSource {
     let done = applied;
     while (done < through) {
       const entries = this.host.committedEntries(this.shard.id, done + 1, through + 1, FORWARD_BATCH_BYTES);
-      if (entries.length === 0) throw new Error(`source log of ${this.shard.id} no longer holds index ${done + 1}`);
+      if (entries === 'compacted') throw new Error(`source log of ${this.shard.id} no longer holds index ${done + 1}`);
+      if (entries.length === 0) {
+        // Committed, not in storage yet: the driver's next turn puts it there.
+        await this.host.sleep(1);
+        continue;
+      }
       const moving: ForwardedEntry[] = [];
       for (const entry of entries) {
         const part = entry.type === 'normal' && entry.data.length > 0 ? forwardedPart(entry.data, state.splitSlot, state.end) : null;

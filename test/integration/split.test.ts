@@ -135,10 +135,10 @@ describe('split failure scenarios roll back (2 nodes, 1 replica)', () => {
   let cluster: TestCluster;
   let client: ReturnType<typeof failoverClient>;
   let keys: string[];
-  const value = (k: string): string => `v-${k}`;
+  // 4000 keys of 1 kB sent in 1 kB chunks: a transfer of seconds, long enough to interfere with.
+  const value = (k: string): string => `v-${k}-${'x'.repeat(1000)}`;
   before(async () => {
-    // Small snapshot chunks make the transfer last long enough to interfere with; a 1 ms buffer timeout
-    // makes every split that reaches buffering roll back.
+    // A 1 ms buffer timeout makes every split that reaches buffering roll back.
     cluster = await TestCluster.start({
       nodes: 2,
       replicas: 1,
