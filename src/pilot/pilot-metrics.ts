@@ -4,6 +4,7 @@
  * cluster) can share a process.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { SPLIT_FINAL_STATUSES, SPLIT_STATUSES, type SplitProgress } from '../common/split.js';
 import type { ShardStats } from '../common/protocol.js';
 import type { Pilot } from './pilot.js';
 
@@ -96,6 +97,7 @@ export function createPilotMetrics(pilot: Pilot): PilotMetrics {
       this.set(pilot.replication().appliedIndex);
     },
   });
+  splitMetrics(registry, pilot);
   shardStatGauge(registry, pilot, 'cleave_pilot_shard_keys', 'Keys per shard, as last reported.', (s) => s.keys);
   shardStatGauge(registry, pilot, 'cleave_pilot_shard_bytes', 'Bytes per shard, as last reported.', (s) => s.bytes);
   shardStatGauge(registry, pilot, 'cleave_pilot_shard_ops_per_second', 'Commands per second per shard, as last reported.', (s) => s.ops_per_sec);
@@ -106,6 +108,54 @@ export function createPilotMetrics(pilot: Pilot): PilotMetrics {
       latency.observe({ method, route }, durationSeconds);
     },
   };
+}
+
+/**
+ * Splits: how long each phase took and why splits failed, observed once per task and phase as the tasks
+ * the state keeps reach them (after a restart, the kept history is observed again); the progress of the
+ * splits under way as their sources last reported it.
+ */
+function splitMetrics(registry: Registry, pilot: Pilot): void {
+  const observed = new Set<string>();
+  const phases = new Histogram({
+    name: 'cleave_split_phase_seconds',
+    help: 'Time spent in each phase of a split, by phase (completed splits and rolled-back ones alike).',
+    labelNames: ['phase'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+    registers: [registry],
+    collect: () => observe(),
+  });
+  const failures = new Counter({ name: 'cleave_split_failures_total', help: 'Splits rolled back, by reason.', labelNames: ['reason'] as const, registers: [registry], collect: () => observe() });
+  const seen = (key: string): boolean => observed.has(key) || (observed.add(key), false);
+  function observe(): void {
+    for (const task of pilot.state.splitTasks ?? []) {
+      const times = SPLIT_STATUSES.flatMap((status) => (task.phases[status] === undefined ? [] : [[status, task.phases[status]!] as const]));
+      for (let i = 0; i + 1 < times.length; i++) {
+        const [phase, startMs] = times[i]!;
+        if (!seen(`${task.id}/${phase}`)) phases.observe({ phase }, Math.max(0, times[i + 1]![1] - startMs) / 1000);
+      }
+      // The reason's first words: the numbers in it would make a label per value.
+      if (task.status === 'failed' && !seen(`${task.id}/failed`)) failures.inc({ reason: (task.reason ?? 'unknown').split(':')[0]!.slice(0, 60) });
+    }
+  }
+  const progressGauge = (name: string, help: string, read: (p: SplitProgress) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['task', 'source', 'target'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const task of pilot.state.splitTasks ?? []) {
+          const progress = pilot.splitProgress(task.id);
+          if (progress !== undefined && !SPLIT_FINAL_STATUSES.includes(task.status)) this.set({ task: task.id, source: task.sourceShard, target: task.targetShard }, read(progress));
+        }
+      },
+    });
+  };
+  progressGauge('cleave_split_buffered_requests', 'Writes held by a split under way.', (p) => p.buffered_requests);
+  progressGauge('cleave_split_snapshot_bytes_sent', 'Snapshot bytes a split under way has sent to its target.', (p) => p.snapshot_bytes_sent);
+  progressGauge('cleave_split_catch_up_delay', 'Source log entries the target of a split under way is behind.', (p) => p.delay);
 }
 
 /** A per-shard gauge of one reported statistic; shards nobody reported yet are left out, not shown as 0. */

@@ -647,6 +647,11 @@ test('split API: POST starts a task, reports move it and show progress, DELETE c
   assert.equal((await p.call('POST', '/api/v1/shards/shard_0002/split', { target_nodes: ['node1'] })).status, 202);
   const list = await p.call('GET', '/api/v1/splits');
   assert.deepEqual(list.json.splits.map((s: any) => [s.task_id, s.status]), [['split_2', 'preparing'], ['split_1', 'cancelled']], 'newest first');
+  const failed = await p.call('POST', '/api/v1/internal/splits/split_2/report', { task_id: 'split_2', node_id: 'node1', term: 1, status: 'failed', reason: 'buffer timeout: writes held for more than 5000 ms', progress });
+  assert.equal(failed.json.status, 'failed');
+  const metrics = String((await p.call('GET', '/metrics')).json);
+  assert.match(metrics, /cleave_split_phase_seconds_count\{phase="snapshot_transfer"\} 1/);
+  assert.match(metrics, /cleave_split_failures_total\{reason="buffer timeout"\} 1/);
   const openapi = await p.call('GET', '/api/v1/openapi.json');
   for (const path of ['/api/v1/shards/{id}/split', '/api/v1/splits', '/api/v1/splits/{task_id}']) assert.ok(openapi.json.paths[path], path);
   assert.ok(openapi.json.paths['/api/v1/splits/{task_id}'].delete);
