@@ -131,6 +131,41 @@ describe('online split under load (3 nodes, 3 replicas)', () => {
   });
 });
 
+describe('a split resumes after its source leader is killed (3 nodes, 3 replicas)', () => {
+  it('the next leader picks it up from the logs: completed, no client error, no lost write', async () => {
+    const cluster = await TestCluster.start({ nodes: 3, replicas: 3, extraPilotArgs: ['--split-snapshot-chunk-bytes', '1024'] });
+    const client = failoverClient(cluster);
+    try {
+      const ranges = await clusterSlots(cluster.nodes[0]!.port);
+      const source = ranges.find((r) => r.start === 0)!;
+      const value = (k: string): string => `v-${k}-${'x'.repeat(1000)}`;
+      const preload = keysInSlots('pre', 3000, source.start, source.end);
+      await setAll(client, preload, value);
+      const writers = new Writers(client, keysPerRange([source], 64), 4);
+      let task: SplitTask;
+      const victim = cluster.nodes.find((n) => n.port === source.master)!;
+      try {
+        const taskId = await startSplit(cluster, 'shard_0001');
+        await waitForStatus(cluster, taskId, ['snapshot_transfer']);
+        await victim.kill('SIGKILL');
+        task = await waitForStatus(cluster, taskId, ['completed', 'failed', 'cancelled'], 90_000);
+      } finally {
+        await writers.stop();
+      }
+      assert.equal(task.status, 'completed', JSON.stringify(task));
+      assert.equal(writers.errors, 0, 'no error reached ioredis');
+      await writers.verify((key) => client.get(key));
+      await assertAllReadable(client, preload, value);
+      victim.start();
+      await cluster.waitForNode(victim);
+      await waitUntil('every node lists 7 slot ranges', async () => (await Promise.all(cluster.nodes.map((n) => clusterSlots(n.port)))).every((r) => r.length === 7));
+    } finally {
+      client.disconnect();
+      await cluster.stop();
+    }
+  });
+});
+
 describe('split failure scenarios roll back (2 nodes, 1 replica)', () => {
   let cluster: TestCluster;
   let client: ReturnType<typeof failoverClient>;
