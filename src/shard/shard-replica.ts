@@ -9,7 +9,7 @@ import type { CommandSpec } from '../commands/types.js';
 import type { Entry } from '../raft/index.js';
 import { error, int, OK, type Reply } from '../resp/reply.js';
 import type { ShardData, ShardSnapshotChunk, ShardSnapshotReader } from '../storage/types.js';
-import { decodeShardCommand, type ForwardedEntry, type ShardCommand } from './shard-command.js';
+import { decodeShardCommand, type ShardCommand } from './shard-command.js';
 import { ShardSplit } from './split-machine.js';
 import type { OwnedRange, ShardSplitState, SplitApplyResult } from './split-state.js';
 
@@ -59,7 +59,7 @@ export class ShardReplica {
         this.data.clear();
         return OK;
       default:
-        return this.split.apply(command, entry.index, (forwarded) => this.applyForwarded(forwarded));
+        return this.split.apply(command, entry.index, (data) => this.applyForwarded(data));
     }
   }
 
@@ -97,7 +97,11 @@ export class ShardReplica {
     this.split.reload();
   }
 
-  /** Keys and bytes (keys + encoded values) of slots [fromSlot, endSlot) in durable data: call after `data.flushed()`. */
+  /**
+   * Keys and bytes (keys + encoded values) of slots [fromSlot, endSlot). Reads a range snapshot, so like
+   * `openRangeSnapshot` it needs nothing pending (the node's stable state; `data.flushed()` alone is not
+   * enough while writes keep arriving).
+   */
   rangeSize(fromSlot: number, endSlot: number): RangeSize {
     const perSlot = this.slotBytes(fromSlot, endSlot);
     let keys = 0;
@@ -112,7 +116,7 @@ export class ShardReplica {
   /**
    * The slot in (start, end) where the bytes of [start, slot) first reach half of the range's: the split
    * point that halves the shard. Slots are atomic (a hash slot never splits), so a hot slot stays whole.
-   * The midpoint when the range is empty. Reads durable data: call after `data.flushed()`.
+   * The midpoint when the range is empty. Needs nothing pending, as `rangeSize`.
    */
   chooseSplitSlot(start: number, end: number): number {
     const perSlot = this.slotBytes(start, end);
@@ -137,7 +141,7 @@ export class ShardReplica {
     return ops;
   }
 
-  /** Keys and bytes per non-empty slot of [fromSlot, endSlot), from durable data. */
+  /** Keys and bytes per non-empty slot of [fromSlot, endSlot): a range read in one LMDB read transaction, O(keys in the range). */
   private slotBytes(fromSlot: number, endSlot: number): Map<number, RangeSize> {
     const sizes = new Map<number, RangeSize>();
     const reader = this.data.openSnapshot({ fromSlot, endSlot });
@@ -184,8 +188,8 @@ export class ShardReplica {
   }
 
   /** A source entry forwarded to this target: its effect on the moving range, whose keys this shard does not own yet. */
-  private applyForwarded(entry: ForwardedEntry): void {
-    const command = decodeShardCommand(entry.data);
+  private applyForwarded(data: Uint8Array): void {
+    const command = decodeShardCommand(data);
     if (command.kind === 'flush') this.data.clear();
     else if (command.kind === 'command' || command.kind === 'expire') this.applyKeyCommand(command, false);
   }

@@ -6,7 +6,8 @@
 import { Packr } from 'msgpackr';
 import { keyHashSlot } from '../common/slots.js';
 import type { ShardData } from '../storage/types.js';
-import type { ForwardedEntry, SplitCommand } from './shard-command.js';
+import type { SplitCommand } from './shard-command.js';
+import { forwardedPart } from './split-forward.js';
 import type { OwnedRange, ShardSplitState, SplitApplyResult, TargetSplitState } from './split-state.js';
 
 const packr = new Packr({ useRecords: false });
@@ -32,8 +33,8 @@ function sameCursor(a: Uint8Array | null, b: Uint8Array | null): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
-/** Applies forwarded source entries' effects (the replica's own command path) on the target. */
-export type ApplyForwarded = (entry: ForwardedEntry) => void;
+/** Applies a forwarded source entry's data (a key command, expiry or flush) on the target, by the replica's own command path. */
+export type ApplyForwarded = (data: Uint8Array) => void;
 
 export class ShardSplit {
   private meta: SplitMeta;
@@ -128,7 +129,10 @@ export class ShardSplit {
         for (const entry of command.entries) {
           // In order, each once: a repeat of an entry already applied is skipped.
           if (entry.index <= last) continue;
-          applyForwarded(entry);
+          // The source sends only the moving part; cutting it again here keeps a wrong sender from
+          // writing keys this shard will never own.
+          const part = forwardedPart(entry.data, split.splitSlot, split.end);
+          if (part !== null) applyForwarded(part);
           last = entry.index;
         }
         // Entries up to `throughIndex` that were not sent touch nothing that moves: applied, as it were.

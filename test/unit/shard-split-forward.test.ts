@@ -41,3 +41,31 @@ test('FLUSHALL is forwarded; split entries are not', () => {
   assert.equal(forwardedPart(flush, FROM, END), flush);
   assert.equal(forwardedPart(encodeShardCommand({ kind: 'split-commit', taskId: 't' }), FROM, END), null);
 });
+
+test('multi-key and hash commands move by their one slot', () => {
+  // One hash tag, one slot: a multi-key command is never cross-slot when it reaches the log.
+  let tag = '';
+  for (let i = 0; tag === ''; i++) if (keyHashSlot(Buffer.from(`tag${i}`)) >= FROM) tag = `tag${i}`;
+  const mset = command('MSET', `{${tag}}a`, '1', `{${tag}}b`, '2');
+  assert.equal(forwardedPart(mset, FROM, END), mset);
+  assert.equal(forwardedPart(mset, 0, FROM), null);
+  const del = command('DEL', `{${tag}}a`, `{${tag}}b`);
+  assert.equal(forwardedPart(del, FROM, END), del);
+  const hset = command('HSET', keyIn(true, 4).toString(), 'f', 'v');
+  assert.equal(forwardedPart(hset, FROM, END), hset);
+  assert.equal(forwardedPart(command('HSET', keyIn(false, 4).toString(), 'f', 'v'), FROM, END), null);
+  assert.equal(forwardedPart(command('NOSUCHCOMMAND', keyIn(true, 5).toString()), FROM, END), null, 'a command the source could not apply changes nothing');
+});
+
+test('no split entry is forwarded', () => {
+  const splitEntries = [
+    encodeShardCommand({ kind: 'split-begin', taskId: 't', start: 0, splitSlot: FROM, end: END, target: 's2' }),
+    encodeShardCommand({ kind: 'split-abort', taskId: 't', reason: 'r' }),
+    encodeShardCommand({ kind: 'split-cleanup', taskId: 't', keys: [keyIn(true, 6)] }),
+    encodeShardCommand({ kind: 'split-reset', taskId: 't', source: 's1', splitSlot: FROM, end: END, snapshotIndex: 1 }),
+    encodeShardCommand({ kind: 'split-ingest', taskId: 't', snapshotIndex: 1, cursor: null, entries: [], next: null }),
+    encodeShardCommand({ kind: 'split-forward', taskId: 't', entries: [], throughIndex: 1 }),
+    encodeShardCommand({ kind: 'split-handoff', taskId: 't', finalIndex: 1 }),
+  ];
+  assert.deepEqual(splitEntries.map((data) => forwardedPart(data, FROM, END)), splitEntries.map(() => null));
+});

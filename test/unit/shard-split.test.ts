@@ -53,6 +53,11 @@ class Replica {
   }
 }
 
+/** Which of these slots the replica's own log says it owns. */
+function owned(replica: ShardReplica, ...slots: number[]): boolean[] {
+  return slots.map((slot) => replica.ownsSlot(slot));
+}
+
 /** `count` keys in slots [from, end). */
 function keysIn(from: number, end: number, count: number, prefix = 'k'): string[] {
   const keys: string[] = [];
@@ -118,9 +123,13 @@ for (const storage of STORAGES) {
       const staying = keysIn(START, SPLIT, 30, 'stay');
       const moving = keysIn(SPLIT, END, 30, 'move');
       for (const key of [...staying, ...moving]) assert.deepEqual(source.set(key, `v0-${key}`), { kind: 'simple', value: 'OK' });
+      assert.equal(source.replica.ownedRange(), null, 'a shard that never split serves what the routing table gives it');
+      assert.deepEqual(owned(source.replica, START, SPLIT, END, 16383), [true, true, true, true]);
 
       assert.equal(source.split({ kind: 'split-begin', taskId: 't1', start: START, splitSlot: SPLIT, end: END, target: 's2' }).ok, true);
       assert.deepEqual(source.replica.ownedRange(), { start: START, end: END });
+      assert.deepEqual(owned(source.replica, START, SPLIT - 1, SPLIT, END - 1, END), [true, true, true, true, false]);
+      assert.equal(source.split({ kind: 'split-commit', taskId: 't9' }).ok, false, 'split entries of another task are refused');
       await source.replica.data.flushed();
       const snapshotIndex = source.lastIndex;
       const chunks = chunksOf(source.replica, SPLIT, END, 200);
@@ -130,9 +139,14 @@ for (const storage of STORAGES) {
       // A write to the moving range after the snapshot: it reaches the target by forwarding.
       source.set(moving[0]!, 'v1');
       const forwarded = { index: source.lastIndex, data: encodeShardCommand({ kind: 'command', nowMs: 1, argv: [Buffer.from('SET'), Buffer.from(moving[0]!), Buffer.from('v1')] }) };
+      // A write that stays: a sender that forwarded it by mistake must not put it on the target.
+      const strayKey = keysIn(START, SPLIT, 1, 'stray')[0]!;
+      source.set(strayKey, 'stray');
+      const stray = { index: source.lastIndex, data: encodeShardCommand({ kind: 'command', nowMs: 1, argv: [Buffer.from('SET'), Buffer.from(strayKey), Buffer.from('stray')] }) };
 
       assert.equal(target.split({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex }).ok, true);
-      assert.equal(target.replica.ownsSlot(SPLIT), false, 'the target owns nothing before the handoff');
+      assert.deepEqual(owned(target.replica, START, SPLIT, END - 1), [false, false, false], 'the target owns nothing before the handoff');
+      assert.equal(target.set(moving[3]!, 'early'), NOT_OWNED, 'a write routed to the target before the handoff is not applied');
       let cursor: Uint8Array | null = null;
       for (const [i, chunk] of chunks.entries()) {
         const ingest: Extract<ShardCommand, { kind: 'split-ingest' }> = { kind: 'split-ingest', taskId: 't1', snapshotIndex, cursor, entries: chunk.entries, next: chunk.next };
@@ -147,18 +161,31 @@ for (const storage of STORAGES) {
         cursor = chunk.next;
       }
       const afterSnapshot = target.replica.splitState();
-      assert.equal(afterSnapshot?.role === 'target' && afterSnapshot.snapshotDone, true);
+      assert.ok(afterSnapshot?.role === 'target');
+      assert.deepEqual(
+        { snapshotDone: afterSnapshot.snapshotDone, nextCursor: afterSnapshot.nextCursor, lastSourceIndex: afterSnapshot.lastSourceIndex },
+        { snapshotDone: true, nextCursor: null, lastSourceIndex: snapshotIndex },
+      );
+      assert.equal(afterSnapshot.bytesIngested, chunks.flatMap((c) => c.entries).reduce((sum, e) => sum + e.byteLength, 0));
       assert.equal(target.get(moving[0]!), `v0-${moving[0]}`);
+      assert.equal(target.replica.data.keyCount, moving.length, 'the target holds exactly the moving keys');
 
-      assert.equal(target.split({ kind: 'split-forward', taskId: 't1', entries: [forwarded], throughIndex: forwarded.index }).ok, true);
-      assert.equal(target.split({ kind: 'split-forward', taskId: 't1', entries: [forwarded], throughIndex: forwarded.index }).ok, false, 'a forwarded entry applies once');
+      assert.equal(target.split({ kind: 'split-forward', taskId: 't1', entries: [forwarded, stray], throughIndex: stray.index }).ok, true);
+      assert.equal(target.get(strayKey), undefined, 'only the moving range is applied');
+      assert.equal(target.split({ kind: 'split-forward', taskId: 't1', entries: [forwarded, stray], throughIndex: stray.index }).ok, false, 'a forwarded entry applies once');
       assert.equal(target.get(moving[0]!), 'v1');
+      const caughtUp = target.replica.splitState();
+      assert.equal(caughtUp?.role === 'target' && caughtUp.lastSourceIndex, stray.index);
 
       // The handoff needs every source entry up to the commit.
       assert.equal(source.split({ kind: 'split-commit', taskId: 't1' }).ok, true);
       const commitIndex = source.lastIndex;
       assert.deepEqual(source.replica.ownedRange(), { start: START, end: SPLIT });
+      assert.deepEqual(owned(source.replica, START, SPLIT - 1, SPLIT, END - 1), [true, true, false, false]);
+      const committed = source.replica.splitState();
+      assert.deepEqual(committed?.role === 'source' && { phase: committed.phase, commitIndex: committed.commitIndex }, { phase: 'committed', commitIndex });
       assert.equal(source.set(moving[1]!, 'late'), NOT_OWNED, 'the source refuses the moved slots after the commit');
+      assert.equal(source.get(moving[1]!), `v0-${moving[1]}`, 'and leaves them as they were');
       assert.equal(source.split({ kind: 'split-abort', taskId: 't1', reason: 'too late' }).ok, false, 'after the commit the split only rolls forward');
       assert.equal(target.split({ kind: 'split-handoff', taskId: 't1', finalIndex: commitIndex }).ok, false, 'not yet applied up to the commit');
       // Nothing after the write touched the moving range: the forward only moves the target's index on.
@@ -169,6 +196,8 @@ for (const storage of STORAGES) {
       assert.equal(handoff.state?.role === 'target' && handoff.state.handedOff, true);
       assert.equal(target.replica.splitState(), null);
       assert.deepEqual(target.replica.ownedRange(), { start: SPLIT, end: END });
+      assert.deepEqual(owned(target.replica, SPLIT - 1, SPLIT, END - 1, END), [false, true, true, false]);
+      assert.equal(target.split({ kind: 'split-handoff', taskId: 't1', finalIndex: commitIndex }).ok, false, 'a repeated handoff is skipped');
       assert.deepEqual(target.set(moving[2]!, 'on-target'), { kind: 'simple', value: 'OK' });
       assert.equal(target.set(staying[0]!, 'x'), NOT_OWNED, 'the target owns only the moved slots');
 
@@ -182,6 +211,9 @@ for (const storage of STORAGES) {
       assert.equal(source.split({ kind: 'split-cleanup', taskId: 't1', keys: [] }).ok, true);
       assert.equal(source.replica.splitState(), null);
       assert.deepEqual(source.replica.ownedRange(), { start: START, end: SPLIT }, 'the owned range outlives the split');
+      assert.deepEqual(owned(source.replica, START, SPLIT - 1, SPLIT), [true, true, false]);
+      assert.equal(source.set(moving[1]!, 'stale route'), NOT_OWNED, 'a request routed by a stale table is refused after the split too');
+      assert.equal(source.split({ kind: 'split-cleanup', taskId: 't1', keys: [] }).ok, false, 'a cleanup after the end is skipped');
       for (const key of moving) assert.equal(source.get(key), undefined);
       for (const key of staying) assert.equal(source.get(key), `v0-${key}`);
     });
@@ -191,35 +223,72 @@ for (const storage of STORAGES) {
       const moving = keysIn(SPLIT, END, 5);
       source.split({ kind: 'split-begin', taskId: 't1', start: START, splitSlot: SPLIT, end: END, target: 's2' });
       assert.equal(source.split({ kind: 'split-begin', taskId: 't2', start: START, splitSlot: SPLIT + 1, end: END, target: 's3' }).ok, false, 'one split at a time');
+      assert.equal(source.split({ kind: 'split-abort', taskId: 't2', reason: 'not mine' }).ok, false, 'another task cannot abort it');
       assert.equal(source.split({ kind: 'split-abort', taskId: 't1', reason: 'buffer timeout' }).ok, true);
       assert.equal(source.replica.splitState(), null);
+      assert.deepEqual(source.replica.ownedRange(), { start: START, end: END });
+      assert.deepEqual(owned(source.replica, START, SPLIT, END - 1), [true, true, true]);
+      assert.equal(source.split({ kind: 'split-abort', taskId: 't1', reason: 'again' }).ok, false, 'a repeated abort is skipped');
       assert.equal(source.split({ kind: 'split-commit', taskId: 't1' }).ok, false, 'an aborted split cannot commit');
       assert.deepEqual(source.set(moving[0]!, 'after-abort'), { kind: 'simple', value: 'OK' });
       assert.equal(source.get(moving[0]!), 'after-abort');
     });
 
-    it('the split state survives FLUSHALL, a whole-shard snapshot, and a restart', async (t) => {
+    it('the split state survives FLUSHALL, a whole-shard snapshot, and a restart, and is never counted as a key', async (t) => {
       const opened = storage.open(t, 's1');
       const source = new Replica(new ShardReplica('s1', opened.data));
-      source.set(keysIn(START, SPLIT, 1)[0]!, 'x');
-      source.split({ kind: 'split-begin', taskId: 't1', start: START, splitSlot: SPLIT, end: END, target: 's2' });
-      source.apply({ kind: 'flush', nowMs: 1 });
-      assert.equal(source.replica.splitState()?.taskId, 't1');
-      assert.equal(opened.data.keyCount, 0, 'the meta is not a key');
+      const [stay] = keysIn(START, SPLIT, 1);
+      const [move] = keysIn(SPLIT, END, 1);
+      source.set(stay!, 'x');
+      source.set(move!, 'y');
       await opened.data.flushed();
+      const counts = { keys: opened.data.keyCount, bytes: opened.data.byteCount };
+      source.split({ kind: 'split-begin', taskId: 't1', start: START, splitSlot: SPLIT, end: END, target: 's2' });
+      source.split({ kind: 'split-commit', taskId: 't1' });
+      const state = source.replica.splitState();
+      assert.equal(state?.role === 'source' && state.phase, 'committed');
+      await opened.data.flushed();
+      assert.deepEqual({ keys: opened.data.keyCount, bytes: opened.data.byteCount }, counts, 'the meta is not counted');
+      assert.equal(opened.data.scan(0, 16384, undefined, 100).length, 2, 'nor scanned');
+      assert.equal(source.replica.rangeSize(0, 16384).keys, 2, 'nor sized');
 
-      // A follower restored from a whole-shard snapshot gets the split state with the data.
+      // A whole-shard snapshot in several chunks: the meta rides on the first one only.
       const reader = source.replica.openSnapshot();
-      const chunks = [reader.chunk(null, 1 << 20)];
+      const chunks: ShardSnapshotChunk[] = [];
+      for (let cursor: Uint8Array | null = null, first = true; first || cursor !== null; first = false) {
+        const chunk = reader.chunk(cursor, 1);
+        chunks.push(chunk);
+        cursor = chunk.next;
+      }
       reader.close();
-      const follower = new ShardReplica('s1', new MemoryShardData('s1'));
-      follower.restore(chunks);
-      assert.deepEqual(follower.splitState(), source.replica.splitState());
-      assert.deepEqual(follower.ownedRange(), { start: START, end: END });
+      assert.ok(chunks.length >= 2);
+      assert.ok(chunks[0]!.meta instanceof Uint8Array);
+      assert.deepEqual(chunks.slice(1).map((c) => c.meta), chunks.slice(1).map(() => undefined));
+      assert.equal(chunks.flatMap((c) => c.entries).length, 4, 'the snapshot holds the two keys and no meta entry');
+      for (const follower of [new ShardReplica('s1', new MemoryShardData('s1')), new ShardReplica('s1', storage.open(t, 's1').data)]) {
+        follower.restore(chunks);
+        assert.deepEqual(follower.splitState(), state);
+        assert.deepEqual(follower.ownedRange(), { start: START, end: SPLIT });
+        assert.equal(follower.data.get(Buffer.from(move!))?.type, 'string', 'the moved key is there until cleanup');
+        // A snapshot of a shard that never split replaces the state too.
+        const plain = new ShardReplica('s3', new MemoryShardData('s3')).openSnapshot();
+        follower.restore([plain.chunk(null, 1 << 20)]);
+        assert.deepEqual([follower.splitState(), follower.ownedRange(), follower.data.keyCount], [null, null, 0]);
+      }
+
+      // FLUSHALL deletes the keys and keeps the meta.
+      source.apply({ kind: 'flush', nowMs: 1 });
+      await opened.data.flushed();
+      assert.deepEqual(source.replica.splitState(), state);
+      assert.deepEqual(source.replica.ownedRange(), { start: START, end: SPLIT });
+      assert.deepEqual({ keys: opened.data.keyCount, bytes: opened.data.byteCount }, { keys: 0, bytes: 0 });
 
       if (opened.reopen !== null) {
-        const restarted = new ShardReplica('s1', await opened.reopen());
-        assert.deepEqual(restarted.splitState(), source.replica.splitState());
+        const restarted = new Replica(new ShardReplica('s1', await opened.reopen()));
+        assert.deepEqual(restarted.replica.splitState(), state);
+        assert.deepEqual(restarted.replica.ownedRange(), { start: START, end: SPLIT });
+        assert.equal(restarted.set(move!, 'z'), NOT_OWNED, 'a restarted source still refuses the moved slots');
+        assert.equal(restarted.replica.data.keyCount, 0);
       }
     });
 
@@ -235,6 +304,14 @@ for (const storage of STORAGES) {
       assert.equal(size.keys, 51);
       const empty = new ShardReplica('s9', storage.open(t, 's9').data);
       assert.equal(empty.chooseSplitSlot(START, END), 100, 'an empty range is cut in the middle');
+
+      // All the bytes in the first or the last slot: the cut is still strictly inside the range.
+      for (const [slot, expected] of [[START, START + 1], [END - 1, END - 1]] as const) {
+        const edge = new Replica(new ShardReplica(`edge${slot}`, storage.open(t, `edge${slot}`).data));
+        for (const key of keysIn(slot, slot + 1, 3)) edge.set(key, 'e'.repeat(100));
+        await edge.replica.data.flushed();
+        assert.equal(edge.replica.chooseSplitSlot(START, END), expected, `all in slot ${slot}`);
+      }
     });
   });
 }
