@@ -117,20 +117,22 @@ export class SplitSource {
       }
       state = await this.begin();
     }
+    let targetApplied: number | undefined;
     if (state.phase === 'begun') {
       const outcome = await this.transferAndCatchUp(state);
-      if (outcome !== 'committed') return;
+      if (outcome === 'aborted') return;
+      targetApplied = outcome;
       state = this.sourceState()!;
     }
-    await this.switchOver(state);
+    await this.switchOver(state, targetApplied);
     await this.cleanup(state);
   }
 
   private async begin(): Promise<SourceSplitState> {
     const replica = this.replica();
-    await replica.data.flushed();
     const { start, end } = this.shard;
-    const splitSlot = this.shard.split?.splitSlot ?? replica.chooseSplitSlot(start, end);
+    // Read at a stable point: a range read needs every write of the shard durable.
+    const splitSlot = this.shard.split?.splitSlot ?? (await this.host.stableState(this.shard.id, () => replica.chooseSplitSlot(start, end)));
     this.host.logger.info({ task: this.taskId, shard: this.shard.id, split_slot: splitSlot }, 'split: begin');
     await this.proposeSplit({ kind: 'split-begin', taskId: this.taskId, start, splitSlot, end, target: this.target });
     const state = this.sourceState();
@@ -138,8 +140,8 @@ export class SplitSource {
     return state;
   }
 
-  /** Snapshot and catch-up, then buffering and the commit; 'aborted' when rolled back. */
-  private async transferAndCatchUp(state: SourceSplitState): Promise<'committed' | 'aborted'> {
+  /** Snapshot, catch-up, buffering and the commit; resolves with the source index the target holds, or 'aborted'. */
+  private async transferAndCatchUp(state: SourceSplitState): Promise<number | 'aborted'> {
     await this.report('snapshot_transfer', state.splitSlot, true);
     const probe = await this.untilTarget(null, state);
     if (probe === 'aborted') return probe;
@@ -171,7 +173,8 @@ export class SplitSource {
     // Buffering: writes to the moving range are held from now on. Once the target has every entry
     // proposed before that, the switch is proposed; until then a timeout or overflow still rolls back.
     this.host.buffer.start(this.shard.id, state.splitSlot, state.end, this.params.bufferMaxSize, this.params.bufferTimeoutMs, this.host.now());
-    await this.report('buffering', state.splitSlot, true);
+    // Writes are held from here: nothing waits for the pilot.
+    void this.report('buffering', state.splitSlot, true);
     const heldFrom = this.host.lastIndex(this.shard.id);
     for (;;) {
       const refusal = this.bufferRefusal();
@@ -195,17 +198,20 @@ export class SplitSource {
       this.host.buffer.release(this.shard.id, this.host.now(), () => TRYAGAIN_ROLLBACK);
       throw new Stop();
     }
-    return 'committed';
+    return applied;
   }
 
   /** A fresh snapshot of the moving range at a stable applied index, sent chunk by chunk. */
   private async sendSnapshot(state: SourceSplitState): Promise<TargetSplitState | 'aborted'> {
     const replica = this.replica();
-    const { index, reader } = await this.host.stableState(this.shard.id, (appliedIndex) => ({ index: appliedIndex, reader: replica.openRangeSnapshot(state.splitSlot, state.end) as ShardSnapshotReader }));
+    const { index, reader, total } = await this.host.stableState(this.shard.id, (appliedIndex) => ({
+      index: appliedIndex,
+      reader: replica.openRangeSnapshot(state.splitSlot, state.end) as ShardSnapshotReader,
+      total: replica.rangeSize(state.splitSlot, state.end).bytes,
+    }));
     // Catch-up forwards from here: compaction must keep it.
     this.host.retainLogFrom(this.shard.id, index + 1);
     try {
-      const total = replica.rangeSize(state.splitSlot, state.end).bytes;
       this.progress = { ...this.progress, snapshot_index: index, snapshot_bytes_total: total, snapshot_bytes_sent: 0, snapshot_done: false };
       const reset = await this.untilTarget({ kind: 'split-reset', taskId: this.taskId, source: this.shard.id, splitSlot: state.splitSlot, end: state.end, snapshotIndex: index }, state);
       if (reset === 'aborted') return reset;
@@ -255,15 +261,22 @@ export class SplitSource {
     return done;
   }
 
-  /** After `split-commit`: forward the rest, hand the range over, answer the held writes. */
-  private async switchOver(state: SourceSplitState): Promise<void> {
-    await this.report('switching', state.splitSlot, true);
-    const probe = await this.untilTarget(null, state);
-    if (probe === 'aborted') throw new Stop();
+  /**
+   * After `split-commit`: forward the rest, hand the range over, answer the held writes. Held writes wait
+   * for this, so the pilot hears of it without being waited for; `targetApplied` (known when this driver
+   * ran the catch-up) spares a probe of the target.
+   */
+  private async switchOver(state: SourceSplitState, targetApplied: number | undefined): Promise<void> {
+    void this.report('switching', state.splitSlot, true);
     const handedOff = (answer: TargetAnswer): boolean =>
       answer.kind === 'ok' && answer.state === null && answer.owned !== null && answer.owned.start === state.splitSlot && answer.owned.end === state.end;
-    if (!handedOff(probe)) {
-      const from = probe.state?.role === 'target' ? probe.state.lastSourceIndex : state.commitIndex;
+    let from = targetApplied;
+    if (from === undefined) {
+      const probe = await this.untilTarget(null, state);
+      if (probe === 'aborted') throw new Stop();
+      from = handedOff(probe) ? undefined : probe.state?.role === 'target' ? probe.state.lastSourceIndex : state.commitIndex;
+    }
+    if (from !== undefined) {
       const forwarded = await this.forward(state, from, state.commitIndex);
       if (forwarded === 'aborted') throw new Stop();
       const handoff = await this.untilTarget({ kind: 'split-handoff', taskId: this.taskId, finalIndex: state.commitIndex }, state);
