@@ -51,10 +51,21 @@ export interface SplitSourceHost {
 class Stop extends Error {}
 
 const FORWARD_BATCH_BYTES = 256 * 1024;
-const CLEANUP_BATCH_KEYS = 1000;
+/** Keys one cleanup entry deletes: bounded in count and in bytes, so an entry stays a modest Raft message. */
+const CLEANUP_BATCH_KEYS = 10_000;
+const CLEANUP_BATCH_BYTES = 256 * 1024;
 /** Between attempts when the target does not answer. */
 const RETRY_MS = 100;
 const TRYAGAIN_ROLLBACK = error('TRYAGAIN the split of this slot was rolled back; retry');
+
+/**
+ * Seconds until `done` reaches `total` at the rate so far; null while nothing is done (no rate yet) or
+ * when there is nothing left to estimate.
+ */
+export function etaSeconds(done: number, total: number, elapsedMs: number): number | null {
+  if (done <= 0 || elapsedMs <= 0) return null;
+  return Math.max(0, Math.round(((total - done) * elapsedMs) / done / 100) / 10);
+}
 
 export class SplitSource {
   private readonly term: number;
@@ -157,12 +168,15 @@ export class SplitSource {
     await this.report('catching_up', state.splitSlot, true);
     const catchUpStartMs = this.host.now();
     let applied = target.lastSourceIndex;
+    const firstDelay = this.host.lastIndex(this.shard.id) - applied;
     for (;;) {
       const forwarded = await this.forward(state, applied, this.host.commitIndex(this.shard.id));
       if (forwarded === 'aborted') return forwarded;
       applied = forwarded;
       const delay = this.host.lastIndex(this.shard.id) - applied;
-      this.progress = { ...this.progress, source_last_index: this.host.lastIndex(this.shard.id), target_applied_index: applied, delay };
+      // How fast the delay shrinks so far says when it falls under the threshold.
+      const eta = etaSeconds(firstDelay - delay, firstDelay - this.params.catchUpThreshold, this.host.now() - catchUpStartMs);
+      this.progress = { ...this.progress, source_last_index: this.host.lastIndex(this.shard.id), target_applied_index: applied, delay, eta_seconds: eta };
       await this.report('catching_up', state.splitSlot, false);
       if (this.cancelRequested) return this.abort(state, 'cancelled');
       if (delay < this.params.catchUpThreshold) break;
@@ -217,12 +231,13 @@ export class SplitSource {
       if (reset === 'aborted') return reset;
       let cursor: Uint8Array | null = null;
       let sent = 0;
+      const startMs = this.host.now();
       for (;;) {
         const chunk = reader.chunk(cursor, this.params.snapshotChunkBytes);
         const answer = await this.untilTarget({ kind: 'split-ingest', taskId: this.taskId, snapshotIndex: index, cursor, entries: chunk.entries, next: chunk.next }, state);
         if (answer === 'aborted') return answer;
         for (const entry of chunk.entries) sent += entry.byteLength;
-        this.progress = { ...this.progress, snapshot_bytes_sent: sent };
+        this.progress = { ...this.progress, snapshot_bytes_sent: sent, eta_seconds: etaSeconds(sent, total, this.host.now() - startMs) };
         await this.report('snapshot_transfer', state.splitSlot, false);
         if (this.cancelRequested) return this.abort(state, 'cancelled');
         if (chunk.next === null) {
@@ -292,7 +307,13 @@ export class SplitSource {
     const replica = this.replica();
     for (;;) {
       await replica.data.flushed();
-      const keys = replica.data.scan(state.splitSlot, state.end, undefined, CLEANUP_BATCH_KEYS).map((found) => found.key);
+      const keys: Buffer[] = [];
+      let bytes = 0;
+      for (const found of replica.data.scan(state.splitSlot, state.end, undefined, CLEANUP_BATCH_KEYS)) {
+        if (bytes + found.key.length > CLEANUP_BATCH_BYTES && keys.length > 0) break;
+        keys.push(found.key);
+        bytes += found.key.length;
+      }
       await this.proposeSplit({ kind: 'split-cleanup', taskId: this.taskId, keys });
       if (keys.length === 0) break;
     }
