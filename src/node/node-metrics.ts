@@ -1,6 +1,7 @@
 /**
  * A node's Prometheus metrics: commands by name with their latency (including the wait for durability),
- * connections, and the size and traffic of each hosted shard. Served on the node's metrics port.
+ * connections, the size and traffic of each hosted shard, and the splits it drives. Served on the node's
+ * metrics port.
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -23,6 +24,16 @@ export class NodeMetrics implements CommandObserver {
   /** Read at scrape time, so sizes are current rather than as of the last heartbeat. */
   private shardSizes: () => Iterable<{ id: string; keys: number; bytes: number }> = () => [];
   readonly routingVersion = new Gauge({ name: 'cleave_node_routing_version', help: 'Routing table version known to this node', registers: [this.registry] });
+  /** Split traffic and pauses seen by this node as a split's source leader (docs/SPLIT.md). */
+  readonly splitSnapshotBytes = new Counter({ name: 'cleave_node_split_snapshot_bytes_total', help: 'Snapshot bytes sent to split targets', registers: [this.registry] });
+  private readonly splitDelay = new Gauge({ name: 'cleave_node_split_catch_up_delay', help: 'Source log entries a split target is behind, by source shard', labelNames: ['shard'], registers: [this.registry] });
+  readonly splitWritePause = new Histogram({
+    name: 'cleave_node_split_write_pause_seconds',
+    help: 'Time a write was held in a split buffer before its answer',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  private bufferedWrites: () => number = () => 0;
   /** Labelled children cached per command: label lookup is too slow for every request. */
   private readonly children = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<string> }>();
 
@@ -49,6 +60,25 @@ export class NodeMetrics implements CommandObserver {
         for (const shard of sizes.shardSizes()) this.labels(shard.id).set(shard.bytes);
       },
     });
+    new Gauge({
+      name: 'cleave_node_split_buffered_writes',
+      help: 'Writes held in split buffers',
+      registers: [this.registry],
+      collect() {
+        this.set(sizes.bufferedWrites());
+      },
+    });
+  }
+
+  /** Where the buffered writes gauge reads from. */
+  trackSplitBuffer(count: () => number): void {
+    this.bufferedWrites = count;
+  }
+
+  /** The catch-up delay of a split driven from `sourceShard`; undefined once there is none. */
+  splitCatchUpDelay(sourceShard: string, delay: number | undefined): void {
+    if (delay === undefined) this.splitDelay.remove(sourceShard);
+    else this.splitDelay.labels(sourceShard).set(delay);
   }
 
   /** Where the shard size gauges read from. */

@@ -21,6 +21,7 @@ import { PilotClient, PilotError } from './pilot-client.js';
 import { RoutingView } from './routing-view.js';
 import { ShardGroups } from './shard-groups.js';
 import { SplitBuffer } from './split-buffer.js';
+import { newOwnerOf, targetServing } from './split-overlay.js';
 
 export interface NodeOptions {
   readonly host: string;
@@ -74,7 +75,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const store = NodeStore.open(options.dataDir);
   const pilot = new PilotClient(options.pilotUrl, options.clusterSecret);
   const metrics = new NodeMetrics();
-  const splitBuffer = new SplitBuffer();
+  const splitBuffer = new SplitBuffer((waitedMs) => metrics.splitWritePause.observe(waitedMs / 1000));
+  metrics.trackSplitBuffer(() => splitBuffer.countAll());
   const connections = new Map<number, ClientConnection>();
   const stats: NodeStats = { commandsProcessed: 0, connectionsReceived: 0, opsPerSec: 0 };
   const startedAtMs = Date.now();
@@ -130,6 +132,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
           return undefined;
         }),
         movedToTarget: (targetShard, slot) => movedTo(targetShard, slot),
+        observer: {
+          snapshotBytesSent: (bytes) => metrics.splitSnapshotBytes.inc(bytes),
+          catchUpDelay: (sourceShard, delay) => metrics.splitCatchUpDelay(sourceShard, delay),
+        },
       },
     });
     groups.sync(view);
@@ -177,21 +183,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     replica: (shardId) => groups?.replicas.get(shardId),
     write: (shardId, argv, nowMs) => groups?.write(shardId, argv, nowMs) ?? notRunning(),
     readBarrier: (shardId) => groups?.readBarrier(shardId) ?? notRunning(),
-    splitTargetOwning: (slot) => {
-      for (const t of view.splitTargets) {
-        const replica = groups?.replicas.get(t.id);
-        const owned = replica?.ownedRange();
-        if (owned != null && owned.end > owned.start && replica!.ownsSlot(slot) && groups!.isLeader(t.id)) return t.id;
-      }
-      return undefined;
-    },
+    splitTargetOwning: (slot) =>
+      targetServing(
+        slot,
+        view.splitTargets.map((t) => ({ id: t.id, owned: groups?.replicas.get(t.id)?.ownedRange() ?? null, leads: groups?.isLeader(t.id) ?? false })),
+      ),
     holdWrite: (shardId, slot) => splitBuffer.hold(shardId, slot, Date.now(), SPLIT_TRYAGAIN),
     movedAway: (shardId, slot) => {
-      // The split this shard is in, or the shard the routing table now gives the slot to.
-      const state = groups?.replicas.get(shardId)?.splitState();
-      if (state?.role === 'source') return movedTo(state.target, slot);
-      const owner = view.shardOfSlot(slot);
-      return owner !== undefined && owner.id !== shardId ? movedTo(owner.id, slot) : SPLIT_TRYAGAIN;
+      const marker = view.table.shards.find((s) => s.id === shardId)?.split;
+      const owner = newOwnerOf(shardId, groups?.replicas.get(shardId)?.splitState() ?? null, marker, view.shardOfSlot(slot)?.id);
+      return owner === undefined ? SPLIT_TRYAGAIN : movedTo(owner, slot);
     },
     settled: () => store.commitAll(),
     debugFaults: () => (options.enableDebugCommand === true ? groups?.faults : undefined),

@@ -45,7 +45,7 @@ export interface ShardGroupsOptions {
   /** A group's leader changed as this node sees it. */
   readonly onLeaderChange: (shardId: string) => void;
   /** What split source drivers need from the node beyond the groups: the buffer, the pilot, redirects. */
-  readonly splits: Pick<SplitSourceHost, 'buffer' | 'report' | 'movedToTarget'>;
+  readonly splits: Pick<SplitSourceHost, 'buffer' | 'report' | 'movedToTarget' | 'observer'>;
 }
 
 /** How long one split request to a target replica may take before the next replica is tried. */
@@ -163,6 +163,7 @@ export class ShardGroups {
       buffer: splits.buffer,
       report: splits.report,
       movedToTarget: splits.movedToTarget,
+      observer: splits.observer,
       replica: (shardId) => this.replicas.get(shardId),
       leads: (shardId, term) => {
         const leadership = this.multiRaft.leadership(shardId);
@@ -174,6 +175,7 @@ export class ShardGroups {
       committedEntries: (shardId, lo, hi, maxBytes) => this.multiRaft.committedEntries(shardId, lo, hi, maxBytes),
       commitIndex: (shardId) => this.multiRaft.status(shardId)?.commit ?? 0,
       lastIndex: (shardId) => this.multiRaft.status(shardId)?.lastIndex ?? 0,
+      firstIndex: (shardId) => this.multiRaft.firstIndex(shardId) ?? 1,
       retainLogFrom: (shardId, index) => this.multiRaft.retainLogFrom(shardId, index),
       sendToTarget: (target, command) => this.sendToTarget(target, command),
       now: () => Date.now(),

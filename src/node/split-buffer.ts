@@ -34,6 +34,9 @@ export type HoldResult =
 export class SplitBuffer {
   private readonly buffers = new Map<string, Buffered>();
 
+  /** `onAnswered` hears how long each held write waited (the write pause a split costs it). */
+  constructor(private readonly onAnswered: (waitedMs: number) => void = () => {}) {}
+
   /** Starts holding writes to [fromSlot, endSlot) of `shardId`. */
   start(shardId: string, fromSlot: number, endSlot: number, maxSize: number, timeoutMs: number, nowMs: number): void {
     if (this.buffers.has(shardId)) return;
@@ -62,6 +65,13 @@ export class SplitBuffer {
     return this.buffers.get(shardId)?.held.length ?? 0;
   }
 
+  /** Writes held for every shard. */
+  countAll(): number {
+    let held = 0;
+    for (const buffer of this.buffers.values()) held += buffer.held.length;
+    return held;
+  }
+
   overflowed(shardId: string): boolean {
     return this.buffers.get(shardId)?.overflowed ?? false;
   }
@@ -79,7 +89,7 @@ export class SplitBuffer {
       const keep: Held[] = [];
       for (const held of buffer.held) {
         if (nowMs - held.sinceMs >= buffer.timeoutMs) {
-          held.answer(reply);
+          this.answer(held, nowMs, reply);
           expired++;
         } else {
           keep.push(held);
@@ -98,7 +108,7 @@ export class SplitBuffer {
     let longest = 0;
     for (const held of buffer.held) {
       longest = Math.max(longest, nowMs - held.sinceMs);
-      held.answer(reply(held.slot));
+      this.answer(held, nowMs, reply(held.slot));
     }
     return longest;
   }
@@ -106,5 +116,10 @@ export class SplitBuffer {
   /** Answers every held write of every shard (the node is closing). */
   releaseAll(nowMs: number, reply: Reply): void {
     for (const shardId of [...this.buffers.keys()]) this.release(shardId, nowMs, () => reply);
+  }
+
+  private answer(held: Held, nowMs: number, reply: Reply): void {
+    this.onAnswered(nowMs - held.sinceMs);
+    held.answer(reply);
   }
 }

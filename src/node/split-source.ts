@@ -15,6 +15,20 @@ import { forwardedPart } from '../shard/split-forward.js';
 import type { OwnedRange, ShardSplitState, SourceSplitState, SplitApplyResult, TargetSplitState } from '../shard/split-state.js';
 import type { ShardSnapshotReader } from '../storage/types.js';
 import type { SplitBuffer } from './split-buffer.js';
+import {
+  abortedStatus,
+  bufferingStep,
+  catchUpStep,
+  CANCELLED,
+  etaSeconds,
+  handedOff,
+  reportDue,
+  resumeSplit,
+  switchStart,
+  targetSilenceStep,
+  transferStart,
+  type BufferCondition,
+} from './split-step.js';
 
 /** What the target's leader answered to a split request. */
 export type TargetAnswer =
@@ -37,14 +51,24 @@ export interface SplitSourceHost {
   /** The group's commit index and last log index. */
   commitIndex(shardId: string): number;
   lastIndex(shardId: string): number;
+  /** The first index the group's log still holds (compaction moves it). */
+  firstIndex(shardId: string): number;
   retainLogFrom(shardId: string, index: number | undefined): void;
   /** Sends a split entry (or, with null, a probe) to the target shard's leader. */
   sendToTarget(targetShard: string, command: ShardCommand | null): Promise<TargetAnswer>;
   report(report: SplitReport): Promise<SplitReportResponse | undefined>;
+  /** Snapshot bytes sent to a target and the catch-up delay, for the node's metrics. */
+  readonly observer: SplitObserver;
   /** `-MOVED slot host:port` of the target's leader, or TRYAGAIN when it is not known. */
   movedToTarget(targetShard: string, slot: number): Reply;
   now(): number;
   sleep(ms: number): Promise<void>;
+}
+
+/** What a source driver tells the node's metrics. */
+export interface SplitObserver {
+  snapshotBytesSent(bytes: number): void;
+  catchUpDelay(sourceShard: string, delay: number | undefined): void;
 }
 
 /** The driver stops: leadership moved on, or the split is over. */
@@ -60,15 +84,6 @@ const CLEANUP_BATCH_BYTES = 64 * 1024;
 /** Between attempts when the target does not answer. */
 const RETRY_MS = 100;
 const TRYAGAIN_ROLLBACK = error('TRYAGAIN the split of this slot was rolled back; retry');
-
-/**
- * Seconds until `done` reaches `total` at the rate so far; null while nothing is done (no rate yet) or
- * when there is nothing left to estimate.
- */
-export function etaSeconds(done: number, total: number, elapsedMs: number): number | null {
-  if (done <= 0 || elapsedMs <= 0) return null;
-  return Math.max(0, Math.round(((total - done) * elapsedMs) / done / 100) / 10);
-}
 
 export class SplitSource {
   private readonly term: number;
@@ -113,33 +128,31 @@ export class SplitSource {
       if (!(err instanceof Stop)) this.host.logger.warn({ err, task: this.taskId, shard: this.shard.id }, 'split driver stopped');
     } finally {
       this.host.retainLogFrom(this.shard.id, undefined);
+      this.host.observer.catchUpDelay(this.shard.id, undefined);
     }
   }
 
   private async drive(): Promise<void> {
-    let state = this.sourceState();
-    if (state === null) {
-      const owned = this.replica().ownedRange();
-      // Already split by this task (cleanup done before the pilot heard of it).
-      if (owned !== null && this.shard.split?.splitSlot !== null && owned.end === this.shard.split?.splitSlot) {
-        await this.report('completed', this.shard.split?.splitSlot ?? undefined, true, undefined, true);
-        return;
+    const resume = resumeSplit(this.sourceState(), this.replica().ownedRange(), { ...this.shard.split!, cancelRequested: this.cancelRequested });
+    this.host.logger.info({ task: this.taskId, shard: this.shard.id, term: this.term, resume: resume.kind }, 'split: driving');
+    switch (resume.kind) {
+      case 'completed':
+        return this.report('completed', resume.splitSlot, true, undefined, true);
+      case 'cancelled':
+        return this.report('cancelled', undefined, true, undefined, true);
+      case 'switch':
+        await this.switchOver(resume.state, undefined);
+        return this.cleanup(resume.state);
+      case 'begin':
+      case 'transfer': {
+        const begun = resume.kind === 'begin' ? await this.begin() : resume.state;
+        const outcome = await this.transferAndCatchUp(begun);
+        if (outcome === 'aborted') return;
+        const committed = this.sourceState()!;
+        await this.switchOver(committed, outcome);
+        return this.cleanup(committed);
       }
-      if (this.cancelRequested) {
-        await this.report('cancelled', undefined, true, undefined, true);
-        return;
-      }
-      state = await this.begin();
     }
-    let targetApplied: number | undefined;
-    if (state.phase === 'begun') {
-      const outcome = await this.transferAndCatchUp(state);
-      if (outcome === 'aborted') return;
-      targetApplied = outcome;
-      state = this.sourceState()!;
-    }
-    await this.switchOver(state, targetApplied);
-    await this.cleanup(state);
   }
 
   private async begin(): Promise<SourceSplitState> {
@@ -159,33 +172,25 @@ export class SplitSource {
     await this.report('snapshot_transfer', state.splitSlot, true);
     const probe = await this.untilTarget(null, state);
     if (probe === 'aborted') return probe;
-    let target = probe.state?.role === 'target' && probe.state.taskId === this.taskId ? probe.state : null;
-    // Resuming (a new leader here): forwarding goes on from what the target has applied.
-    if (target?.snapshotDone) this.host.retainLogFrom(this.shard.id, target.lastSourceIndex + 1);
-    if (target === null || !target.snapshotDone) {
-      const sent = await this.sendSnapshot(state);
-      if (sent === 'aborted') return sent;
-      target = sent;
-    }
+    let applied = await this.catchUpFrom(state, probe);
+    if (applied === 'aborted') return applied;
     this.progress = { ...this.progress, snapshot_done: true };
     await this.report('catching_up', state.splitSlot, true);
     const catchUpStartMs = this.host.now();
-    let applied = target.lastSourceIndex;
     const firstDelay = this.host.lastIndex(this.shard.id) - applied;
     for (;;) {
       const forwarded = await this.forward(state, applied, this.host.commitIndex(this.shard.id));
       if (forwarded === 'aborted') return forwarded;
       applied = forwarded;
       const delay = this.host.lastIndex(this.shard.id) - applied;
+      this.host.observer.catchUpDelay(this.shard.id, delay);
       // How fast the delay shrinks so far says when it falls under the threshold.
       const eta = etaSeconds(firstDelay - delay, firstDelay - this.params.catchUpThreshold, this.host.now() - catchUpStartMs);
       this.progress = { ...this.progress, source_last_index: this.host.lastIndex(this.shard.id), target_applied_index: applied, delay, eta_seconds: eta };
       await this.report('catching_up', state.splitSlot, false);
-      if (this.cancelRequested) return this.abort(state, 'cancelled');
-      if (delay < this.params.catchUpThreshold) break;
-      if (this.host.now() - catchUpStartMs > this.params.catchUpDeadlineMs && delay > this.params.catchUpSlowDelay) {
-        return this.abort(state, `catch-up too slow: still ${delay} entries behind after ${this.params.catchUpDeadlineMs} ms`);
-      }
+      const next = catchUpStep(delay, this.host.now() - catchUpStartMs, this.cancelRequested, this.params);
+      if (next.kind === 'abort') return this.abort(state, next.reason);
+      if (next.kind === 'buffer') break;
     }
     // Buffering: writes to the moving range are held from now on. Once the target has every entry
     // proposed before that, the switch is proposed; until then a timeout or overflow still rolls back.
@@ -194,9 +199,9 @@ export class SplitSource {
     void this.report('buffering', state.splitSlot, true);
     const heldFrom = this.host.lastIndex(this.shard.id);
     for (;;) {
-      const refusal = this.bufferRefusal();
-      if (refusal !== undefined) return this.abort(state, refusal);
-      if (applied >= heldFrom) break;
+      const next = bufferingStep(this.bufferCondition(), applied, heldFrom, this.params);
+      if (next.kind === 'abort') return this.abort(state, next.reason);
+      if (next.kind === 'commit') break;
       const forwarded = await this.forward(state, applied, Math.min(heldFrom, this.host.commitIndex(this.shard.id)));
       if (forwarded === 'aborted') return forwarded;
       // Entries proposed before the buffering still committing: give them a moment.
@@ -216,6 +221,26 @@ export class SplitSource {
       throw new Stop();
     }
     return applied;
+  }
+
+  /**
+   * Where forwarding starts, from the target's answer to a probe: after what it applied when it holds
+   * this task's snapshot and the source's log still has what follows, else after a fresh snapshot.
+   * Either way the source's log is kept from there on, so catch-up never finds it compacted.
+   */
+  private async catchUpFrom(state: SourceSplitState, probe: Extract<TargetAnswer, { kind: 'ok' }>): Promise<number | 'aborted'> {
+    const start = transferStart(this.targetState(probe), this.host.firstIndex(this.shard.id));
+    if (start.kind === 'forward') {
+      this.host.retainLogFrom(this.shard.id, start.from + 1);
+      return start.from;
+    }
+    const sent = await this.sendSnapshot(state);
+    return sent === 'aborted' ? sent : sent.lastSourceIndex;
+  }
+
+  /** This task's split state on the target, from its answer. */
+  private targetState(answer: Extract<TargetAnswer, { kind: 'ok' }>): TargetSplitState | null {
+    return answer.state?.role === 'target' && answer.state.taskId === this.taskId ? answer.state : null;
   }
 
   /** A fresh snapshot of the moving range at a stable applied index, sent chunk by chunk. */
@@ -239,10 +264,14 @@ export class SplitSource {
         const chunk = reader.chunk(cursor, this.params.snapshotChunkBytes);
         const answer = await this.untilTarget({ kind: 'split-ingest', taskId: this.taskId, snapshotIndex: index, cursor, entries: chunk.entries, next: chunk.next }, state);
         if (answer === 'aborted') return answer;
-        for (const entry of chunk.entries) sent += entry.byteLength;
+        let bytes = 0;
+        for (const entry of chunk.entries) bytes += entry.byteLength;
+        sent += bytes;
+        this.host.observer.snapshotBytesSent(bytes);
         this.progress = { ...this.progress, snapshot_bytes_sent: sent, eta_seconds: etaSeconds(sent, total, this.host.now() - startMs) };
         await this.report('snapshot_transfer', state.splitSlot, false);
-        if (this.cancelRequested) return this.abort(state, 'cancelled');
+        // After the commit (a snapshot resent while switching) nothing rolls back.
+        if (this.cancelRequested && state.phase === 'begun') return this.abort(state, CANCELLED);
         if (chunk.next === null) {
           const target = answer.state;
           if (target?.role !== 'target' || !target.snapshotDone) throw new Error(`the target did not take the snapshot of ${this.taskId}`);
@@ -260,6 +289,7 @@ export class SplitSource {
     let done = applied;
     while (done < through) {
       const entries = this.host.committedEntries(this.shard.id, done + 1, through + 1, FORWARD_BATCH_BYTES);
+      // Only before this driver set its floor; the next run's probe finds it and resends the snapshot.
       if (entries === 'compacted') throw new Error(`source log of ${this.shard.id} no longer holds index ${done + 1}`);
       if (entries.length === 0) {
         // Committed, not in storage yet: the driver's next turn puts it there.
@@ -286,20 +316,29 @@ export class SplitSource {
    */
   private async switchOver(state: SourceSplitState, targetApplied: number | undefined): Promise<void> {
     void this.report('switching', state.splitSlot, true);
-    const handedOff = (answer: TargetAnswer): boolean =>
-      answer.kind === 'ok' && answer.state === null && answer.owned !== null && answer.owned.start === state.splitSlot && answer.owned.end === state.end;
     let from = targetApplied;
     if (from === undefined) {
+      // Resuming: the probe says whether the target took the handoff, or where it stands.
       const probe = await this.untilTarget(null, state);
       if (probe === 'aborted') throw new Stop();
-      from = handedOff(probe) ? undefined : probe.state?.role === 'target' ? probe.state.lastSourceIndex : state.commitIndex;
+      const start = switchStart(state, this.targetState(probe), probe.owned, this.host.firstIndex(this.shard.id));
+      if (start.kind === 'snapshot') {
+        // The range no longer changes here (refused since the commit), so a snapshot now holds it all.
+        const sent = await this.sendSnapshot(state);
+        if (sent === 'aborted') throw new Stop();
+        from = sent.lastSourceIndex;
+      } else if (start.kind === 'forward') {
+        this.host.retainLogFrom(this.shard.id, start.from + 1);
+        from = start.from;
+      }
     }
     if (from !== undefined) {
       const forwarded = await this.forward(state, from, state.commitIndex);
       if (forwarded === 'aborted') throw new Stop();
       const handoff = await this.untilTarget({ kind: 'split-handoff', taskId: this.taskId, finalIndex: state.commitIndex }, state);
-      if (handoff === 'aborted' || !handedOff(handoff)) throw new Error(`the target of ${this.taskId} did not take the handoff`);
+      if (handoff === 'aborted' || !handedOff(state, this.targetState(handoff), handoff.owned)) throw new Error(`the target of ${this.taskId} did not take the handoff`);
     }
+    this.host.observer.catchUpDelay(this.shard.id, undefined);
     const waitedMs = this.host.buffer.release(this.shard.id, this.host.now(), (slot) => this.host.movedToTarget(this.target, slot));
     this.host.logger.info({ task: this.taskId, shard: this.shard.id, target: this.target, longest_buffered_ms: waitedMs }, 'split: switched');
     await this.report('cleanup', state.splitSlot, true, undefined, true);
@@ -329,8 +368,8 @@ export class SplitSource {
     await this.proposeSplit({ kind: 'split-abort', taskId: this.taskId, reason });
     if (this.sourceState() !== null) throw new Stop(); // the commit won the race: roll forward on the next run
     this.host.buffer.release(this.shard.id, this.host.now(), () => TRYAGAIN_ROLLBACK);
-    const cancelled = reason === 'cancelled';
-    await this.report(cancelled ? 'cancelled' : 'failed', state.splitSlot, true, cancelled ? undefined : reason, true);
+    const status = abortedStatus(reason);
+    await this.report(status, state.splitSlot, true, status === 'failed' ? reason : undefined, true);
     return 'aborted';
   }
 
@@ -347,24 +386,27 @@ export class SplitSource {
         this.targetHeardMs = now;
         return answer;
       }
-      const committed = this.sourceState()?.phase === 'committed';
-      if (!committed) {
-        if (this.cancelRequested) return this.abort(state, 'cancelled');
-        if (now - this.targetHeardMs > this.params.targetTimeoutMs) return this.abort(state, `the target's leader did not answer for ${this.params.targetTimeoutMs} ms (${answer.kind === 'unreachable' ? answer.reason : 'no leader'})`);
-        const refusal = this.bufferRefusal();
-        if (refusal !== undefined) return this.abort(state, refusal);
-      }
+      const next = targetSilenceStep(
+        {
+          committed: this.sourceState()?.phase === 'committed',
+          silentMs: now - this.targetHeardMs,
+          why: answer.kind === 'unreachable' ? answer.reason : 'no leader',
+          buffer: this.bufferCondition(),
+        },
+        this.params,
+      );
+      if (next.kind === 'abort') return this.abort(state, next.reason);
       await this.report(this.reportedStatus ?? 'preparing', state.splitSlot, false);
       await this.host.sleep(RETRY_MS);
     }
   }
 
-  /** Why the buffer forces a rollback (seed 000: buffer timeout, or more writes than it holds); undefined if it does not. */
-  private bufferRefusal(): string | undefined {
-    if (this.host.buffer.overflowed(this.shard.id)) return `buffer overflow: more than ${this.params.bufferMaxSize} writes held`;
-    if (this.host.buffer.bufferingForMs(this.shard.id, this.host.now()) > this.params.bufferTimeoutMs) return `buffer timeout: writes held for more than ${this.params.bufferTimeoutMs} ms`;
-    if (this.cancelRequested) return 'cancelled';
-    return undefined;
+  private bufferCondition(): BufferCondition {
+    return {
+      overflowed: this.host.buffer.overflowed(this.shard.id),
+      bufferingMs: this.host.buffer.bufferingForMs(this.shard.id, this.host.now()),
+      cancelRequested: this.cancelRequested,
+    };
   }
 
   private async proposeSplit(command: ShardCommand): Promise<void> {
@@ -396,8 +438,9 @@ export class SplitSource {
    */
   private async report(status: SplitStatus, splitSlot: number | undefined, force: boolean, reason?: string, final = false): Promise<void> {
     const now = this.host.now();
-    if (!force && status === this.reportedStatus && now - this.lastReportMs < this.params.progressIntervalMs) return;
+    if (!force && !reportDue(status, this.reportedStatus, now - this.lastReportMs, this.params)) return;
     this.lastReportMs = now;
+    if (status !== this.reportedStatus) this.host.logger.info({ task: this.taskId, shard: this.shard.id, status, ...(reason === undefined ? {} : { reason }) }, 'split: phase');
     this.reportedStatus = status;
     this.progress = { ...this.progress, buffered_requests: this.host.buffer.count(this.shard.id) };
     for (;;) {

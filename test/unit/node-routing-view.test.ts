@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RoutingTable } from '../../src/common/routing.js';
+import { SPLIT_PARAMS_DEFAULT } from '../../src/common/split.js';
 import { RoutingView } from '../../src/node/routing-view.js';
 
 const node = (id: string, port: number) => ({ id, clusterId: id.padEnd(40, '0'), host: '127.0.0.1', port, busPort: port + 10000 });
@@ -31,6 +32,17 @@ describe('RoutingView', () => {
     assert.deepEqual(view.hostedShards().map((s) => s.id).sort(), ['shard_0001', 'shard_0002']);
     assert.equal(view.address('node1'), '127.0.0.1:7001');
     assert.equal(view.address('node9'), undefined);
+  });
+
+  it("lists a split's target apart, serving no slot until the table gives it its range", () => {
+    const split = { taskId: 't1', role: 'target' as const, peer: 'shard_0002', splitSlot: 12288, params: SPLIT_PARAMS_DEFAULT };
+    const target = { id: 'shard_0003', keyspace: 'default', start: 12288, end: 12288, epoch: 1, leader: 'node1', replicas: ['node1'], split };
+    const view = new RoutingView({ ...table, shards: [...table.shards, target] }, 'node1');
+    assert.deepEqual(view.splitTargets.map((s) => s.id), ['shard_0003']);
+    assert.deepEqual(view.shards.map((s) => s.id), ['shard_0001', 'shard_0002']);
+    assert.equal(view.shardOfSlot(12288)!.id, 'shard_0002', 'the source serves the moving range');
+    assert.deepEqual(view.ledShards().map((s) => s.id), ['shard_0001'], 'leading the target is not leading slots');
+    assert.equal(view.allSlotsServed(), true);
   });
 
   it('reports unserved slots when a range has no shard or no leader', () => {

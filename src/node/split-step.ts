@@ -1,0 +1,138 @@
+/**
+ * What a split's source leader does next (docs/SPLIT.md), decided from what its Raft log, the routing
+ * marker and the target's last answer say — no I/O, no clock: the driver (split-source.ts) passes times
+ * and states in, and carries the answer out. One function per point where the driver has to choose.
+ */
+import type { RoutingSplit, SplitParams, SplitStatus } from '../common/split.js';
+import type { OwnedRange, SourceSplitState, TargetSplitState } from '../shard/split-state.js';
+
+/** The reason a cancelled split is rolled back with; any other reason makes the task `failed`. */
+export const CANCELLED = 'cancelled';
+
+/** Where a leader of the source picks a split up, from the source's log. */
+export type SplitResume =
+  /** This task already split the shard (cleanup finished before the pilot heard of it). */
+  | { readonly kind: 'completed'; readonly splitSlot: number }
+  /** Cancelled before anything was logged. */
+  | { readonly kind: 'cancelled' }
+  | { readonly kind: 'begin' }
+  /** `split-begin` is logged: snapshot and catch-up (or resume them), then buffer and commit. */
+  | { readonly kind: 'transfer'; readonly state: SourceSplitState }
+  /** `split-commit` is logged: the split only rolls forward. */
+  | { readonly kind: 'switch'; readonly state: SourceSplitState };
+
+export function resumeSplit(state: SourceSplitState | null, owned: OwnedRange | null, marker: RoutingSplit): SplitResume {
+  if (state !== null) return state.phase === 'committed' ? { kind: 'switch', state } : { kind: 'transfer', state };
+  if (owned !== null && marker.splitSlot !== null && owned.end === marker.splitSlot) return { kind: 'completed', splitSlot: marker.splitSlot };
+  if (marker.cancelRequested === true) return { kind: 'cancelled' };
+  return { kind: 'begin' };
+}
+
+/** How the data moves on from what the target holds: a fresh snapshot, or forwarding after `from`. */
+export type TransferStart = { readonly kind: 'snapshot' } | { readonly kind: 'forward'; readonly from: number };
+
+/**
+ * A target that finished this task's snapshot gets the log after what it applied — unless the source's
+ * log no longer holds that (compacted before this leader set its floor): then the snapshot starts over
+ * with a new `split-reset`, as it does when the target never finished one.
+ */
+export function transferStart(target: TargetSplitState | null, logFirstIndex: number): TransferStart {
+  if (target === null || !target.snapshotDone || target.lastSourceIndex + 1 < logFirstIndex) return { kind: 'snapshot' };
+  return { kind: 'forward', from: target.lastSourceIndex };
+}
+
+/** What the target's answer to a probe says about a committed split (the switching phase). */
+export type SwitchStart =
+  /** The target applied `split-handoff`: it serves the range. */
+  | { readonly kind: 'handed-off' }
+  | TransferStart;
+
+export function switchStart(state: SourceSplitState, target: TargetSplitState | null, owned: OwnedRange | null, logFirstIndex: number): SwitchStart {
+  if (handedOff(state, target, owned)) return { kind: 'handed-off' };
+  return transferStart(target, logFirstIndex);
+}
+
+/** The target serves the moving range: its split state is done with and its log owns `[splitSlot, end)`. */
+export function handedOff(state: SourceSplitState, target: TargetSplitState | null, owned: OwnedRange | null): boolean {
+  return target === null && owned !== null && owned.start === state.splitSlot && owned.end === state.end;
+}
+
+export type CatchUpStep = { readonly kind: 'forward' } | { readonly kind: 'buffer' } | { readonly kind: 'abort'; readonly reason: string };
+
+/** After a forwarded batch: go on, start buffering once close enough, or give up on a catch-up too slow. */
+export function catchUpStep(delay: number, elapsedMs: number, cancelRequested: boolean, params: SplitParams): CatchUpStep {
+  if (cancelRequested) return { kind: 'abort', reason: CANCELLED };
+  if (delay < params.catchUpThreshold) return { kind: 'buffer' };
+  if (elapsedMs > params.catchUpDeadlineMs && delay > params.catchUpSlowDelay) {
+    return { kind: 'abort', reason: `catch-up too slow: still ${delay} entries behind after ${params.catchUpDeadlineMs} ms` };
+  }
+  return { kind: 'forward' };
+}
+
+/** What the buffer says while writes are held: whether the split must roll back. */
+export interface BufferCondition {
+  readonly overflowed: boolean;
+  readonly bufferingMs: number;
+  readonly cancelRequested: boolean;
+}
+
+/** Why the buffer forces a rollback (seed 000: a buffer timeout, more writes than it holds, a cancel); undefined if it does not. */
+export function bufferRefusal(buffer: BufferCondition, params: SplitParams): string | undefined {
+  if (buffer.overflowed) return `buffer overflow: more than ${params.bufferMaxSize} writes held`;
+  if (buffer.bufferingMs > params.bufferTimeoutMs) return `buffer timeout: writes held for more than ${params.bufferTimeoutMs} ms`;
+  if (buffer.cancelRequested) return CANCELLED;
+  return undefined;
+}
+
+export type BufferingStep = { readonly kind: 'forward' } | { readonly kind: 'commit' } | { readonly kind: 'abort'; readonly reason: string };
+
+/**
+ * While writes are held: `split-commit` once the target has every entry proposed before the buffering
+ * began (`heldFrom`), forwarding until then; a refusal of the buffer rolls back first.
+ */
+export function bufferingStep(buffer: BufferCondition, targetApplied: number, heldFrom: number, params: SplitParams): BufferingStep {
+  const reason = bufferRefusal(buffer, params);
+  if (reason !== undefined) return { kind: 'abort', reason };
+  return targetApplied >= heldFrom ? { kind: 'commit' } : { kind: 'forward' };
+}
+
+/** What the source knows when the target's leader did not answer a request. */
+export interface TargetSilence {
+  /** `split-commit` is in the source's log: nothing rolls back any more, the driver keeps trying. */
+  readonly committed: boolean;
+  readonly silentMs: number;
+  /** Why the last attempt failed (no leader, unreachable). */
+  readonly why: string;
+  readonly buffer: BufferCondition;
+}
+
+export type SilenceStep = { readonly kind: 'retry' } | { readonly kind: 'abort'; readonly reason: string };
+
+export function targetSilenceStep(silence: TargetSilence, params: SplitParams): SilenceStep {
+  if (silence.committed) return { kind: 'retry' };
+  if (silence.buffer.cancelRequested) return { kind: 'abort', reason: CANCELLED };
+  if (silence.silentMs > params.targetTimeoutMs) {
+    return { kind: 'abort', reason: `the target's leader did not answer for ${params.targetTimeoutMs} ms (${silence.why})` };
+  }
+  const reason = bufferRefusal(silence.buffer, params);
+  return reason === undefined ? { kind: 'retry' } : { kind: 'abort', reason };
+}
+
+/** The status a task ends with after `split-abort {reason}`. */
+export function abortedStatus(reason: string): 'failed' | 'cancelled' {
+  return reason === CANCELLED ? 'cancelled' : 'failed';
+}
+
+/** A report is sent at every new status, else once per progress interval. */
+export function reportDue(status: SplitStatus, lastStatus: SplitStatus | undefined, sinceLastMs: number, params: SplitParams): boolean {
+  return status !== lastStatus || sinceLastMs >= params.progressIntervalMs;
+}
+
+/**
+ * Seconds until `done` reaches `total` at the rate so far; null while nothing is done (no rate yet) or
+ * when there is nothing left to estimate.
+ */
+export function etaSeconds(done: number, total: number, elapsedMs: number): number | null {
+  if (done <= 0 || elapsedMs <= 0) return null;
+  return Math.max(0, Math.round(((total - done) * elapsedMs) / done / 100) / 10);
+}

@@ -1,0 +1,51 @@
+/** Routing between a split's switch and the routing table that records it: what the replicas' logs say wins. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SPLIT_PARAMS_DEFAULT, type RoutingSplit } from '../../src/common/split.js';
+import type { SourceSplitState } from '../../src/shard/split-state.js';
+import { newOwnerOf, targetServing, type TargetReplica } from '../../src/node/split-overlay.js';
+
+const handedOver: TargetReplica = { id: 'shard_0002', owned: { start: 8192, end: 16384 }, leads: true };
+
+describe('a split target before the routing table gives it slots', () => {
+  it('serves the slots its log owns when this node leads it', () => {
+    assert.equal(targetServing(8192, [handedOver]), 'shard_0002');
+    assert.equal(targetServing(16383, [handedOver]), 'shard_0002');
+  });
+
+  it('serves nothing outside its owned range', () => {
+    assert.equal(targetServing(8191, [handedOver]), undefined);
+    assert.equal(targetServing(16384, [handedOver]), undefined);
+  });
+
+  it('serves nothing before the handoff (empty or no owned range), nor where another node leads it', () => {
+    assert.equal(targetServing(8192, [{ ...handedOver, owned: { start: 8192, end: 8192 } }]), undefined);
+    assert.equal(targetServing(8192, [{ ...handedOver, owned: null }]), undefined);
+    assert.equal(targetServing(8192, [{ ...handedOver, leads: false }]), undefined);
+  });
+
+  it('picks the target that owns the slot among several splits', () => {
+    const other: TargetReplica = { id: 'shard_0009', owned: { start: 100, end: 200 }, leads: true };
+    assert.equal(targetServing(150, [handedOver, other]), 'shard_0009');
+  });
+});
+
+describe('a source that gave a slot away', () => {
+  const state: SourceSplitState = { role: 'source', taskId: 't1', target: 'shard_0002', splitSlot: 8192, end: 16384, phase: 'committed', commitIndex: 9 };
+  const marker: RoutingSplit = { taskId: 't1', role: 'source', peer: 'shard_0002', splitSlot: 8192, params: SPLIT_PARAMS_DEFAULT };
+
+  it('redirects to the target its log names', () => {
+    assert.equal(newOwnerOf('shard_0001', state, undefined, 'shard_0001'), 'shard_0002');
+  });
+
+  it('redirects to the target the routing marker names once cleanup cleared the log state', () => {
+    assert.equal(newOwnerOf('shard_0001', null, marker, 'shard_0001'), 'shard_0002');
+    assert.equal(newOwnerOf('shard_0001', null, { ...marker, role: 'target', peer: 'shard_0000' }, 'shard_0001'), undefined, 'a target marker names the source');
+  });
+
+  it('redirects where a newer table routes the slot, and knows no owner otherwise', () => {
+    assert.equal(newOwnerOf('shard_0001', null, undefined, 'shard_0002'), 'shard_0002');
+    assert.equal(newOwnerOf('shard_0001', null, undefined, 'shard_0001'), undefined);
+    assert.equal(newOwnerOf('shard_0001', null, undefined, undefined), undefined);
+  });
+});
