@@ -13,13 +13,13 @@ import type { Logger } from '../common/logger.js';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../common/protocol.js';
 import type { RoutingShard, RoutingTable } from '../common/routing.js';
 import type { SplitParams, SplitProgress, SplitReport, SplitReportResponse } from '../common/split.js';
-import type { CreateSplitCommand, PilotCommand, PilotRejection, ShardLeaderReport, SplitProgressCommand } from './commands.js';
+import type { CreateSplitCommand, PilotCommand, PilotRejection, ShardLeaderReport } from './commands.js';
 import { PilotEventLog, type NewPilotEvent } from './event-log.js';
 import { NodeLiveness } from './liveness.js';
 import type { PilotPeer } from './pilot-peers.js';
 import { RoutingWaiters } from './routing-waiters.js';
 import { PilotStateDriver, type DriverRefusal, type PilotReplicaStatus, type PilotReplication } from './state-driver.js';
-import type { SplitTask } from './split-tasks.js';
+import { progressCommandFor, type SplitTask } from './split-tasks.js';
 import { DEFAULT_KEYSPACE, routingTable, type PilotState } from './state.js';
 
 /** How the pilot shapes the cluster. */
@@ -226,16 +226,8 @@ export class Pilot {
     if (task === undefined) return { ok: false, reason: 'unknown-split', message: `no split task ${report.task_id}` };
     const last = this.splitReports.get(task.id);
     if (last === undefined || report.term >= last.term) this.splitReports.set(task.id, { term: report.term, progress: report.progress });
-    const news = report.status !== task.status || (task.splitSlot === null && report.split_slot !== undefined);
-    if (news && (last === undefined || report.term >= last.term)) {
-      const command: SplitProgressCommand = {
-        kind: 'split-progress',
-        taskId: task.id,
-        status: report.status,
-        ...(report.split_slot === undefined ? {} : { splitSlot: report.split_slot }),
-        ...(report.reason === undefined ? {} : { reason: report.reason }),
-        atMs: this.env.clock(),
-      };
+    const command = progressCommandFor(task, report, last?.term, this.env.clock());
+    if (command !== undefined) {
       const result = await this.driver.propose(command);
       // A refused phase (out of order, say) leaves the task as recorded; the reporter learns it below.
       if (!result.ok && result.reason !== 'split-switched') return result;

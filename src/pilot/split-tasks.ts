@@ -5,7 +5,8 @@
  * a rollback. Pure, as the rest of the pilot's state machine: ids and times come in the commands.
  */
 import type { RoutingShard } from '../common/routing.js';
-import { SPLIT_FINAL_STATUSES, SPLIT_STATUSES, splitRollsForward, type SplitParams, type SplitStatus } from '../common/split.js';
+import { SPLIT_FINAL_STATUSES, SPLIT_STATUSES, splitRollsForward, type SplitParams, type SplitReport, type SplitStatus } from '../common/split.js';
+import type { SplitProgressCommand } from './commands.js';
 
 /** A split task as the pilot records it (seed 000's SplitTask). */
 export interface SplitTask {
@@ -50,6 +51,23 @@ export function nodesInSplit(task: SplitTask, shards: readonly RoutingShard[]): 
   return nodes;
 }
 
+/**
+ * The command a source leader's report calls for: undefined when it brings no news, or when a leader of
+ * a newer term (`newestTerm`) has reported already, so a deposed leader's late report moves nothing.
+ */
+export function progressCommandFor(task: SplitTask, report: SplitReport, newestTerm: number | undefined, atMs: number): SplitProgressCommand | undefined {
+  const news = report.status !== task.status || (task.splitSlot === null && report.split_slot !== undefined);
+  if (!news || (newestTerm !== undefined && report.term < newestTerm)) return undefined;
+  return {
+    kind: 'split-progress',
+    taskId: task.id,
+    status: report.status,
+    ...(report.split_slot === undefined ? {} : { splitSlot: report.split_slot }),
+    ...(report.reason === undefined ? {} : { reason: report.reason }),
+    atMs,
+  };
+}
+
 /** Keeps every outstanding task and the newest finished ones. */
 export function pruneSplitTasks(tasks: readonly SplitTask[]): SplitTask[] {
   const finished = tasks.filter((t) => isFinal(t.status));
@@ -59,17 +77,23 @@ export function pruneSplitTasks(tasks: readonly SplitTask[]): SplitTask[] {
 
 /**
  * The routing table's shards after the source reports that the target took over: the source keeps
- * [start, splitSlot), the target serves [splitSlot, end), both with a new epoch and no marker.
+ * [start, splitSlot), the target serves [splitSlot, end), both with a new epoch. The source keeps its
+ * marker until it reports `completed`: whichever replica leads it next must still finish the cleanup.
  */
 export function switchedShards(shards: readonly RoutingShard[], task: SplitTask): RoutingShard[] {
   const source = shards.find((s) => s.id === task.sourceShard);
   const slot = task.splitSlot;
   if (source === undefined || slot === null) return shards.slice();
   return shards.map((shard) => {
-    if (shard.id === task.sourceShard) return { ...withoutSplit(shard), end: slot, epoch: shard.epoch + 1 };
+    if (shard.id === task.sourceShard) return { ...shard, end: slot, epoch: shard.epoch + 1 };
     if (shard.id === task.targetShard) return { ...withoutSplit(shard), start: slot, end: source.end, epoch: shard.epoch + 1 };
     return shard;
   });
+}
+
+/** The shards once the cleanup is done: the source's marker goes. */
+export function completedShards(shards: readonly RoutingShard[], task: SplitTask): RoutingShard[] {
+  return shards.map((s) => (s.id === task.sourceShard && s.split?.taskId === task.id ? withoutSplit(s) : s));
 }
 
 /** The shards after a rollback: the target is gone, the source unmarked and whole. */

@@ -25,7 +25,7 @@ import type {
   UpdateNodeCommand,
 } from './commands.js';
 import { placeReplicas, presplitSlots } from './presplit.js';
-import { isFinal, isSplitTransition, nodesInSplit, pruneSplitTasks, rolledBackShards, switchedShards, type SplitTask } from './split-tasks.js';
+import { completedShards, isFinal, isSplitTransition, nodesInSplit, pruneSplitTasks, rolledBackShards, switchedShards, type SplitTask } from './split-tasks.js';
 
 /** The Redis keyspace, hash-sharded over 16384 slots; the one Redis Cluster clients reach. */
 export const DEFAULT_KEYSPACE = 'default';
@@ -377,6 +377,7 @@ function splitProgress(state: PilotState, command: SplitProgressCommand): PilotT
   }
   // The source reports `cleanup` once the target has taken over: the routing table follows.
   if (command.status === 'cleanup' || (command.status === 'completed' && task.status === 'switching')) shards = switchedShards(shards, next);
+  if (command.status === 'completed') shards = completedShards(shards, next);
   if (command.status === 'failed' || command.status === 'cancelled') shards = rolledBackShards(shards, next);
   const routingChanged = shards !== state.shards;
   const splitTasks = tasks.slice();

@@ -106,9 +106,14 @@ describe('split tasks in the pilot state', () => {
     state = apply(state, progress('split_1', 'cleanup'));
     assert.equal(state.routingVersion, version + 1);
     const [source, target] = state.shards;
-    assert.deepEqual([source!.start, source!.end, source!.epoch, source!.split], [sourceBefore.start, 1365, sourceBefore.epoch + 1, undefined]);
+    assert.deepEqual([source!.start, source!.end, source!.epoch], [sourceBefore.start, 1365, sourceBefore.epoch + 1]);
+    // The source stays marked until its cleanup is done, so a new leader of it finishes the cleanup.
+    assert.equal(source!.split?.role, 'source');
     assert.deepEqual([target!.start, target!.end, target!.epoch, target!.split], [1365, sourceBefore.end, 2, undefined]);
+    refused(state, create('shard_0001'), 'already-splitting');
     state = apply(state, progress('split_1', 'completed'));
+    assert.equal(state.routingVersion, version + 2);
+    assert.equal(state.shards[0]!.split, undefined);
     const task = state.splitTasks![0]!;
     assert.equal(task.status, 'completed');
     assert.deepEqual(Object.keys(task.phases), ['preparing', 'snapshot_transfer', 'catching_up', 'buffering', 'switching', 'cleanup', 'completed']);
