@@ -8,7 +8,7 @@ import { runSimulation, type SimRunOptions } from '../test/sim/cluster-sim.js';
 
 const USAGE =
   'usage: npm run sim -- [--seed N] [--seeds M] [--nodes N] [--shards N] [--duration-ms N] [--liveness-ms N] [--clients N] ' +
-  '[--membership | --no-membership] [--small-compaction | --no-small-compaction] [--verbose]';
+  '[--membership | --no-membership] [--small-compaction | --no-small-compaction] [--splits | --no-splits] [--verbose]';
 
 interface Args {
   readonly first: number;
@@ -58,6 +58,10 @@ function parseArgs(argv: readonly string[]): Args {
       case '--small-compaction':
       case '--no-small-compaction':
         fixed.smallCompaction = flag === '--small-compaction';
+        break;
+      case '--splits':
+      case '--no-splits':
+        fixed.splits = flag === '--splits';
         break;
       case '--verbose':
         verbose = true;

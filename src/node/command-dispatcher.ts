@@ -55,10 +55,19 @@ export interface DispatchTarget extends NodeContext {
   movedAway(shardId: string, slot: number): Reply;
 }
 
+/** Where the dispatcher reads the time and draws random numbers: the system's, or a simulation's. */
+export interface DispatchClock {
+  now(): number;
+  random(): number;
+}
+
+const SYSTEM_CLOCK: DispatchClock = { now: () => Date.now(), random: () => Math.random() };
+
 export class CommandDispatcher {
   constructor(
     private readonly node: DispatchTarget,
     private readonly observer: CommandObserver | undefined,
+    private readonly clock: DispatchClock = SYSTEM_CLOCK,
   ) {}
 
   dispatch(conn: ClientConnection, argv: readonly Buffer[]): Reply | Promise<Reply> {
@@ -95,7 +104,7 @@ export class CommandDispatcher {
     const isWrite = spec.flags.includes('write');
     const replica = this.node.replica(shardId);
     // After READONLY a follower answers reads itself, possibly a little behind, as a Redis replica does.
-    if (!isWrite && conn.readonlyMode && replica !== undefined) return replica.read(spec, argv, Date.now(), Math.random, conn.protocol);
+    if (!isWrite && conn.readonlyMode && replica !== undefined) return this.read(replica, spec, argv, conn);
     if (shardId === routed.id && routed.leader !== this.node.selfId) return this.redirect(view, slot, routed.leader);
     if (replica === undefined) return CLUSTERDOWN;
     const failed = (err: unknown): Reply => this.failure(err, view, slot);
@@ -103,9 +112,13 @@ export class CommandDispatcher {
       const held = this.node.holdWrite(shardId, slot);
       if (held.kind === 'held') return held.reply;
       // NOT_OWNED: the shard's log gave the slot away (a split switched); the routing table follows.
-      return this.node.write(shardId, argv, Date.now()).then((reply) => (reply === NOT_OWNED ? this.node.movedAway(shardId, slot) : reply), failed);
+      return this.node.write(shardId, argv, this.clock.now()).then((reply) => (reply === NOT_OWNED ? this.node.movedAway(shardId, slot) : reply), failed);
     }
-    return this.node.readBarrier(shardId).then(() => (replica.ownsSlot(slot) ? replica.read(spec, argv, Date.now(), Math.random, conn.protocol) : this.node.movedAway(shardId, slot)), failed);
+    return this.node.readBarrier(shardId).then(() => (replica.ownsSlot(slot) ? this.read(replica, spec, argv, conn) : this.node.movedAway(shardId, slot)), failed);
+  }
+
+  private read(replica: ShardReplica, spec: CommandSpec, argv: readonly Buffer[], conn: ClientConnection): Reply {
+    return replica.read(spec, argv, this.clock.now(), this.clock.random, conn.protocol);
   }
 
   /** Where a client goes for a slot whose leader is elsewhere, or when to come back while none is known. */

@@ -21,7 +21,7 @@ import { PilotClient, PilotError } from './pilot-client.js';
 import { RoutingView } from './routing-view.js';
 import { ShardGroups } from './shard-groups.js';
 import { SplitBuffer } from './split-buffer.js';
-import { newOwnerOf, targetServing } from './split-overlay.js';
+import { SPLIT_TRYAGAIN, SplitRouting } from './split-routing.js';
 
 export interface NodeOptions {
   readonly host: string;
@@ -67,8 +67,6 @@ const EXPIRY_CYCLE_BUDGET_MS = 10;
 const ROUTING_POLL_WAIT_MS = 25_000;
 const PILOT_RETRY_MS_MAX = 2_000;
 const NO_CLUSTER_ID = '0'.repeat(40);
-/** A slot moving in a split whose new owner is not known here yet, or a handover rolled back: retry. */
-const SPLIT_TRYAGAIN = error('TRYAGAIN the slot is moving to another shard; retry shortly');
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const logger = options.logger ?? createLogger('node', { port: options.port });
@@ -131,7 +129,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
           logger.warn({ err, task: report.task_id }, 'split report not delivered');
           return undefined;
         }),
-        movedToTarget: (targetShard, slot) => movedTo(targetShard, slot),
+        movedToTarget: (targetShard, slot) => splitRouting.movedTo(targetShard, slot),
         observer: {
           snapshotBytesSent: (bytes) => metrics.splitSnapshotBytes.inc(bytes),
           catchUpDelay: (sourceShard, delay) => metrics.splitCatchUpDelay(sourceShard, delay),
@@ -161,12 +159,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   };
 
   const notRunning = (): Promise<never> => Promise.reject(new Error('shard replicas are not running yet'));
-  /** `-MOVED` to the leader of `shardId` as this node knows it; TRYAGAIN while none is known. */
-  const movedTo = (shardId: string, slot: number): Reply => {
-    const leader = view.table.shards.find((s) => s.id === shardId)?.leader;
-    const address = leader === null || leader === undefined ? undefined : view.address(leader);
-    return address === undefined ? SPLIT_TRYAGAIN : error(`MOVED ${slot} ${address}`);
-  };
+  const splitRouting = new SplitRouting({
+    routing: () => view,
+    replica: (shardId) => groups?.replicas.get(shardId),
+    isLeader: (shardId) => groups?.isLeader(shardId) ?? false,
+    buffer: splitBuffer,
+    now: () => Date.now(),
+  });
   const target: DispatchTarget = {
     get selfId() {
       return selfId;
@@ -183,17 +182,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     replica: (shardId) => groups?.replicas.get(shardId),
     write: (shardId, argv, nowMs) => groups?.write(shardId, argv, nowMs) ?? notRunning(),
     readBarrier: (shardId) => groups?.readBarrier(shardId) ?? notRunning(),
-    splitTargetOwning: (slot) =>
-      targetServing(
-        slot,
-        view.splitTargets.map((t) => ({ id: t.id, owned: groups?.replicas.get(t.id)?.ownedRange() ?? null, leads: groups?.isLeader(t.id) ?? false })),
-      ),
-    holdWrite: (shardId, slot) => splitBuffer.hold(shardId, slot, Date.now(), SPLIT_TRYAGAIN),
-    movedAway: (shardId, slot) => {
-      const marker = view.table.shards.find((s) => s.id === shardId)?.split;
-      const owner = newOwnerOf(shardId, groups?.replicas.get(shardId)?.splitState() ?? null, marker, view.shardOfSlot(slot)?.id);
-      return owner === undefined ? SPLIT_TRYAGAIN : movedTo(owner, slot);
-    },
+    splitTargetOwning: (slot) => splitRouting.splitTargetOwning(slot),
+    holdWrite: (shardId, slot) => splitRouting.holdWrite(shardId, slot),
+    movedAway: (shardId, slot) => splitRouting.movedAway(shardId, slot),
     settled: () => store.commitAll(),
     debugFaults: () => (options.enableDebugCommand === true ? groups?.faults : undefined),
     flushLed: async () => {

@@ -14,7 +14,6 @@ import type { Logger } from '../common/logger.js';
 import { NONE, type NodeId, type Role } from '../raft/index.js';
 import type { Reply } from '../resp/reply.js';
 import { encodeShardCommand, type ShardCommand } from '../shard/shard-command.js';
-import type { SplitApplyResult } from '../shard/split-state.js';
 import { ShardReplica } from '../shard/shard-replica.js';
 import type { NodeStore } from '../storage/node-store.js';
 import type { FaultInjector } from '../transport/fault-injector.js';
@@ -23,13 +22,8 @@ import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from '.
 import { MultiRaft } from './multi-raft.js';
 import { nodeIdOf, raftIdOf, type PeerMessage } from './peer-message.js';
 import type { RoutingView } from './routing-view.js';
-import { SplitSource, type SplitSourceHost, type TargetAnswer } from './split-source.js';
-
-/** What a split's source leader sends a target replica: a split entry to propose, or null to ask its state. */
-interface SplitRequest {
-  readonly shard: string;
-  readonly command: Uint8Array | null;
-}
+import { SplitSource, splitGroupsHost, type SplitSourceHost, type TargetAnswer } from './split-source.js';
+import { answerSplitRequest, requestTargetLeader, SPLIT_CHECK_TICKS, SPLIT_REQUEST_TIMEOUT_MS, type SplitRequest } from './split-target.js';
 
 export interface ShardGroupsOptions {
   readonly store: NodeStore;
@@ -47,11 +41,6 @@ export interface ShardGroupsOptions {
   /** What split source drivers need from the node beyond the groups: the buffer, the pilot, redirects. */
   readonly splits: Pick<SplitSourceHost, 'buffer' | 'report' | 'movedToTarget' | 'observer'>;
 }
-
-/** How long one split request to a target replica may take before the next replica is tried. */
-const SPLIT_REQUEST_TIMEOUT_MS = 2000;
-/** How often leaders look for splits to drive (also right after a routing change). */
-const SPLIT_CHECK_TICKS = 10;
 
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 /** How long a replica no longer wanted may wait to learn of its removal before it drops its copy. */
@@ -164,19 +153,7 @@ export class ShardGroups {
       report: splits.report,
       movedToTarget: splits.movedToTarget,
       observer: splits.observer,
-      replica: (shardId) => this.replicas.get(shardId),
-      leads: (shardId, term) => {
-        const leadership = this.multiRaft.leadership(shardId);
-        return leadership?.role === 'leader' && leadership.term === term;
-      },
-      term: (shardId) => this.multiRaft.leadership(shardId)?.term ?? 0,
-      propose: (shardId, command) => this.multiRaft.propose(shardId, encodeShardCommand(command)),
-      stableState: (shardId, open) => this.multiRaft.stableState(shardId, open),
-      committedEntries: (shardId, lo, hi, maxBytes) => this.multiRaft.committedEntries(shardId, lo, hi, maxBytes),
-      commitIndex: (shardId) => this.multiRaft.status(shardId)?.commit ?? 0,
-      lastIndex: (shardId) => this.multiRaft.status(shardId)?.lastIndex ?? 0,
-      firstIndex: (shardId) => this.multiRaft.firstIndex(shardId) ?? 1,
-      retainLogFrom: (shardId, index) => this.multiRaft.retainLogFrom(shardId, index),
+      ...splitGroupsHost(this.multiRaft, this.replicas),
       sendToTarget: (target, command) => this.sendToTarget(target, command),
       now: () => Date.now(),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -184,45 +161,27 @@ export class ShardGroups {
   }
 
   /** A split request to the target's leader: the replica that answered last, else each replica in turn. */
-  private async sendToTarget(target: string, command: ShardCommand | null): Promise<TargetAnswer> {
-    const shard = this.view?.table.shards.find((s) => s.id === target);
-    if (shard === undefined) return { kind: 'unreachable', reason: `${target} is not in the routing table` };
-    const known = this.targetLeaders.get(target) ?? shard.leader ?? undefined;
-    const order = [...new Set([...(known === undefined ? [] : [known]), ...shard.replicas])];
+  private sendToTarget(target: string, command: ShardCommand | null): Promise<TargetAnswer> {
     const request: SplitRequest = { shard: target, command: command === null ? null : encodeShardCommand(command) };
-    let reason = 'no replica answered';
-    for (const node of order) {
-      try {
-        const answer = (node === this.options.selfId ? await this.onSplitRequest(request) : await this.transport.request(node, 'split', request, SPLIT_REQUEST_TIMEOUT_MS)) as TargetAnswer;
-        if (answer.kind === 'ok') {
-          this.targetLeaders.set(target, node);
-          return answer;
-        }
-      } catch (err) {
-        reason = (err as Error).message;
-      }
-    }
-    this.targetLeaders.delete(target);
-    return { kind: 'unreachable', reason };
+    return requestTargetLeader(
+      this.view?.table.shards.find((s) => s.id === target),
+      this.targetLeaders.get(target),
+      async (node) => (node === this.options.selfId ? this.onSplitRequest(request) : ((await this.transport.request(node, 'split', request, SPLIT_REQUEST_TIMEOUT_MS)) as TargetAnswer)),
+      (node) => (node === undefined ? this.targetLeaders.delete(target) : this.targetLeaders.set(target, node)),
+    );
   }
 
   /** On a target replica: proposes what the source's leader sent (when leading the target) and answers its split state. */
-  private async onSplitRequest(request: SplitRequest): Promise<TargetAnswer> {
-    const replica = this.replicas.get(request.shard);
-    if (replica === undefined || !this.isLeader(request.shard)) return { kind: 'not-leader' };
-    let result: SplitApplyResult | null = null;
-    if (request.command !== null) {
-      try {
-        result = (await this.multiRaft.propose(request.shard, request.command)) as SplitApplyResult;
-      } catch {
-        return { kind: 'not-leader' };
-      }
-    } else {
-      // A probe reads the state: it must reflect every committed entry, as a read does.
-      await this.multiRaft.readBarrier(request.shard).catch(() => undefined);
-      if (!this.isLeader(request.shard)) return { kind: 'not-leader' };
-    }
-    return { kind: 'ok', result, state: replica.splitState(), owned: replica.ownedRange() };
+  private onSplitRequest(request: SplitRequest): Promise<TargetAnswer> {
+    return answerSplitRequest(
+      {
+        replica: (shardId) => this.replicas.get(shardId),
+        isLeader: (shardId) => this.isLeader(shardId),
+        propose: (shardId, command) => this.multiRaft.propose(shardId, command),
+        readBarrier: (shardId) => this.multiRaft.readBarrier(shardId),
+      },
+      request,
+    );
   }
 
   /**

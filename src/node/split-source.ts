@@ -9,12 +9,14 @@ import type { RoutingShard } from '../common/routing.js';
 import type { SplitParams, SplitProgress, SplitReport, SplitReportResponse, SplitStatus } from '../common/split.js';
 import type { Entry } from '../raft/index.js';
 import { error, type Reply } from '../resp/reply.js';
-import type { ForwardedEntry, ShardCommand } from '../shard/shard-command.js';
+import { encodeShardCommand, type ForwardedEntry, type ShardCommand } from '../shard/shard-command.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import { forwardedPart } from '../shard/split-forward.js';
 import type { OwnedRange, ShardSplitState, SourceSplitState, SplitApplyResult, TargetSplitState } from '../shard/split-state.js';
 import type { ShardSnapshotReader } from '../storage/types.js';
 import type { SplitBuffer } from './split-buffer.js';
+import type { MultiRaft } from './multi-raft.js';
+import { SPLIT_TRYAGAIN } from './split-routing.js';
 import {
   abortedStatus,
   bufferingStep,
@@ -65,6 +67,31 @@ export interface SplitSourceHost {
   sleep(ms: number): Promise<void>;
 }
 
+/** The parts of a driver's host that the node's Raft groups answer. */
+export type SplitGroupsHost = Pick<
+  SplitSourceHost,
+  'replica' | 'leads' | 'term' | 'propose' | 'stableState' | 'committedEntries' | 'commitIndex' | 'lastIndex' | 'firstIndex' | 'retainLogFrom'
+>;
+
+/** Those parts over a MultiRaft and the replicas it drives. */
+export function splitGroupsHost(multiRaft: MultiRaft, replicas: ReadonlyMap<string, ShardReplica>): SplitGroupsHost {
+  return {
+    replica: (shardId) => replicas.get(shardId),
+    leads: (shardId, term) => {
+      const leadership = multiRaft.leadership(shardId);
+      return leadership?.role === 'leader' && leadership.term === term;
+    },
+    term: (shardId) => multiRaft.leadership(shardId)?.term ?? 0,
+    propose: (shardId, command) => multiRaft.propose(shardId, encodeShardCommand(command)),
+    stableState: (shardId, open) => multiRaft.stableState(shardId, open),
+    committedEntries: (shardId, lo, hi, maxBytes) => multiRaft.committedEntries(shardId, lo, hi, maxBytes),
+    commitIndex: (shardId) => multiRaft.status(shardId)?.commit ?? 0,
+    lastIndex: (shardId) => multiRaft.status(shardId)?.lastIndex ?? 0,
+    firstIndex: (shardId) => multiRaft.firstIndex(shardId) ?? 1,
+    retainLogFrom: (shardId, index) => multiRaft.retainLogFrom(shardId, index),
+  };
+}
+
 /** What a source driver tells the node's metrics. */
 export interface SplitObserver {
   snapshotBytesSent(bytes: number): void;
@@ -83,6 +110,8 @@ const CLEANUP_BATCH_KEYS = 1_000;
 const CLEANUP_BATCH_BYTES = 64 * 1024;
 /** Between attempts when the target does not answer. */
 const RETRY_MS = 100;
+/** Pause of a catch-up round that found nothing newly committed to forward. */
+const CATCH_UP_IDLE_MS = 5;
 const TRYAGAIN_ROLLBACK = error('TRYAGAIN the split of this slot was rolled back; retry');
 
 export class SplitSource {
@@ -128,16 +157,21 @@ export class SplitSource {
       if (!(err instanceof Stop)) this.host.logger.warn({ err, task: this.taskId, shard: this.shard.id }, 'split driver stopped');
     } finally {
       this.host.retainLogFrom(this.shard.id, undefined);
+      // Stopped while holding writes (leadership lost, say): they were never proposed, so they retry
+      // wherever the range is served next, and the next driver starts its own buffering.
+      this.host.buffer.release(this.shard.id, this.host.now(), () => SPLIT_TRYAGAIN);
       this.host.observer.catchUpDelay(this.shard.id, undefined);
     }
   }
 
   private async drive(): Promise<void> {
-    const resume = resumeSplit(this.sourceState(), this.replica().ownedRange(), { ...this.shard.split!, cancelRequested: this.cancelRequested });
+    const resume = resumeSplit(this.sourceState(), this.replica().endedSplit(this.taskId), { ...this.shard.split!, cancelRequested: this.cancelRequested });
     this.host.logger.info({ task: this.taskId, shard: this.shard.id, term: this.term, resume: resume.kind }, 'split: driving');
     switch (resume.kind) {
       case 'completed':
         return this.report('completed', resume.splitSlot, true, undefined, true);
+      case 'aborted':
+        return this.report(resume.status, resume.splitSlot, true, resume.status === 'failed' ? resume.reason : undefined, true);
       case 'cancelled':
         return this.report('cancelled', undefined, true, undefined, true);
       case 'switch':
@@ -191,6 +225,9 @@ export class SplitSource {
       const next = catchUpStep(delay, this.host.now() - catchUpStartMs, this.cancelRequested, this.params);
       if (next.kind === 'abort') return this.abort(state, next.reason);
       if (next.kind === 'buffer') break;
+      // Nothing newly committed to forward (the group cannot commit its tail right now): wait for it
+      // rather than spin, which would starve the node's event loop, Raft ticks included.
+      if (applied >= this.host.commitIndex(this.shard.id)) await this.host.sleep(CATCH_UP_IDLE_MS);
     }
     // Buffering: writes to the moving range are held from now on. Once the target has every entry
     // proposed before that, the switch is proposed; until then a timeout or overflow still rolls back.

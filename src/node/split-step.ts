@@ -4,7 +4,7 @@
  * and states in, and carries the answer out. One function per point where the driver has to choose.
  */
 import type { RoutingSplit, SplitParams, SplitStatus } from '../common/split.js';
-import type { OwnedRange, SourceSplitState, TargetSplitState } from '../shard/split-state.js';
+import type { EndedSplit, OwnedRange, SourceSplitState, TargetSplitState } from '../shard/split-state.js';
 
 /** The reason a cancelled split is rolled back with; any other reason makes the task `failed`. */
 export const CANCELLED = 'cancelled';
@@ -13,6 +13,8 @@ export const CANCELLED = 'cancelled';
 export type SplitResume =
   /** This task already split the shard (cleanup finished before the pilot heard of it). */
   | { readonly kind: 'completed'; readonly splitSlot: number }
+  /** This task was rolled back (the pilot may not have heard; a stale table may still show its marker). */
+  | { readonly kind: 'aborted'; readonly splitSlot: number; readonly status: 'failed' | 'cancelled'; readonly reason: string }
   /** Cancelled before anything was logged. */
   | { readonly kind: 'cancelled' }
   | { readonly kind: 'begin' }
@@ -21,9 +23,13 @@ export type SplitResume =
   /** `split-commit` is logged: the split only rolls forward. */
   | { readonly kind: 'switch'; readonly state: SourceSplitState };
 
-export function resumeSplit(state: SourceSplitState | null, owned: OwnedRange | null, marker: RoutingSplit): SplitResume {
+export function resumeSplit(state: SourceSplitState | null, ended: EndedSplit | undefined, marker: RoutingSplit): SplitResume {
   if (state !== null) return state.phase === 'committed' ? { kind: 'switch', state } : { kind: 'transfer', state };
-  if (owned !== null && marker.splitSlot !== null && owned.end === marker.splitSlot) return { kind: 'completed', splitSlot: marker.splitSlot };
+  if (ended?.outcome === 'completed') return { kind: 'completed', splitSlot: ended.splitSlot };
+  if (ended?.outcome === 'aborted') {
+    const reason = ended.reason ?? 'rolled back';
+    return { kind: 'aborted', splitSlot: ended.splitSlot, status: abortedStatus(reason), reason };
+  }
   if (marker.cancelRequested === true) return { kind: 'cancelled' };
   return { kind: 'begin' };
 }

@@ -11,7 +11,7 @@ import { error, int, OK, type Reply } from '../resp/reply.js';
 import type { ShardData, ShardSnapshotChunk, ShardSnapshotReader } from '../storage/types.js';
 import { decodeShardCommand, type ShardCommand } from './shard-command.js';
 import { ShardSplit } from './split-machine.js';
-import type { OwnedRange, ShardSplitState, SplitApplyResult } from './split-state.js';
+import type { EndedSplit, OwnedRange, ShardSplitState, SplitApplyResult } from './split-state.js';
 
 /** Writes use no randomness (only read-only commands like HRANDFIELD do), so apply gets a constant. */
 const NO_RANDOMNESS = (): number => 0;
@@ -66,6 +66,11 @@ export class ShardReplica {
   /** The split this shard takes part in, as its log has decided it; null when none. */
   splitState(): ShardSplitState | null {
     return this.split.state;
+  }
+
+  /** How this shard's log ended split `taskId` as its source; undefined if it did not. */
+  endedSplit(taskId: string): EndedSplit | undefined {
+    return this.split.ended(taskId);
   }
 
   /** The slots this shard's own log says it owns; null when it never took part in a split. */

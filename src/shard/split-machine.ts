@@ -8,24 +8,28 @@ import { keyHashSlot } from '../common/slots.js';
 import type { ShardData } from '../storage/types.js';
 import type { SplitCommand } from './shard-command.js';
 import { forwardedPart } from './split-forward.js';
-import type { OwnedRange, ShardSplitState, SplitApplyResult, TargetSplitState } from './split-state.js';
+import type { EndedSplit, OwnedRange, ShardSplitState, SplitApplyResult, TargetSplitState } from './split-state.js';
 
 const packr = new Packr({ useRecords: false });
 
-/** What the meta holds. Version 1: `[1, split, owned]`. */
+/** Ended splits a shard remembers: a stale request names the latest ones, never one many splits old. */
+const ENDED_SPLITS_KEPT = 8;
+
+/** What the meta holds. Version 2: `[2, split, owned, ended]`; version 1 had no `ended`. */
 interface SplitMeta {
   readonly split: ShardSplitState | null;
   readonly owned: OwnedRange | null;
+  readonly ended: readonly EndedSplit[];
 }
 
 function decodeMeta(meta: Uint8Array | undefined): SplitMeta {
-  if (meta === undefined) return { split: null, owned: null };
-  const [, split, owned] = packr.unpack(meta) as [number, ShardSplitState | null, OwnedRange | null];
-  return { split: split ?? null, owned: owned ?? null };
+  if (meta === undefined) return { split: null, owned: null, ended: [] };
+  const [, split, owned, ended] = packr.unpack(meta) as [number, ShardSplitState | null, OwnedRange | null, EndedSplit[] | undefined];
+  return { split: split ?? null, owned: owned ?? null, ended: ended ?? [] };
 }
 
 function encodeMeta(meta: SplitMeta): Uint8Array | undefined {
-  return meta.split === null && meta.owned === null ? undefined : packr.pack([1, meta.split, meta.owned]);
+  return meta.split === null && meta.owned === null && meta.ended.length === 0 ? undefined : packr.pack([2, meta.split, meta.owned, meta.ended]);
 }
 
 function sameCursor(a: Uint8Array | null, b: Uint8Array | null): boolean {
@@ -56,6 +60,11 @@ export class ShardSplit {
     return this.meta.owned;
   }
 
+  /** How this shard's log ended `taskId` as its source; undefined if it did not (yet). */
+  ended(taskId: string): EndedSplit | undefined {
+    return this.meta.ended.find((e) => e.taskId === taskId);
+  }
+
   ownsSlot(slot: number): boolean {
     const owned = this.meta.owned;
     return owned === null || (slot >= owned.start && slot < owned.end);
@@ -70,6 +79,7 @@ export class ShardSplit {
     switch (command.kind) {
       case 'split-begin': {
         if (split !== null) return split.taskId === command.taskId ? this.skip('already begun') : this.skip(`split ${split.taskId} is under way`);
+        if (this.ended(command.taskId) !== undefined) return this.skip(`split ${command.taskId} is over`);
         const { start, splitSlot, end } = command;
         if (!(start < splitSlot && splitSlot < end)) return this.skip(`split slot ${splitSlot} is not inside [${start}, ${end})`);
         if (this.meta.owned !== null && (this.meta.owned.start !== start || this.meta.owned.end !== end)) return this.skip(`the shard owns [${this.meta.owned.start}, ${this.meta.owned.end}), not [${start}, ${end})`);
@@ -84,7 +94,7 @@ export class ShardSplit {
         if (split?.role !== 'source' || split.taskId !== command.taskId) return this.skip('no such split here');
         // After the commit the split only rolls forward.
         if (split.phase === 'committed') return this.skip('the split is committed');
-        return this.set(null, this.meta.owned);
+        return this.set(null, this.meta.owned, null, { taskId: split.taskId, splitSlot: split.splitSlot, outcome: 'aborted', reason: command.reason });
       }
       case 'split-cleanup': {
         if (split?.role !== 'source' || split.taskId !== command.taskId || split.phase !== 'committed') return this.skip('no committed split to clean up');
@@ -92,7 +102,7 @@ export class ShardSplit {
           const buffer = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
           if (!this.ownsKey(buffer)) this.data.delete(buffer);
         }
-        return command.keys.length === 0 ? this.set(null, this.meta.owned) : { ok: true, state: split };
+        return command.keys.length === 0 ? this.set(null, this.meta.owned, null, { taskId: split.taskId, splitSlot: split.splitSlot, outcome: 'completed' }) : { ok: true, state: split };
       }
       case 'split-reset': {
         if (split !== null && split.role === 'source') return this.skip('this shard is the source of a split');
@@ -149,9 +159,12 @@ export class ShardSplit {
     }
   }
 
-  /** Records the new state in the meta; `reported` is what the proposer hears (the state before it is cleared). */
-  private set(split: ShardSplitState | null, owned: OwnedRange | null, reported: ShardSplitState | null = split): SplitApplyResult {
-    this.meta = { split, owned };
+  /**
+   * Records the new state in the meta, and `ended` among the ended splits; `reported` is what the proposer
+   * hears (the state before it is cleared).
+   */
+  private set(split: ShardSplitState | null, owned: OwnedRange | null, reported: ShardSplitState | null = split, ended?: EndedSplit): SplitApplyResult {
+    this.meta = { split, owned, ended: ended === undefined ? this.meta.ended : [...this.meta.ended, ended].slice(-ENDED_SPLITS_KEPT) };
     this.data.setMeta(encodeMeta(this.meta));
     return { ok: true, state: reported };
   }

@@ -53,3 +53,15 @@ export interface OwnedRange {
   readonly start: number;
   readonly end: number;
 }
+
+/**
+ * A split this shard's log has finished with, as its source: a task never begins again once its
+ * rollback or its cleanup is logged, even when a leader acting on an old routing table asks it to.
+ */
+export interface EndedSplit {
+  readonly taskId: string;
+  readonly splitSlot: number;
+  readonly outcome: 'completed' | 'aborted';
+  /** Why it was rolled back (`cancelled` for a cancel). */
+  readonly reason?: string;
+}

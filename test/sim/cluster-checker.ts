@@ -112,10 +112,19 @@ export class ClusterChecker {
   }
 }
 
+/**
+ * Bytes as hex: a Buffer and a Uint8Array holding the same bytes describe alike (a command decoded from
+ * the proposer's Buffer or from a received frame's Uint8Array carries its byte fields as either).
+ */
+function bytesAsHex(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key];
+  return raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex') : value;
+}
+
 /** A reply as one line, for comparing replicas' answers and for traces. */
 export function describeReply(reply: Reply | SplitApplyResult): string {
   // A split entry's result: whether it took effect, and the state after it.
-  if (!('kind' in reply)) return JSON.stringify(reply);
+  if (!('kind' in reply)) return JSON.stringify(reply, bytesAsHex);
   switch (reply.kind) {
     case 'simple':
       return `+${reply.value}`;

@@ -19,8 +19,12 @@
  * `npm run sim -- --seed N`.
  */
 import { createHash } from 'node:crypto';
-import type { RoutingShard } from '../../src/common/routing.js';
+import type { RoutingShard, RoutingTable } from '../../src/common/routing.js';
 import { keyHashSlot, SLOT_COUNT } from '../../src/common/slots.js';
+import type { SplitParams, SplitReport, SplitReportResponse } from '../../src/common/split.js';
+import type { PilotCommand } from '../../src/pilot/commands.js';
+import { isFinal, progressCommandFor } from '../../src/pilot/split-tasks.js';
+import { applyPilotCommand, DEFAULT_KEYSPACE, routingTable, type PilotState, type PilotTransition } from '../../src/pilot/state.js';
 import { nodeIdOf, raftIdOf } from '../../src/node/peer-message.js';
 import { NONE, type NodeId, type Role } from '../../src/raft/index.js';
 import type { StoredValue } from '../../src/storage/types.js';
@@ -31,7 +35,8 @@ import { checkLinearizability, checkLostWrites, describeOperation, type Register
 import { Scheduler, type EventId } from './scheduler.js';
 import { SimClient, type ClientCounters, type ClientEnv, type ClientOptions, type ShardKeys } from './sim-client.js';
 import { faultPlan, SimNetwork, type FaultStep, type SimNetworkOptions } from './sim-network.js';
-import { SimNode, type SimNodeConfig, type SimNodeCounters, type SimNodeEnv } from './sim-node.js';
+import type { ShardReplica } from '../../src/shard/shard-replica.js';
+import { SimNode, type SimNodeConfig, type SimNodeCounters, type SimNodeEnv, type SimWire } from './sim-node.js';
 
 /** The cluster a simulation builds. */
 export interface ClusterSimOptions {
@@ -48,6 +53,8 @@ export interface ClusterSimOptions {
   readonly counterKeysPerShard: number;
   /** A routing table change reaches each node within [0, routingDelayMsMax] (its next pilot heartbeat). */
   readonly routingDelayMsMax: number;
+  /** The parameters split tasks run with (seed 000's, scaled to a short virtual run). */
+  readonly splitParams?: SplitParams;
   /** Receives every trace line as it happens (--verbose). */
   readonly trace?: (line: string) => void;
 }
@@ -70,7 +77,7 @@ const LINEARIZABILITY_STEPS_MAX = 300_000;
 export class ClusterSim implements SimNodeEnv, ClientEnv {
   readonly seed: number;
   readonly scheduler = new Scheduler();
-  readonly network: SimNetwork<Buffer>;
+  readonly network: SimNetwork<SimWire>;
   readonly checker = new ClusterChecker();
   readonly config: SimNodeConfig;
   readonly counters: SimNodeCounters = {
@@ -81,7 +88,10 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     transfersRequested: 0,
     groupsStarted: 0,
     groupsDropped: 0,
+    splitDriversStarted: 0,
+    splitSnapshotBytes: 0,
   };
+  readonly splitCounters = { created: 0, refused: 0, cancelRequests: 0, reportsLost: 0, pilotOutages: 0 };
   readonly clientCounters: ClientCounters = { ok: 0, unknown: 0, gaveUp: 0, redirects: 0, retries: 0 };
   readonly faultCounters = { crashes: 0, restarts: 0 };
   readonly history: RegisterOperation[] = [];
@@ -89,7 +99,12 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
   readonly clients: SimClient[] = [];
   /** The simulation's own choices (pilot actions, scenario timing), apart from the nodes' and the network's. */
   readonly random: () => number;
-  private table: RoutingShard[];
+  /** The pilot's replicated state: nodes, the routing table's shards, split tasks. */
+  private pilot: PilotState;
+  /** The pilot answers nothing until then (its leader crashed and a new one is taking over). */
+  private pilotDownUntilMs = 0;
+  /** The newest source term each split task heard from (the pilot keeps it in memory). */
+  private readonly splitReportTerms = new Map<string, number>();
   private readonly names: string[];
   /** Each node's current incarnation, up or crashed. */
   private readonly nodes = new Map<string, SimNode>();
@@ -102,14 +117,14 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     this.seed = options.seed;
     this.config = options.node;
     this.random = seededRandom(mix(options.seed, 1));
-    this.network = new SimNetwork<Buffer>(this.scheduler, seededRandom(mix(options.seed, 2)), options.network);
+    this.network = new SimNetwork<SimWire>(this.scheduler, seededRandom(mix(options.seed, 2)), options.network);
     this.names = Array.from({ length: options.nodeCount }, (_, i) => nodeIdOf(i + 1));
     const shardCount = options.shardReplicas.length;
-    this.table = options.shardReplicas.map((replicas, i) => {
+    const shards = options.shardReplicas.map((replicas, i): RoutingShard => {
       for (const name of replicas) if (!this.names.includes(name)) throw new Error(`shard replica ${name} is not a node`);
       return {
         id: `s${i + 1}`,
-        keyspace: 'default',
+        keyspace: DEFAULT_KEYSPACE,
         start: Math.floor((i * SLOT_COUNT) / shardCount),
         end: Math.floor(((i + 1) * SLOT_COUNT) / shardCount),
         epoch: 1,
@@ -117,7 +132,17 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
         replicas: [...replicas],
       };
     });
-    this.keys = this.table.map((shard) => keysOf(shard, options.registerKeysPerShard, options.counterKeysPerShard));
+    this.pilot = {
+      routingVersion: 1,
+      nextNodeNumber: this.names.length + 1,
+      nextShardNumber: shardCount + 1,
+      nodes: this.names.map((name) => ({ id: name, clusterId: '0'.repeat(40), host: name, port: 0, busPort: 0, metricsPort: 0, pid: 0, registeredAtMs: 0, joinedAtMs: 0 })),
+      keyspaces: [{ name: DEFAULT_KEYSPACE, kind: 'hash', createdAtMs: 0 }],
+      shards,
+      splitTasks: [],
+      nextSplitNumber: 1,
+    };
+    this.keys = shards.map((shard) => keysOf(shard, options.registerKeysPerShard, options.counterKeysPerShard));
     for (let i = 1; i <= options.clients; i++) {
       this.clients.push(new SimClient(i, this, seededRandom(mix(options.seed, 100 + i)), options.client, this.clientCounters));
     }
@@ -145,11 +170,14 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
       this.fail(`${node.name} reports leading ${groupId} in term ${term}, but Raft says ${status?.role} in term ${status?.term}`);
     }
     this.checker.onLeader(groupId, node.name, term);
+    // A pilot taking over hears of leaders from the nodes' next heartbeats (see pilotBack).
+    if (this.pilotDown) return;
     const shard = this.shard(groupId);
     if (shard === undefined || term <= (shard.leaderTerm ?? 0)) return;
     const { transferTo, ...rest } = shard;
     const reached = transferTo === node.name;
-    this.replaceShard({ ...rest, leader: node.name, leaderTerm: term, ...(transferTo === undefined || reached ? {} : { transferTo }) }, reached);
+    // Nodes redirect clients to the leader the table names, so every change of it is published.
+    this.replaceShard({ ...rest, leader: node.name, leaderTerm: term, ...(transferTo === undefined || reached ? {} : { transferTo }) });
   }
 
   liveNode(name: string): SimNode | undefined {
@@ -161,12 +189,14 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     return this.names;
   }
 
-  replicasOf(shardId: string): readonly string[] {
-    return this.shard(shardId)?.replicas ?? [];
+  routeOfSlot(slot: number): { readonly leader: string | null; readonly replicas: readonly string[] } {
+    const shard = this.shardOfSlot(slot);
+    return { leader: shard?.leader ?? null, replicas: shard?.replicas ?? [] };
   }
 
-  routingLeader(shardId: string): string | null {
-    return this.shard(shardId)?.leader ?? null;
+  /** The shard serving `slot` in the pilot's table (split targets serve nothing until the switch). */
+  shardOfSlot(slot: number): RoutingShard | undefined {
+    return this.pilot.shards.find((s) => slot >= s.start && slot < s.end);
   }
 
   record(op: RegisterOperation): void {
@@ -185,11 +215,19 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
   }
 
   get routing(): readonly RoutingShard[] {
-    return this.table;
+    return this.pilot.shards;
+  }
+
+  get table(): RoutingTable {
+    return routingTable(this.pilot);
+  }
+
+  get splitTasks(): PilotState['splitTasks'] & {} {
+    return this.pilot.splitTasks ?? [];
   }
 
   shard(shardId: string): RoutingShard | undefined {
-    return this.table.find((s) => s.id === shardId);
+    return this.pilot.shards.find((s) => s.id === shardId);
   }
 
   /** Every node's current incarnation, up or down. */
@@ -245,7 +283,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     const shard = this.shard(shardId);
     if (shard === undefined || shard.replicas.includes(name) || shard.replicas.length >= 5) return false;
     this.trace(`pilot: add ${name} to ${shardId}`);
-    this.replaceShard({ ...shard, epoch: shard.epoch + 1, replicas: [...shard.replicas, name] }, true);
+    this.replaceShard({ ...shard, epoch: shard.epoch + 1, replicas: [...shard.replicas, name] });
     return true;
   }
 
@@ -256,7 +294,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     this.trace(`pilot: remove ${name} from ${shardId}`);
     const { transferTo, ...rest } = shard;
     const keep = transferTo === undefined || transferTo === name ? {} : { transferTo };
-    this.replaceShard({ ...rest, epoch: shard.epoch + 1, replicas: shard.replicas.filter((n) => n !== name), ...keep }, true);
+    this.replaceShard({ ...rest, epoch: shard.epoch + 1, replicas: shard.replicas.filter((n) => n !== name), ...keep });
     return true;
   }
 
@@ -265,14 +303,105 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     const shard = this.shard(shardId);
     if (shard === undefined || !shard.replicas.includes(name) || shard.leader === name) return false;
     this.trace(`pilot: transfer ${shardId} to ${name}`);
-    this.replaceShard({ ...shard, transferTo: name }, true);
+    this.replaceShard({ ...shard, transferTo: name });
     return true;
   }
 
   /** Replaces a shard in the table; a change nodes act on reaches each after its own delay. */
-  private replaceShard(next: RoutingShard, publish: boolean): void {
-    this.table = this.table.map((s) => (s.id === next.id ? next : s));
-    if (!publish) return;
+  private replaceShard(next: RoutingShard): void {
+    this.pilot = { ...this.pilot, routingVersion: this.pilot.routingVersion + 1, shards: this.pilot.shards.map((s) => (s.id === next.id ? next : s)) };
+    this.publish();
+  }
+
+  /** Applies a command to the pilot's state machine, and publishes the routing table if it changed. */
+  private applyPilot<C extends PilotCommand>(command: C): PilotTransition<C> {
+    const transition = applyPilotCommand(this.pilot, command);
+    const changed = transition.state.routingVersion !== this.pilot.routingVersion;
+    this.pilot = transition.state;
+    if (changed) this.publish();
+    return transition;
+  }
+
+  /** Splits a shard through the pilot (`POST /api/v1/shards/{id}/split`); the task id, or why it was refused. */
+  createSplit(sourceShard: string, choices: { splitSlot?: number; targetNodes?: readonly string[] } = {}): string {
+    const params = this.options.splitParams;
+    if (params === undefined) throw new Error('this simulation runs no splits');
+    if (this.pilotDown) return 'refused: the pilot has no leader';
+    const { result } = this.applyPilot({ kind: 'create-split', sourceShard, ...choices, params, maxSplits: 1, maxSplitsPerNode: 1, atMs: this.scheduler.now() });
+    if (!result.ok) {
+      this.splitCounters.refused++;
+      this.trace(`pilot: split of ${sourceShard} refused (${result.message})`);
+      return `refused: ${result.message}`;
+    }
+    this.splitCounters.created++;
+    this.trace(`pilot: ${result.taskId} splits ${sourceShard} into ${result.targetShard}${choices.splitSlot === undefined ? '' : ` at ${choices.splitSlot}`}`);
+    return result.taskId;
+  }
+
+  /** `DELETE /api/v1/splits/{task_id}`. */
+  cancelSplit(taskId: string): void {
+    if (this.pilotDown) return;
+    const { result } = this.applyPilot({ kind: 'cancel-split', taskId, atMs: this.scheduler.now() });
+    if (result.ok) this.splitCounters.cancelRequests++;
+    this.trace(`pilot: cancel ${taskId}: ${result.ok ? 'asked' : result.message}`);
+  }
+
+  /** As Pilot.reportSplit, over a link as lossy as the network: the report or its answer may be lost. */
+  async reportSplit(node: SimNode, report: SplitReport): Promise<SplitReportResponse | undefined> {
+    const { lossProbability, delayMsMax } = this.options.network;
+    const lost = (): Promise<undefined> => {
+      this.splitCounters.reportsLost++;
+      return this.scheduler.sleep(delayMsMax * 2).then(() => undefined);
+    };
+    await this.scheduler.sleep(1 + Math.floor(this.random() * delayMsMax));
+    if (this.pilotDown || this.random() < lossProbability) return lost();
+    const task = this.splitTasks.find((t) => t.id === report.task_id);
+    if (task === undefined) return undefined;
+    const newest = this.splitReportTerms.get(task.id);
+    if (newest === undefined || report.term > newest) this.splitReportTerms.set(task.id, report.term);
+    const command = progressCommandFor(task, report, newest, this.scheduler.now());
+    if (command !== undefined) {
+      const { result } = this.applyPilot(command);
+      this.trace(`pilot: ${task.id} ${report.status} from ${node.name} (term ${report.term})${result.ok ? '' : `: refused, ${result.message}`}${report.reason === undefined ? '' : ` — ${report.reason}`}`);
+    }
+    const now = this.splitTasks.find((t) => t.id === task.id)!;
+    if (this.random() < lossProbability) return lost();
+    await this.scheduler.sleep(1 + Math.floor(this.random() * delayMsMax));
+    return { status: now.status, cancel_requested: now.cancelRequested };
+  }
+
+  get pilotDown(): boolean {
+    return this.scheduler.now() < this.pilotDownUntilMs;
+  }
+
+  /**
+   * The pilot's leader crashes: for `forMs` it answers nothing and publishes nothing (its replicated state
+   * survives in the new leader, its in-memory report terms do not); then the nodes' heartbeats tell it
+   * who leads what, and the table is published again.
+   */
+  pilotOutage(forMs: number): void {
+    if (this.pilotDown) return;
+    this.splitCounters.pilotOutages++;
+    this.pilotDownUntilMs = this.scheduler.now() + forMs;
+    this.splitReportTerms.clear();
+    this.trace(`pilot: leader crashes, back in ${forMs} ms`);
+    this.scheduler.after(forMs, () => this.pilotBack());
+  }
+
+  private pilotBack(): void {
+    this.trace('pilot: a new leader serves');
+    for (const node of this.allNodes()) {
+      if (!node.alive) continue;
+      for (const groupId of node.multiRaft.groupIds()) {
+        const leadership = node.multiRaft.leadership(groupId);
+        if (leadership?.role === 'leader') this.onLeaderChange(node, groupId, node.raftId, 'leader', leadership.term);
+      }
+    }
+    this.publish();
+  }
+
+  /** Sends the current table to every node, each after its own delay (its next heartbeat). */
+  private publish(): void {
     for (const name of this.names) {
       const delayMs = Math.floor(this.random() * (this.options.routingDelayMsMax + 1));
       // The node syncs to whatever table is current when the heartbeat comes.
@@ -333,11 +462,13 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
   /**
    * Stops the run at the first checker failure, or at a client request a live node has held past its
    * deadline: MultiRaft answers every proposal and read within the request timeout (reads waiting for
-   * the state machine also fail when leadership is lost), so one held much longer would hang a client.
+   * the state machine also fail when leadership is lost), and a split answers the writes it holds within
+   * its buffer timeout, so one held much longer would hang a client.
    */
   throwIfFailed(): void {
     if (this.checker.failure !== undefined) throw new SimFailure(this.checker.failure);
-    const limitMs = this.config.requestTimeoutMs + 4 * this.config.electionTimeoutMs + 1_000;
+    // A write a split holds waits up to the buffer timeout, and is then answered TRYAGAIN.
+    const limitMs = Math.max(this.config.requestTimeoutMs + 4 * this.config.electionTimeoutMs, this.options.splitParams?.bufferTimeoutMs ?? 0) + 1_000;
     for (const node of this.allNodes()) {
       const oldest = node.alive ? node.oldestPendingMs() : undefined;
       if (oldest !== undefined && this.scheduler.now() - oldest > limitMs) {
@@ -361,7 +492,8 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
   convergenceProblems(): string[] {
     const problems: string[] = [];
     for (const client of this.clients) if (!client.idle) problems.push(`client ${client.id} is waiting since ${client.busySinceMs} ms`);
-    for (const shard of this.table) {
+    problems.push(...this.splitProblems());
+    for (const shard of this.routing) {
       const leader = this.leaderOf(shard.id);
       if (leader === undefined) {
         const members = this.allNodes().filter((n) => n.alive && n.multiRaft.hasGroup(shard.id));
@@ -379,7 +511,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
         problems.push(`${shard.id}: voters [${voters.join()}] learners [${learners.join()}], the pilot wants [${desired.join()}]`);
       }
       const reference = leader.replicas.get(shard.id)!;
-      const keys = this.keysOfShard(shard.id);
+      const keys = this.keysOfShard(shard);
       for (const name of shard.replicas) {
         const node = this.liveNode(name);
         if (node === undefined || !node.multiRaft.hasGroup(shard.id)) {
@@ -395,6 +527,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
           problems.push(`${shard.id}: ${name} applied ${applied}, the leader committed ${status.commit} (leader's progress of it: ${seen})`);
         }
         const replica = node.replicas.get(shard.id)!;
+        problems.push(...ownershipProblems(shard, name, replica));
         if (replica.data.keyCount !== reference.data.keyCount) problems.push(`${shard.id}: ${name} has ${replica.data.keyCount} keys, ${leader.name} ${reference.data.keyCount}`);
         for (const key of keys) {
           const mine = describeValue(replica.data.get(Buffer.from(key)));
@@ -402,10 +535,30 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
           if (mine !== theirs) problems.push(`${shard.id}: ${name} has ${key}=${mine}, ${leader.name} ${theirs}`);
         }
       }
-      for (const node of this.allNodes()) {
-        if (node.alive && !shard.replicas.includes(node.name) && node.multiRaft.hasGroup(shard.id)) problems.push(`${shard.id}: ${node.name} still runs the group`);
+    }
+    for (const node of this.allNodes()) {
+      for (const groupId of node.alive ? node.multiRaft.groupIds() : []) {
+        if (this.shard(groupId)?.replicas.includes(node.name) !== true) problems.push(`${groupId}: ${node.name} still runs the group`);
       }
     }
+    return problems;
+  }
+
+  /**
+   * What keeps the splits from having settled: a task not finished, a split target still listed, or
+   * slots not owned by exactly one shard in the routing table.
+   */
+  splitProblems(): string[] {
+    const problems: string[] = [];
+    for (const task of this.splitTasks) if (!isFinal(task.status)) problems.push(`${task.id} is ${task.status}`);
+    const ranges = this.routing.map((s) => ({ id: s.id, start: s.start, end: s.end, split: s.split })).sort((a, b) => a.start - b.start || a.end - b.end);
+    let next = 0;
+    for (const range of ranges) {
+      if (range.split !== undefined) problems.push(`${range.id} still carries the marker of ${range.split.taskId}`);
+      if (range.start !== next || range.end <= range.start) problems.push(`${range.id} owns [${range.start}, ${range.end}) where slot ${next} comes next`);
+      next = Math.max(next, range.end);
+    }
+    if (next !== SLOT_COUNT) problems.push(`the routing table ends at slot ${next}`);
     return problems;
   }
 
@@ -430,10 +583,10 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     const reader = new SimClient('final', this, seededRandom(mix(this.seed, 3)), { ...this.options.client, attemptsMax: 1_000, retryMsMax: timeoutMs }, this.clientCounters);
     const values = new Map<string, string | null>();
     const readAll = async (): Promise<void> => {
-      for (const { shardId, registers, counters } of this.keys) {
+      for (const { registers, counters } of this.keys) {
         for (const key of [...registers, ...counters]) {
           for (let attempt = 1; ; attempt++) {
-            const outcome = await reader.run(shardId, key, 'get');
+            const outcome = await reader.run(key, 'get');
             if (outcome.kind === 'reply') {
               const reply = outcome.reply;
               if (reply.kind !== 'null' && reply.kind !== 'bulk') throw new SimFailure(`the final read of ${key} answered ${reply.kind}`);
@@ -446,10 +599,10 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
       }
     };
     await this.drive(readAll(), timeoutMs, 'the final reads');
-    for (const shard of this.table) {
+    for (const shard of this.routing) {
       for (const name of shard.replicas) {
         const replica = this.liveNode(name)?.replicas.get(shard.id);
-        for (const key of this.keysOfShard(shard.id)) {
+        for (const key of this.keysOfShard(shard)) {
           const stored = replica?.data.get(Buffer.from(key));
           const value = stored === undefined ? null : stored.type === 'string' ? stored.value.toString('latin1') : describeValue(stored);
           if (value !== values.get(key)) throw new SimFailure(`${name} holds ${key}=${value} but a final read through the leader gave ${values.get(key)}`);
@@ -494,9 +647,12 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     return hash.digest('hex').slice(0, 16);
   }
 
-  private keysOfShard(shardId: string): string[] {
-    const keys = this.keys.find((k) => k.shardId === shardId)!;
-    return [...keys.registers, ...keys.counters];
+  /** The clients' keys whose slots the shard serves in the routing table. */
+  private keysOfShard(shard: RoutingShard): string[] {
+    return this.keys.flatMap((k) => [...k.registers, ...k.counters]).filter((key) => {
+      const slot = keyHashSlot(Buffer.from(key));
+      return slot >= shard.start && slot < shard.end;
+    });
   }
 }
 
@@ -550,6 +706,8 @@ export interface SimRunOptions {
   readonly membership?: boolean;
   /** Whether logs compact after a few dozen entries, so lagging members catch up by snapshot. */
   readonly smallCompaction?: boolean;
+  /** Whether shards are split during the run (with cancels and pilot leader crashes). */
+  readonly splits?: boolean;
   readonly trace?: (line: string) => void;
 }
 
@@ -579,6 +737,8 @@ export interface SimRunResult {
     readonly snapshotChunksMax: number;
     readonly membershipChanges: number;
     readonly keysFellBack: number;
+    readonly splitsCompleted: number;
+    readonly splitsRolledBack: number;
   };
 }
 
@@ -592,6 +752,7 @@ export interface SimScenario {
   readonly livenessMs: number;
   readonly membership: boolean;
   readonly smallCompaction: boolean;
+  readonly splits: boolean;
   readonly faults: FaultKnobs;
 }
 
@@ -638,6 +799,18 @@ export function scenarioFor(options: SimRunOptions): SimScenario {
     const factor = Math.min(hosts, roll < 0.1 ? 1 : hosts >= 5 && roll < 0.3 ? 5 : 3);
     return shuffle(r, hostNames).slice(0, factor);
   });
+  // Drawn after the choices above, so that seeds without splits keep the clusters they had.
+  const splits = options.splits ?? r() < 0.5;
+  const splitParams: SplitParams = {
+    catchUpThreshold: pick([2, 10, 100]),
+    bufferTimeoutMs: pick([300, 1_000, 5_000]),
+    bufferMaxSize: pick([3, 50, 10_000]),
+    progressIntervalMs: 200,
+    snapshotChunkBytes: pick([64, 1_024, 1024 * 1024]),
+    catchUpDeadlineMs: pick([1_000, 5_000]),
+    catchUpSlowDelay: 50,
+    targetTimeoutMs: pick([1_000, 3_000]),
+  };
   const cluster: ClusterSimOptions = {
     seed: options.seed,
     nodeCount: hosts + (membership ? 1 : 0),
@@ -646,12 +819,14 @@ export function scenarioFor(options: SimRunOptions): SimScenario {
     network,
     clients: options.clients ?? drawn.clients,
     client: CLIENT_OPTIONS,
-    registerKeysPerShard: 2,
-    counterKeysPerShard: 1,
+    // Splits move some keys away from others of their shard.
+    registerKeysPerShard: splits ? 4 : 2,
+    counterKeysPerShard: splits ? 2 : 1,
     routingDelayMsMax: 300,
+    ...(splits ? { splitParams } : {}),
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   };
-  return { cluster, durationMs: options.durationMs ?? SAFETY_MS_DEFAULT, livenessMs: options.livenessMs ?? LIVENESS_MS_DEFAULT, membership, smallCompaction, faults };
+  return { cluster, durationMs: options.durationMs ?? SAFETY_MS_DEFAULT, livenessMs: options.livenessMs ?? LIVENESS_MS_DEFAULT, membership, smallCompaction, splits, faults };
 }
 
 /** Fault settings a seed draws. */
@@ -672,6 +847,7 @@ export function replayCommand(options: SimRunOptions): string {
   if (options.clients !== undefined) flags.push(`--clients ${options.clients}`);
   if (options.membership !== undefined) flags.push(options.membership ? '--membership' : '--no-membership');
   if (options.smallCompaction !== undefined) flags.push(options.smallCompaction ? '--small-compaction' : '--no-small-compaction');
+  if (options.splits !== undefined) flags.push(options.splits ? '--splits' : '--no-splits');
   return `npm run sim -- ${flags.join(' ')}`;
 }
 
@@ -696,6 +872,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
     for (const id of ownEvents) sim.scheduler.cancel(id);
     for (const name of sim.network.quiesce()) sim.restart(name);
     for (const name of sim.nodeNames()) sim.restart(name);
+    await sim.runUntil(() => !sim.pilotDown, 5_000);
     sim.trace('liveness phase: faults quiesced, every node up');
     fellBack = await sim.settleAndCheck(scenario.livenessMs);
   } catch (error) {
@@ -715,11 +892,15 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
     snapshotChunksMax: sim.counters.snapshotChunksMax,
     membershipChanges: sim.counters.membershipChangesProposed,
     keysFellBack: fellBack.length,
+    splitsCompleted: sim.splitTasks.filter((t) => t.status === 'completed').length,
+    splitsRolledBack: sim.splitTasks.filter((t) => t.status === 'failed' || t.status === 'cancelled').length,
   };
   const summary =
     `seed ${options.seed}: ${describeScenario(scenario)}; ${stats.operations} ops (${stats.ok} ok, ${stats.unknown} unknown, ${stats.gaveUp} gave up), ` +
     `${stats.crashes} crashes, ${stats.leaderElections} elections, ${stats.snapshotsRestored} snapshots (≤${stats.snapshotChunksMax} chunks), ` +
-    `${stats.membershipChanges} membership changes, ${stats.virtualMs} virtual ms` +
+    `${stats.membershipChanges} membership changes, ` +
+    (scenario.splits ? `${stats.splitsCompleted} splits completed, ${stats.splitsRolledBack} rolled back (${sim.splitCounters.pilotOutages} pilot outages), ` : '') +
+    `${stats.virtualMs} virtual ms` +
     (fellBack.length > 0 ? `; lost-write check only for ${fellBack.join(', ')}` : '');
   return {
     seed: options.seed,
@@ -766,13 +947,42 @@ function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): EventId[] 
       at(Math.floor(t), () => changeMembership(sim, founding));
     }
   }
+  if (scenario.splits) {
+    for (let t = 200 + r() * 800; t < durationMs - 1_000; t += 800 + r() * 2_000) {
+      at(Math.floor(t), () => {
+        const taskId = startSplit(sim);
+        // Some splits are cancelled: in time (rolled back) or too late (they roll forward).
+        if (taskId !== undefined && r() < 0.2) at(Math.floor(t + 50 + r() * 1_500), () => sim.cancelSplit(taskId));
+      });
+    }
+    // The pilot's leader crashes now and then: reports and routing changes wait for its successor.
+    for (let t = 500 + r() * 3_000; t < durationMs - 1_000; t += 1_000 + r() * 4_000) {
+      at(Math.floor(t), () => sim.pilotOutage(200 + Math.floor(r() * 1_500)));
+    }
+  }
   return events;
 }
 
+/**
+ * Asks the pilot to split a random shard: at a random slot or the one that halves its data, onto the
+ * least-loaded nodes or nodes of the simulation's choosing. The task id, or undefined when refused.
+ */
+function startSplit(sim: ClusterSim): string | undefined {
+  const r = sim.random;
+  const candidates = sim.routing.filter((s) => s.end - s.start >= 2 && s.split === undefined);
+  const shard = candidates[Math.floor(r() * candidates.length)];
+  if (shard === undefined) return undefined;
+  const splitSlot = r() < 0.5 ? shard.start + 1 + Math.floor(r() * (shard.end - shard.start - 1)) : undefined;
+  const targetNodes = r() < 0.5 ? shuffle(r, sim.nodeNames()).slice(0, shard.replicas.length) : undefined;
+  const taskId = sim.createSplit(shard.id, { ...(splitSlot === undefined ? {} : { splitSlot }), ...(targetNodes === undefined ? {} : { targetNodes }) });
+  return taskId.startsWith('refused') ? undefined : taskId;
+}
+
 /** One pilot action: move a shard's replicas by one (add a node, or remove one once it has an extra), or transfer its leadership. */
-function changeMembership(sim: ClusterSim, founding: ReadonlyMap<string, number>): void {
+function changeMembership(sim: ClusterSim, founding: Map<string, number>): void {
   const r = sim.random;
   const shard = sim.routing[Math.floor(r() * sim.routing.length)]!;
+  if (!founding.has(shard.id)) founding.set(shard.id, shard.replicas.length);
   const others = sim.nodeNames().filter((n) => !shard.replicas.includes(n));
   if (r() < 0.25 && shard.replicas.length > 1) {
     const candidates = shard.replicas.filter((n) => n !== shard.leader);
@@ -790,7 +1000,7 @@ function describeScenario(scenario: SimScenario): string {
   return (
     `${cluster.nodeCount} nodes, ${shards}, ${cluster.clients} clients, loss ${cluster.network.lossProbability}, dup ${cluster.network.duplicateProbability}, ` +
     `delay ≤${cluster.network.delayMsMax} ms${smallCompaction ? `, compaction after ${cluster.node.compactAfterEntries} with ${cluster.node.snapshotChunkBytes} B chunks` : ''}` +
-    `${membership ? ', membership changes' : ''}`
+    `${membership ? ', membership changes' : ''}${scenario.splits ? ', splits' : ''}`
   );
 }
 
@@ -803,6 +1013,23 @@ function describeFault(step: FaultStep): string {
     default:
       return `${step.atMs} ${step.kind} ${step.node}`;
   }
+}
+
+/**
+ * A member whose log disagrees with the routing table about the slots its shard owns, still takes part
+ * in a split, or holds keys outside its range (a cleanup left undone).
+ */
+function ownershipProblems(shard: RoutingShard, name: string, replica: ShardReplica): string[] {
+  const problems: string[] = [];
+  const owned = replica.ownedRange();
+  if (owned !== null && (owned.start !== shard.start || owned.end !== shard.end)) {
+    problems.push(`${shard.id}: ${name}'s log owns [${owned.start}, ${owned.end}), the routing table gives it [${shard.start}, ${shard.end})`);
+  }
+  const split = replica.splitState();
+  if (split !== null) problems.push(`${shard.id}: ${name} is still ${split.role} of ${split.taskId}`);
+  const stray = [...replica.data.scan(0, shard.start, undefined, 1), ...replica.data.scan(shard.end, SLOT_COUNT, undefined, 1)];
+  if (stray.length > 0) problems.push(`${shard.id}: ${name} holds ${stray[0]!.key.toString('latin1')}, outside [${shard.start}, ${shard.end})`);
+  return problems;
 }
 
 /** Register and counter keys whose slots fall in the shard's range. */

@@ -1,29 +1,28 @@
 /**
- * A simulated cluster client: SET, GET, INCR and DEL on a few keys per shard, sent to the node it
- * believes leads the key's shard and carried through the same path a node's dispatcher takes, with the
- * retries a Redis Cluster client makes:
- * - a node that is down refuses the connection, and a member that does not lead answers with the leader
- *   it knows (MOVED) or none (TRYAGAIN): the command did not run, so it is sent again, to the leader
- *   named or to another replica after a short backoff;
- * - a proposal overwritten by a new leader ('dropped') or refused under load ('busy') did not happen
- *   either: TRYAGAIN, the same;
- * - a timeout, or a crash of the node while the command was in flight, leaves the outcome unknown: the
- *   client records it so and moves on (retrying a write of unknown outcome could apply it twice).
+ * A simulated Redis Cluster client: SET, GET, INCR and DEL on a few keys per shard, sent to the node it
+ * believes leads the key's slot and served by that node's dispatcher, with the retries a cluster client
+ * makes:
+ * - a node that is down refuses the connection: nothing was sent, another replica is tried;
+ * - `-MOVED slot node`: the command did not run; it goes to the node named (a new leader, or the shard
+ *   a split moved the slot to), which the client remembers for the slot;
+ * - `-TRYAGAIN` (no leader, a proposal overwritten or refused, a split handing the slot over or rolled
+ *   back) and `-CLUSTERDOWN`: it did not run either; sent again after a short backoff, to the slot's
+ *   leader in the routing table (a client refreshing its slot map);
+ * - `-ERR ... not confirmed` (a timeout), or a crash of the node while the command was in flight, leaves
+ *   the outcome unknown: the client records it so and moves on (a retry could apply a write twice).
  * Every command that may have run is recorded for the linearizability checker, from its first send to
  * the answer, in virtual ms; one that never ran (every attempt refused, then the client gave up) is
  * left out, as the checker requires.
  */
+import { keyHashSlot } from '../../src/common/slots.js';
 import { resolveCommand } from '../../src/commands/table.js';
-import type { CommandSpec } from '../../src/commands/types.js';
-import { NONE } from '../../src/raft/index.js';
-import { nodeIdOf } from '../../src/node/peer-message.js';
 import type { Reply } from '../../src/resp/reply.js';
 import { describeReply } from './cluster-checker.js';
 import type { RegisterInput, RegisterOperation, RegisterOutput } from './linearizability.js';
 import type { Scheduler } from './scheduler.js';
 import type { SimNode } from './sim-node.js';
 
-/** The keys clients use in one shard: registers get SET/GET/DEL, counters INCR/GET. */
+/** The keys clients use in one shard's slots at the start: registers get SET/GET/DEL, counters INCR/GET. */
 export interface ShardKeys {
   readonly shardId: string;
   readonly registers: readonly string[];
@@ -38,10 +37,8 @@ export interface ClientEnv {
   liveNode(name: string): SimNode | undefined;
   /** Every node name, to try when the shard's replicas do not answer. */
   nodeNames(): readonly string[];
-  /** The shard's replicas in the routing table. */
-  replicasOf(shardId: string): readonly string[];
-  /** The shard's leader in the routing table (as nodes report it to the pilot), null if none. */
-  routingLeader(shardId: string): string | null;
+  /** The leader and replicas of the shard serving `slot` in the pilot's routing table (what CLUSTER SLOTS would say). */
+  routeOfSlot(slot: number): { readonly leader: string | null; readonly replicas: readonly string[] };
   record(op: RegisterOperation): void;
   fail(message: string): void;
   trace(line: string): void;
@@ -85,8 +82,8 @@ export class SimClient {
   busySinceMs: number | undefined;
   private running = false;
   private seq = 0;
-  /** The leader this client last heard of, per shard. */
-  private readonly leaderHint = new Map<string, string>();
+  /** The node this client was last sent to for a slot (MOVED) or last answered by. */
+  private readonly slotHint = new Map<number, string>();
 
   constructor(
     readonly id: number | string,
@@ -113,10 +110,10 @@ export class SimClient {
   }
 
   /**
-   * Runs one command on `key` (of `shardId`) and records it unless it never ran. `operation` picks the
-   * command; SET writes a value unique to this client.
+   * Runs one command on `key` and records it unless it never ran. `operation` picks the command; SET
+   * writes a value unique to this client.
    */
-  async run(shardId: string, key: string, operation: Operation): Promise<CommandOutcome> {
+  async run(key: string, operation: Operation): Promise<CommandOutcome> {
     const input = this.inputFor(operation);
     const argv = argvFor(key, input);
     const resolved = resolveCommand(argv);
@@ -125,7 +122,7 @@ export class SimClient {
     const callMs = this.env.scheduler.now();
     this.busySinceMs = callMs;
     try {
-      const outcome = await this.execute(shardId, resolved.spec, argv, isWrite);
+      const outcome = await this.execute(keyHashSlot(Buffer.from(key)), argv, isWrite);
       if (outcome.kind === 'gaveUp') {
         this.counters.gaveUp++;
         return outcome;
@@ -150,56 +147,63 @@ export class SimClient {
       const key = keys[Math.floor(this.random() * keys.length)]!;
       const roll = this.random();
       const operation: Operation = counter ? (roll < 0.6 ? 'incr' : 'get') : roll < 0.45 ? 'set' : roll < 0.85 ? 'get' : 'del';
-      await this.run(shard.shardId, key, operation);
+      await this.run(key, operation);
       await this.env.scheduler.sleep(Math.floor(this.random() * (this.options.thinkMsMax + 1)));
     }
   }
 
   /** Sends the command until it is answered, its outcome is unknown, or the limits run out. */
-  private async execute(shardId: string, spec: CommandSpec, argv: readonly Buffer[], isWrite: boolean): Promise<CommandOutcome> {
+  private async execute(slot: number, argv: readonly Buffer[], isWrite: boolean): Promise<CommandOutcome> {
     const { scheduler } = this.env;
     const startMs = scheduler.now();
-    let target = this.leaderHint.get(shardId) ?? this.env.routingLeader(shardId) ?? this.anyNode(shardId, undefined);
+    let target = this.slotHint.get(slot) ?? this.env.routeOfSlot(slot).leader ?? this.anyNode(slot, undefined);
     for (let attempt = 0; attempt < this.options.attemptsMax && scheduler.now() - startMs <= this.options.retryMsMax; attempt++) {
       if (attempt > 0) this.counters.retries++;
       await scheduler.sleep(this.linkDelayMs());
       const node = this.env.liveNode(target);
       if (node === undefined) {
         // Connection refused: nothing was sent.
-        target = this.anyNode(shardId, target);
+        target = this.anyNode(slot, target);
         await scheduler.sleep(this.backoffMs());
         continue;
       }
       this.env.trace(`client ${this.id} → ${target}: ${argv.map((a) => a.toString('latin1')).join(' ')}`);
-      const outcome = await node.serve(shardId, spec, argv, isWrite);
+      const outcome = await node.serve(argv, isWrite);
       await scheduler.sleep(this.linkDelayMs());
-      if (outcome.kind === 'reply') {
-        this.leaderHint.set(shardId, target);
-        return outcome;
-      }
-      if (outcome.kind === 'crashed' || outcome.reason === 'timeout') {
-        this.leaderHint.delete(shardId);
+      if (outcome.kind === 'crashed') {
+        this.slotHint.delete(slot);
         return { kind: 'unknown' };
       }
-      // notLeader, removed, dropped, busy: the command did not run here.
-      const named = outcome.leaderId === NONE ? undefined : nodeIdOf(outcome.leaderId);
-      if (named !== undefined && named !== target) {
+      const reply = outcome.reply;
+      const message = reply.kind === 'error' ? reply.message : '';
+      if (message !== '') this.env.trace(`client ${this.id} ← ${target}: ${message}`);
+      if (message.startsWith('MOVED ')) {
+        // `MOVED slot host:port`: the simulated nodes' host is their name.
+        const named = message.split(' ')[2]!.split(':')[0]!;
         this.counters.redirects++;
-        target = named;
-        this.leaderHint.set(shardId, named);
-        if (outcome.reason === 'notLeader' || outcome.reason === 'removed') continue;
-      } else if (outcome.reason === 'notLeader' || outcome.reason === 'removed') {
-        this.leaderHint.delete(shardId);
-        target = this.env.routingLeader(shardId) ?? this.anyNode(shardId, target);
+        this.slotHint.set(slot, named);
+        if (named !== target) {
+          target = named;
+          continue;
+        }
+      } else if (message.startsWith('TRYAGAIN') || message.startsWith('CLUSTERDOWN')) {
+        this.slotHint.delete(slot);
+        target = this.env.routeOfSlot(slot).leader ?? this.anyNode(slot, target);
+      } else if (message.startsWith('ERR the write was not confirmed')) {
+        this.slotHint.delete(slot);
+        return { kind: 'unknown' };
+      } else {
+        this.slotHint.set(slot, target);
+        return outcome;
       }
       await scheduler.sleep(this.backoffMs());
     }
     return { kind: 'gaveUp' };
   }
 
-  /** Another node to try: a replica of the shard other than `not` when one exists, else any node. */
-  private anyNode(shardId: string, not: string | undefined): string {
-    const replicas = this.env.replicasOf(shardId).filter((n) => n !== not);
+  /** Another node to try: a replica of the slot's shard other than `not` when one exists, else any node. */
+  private anyNode(slot: number, not: string | undefined): string {
+    const replicas = this.env.routeOfSlot(slot).replicas.filter((n) => n !== not);
     const pool = replicas.length > 0 ? replicas : this.env.nodeNames().filter((n) => n !== not);
     return pool[Math.floor(this.random() * pool.length)] ?? not!;
   }

@@ -11,21 +11,34 @@
  * - groups start as ShardGroups starts them: a founding member (epoch 1, empty log) bootstraps with the
  *   shard's replicas as voters and campaigns if the pilot named it leader or it is the only voter; any
  *   other member starts empty and waits for the leader's snapshot.
- * Clients are served as the node's dispatcher serves them: a write is proposed as a shard command with
- * the node's time, a read waits for a ReadIndex barrier then runs against the replica.
+ * Clients are served by the node's own CommandDispatcher over the node's routing view (a write is
+ * proposed as a shard command with the virtual time, a read waits for a ReadIndex barrier), so MOVED,
+ * TRYAGAIN and the split buffer answer as they do on a real node. Splits run as on a node too: the
+ * source's leader runs the real SplitSource driver every SPLIT_CHECK_TICKS, its requests to the target
+ * travel the simulated network (lost, delayed, partitioned like Raft's messages) and are answered by
+ * answerSplitRequest, and its reports go to the simulation's pilot.
  *
  * A crash ends the incarnation: its timers stop, its scheduled work is skipped, the persist in flight
  * never resolves (so nothing staged after the last fsync leaves), its clients learn nothing more, and
  * the disk's durable image is all that remains for the next incarnation.
  */
-import type { RoutingShard } from '../../src/common/routing.js';
-import type { CommandSpec } from '../../src/commands/types.js';
+import type { Logger } from '../../src/common/logger.js';
+import { EMPTY_ROUTING_TABLE, type RoutingShard, type RoutingTable } from '../../src/common/routing.js';
+import type { SplitReport, SplitReportResponse } from '../../src/common/split.js';
+import { ClientConnection } from '../../src/node/client-connection.js';
+import { CommandDispatcher, type DispatchTarget } from '../../src/node/command-dispatcher.js';
 import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from '../../src/node/membership-step.js';
-import { MultiRaft, RaftRequestError, type GroupStateMachine, type RaftRequestFailure } from '../../src/node/multi-raft.js';
+import { MultiRaft } from '../../src/node/multi-raft.js';
 import { nodeIdOf, raftIdOf, type PeerMessage } from '../../src/node/peer-message.js';
-import { NONE, type Entry, type NodeId, type Role } from '../../src/raft/index.js';
+import { RoutingView } from '../../src/node/routing-view.js';
+import { SplitBuffer } from '../../src/node/split-buffer.js';
+import { SPLIT_TRYAGAIN, SplitRouting } from '../../src/node/split-routing.js';
+import { SplitSource, splitGroupsHost, type SplitSourceHost, type TargetAnswer } from '../../src/node/split-source.js';
+import { answerSplitRequest, requestTargetLeader, SPLIT_CHECK_TICKS, SPLIT_REQUEST_TIMEOUT_MS, type SplitRequest } from '../../src/node/split-target.js';
+import type { GroupStateMachine } from '../../src/node/multi-raft.js';
+import type { Entry, NodeId, Role } from '../../src/raft/index.js';
 import type { Reply } from '../../src/resp/reply.js';
-import { encodeShardCommand } from '../../src/shard/shard-command.js';
+import { encodeShardCommand, type ShardCommand } from '../../src/shard/shard-command.js';
 import { ShardReplica } from '../../src/shard/shard-replica.js';
 import type { SplitApplyResult } from '../../src/shard/split-state.js';
 import type { ShardSnapshotChunk, ShardSnapshotReader } from '../../src/storage/types.js';
@@ -55,6 +68,15 @@ export interface SimNodeConfig {
   readonly fsyncDelayMsMax: number;
 }
 
+/**
+ * What the simulated network carries: Raft frames (encoded as the transport encodes them), and a split
+ * source's requests to a target replica with their answers (the transport's request/response).
+ */
+export type SimWire =
+  | Buffer
+  | { readonly t: 'split-request'; readonly id: number; readonly request: SplitRequest }
+  | { readonly t: 'split-answer'; readonly id: number; readonly answer: TargetAnswer };
+
 /** Counters of what the simulated nodes did, for the run's summary and the scenario tests. */
 export interface SimNodeCounters {
   snapshotChunksReceived: number;
@@ -65,27 +87,35 @@ export interface SimNodeCounters {
   transfersRequested: number;
   groupsStarted: number;
   groupsDropped: number;
+  splitDriversStarted: number;
+  splitSnapshotBytes: number;
 }
 
 /** What a node needs from the simulation around it. */
 export interface SimNodeEnv {
   readonly seed: number;
   readonly scheduler: Scheduler;
-  readonly network: SimNetwork<Buffer>;
+  readonly network: SimNetwork<SimWire>;
   readonly checker: ClusterChecker;
   readonly config: SimNodeConfig;
   readonly counters: SimNodeCounters;
   /** A group's leader or this member's role changed (the node's heartbeat to the pilot). */
   onLeaderChange(node: SimNode, groupId: string, leaderId: NodeId, role: Role, term: number): void;
+  /** A split source's leader reports to the pilot; undefined when the report or its answer was lost. */
+  reportSplit(node: SimNode, report: SplitReport): Promise<SplitReportResponse | undefined>;
   trace(line: string): void;
 }
 
 /** How a client request ended at the node. */
 export type ServeOutcome =
   | { readonly kind: 'reply'; readonly reply: Reply }
-  | { readonly kind: 'failed'; readonly reason: RaftRequestFailure; readonly leaderId: NodeId }
   /** The node crashed with the request in flight: the client's connection dropped. */
   | { readonly kind: 'crashed' };
+
+/** A promise that never settles: what a crashed process's pending work waits for. */
+const NEVER = new Promise<never>(() => {});
+/** Errors that say the code is wrong, not that the cluster misbehaved: a split driver hitting one fails the run. */
+const BUG_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError];
 
 /** One node incarnation; see the module comment. */
 export class SimNode {
@@ -109,6 +139,21 @@ export class SimNode {
   private synced = false;
   /** Snapshot chunks received per group since its last restore. */
   private readonly chunksSinceRestore = new Map<string, number>();
+  /** The routing view the dispatcher routes by (the table as this node last heard of it). */
+  private routingView: RoutingView;
+  private readonly dispatcher: CommandDispatcher;
+  /** Every client request arrives on this one connection: the dispatcher keeps no state per request. */
+  private readonly connection: ClientConnection;
+  readonly splitBuffer = new SplitBuffer();
+  private readonly splitRouting: SplitRouting;
+  /** Source shards whose split driver runs here. */
+  private readonly splitDrivers = new Set<string>();
+  /** The target replica that answered last, per target shard. */
+  private readonly targetLeaders = new Map<string, string>();
+  /** Split requests sent and not yet answered, by request id. */
+  private readonly splitRequests = new Map<number, (answer: TargetAnswer) => void>();
+  private nextSplitRequestId = 1;
+  private readonly logger: Logger;
 
   constructor(
     private readonly env: SimNodeEnv,
@@ -148,51 +193,54 @@ export class SimNode {
         onFatal: (error) => env.checker.fail(`${name}: persist failed: ${String(error)}`),
       },
     );
-    env.network.attach(name, (from, frame) => this.onFrame(from, frame));
+    env.network.attach(name, (from, wire) => this.onWire(from, wire));
+    this.routingView = new RoutingView(EMPTY_ROUTING_TABLE, name);
+    this.splitRouting = new SplitRouting({
+      routing: () => this.routingView,
+      replica: (shardId) => this.replicas.get(shardId),
+      isLeader: (shardId) => this.isLeader(shardId),
+      buffer: this.splitBuffer,
+      now: () => scheduler.now(),
+    });
+    this.dispatcher = new CommandDispatcher(this.dispatchTarget(), undefined, { now: () => scheduler.now(), random: this.random });
+    this.connection = new ClientConnection(0, undefined as never, false, 0, () => {});
+    this.logger = simLogger(this);
     // Nodes do not tick in lockstep: each starts at its own offset within a tick.
     this.tickEvent = scheduler.after(1 + Math.floor(this.random() * config.tickMs), () => this.tick());
   }
 
   /** Follows a routing table, as ShardGroups.sync: starts groups of shards listing this node, drops unwanted ones. */
-  sync(view: readonly RoutingShard[]): void {
-    if (!this.alive) return;
+  sync(table: RoutingTable): void {
+    if (!this.alive || table.version < this.routingView.version) return;
     const first = !this.synced;
     this.synced = true;
-    this.view = view;
+    this.view = table.shards;
+    this.routingView = new RoutingView(table, this.name);
+    const view = table.shards;
     for (const shard of view) {
       if (shard.replicas.includes(this.name) && !this.multiRaft.hasGroup(shard.id)) this.startGroup(shard);
     }
     if (first) this.resumeUnlisted();
     this.dropUnwanted();
+    this.driveSplits();
   }
 
   isLeader(shardId: string): boolean {
     return this.multiRaft.leadership(shardId)?.role === 'leader';
   }
 
-  /** Serves one key command as the dispatcher does: writes are proposed, reads wait for a ReadIndex barrier. */
-  serve(shardId: string, spec: CommandSpec, argv: readonly Buffer[], isWrite: boolean): Promise<ServeOutcome> {
+  /** Serves one client command through the node's dispatcher. */
+  serve(argv: readonly Buffer[], isWrite: boolean): Promise<ServeOutcome> {
     return new Promise((resolve) => {
       const settle = (outcome: ServeOutcome): void => {
         if (this.pending.delete(settle)) resolve(outcome);
       };
-      const nowMs = this.env.scheduler.now();
-      this.pending.set(settle, { atMs: nowMs, isWrite });
-      const replica = this.replicas.get(shardId);
-      const work: Promise<Reply> = isWrite
-        ? (this.multiRaft.propose(shardId, encodeShardCommand({ kind: 'command', nowMs, argv })) as Promise<Reply>)
-        : this.multiRaft.readBarrier(shardId).then(() => {
-            if (replica === undefined) throw new RaftRequestError('removed', NONE);
-            return replica.read(spec, argv, this.env.scheduler.now(), this.random, 2);
-          });
-      work.then(
+      this.pending.set(settle, { atMs: this.env.scheduler.now(), isWrite });
+      Promise.resolve(this.dispatcher.dispatch(this.connection, argv)).then(
         (reply) => settle({ kind: 'reply', reply }),
         (error: unknown) => {
-          if (error instanceof RaftRequestError) settle({ kind: 'failed', reason: error.reason, leaderId: error.leaderId });
-          else {
-            this.env.checker.fail(`${this.name}: a client request failed with ${String(error)}`);
-            settle({ kind: 'crashed' });
-          }
+          this.env.checker.fail(`${this.name}: a client request failed with ${error instanceof Error ? error.stack : String(error)}`);
+          settle({ kind: 'crashed' });
         },
       );
     });
@@ -225,8 +273,10 @@ export class SimNode {
     return this.multiRaft.hasGroup(shardId) ? this.logs.get(shardId) : undefined;
   }
 
-  private onFrame(from: string, frame: Buffer): void {
+  private onWire(from: string, wire: SimWire): void {
     if (!this.alive) return;
+    if (!Buffer.isBuffer(wire)) return this.onSplitWire(from, wire);
+    const frame = wire;
     const messages = decodeFrameBody(frame.subarray(FRAME_HEADER_BYTES)) as PeerMessage[];
     const fromId = raftIdOf(from);
     for (const message of messages) {
@@ -246,7 +296,110 @@ export class SimNode {
       for (const shard of this.view) if (this.isLeader(shard.id)) this.reconcileMembership(shard);
       this.dropUnwanted();
     }
+    if (this.ticks % SPLIT_CHECK_TICKS === 0) {
+      this.driveSplits();
+      this.splitBuffer.expire(this.env.scheduler.now(), SPLIT_TRYAGAIN);
+    }
     this.tickEvent = this.env.scheduler.after(this.env.config.tickMs, () => this.tick());
+  }
+
+  /** The node as its dispatcher sees it: the simulated groups, the routing view, the split answers. */
+  private dispatchTarget(): DispatchTarget {
+    return {
+      selfId: this.name,
+      host: this.name,
+      port: 0,
+      requirepass: undefined,
+      startedAtMs: 0,
+      stats: { commandsProcessed: 0, connectionsReceived: 0, opsPerSec: 0 },
+      connections: new Map(),
+      routing: () => this.routingView,
+      ledReplicas: () => [],
+      clusterId: () => '0'.repeat(40),
+      settled: () => Promise.resolve(),
+      flushLed: () => Promise.resolve(),
+      debugFaults: () => undefined,
+      replica: (shardId) => this.replicas.get(shardId),
+      write: (shardId, argv, nowMs) => this.multiRaft.propose(shardId, encodeShardCommand({ kind: 'command', nowMs, argv })) as Promise<Reply>,
+      readBarrier: (shardId) => this.multiRaft.readBarrier(shardId),
+      splitTargetOwning: (slot) => this.splitRouting.splitTargetOwning(slot),
+      holdWrite: (shardId, slot) => this.splitRouting.holdWrite(shardId, slot),
+      movedAway: (shardId, slot) => this.splitRouting.movedAway(shardId, slot),
+    };
+  }
+
+  /** As ShardGroups: a driver for each split whose source this node leads and that has none running. */
+  private driveSplits(): void {
+    for (const shard of this.view) {
+      if (shard.split?.role !== 'source' || this.splitDrivers.has(shard.id) || !this.isLeader(shard.id)) continue;
+      this.splitDrivers.add(shard.id);
+      this.env.counters.splitDriversStarted++;
+      void new SplitSource(this.splitHost(), shard).run().finally(() => this.splitDrivers.delete(shard.id));
+    }
+  }
+
+  /** The driver's host: this incarnation's groups, the network to the target, the pilot; all silent once crashed. */
+  private splitHost(): SplitSourceHost {
+    const { scheduler } = this.env;
+    return {
+      selfId: this.name,
+      logger: this.logger,
+      buffer: this.splitBuffer,
+      ...splitGroupsHost(this.multiRaft, this.replicas),
+      report: (report) => (this.alive ? this.env.reportSplit(this, report) : NEVER),
+      movedToTarget: (target, slot) => this.splitRouting.movedTo(target, slot),
+      observer: { snapshotBytesSent: (bytes) => void (this.env.counters.splitSnapshotBytes += bytes), catchUpDelay: () => {} },
+      sendToTarget: (target, command) => this.sendToTarget(target, command),
+      now: () => scheduler.now(),
+      sleep: (ms) => (this.alive ? scheduler.sleep(ms).then(() => (this.alive ? undefined : NEVER)) : NEVER),
+    };
+  }
+
+  private sendToTarget(target: string, command: ShardCommand | null): Promise<TargetAnswer> {
+    if (!this.alive) return NEVER;
+    const request: SplitRequest = { shard: target, command: command === null ? null : encodeShardCommand(command) };
+    return requestTargetLeader(
+      this.view.find((s) => s.id === target),
+      this.targetLeaders.get(target),
+      (node) => (node === this.name ? this.answerSplit(request) : this.requestSplit(node, request)),
+      (node) => (node === undefined ? this.targetLeaders.delete(target) : this.targetLeaders.set(target, node)),
+    );
+  }
+
+  /** One request over the network; fails after the transport's timeout, and never settles once this node crashed. */
+  private requestSplit(node: string, request: SplitRequest): Promise<TargetAnswer> {
+    const id = this.nextSplitRequestId++;
+    return new Promise((resolve, reject) => {
+      this.splitRequests.set(id, resolve);
+      this.env.network.deliver(this.name, node, { t: 'split-request', id, request });
+      this.env.scheduler.after(SPLIT_REQUEST_TIMEOUT_MS, () => {
+        if (this.alive && this.splitRequests.delete(id)) reject(new Error(`split request to ${node} timed out`));
+      });
+    });
+  }
+
+  private answerSplit(request: SplitRequest): Promise<TargetAnswer> {
+    return answerSplitRequest(
+      {
+        replica: (shardId) => this.replicas.get(shardId),
+        isLeader: (shardId) => this.isLeader(shardId),
+        propose: (shardId, command) => this.multiRaft.propose(shardId, command),
+        readBarrier: (shardId) => this.multiRaft.readBarrier(shardId),
+      },
+      request,
+    );
+  }
+
+  private onSplitWire(from: string, wire: Exclude<SimWire, Buffer>): void {
+    if (wire.t === 'split-answer') {
+      const resolve = this.splitRequests.get(wire.id);
+      this.splitRequests.delete(wire.id);
+      resolve?.(wire.answer);
+      return;
+    }
+    void this.answerSplit(wire.request).then((answer) => {
+      if (this.alive) this.env.network.deliver(this.name, from, { t: 'split-answer', id: wire.id, answer });
+    });
   }
 
   /** As ShardGroups after a restart: replicas on disk the table no longer lists run until they are dropped. */
@@ -340,6 +493,10 @@ export class SimNode {
   fail(message: string): void {
     this.env.checker.fail(message);
   }
+
+  trace(line: string): void {
+    this.env.trace(line);
+  }
 }
 
 /**
@@ -387,4 +544,17 @@ function mixSeed(seed: number, raftId: number, incarnation: number): number {
   h = Math.imul(h ^ (raftId * 0x27d4eb2f), 0xc2b2ae35) >>> 0;
   h = Math.imul(h ^ (incarnation * 0x165667b1), 0x85ebca6b) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** The split driver's logger: its lines go to the trace, and an error that says the code is wrong fails the run. */
+function simLogger(node: SimNode): Logger {
+  const log =
+    (level: string) =>
+    (fields: Record<string, unknown>, message?: string): void => {
+      const err = fields['err'];
+      if (BUG_ERRORS.some((kind) => err instanceof kind)) node.fail(`${node.name}: split driver: ${(err as Error).stack}`);
+      const { err: _err, ...rest } = fields;
+      node.trace(`${node.name} ${level} ${message ?? ''} ${JSON.stringify(rest)}${err instanceof Error ? ` (${err.message})` : ''}`);
+    };
+  return { info: log('info'), warn: log('warn'), error: log('error'), debug: () => {} } as unknown as Logger;
 }

@@ -38,24 +38,33 @@ const calm: BufferCondition = { overflowed: false, bufferingMs: 0, cancelRequest
 
 describe('resuming a split from the source log', () => {
   it('begins a split nothing has logged yet', () => {
-    assert.deepEqual(resumeSplit(null, null, marker), { kind: 'begin' });
+    assert.deepEqual(resumeSplit(null, undefined, marker), { kind: 'begin' });
   });
 
   it('reports a cancel asked before anything was logged, without beginning', () => {
-    assert.deepEqual(resumeSplit(null, null, { ...marker, cancelRequested: true }), { kind: 'cancelled' });
+    assert.deepEqual(resumeSplit(null, undefined, { ...marker, cancelRequested: true }), { kind: 'cancelled' });
   });
 
   it('transfers (or resumes the transfer) once split-begin is logged, even when cancel is asked: the transfer rolls back itself', () => {
-    assert.deepEqual(resumeSplit(begun, null, { ...marker, cancelRequested: true }), { kind: 'transfer', state: begun });
+    assert.deepEqual(resumeSplit(begun, undefined, { ...marker, cancelRequested: true }), { kind: 'transfer', state: begun });
   });
 
   it('only rolls forward once split-commit is logged', () => {
-    assert.deepEqual(resumeSplit(committed, { start: 0, end: 8192 }, { ...marker, cancelRequested: true }), { kind: 'switch', state: committed });
+    assert.deepEqual(resumeSplit(committed, undefined, { ...marker, cancelRequested: true }), { kind: 'switch', state: committed });
   });
 
-  it('knows a split this task finished (state cleared, owned range cut at the split slot)', () => {
-    assert.deepEqual(resumeSplit(null, { start: 0, end: 8192 }, { ...marker, splitSlot: 8192 }), { kind: 'completed', splitSlot: 8192 });
-    assert.deepEqual(resumeSplit(null, { start: 0, end: 8192 }, { ...marker, splitSlot: 4096 }), { kind: 'begin' }, 'cut elsewhere: not this split');
+  it('knows a split this task finished: it reports the end again, never begins it anew', () => {
+    assert.deepEqual(resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'completed' }, marker), { kind: 'completed', splitSlot: 8192 });
+  });
+
+  it('knows a split this task rolled back, even when a stale routing table still shows its marker', () => {
+    assert.deepEqual(resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'aborted', reason: 'buffer timeout' }, marker), {
+      kind: 'aborted',
+      splitSlot: 8192,
+      status: 'failed',
+      reason: 'buffer timeout',
+    });
+    assert.equal((resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'aborted', reason: 'cancelled' }, marker) as { status: string }).status, 'cancelled');
   });
 });
 

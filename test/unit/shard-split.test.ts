@@ -214,6 +214,7 @@ for (const storage of STORAGES) {
       assert.deepEqual(owned(source.replica, START, SPLIT - 1, SPLIT), [true, true, false]);
       assert.equal(source.set(moving[1]!, 'stale route'), NOT_OWNED, 'a request routed by a stale table is refused after the split too');
       assert.equal(source.split({ kind: 'split-cleanup', taskId: 't1', keys: [] }).ok, false, 'a cleanup after the end is skipped');
+      assert.equal(source.replica.endedSplit('t1')?.outcome, 'completed');
       for (const key of moving) assert.equal(source.get(key), undefined);
       for (const key of staying) assert.equal(source.get(key), `v0-${key}`);
     });
@@ -230,6 +231,10 @@ for (const storage of STORAGES) {
       assert.deepEqual(owned(source.replica, START, SPLIT, END - 1), [true, true, true]);
       assert.equal(source.split({ kind: 'split-abort', taskId: 't1', reason: 'again' }).ok, false, 'a repeated abort is skipped');
       assert.equal(source.split({ kind: 'split-commit', taskId: 't1' }).ok, false, 'an aborted split cannot commit');
+      assert.deepEqual(source.replica.endedSplit('t1'), { taskId: 't1', splitSlot: SPLIT, outcome: 'aborted', reason: 'buffer timeout' });
+      // A leader acting on a routing table that still shows the task must not start it again.
+      assert.equal(source.split({ kind: 'split-begin', taskId: 't1', start: START, splitSlot: SPLIT, end: END, target: 's2' }).ok, false, 'an ended split never begins again');
+      assert.equal(source.replica.splitState(), null);
       assert.deepEqual(source.set(moving[0]!, 'after-abort'), { kind: 'simple', value: 'OK' });
       assert.equal(source.get(moving[0]!), 'after-abort');
     });
