@@ -13,36 +13,23 @@ import { respRequest } from '../../src/client/resp-request.js';
 import { freePort } from '../../src/common/free-ports.js';
 import { PilotReplicas } from '../../src/common/pilot-replicas.js';
 import type { RoutingTable } from '../../src/common/routing.js';
-import { TestProcess, waitUntil } from '../support/cluster.js';
-
-interface PilotView {
-  id: string;
-  serving: boolean;
-  leader: string | null;
-  term: number;
-  commit_index: number;
-  applied_index: number;
-}
+import { leadingPilot, pilotView, startPilots, TestProcess, waitUntil, type TestPilot } from '../support/cluster.js';
 
 type TestNode = TestProcess & { port: number };
 
 describe('three pilot replicas', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cleave-pilots-'));
-  const pilots: (TestProcess & { url: string })[] = [];
+  let pilots: TestPilot[] = [];
   const nodes: TestNode[] = [];
   let replicas: PilotReplicas;
 
-  const view = async (url: string): Promise<PilotView> => (await (await fetch(`${url}/api/v1/pilot`, { signal: AbortSignal.timeout(2000) })).json()) as PilotView;
   /** GET through whichever replica leads. */
   const get = async <T>(path: string): Promise<T> => {
     const answer = await replicas.request(path, { method: 'GET', headers: {}, timeoutMs: 5000 });
     assert.equal(answer.status, 200, answer.text);
     return JSON.parse(answer.text) as T;
   };
-  const leaderIndex = async (): Promise<number> => {
-    for (const [i, pilot] of pilots.entries()) if (pilot.running && (await view(pilot.url).catch(() => undefined))?.serving) return i;
-    return -1;
-  };
+  const leaderIndex = (): Promise<number> => leadingPilot(pilots);
   const startNode = async (i: number, pilotUrls: string): Promise<TestNode> => {
     const [port, busPort] = [await freePort(), await freePort()];
     const node = Object.assign(new TestProcess(`node${i}`, ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(dir, `node${i}`), '--pilot', pilotUrls]), { port });
@@ -55,18 +42,8 @@ describe('three pilot replicas', () => {
     waitUntil(`${node.name} cluster_state:ok`, async () => String((await respRequest('127.0.0.1', node.port, [['CLUSTER', 'INFO']], 1000))[0]).includes('cluster_state:ok'), () => node.log);
 
   before(async () => {
-    const ports: [number, number][] = [];
-    for (let i = 1; i <= 3; i++) ports.push([await freePort(), await freePort()]);
-    const peers = ports.map(([port, busPort], i) => `pilot${i + 1}@127.0.0.1:${port}:${busPort}`).join(',');
-    for (const [i, [port]] of ports.entries()) {
-      const args = ['pilot', '--pilot-id', `pilot${i + 1}`, '--peers', peers, '--data-dir', join(dir, `pilot${i + 1}`), '--expect-nodes', '3', '--shards-per-node', '2'];
-      const pilot = Object.assign(new TestProcess(`pilot${i + 1}`, args), { url: `http://127.0.0.1:${port}` });
-      pilots.push(pilot);
-      pilot.start();
-    }
+    pilots = await startPilots(dir, 3, ['--expect-nodes', '3', '--shards-per-node', '2']);
     replicas = new PilotReplicas(pilots.map((p) => p.url));
-    for (const pilot of pilots) await waitUntil(`${pilot.name} up`, () => fetch(`${pilot.url}/healthz`).then((r) => r.ok), () => pilot.log);
-    await waitUntil('a pilot leader', async () => (await leaderIndex()) >= 0, () => pilots.map((p) => p.log).join('\n'));
   });
 
   after(async () => {
@@ -117,7 +94,7 @@ describe('three pilot replicas', () => {
     const leader = pilots[await leaderIndex()]!;
     pilots[killed]!.start();
     await waitUntil('the restarted pilot caught up', async () => {
-      const [mine, theirs] = await Promise.all([view(pilots[killed]!.url), view(leader.url)]);
+      const [mine, theirs] = await Promise.all([pilotView(pilots[killed]!), pilotView(leader)]);
       return mine.leader === theirs.id && mine.applied_index >= theirs.commit_index && !mine.serving;
     }, () => pilots[killed]!.log, 15_000);
     const answered = await fetch(`${pilots[killed]!.url}/api/v1/routing`);

@@ -10,66 +10,8 @@ import { createCluster } from 'redis';
 import { keyHashSlot } from '../../src/common/slots.js';
 import { respRequest } from '../../src/client/resp-request.js';
 import { TestCluster, waitUntil } from '../support/cluster.js';
-import { clusterSlots, failoverClient, keysPerRange, Writers } from '../support/writers.js';
-
-interface SplitTask {
-  task_id: string;
-  status: string;
-  reason: string | null;
-  split_slot: number | null;
-  phases: Record<string, number>;
-}
-
-async function api(cluster: TestCluster, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${cluster.pilotUrl}${path}`, {
-    method,
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  return { status: response.status, json: await response.json() };
-}
-
-async function startSplit(cluster: TestCluster, shard: string, body: Record<string, unknown> = {}): Promise<string> {
-  const { status, json } = await api(cluster, 'POST', `/api/v1/shards/${shard}/split`, body);
-  assert.equal(status, 202, JSON.stringify(json));
-  return json.split_task_id as string;
-}
-
-async function waitForStatus(cluster: TestCluster, taskId: string, statuses: readonly string[], timeoutMs = 60_000): Promise<SplitTask> {
-  let task: SplitTask | undefined;
-  await waitUntil(
-    `split ${taskId} to reach ${statuses.join(' or ')}`,
-    async () => {
-      task = (await api(cluster, 'GET', `/api/v1/splits/${taskId}`)).json as SplitTask;
-      return statuses.includes(task.status);
-    },
-    () => `last seen: ${JSON.stringify(task)}\n${cluster.nodes.map((n) => n.log.slice(-1500)).join('\n')}`,
-    timeoutMs,
-  );
-  return task!;
-}
-
-/** `count` keys in slots [from, end]. */
-function keysInSlots(prefix: string, count: number, from: number, end: number): string[] {
-  const keys: string[] = [];
-  for (let i = 0; keys.length < count; i++) {
-    const key = `${prefix}:${i}`;
-    const slot = keyHashSlot(Buffer.from(key));
-    if (slot >= from && slot <= end) keys.push(key);
-  }
-  return keys;
-}
-
-async function setAll(client: ReturnType<typeof failoverClient>, keys: readonly string[], value: (key: string) => string): Promise<void> {
-  for (let i = 0; i < keys.length; i += 200) await Promise.all(keys.slice(i, i + 200).map((key) => client.set(key, value(key))));
-}
-
-async function assertAllReadable(client: ReturnType<typeof failoverClient>, keys: readonly string[], value: (key: string) => string): Promise<void> {
-  for (let i = 0; i < keys.length; i += 200) {
-    const batch = keys.slice(i, i + 200);
-    const values = await Promise.all(batch.map((key) => client.get(key)));
-    batch.forEach((key, j) => assert.equal(values[j], value(key), `${key} after the split`));
-  }
-}
+import { SPLIT_PHASES, startSplit, waitForStatus, type SplitTask } from '../support/splits.js';
+import { assertAllReadable, clusterSlots, failoverClient, keysInSlots, keysPerRange, setAll, Writers } from '../support/writers.js';
 
 async function nodeIdOf(port: number): Promise<string> {
   const [info] = await respRequest('127.0.0.1', port, [['INFO', 'server']], 2000);
@@ -113,7 +55,7 @@ describe('online split under load (3 nodes, 3 replicas)', () => {
       const taskId = await startSplit(cluster, 'shard_0001');
       const task = await waitForStatus(cluster, taskId, ['completed', 'failed', 'cancelled']);
       assert.equal(task.status, 'completed', JSON.stringify(task));
-      assert.deepEqual(Object.keys(task.phases), ['preparing', 'snapshot_transfer', 'catching_up', 'buffering', 'switching', 'cleanup', 'completed']);
+      assert.deepEqual(Object.keys(task.phases), SPLIT_PHASES);
       await new Promise((r) => setTimeout(r, 500));
     } finally {
       running = false;
@@ -191,7 +133,7 @@ describe('split failure scenarios roll back (2 nodes, 1 replica)', () => {
 
   /** Shard_0001 on node1 splits to node2; the source keeps every key whatever happened. */
   async function assertSourceWhole(): Promise<void> {
-    const routing = (await api(cluster, 'GET', '/api/v1/routing')).json as { shards: { id: string; start: number; end: number; split?: unknown }[] };
+    const routing = (await cluster.api('GET', '/api/v1/routing')).json as { shards: { id: string; start: number; end: number; split?: unknown }[] };
     const source = routing.shards.find((s) => s.id === 'shard_0001')!;
     assert.deepEqual([source.start, source.end, source.split], [0, 4096, undefined]);
     assert.equal(routing.shards.length, 4, 'the target left the routing table');
@@ -201,12 +143,12 @@ describe('split failure scenarios roll back (2 nodes, 1 replica)', () => {
   it('cancel during the snapshot transfer', async () => {
     const taskId = await startSplit(cluster, 'shard_0001', { target_nodes: ['node2'] });
     await waitForStatus(cluster, taskId, ['snapshot_transfer']);
-    const cancelled = await api(cluster, 'DELETE', `/api/v1/splits/${taskId}`);
+    const cancelled = await cluster.api('DELETE', `/api/v1/splits/${taskId}`);
     assert.equal(cancelled.status, 202);
     const task = await waitForStatus(cluster, taskId, ['cancelled', 'failed', 'completed']);
     assert.equal(task.status, 'cancelled');
     await assertSourceWhole();
-    assert.equal((await api(cluster, 'DELETE', `/api/v1/splits/${taskId}`)).status, 409);
+    assert.equal((await cluster.api('DELETE', `/api/v1/splits/${taskId}`)).status, 409);
   });
 
   it('a network partition between source and target past the deadline', async () => {
@@ -292,7 +234,7 @@ describe('repeated splits', () => {
       }
       await setAll(client, perSlot, (k) => k);
       for (let shards = 3; shards < 16; shards++) {
-        const routing = (await api(cluster, 'GET', '/api/v1/routing')).json as { shards: { id: string; start: number; end: number }[] };
+        const routing = (await cluster.api('GET', '/api/v1/routing')).json as { shards: { id: string; start: number; end: number }[] };
         // The widest shard splits next.
         const widest = [...routing.shards].sort((a, b) => b.end - b.start - (a.end - a.start))[0]!;
         const task = await waitForStatus(cluster, await startSplit(cluster, widest.id), ['completed', 'failed', 'cancelled']);

@@ -38,6 +38,31 @@ export function keysPerRange(ranges: readonly SlotRange[], perRange: number): st
   });
 }
 
+/** `count` keys in slots [from, end]. */
+export function keysInSlots(prefix: string, count: number, from: number, end: number): string[] {
+  const keys: string[] = [];
+  for (let i = 0; keys.length < count; i++) {
+    const key = `${prefix}:${i}`;
+    const slot = keyHashSlot(Buffer.from(key));
+    if (slot >= from && slot <= end) keys.push(key);
+  }
+  return keys;
+}
+
+/** Writes `value(key)` to every key, 200 at a time. */
+export async function setAll(client: Cluster, keys: readonly string[], value: (key: string) => string): Promise<void> {
+  for (let i = 0; i < keys.length; i += 200) await Promise.all(keys.slice(i, i + 200).map((key) => client.set(key, value(key))));
+}
+
+/** Checks that every key reads `value(key)`, 200 at a time. */
+export async function assertAllReadable(client: Cluster, keys: readonly string[], value: (key: string) => string): Promise<void> {
+  for (let i = 0; i < keys.length; i += 200) {
+    const batch = keys.slice(i, i + 200);
+    const values = await Promise.all(batch.map((key) => client.get(key)));
+    batch.forEach((key, j) => assert.equal(values[j], value(key), `${key} after the split`));
+  }
+}
+
 /** A client that follows failovers on its own: redirects, TRYAGAIN and lost connections are retried. */
 export function failoverClient(cluster: TestCluster): Cluster {
   const client = new Cluster(cluster.startupNodes, {
