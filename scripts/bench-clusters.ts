@@ -27,14 +27,15 @@ export class LoggedProcess {
     private readonly command: string,
     private readonly args: readonly string[],
     readonly logFile: string,
+    private readonly logLevel = 'warn',
   ) {}
 
   start(): void {
     this.stopped = false;
     const log = openSync(this.logFile, 'a');
     this.spawnFailed = false;
-    // Warnings and errors only, as the integration tests run the nodes: the CPU is for serving.
-    this.child = spawn(this.command, this.args, { stdio: ['ignore', log, log], env: { ...process.env, CLEAVE_LOG_LEVEL: 'warn' } });
+    // Warnings and errors only by default, as the integration tests run the nodes: the CPU is for serving.
+    this.child = spawn(this.command, this.args, { stdio: ['ignore', log, log], env: { ...process.env, CLEAVE_LOG_LEVEL: this.logLevel } });
     closeSync(log);
     // A process that could not be started counts as exited; the startup wait then reports it.
     this.child.once('error', () => (this.spawnFailed = true));
@@ -120,6 +121,8 @@ export interface CleaveClusterOptions {
   readonly startTimeoutMs: number;
   /** More flags for the pilot (split parameters, say). */
   readonly pilotArgs?: readonly string[];
+  /** The nodes' CLEAVE_LOG_LEVEL (default warn): 'info' logs the split's phases and its longest held write. */
+  readonly nodeLogLevel?: string;
 }
 
 export interface CleaveNode extends LoggedProcess {
@@ -184,7 +187,7 @@ export class CleaveCluster {
     for (let i = 1; i <= o.nodes; i++) {
       const [port, busPort] = [await freePort(), await freePort()];
       const args = [CLI_MAIN, 'node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(this.dir, `node${i}`), '--pilot', pilotUrl, '--election-timeout-ms', String(o.electionTimeoutMs)];
-      const node = Object.assign(new LoggedProcess(`node${i}`, process.execPath, args, join(this.dir, `node${i}.log`)), { port });
+      const node = Object.assign(new LoggedProcess(`node${i}`, process.execPath, args, join(this.dir, `node${i}.log`), o.nodeLogLevel), { port });
       this.nodes.push(node);
       node.start();
       await pollUntil(

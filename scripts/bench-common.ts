@@ -118,6 +118,31 @@ export function appendSection(section: string, file = BENCHMARKS_FILE): void {
   console.log(`appended to ${file}`);
 }
 
+/**
+ * The JSON (pino) lines of a process's log whose `msg` is `msg`, as objects; other lines (a stack trace,
+ * a line cut short by a kill) are skipped. [] when the file is gone.
+ */
+export function logRecords(file: string, msg: string): Record<string, unknown>[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const records: Record<string, unknown>[] = [];
+  for (const line of text.split('\n')) {
+    // Cheap test first: a node's log can be long, and only a few lines matter.
+    if (!line.includes(msg)) continue;
+    try {
+      const record = JSON.parse(line) as unknown;
+      if (typeof record === 'object' && record !== null && (record as { msg?: unknown }).msg === msg) records.push(record as Record<string, unknown>);
+    } catch {
+      // Not JSON: not a log record.
+    }
+  }
+  return records;
+}
+
 /** The value after a flag as a whole number ≥ 1, or exit 2 naming the flag. */
 export function positiveIntFlag(script: string, flag: string, value: string | undefined): number {
   const n = Number(value);

@@ -3,8 +3,10 @@
  * For each scenario `<keys>x<elsewhere>` a fresh 3-node cluster gets `keys` keys in shard_0001 and
  * `elsewhere × keys` keys spread over its other shards; then, while ioredis Cluster clients write and read
  * the shard's keys, `POST /api/v1/shards/shard_0001/split` splits it. Reported: total and per-phase time,
- * snapshot MB/s, write latency during the switch (the write pause) against before, and the errors the
- * clients saw (must be 0); afterwards every acknowledged write is read back. Comparing `100000x1` with
+ * snapshot MB/s, the write pause — the longest a write sat in the source's split buffer (the node's own
+ * figure, from its `split: switched` log line) and the latency clients saw for writes to the moving slots
+ * during buffering and switching — against write latency before, and the errors the clients saw (must
+ * be 0); afterwards every acknowledged write is read back. Comparing `100000x1` with
  * `100000x10` shows whether split time depends on the shard's size alone (seed 001).
  * Beside it, Redis Cluster's own resharding: `redis-cli --cluster reshard` of the same number of keys from
  * one Debian redis-server master to another under the same client load.
@@ -18,7 +20,7 @@ import { LatencyHistogram } from '../src/bench/latency-histogram.js';
 import { classifyError } from '../src/bench/op-stats.js';
 import { startRedisCluster } from '../src/bench/redis-cluster.js';
 import { keyHashSlot } from '../src/common/slots.js';
-import { appendSection, buildDescription, machineFacts, machineSummary, median, positiveIntFlag, requireCommand, runScript } from './bench-common.js';
+import { appendSection, buildDescription, logRecords, machineFacts, machineSummary, median, positiveIntFlag, requireCommand, runScript } from './bench-common.js';
 import { CleaveCluster, pollUntil } from './bench-clusters.js';
 
 const SCRIPT = 'bench:split';
@@ -26,6 +28,11 @@ const SOURCE_SHARD = 'shard_0001';
 /** Keys written per pipeline while loading. */
 const LOAD_BATCH = 1000;
 const LOAD_BATCHES_IN_FLIGHT = 4;
+/**
+ * Tries per key while loading (about 7 s of backoff in all): on a busy machine a write may time out before
+ * a quorum confirmed it, or find its shard between leaders; a SET of the same value is safe to repeat.
+ */
+const LOAD_ATTEMPTS = 10;
 /** Load before the split starts, to measure "before". */
 const BASELINE_MS = 3000;
 
@@ -111,32 +118,56 @@ async function load(keys: readonly string[], value: string, leaderOf: (slot: num
     if (list === undefined) byPort.set(port, (list = []));
     list.push(key);
   }
-  await Promise.all(
-    [...byPort].map(async ([port, list]) => {
-      const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 3 });
-      await client.connect();
-      try {
+  // One connection per port, shared by every batch sent there, including retries after a MOVED.
+  const clients = new Map<number, Promise<Redis>>();
+  const clientFor = (port: number): Promise<Redis> => {
+    let client = clients.get(port);
+    if (client === undefined) {
+      const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 3 });
+      clients.set(port, (client = redis.connect().then(() => redis)));
+    }
+    return client;
+  };
+  const setBatch = async (port: number, batch: readonly string[], attempt: number): Promise<void> => {
+    const pipeline = (await clientFor(port)).pipeline();
+    for (const key of batch) pipeline.set(key, value);
+    const results = (await pipeline.exec()) ?? [];
+    // Failed keys go again: to the new leader after a MOVED (leadership moved under load), else to the same node.
+    const retry = new Map<number, string[]>();
+    let lastError: Error | undefined;
+    batch.forEach((key, i) => {
+      const error = results[i]?.[0];
+      if (error === null || error === undefined) return;
+      lastError = error;
+      const moved = /^MOVED \d+ [^ ]+:(\d+)/.exec(error.message);
+      const to = moved === null ? port : Number(moved[1]);
+      let list = retry.get(to);
+      if (list === undefined) retry.set(to, (list = []));
+      list.push(key);
+    });
+    if (lastError === undefined) return;
+    if (attempt >= LOAD_ATTEMPTS) throw new Error(`loading on port ${port}, attempt ${attempt}: ${String(lastError)}`);
+    await sleep(Math.min(1000, 200 * attempt));
+    await Promise.all([...retry].map(([to, keys]) => setBatch(to, keys, attempt + 1)));
+  };
+  try {
+    await Promise.all(
+      [...byPort].map(async ([port, list]) => {
         let next = 0;
         const worker = async (): Promise<void> => {
-          while (next < list.length) {
-            const batch = list.slice(next, (next += LOAD_BATCH));
-            const pipeline = client.pipeline();
-            for (const key of batch) pipeline.set(key, value);
-            const results = (await pipeline.exec()) ?? [];
-            const failed = results.find(([error]) => error !== null);
-            if (failed !== undefined) throw new Error(`loading on port ${port}: ${String(failed[0])}`);
-          }
+          while (next < list.length) await setBatch(port, list.slice(next, (next += LOAD_BATCH)), 1);
         };
         await Promise.all(Array.from({ length: LOAD_BATCHES_IN_FLIGHT }, worker));
-      } finally {
-        client.disconnect();
-      }
-    }),
-  );
+      }),
+    );
+  } finally {
+    for (const client of clients.values()) void client.then((c) => c.disconnect(), () => undefined);
+  }
 }
 
-/** One write or read the load made: when it started (performance.now ms), how long it took, how it ended. */
+/** One write or read the load made: its key's slot, when it started (performance.now ms), how long it took, how it ended. */
 interface Op {
+  readonly slot: number;
   readonly startMs: number;
   readonly latencyMs: number;
   readonly error?: string;
@@ -161,15 +192,17 @@ class Load {
     writers: number,
     readers: number,
   ) {
+    // Slots once, up front: which writes hit the moving slots is sorted out afterwards.
+    const slotted = keys.map((key) => ({ key, slot: keyHashSlot(Buffer.from(key)) }));
     // Each writer owns its keys, so the last acknowledged value of a key is well defined.
-    for (let w = 0; w < writers; w++) this.loops.push(this.writeLoop(keys.filter((_, i) => i % writers === w)));
-    for (let r = 0; r < readers; r++) this.loops.push(this.readLoop(keys));
+    for (let w = 0; w < writers; w++) this.loops.push(this.writeLoop(slotted.filter((_, i) => i % writers === w)));
+    for (let r = 0; r < readers; r++) this.loops.push(this.readLoop(slotted));
   }
 
-  private async writeLoop(keys: readonly string[]): Promise<void> {
+  private async writeLoop(keys: readonly { key: string; slot: number }[]): Promise<void> {
     let n = 0;
     while (this.running) {
-      const key = keys[n % keys.length]!;
+      const { key, slot } = keys[n % keys.length]!;
       const value = ++n;
       this.pending.set(key, value);
       const startMs = performance.now();
@@ -177,22 +210,22 @@ class Load {
         await this.client.set(key, String(value));
         this.acked.set(key, value);
         this.pending.delete(key);
-        this.writes.push({ startMs, latencyMs: performance.now() - startMs });
+        this.writes.push({ slot, startMs, latencyMs: performance.now() - startMs });
       } catch (error) {
-        this.writes.push({ startMs, latencyMs: performance.now() - startMs, error: classifyError(error) });
+        this.writes.push({ slot, startMs, latencyMs: performance.now() - startMs, error: classifyError(error) });
       }
     }
   }
 
-  private async readLoop(keys: readonly string[]): Promise<void> {
+  private async readLoop(keys: readonly { key: string; slot: number }[]): Promise<void> {
     while (this.running) {
-      const key = keys[Math.floor(Math.random() * keys.length)]!;
+      const { key, slot } = keys[Math.floor(Math.random() * keys.length)]!;
       const startMs = performance.now();
       try {
         await this.client.get(key);
-        this.reads.push({ startMs, latencyMs: performance.now() - startMs });
+        this.reads.push({ slot, startMs, latencyMs: performance.now() - startMs });
       } catch (error) {
-        this.reads.push({ startMs, latencyMs: performance.now() - startMs, error: classifyError(error) });
+        this.reads.push({ slot, startMs, latencyMs: performance.now() - startMs, error: classifyError(error) });
       }
     }
   }
@@ -241,6 +274,12 @@ function percentileMs(ops: readonly Op[], p: number): number {
   return h.count === 0 ? 0 : h.percentileUs(p) / 1000;
 }
 
+/** Nearest-rank percentile of the successful ops, exact: for the few writes of a handover, where the histogram's rounding would show a p99 above the max. */
+function exactPercentileMs(ops: readonly Op[], p: number): number | undefined {
+  const sorted = ops.filter((op) => op.error === undefined).map((op) => op.latencyMs).sort((a, b) => a - b);
+  return sorted.length === 0 ? undefined : sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
 function maxMs(ops: readonly Op[]): number {
   return ops.reduce((m, op) => Math.max(m, op.latencyMs), 0);
 }
@@ -249,6 +288,7 @@ interface SplitTaskBody {
   readonly task_id: string;
   readonly status: string;
   readonly reason?: string | null;
+  readonly split_slot?: number | null;
   readonly phases?: Record<string, number | string>;
   readonly progress?: { snapshot_bytes_total?: number; snapshot_bytes_sent?: number };
 }
@@ -264,7 +304,14 @@ interface CleaveResult {
   readonly snapshotMBps: number;
   readonly writesBefore: Op[];
   readonly writesDuring: Op[];
-  readonly writesSwitch: Op[];
+  /** Writes to any slot whose wait overlapped buffering and switching: mostly ordinary slow writes under load. */
+  readonly writesHandover: Op[];
+  /** The slots that moved, [first, last]; undefined when the source never chose them. */
+  readonly movingSlots: readonly [number, number] | undefined;
+  /** The writes of `writesHandover` to the moving slots: the ones the buffer held, or could have. */
+  readonly movingHandover: Op[];
+  /** The longest a write waited in the source's split buffer, as the source's leader measured it; undefined without a switch. */
+  readonly longestHeldMs: number | undefined;
   readonly errors: Map<string, number>;
   readonly lost: number;
   readonly checked: number;
@@ -273,7 +320,8 @@ interface CleaveResult {
 const PHASES = ['preparing', 'snapshot_transfer', 'catching_up', 'buffering', 'switching', 'cleanup'] as const;
 
 async function cleaveScenario(o: Options, scenario: Scenario): Promise<CleaveResult> {
-  const cluster = await CleaveCluster.start({ nodes: 3, replicas: o.replicas, shardsPerNode: 2, electionTimeoutMs: 1000, startTimeoutMs: 60_000 });
+  // Info level for the 'split: switched' line and its longest_buffered_ms: a handful of lines per split.
+  const cluster = await CleaveCluster.start({ nodes: 3, replicas: o.replicas, shardsPerNode: 2, electionTimeoutMs: 1000, startTimeoutMs: 60_000, nodeLogLevel: 'info' });
   try {
     const ranges = await cluster.servingRanges();
     const leaderOf = (slot: number): number => ranges.find((r) => r.start <= slot && slot <= r.end)!.leader;
@@ -309,6 +357,9 @@ async function cleaveScenario(o: Options, scenario: Scenario): Promise<CleaveRes
     await runLoad.stop();
     const lost = await runLoad.lostWrites();
     client.disconnect();
+    // Read before stop() removes the logs. A source leader that changed mid-split logs its own switch,
+    // and only one switch releases held writes; the max covers either.
+    const held = cluster.nodes.flatMap((n) => logRecords(n.logFile, 'split: switched')).map((r) => r['longest_buffered_ms']).filter((v): v is number => typeof v === 'number');
 
     // Phase times are the pilot's wall clock; the load's are this process's monotonic clock.
     const toLocal = (wall: number): number => splitStart + (wall - splitStartWall);
@@ -323,6 +374,10 @@ async function cleaveScenario(o: Options, scenario: Scenario): Promise<CleaveRes
     const bufferingAt = ms(phases['buffering']);
     const cleanupAt = ms(phases['cleanup']) ?? ms(phases['completed']);
     const switchWindow = bufferingAt === undefined || cleanupAt === undefined ? [splitStart, splitEnd] : [toLocal(bufferingAt), toLocal(cleanupAt)];
+    // A write held in the buffer started before the switch window ends and finished inside it or after.
+    const writesHandover = runLoad.writes.filter((w) => w.startMs <= switchWindow[1]! && w.startMs + w.latencyMs >= switchWindow[0]!);
+    const splitSlot = task!.split_slot ?? undefined;
+    const movingSlots = splitSlot === undefined ? undefined : ([splitSlot, source.end] as const);
     const snapshotSeconds = (phaseMs['snapshot_transfer'] ?? 0) / 1000;
     return {
       scenario,
@@ -333,8 +388,10 @@ async function cleaveScenario(o: Options, scenario: Scenario): Promise<CleaveRes
       snapshotMBps: snapshotSeconds > 0 ? (task!.progress?.snapshot_bytes_total ?? 0) / 1e6 / snapshotSeconds : 0,
       writesBefore: runLoad.writes.filter((w) => w.startMs < splitStart),
       writesDuring: runLoad.writes.filter((w) => w.startMs >= splitStart && w.startMs <= splitEnd),
-      // A write held in the buffer started before the switch window ends and finished inside it or after.
-      writesSwitch: runLoad.writes.filter((w) => w.startMs <= switchWindow[1]! && w.startMs + w.latencyMs >= switchWindow[0]!),
+      writesHandover,
+      movingSlots,
+      movingHandover: movingSlots === undefined ? [] : writesHandover.filter((w) => w.slot >= movingSlots[0] && w.slot <= movingSlots[1]),
+      longestHeldMs: held.length === 0 ? undefined : Math.max(...held),
       errors: errorsIn([...runLoad.writes, ...runLoad.reads]),
       lost: lost.length,
       checked: runLoad.acked.size,
@@ -405,20 +462,37 @@ async function redisReshard(o: Options, keys: number): Promise<RedisResult> {
 }
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+/** A figure, or '-' when there is nothing to measure it on. */
+const fmtOr = (n: number | undefined, digits = 0): string => (n === undefined ? '-' : fmt(n, digits));
+
+/** The write-pause figures of one scenario, as the table and the progress line show them. */
+function pauseFigures(r: CleaveResult): { held: string; moving: string; movingMax: string; movingP99: string; anySlot: string; p99Before: string } {
+  const none = r.movingHandover.length === 0;
+  return {
+    held: fmtOr(r.longestHeldMs),
+    moving: r.movingSlots === undefined ? '-' : fmt(r.movingHandover.length),
+    movingMax: none ? '-' : fmt(maxMs(r.movingHandover), 1),
+    movingP99: fmtOr(exactPercentileMs(r.movingHandover, 99), 1),
+    anySlot: fmt(maxMs(r.writesHandover), 1),
+    p99Before: fmt(percentileMs(r.writesBefore, 99), 1),
+  };
+}
 
 function report(o: Options, results: readonly CleaveResult[], redisResults: readonly RedisResult[], commandLine: string, build: string): string {
   const facts = machineFacts();
   const lines = [
     `### Online split under load (${facts.date})`,
     '',
-    `Command: \`${commandLine}\`, cleave built from ${build}. Machine: ${machineSummary(facts)}; 1-minute load average ${facts.load1.toFixed(2)} at the end (shared machine). Each scenario is a fresh 3-node cleave cluster (RF ${o.replicas}, 6 shards); \`<keys>x<elsewhere>\` puts <keys> keys of ${o.valueBytes} B into ${SOURCE_SHARD} and <elsewhere> × as many into the other shards, then splits ${SOURCE_SHARD} with \`POST /api/v1/shards/${SOURCE_SHARD}/split {}\` (the pilot picks the slot) while one ioredis Cluster client runs ${o.writers} writers (one SET in flight each, each on its own keys) and ${o.readers} readers on a sample of the shard's keys. "Pause" is the longest write whose wait overlapped buffering and switching; p99 is over all writes started before / during the split. Afterwards every key's last acknowledged value is read back ("lost").`,
+    `Command: \`${commandLine}\`, cleave built from ${build}. Machine: ${machineSummary(facts)}; 1-minute load average ${facts.load1.toFixed(2)} at the end (shared machine). Each scenario is a fresh 3-node cleave cluster (RF ${o.replicas}, 6 shards); \`<keys>x<elsewhere>\` puts <keys> keys of ${o.valueBytes} B into ${SOURCE_SHARD} and <elsewhere> × as many into the other shards, then splits ${SOURCE_SHARD} with \`POST /api/v1/shards/${SOURCE_SHARD}/split {}\` (the pilot picks the slot) while one ioredis Cluster client runs ${o.writers} writers (one SET in flight each, each on its own keys) and ${o.readers} readers on a sample of the shard's keys. The write pause, aimed under 50 ms: "longest held" is the longest a write waited in the source leader's split buffer, as that node measured it (\`longest_buffered_ms\` of its \`split: switched\` log line); "moving-slot writes in handover" are the client's writes to the slots that moved whose wait overlapped buffering and switching (the pilot's phase times), with their longest and p99 latency as the client saw it, MOVED retry included — against "p99 before", over all writes started before the split. "Slowest write in handover, any slot" is the longest write of any slot overlapping the same window: on a busy machine mostly ordinary slow writes, not the pause. "p99 during" is over all writes started during the split. Afterwards every key's last acknowledged value is read back ("lost").`,
     '',
-    '| scenario | status | total s | ' + PHASES.join(' ms | ') + ' ms | snapshot MB/s | pause (max write ms) | p99 before ms | p99 during ms | client errors | lost / checked |',
-    '| --- | --- | --- | ' + PHASES.map(() => '---').join(' | ') + ' | --- | --- | --- | --- | --- | --- |',
-    ...results.map(
-      (r) =>
-        `| ${fmt(r.scenario.keys)} keys, ${r.scenario.elsewhere}× elsewhere | ${r.status}${r.reason ? ` (${r.reason})` : ''} | ${fmt(r.totalMs / 1000, 2)} | ${PHASES.map((p) => (r.phaseMs[p] === undefined ? '-' : fmt(r.phaseMs[p]!))).join(' | ')} | ${fmt(r.snapshotMBps, 1)} | ${fmt(maxMs(r.writesSwitch), 1)} | ${fmt(percentileMs(r.writesBefore, 99), 1)} | ${fmt(percentileMs(r.writesDuring, 99), 1)} | ${formatErrors(r.errors)} | ${r.lost} / ${fmt(r.checked)} |`,
-    ),
+    '| scenario | status | total s | ' +
+      PHASES.join(' ms | ') +
+      ' ms | snapshot MB/s | longest held ms (node) | moving-slot writes in handover | their max ms | their p99 ms | p99 before ms | slowest write in handover, any slot ms | p99 during ms | client errors | lost / checked |',
+    '| --- | --- | --- | ' + PHASES.map(() => '---').join(' | ') + ' | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...results.map((r) => {
+      const f = pauseFigures(r);
+      return `| ${fmt(r.scenario.keys)} keys, ${r.scenario.elsewhere}× elsewhere | ${r.status}${r.reason ? ` (${r.reason})` : ''} | ${fmt(r.totalMs / 1000, 2)} | ${PHASES.map((p) => (r.phaseMs[p] === undefined ? '-' : fmt(r.phaseMs[p]!))).join(' | ')} | ${fmt(r.snapshotMBps, 1)} | ${f.held} | ${f.moving} | ${f.movingMax} | ${f.movingP99} | ${f.p99Before} | ${f.anySlot} | ${fmt(percentileMs(r.writesDuring, 99), 1)} | ${formatErrors(r.errors)} | ${r.lost} / ${fmt(r.checked)} |`;
+    }),
   ];
   if (redisResults.length > 0) {
     lines.push(
@@ -448,7 +522,10 @@ runScript(SCRIPT, async () => {
     console.log(`\ncleave: ${fmt(scenario.keys)} keys in ${SOURCE_SHARD}, ${scenario.elsewhere}× elsewhere`);
     const r = await cleaveScenario(o, scenario);
     results.push(r);
-    console.log(`  ${r.status}${r.reason ? ` (${r.reason})` : ''} in ${fmt(r.totalMs / 1000, 2)} s; pause ${fmt(maxMs(r.writesSwitch), 1)} ms; errors ${formatErrors(r.errors)}; lost ${r.lost}/${r.checked}`);
+    const f = pauseFigures(r);
+    console.log(
+      `  ${r.status}${r.reason ? ` (${r.reason})` : ''} in ${fmt(r.totalMs / 1000, 2)} s; longest held ${f.held} ms; ${f.moving} moving-slot writes in handover, max ${f.movingMax} ms, p99 ${f.movingP99} ms (p99 before ${f.p99Before} ms); slowest any-slot write in handover ${f.anySlot} ms; errors ${formatErrors(r.errors)}; lost ${r.lost}/${r.checked}`,
+    );
     if (o.redis && scenario.elsewhere === 1) {
       console.log(`redis-cli --cluster reshard of ${fmt(scenario.keys / 2)} keys`);
       const rr = await redisReshard(o, Math.round(scenario.keys / 2));
