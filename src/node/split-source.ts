@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../common/logger.js';
 import type { RoutingShard } from '../common/routing.js';
-import type { SplitParams, SplitProgress, SplitReport, SplitReportResponse, SplitStatus } from '../common/split.js';
+import { SPLIT_FINAL_STATUSES, type SplitParams, type SplitProgress, type SplitReport, type SplitReportResponse, type SplitStatus } from '../common/split.js';
 import type { Entry } from '../raft/index.js';
 import { error, type Reply } from '../resp/reply.js';
 import { encodeShardCommand, type ForwardedEntry, type ShardCommand } from '../shard/shard-command.js';
@@ -50,6 +50,8 @@ export interface SplitSourceHost {
   propose(shardId: string, command: ShardCommand): Promise<unknown>;
   stableState<T>(shardId: string, open: (appliedIndex: number) => T): Promise<T>;
   committedEntries(shardId: string, lo: number, hi: number, maxBytes: number): readonly Entry[] | 'compacted';
+  /** Resolves once a linearizable read of the group may be served here (everything committed is applied). */
+  readBarrier(shardId: string): Promise<void>;
   /** The group's commit index and last log index. */
   commitIndex(shardId: string): number;
   lastIndex(shardId: string): number;
@@ -70,7 +72,7 @@ export interface SplitSourceHost {
 /** The parts of a driver's host that the node's Raft groups answer. */
 export type SplitGroupsHost = Pick<
   SplitSourceHost,
-  'replica' | 'leads' | 'term' | 'propose' | 'stableState' | 'committedEntries' | 'commitIndex' | 'lastIndex' | 'firstIndex' | 'retainLogFrom'
+  'replica' | 'leads' | 'term' | 'propose' | 'readBarrier' | 'stableState' | 'committedEntries' | 'commitIndex' | 'lastIndex' | 'firstIndex' | 'retainLogFrom'
 >;
 
 /** Those parts over a MultiRaft and the replicas it drives. */
@@ -83,6 +85,7 @@ export function splitGroupsHost(multiRaft: MultiRaft, replicas: ReadonlyMap<stri
     },
     term: (shardId) => multiRaft.leadership(shardId)?.term ?? 0,
     propose: (shardId, command) => multiRaft.propose(shardId, encodeShardCommand(command)),
+    readBarrier: (shardId) => multiRaft.readBarrier(shardId),
     stableState: (shardId, open) => multiRaft.stableState(shardId, open),
     committedEntries: (shardId, lo, hi, maxBytes) => multiRaft.committedEntries(shardId, lo, hi, maxBytes),
     commitIndex: (shardId) => multiRaft.status(shardId)?.commit ?? 0,
@@ -165,6 +168,12 @@ export class SplitSource {
   }
 
   private async drive(): Promise<void> {
+    // A new leader may not have applied what earlier leaders logged (a split-begin, say) until an entry
+    // of its own term commits: decide only after a read barrier, or a logged split could look unstarted.
+    await this.host.readBarrier(this.shard.id).catch(() => {
+      throw new Stop();
+    });
+    this.checkLeader();
     const resume = resumeSplit(this.sourceState(), this.replica().endedSplit(this.taskId), { ...this.shard.split!, cancelRequested: this.cancelRequested });
     this.host.logger.info({ task: this.taskId, shard: this.shard.id, term: this.term, resume: resume.kind }, 'split: driving');
     switch (resume.kind) {
@@ -492,6 +501,11 @@ export class SplitSource {
       });
       if (answer?.cancel_requested) this.cancelRequested = true;
       if (!final || answer?.status === status) return;
+      // The task is over at the pilot with another outcome: repeating ours changes nothing.
+      if (answer !== undefined && SPLIT_FINAL_STATUSES.includes(answer.status)) {
+        this.host.logger.warn({ task: this.taskId, shard: this.shard.id, status, recorded: answer.status }, 'split: the pilot recorded another end');
+        return;
+      }
       this.checkLeader();
       await this.host.sleep(this.params.progressIntervalMs);
     }

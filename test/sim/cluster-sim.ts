@@ -951,8 +951,20 @@ function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): EventId[] 
     for (let t = 200 + r() * 800; t < durationMs - 1_000; t += 800 + r() * 2_000) {
       at(Math.floor(t), () => {
         const taskId = startSplit(sim);
+        if (taskId === undefined) return;
         // Some splits are cancelled: in time (rolled back) or too late (they roll forward).
-        if (taskId !== undefined && r() < 0.2) at(Math.floor(t + 50 + r() * 1_500), () => sim.cancelSplit(taskId));
+        if (r() < 0.2) at(Math.floor(50 + r() * 1_500), () => sim.cancelSplit(taskId));
+        // The source's or the target's leader crashes mid-split, in whatever phase it has reached.
+        if (r() < 0.4) {
+          const task = sim.splitTasks.find((k) => k.id === taskId)!;
+          const shardId = r() < 0.5 ? task.sourceShard : task.targetShard;
+          at(Math.floor(r() * 1_500), () => {
+            const leader = sim.leaderOf(shardId);
+            if (leader === undefined) return;
+            sim.crash(leader.name);
+            at(50 + Math.floor(r() * 1_500), () => sim.restart(leader.name));
+          });
+        }
       });
     }
     // The pilot's leader crashes now and then: reports and routing changes wait for its successor.
