@@ -393,8 +393,9 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     for (const node of this.allNodes()) {
       if (!node.alive) continue;
       for (const groupId of node.multiRaft.groupIds()) {
-        const leadership = node.multiRaft.leadership(groupId);
-        if (leadership?.role === 'leader') this.onLeaderChange(node, groupId, node.raftId, 'leader', leadership.term);
+        // What the node's heartbeat carries: the leaderships its groups report right now.
+        const status = node.multiRaft.status(groupId);
+        if (status?.role === 'leader') this.onLeaderChange(node, groupId, node.raftId, 'leader', status.term);
       }
     }
     this.publish();
