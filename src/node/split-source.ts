@@ -111,6 +111,8 @@ const FORWARD_BATCH_BYTES = 256 * 1024;
  */
 const CLEANUP_BATCH_KEYS = 1_000;
 const CLEANUP_BATCH_BYTES = 64 * 1024;
+/** Cleanup entries proposed and not yet applied. */
+const CLEANUP_IN_FLIGHT = 8;
 /** Between attempts when the target does not answer. */
 const RETRY_MS = 100;
 /** Pause of a catch-up round that found nothing newly committed to forward. */
@@ -334,25 +336,51 @@ export class SplitSource {
   private async forward(state: SourceSplitState, applied: number, through: number): Promise<number | 'aborted'> {
     let done = applied;
     while (done < through) {
+      const batch = await this.nextBatch(state, done, through);
+      const answer = await this.untilTarget({ kind: 'split-forward', taskId: this.taskId, entries: batch.moving, throughIndex: batch.last }, state);
+      if (answer === 'aborted') return answer;
+      done = answer.state?.role === 'target' ? answer.state.lastSourceIndex : batch.last;
+    }
+    return done;
+  }
+
+  /** The moving part of the next batch of committed entries after `done`, through `through` at most. */
+  private async nextBatch(state: SourceSplitState, done: number, through: number): Promise<{ readonly moving: ForwardedEntry[]; readonly last: number }> {
+    for (;;) {
       const entries = this.host.committedEntries(this.shard.id, done + 1, through + 1, FORWARD_BATCH_BYTES);
       // Only before this driver set its floor; the next run's probe finds it and resends the snapshot.
       if (entries === 'compacted') throw new Error(`source log of ${this.shard.id} no longer holds index ${done + 1}`);
-      if (entries.length === 0) {
-        // Committed, not in storage yet: the driver's next turn puts it there.
-        await this.host.sleep(1);
-        continue;
+      if (entries.length > 0) {
+        const moving: ForwardedEntry[] = [];
+        for (const entry of entries) {
+          const part = entry.type === 'normal' && entry.data.length > 0 ? forwardedPart(entry.data, state.splitSlot, state.end) : null;
+          if (part !== null) moving.push({ index: entry.index, data: part });
+        }
+        return { moving, last: entries[entries.length - 1]!.index };
       }
-      const moving: ForwardedEntry[] = [];
-      for (const entry of entries) {
-        const part = entry.type === 'normal' && entry.data.length > 0 ? forwardedPart(entry.data, state.splitSlot, state.end) : null;
-        if (part !== null) moving.push({ index: entry.index, data: part });
-      }
-      const last = entries[entries.length - 1]!.index;
-      const answer = await this.untilTarget({ kind: 'split-forward', taskId: this.taskId, entries: moving, throughIndex: last }, state);
-      if (answer === 'aborted') return answer;
-      done = answer.state?.role === 'target' ? answer.state.lastSourceIndex : last;
+      // Committed, not in storage yet: the driver's next turn puts it there.
+      await this.host.sleep(1);
     }
-    return done;
+  }
+
+  /**
+   * Forwards what is left through the source's `split-commit` and hands the range over, the last batch
+   * riding with the handoff (held writes wait for it: one round of the target's Raft fewer).
+   */
+  private async handOff(state: SourceSplitState, from: number): Promise<void> {
+    const final = state.commitIndex;
+    let done = from;
+    for (;;) {
+      const batch = done < final ? await this.nextBatch(state, done, final) : { moving: [], last: final };
+      if (batch.last >= final) {
+        const answer = await this.untilTarget({ kind: 'split-handoff', taskId: this.taskId, finalIndex: final, fromIndex: done, entries: batch.moving }, state);
+        if (answer === 'aborted' || !handedOff(state, this.targetState(answer), answer.owned)) throw new Error(`the target of ${this.taskId} did not take the handoff`);
+        return;
+      }
+      const forwarded = await this.forward(state, done, batch.last);
+      if (forwarded === 'aborted') throw new Stop();
+      done = forwarded;
+    }
   }
 
   /**
@@ -378,12 +406,7 @@ export class SplitSource {
         from = start.from;
       }
     }
-    if (from !== undefined) {
-      const forwarded = await this.forward(state, from, state.commitIndex);
-      if (forwarded === 'aborted') throw new Stop();
-      const handoff = await this.untilTarget({ kind: 'split-handoff', taskId: this.taskId, finalIndex: state.commitIndex }, state);
-      if (handoff === 'aborted' || !handedOff(state, this.targetState(handoff), handoff.owned)) throw new Error(`the target of ${this.taskId} did not take the handoff`);
-    }
+    if (from !== undefined) await this.handOff(state, from);
     this.host.observer.catchUpDelay(this.shard.id, undefined);
     const waitedMs = this.host.buffer.release(this.shard.id, this.host.now(), (slot) => this.host.movedToTarget(this.target, slot));
     this.host.logger.info({ task: this.taskId, shard: this.shard.id, target: this.target, longest_buffered_ms: waitedMs }, 'split: switched');
@@ -391,20 +414,37 @@ export class SplitSource {
   }
 
   /** Deletes the moved range in batches the leader lists; an empty batch ends the split. */
+  /**
+   * Deletes the moved range in batches the leader lists, several in flight so that each Raft persist
+   * carries more than one (a persist of a large shard costs milliseconds whatever it holds); an empty
+   * batch ends the split. After the commit nothing writes to the range but these deletes, so one pass of
+   * a cursor lists every key; a last scan from the start makes sure before the split is ended.
+   */
   private async cleanup(state: SourceSplitState): Promise<void> {
     const replica = this.replica();
     for (;;) {
       await replica.data.flushed();
-      const keys: Buffer[] = [];
-      let bytes = 0;
-      for (const found of replica.data.scan(state.splitSlot, state.end, undefined, CLEANUP_BATCH_KEYS)) {
-        if (bytes + found.key.length > CLEANUP_BATCH_BYTES && keys.length > 0) break;
-        keys.push(found.key);
-        bytes += found.key.length;
+      const inFlight: Promise<void>[] = [];
+      let after: Buffer | undefined;
+      for (;;) {
+        const keys: Buffer[] = [];
+        let bytes = 0;
+        for (const found of replica.data.scan(state.splitSlot, state.end, after, CLEANUP_BATCH_KEYS)) {
+          if (bytes + found.key.length > CLEANUP_BATCH_BYTES && keys.length > 0) break;
+          keys.push(found.key);
+          bytes += found.key.length;
+        }
+        if (keys.length === 0) break;
+        after = keys[keys.length - 1];
+        const proposed = this.proposeSplit({ kind: 'split-cleanup', taskId: this.taskId, keys });
+        proposed.catch(() => undefined); // awaited below; a failure stops the driver there
+        inFlight.push(proposed);
+        if (inFlight.length >= CLEANUP_IN_FLIGHT) await inFlight.shift();
       }
-      await this.proposeSplit({ kind: 'split-cleanup', taskId: this.taskId, keys });
-      if (keys.length === 0) break;
+      await Promise.all(inFlight);
+      if (after === undefined) break;
     }
+    await this.proposeSplit({ kind: 'split-cleanup', taskId: this.taskId, keys: [] });
     this.host.logger.info({ task: this.taskId, shard: this.shard.id }, 'split: completed');
     await this.report('completed', state.splitSlot, true, undefined, true);
   }

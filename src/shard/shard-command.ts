@@ -29,7 +29,11 @@ export type ShardCommand =
   | { readonly kind: 'split-ingest'; readonly taskId: string; readonly snapshotIndex: number; readonly cursor: Uint8Array | null; readonly entries: readonly Uint8Array[]; readonly next: Uint8Array | null }
   /** Source entries (their moving part) up to `throughIndex`; entries between that touch nothing that moves are not sent. */
   | { readonly kind: 'split-forward'; readonly taskId: string; readonly entries: readonly ForwardedEntry[]; readonly throughIndex: number }
-  | { readonly kind: 'split-handoff'; readonly taskId: string; readonly finalIndex: number };
+  /**
+   * The last entries through `finalIndex` (the source's split-commit) travel with the handoff, saving a
+   * round while writes are held: the target must hold everything through `fromIndex` already.
+   */
+  | { readonly kind: 'split-handoff'; readonly taskId: string; readonly finalIndex: number; readonly fromIndex: number; readonly entries: readonly ForwardedEntry[] };
 
 export type SplitCommand = Extract<ShardCommand, { taskId: string }>;
 
@@ -60,10 +64,22 @@ export function encodeShardCommand(command: ShardCommand): Uint8Array {
     case 'split-ingest':
       return packr.pack([code, command.taskId, command.snapshotIndex, command.cursor, command.entries, command.next]);
     case 'split-forward':
-      return packr.pack([code, command.taskId, command.entries.flatMap((e) => [e.index, e.data]), command.throughIndex]);
+      return packr.pack([code, command.taskId, flatEntries(command.entries), command.throughIndex]);
     case 'split-handoff':
-      return packr.pack([code, command.taskId, command.finalIndex]);
+      return packr.pack([code, command.taskId, command.finalIndex, command.fromIndex, flatEntries(command.entries)]);
   }
+}
+
+/** Forwarded entries as one flat array `[index, data, index, data, ...]` (smaller than objects). */
+function flatEntries(entries: readonly ForwardedEntry[]): (number | Uint8Array)[] {
+  return entries.flatMap((e) => [e.index, e.data]);
+}
+
+function unflatEntries(field: unknown): ForwardedEntry[] {
+  const flat = (field ?? []) as (number | Uint8Array)[];
+  const entries: ForwardedEntry[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ index: flat[i] as number, data: flat[i + 1] as Uint8Array });
+  return entries;
 }
 
 export function decodeShardCommand(data: Uint8Array): ShardCommand {
@@ -91,13 +107,11 @@ export function decodeShardCommand(data: Uint8Array): ShardCommand {
     case 'split-ingest':
       return { kind, taskId: f[1], snapshotIndex: f[2], cursor: f[3] ?? null, entries: f[4] ?? [], next: f[5] ?? null };
     case 'split-forward': {
-      const flat = (f[2] ?? []) as (number | Uint8Array)[];
-      const entries: ForwardedEntry[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ index: flat[i] as number, data: flat[i + 1] as Uint8Array });
+      const entries = unflatEntries(f[2]);
       return { kind, taskId: f[1], entries, throughIndex: f[3] ?? entries.at(-1)?.index ?? 0 };
     }
     case 'split-handoff':
-      return { kind, taskId: f[1], finalIndex: f[2] };
+      return { kind, taskId: f[1], finalIndex: f[2], fromIndex: f[3] ?? f[2], entries: unflatEntries(f[4]) };
     default:
       throw new Error(`unknown shard command code ${String(fields[0])}`);
   }

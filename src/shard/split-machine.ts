@@ -6,7 +6,7 @@
 import { Packr } from 'msgpackr';
 import { keyHashSlot } from '../common/slots.js';
 import type { ShardData } from '../storage/types.js';
-import type { SplitCommand } from './shard-command.js';
+import type { ForwardedEntry, SplitCommand } from './shard-command.js';
 import { forwardedPart } from './split-forward.js';
 import type { EndedSplit, OwnedRange, ShardSplitState, SplitApplyResult, TargetSplitState } from './split-state.js';
 
@@ -135,28 +135,36 @@ export class ShardSplit {
       }
       case 'split-forward': {
         if (split?.role !== 'target' || split.taskId !== command.taskId || !split.snapshotDone) return this.skip('not catching up');
-        let last = split.lastSourceIndex;
-        for (const entry of command.entries) {
-          // In order, each once: a repeat of an entry already applied is skipped.
-          if (entry.index <= last) continue;
-          // The source sends only the moving part; cutting it again here keeps a wrong sender from
-          // writing keys this shard will never own.
-          const part = forwardedPart(entry.data, split.splitSlot, split.end);
-          if (part !== null) applyForwarded(part);
-          last = entry.index;
-        }
         // Entries up to `throughIndex` that were not sent touch nothing that moves: applied, as it were.
-        last = Math.max(last, command.throughIndex);
+        const last = Math.max(this.applyEntries(split, command.entries, applyForwarded), command.throughIndex);
         if (last === split.lastSourceIndex) return this.skip('nothing new');
         return this.set({ ...split, lastSourceIndex: last }, this.meta.owned);
       }
       case 'split-handoff': {
         if (split?.role !== 'target' || split.taskId !== command.taskId) return this.skip('no such split here');
-        if (!split.snapshotDone || split.lastSourceIndex < command.finalIndex) return this.skip(`applied up to source index ${split.lastSourceIndex}, not ${command.finalIndex}`);
+        // What the handoff carries completes the source's log through `finalIndex` only from `fromIndex` on.
+        if (!split.snapshotDone || split.lastSourceIndex < Math.min(command.fromIndex, command.finalIndex)) {
+          return this.skip(`applied up to source index ${split.lastSourceIndex}, not ${command.fromIndex}`);
+        }
+        this.applyEntries(split, command.entries, applyForwarded);
         // The shard serves the range from here; the split state is done with.
-        return this.set(null, { start: split.splitSlot, end: split.end }, { ...split, handedOff: true });
+        return this.set(null, { start: split.splitSlot, end: split.end }, { ...split, lastSourceIndex: Math.max(split.lastSourceIndex, command.finalIndex), handedOff: true });
       }
     }
+  }
+
+  /** Applies forwarded entries above the last one applied, in order, each once; the last index applied. */
+  private applyEntries(split: TargetSplitState, entries: readonly ForwardedEntry[], applyForwarded: ApplyForwarded): number {
+    let last = split.lastSourceIndex;
+    for (const entry of entries) {
+      if (entry.index <= last) continue;
+      // The source sends only the moving part; cutting it again here keeps a wrong sender from writing
+      // keys this shard will never own.
+      const part = forwardedPart(entry.data, split.splitSlot, split.end);
+      if (part !== null) applyForwarded(part);
+      last = entry.index;
+    }
+    return last;
   }
 
   /**

@@ -16,7 +16,7 @@ const SPLIT_ENTRIES: readonly ShardCommand[] = [
   { kind: 'split-ingest', taskId: 't1', snapshotIndex: 42, cursor: null, entries: [bytes(0x20, 0, 0x6b), bytes(9)], next: bytes(0x20, 0, 0x6b) },
   { kind: 'split-ingest', taskId: 't1', snapshotIndex: 42, cursor: bytes(0x20, 0, 0x6b), entries: [], next: null },
   { kind: 'split-forward', taskId: 't1', entries: [{ index: 43, data: encodeShardCommand({ kind: 'flush', nowMs: 5 }) }, { index: 45, data: bytes(7) }], throughIndex: 47 },
-  { kind: 'split-handoff', taskId: 't1', finalIndex: 50 },
+  { kind: 'split-handoff', taskId: 't1', finalIndex: 50, fromIndex: 47, entries: [{ index: 49, data: bytes(9, 8) }] },
 ];
 
 /** Byte strings compare by content, whatever view class msgpack decoded them into. */

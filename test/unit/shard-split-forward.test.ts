@@ -65,7 +65,7 @@ test('no split entry is forwarded', () => {
     encodeShardCommand({ kind: 'split-reset', taskId: 't', source: 's1', splitSlot: FROM, end: END, snapshotIndex: 1 }),
     encodeShardCommand({ kind: 'split-ingest', taskId: 't', snapshotIndex: 1, cursor: null, entries: [], next: null }),
     encodeShardCommand({ kind: 'split-forward', taskId: 't', entries: [], throughIndex: 1 }),
-    encodeShardCommand({ kind: 'split-handoff', taskId: 't', finalIndex: 1 }),
+    encodeShardCommand({ kind: 'split-handoff', taskId: 't', finalIndex: 1, fromIndex: 1, entries: [] }),
   ];
   assert.deepEqual(splitEntries.map((data) => forwardedPart(data, FROM, END)), splitEntries.map(() => null));
 });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { keyHashSlot } from '../../src/common/slots.js';
 import type { Entry } from '../../src/raft/index.js';
 import type { Reply } from '../../src/resp/reply.js';
-import { encodeShardCommand, type ShardCommand } from '../../src/shard/shard-command.js';
+import { encodeShardCommand, type ForwardedEntry, type ShardCommand } from '../../src/shard/shard-command.js';
 import { NOT_OWNED, ShardReplica } from '../../src/shard/shard-replica.js';
 import type { SplitApplyResult } from '../../src/shard/split-state.js';
 import { NodeStore } from '../../src/storage/node-store.js';
@@ -187,17 +187,22 @@ for (const storage of STORAGES) {
       assert.equal(source.set(moving[1]!, 'late'), NOT_OWNED, 'the source refuses the moved slots after the commit');
       assert.equal(source.get(moving[1]!), `v0-${moving[1]}`, 'and leaves them as they were');
       assert.equal(source.split({ kind: 'split-abort', taskId: 't1', reason: 'too late' }).ok, false, 'after the commit the split only rolls forward');
-      assert.equal(target.split({ kind: 'split-handoff', taskId: 't1', finalIndex: commitIndex }).ok, false, 'not yet applied up to the commit');
-      // Nothing after the write touched the moving range: the forward only moves the target's index on.
-      assert.equal(target.split({ kind: 'split-forward', taskId: 't1', entries: [], throughIndex: commitIndex }).ok, true);
-      assert.equal(target.get(moving[0]!), 'v1');
-      const handoff = target.split({ kind: 'split-handoff', taskId: 't1', finalIndex: commitIndex });
+      const handoffFrom = (fromIndex: number, entries: ForwardedEntry[] = []): ShardCommand => ({ kind: 'split-handoff', taskId: 't1', finalIndex: commitIndex, fromIndex, entries });
+      assert.equal(target.split(handoffFrom(commitIndex)).ok, false, 'not yet applied up to where the handoff takes over');
+      // The last entries ride with the handoff: here one more write to the moving range, and a stray one.
+      const setAt = (index: number, key: string, value: string): ForwardedEntry => ({
+        index,
+        data: encodeShardCommand({ kind: 'command', nowMs: 0, argv: [Buffer.from('SET'), Buffer.from(key), Buffer.from(value)] }),
+      });
+      const handoff = target.split(handoffFrom(stray.index, [setAt(stray.index + 1, strayKey, 'x'), setAt(stray.index + 2, moving[0]!, 'v2')]));
+      assert.equal(target.get(moving[0]!), 'v2', 'the entries the handoff carries are applied');
+      assert.equal(target.get(strayKey), undefined, 'only in the moving range');
       assert.equal(handoff.ok, true);
       assert.equal(handoff.state?.role === 'target' && handoff.state.handedOff, true);
       assert.equal(target.replica.splitState(), null);
       assert.deepEqual(target.replica.ownedRange(), { start: SPLIT, end: END });
       assert.deepEqual(owned(target.replica, SPLIT - 1, SPLIT, END - 1, END), [false, true, true, false]);
-      assert.equal(target.split({ kind: 'split-handoff', taskId: 't1', finalIndex: commitIndex }).ok, false, 'a repeated handoff is skipped');
+      assert.equal(target.split(handoffFrom(stray.index)).ok, false, 'a repeated handoff is skipped');
       assert.deepEqual(target.set(moving[2]!, 'on-target'), { kind: 'simple', value: 'OK' });
       assert.equal(target.set(staying[0]!, 'x'), NOT_OWNED, 'the target owns only the moved slots');
 
