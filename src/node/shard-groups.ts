@@ -23,7 +23,7 @@ import { MultiRaft } from './multi-raft.js';
 import { nodeIdOf, raftIdOf, type PeerMessage } from './peer-message.js';
 import type { RoutingView } from './routing-view.js';
 import { SplitSource, splitGroupsHost, type SplitSourceHost, type TargetAnswer } from './split-source.js';
-import { answerSplitRequest, requestTargetLeader, SPLIT_CHECK_TICKS, SPLIT_REQUEST_TIMEOUT_MS, type SplitRequest } from './split-target.js';
+import { answerSplitRequest, requestTargetLeader, splitTargetHost, SPLIT_CHECK_TICKS, SPLIT_REQUEST_TIMEOUT_MS, type SplitRequest } from './split-target.js';
 
 export interface ShardGroupsOptions {
   readonly store: NodeStore;
@@ -173,15 +173,7 @@ export class ShardGroups {
 
   /** On a target replica: proposes what the source's leader sent (when leading the target) and answers its split state. */
   private onSplitRequest(request: SplitRequest): Promise<TargetAnswer> {
-    return answerSplitRequest(
-      {
-        replica: (shardId) => this.replicas.get(shardId),
-        isLeader: (shardId) => this.isLeader(shardId),
-        propose: (shardId, command) => this.multiRaft.propose(shardId, command),
-        readBarrier: (shardId) => this.multiRaft.readBarrier(shardId),
-      },
-      request,
-    );
+    return answerSplitRequest(splitTargetHost(this.multiRaft, this.replicas), request);
   }
 
   /**

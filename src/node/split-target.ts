@@ -7,6 +7,7 @@
 import type { RoutingShard } from '../common/routing.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import type { SplitApplyResult } from '../shard/split-state.js';
+import type { MultiRaft } from './multi-raft.js';
 import type { TargetAnswer } from './split-source.js';
 
 /** What a split's source leader sends a target replica: a split entry to propose, or null to ask its state. */
@@ -26,6 +27,16 @@ export interface SplitTargetHost {
   isLeader(shardId: string): boolean;
   propose(shardId: string, command: Uint8Array): Promise<unknown>;
   readBarrier(shardId: string): Promise<void>;
+}
+
+/** That host over a node's MultiRaft and the replicas it drives. */
+export function splitTargetHost(multiRaft: MultiRaft, replicas: ReadonlyMap<string, ShardReplica>): SplitTargetHost {
+  return {
+    replica: (shardId) => replicas.get(shardId),
+    isLeader: (shardId) => multiRaft.leadership(shardId)?.role === 'leader',
+    propose: (shardId, command) => multiRaft.propose(shardId, command),
+    readBarrier: (shardId) => multiRaft.readBarrier(shardId),
+  };
 }
 
 /** On a target replica: proposes what the source's leader sent (when leading the target) and answers its split state. */

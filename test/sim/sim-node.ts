@@ -34,7 +34,7 @@ import { RoutingView } from '../../src/node/routing-view.js';
 import { SplitBuffer } from '../../src/node/split-buffer.js';
 import { SPLIT_TRYAGAIN, SplitRouting } from '../../src/node/split-routing.js';
 import { SplitSource, splitGroupsHost, type SplitSourceHost, type TargetAnswer } from '../../src/node/split-source.js';
-import { answerSplitRequest, requestTargetLeader, SPLIT_CHECK_TICKS, SPLIT_REQUEST_TIMEOUT_MS, type SplitRequest } from '../../src/node/split-target.js';
+import { answerSplitRequest, requestTargetLeader, splitTargetHost, SPLIT_CHECK_TICKS, SPLIT_REQUEST_TIMEOUT_MS, type SplitRequest } from '../../src/node/split-target.js';
 import type { GroupStateMachine } from '../../src/node/multi-raft.js';
 import type { Entry, NodeId, Role } from '../../src/raft/index.js';
 import type { Reply } from '../../src/resp/reply.js';
@@ -379,15 +379,7 @@ export class SimNode {
   }
 
   private answerSplit(request: SplitRequest): Promise<TargetAnswer> {
-    return answerSplitRequest(
-      {
-        replica: (shardId) => this.replicas.get(shardId),
-        isLeader: (shardId) => this.isLeader(shardId),
-        propose: (shardId, command) => this.multiRaft.propose(shardId, command),
-        readBarrier: (shardId) => this.multiRaft.readBarrier(shardId),
-      },
-      request,
-    );
+    return answerSplitRequest(splitTargetHost(this.multiRaft, this.replicas), request);
   }
 
   private onSplitWire(from: string, wire: Exclude<SimWire, Buffer>): void {
