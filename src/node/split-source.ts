@@ -101,6 +101,12 @@ export interface SplitObserver {
   catchUpDelay(sourceShard: string, delay: number | undefined): void;
 }
 
+/** Committed source entries to forward: the moving part of each, and the index of the last one read. */
+interface ForwardBatch {
+  readonly moving: ForwardedEntry[];
+  readonly last: number;
+}
+
 /** The driver stops: leadership moved on, or the split is over. */
 class Stop extends Error {}
 
@@ -336,16 +342,22 @@ export class SplitSource {
   private async forward(state: SourceSplitState, applied: number, through: number): Promise<number | 'aborted'> {
     let done = applied;
     while (done < through) {
-      const batch = await this.nextBatch(state, done, through);
-      const answer = await this.untilTarget({ kind: 'split-forward', taskId: this.taskId, entries: batch.moving, throughIndex: batch.last }, state);
-      if (answer === 'aborted') return answer;
-      done = answer.state?.role === 'target' ? answer.state.lastSourceIndex : batch.last;
+      const forwarded = await this.sendBatch(state, await this.nextBatch(state, done, through));
+      if (forwarded === 'aborted') return forwarded;
+      done = forwarded;
     }
     return done;
   }
 
+  /** Sends one batch as a `split-forward`; the target's new applied index. */
+  private async sendBatch(state: SourceSplitState, batch: ForwardBatch): Promise<number | 'aborted'> {
+    const answer = await this.untilTarget({ kind: 'split-forward', taskId: this.taskId, entries: batch.moving, throughIndex: batch.last }, state);
+    if (answer === 'aborted') return answer;
+    return answer.state?.role === 'target' ? answer.state.lastSourceIndex : batch.last;
+  }
+
   /** The moving part of the next batch of committed entries after `done`, through `through` at most. */
-  private async nextBatch(state: SourceSplitState, done: number, through: number): Promise<{ readonly moving: ForwardedEntry[]; readonly last: number }> {
+  private async nextBatch(state: SourceSplitState, done: number, through: number): Promise<ForwardBatch> {
     for (;;) {
       const entries = this.host.committedEntries(this.shard.id, done + 1, through + 1, FORWARD_BATCH_BYTES);
       // Only before this driver set its floor; the next run's probe finds it and resends the snapshot.
@@ -377,7 +389,7 @@ export class SplitSource {
         if (answer === 'aborted' || !handedOff(state, this.targetState(answer), answer.owned)) throw new Error(`the target of ${this.taskId} did not take the handoff`);
         return;
       }
-      const forwarded = await this.forward(state, done, batch.last);
+      const forwarded = await this.sendBatch(state, batch);
       if (forwarded === 'aborted') throw new Stop();
       done = forwarded;
     }
@@ -413,7 +425,6 @@ export class SplitSource {
     await this.report('cleanup', state.splitSlot, true, undefined, true);
   }
 
-  /** Deletes the moved range in batches the leader lists; an empty batch ends the split. */
   /**
    * Deletes the moved range in batches the leader lists, several in flight so that each Raft persist
    * carries more than one (a persist of a large shard costs milliseconds whatever it holds); an empty

@@ -23,7 +23,7 @@ import type { RoutingShard, RoutingTable } from '../../src/common/routing.js';
 import { keyHashSlot, SLOT_COUNT } from '../../src/common/slots.js';
 import type { SplitParams, SplitReport, SplitReportResponse } from '../../src/common/split.js';
 import type { PilotCommand } from '../../src/pilot/commands.js';
-import { isFinal, progressCommandFor } from '../../src/pilot/split-tasks.js';
+import { isFinal, progressCommandFor, type SplitTask } from '../../src/pilot/split-tasks.js';
 import { applyPilotCommand, DEFAULT_KEYSPACE, routingTable, type PilotState, type PilotTransition } from '../../src/pilot/state.js';
 import { nodeIdOf, raftIdOf } from '../../src/node/peer-message.js';
 import { NONE, type NodeId, type Role } from '../../src/raft/index.js';
@@ -222,7 +222,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     return routingTable(this.pilot);
   }
 
-  get splitTasks(): PilotState['splitTasks'] & {} {
+  get splitTasks(): readonly SplitTask[] {
     return this.pilot.splitTasks ?? [];
   }
 
@@ -322,16 +322,16 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     return transition;
   }
 
-  /** Splits a shard through the pilot (`POST /api/v1/shards/{id}/split`); the task id, or why it was refused. */
-  createSplit(sourceShard: string, choices: { splitSlot?: number; targetNodes?: readonly string[] } = {}): string {
+  /** Splits a shard through the pilot (`POST /api/v1/shards/{id}/split`); the task id, undefined when refused. */
+  createSplit(sourceShard: string, choices: { splitSlot?: number; targetNodes?: readonly string[] } = {}): string | undefined {
     const params = this.options.splitParams;
     if (params === undefined) throw new Error('this simulation runs no splits');
-    if (this.pilotDown) return 'refused: the pilot has no leader';
+    if (this.pilotDown) return undefined;
     const { result } = this.applyPilot({ kind: 'create-split', sourceShard, ...choices, params, maxSplits: 1, maxSplitsPerNode: 1, atMs: this.scheduler.now() });
     if (!result.ok) {
       this.splitCounters.refused++;
       this.trace(`pilot: split of ${sourceShard} refused (${result.message})`);
-      return `refused: ${result.message}`;
+      return undefined;
     }
     this.splitCounters.created++;
     this.trace(`pilot: ${result.taskId} splits ${sourceShard} into ${result.targetShard}${choices.splitSlot === undefined ? '' : ` at ${choices.splitSlot}`}`);
@@ -987,8 +987,7 @@ function startSplit(sim: ClusterSim): string | undefined {
   if (shard === undefined) return undefined;
   const splitSlot = r() < 0.5 ? shard.start + 1 + Math.floor(r() * (shard.end - shard.start - 1)) : undefined;
   const targetNodes = r() < 0.5 ? shuffle(r, sim.nodeNames()).slice(0, shard.replicas.length) : undefined;
-  const taskId = sim.createSplit(shard.id, { ...(splitSlot === undefined ? {} : { splitSlot }), ...(targetNodes === undefined ? {} : { targetNodes }) });
-  return taskId.startsWith('refused') ? undefined : taskId;
+  return sim.createSplit(shard.id, { ...(splitSlot === undefined ? {} : { splitSlot }), ...(targetNodes === undefined ? {} : { targetNodes }) });
 }
 
 /** One pilot action: move a shard's replicas by one (add a node, or remove one once it has an extra), or transfer its leadership. */

@@ -28,14 +28,13 @@ import type { SplitReport, SplitReportResponse } from '../../src/common/split.js
 import { ClientConnection } from '../../src/node/client-connection.js';
 import { CommandDispatcher, type DispatchTarget } from '../../src/node/command-dispatcher.js';
 import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from '../../src/node/membership-step.js';
-import { MultiRaft } from '../../src/node/multi-raft.js';
+import { MultiRaft, type GroupStateMachine } from '../../src/node/multi-raft.js';
 import { nodeIdOf, raftIdOf, type PeerMessage } from '../../src/node/peer-message.js';
 import { RoutingView } from '../../src/node/routing-view.js';
 import { SplitBuffer } from '../../src/node/split-buffer.js';
 import { SPLIT_TRYAGAIN, SplitRouting } from '../../src/node/split-routing.js';
 import { SplitSource, splitGroupsHost, type SplitSourceHost, type TargetAnswer } from '../../src/node/split-source.js';
 import { answerSplitRequest, requestTargetLeader, splitTargetHost, SPLIT_CHECK_TICKS, SPLIT_REQUEST_TIMEOUT_MS, type SplitRequest } from '../../src/node/split-target.js';
-import type { GroupStateMachine } from '../../src/node/multi-raft.js';
 import type { Entry, NodeId, Role } from '../../src/raft/index.js';
 import type { Reply } from '../../src/resp/reply.js';
 import { encodeShardCommand, type ShardCommand } from '../../src/shard/shard-command.js';
@@ -144,7 +143,7 @@ export class SimNode {
   private readonly dispatcher: CommandDispatcher;
   /** Every client request arrives on this one connection: the dispatcher keeps no state per request. */
   private readonly connection: ClientConnection;
-  readonly splitBuffer = new SplitBuffer();
+  private readonly splitBuffer = new SplitBuffer();
   private readonly splitRouting: SplitRouting;
   /** Source shards whose split driver runs here. */
   private readonly splitDrivers = new Set<string>();
