@@ -162,6 +162,7 @@ export type PilotRejectionReason =
   | 'invalid-argument'
   | 'cluster-id-taken'
   | 'address-in-use'
+  | 'address-bound'
   | 'unknown-node'
   | 'keyspace-exists'
   | 'not-enough-nodes'

@@ -49,6 +49,12 @@ export type PilotLeadership =
   | { readonly kind: 'follower'; readonly leader: PilotPeer }
   | { readonly kind: 'no-leader' };
 
+/**
+ * How far past a shard's recorded leader term a reported term may be. Each election adds one (pre-vote
+ * keeps a partitioned replica from inflating terms), and the pilot hears of leaders every second or so.
+ */
+export const LEADER_TERM_STEP_MAX = 10_000;
+
 /** How long a single pilot may take to elect itself and catch up before `open` gives up. */
 const SINGLE_REPLICA_READY_MS = 30_000;
 
@@ -139,11 +145,23 @@ export class Pilot {
     return this.env.clock();
   }
 
-  /** Registers a new node or records a known node's restart, then answers with its id and the routing table. */
+  /**
+   * Registers a new node or records a known node's restart, then answers with its id and the routing table.
+   * A node id keeps the address it registered with: other nodes reach its replicas there, so a rejoin
+   * from elsewhere is refused rather than redirecting them.
+   */
   async join(request: JoinRequest): Promise<JoinResponse | PilotRejection | DriverRefusal> {
     const atMs = this.env.clock();
     const nodeProcess = { host: request.host, port: request.port, busPort: request.bus_port, metricsPort: request.metrics_port, pid: request.pid };
     const knownId = request.node_id;
+    const bound = knownId === undefined ? undefined : this.state.nodes.find((n) => n.id === knownId);
+    if (bound !== undefined && (bound.host !== request.host || bound.port !== request.port || bound.busPort !== request.bus_port)) {
+      const message =
+        `${bound.id} is registered at ${bound.host}:${bound.port} (bus ${bound.busPort}); a rejoin from ${request.host}:${request.port} (bus ${request.bus_port}) is refused. ` +
+        `A node keeps its address: start it there again, or remove ${bound.id} from the cluster first (the pilot has no route to remove a node yet) and start the new one with an empty data dir`;
+      this.env.logger.warn({ node_id: bound.id, address: `${request.host}:${request.port}`, bus_port: request.bus_port, pid: request.pid }, 'node join refused: another address');
+      return { ok: false, reason: 'address-bound', message };
+    }
     const result =
       knownId === undefined
         ? await this.driver.propose({ kind: 'register-node', clusterId: this.env.newClusterId(), ...nodeProcess, atMs })
@@ -281,16 +299,19 @@ export class Pilot {
   /**
    * Proposes the reported leaderships that are news: another node than the recorded leader, or the same
    * one in a newer term (so a late report of an older term cannot win later). The state machine checks
-   * the terms again when it applies them, since another heartbeat may have overtaken this one.
+   * the terms again when it applies them, since another heartbeat may have overtaken this one. Only a
+   * replica of the shard is believed, and only for a term at most LEADER_TERM_STEP_MAX past the recorded
+   * one: a term far ahead would outrank every real leader to come and pin the routing table on the reporter.
    */
   private async recordLeaders(nodeId: string, reports: NonNullable<HeartbeatRequest['leaders']>): Promise<void> {
     const leaders: ShardLeaderReport[] = [];
     for (const { shard_id: shardId, term } of reports) {
       const shard = this.state.shards.find((s) => s.id === shardId);
-      if (shard === undefined || term <= (shard.leaderTerm ?? 0) || leaders.some((l) => l.shardId === shardId)) continue;
-      if (!shard.replicas.includes(nodeId)) {
-        // It really leads until the group has removed it, so clients must still find it.
-        this.env.logger.warn({ shard: shardId, node_id: nodeId, term, replicas: shard.replicas }, 'shard led by a node outside its desired replicas');
+      const recordedTerm = shard?.leaderTerm ?? 0;
+      if (shard === undefined || term <= recordedTerm || leaders.some((l) => l.shardId === shardId)) continue;
+      if (!shard.replicas.includes(nodeId) || term > recordedTerm + LEADER_TERM_STEP_MAX) {
+        this.env.logger.warn({ shard: shardId, node_id: nodeId, term, recorded_term: recordedTerm, replicas: shard.replicas }, 'leader report not believed: not a replica of the shard, or a term too far ahead');
+        continue;
       }
       leaders.push({ shardId, nodeId, term });
     }

@@ -262,7 +262,8 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
       method: 'POST',
       path: '/api/v1/internal/join',
       operationId: 'joinNode',
-      summary: 'A node starts: registers (no node_id) or rejoins (with node_id); answers its id and the routing table.',
+      summary:
+        'A node starts: registers (no node_id) or rejoins (with node_id); answers its id and the routing table. A node id keeps the address (host, port, bus port) it registered with: a rejoin from another address is refused with 409.',
       access: 'cluster',
       body: joinRequestSchema,
       response: joinResponseSchema,
@@ -334,6 +335,8 @@ function rejectionError(rejection: PilotRejection | DriverRefusal): ApiError {
     case 'last-replica':
     case 'too-many-replicas':
     case 'already-leader':
+      return new ApiError('conflict', rejection.message, 'body.node_id');
+    case 'address-bound':
       return new ApiError('conflict', rejection.message, 'body.node_id');
     case 'address-in-use':
     case 'cluster-id-taken':

@@ -420,11 +420,30 @@ test('restart with the same dataDir restores nodes, shards and routing version',
   const rejoined = await second.join({ node_id: 'node2', port: 17802, pid: 5001 });
   assert.equal(rejoined.node_id, 'node2');
   assert.equal(rejoined.routing.version, 3, 'same address: no new routing version');
-  const moved = await second.join({ node_id: 'node2', port: 17812, pid: 5002 });
-  assert.equal(moved.routing.version, 4, 'new address: new routing version');
   assert.equal((await second.join({ port: 17803 })).node_id, 'node3');
   const node2 = (await second.call('GET', '/api/v1/nodes/node2')).json;
-  assert.deepEqual([node2.address, node2.pid], ['127.0.0.1:17812', 5002]);
+  assert.deepEqual([node2.address, node2.pid], ['127.0.0.1:17802', 5001]);
+});
+
+test("a node's id is bound to the address it registered with: a rejoin from another address is refused with 409", async (t) => {
+  const p = await startTestPilot(t, { expectNodes: 2, replicas: 2 });
+  await p.join({ port: 17821 });
+  await p.join({ port: 17822 });
+  const before = routingTableSchema.parse((await p.call('GET', '/api/v1/routing')).json);
+  for (const moved of [{ port: 17829 }, { port: 17821, bus_port: 27829 }, { port: 17821, host: '127.0.0.9' }]) {
+    const { status, json } = await p.call('POST', '/api/v1/internal/join', { node_id: 'node1', host: '127.0.0.1', bus_port: 27821, metrics_port: 0, pid: 6666, ...moved });
+    assert.equal(status, 409, JSON.stringify(moved));
+    const error = errorBodySchema.parse(json).error;
+    assert.equal(error.code, 'conflict');
+    assert.match(error.message, /node1 is registered at 127\.0\.0\.1:17821 \(bus 27821\)/);
+    assert.match(error.message, /remove/);
+  }
+  const after = routingTableSchema.parse((await p.call('GET', '/api/v1/routing')).json);
+  assert.deepEqual(after, before, 'the routing table still names the true addresses');
+  const node1 = (await p.call('GET', '/api/v1/nodes/node1')).json;
+  assert.deepEqual([node1.address, node1.pid], ['127.0.0.1:17821', 4000]);
+  // The node itself restarting on its address (another pid, another metrics port) still rejoins.
+  assert.equal((await p.join({ node_id: 'node1', port: 17821, metrics_port: 37821, pid: 4001 })).node_id, 'node1');
 });
 
 test('replicas: the default keyspace gets min(--replicas, nodes) per shard; more than 7 is a usage error', async (t) => {
@@ -511,9 +530,26 @@ test('heartbeat leader reports: a newer term names the leader, in the answer, th
     ],
   );
 
+  // Forged terms: far beyond the highest known one, or from a node that holds no replica of the shard.
+  await p.heartbeat({ node_id: 'node1', pid: 4000, routing_version: 5, shards: [], leaders: [{ shard_id: 'shard_0001', term: 1e12 }] });
+  assert.equal(await routingVersion(p), 5, 'a term far beyond the highest known one changes nothing');
+  const real = await p.heartbeat({ node_id: 'node3', pid: 4000, routing_version: 5, shards: [], leaders: [{ shard_id: 'shard_0001', term: 3 }] });
+  assert.deepEqual(real.routing?.shards.map((s: any) => [s.id, s.leader, s.leaderTerm ?? 0])[0], ['shard_0001', 'node3', 3], 'the next real term still names the leader');
+
   const invalid = await p.call('POST', '/api/v1/internal/heartbeat', { node_id: 'node1', pid: 1, routing_version: 0, shards: [], leaders: [{ shard_id: 'shard_0001', term: -1 }] });
   assert.equal(invalid.status, 400);
   assert.equal(errorBodySchema.parse(invalid.json).error.field, 'body.leaders.0.term');
+});
+
+test('heartbeat leader reports of a node that holds no replica of the shard change nothing', async (t) => {
+  const p = await startTestPilot(t, { expectNodes: 3, shardsPerNode: 1, replicas: 2 });
+  for (const port of [17941, 17942, 17943]) await p.join({ port });
+  const before = routingTableSchema.parse((await p.call('GET', '/api/v1/routing')).json);
+  assert.deepEqual(before.shards[0]!.replicas, ['node1', 'node2']);
+  assert.deepEqual(await p.heartbeat({ node_id: 'node3', pid: 4000, routing_version: before.version, shards: [], leaders: [{ shard_id: 'shard_0001', term: 2 }] }), {});
+  assert.deepEqual(routingTableSchema.parse((await p.call('GET', '/api/v1/routing')).json), before);
+  const real = await p.heartbeat({ node_id: 'node2', pid: 4000, routing_version: before.version, shards: [], leaders: [{ shard_id: 'shard_0001', term: 2 }] });
+  assert.deepEqual([real.routing?.shards[0].leader, real.routing?.shards[0].leaderTerm], ['node2', 2]);
 });
 
 test('POST /shards/{id}/replicas: add, remove and transfer_leader answer 202 with the changed shard; versions, epochs and events follow', async (t) => {
