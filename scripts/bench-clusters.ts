@@ -4,6 +4,7 @@
  * ports. Every process logs to a file in that directory; a failed start shows the log's tail.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ export class LoggedProcess {
     private readonly args: readonly string[],
     readonly logFile: string,
     private readonly logLevel = 'warn',
+    /** Secrets for the process, kept off its command line. */
+    private readonly secretEnv: Readonly<Record<string, string>> = {},
   ) {}
 
   start(): void {
@@ -35,7 +38,7 @@ export class LoggedProcess {
     const log = openSync(this.logFile, 'a');
     this.spawnFailed = false;
     // Warnings and errors only by default, as the integration tests run the nodes: the CPU is for serving.
-    this.child = spawn(this.command, this.args, { stdio: ['ignore', log, log], env: { ...process.env, CLEAVE_LOG_LEVEL: this.logLevel } });
+    this.child = spawn(this.command, this.args, { stdio: ['ignore', log, log], env: { ...process.env, CLEAVE_LOG_LEVEL: this.logLevel, ...this.secretEnv } });
     closeSync(log);
     // A process that could not be started counts as exited; the startup wait then reports it.
     this.child.once('error', () => (this.spawnFailed = true));
@@ -136,6 +139,8 @@ export class CleaveCluster {
   /** The pilot's HTTP API, once started. */
   pilotUrl = '';
   readonly stop: () => Promise<void>;
+  /** The cluster secret the pilot and the nodes share, fresh for each cluster. */
+  private readonly secretEnv = { CLEAVE_CLUSTER_SECRET: randomBytes(32).toString('hex') };
 
   private constructor(
     readonly dir: string,
@@ -178,7 +183,7 @@ export class CleaveCluster {
     this.pilotUrl = pilotUrl;
     const o = this.options;
     const pilotArgs = [CLI_MAIN, 'pilot', '--port', String(pilotPort), '--data-dir', join(this.dir, 'pilot'), '--expect-nodes', String(o.nodes), '--shards-per-node', String(o.shardsPerNode), '--replicas', String(o.replicas), ...(o.pilotArgs ?? [])];
-    this.pilot = new LoggedProcess('pilot', process.execPath, pilotArgs, join(this.dir, 'pilot.log'));
+    this.pilot = new LoggedProcess('pilot', process.execPath, pilotArgs, join(this.dir, 'pilot.log'), 'warn', this.secretEnv);
     this.pilot.start();
     const deadline = Date.now() + o.startTimeoutMs;
     const left = (): number => Math.max(1000, deadline - Date.now());
@@ -187,7 +192,7 @@ export class CleaveCluster {
     for (let i = 1; i <= o.nodes; i++) {
       const [port, busPort] = [await freePort(), await freePort()];
       const args = [CLI_MAIN, 'node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(this.dir, `node${i}`), '--pilot', pilotUrl, '--election-timeout-ms', String(o.electionTimeoutMs)];
-      const node = Object.assign(new LoggedProcess(`node${i}`, process.execPath, args, join(this.dir, `node${i}.log`), o.nodeLogLevel), { port });
+      const node = Object.assign(new LoggedProcess(`node${i}`, process.execPath, args, join(this.dir, `node${i}.log`), o.nodeLogLevel, this.secretEnv), { port });
       this.nodes.push(node);
       node.start();
       await pollUntil(

@@ -1,6 +1,8 @@
 /**
  * `cleave local` (what `npm start` runs): a pilot and N nodes on this machine, each its own process, so
  * any one can be killed and restarted alone. Their logs go to <data-dir>/logs; Ctrl-C stops them all.
+ * Secrets reach the children through the environment and the cluster secret's file, never their command
+ * lines, which any user can read.
  */
 import type { Command } from 'commander';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,6 +13,7 @@ import { respRequest } from '../client/resp-request.js';
 import { UsageError } from '../common/errors.js';
 import { REPLICAS_DEFAULT } from '../pilot/server.js';
 import { SHARD_REPLICAS_MAX } from '../pilot/state.js';
+import { ensureLocalClusterSecret } from './cluster-secret.js';
 import { parseHost, parseIntInRange, parsePort } from './flags.js';
 
 interface LocalFlags {
@@ -62,12 +65,23 @@ async function runLocal(flags: LocalFlags): Promise<void> {
   const members: Member[] = [];
   let stopping = false;
 
-  const launch = (name: string, args: readonly string[]): Member => {
+  const secretFile = ensureLocalClusterSecret(dataDir);
+  // The children read the cluster secret from its file, the others as given to this command, or none.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  delete childEnv.CLEAVE_CLUSTER_SECRET;
+  delete childEnv.CLEAVE_REQUIREPASS;
+  delete childEnv.CLEAVE_ADMIN_TOKEN;
+  if (flags.requirepass) childEnv.CLEAVE_REQUIREPASS = flags.requirepass;
+  if (flags.adminToken) childEnv.CLEAVE_ADMIN_TOKEN = flags.adminToken;
+  const envHint = ['CLEAVE_REQUIREPASS', 'CLEAVE_ADMIN_TOKEN'].filter((name) => childEnv[name] !== undefined);
+  const launch = (name: string, roleArgs: readonly string[]): Member => {
     const log = openSync(join(logDir, `${name}.log`), 'a');
-    const member: Member = { name, args, child: spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', log, log] }) };
+    const args = [...roleArgs, '--cluster-secret-file', secretFile];
+    const member: Member = { name, args, child: spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', log, log], env: childEnv }) };
     member.child.on('exit', (code, signal) => {
       if (stopping) return;
-      console.log(`${name} (pid ${member.child.pid}) exited (${signal ?? `code ${code}`}); see ${join(logDir, name + '.log')}. Restart it with: node ${MAIN} ${args.join(' ')}`);
+      const withEnv = envHint.length === 0 ? '' : ` (with ${envHint.join(' and ')} set as for cleave local)`;
+      console.log(`${name} (pid ${member.child.pid}) exited (${signal ?? `code ${code}`}); see ${join(logDir, name + '.log')}. Restart it with: node ${MAIN} ${args.join(' ')}${withEnv}`);
     });
     members.push(member);
     return member;
@@ -97,16 +111,14 @@ async function runLocal(flags: LocalFlags): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const secretArgs = flags.adminToken ? ['--admin-token', flags.adminToken] : [];
-  launch('pilot', ['pilot', '--host', flags.host, '--port', String(flags.pilotPort), '--data-dir', join(dataDir, 'pilot'), '--expect-nodes', String(flags.nodes), '--shards-per-node', String(flags.shardsPerNode), '--replicas', String(flags.replicas), ...secretArgs]);
+  launch('pilot', ['pilot', '--host', flags.host, '--port', String(flags.pilotPort), '--data-dir', join(dataDir, 'pilot'), '--expect-nodes', String(flags.nodes), '--shards-per-node', String(flags.shardsPerNode), '--replicas', String(flags.replicas)]);
   const headers: Record<string, string> = flags.adminToken ? { authorization: `Bearer ${flags.adminToken}` } : {};
   try {
     await waitFor('the pilot', () => fetch(`${pilotUrl}/healthz`).then((r) => r.ok));
     // Nodes start one after another so that on a first start node i gets id node<i>.
     for (let i = 1; i <= flags.nodes; i++) {
       const port = flags.port + i - 1;
-      const passArgs = flags.requirepass ? ['--requirepass', flags.requirepass] : [];
-      launch(`node${i}`, ['node', '--host', flags.host, '--port', String(port), '--data-dir', join(dataDir, `node${i}`), '--pilot', pilotUrl, ...passArgs]);
+      launch(`node${i}`, ['node', '--host', flags.host, '--port', String(port), '--data-dir', join(dataDir, `node${i}`), '--pilot', pilotUrl]);
       await waitFor(`node${i}`, async () => {
         const nodes = (await (await fetch(`${pilotUrl}/api/v1/nodes`, { headers })).json()) as { nodes?: { address: string }[] } | { address: string }[];
         const list = Array.isArray(nodes) ? nodes : (nodes.nodes ?? []);

@@ -8,7 +8,10 @@ import { PILOT_ID_DEFAULT, isPilotId, parsePilotPeers, type PilotPeer } from '..
 import { REPLICAS_DEFAULT, startPilot } from '../pilot/server.js';
 import { SHARD_REPLICAS_MAX } from '../pilot/state.js';
 import { startNode } from '../node/node-server.js';
+import { resolveClusterSecret } from './cluster-secret.js';
 import { isLoopback, parseHost, parseIntInRange, parsePort, parsePortOrZero, parseUrls } from './flags.js';
+
+const CLUSTER_SECRET_FILE_HELP = 'file holding the secret the pilot replicas and nodes share (required: this, or env CLEAVE_CLUSTER_SECRET)';
 
 /** Closes `service` on SIGINT/SIGTERM and exits 0 once it is closed. */
 export function closeOnSignals(service: { close(): Promise<void> }): void {
@@ -28,13 +31,6 @@ export function closeOnSignals(service: { close(): Promise<void> }): void {
   process.on('SIGTERM', stop);
 }
 
-/** Beyond loopback, the peers must prove they belong to the cluster. */
-function requireSecretBeyondLoopback(host: string, secret: string | undefined, flag: string): void {
-  if (!isLoopback(host) && (secret === undefined || secret === '')) {
-    throw new UsageError(`listening on ${host} (beyond loopback) needs ${flag}`);
-  }
-}
-
 interface PilotFlags {
   host: string;
   port: number;
@@ -47,7 +43,7 @@ interface PilotFlags {
   shardsPerNode: number;
   replicas: number;
   adminToken?: string;
-  clusterSecret?: string;
+  clusterSecretFile?: string;
   nodeTimeoutMs: number;
   maxSplits: number;
   maxSplitsPerNode: number;
@@ -80,7 +76,7 @@ export function registerPilotCommand(program: Command): void {
     .option('--shards-per-node <n>', 'shards of the default keyspace per node at creation', parseIntInRange('--shards-per-node', 1, 256), 2)
     .option('--replicas <n>', 'replicas per shard, the leader included (fewer while fewer nodes have joined)', parseIntInRange('--replicas', 1, SHARD_REPLICAS_MAX), REPLICAS_DEFAULT)
     .option('--admin-token <token>', 'bearer token required by the HTTP API (env CLEAVE_ADMIN_TOKEN)', process.env.CLEAVE_ADMIN_TOKEN)
-    .option('--cluster-secret <secret>', 'secret nodes present to the pilot (env CLEAVE_CLUSTER_SECRET)', process.env.CLEAVE_CLUSTER_SECRET)
+    .option('--cluster-secret-file <path>', CLUSTER_SECRET_FILE_HELP)
     .option('--node-timeout-ms <ms>', 'a node is down after this long without a heartbeat', parseIntInRange('--node-timeout-ms', 100, 600_000), 3000)
     .option('--max-splits <n>', 'splits under way at once in the cluster', parseIntInRange('--max-splits', 1, 1000), 1)
     .option('--max-splits-per-node <n>', 'splits a node takes part in at once', parseIntInRange('--max-splits-per-node', 1, 1000), 1)
@@ -93,7 +89,7 @@ export function registerPilotCommand(program: Command): void {
     .option('--split-catch-up-slow-delay <entries>', 'catch-up past its deadline rolls back while more entries behind than this', parseIntInRange('--split-catch-up-slow-delay', 0, 100_000_000), SPLIT_PARAMS_DEFAULT.catchUpSlowDelay)
     .option('--split-target-timeout-ms <ms>', "roll back when the target's leader does not answer this long", parseIntInRange('--split-target-timeout-ms', 1, 3_600_000), SPLIT_PARAMS_DEFAULT.targetTimeoutMs)
     .action(async (flags: PilotFlags, command: Command) => {
-      requireSecretBeyondLoopback(flags.host, flags.clusterSecret, '--cluster-secret');
+      const clusterSecret = resolveClusterSecret('the pilot', flags.clusterSecretFile);
       if (!isLoopback(flags.host) && !flags.adminToken) throw new UsageError(`listening on ${flags.host} (beyond loopback) needs --admin-token`);
       const port = pilotPeerPorts(flags, command.getOptionValueSource('port') !== 'default');
       const pilot = await startPilot({
@@ -107,7 +103,7 @@ export function registerPilotCommand(program: Command): void {
         shardsPerNode: flags.shardsPerNode,
         replicas: flags.replicas,
         adminToken: flags.adminToken,
-        clusterSecret: flags.clusterSecret,
+        clusterSecret,
         nodeTimeoutMs: flags.nodeTimeoutMs,
         maxSplits: flags.maxSplits,
         maxSplitsPerNode: flags.maxSplitsPerNode,
@@ -133,8 +129,8 @@ function parsePilotId(value: string): string {
 }
 
 /**
- * The HTTP port of this replica, checked against its entry in --peers (where the others reach it), and the
- * peers' hosts against the cluster secret; --bus-port may only repeat what --peers says.
+ * The HTTP port of this replica, checked against its entry in --peers (where the others reach it);
+ * --bus-port may only repeat what --peers says.
  */
 function pilotPeerPorts(flags: PilotFlags, portGiven: boolean): number {
   const peers = flags.peers;
@@ -148,8 +144,6 @@ function pilotPeerPorts(flags: PilotFlags, portGiven: boolean): number {
   if (flags.busPort !== undefined && flags.busPort !== self.busPort) {
     throw new UsageError(`--peers gives ${self.id} the bus port ${self.busPort}, but --bus-port is ${flags.busPort}; write it as ${self.id}@${self.host}:${self.port}:${flags.busPort}`);
   }
-  const remote = peers.find((p) => !isLoopback(p.host));
-  if (remote !== undefined && !flags.clusterSecret) throw new UsageError(`pilot replicas beyond loopback (${remote.id} at ${remote.host}) need --cluster-secret`);
   return self.port;
 }
 
@@ -161,7 +155,7 @@ interface NodeFlags {
   dataDir: string;
   pilot: string;
   requirepass?: string;
-  clusterSecret?: string;
+  clusterSecretFile?: string;
   protoMaxBulkLen: number;
   electionTimeoutMs: number;
   raftTickMs: number;
@@ -179,13 +173,13 @@ export function registerNodeCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the node keeps its data', './data/node')
     .option('--pilot <urls>', "the pilot to join: its URL, or its replicas' URLs separated by commas", parseUrls('--pilot'), 'http://127.0.0.1:7000')
     .option('--requirepass <password>', 'password clients must AUTH with (env CLEAVE_REQUIREPASS)', process.env.CLEAVE_REQUIREPASS)
-    .option('--cluster-secret <secret>', 'secret shared by the pilot and nodes (env CLEAVE_CLUSTER_SECRET)', process.env.CLEAVE_CLUSTER_SECRET)
+    .option('--cluster-secret-file <path>', CLUSTER_SECRET_FILE_HELP)
     .option('--proto-max-bulk-len <bytes>', 'largest bulk string a client may send', parseIntInRange('--proto-max-bulk-len', 1024, 512 * 1024 * 1024), 512 * 1024 * 1024)
     .option('--election-timeout-ms <ms>', 'mean time without a leader before a shard replica campaigns', parseIntInRange('--election-timeout-ms', 200, 60_000), 1000)
     .option('--raft-tick-ms <ms>', 'Raft tick: leaders heartbeat every tick', parseIntInRange('--raft-tick-ms', 10, 1000), 100)
     .option('--enable-debug-command', 'serve DEBUG PARTITION/HEAL, which cut this node off from others (failure tests)', false)
     .action(async (flags: NodeFlags) => {
-      requireSecretBeyondLoopback(flags.host, flags.clusterSecret, '--cluster-secret');
+      const clusterSecret = resolveClusterSecret('a node', flags.clusterSecretFile);
       const busPort = flags.busPort ?? flags.port + 10000;
       const metricsPort = flags.metricsPort ?? flags.port + 20000;
       if (busPort > 65535 || metricsPort > 65535) throw new UsageError('--port is too high to derive the bus and metrics ports; give --bus-port and --metrics-port');
@@ -197,7 +191,7 @@ export function registerNodeCommand(program: Command): void {
         dataDir: resolve(flags.dataDir),
         pilotUrl: flags.pilot,
         requirepass: flags.requirepass,
-        clusterSecret: flags.clusterSecret,
+        clusterSecret,
         maxBulkBytes: flags.protoMaxBulkLen,
         heartbeatIntervalMs: 1000,
         raftTickMs: flags.raftTickMs,

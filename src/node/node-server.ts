@@ -7,6 +7,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { RoutingTable } from '../common/routing.js';
 import { EMPTY_ROUTING_TABLE } from '../common/routing.js';
 import type { ShardStats } from '../common/protocol.js';
+import { UsageError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { ProtocolError, RespParser } from '../resp/parser.js';
 import { ReplyWriter } from '../resp/writer.js';
@@ -34,7 +35,8 @@ export interface NodeOptions {
   /** The pilot's URL, or its replicas' URLs separated by commas: requests find the leader among them. */
   readonly pilotUrl: string;
   readonly requirepass?: string;
-  readonly clusterSecret?: string;
+  /** Shared with the pilot and the other nodes: presented on the pilot's internal routes, proven on the bus. */
+  readonly clusterSecret: string;
   /** Largest bulk string a client may send (Redis's proto-max-bulk-len). */
   readonly maxBulkBytes: number;
   readonly heartbeatIntervalMs: number;
@@ -69,6 +71,7 @@ const PILOT_RETRY_MS_MAX = 2_000;
 const NO_CLUSTER_ID = '0'.repeat(40);
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  if (options.clusterSecret === '') throw new UsageError('a node needs a cluster secret (CLEAVE_CLUSTER_SECRET or --cluster-secret-file): the pilot and the other nodes ask for it');
   const logger = options.logger ?? createLogger('node', { port: options.port });
   const store = NodeStore.open(options.dataDir);
   const pilot = new PilotClient(options.pilotUrl, options.clusterSecret);

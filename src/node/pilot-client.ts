@@ -25,7 +25,7 @@ export class PilotClient {
   /** @param pilotUrls one pilot URL, or the URLs of the pilot's replicas (an array, or separated by commas). */
   constructor(
     pilotUrls: string | readonly string[],
-    private readonly clusterSecret: string | undefined,
+    private readonly clusterSecret: string,
     private readonly requestTimeoutMs = 5000,
   ) {
     this.replicas = new PilotReplicas(pilotUrls);
@@ -55,9 +55,8 @@ export class PilotClient {
   }
 
   private async call<T>(method: string, path: string, body: unknown, timeoutMs = this.requestTimeoutMs): Promise<T> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { 'x-cleave-secret': this.clusterSecret };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.clusterSecret !== undefined) headers['x-cleave-secret'] = this.clusterSecret;
     let answer;
     try {
       answer = await this.replicas.request(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), timeoutMs });

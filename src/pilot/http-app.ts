@@ -22,8 +22,8 @@ const CLUSTER_SECRET_HEADER = 'x-cleave-secret';
 export interface HttpAppOptions {
   /** Required as `Authorization: Bearer <token>` on admin routes when set. */
   readonly adminToken?: string;
-  /** Required in `x-cleave-secret` on cluster routes when set. */
-  readonly clusterSecret?: string;
+  /** Required in `x-cleave-secret` on cluster routes, always: they change the routing table. */
+  readonly clusterSecret: string;
   readonly metrics: PilotMetrics;
   readonly logger: Logger;
   /** Undefined when this replica may answer a leader's route now; else the error that points elsewhere. */
@@ -98,9 +98,9 @@ function accessError(access: RouteAccess, request: FastifyRequest, options: Http
     const token = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
     if (token === undefined || !secretsEqual(token, options.adminToken)) return new ApiError('unauthorized', 'a valid admin token is required: Authorization: Bearer <token>');
   }
-  if (access === 'cluster' && options.clusterSecret !== undefined) {
+  if (access === 'cluster') {
     const secret = request.headers[CLUSTER_SECRET_HEADER];
-    if (typeof secret !== 'string') return new ApiError('unauthorized', `the cluster secret is required in ${CLUSTER_SECRET_HEADER}`);
+    if (typeof secret !== 'string' || secret === '') return new ApiError('unauthorized', `the cluster secret is required in ${CLUSTER_SECRET_HEADER}`);
     if (!secretsEqual(secret, options.clusterSecret)) return new ApiError('forbidden', 'wrong cluster secret');
   }
   return undefined;

@@ -33,8 +33,11 @@ export interface PilotOptions {
   readonly replicas?: number;
   /** When set, public routes require `Authorization: Bearer <adminToken>`. */
   readonly adminToken?: string;
-  /** When set, node routes require the header `x-cleave-secret: <clusterSecret>`. */
-  readonly clusterSecret?: string;
+  /**
+   * Shared by the pilot replicas and the nodes: the internal routes require it in the header
+   * `x-cleave-secret`, and the pilot replicas' bus handshake proves it. Required, not empty.
+   */
+  readonly clusterSecret: string;
   /** A node is down after this long without a heartbeat. Default 3000. */
   readonly nodeTimeoutMs?: number;
   /** Split parameters for new tasks, over seed 000's defaults. */
@@ -105,8 +108,8 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
   for (const [name, value] of Object.entries({ raftTickMs, electionTimeoutMs, logEntriesMax })) {
     if (!Number.isInteger(value) || value < 1) throw new UsageError(`pilot option ${name} must be a positive integer, got ${value}`);
   }
-  // An empty credential (an unset flag or variable) means none, not "the empty string".
-  const clusterSecret = options.clusterSecret || undefined;
+  const { clusterSecret } = options;
+  if (clusterSecret === '') throw new UsageError('the pilot needs a cluster secret (CLEAVE_CLUSTER_SECRET or --cluster-secret-file): nodes present it on the internal routes');
   const logger = options.logger ?? createLogger('pilot');
   const split = { params: { ...SPLIT_PARAMS_DEFAULT, ...options.splitParams }, maxSplits: options.maxSplits ?? 1, maxSplitsPerNode: options.maxSplitsPerNode ?? 1 };
   for (const [name, value] of Object.entries({ ...split.params, maxSplits: split.maxSplits, maxSplitsPerNode: split.maxSplitsPerNode })) {

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { respRequest } from '../../src/client/resp-request.js';
@@ -10,20 +10,38 @@ import { CLI_MAIN } from '../support/cluster.js';
 import { freePort, freePortBlock } from '../../src/common/free-ports.js';
 
 interface Running {
+  readonly pid: number;
+  /** What `cleave local` printed so far. */
+  output: () => string;
   stop: () => Promise<{ code: number | null; output: string }>;
   kill: () => void;
 }
 
+const REQUIREPASS = 'local-test-password';
+const ADMIN_TOKEN = 'local-test-admin-token';
+/** `cleave local` takes its client password and admin token from the environment, as a person would. */
+const LOCAL_ENV = { ...process.env, CLEAVE_REQUIREPASS: REQUIREPASS, CLEAVE_ADMIN_TOKEN: ADMIN_TOKEN };
+
+/** The command line of a running process, argument by argument. */
+function argvOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+}
+
+/** The pids of the processes `pid` started. */
+function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((p) => p !== '').map(Number);
+}
+
 /** The port of the node that leads the shard of `slot`, as CLUSTER SLOTS on `port` tells it. */
 async function leaderPortOf(port: number, slot: number): Promise<number> {
-  const slots = await respRequest('127.0.0.1', port, [['CLUSTER', 'SLOTS']]);
-  const owner = (slots[0] as unknown[][]).find((entry) => (entry[0] as number) <= slot && (entry[1] as number) >= slot);
+  const slots = await respRequest('127.0.0.1', port, [['AUTH', REQUIREPASS], ['CLUSTER', 'SLOTS']]);
+  const owner = (slots[1] as unknown[][]).find((entry) => (entry[0] as number) <= slot && (entry[1] as number) >= slot);
   assert.ok(owner, `CLUSTER SLOTS lists slot ${slot}`);
   return (owner[2] as unknown[])[1] as number;
 }
 
 async function runLocalUntilReady(args: string[], started: Running[]): Promise<Running> {
-  const child = spawn(process.execPath, [CLI_MAIN, 'local', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI_MAIN, 'local', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: LOCAL_ENV });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -39,6 +57,8 @@ async function runLocalUntilReady(args: string[], started: Running[]): Promise<R
     child.once('exit', (code) => reject(new Error(`cleave local exited early (${code}):\n${output}`)));
   });
   const running: Running = {
+    pid: child.pid!,
+    output: () => output,
     // SIGINT, not SIGKILL: `cleave local` stops its pilot and nodes on it.
     kill: () => child.kill('SIGINT'),
     stop: () =>
@@ -52,8 +72,16 @@ async function runLocalUntilReady(args: string[], started: Running[]): Promise<R
   return running;
 }
 
+async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe('cleave local', () => {
-  it('starts a pilot and nodes, stops cleanly on SIGINT, and finds its keys after a restart', async () => {
+  it('starts a pilot and nodes, stops cleanly on SIGINT, and finds its keys after a restart; no secret on a command line, the cluster secret kept in a 0600 file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cleave-local-'));
     const started: Running[] = [];
     try {
@@ -61,20 +89,59 @@ describe('cleave local', () => {
       const pilotPort = await freePort();
       const args = ['--nodes', '2', '--port', String(base), '--pilot-port', String(pilotPort), '--data-dir', dir];
       const first = await runLocalUntilReady(args, started);
-      const cluster = (await (await fetch(`http://127.0.0.1:${pilotPort}/api/v1/cluster`)).json()) as Record<string, unknown>;
+      const cluster = (await (await fetch(`http://127.0.0.1:${pilotPort}/api/v1/cluster`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Record<string, unknown>;
       assert.equal(cluster.state, 'ok');
+      const secretFile = join(dir, 'cluster-secret');
+      assert.equal(statSync(secretFile).mode & 0o777, 0o600);
+      const secret = readFileSync(secretFile, 'utf8').trim();
+      assert.match(secret, /^[0-9a-f]{64}$/);
+      const children = childrenOf(first.pid);
+      assert.equal(children.length, 3, 'the pilot and two nodes');
+      for (const pid of children) {
+        const argv = argvOf(pid).join(' ');
+        for (const hidden of [secret, REQUIREPASS, ADMIN_TOKEN]) assert.ok(!argv.includes(hidden), `pid ${pid} shows a secret in its arguments: ${argv}`);
+      }
       // 12182 is the slot of "foo".
-      assert.deepEqual(await respRequest('127.0.0.1', await leaderPortOf(base, 12182), [['SET', 'foo', 'bar']]), ['OK']);
+      assert.deepEqual(await respRequest('127.0.0.1', await leaderPortOf(base, 12182), [['AUTH', REQUIREPASS], ['SET', 'foo', 'bar']]), ['OK', 'OK']);
+      // A member that dies is reported with how to restart it; the hint holds no secret either.
+      const node2 = children.find((pid) => argvOf(pid).includes(String(base + 1)))!;
+      process.kill(node2, 'SIGKILL');
+      await waitFor(() => first.output().includes('Restart it with'));
+      const hint = first.output().split('\n').find((l) => l.includes('Restart it with'))!;
+      assert.match(hint, /^node2 .* exited/);
+      for (const hidden of [secret, REQUIREPASS, ADMIN_TOKEN]) assert.ok(!hint.includes(hidden), hint);
       const stopped = await first.stop();
       assert.equal(stopped.code, 0, stopped.output);
 
       const second = await runLocalUntilReady(args, started);
+      assert.equal(readFileSync(secretFile, 'utf8').trim(), secret, 'the secret is kept across restarts');
+      assert.equal(statSync(secretFile).mode & 0o777, 0o600);
       // After the restart another replica may lead the shard.
-      assert.deepEqual(await respRequest('127.0.0.1', await leaderPortOf(base, 12182), [['GET', 'foo']]), ['bar']);
+      assert.deepEqual(await respRequest('127.0.0.1', await leaderPortOf(base, 12182), [['AUTH', REQUIREPASS], ['GET', 'foo']]), ['OK', 'bar']);
       assert.equal((await second.stop()).code, 0);
     } finally {
       // A failed assertion must not leave the cluster running: the test run would wait for it forever.
       for (const running of started) running.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to run a pilot or a node without a cluster secret: one line, exit code 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleave-no-secret-'));
+    try {
+      const env = { ...process.env, CLEAVE_CLUSTER_SECRET: '' };
+      for (const args of [
+        ['node', '--data-dir', join(dir, 'node'), '--port', '1'],
+        ['pilot', '--data-dir', join(dir, 'pilot'), '--port', '1'],
+        ['node', '--data-dir', join(dir, 'node'), '--port', '1', '--cluster-secret-file', join(dir, 'missing')],
+      ]) {
+        // A process that starts anyway would run forever: the timeout ends it and the test fails.
+        const result = spawnSync(process.execPath, [CLI_MAIN, ...args], { encoding: 'utf8', env, timeout: 10_000 });
+        assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+        assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+        assert.match(result.stderr, /cluster secret/);
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

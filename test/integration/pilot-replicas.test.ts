@@ -13,12 +13,13 @@ import { respRequest } from '../../src/client/resp-request.js';
 import { freePort } from '../../src/common/free-ports.js';
 import { PilotReplicas } from '../../src/common/pilot-replicas.js';
 import type { RoutingTable } from '../../src/common/routing.js';
-import { leadingPilot, pilotView, startPilots, TestProcess, waitUntil, type TestPilot } from '../support/cluster.js';
+import { leadingPilot, newClusterSecretEnv, pilotView, startPilots, TestProcess, waitUntil, type TestPilot } from '../support/cluster.js';
 
 type TestNode = TestProcess & { port: number };
 
 describe('three pilot replicas', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cleave-pilots-'));
+  const env = newClusterSecretEnv();
   let pilots: TestPilot[] = [];
   const nodes: TestNode[] = [];
   let replicas: PilotReplicas;
@@ -32,7 +33,7 @@ describe('three pilot replicas', () => {
   const leaderIndex = (): Promise<number> => leadingPilot(pilots);
   const startNode = async (i: number, pilotUrls: string): Promise<TestNode> => {
     const [port, busPort] = [await freePort(), await freePort()];
-    const node = Object.assign(new TestProcess(`node${i}`, ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(dir, `node${i}`), '--pilot', pilotUrls]), { port });
+    const node = Object.assign(new TestProcess(`node${i}`, ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(dir, `node${i}`), '--pilot', pilotUrls], env), { port });
     nodes.push(node);
     node.start();
     await waitUntil(`node${i} registered`, async () => (await get<{ nodes: { address: string }[] }>('/api/v1/nodes')).nodes.some((n) => n.address === `127.0.0.1:${port}`), () => node.log);
@@ -42,7 +43,7 @@ describe('three pilot replicas', () => {
     waitUntil(`${node.name} cluster_state:ok`, async () => String((await respRequest('127.0.0.1', node.port, [['CLUSTER', 'INFO']], 1000))[0]).includes('cluster_state:ok'), () => node.log);
 
   before(async () => {
-    pilots = await startPilots(dir, 3, ['--expect-nodes', '3', '--shards-per-node', '2']);
+    pilots = await startPilots(dir, 3, ['--expect-nodes', '3', '--shards-per-node', '2'], env);
     replicas = new PilotReplicas(pilots.map((p) => p.url));
   });
 

@@ -1,9 +1,10 @@
 /**
  * A real cluster for integration tests: a pilot (or a Raft group of pilot replicas) and N node processes
- * from the built CLI, on free ports, in a temp dir. Each process can be killed (-9 included) and started
- * again on its own.
+ * from the built CLI, on free ports, in a temp dir, sharing a cluster secret of their own. Each process can
+ * be killed (-9 included) and started again on its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,14 @@ import { PilotReplicas } from '../../src/common/pilot-replicas.js';
 
 export const CLI_MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 
+/** Environment variables a process reads its secrets from. */
+export type SecretEnv = Readonly<Record<string, string>>;
+
+/** A fresh random cluster secret, as the environment of a cluster's pilots and nodes. */
+export function newClusterSecretEnv(): SecretEnv {
+  return { CLEAVE_CLUSTER_SECRET: randomBytes(32).toString('hex') };
+}
+
 export class TestProcess {
   child: ChildProcess | undefined;
   private output = '';
@@ -20,11 +29,13 @@ export class TestProcess {
   constructor(
     readonly name: string,
     readonly args: readonly string[],
+    /** Secrets for the process, never on its command line. */
+    readonly env: SecretEnv,
   ) {}
 
   start(): void {
     this.output = '';
-    const child = spawn(process.execPath, [CLI_MAIN, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CLEAVE_LOG_LEVEL: 'warn' } });
+    const child = spawn(process.execPath, [CLI_MAIN, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CLEAVE_LOG_LEVEL: 'warn', ...this.env } });
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20000)));
     this.child = child;
@@ -78,22 +89,22 @@ export async function leadingPilot(pilots: readonly TestPilot[]): Promise<number
 }
 
 /**
- * Starts `count` pilots under `dir`, each given `args` after its own: a single one (data in `pilot/`), or a
- * Raft group of replicas pilot1..pilotN (data in `pilotN/`). Resolves once every one answers and, for a
- * group, one of them leads.
+ * Starts `count` pilots under `dir`, each given `args` after its own and `env` (the cluster secret): a
+ * single one (data in `pilot/`), or a Raft group of replicas pilot1..pilotN (data in `pilotN/`). Resolves
+ * once every one answers and, for a group, one of them leads.
  */
-export async function startPilots(dir: string, count: number, args: readonly string[]): Promise<TestPilot[]> {
+export async function startPilots(dir: string, count: number, args: readonly string[], env: SecretEnv): Promise<TestPilot[]> {
   const pilots: TestPilot[] = [];
   if (count === 1) {
     const port = await freePort();
-    pilots.push(Object.assign(new TestProcess('pilot', ['pilot', '--port', String(port), '--data-dir', join(dir, 'pilot'), ...args]), { url: `http://127.0.0.1:${port}` }));
+    pilots.push(Object.assign(new TestProcess('pilot', ['pilot', '--port', String(port), '--data-dir', join(dir, 'pilot'), ...args], env), { url: `http://127.0.0.1:${port}` }));
   } else {
     const ports: [number, number][] = [];
     for (let i = 1; i <= count; i++) ports.push([await freePort(), await freePort()]);
     const peers = ports.map(([port, busPort], i) => `pilot${i + 1}@127.0.0.1:${port}:${busPort}`).join(',');
     for (const [i, [port]] of ports.entries()) {
       const id = `pilot${i + 1}`;
-      pilots.push(Object.assign(new TestProcess(id, ['pilot', '--pilot-id', id, '--peers', peers, '--data-dir', join(dir, id), ...args]), { url: `http://127.0.0.1:${port}` }));
+      pilots.push(Object.assign(new TestProcess(id, ['pilot', '--pilot-id', id, '--peers', peers, '--data-dir', join(dir, id), ...args], env), { url: `http://127.0.0.1:${port}` }));
     }
   }
   for (const pilot of pilots) pilot.start();
@@ -118,13 +129,17 @@ export interface ClusterOptions {
 export class TestCluster {
   readonly nodes: (TestProcess & { port: number })[] = [];
   pilots: TestPilot[] = [];
+  /** The cluster secret every pilot and node of this cluster shares, and the client password if any. */
+  readonly env: SecretEnv;
   /** Requests to whichever pilot leads. */
   private replicas!: PilotReplicas;
 
   private constructor(
     readonly dir: string,
     private readonly options: Required<Omit<ClusterOptions, 'requirepass' | 'replicas'>> & { requirepass?: string; replicas?: number },
-  ) {}
+  ) {
+    this.env = { ...newClusterSecretEnv(), ...(options.requirepass ? { CLEAVE_REQUIREPASS: options.requirepass } : {}) };
+  }
 
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'cleave-test-'));
@@ -141,15 +156,15 @@ export class TestCluster {
   private async boot(): Promise<void> {
     const { options } = this;
     const pilotArgs = ['--expect-nodes', String(options.nodes), '--shards-per-node', String(options.shardsPerNode), ...(options.replicas === undefined ? [] : ['--replicas', String(options.replicas)]), ...options.extraPilotArgs];
-    this.pilots = await startPilots(this.dir, options.pilots, pilotArgs);
+    this.pilots = await startPilots(this.dir, options.pilots, pilotArgs, this.env);
     this.replicas = new PilotReplicas(this.pilots.map((p) => p.url));
     const urls = this.pilots.map((p) => p.url);
     for (let i = 1; i <= options.nodes; i++) {
       const [port, busPort] = [await freePort(), await freePort()];
       // Each node lists the pilots starting from another one, so most ask a follower first.
       const pilotUrls = [...urls.slice((i - 1) % urls.length), ...urls.slice(0, (i - 1) % urls.length)].join(',');
-      const args = ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(this.dir, `node${i}`), '--pilot', pilotUrls, ...(options.requirepass ? ['--requirepass', options.requirepass] : []), ...options.extraNodeArgs];
-      const node = Object.assign(new TestProcess(`node${i}`, args), { port });
+      const args = ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(this.dir, `node${i}`), '--pilot', pilotUrls, ...options.extraNodeArgs];
+      const node = Object.assign(new TestProcess(`node${i}`, args, this.env), { port });
       this.nodes.push(node);
       node.start();
       await waitUntil(`node${i} registered`, async () => {

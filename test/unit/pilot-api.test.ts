@@ -269,25 +269,42 @@ test('admin token: public routes answer 401 JSON without it, /healthz stays open
   assert.equal((await p.call('GET', '/healthz', undefined, { authorization: '' })).status, 200);
 });
 
-test('cluster secret: internal routes answer 401 without it and 403 with a wrong one', async (t) => {
-  const p = await startTestPilot(t);
-  const join = { host: '127.0.0.1', port: 17501, bus_port: 27501, metrics_port: 0, pid: 1 };
-  const absent = await fetch(`${p.pilot.url}/api/v1/internal/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(join) });
-  assert.equal(absent.status, 401);
-  assert.equal(errorBodySchema.parse(await absent.json()).error.code, 'unauthorized');
-  const wrong = await p.call('POST', '/api/v1/internal/join', join, { 'x-cleave-secret': 'wrong' });
-  assert.equal(wrong.status, 403);
-  assert.equal(errorBodySchema.parse(wrong.json).error.code, 'forbidden');
-  assert.equal((await p.call('POST', '/api/v1/internal/join', join)).status, 200);
-  const adminTokenOnly = await p.call('GET', '/api/v1/internal/routing', undefined, { 'x-cleave-secret': 'wrong' });
-  assert.equal(adminTokenOnly.status, 403, 'the admin token does not open internal routes');
+test('cluster secret: every internal route answers 401 JSON without it and 403 with a wrong one, even with the admin token', async (t) => {
+  const p = await startTestPilot(t, { shardsPerNode: 1, replicas: 1 });
+  await p.join({ port: 17501 });
+  assert.equal((await p.call('POST', '/api/v1/shards/shard_0001/split', {})).status, 202);
+  const progress = { snapshot_done: false, snapshot_index: 0, snapshot_bytes_sent: 0, snapshot_bytes_total: 0, source_last_index: 0, target_applied_index: 0, delay: 0, buffered_requests: 0, eta_seconds: 0 };
+  const internal = [
+    ['POST', '/api/v1/internal/join', { host: '127.0.0.1', port: 17502, bus_port: 27502, metrics_port: 0, pid: 1 }],
+    ['POST', '/api/v1/internal/heartbeat', { node_id: 'node1', pid: 1, routing_version: 0, shards: [], leaders: [{ shard_id: 'shard_0001', term: 7 }] }],
+    ['GET', '/api/v1/internal/routing?after=0&wait_ms=0', undefined],
+    ['POST', '/api/v1/internal/splits/split_1/report', { task_id: 'split_1', node_id: 'node1', term: 1, status: 'failed', reason: 'forged', progress }],
+  ] as const;
+  for (const [method, path, body] of internal) {
+    for (const [secret, status, code] of [[undefined, 401, 'unauthorized'], ['', 401, 'unauthorized'], ['wrong', 403, 'forbidden']] as const) {
+      const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(secret === undefined ? {} : { 'x-cleave-secret': secret }) };
+      const response = await fetch(`${p.pilot.url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      assert.equal(response.status, status, `${method} ${path} with secret ${JSON.stringify(secret)}`);
+      assert.equal(errorBodySchema.parse(await response.json()).error.code, code);
+    }
+  }
+  // Nothing the refused requests carried took effect.
+  const nodes = nodeListSchema.parse((await p.call('GET', '/api/v1/nodes')).json).nodes;
+  assert.deepEqual(nodes.map((n) => n.address), ['127.0.0.1:17501']);
+  assert.equal(shardSchema.parse((await p.call('GET', '/api/v1/shards/shard_0001')).json).leader_term, 0);
+  assert.equal((await p.call('GET', '/api/v1/splits/split_1')).json.status, 'preparing');
+  for (const [method, path, body] of internal) assert.equal((await p.call(method, path, body)).status, 200, `${method} ${path} with the secret`);
 });
 
-test('without credentials configured every route is open', async (t) => {
-  const p = await startTestPilot(t, { adminToken: undefined, clusterSecret: undefined });
-  const bare = { authorization: '', 'x-cleave-secret': '' };
-  assert.equal((await p.call('GET', '/api/v1/cluster', undefined, bare)).status, 200);
-  assert.equal((await p.call('POST', '/api/v1/internal/join', { host: 'h', port: 1, bus_port: 2, metrics_port: 0, pid: 1 }, bare)).status, 200);
+test('a pilot without a cluster secret refuses to start; without an admin token the public routes are open, not the internal ones', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cleave-pilot-api-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  await assert.rejects(startPilot({ host: '127.0.0.1', port: 0, dataDir: dir, clusterSecret: '', logger: pino({ level: 'silent' }) }), /cluster secret/);
+  const p = await startTestPilot(t, { adminToken: undefined });
+  assert.equal((await p.call('GET', '/api/v1/cluster', undefined, { authorization: '' })).status, 200);
+  const joinRequest = { host: 'h', port: 1, bus_port: 2, metrics_port: 0, pid: 1 };
+  assert.equal((await p.call('POST', '/api/v1/internal/join', joinRequest, { authorization: '', 'x-cleave-secret': '' })).status, 401);
+  assert.equal((await p.call('POST', '/api/v1/internal/join', joinRequest, { authorization: '' })).status, 200);
 });
 
 test('openapi.json: an OpenAPI 3.1 document listing every route, every $ref resolving', async (t) => {
@@ -461,7 +478,7 @@ test('replicas: the default keyspace gets min(--replicas, nodes) per shard; more
   );
   const dir = mkdtempSync(join(tmpdir(), 'cleave-pilot-api-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  await assert.rejects(startPilot({ host: '127.0.0.1', port: 0, dataDir: dir, replicas: 8, logger: pino({ level: 'silent' }) }), { name: 'UsageError', message: /at most 7/ });
+  await assert.rejects(startPilot({ host: '127.0.0.1', port: 0, dataDir: dir, replicas: 8, clusterSecret: CLUSTER_SECRET, logger: pino({ level: 'silent' }) }), { name: 'UsageError', message: /at most 7/ });
 });
 
 /** The events recorded at or after `sinceMs`, as compact strings, routing versions included. */

@@ -11,6 +11,7 @@ import { startPilot } from '../../src/pilot/server.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ADMIN_TOKEN = 'admin-token-for-cli-tests';
+const CLUSTER_SECRET = 'cluster-secret-for-cli-tests';
 
 interface CliResult {
   readonly code: number;
@@ -29,12 +30,12 @@ function cleave(args: readonly string[]): Promise<CliResult> {
 test('cleave shards lists leaders and followers; cleave shards replicas changes them, exit 1 with the pilot message on refusal, 2 on usage', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cleave-pilot-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const pilot = await startPilot({ host: '127.0.0.1', port: 0, dataDir: dir, expectNodes: 3, shardsPerNode: 1, replicas: 2, adminToken: ADMIN_TOKEN, logger: pino({ level: 'silent' }) });
+  const pilot = await startPilot({ host: '127.0.0.1', port: 0, dataDir: dir, expectNodes: 3, shardsPerNode: 1, replicas: 2, adminToken: ADMIN_TOKEN, clusterSecret: CLUSTER_SECRET, logger: pino({ level: 'silent' }) });
   t.after(() => pilot.close());
   for (const port of [17961, 17962, 17963]) {
     const response = await fetch(`${pilot.url}/api/v1/internal/join`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-cleave-secret': CLUSTER_SECRET },
       body: JSON.stringify({ host: '127.0.0.1', port, bus_port: port + 10000, metrics_port: 0, pid: 1 }),
     });
     assert.equal(response.status, 200);

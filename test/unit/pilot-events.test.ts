@@ -11,6 +11,7 @@ import { PilotEventLog } from '../../src/pilot/event-log.js';
 import { startPilot, type PilotOptions } from '../../src/pilot/server.js';
 
 const ADMIN_TOKEN = 'admin-token-for-event-tests';
+const CLUSTER_SECRET = 'cluster-secret-for-event-tests';
 
 describe('PilotEventLog', () => {
   const record = (log: PilotEventLog, atMs: number): void => log.record({ kind: 'node-up', at_ms: atMs, node_id: `node${atMs}` });
@@ -68,9 +69,9 @@ interface EventsPilot {
 async function startEventsPilot(t: TestContext, options: Partial<PilotOptions> = {}): Promise<EventsPilot> {
   const dir = mkdtempSync(join(tmpdir(), 'cleave-pilot-events-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const pilot = await startPilot({ host: '127.0.0.1', port: 0, dataDir: dir, adminToken: ADMIN_TOKEN, logger: pino({ level: 'silent' }), ...options });
+  const pilot = await startPilot({ host: '127.0.0.1', port: 0, dataDir: dir, adminToken: ADMIN_TOKEN, clusterSecret: CLUSTER_SECRET, logger: pino({ level: 'silent' }), ...options });
   t.after(() => pilot.close());
-  const request = async (method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}` }): Promise<{ status: number; json: any }> => {
+  const request = async (method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}`, 'x-cleave-secret': CLUSTER_SECRET }): Promise<{ status: number; json: any }> => {
     const response = await fetch(`${pilot.url}${path}`, {
       method,
       headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },

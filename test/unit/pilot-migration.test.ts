@@ -18,6 +18,7 @@ import { startPilot, type RunningPilot } from '../../src/pilot/server.js';
 import { applyPilotCommand, INITIAL_PILOT_STATE, routingTable, type PilotState } from '../../src/pilot/state.js';
 
 const silent = pino({ level: 'silent' });
+const CLUSTER_SECRET = 'cluster-secret-for-migration-tests';
 
 function registerCommand(n: number): PilotCommand {
   return { kind: 'register-node', clusterId: n.toString(16).padStart(40, '0'), host: '127.0.0.1', port: 17500 + n, busPort: 27500 + n, metricsPort: 0, pid: n, atMs: 1000 + n };
@@ -50,19 +51,19 @@ test('a single pilot on a data dir of the old command log serves the same state,
   const expected = await writeOldLog(dataDir);
   assert.equal(expected.routingVersion, 7);
 
-  const first = await startPilot({ host: '127.0.0.1', port: 0, dataDir, expectNodes: 3, logger: silent });
+  const first = await startPilot({ host: '127.0.0.1', port: 0, dataDir, expectNodes: 3, clusterSecret: CLUSTER_SECRET, logger: silent });
   assert.deepEqual(first.pilot.state, expected, 'the driver starts from the old state');
   const served = (await (await fetch(`${first.url}/api/v1/routing`)).json()) as unknown;
   assert.deepEqual(served, JSON.parse(JSON.stringify(routingTable(expected))));
   await first.close();
 
   // The old log is still there; the group's own state now wins, and nothing is imported twice.
-  const second = await startPilot({ host: '127.0.0.1', port: 0, dataDir, expectNodes: 3, logger: silent });
+  const second = await startPilot({ host: '127.0.0.1', port: 0, dataDir, expectNodes: 3, clusterSecret: CLUSTER_SECRET, logger: silent });
   t.after(() => second.close());
   assert.deepEqual(second.pilot.state, expected);
   const joined = await fetch(`${second.url}/api/v1/internal/join`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', 'x-cleave-secret': CLUSTER_SECRET },
     body: JSON.stringify({ host: '127.0.0.1', port: 17504, bus_port: 27504, metrics_port: 0, pid: 4 }),
   });
   assert.equal(joined.status, 200);
@@ -71,7 +72,7 @@ test('a single pilot on a data dir of the old command log serves the same state,
   assert.equal(answer.routing.version, expected.routingVersion + 1);
   const rejoined = await fetch(`${second.url}/api/v1/internal/join`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', 'x-cleave-secret': CLUSTER_SECRET },
     body: JSON.stringify({ node_id: 'node2', host: '127.0.0.1', port: 17502, bus_port: 27502, metrics_port: 0, pid: 22 }),
   });
   assert.equal(rejoined.status, 200, 'a node known to the old pilot rejoins with its id');
@@ -89,7 +90,7 @@ test('in a group of three, the replica holding the old command log imports it fo
   const expected = await writeOldLog(dirs[2]!);
   for (const [i, peer] of peers.entries()) {
     running.push(
-      await startPilot({ host: '127.0.0.1', port: peer.port, dataDir: dirs[i]!, pilotId: peer.id, peers, electionTimeoutMs: 400, raftTickMs: 50, expectNodes: 3, logger: silent }),
+      await startPilot({ host: '127.0.0.1', port: peer.port, dataDir: dirs[i]!, pilotId: peer.id, peers, electionTimeoutMs: 400, raftTickMs: 50, expectNodes: 3, clusterSecret: CLUSTER_SECRET, logger: silent }),
     );
   }
   const deadline = Date.now() + 10_000;

@@ -23,7 +23,7 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 function cleave(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [MAIN, ...args], (error, stdout, stderr) => done({ code: error === null ? 0 : Number(error.code), stdout, stderr }));
+    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, CLEAVE_CLUSTER_SECRET: CLUSTER_SECRET } }, (error, stdout, stderr) => done({ code: error === null ? 0 : Number(error.code), stdout, stderr }));
   });
 }
 
@@ -263,7 +263,7 @@ test('`cleave pilot` refuses bad --peers, an id the peers do not name, and ports
     [['--peers', 'pilot1@127.0.0.1:7100,pilot1@127.0.0.1:7110'], /names pilot1 twice/],
     [['--peers', 'pilot1@127.0.0.1:7100,pilot2@127.0.0.1:7110', '--pilot-id', 'pilot3'], /does not name this replica, pilot3/],
     [['--peers', 'pilot1@127.0.0.1:7100,pilot2@127.0.0.1:7110', '--port', '7101'], /gives pilot1 the port 7100, but --port is 7101/],
-    [['--peers', 'pilot1@10.1.1.1:7100,pilot2@10.1.1.2:7110', '--cluster-secret', ''], /beyond loopback .* need --cluster-secret/],
+    [['--peers', 'pilot1@10.1.1.1:7100,pilot2@10.1.1.2:7110', '--cluster-secret-file', join(tmpdir(), 'cleave-no-such-secret')], /cannot read the cluster secret/],
     [['--bus-port', '17100'], /give --peers too/],
   ] as const) {
     const result = await cleave(['pilot', '--data-dir', join(tmpdir(), 'cleave-never-created'), ...args]);
