@@ -30,6 +30,10 @@ const ELECTING = error('TRYAGAIN the shard has no leader right now; retry shortl
 const UNCONFIRMED = error('ERR the write was not confirmed by a quorum in time; it may or may not have been applied');
 /** LMDB bounds a key's size; longer keys are refused before they reach storage. */
 const KEY_TOO_LONG = error(`ERR key is longer than ${USER_KEY_BYTES_MAX} bytes, the largest key cleave stores`);
+/** Inside a MULTI block, which is refused as a whole (transactions are not supported yet). */
+const REFUSED_IN_TRANSACTION = error('ERR command refused: it follows MULTI, and the transaction will be discarded (transactions are not supported by cleave yet)');
+/** Commands that end or answer a refused MULTI block; every other command in it is refused. */
+const TRANSACTION_CONTROL = new Set(['multi', 'exec', 'discard', 'quit', 'reset']);
 /** Commands a client may send before AUTH. */
 const ALLOWED_BEFORE_AUTH = new Set(['auth', 'hello', 'quit', 'reset']);
 
@@ -75,6 +79,7 @@ export class CommandDispatcher {
     if ('error' in resolved) return resolved.error;
     const spec = resolved.spec;
     if (!conn.authenticated && !ALLOWED_BEFORE_AUTH.has(spec.name)) return NOAUTH;
+    if (conn.inRefusedTransaction && !TRANSACTION_CONTROL.has(spec.name)) return REFUSED_IN_TRANSACTION;
     conn.lastCommand = spec.name;
     const startedAtNs = this.observer === undefined ? 0n : process.hrtime.bigint();
     const result = spec.scope === 'key' ? this.dispatchKeyCommand(conn, spec, argv) : this.dispatchServerCommand(conn, spec, argv);
