@@ -108,8 +108,9 @@ export class CommandDispatcher {
     const shardId = (view.splitTargets.length > 0 ? this.node.splitTargetOwning(slot) : undefined) ?? routed.id;
     const isWrite = spec.flags.includes('write');
     const replica = this.node.replica(shardId);
-    // After READONLY a follower answers reads itself, possibly a little behind, as a Redis replica does.
-    if (!isWrite && conn.readonlyMode && replica !== undefined) return this.read(replica, spec, argv, conn);
+    // After READONLY a follower answers reads itself, possibly a little behind, as a Redis replica does;
+    // but not for a slot its own log gave away, whose keys it no longer holds.
+    if (!isWrite && conn.readonlyMode && replica !== undefined) return this.readOwned(replica, shardId, slot, spec, argv, conn);
     if (shardId === routed.id && routed.leader !== this.node.selfId) return this.redirect(view, slot, routed.leader);
     if (replica === undefined) return CLUSTERDOWN;
     const failed = (err: unknown): Reply => this.failure(err, view, slot);
@@ -119,7 +120,12 @@ export class CommandDispatcher {
       // NOT_OWNED: the shard's log gave the slot away (a split switched); the routing table follows.
       return this.node.write(shardId, argv, this.clock.now()).then((reply) => (reply === NOT_OWNED ? this.node.movedAway(shardId, slot) : reply), failed);
     }
-    return this.node.readBarrier(shardId).then(() => (replica.ownsSlot(slot) ? this.read(replica, spec, argv, conn) : this.node.movedAway(shardId, slot)), failed);
+    return this.node.readBarrier(shardId).then(() => this.readOwned(replica, shardId, slot, spec, argv, conn), failed);
+  }
+
+  /** A read served by `replica` if its log still owns the slot; otherwise where the slot went. */
+  private readOwned(replica: ShardReplica, shardId: string, slot: number, spec: CommandSpec, argv: readonly Buffer[], conn: ClientConnection): Reply {
+    return replica.ownsSlot(slot) ? this.read(replica, spec, argv, conn) : this.node.movedAway(shardId, slot);
   }
 
   private read(replica: ShardReplica, spec: CommandSpec, argv: readonly Buffer[], conn: ClientConnection): Reply {
