@@ -12,6 +12,7 @@ import { ProtocolError, RespParser } from '../resp/parser.js';
 import { ReplyWriter } from '../resp/writer.js';
 import { error, type Reply } from '../resp/reply.js';
 import { NodeStore } from '../storage/node-store.js';
+import { lockDataDir } from '../common/data-dir-lock.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import { ClientConnection } from './client-connection.js';
 import { CommandDispatcher, type DispatchTarget } from './command-dispatcher.js';
@@ -70,6 +71,7 @@ const NO_CLUSTER_ID = '0'.repeat(40);
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const logger = options.logger ?? createLogger('node', { port: options.port });
+  const dataDirLock = lockDataDir(options.dataDir);
   const store = NodeStore.open(options.dataDir);
   const pilot = new PilotClient(options.pilotUrl, options.clusterSecret);
   const metrics = new NodeMetrics();
@@ -416,6 +418,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       if (metricsServer !== undefined) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       await groups?.close();
       await store.close();
+      dataDirLock.release();
     },
   };
 }
