@@ -38,6 +38,8 @@ export interface NodeOptions {
   readonly clusterSecret?: string;
   /** Largest bulk string a client may send (Redis's proto-max-bulk-len). */
   readonly maxBulkBytes: number;
+  /** Bytes of requests not yet run that all client connections together may hold; CLIENT_INPUT_BYTES_MAX_DEFAULT when absent. */
+  readonly clientInputBytesMax?: number;
   readonly heartbeatIntervalMs: number;
   /** Length of a Raft tick; heartbeats go out every tick. */
   readonly raftTickMs: number;
@@ -55,6 +57,12 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/**
+ * What all clients' unrun requests may hold at once (each connection is held to one command of at most
+ * Redis's client-query-buffer-limit, 1 GiB): beyond it the connection that pushes past is closed.
+ */
+export const CLIENT_INPUT_BYTES_MAX_DEFAULT = 2 * 1024 * 1024 * 1024;
+const CLIENT_INPUT_FULL = error("ERR the node's input buffers for all clients are full; closing this connection");
 /** Open client connections a node accepts (Redis's default maxclients). */
 const CLIENTS_MAX = 10_000;
 /** Replies a client may owe before the node stops reading its requests: a bound on pipelining memory. */
@@ -87,6 +95,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   let groups: ShardGroups | undefined;
   let closed = false;
   let nextConnectionId = 1;
+  const clientInputBytesMax = options.clientInputBytesMax ?? CLIENT_INPUT_BYTES_MAX_DEFAULT;
+  /** Bytes held by every connection's parser, summed as each connection's holding changes. */
+  let clientInputBytes = 0;
 
   /** The pilot's table with each hosted shard's leader as this node's Raft group knows it. */
   const rebuildView = (): void => {
@@ -206,9 +217,17 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
     socket.setNoDelay(true);
     const parser = new RespParser({ maxBulkBytes: options.maxBulkBytes });
+    /** What this connection's parser held when last counted into `clientInputBytes`. */
+    let inputBytes = 0;
+    const countInput = (): void => {
+      const held = parser.bufferedBytes;
+      clientInputBytes += held - inputBytes;
+      inputBytes = held;
+    };
     const writer = new ReplyWriter();
     const id = nextConnectionId++;
     const conn = new ClientConnection(id, socket, options.requirepass !== undefined, Date.now(), (reply, protocol) => writer.write(reply, protocol));
+    parser.authenticated = conn.authenticated;
     connections.set(id, conn);
     stats.connectionsReceived++;
     metrics.connections.inc();
@@ -229,6 +248,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
             result = error('ERR internal error');
           }
           conn.reply(result);
+          parser.authenticated = conn.authenticated;
           if (overLimit()) {
             paused = true;
             socket.pause();
@@ -256,6 +276,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         paused = false;
         socket.resume();
         pump();
+        countInput();
         if (writer.pendingBytes > 0) flush();
       }
     };
@@ -265,10 +286,18 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       if (conn.closing) return;
       parser.feed(chunk);
       pump();
+      countInput();
+      if (clientInputBytes > clientInputBytesMax && !conn.closing) {
+        logger.warn({ client: id, held_bytes: inputBytes, all_clients_bytes: clientInputBytes }, 'client input buffers full: closing the connection');
+        conn.reply(CLIENT_INPUT_FULL);
+        conn.closing = true;
+      }
       flush();
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
+      parser.release();
+      countInput();
       connections.delete(id);
       metrics.connections.dec();
     });
