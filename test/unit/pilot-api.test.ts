@@ -656,3 +656,20 @@ test('split API: POST starts a task, reports move it and show progress, DELETE c
   for (const path of ['/api/v1/shards/{id}/split', '/api/v1/splits', '/api/v1/splits/{task_id}']) assert.ok(openapi.json.paths[path], path);
   assert.ok(openapi.json.paths['/api/v1/splits/{task_id}'].delete);
 });
+
+test('split API: a completed split keeps the figures of its transfer, not the zeros of the cleanup reports', async (t) => {
+  const p = await startTestPilot(t, { shardsPerNode: 2, replicas: 1 });
+  await p.join({ port: 17402 });
+  assert.equal((await p.call('POST', '/api/v1/shards/shard_0001/split', {})).status, 202);
+  const transfer = { snapshot_done: true, snapshot_index: 40, snapshot_bytes_sent: 4000, snapshot_bytes_total: 4000, source_last_index: 45, target_applied_index: 44, delay: 1, buffered_requests: 3, eta_seconds: 0 };
+  // A leader that took over during cleanup knows none of the transfer's figures.
+  const none = { snapshot_done: false, snapshot_index: 0, snapshot_bytes_sent: 0, snapshot_bytes_total: 0, source_last_index: 0, target_applied_index: 0, delay: 0, buffered_requests: 0, eta_seconds: null };
+  const report = (status: string, progress: object, extra: object = {}): Promise<{ status: number; json: any }> =>
+    p.call('POST', '/api/v1/internal/splits/split_1/report', { task_id: 'split_1', node_id: 'node1', term: 3, status, progress, ...extra });
+  for (const status of ['snapshot_transfer', 'catching_up', 'buffering']) assert.equal((await report(status, transfer, { split_slot: 4000 })).status, 200);
+  assert.equal((await report('cleanup', none, { term: 4 })).json.status, 'cleanup');
+  assert.equal((await report('completed', none, { term: 4 })).json.status, 'completed');
+  const shown = await p.call('GET', '/api/v1/splits/split_1');
+  assert.equal(shown.json.status, 'completed');
+  assert.deepEqual(shown.json.progress, { ...transfer, delay: 0, buffered_requests: 0 });
+});
