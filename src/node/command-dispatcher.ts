@@ -98,7 +98,9 @@ export class CommandDispatcher {
 
   private dispatchKeyCommand(conn: ClientConnection, spec: CommandSpec, argv: readonly Buffer[]): Reply | Promise<Reply> {
     const keys = commandKeys(spec, argv);
-    for (const key of keys) if (key.length > USER_KEY_BYTES_MAX) return KEY_TOO_LONG;
+    const isWrite = spec.flags.includes('write');
+    // No key that long is ever stored: a read finds it absent, as Redis would; a write is refused.
+    if (isWrite) for (const key of keys) if (key.length > USER_KEY_BYTES_MAX) return KEY_TOO_LONG;
     const slot = keyHashSlot(keys[0]!);
     for (let i = 1; i < keys.length; i++) if (keyHashSlot(keys[i]!) !== slot) return CROSSSLOT;
     const view = this.node.routing();
@@ -106,7 +108,6 @@ export class CommandDispatcher {
     if (routed === undefined) return CLUSTERDOWN;
     // A split's target takes its slots over before the routing table says so: its own log decides.
     const shardId = (view.splitTargets.length > 0 ? this.node.splitTargetOwning(slot) : undefined) ?? routed.id;
-    const isWrite = spec.flags.includes('write');
     const replica = this.node.replica(shardId);
     // After READONLY a follower answers reads itself, possibly a little behind, as a Redis replica does;
     // but not for a slot its own log gave away, whose keys it no longer holds.

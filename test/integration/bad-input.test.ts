@@ -128,6 +128,14 @@ describe('bad input', () => {
     assert.deepEqual(await respRequest('127.0.0.1', port, [['AUTH', password], ['PING']]), ['OK', 'PONG']);
   });
 
+  it('reads of a key over the key limit find nothing, as for any absent key; writes of one are refused', async () => {
+    const port = cluster.nodes[0]!.port;
+    const long = 'k'.repeat(5000);
+    const [, get, exists, ttl, set] = await respRequest('127.0.0.1', port, [['AUTH', password], ['GET', long], ['EXISTS', long], ['TTL', long], ['SET', long, 'v']]);
+    assert.deepEqual([get, exists, ttl], [null, 0, -2]);
+    assert.match((set as RespErrorValue).message, /^ERR key is longer than \d+ bytes/);
+  });
+
   it('answers unknown commands and wrong arity with Redis error texts and keeps the connection', async () => {
     const port = cluster.nodes[0]!.port;
     const replies = await respRequest('127.0.0.1', port, [['AUTH', password], ['NOSUCH', 'a', 'b'], ['GET'], ['PING']]);
