@@ -336,8 +336,8 @@ export class Pilot {
   }
 
   /**
-   * Leading starts with a clean slate of heartbeat knowledge (every node gets a node timeout of grace, as
-   * after a restart) and the bootstrap check; losing the lead answers held long polls at once, so nodes
+   * Leading starts with a clean slate of heartbeat knowledge (every node gets a node timeout and a request
+   * timeout of grace, as after a restart) and the bootstrap check; losing the lead answers held long polls at once, so nodes
    * ask the new leader.
    */
   private onLeadership(serving: boolean): void {
