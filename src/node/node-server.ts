@@ -13,6 +13,7 @@ import { ReplyWriter } from '../resp/writer.js';
 import { error, type Reply } from '../resp/reply.js';
 import { NodeStore } from '../storage/node-store.js';
 import { lockDataDir } from '../common/data-dir-lock.js';
+import { flushPlan } from './split-overlay.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import { ClientConnection } from './client-connection.js';
 import { CommandDispatcher, type DispatchTarget } from './command-dispatcher.js';
@@ -201,8 +202,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     settled: () => store.commitAll(),
     debugFaults: () => (options.enableDebugCommand === true ? groups?.faults : undefined),
     flushLed: async () => {
+      const known = groups;
+      if (known === undefined) return 'flushed';
+      const ledTargets = view.splitTargets.filter((t) => known.isLeader(t.id)).map((t) => t.id);
+      const plan = flushPlan(view.ledShards().map((s) => s.id), ledTargets, (id) => known.replicas.get(id)?.splitState() ?? null);
+      if (plan === 'switching') return plan;
       const nowMs = Date.now();
-      await Promise.all(view.ledShards().map((s) => groups?.flush(s.id, nowMs)));
+      await Promise.all(plan.map((id) => known.flush(id, nowMs)));
+      return 'flushed';
     },
   };
   const dispatcher = new CommandDispatcher(target, metrics);

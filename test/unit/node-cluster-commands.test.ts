@@ -38,7 +38,7 @@ function context(view: RoutingView): NodeContext {
     routing: () => view,
     ledReplicas: () => [],
     settled: async () => {},
-    flushLed: async () => {},
+    flushLed: async () => 'flushed' as const,
     debugFaults: () => undefined,
     clusterId: () => clusterIdOf(view.selfId ?? 'node0'),
   };
