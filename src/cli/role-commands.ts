@@ -7,7 +7,7 @@ import { createLogger } from '../common/logger.js';
 import { PILOT_ID_DEFAULT, isPilotId, parsePilotPeers, type PilotPeer } from '../pilot/pilot-peers.js';
 import { REPLICAS_DEFAULT, startPilot } from '../pilot/server.js';
 import { SHARD_REPLICAS_MAX } from '../pilot/state.js';
-import { startNode } from '../node/node-server.js';
+import { CLIENT_INPUT_BYTES_MAX_DEFAULT, startNode } from '../node/node-server.js';
 import { resolveClusterSecret } from './cluster-secret.js';
 import { isLoopback, parseHost, parseIntInRange, parsePort, parsePortOrZero, parseUrls } from './flags.js';
 
@@ -157,6 +157,7 @@ interface NodeFlags {
   requirepass?: string;
   clusterSecretFile?: string;
   protoMaxBulkLen: number;
+  clientInputBytesMax: number;
   electionTimeoutMs: number;
   raftTickMs: number;
   enableDebugCommand: boolean;
@@ -175,6 +176,7 @@ export function registerNodeCommand(program: Command): void {
     .option('--requirepass <password>', 'password clients must AUTH with (env CLEAVE_REQUIREPASS)', process.env.CLEAVE_REQUIREPASS)
     .option('--cluster-secret-file <path>', CLUSTER_SECRET_FILE_HELP)
     .option('--proto-max-bulk-len <bytes>', 'largest bulk string a client may send', parseIntInRange('--proto-max-bulk-len', 1024, 512 * 1024 * 1024), 512 * 1024 * 1024)
+    .option('--client-input-bytes-max <bytes>', "what all clients' requests not yet run may hold together; past it, the connection that adds more is closed", parseIntInRange('--client-input-bytes-max', 1024 * 1024, Number.MAX_SAFE_INTEGER), CLIENT_INPUT_BYTES_MAX_DEFAULT)
     .option('--election-timeout-ms <ms>', 'mean time without a leader before a shard replica campaigns', parseIntInRange('--election-timeout-ms', 200, 60_000), 1000)
     .option('--raft-tick-ms <ms>', 'Raft tick: leaders heartbeat every tick', parseIntInRange('--raft-tick-ms', 10, 1000), 100)
     .option('--enable-debug-command', 'serve DEBUG PARTITION/HEAL, which cut this node off from others (failure tests)', false)
@@ -193,6 +195,7 @@ export function registerNodeCommand(program: Command): void {
         requirepass: flags.requirepass,
         clusterSecret,
         maxBulkBytes: flags.protoMaxBulkLen,
+        clientInputBytesMax: flags.clientInputBytesMax,
         heartbeatIntervalMs: 1000,
         raftTickMs: flags.raftTickMs,
         electionTimeoutMs: flags.electionTimeoutMs,

@@ -225,6 +225,27 @@ export const SERVER_COMMANDS: readonly CommandSpec[] = [
     scope: 'server',
   },
   {
+    name: 'multi', arity: 1, flags: ['noscript', 'loading', 'stale', 'fast', 'allow_busy'],
+    firstKey: 0, lastKey: 0, step: 0, aclCategories: ['@fast', '@transaction'],
+    summary: 'Start a transaction block',
+    since: '1.2.0', group: 'transactions', complexity: 'O(1)',
+    scope: 'server',
+  },
+  {
+    name: 'exec', arity: 1, flags: ['noscript', 'loading', 'stale', 'skip_slowlog'],
+    firstKey: 0, lastKey: 0, step: 0, aclCategories: ['@slow', '@transaction'],
+    summary: 'Execute all commands issued after MULTI',
+    since: '1.2.0', group: 'transactions', complexity: 'Depends on commands in the transaction',
+    scope: 'server',
+  },
+  {
+    name: 'discard', arity: 1, flags: ['noscript', 'loading', 'stale', 'fast', 'allow_busy'],
+    firstKey: 0, lastKey: 0, step: 0, aclCategories: ['@fast', '@transaction'],
+    summary: 'Discard all commands issued after MULTI',
+    since: '2.0.0', group: 'transactions', complexity: 'O(N), when N is the number of queued commands',
+    scope: 'server',
+  },
+  {
     name: 'readonly', arity: 1, flags: ['loading', 'stale', 'fast'],
     firstKey: 0, lastKey: 0, step: 0, aclCategories: ['@fast', '@connection'],
     summary: 'Enables read queries for a connection to a cluster replica node',

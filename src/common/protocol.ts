@@ -44,3 +44,9 @@ export interface HeartbeatResponse {
   /** Present when the node's routing version is older than the pilot's. */
   readonly routing?: RoutingTable;
 }
+
+/**
+ * How long a node waits for the pilot to answer a request before it asks another replica: a pilot that
+ * takes the lead from a paused one hears from the nodes only after this.
+ */
+export const PILOT_REQUEST_TIMEOUT_MS = 5000;

@@ -16,6 +16,11 @@ export class ClientConnection {
   readonlyMode = false;
   /** Set by ASKING, consumed by the next command. */
   asking = false;
+  /**
+   * Set by MULTI, cleared by EXEC, DISCARD or RESET. Transactions are not supported yet, so the commands
+   * in between are refused: none of them may run outside the transaction the client asked for.
+   */
+  inRefusedTransaction = false;
   libName = '';
   libVersion = '';
   lastCommand = '';

@@ -23,28 +23,35 @@ function nodeEntry(node: RoutingNode): Reply {
   return array([bulk(node.host), int(node.port), bulk(node.clusterId), map([])]);
 }
 
-/** The shard's known leader first, then its other desired replicas: the order Redis lists a slot range in. */
+/**
+ * Who stands as a shard's master in the CLUSTER answers: its leader, or while it has none (an election, a
+ * leader's node down) its first replica. Clients then always get a whole slot map; the stand-in answers
+ * TRYAGAIN until the group has a leader and MOVED to it after, which clients follow.
+ */
+function actingLeader(shard: RoutingShard): string | null {
+  return shard.leader ?? shard.replicas[0] ?? null;
+}
+
+/** The shard's acting leader first, then its other desired replicas: the order Redis lists a slot range in. */
 function rangeMembers(view: RoutingView, shard: RoutingShard): { leader: RoutingNode | undefined; followers: RoutingNode[] } {
-  const leader = shard.leader === null ? undefined : view.node(shard.leader);
+  const acting = actingLeader(shard);
+  const leader = acting === null ? undefined : view.node(acting);
   const followers: RoutingNode[] = [];
   for (const id of shard.replicas) {
-    const node = id === shard.leader ? undefined : view.node(id);
+    const node = id === acting ? undefined : view.node(id);
     if (node !== undefined) followers.push(node);
   }
   return { leader, followers };
 }
 
-/**
- * CLUSTER SLOTS: [start, end (inclusive), master, replicas...] per shard. A shard without a known leader
- * is left out, as Redis leaves out unassigned slots: clients take the first entry for the master, and
- * ioredis keeps its previous entry for slots missing from the answer, which a redirect then corrects.
- */
+/** CLUSTER SLOTS: [start, end (inclusive), master, replicas...] per shard that owns slots. */
 function clusterSlots(view: RoutingView): Reply {
   const items: Reply[] = [];
   for (const shard of view.shards) {
     const { leader, followers } = rangeMembers(view, shard);
-    if (leader === undefined) continue;
-    items.push(array([int(shard.start), int(shard.end - 1), nodeEntry(leader), ...followers.map(nodeEntry)]));
+    const members = leader === undefined ? followers : [leader, ...followers];
+    if (members.length === 0) continue;
+    items.push(array([int(shard.start), int(shard.end - 1), ...members.map(nodeEntry)]));
   }
   return array(items);
 }
@@ -78,11 +85,11 @@ function clusterShards(view: RoutingView): Reply {
   );
 }
 
-/** Slot ranges led by a node, adjacent shards joined, in Redis's "a-b" / "a" notation. */
+/** Slot ranges a node leads (or stands in for), adjacent shards joined, in Redis's "a-b" / "a" notation. */
 function slotRanges(shards: readonly RoutingShard[], nodeId: string): string[] {
   const ranges: [number, number][] = [];
   for (const shard of shards) {
-    if (shard.leader !== nodeId) continue;
+    if (actingLeader(shard) !== nodeId) continue;
     const last = ranges[ranges.length - 1];
     if (last !== undefined && last[1] === shard.start - 1) last[1] = shard.end - 1;
     else ranges.push([shard.start, shard.end - 1]);
@@ -115,7 +122,7 @@ function clusterReplicas(ctx: NodeContext, view: RoutingView, clusterId: string,
   if (master === undefined) return error(`ERR Unknown node ${clusterId}`);
   const followerIds = new Set<string>();
   for (const shard of view.shards) {
-    if (shard.leader !== master.id) continue;
+    if (actingLeader(shard) !== master.id) continue;
     for (const id of shard.replicas) if (id !== master.id) followerIds.add(id);
   }
   const lines = view.nodes.filter((n) => followerIds.has(n.id)).map((n) => nodeLine(ctx, view, n, 'slave', master.clusterId, [], nowMs));

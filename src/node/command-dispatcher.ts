@@ -30,6 +30,10 @@ const ELECTING = error('TRYAGAIN the shard has no leader right now; retry shortl
 const UNCONFIRMED = error('ERR the write was not confirmed by a quorum in time; it may or may not have been applied');
 /** LMDB bounds a key's size; longer keys are refused before they reach storage. */
 const KEY_TOO_LONG = error(`ERR key is longer than ${USER_KEY_BYTES_MAX} bytes, the largest key cleave stores`);
+/** Inside a MULTI block, which is refused as a whole (transactions are not supported yet). */
+const REFUSED_IN_TRANSACTION = error('ERR command refused: it follows MULTI, and the transaction will be discarded (transactions are not supported by cleave yet)');
+/** Commands that end or answer a refused MULTI block; every other command in it is refused. */
+const TRANSACTION_CONTROL = new Set(['multi', 'exec', 'discard', 'quit', 'reset']);
 /** Commands a client may send before AUTH. */
 const ALLOWED_BEFORE_AUTH = new Set(['auth', 'hello', 'quit', 'reset']);
 
@@ -75,6 +79,7 @@ export class CommandDispatcher {
     if ('error' in resolved) return resolved.error;
     const spec = resolved.spec;
     if (!conn.authenticated && !ALLOWED_BEFORE_AUTH.has(spec.name)) return NOAUTH;
+    if (conn.inRefusedTransaction && !TRANSACTION_CONTROL.has(spec.name)) return REFUSED_IN_TRANSACTION;
     conn.lastCommand = spec.name;
     const startedAtNs = this.observer === undefined ? 0n : process.hrtime.bigint();
     const result = spec.scope === 'key' ? this.dispatchKeyCommand(conn, spec, argv) : this.dispatchServerCommand(conn, spec, argv);
@@ -93,7 +98,9 @@ export class CommandDispatcher {
 
   private dispatchKeyCommand(conn: ClientConnection, spec: CommandSpec, argv: readonly Buffer[]): Reply | Promise<Reply> {
     const keys = commandKeys(spec, argv);
-    for (const key of keys) if (key.length > USER_KEY_BYTES_MAX) return KEY_TOO_LONG;
+    const isWrite = spec.flags.includes('write');
+    // No key that long is ever stored: a read finds it absent, as Redis would; a write is refused.
+    if (isWrite) for (const key of keys) if (key.length > USER_KEY_BYTES_MAX) return KEY_TOO_LONG;
     const slot = keyHashSlot(keys[0]!);
     for (let i = 1; i < keys.length; i++) if (keyHashSlot(keys[i]!) !== slot) return CROSSSLOT;
     const view = this.node.routing();
@@ -101,10 +108,10 @@ export class CommandDispatcher {
     if (routed === undefined) return CLUSTERDOWN;
     // A split's target takes its slots over before the routing table says so: its own log decides.
     const shardId = (view.splitTargets.length > 0 ? this.node.splitTargetOwning(slot) : undefined) ?? routed.id;
-    const isWrite = spec.flags.includes('write');
     const replica = this.node.replica(shardId);
-    // After READONLY a follower answers reads itself, possibly a little behind, as a Redis replica does.
-    if (!isWrite && conn.readonlyMode && replica !== undefined) return this.read(replica, spec, argv, conn);
+    // After READONLY a follower answers reads itself, possibly a little behind, as a Redis replica does;
+    // but not for a slot its own log gave away, whose keys it no longer holds.
+    if (!isWrite && conn.readonlyMode && replica !== undefined) return this.readOwned(replica, shardId, slot, spec, argv, conn);
     if (shardId === routed.id && routed.leader !== this.node.selfId) return this.redirect(view, slot, routed.leader);
     if (replica === undefined) return CLUSTERDOWN;
     const failed = (err: unknown): Reply => this.failure(err, view, slot);
@@ -114,7 +121,12 @@ export class CommandDispatcher {
       // NOT_OWNED: the shard's log gave the slot away (a split switched); the routing table follows.
       return this.node.write(shardId, argv, this.clock.now()).then((reply) => (reply === NOT_OWNED ? this.node.movedAway(shardId, slot) : reply), failed);
     }
-    return this.node.readBarrier(shardId).then(() => (replica.ownsSlot(slot) ? this.read(replica, spec, argv, conn) : this.node.movedAway(shardId, slot)), failed);
+    return this.node.readBarrier(shardId).then(() => this.readOwned(replica, shardId, slot, spec, argv, conn), failed);
+  }
+
+  /** A read served by `replica` if its log still owns the slot; otherwise where the slot went. */
+  private readOwned(replica: ShardReplica, shardId: string, slot: number, spec: CommandSpec, argv: readonly Buffer[], conn: ClientConnection): Reply {
+    return replica.ownsSlot(slot) ? this.read(replica, spec, argv, conn) : this.node.movedAway(shardId, slot);
   }
 
   private read(replica: ShardReplica, spec: CommandSpec, argv: readonly Buffer[], conn: ClientConnection): Reply {

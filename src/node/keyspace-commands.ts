@@ -140,12 +140,13 @@ const randomKey: ServerHandler = async (ctx) => {
 
 const dbsize: ServerHandler = (ctx) => int(ctx.ledReplicas().reduce((n, r) => n + r.data.keyCount, 0));
 
+const FLUSH_SWITCHING = error('TRYAGAIN a shard led here is switching over in a split; retry shortly');
+
 const flush: ServerHandler = async (ctx, _conn, argv) => {
   if (argv.length > 2) return error('ERR syntax error');
   const mode = argv[1]?.toString().toLowerCase();
   if (mode !== undefined && mode !== 'sync' && mode !== 'async') return error('ERR syntax error');
-  await ctx.flushLed();
-  return OK;
+  return (await ctx.flushLed()) === 'switching' ? FLUSH_SWITCHING : OK;
 };
 
 /** Keyspace-wide server commands by lower-case name. */

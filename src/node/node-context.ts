@@ -30,8 +30,11 @@ export interface NodeContext {
    * and Raft logs commit together, so applied data never gets ahead of its applied index on disk.
    */
   settled(): Promise<void>;
-  /** Deletes every key of the shards this node leads, through their Raft logs. */
-  flushLed(): Promise<void>;
+  /**
+   * Deletes every key of the shards this node leads, through their Raft logs; 'switching' (nothing done)
+   * while a split of one of them is between its switch and the end of its cleanup.
+   */
+  flushLed(): Promise<'flushed' | 'switching'>;
   /** The bus's fault rules when the node runs with --enable-debug-command; undefined otherwise. */
   debugFaults(): FaultInjector | undefined;
   /** The 40-hex id Redis Cluster clients see for this node. */

@@ -13,6 +13,8 @@ import { ProtocolError, RespParser } from '../resp/parser.js';
 import { ReplyWriter } from '../resp/writer.js';
 import { error, type Reply } from '../resp/reply.js';
 import { NodeStore } from '../storage/node-store.js';
+import { lockDataDir } from '../common/data-dir-lock.js';
+import { flushPlan } from './split-overlay.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import { ClientConnection } from './client-connection.js';
 import { CommandDispatcher, type DispatchTarget } from './command-dispatcher.js';
@@ -39,6 +41,8 @@ export interface NodeOptions {
   readonly clusterSecret: string;
   /** Largest bulk string a client may send (Redis's proto-max-bulk-len). */
   readonly maxBulkBytes: number;
+  /** Bytes of requests not yet run that all client connections together may hold; CLIENT_INPUT_BYTES_MAX_DEFAULT when absent. */
+  readonly clientInputBytesMax?: number;
   readonly heartbeatIntervalMs: number;
   /** Length of a Raft tick; heartbeats go out every tick. */
   readonly raftTickMs: number;
@@ -56,6 +60,12 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/**
+ * What all clients' unrun requests may hold at once (each connection is held to one command of at most
+ * Redis's client-query-buffer-limit, 1 GiB): beyond it the connection that pushes past is closed.
+ */
+export const CLIENT_INPUT_BYTES_MAX_DEFAULT = 2 * 1024 * 1024 * 1024;
+const CLIENT_INPUT_FULL = error("ERR the node's input buffers for all clients are full; closing this connection");
 /** Open client connections a node accepts (Redis's default maxclients). */
 const CLIENTS_MAX = 10_000;
 /** Replies a client may owe before the node stops reading its requests: a bound on pipelining memory. */
@@ -73,6 +83,7 @@ const NO_CLUSTER_ID = '0'.repeat(40);
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   if (options.clusterSecret === '') throw new UsageError('a node needs a cluster secret (CLEAVE_CLUSTER_SECRET or --cluster-secret-file): the pilot and the other nodes ask for it');
   const logger = options.logger ?? createLogger('node', { port: options.port });
+  const dataDirLock = lockDataDir(options.dataDir);
   const store = NodeStore.open(options.dataDir);
   const pilot = new PilotClient(options.pilotUrl, options.clusterSecret);
   const metrics = new NodeMetrics();
@@ -88,6 +99,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   let groups: ShardGroups | undefined;
   let closed = false;
   let nextConnectionId = 1;
+  const clientInputBytesMax = options.clientInputBytesMax ?? CLIENT_INPUT_BYTES_MAX_DEFAULT;
+  /** Bytes held by every connection's parser, summed as each connection's holding changes. */
+  let clientInputBytes = 0;
 
   /** The pilot's table with each hosted shard's leader as this node's Raft group knows it. */
   const rebuildView = (): void => {
@@ -191,8 +205,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     settled: () => store.commitAll(),
     debugFaults: () => (options.enableDebugCommand === true ? groups?.faults : undefined),
     flushLed: async () => {
+      const known = groups;
+      if (known === undefined) return 'flushed';
+      const ledTargets = view.splitTargets.filter((t) => known.isLeader(t.id)).map((t) => t.id);
+      const plan = flushPlan(view.ledShards().map((s) => s.id), ledTargets, (id) => known.replicas.get(id)?.splitState() ?? null);
+      if (plan === 'switching') return plan;
       const nowMs = Date.now();
-      await Promise.all(view.ledShards().map((s) => groups?.flush(s.id, nowMs)));
+      await Promise.all(plan.map((id) => known.flush(id, nowMs)));
+      return 'flushed';
     },
   };
   const dispatcher = new CommandDispatcher(target, metrics);
@@ -207,9 +227,17 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
     socket.setNoDelay(true);
     const parser = new RespParser({ maxBulkBytes: options.maxBulkBytes });
+    /** What this connection's parser held when last counted into `clientInputBytes`. */
+    let inputBytes = 0;
+    const countInput = (): void => {
+      const held = parser.bufferedBytes;
+      clientInputBytes += held - inputBytes;
+      inputBytes = held;
+    };
     const writer = new ReplyWriter();
     const id = nextConnectionId++;
     const conn = new ClientConnection(id, socket, options.requirepass !== undefined, Date.now(), (reply, protocol) => writer.write(reply, protocol));
+    parser.authenticated = conn.authenticated;
     connections.set(id, conn);
     stats.connectionsReceived++;
     metrics.connections.inc();
@@ -230,6 +258,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
             result = error('ERR internal error');
           }
           conn.reply(result);
+          parser.authenticated = conn.authenticated;
           if (overLimit()) {
             paused = true;
             socket.pause();
@@ -257,6 +286,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         paused = false;
         socket.resume();
         pump();
+        countInput();
         if (writer.pendingBytes > 0) flush();
       }
     };
@@ -266,10 +296,18 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       if (conn.closing) return;
       parser.feed(chunk);
       pump();
+      countInput();
+      if (clientInputBytes > clientInputBytesMax && !conn.closing) {
+        logger.warn({ client: id, held_bytes: inputBytes, all_clients_bytes: clientInputBytes }, 'client input buffers full: closing the connection');
+        conn.reply(CLIENT_INPUT_FULL);
+        conn.closing = true;
+      }
       flush();
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
+      parser.release();
+      countInput();
       connections.delete(id);
       metrics.connections.dec();
     });
@@ -419,6 +457,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       if (metricsServer !== undefined) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       await groups?.close();
       await store.close();
+      dataDirLock.release();
     },
   };
 }

@@ -4,7 +4,7 @@
  * several pilot replicas, each request finds the leader (see PilotReplicas): the one that answered last
  * first, then the leader a follower names, then the other replicas in turn.
  */
-import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../common/protocol.js';
+import { PILOT_REQUEST_TIMEOUT_MS, type HeartbeatRequest, type HeartbeatResponse, type JoinRequest, type JoinResponse } from '../common/protocol.js';
 import type { RoutingTable } from '../common/routing.js';
 import type { SplitReport, SplitReportResponse } from '../common/split.js';
 import { PilotReplicas, PilotUnreachableError } from '../common/pilot-replicas.js';
@@ -26,7 +26,7 @@ export class PilotClient {
   constructor(
     pilotUrls: string | readonly string[],
     private readonly clusterSecret: string,
-    private readonly requestTimeoutMs = 5000,
+    private readonly requestTimeoutMs = PILOT_REQUEST_TIMEOUT_MS,
   ) {
     this.replicas = new PilotReplicas(pilotUrls);
   }

@@ -264,11 +264,34 @@ const reset: ServerHandler = (ctx, conn) => {
   conn.protocol = 2;
   conn.readonlyMode = false;
   conn.asking = false;
+  conn.inRefusedTransaction = false;
   conn.authenticated = ctx.requirepass === undefined;
   return simple('RESET');
 };
 
-/** Connection-level server commands by lower-case name. */
+/**
+ * MULTI, EXEC and DISCARD while transactions are not supported: MULTI is refused and opens a block in
+ * which every command is refused too, and EXEC aborts it, as Redis does for a transaction with an error
+ * queued. A client library that ignores MULTI's error still applies nothing.
+ */
+const multi: ServerHandler = (_ctx, conn) => {
+  if (conn.inRefusedTransaction) return error('ERR MULTI calls can not be nested');
+  conn.inRefusedTransaction = true;
+  return error('ERR MULTI is not supported by cleave yet; the commands up to EXEC or DISCARD will be refused');
+};
+
+const exec: ServerHandler = (_ctx, conn) => {
+  if (!conn.inRefusedTransaction) return error('ERR EXEC without MULTI');
+  conn.inRefusedTransaction = false;
+  return error('EXECABORT Transaction discarded because of previous errors.');
+};
+
+const discard: ServerHandler = (_ctx, conn) => {
+  if (!conn.inRefusedTransaction) return error('ERR DISCARD without MULTI');
+  conn.inRefusedTransaction = false;
+  return OK;
+};
+
 /**
  * DEBUG, off unless the node runs with --enable-debug-command (as Redis's enable-debug-command). Its
  * subcommands cut this node's bus links for failure tests: PARTITION <node-id>... drops all traffic
@@ -308,4 +331,7 @@ export const SERVER_COMMANDS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ['readonly', (_ctx, conn) => { conn.readonlyMode = true; return OK; }],
   ['readwrite', (_ctx, conn) => { conn.readonlyMode = false; return OK; }],
   ['asking', (_ctx, conn) => { conn.asking = true; return OK; }],
+  ['multi', multi],
+  ['exec', exec],
+  ['discard', discard],
 ]);

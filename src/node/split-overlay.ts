@@ -35,3 +35,17 @@ export function newOwnerOf(shardId: string, split: ShardSplitState | null, marke
   if (marker?.role === 'source') return marker.peer;
   return routedOwner !== undefined && routedOwner !== shardId ? routedOwner : undefined;
 }
+
+/**
+ * What FLUSHALL flushes on a node: the shards it leads, and the split targets it leads that the table does
+ * not list yet (after the handoff they own keys). 'switching' while a source it leads has switched but
+ * not finished its cleanup: the target may not have taken the handoff yet, and then neither the source's
+ * flush (forwarding has ended) nor the target's (its source still covers the range) reaches the moved keys.
+ */
+export function flushPlan(led: readonly string[], ledTargets: readonly string[], stateOf: (shardId: string) => ShardSplitState | null): readonly string[] | 'switching' {
+  const switching = led.some((id) => {
+    const state = stateOf(id);
+    return state?.role === 'source' && state.phase === 'committed';
+  });
+  return switching ? 'switching' : [...led, ...ledTargets];
+}

@@ -4,7 +4,8 @@
  * metrics.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
 import type { z } from 'zod/v4';
 import type { Logger } from '../common/logger.js';
@@ -40,6 +41,9 @@ export function createHttpApp(routes: readonly RouteDefinition[], options: HttpA
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_BYTES_MAX,
+    // Errors fastify and Node raise before any route runs get the API's JSON shape too.
+    frameworkErrors: (error, _request, reply) => send(reply, new ApiError('invalid_request', error.message)),
+    clientErrorHandler: answerClientError,
   });
   for (const route of routes) {
     app.route({
@@ -48,9 +52,15 @@ export function createHttpApp(routes: readonly RouteDefinition[], options: HttpA
       handler: (request, reply) => handle(route, options, request, reply),
     });
   }
+  const methodsByPath = routes.map((route) => ({ pattern: pathPattern(route.path), method: route.method }));
   app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0]!.slice(0, URL_ECHO_LENGTH_MAX);
-    return send(reply, new ApiError('not_found', `no route ${request.method} ${path}`));
+    const path = request.url.split('?')[0]!;
+    const allowed = [...new Set(methodsByPath.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return send(reply, new ApiError('method_not_allowed', `${request.method} is not allowed on ${path.slice(0, URL_ECHO_LENGTH_MAX)}; use ${allowed.join(' or ')}`));
+    }
+    return send(reply, new ApiError('not_found', `no route ${request.method} ${path.slice(0, URL_ECHO_LENGTH_MAX)}`));
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = fromFastifyError(error);
@@ -122,6 +132,28 @@ function fromFastifyError(error: FastifyError): ApiError {
   // Other client errors from fastify are about the body: malformed JSON, an empty JSON body, a bad length.
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return new ApiError('invalid_request', error.message, 'body');
   return new ApiError('internal', 'internal error');
+}
+
+/** A route's path as a regex over concrete paths: each `{param}` is one non-empty segment. */
+function pathPattern(path: string): RegExp {
+  const escaped = path.split(/\{\w+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${escaped.join('[^/]+')}$`);
+}
+
+/**
+ * A request Node's HTTP parser refused (headers too large, malformed): answered in the API's JSON shape
+ * and the connection closed, as Node itself would do with an empty body.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const apiError = error.code === 'HPE_HEADER_OVERFLOW'
+    ? new ApiError('header_fields_too_large', 'request headers are too large')
+    : new ApiError('invalid_request', 'malformed HTTP request');
+  const body = JSON.stringify(apiError.toBody());
+  socket.end(`HTTP/1.1 ${apiError.status} ${STATUS_CODES[apiError.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 function send(reply: FastifyReply, error: ApiError): FastifyReply {

@@ -1,10 +1,10 @@
 /**
  * What the pilot learns from heartbeats: when each node was last heard from and the statistics of the shard
  * replicas it reported. Driver state, not replicated: after a pilot restart or leader change it is rebuilt
- * from the next heartbeats, and until then every node gets `timeoutMs` of grace from `startedAtMs` (the
- * start, or the `reset` when a replica took the lead).
+ * from the next heartbeats, and until then every node gets `timeoutMs` and a node's pilot request timeout
+ * of grace from `startedAtMs` (the start, or the `reset` when a replica took the lead).
  */
-import type { ShardStats } from '../common/protocol.js';
+import { PILOT_REQUEST_TIMEOUT_MS, type ShardStats } from '../common/protocol.js';
 
 /** One node's latest report. */
 interface NodeReport {
@@ -62,9 +62,13 @@ export class NodeLiveness {
     return this.lastSeenMs.get(nodeId);
   }
 
-  /** Heard from within the timeout (a node never heard from counts from the pilot's start). */
+  /**
+   * Heard from within the timeout. A node not heard from since the start (or since this replica took the
+   * lead) gets a request timeout more: its heartbeats may hang on a paused former leader until then.
+   */
   isUp(nodeId: string, nowMs: number): boolean {
-    return nowMs - (this.lastSeenMs.get(nodeId) ?? this.startedAtMs) <= this.timeoutMs;
+    const seenMs = this.lastSeenMs.get(nodeId);
+    return seenMs === undefined ? nowMs - this.startedAtMs <= this.timeoutMs + PILOT_REQUEST_TIMEOUT_MS : nowMs - seenMs <= this.timeoutMs;
   }
 
   /** The leader's latest report of the shard if it has one, else the freshest from another replica. */

@@ -243,7 +243,7 @@ export class Pilot {
     const task = this.splitTask(report.task_id);
     if (task === undefined) return { ok: false, reason: 'unknown-split', message: `no split task ${report.task_id}` };
     const last = this.splitReports.get(task.id);
-    if (last === undefined || report.term >= last.term) this.splitReports.set(task.id, { term: report.term, progress: report.progress });
+    if (last === undefined || report.term >= last.term) this.splitReports.set(task.id, { term: report.term, progress: reportedProgress(report, last?.progress) });
     const command = progressCommandFor(task, report, last?.term, this.env.clock());
     if (command !== undefined) {
       const result = await this.driver.propose(command);
@@ -357,8 +357,8 @@ export class Pilot {
   }
 
   /**
-   * Leading starts with a clean slate of heartbeat knowledge (every node gets a node timeout of grace, as
-   * after a restart) and the bootstrap check; losing the lead answers held long polls at once, so nodes
+   * Leading starts with a clean slate of heartbeat knowledge (every node gets a node timeout and a request
+   * timeout of grace, as after a restart) and the bootstrap check; losing the lead answers held long polls at once, so nodes
    * ask the new leader.
    */
   private onLeadership(serving: boolean): void {
@@ -436,4 +436,14 @@ function splitEvents(before: PilotState, after: PilotState, atMs: number): NewPi
   return (after.splitTasks ?? [])
     .filter((t) => previous.get(t.id) !== t.status)
     .map((t) => ({ kind: 'split-status-changed', at_ms: atMs, task_id: t.id, source_shard: t.sourceShard, target_shard: t.targetShard, status: t.status, reason: t.reason }));
+}
+
+/**
+ * The progress to show for a report. After the switch the transfer's figures are final: a report from
+ * cleanup (perhaps by a leader that took over and never saw the transfer) keeps them, with nothing left
+ * to catch up or hold.
+ */
+function reportedProgress(report: SplitReport, before: SplitProgress | undefined): SplitProgress {
+  const switched = report.status === 'cleanup' || report.status === 'completed';
+  return switched && before !== undefined ? { ...before, delay: 0, buffered_requests: 0 } : report.progress;
 }

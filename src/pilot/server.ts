@@ -13,6 +13,7 @@ import { Pilot } from './pilot.js';
 import { createPilotMetrics } from './pilot-metrics.js';
 import { BUS_PORT_OFFSET, PILOT_ID_DEFAULT, isPilotId, pilotUrlOf, validatePilotPeers, type PilotPeer } from './pilot-peers.js';
 import { pilotRoutes } from './routes.js';
+import { lockDataDir } from '../common/data-dir-lock.js';
 import { LOG_ENTRIES_MAX_DEFAULT } from './state-driver.js';
 import { SHARD_REPLICAS_MAX } from './state.js';
 
@@ -115,12 +116,16 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
   for (const [name, value] of Object.entries({ ...split.params, maxSplits: split.maxSplits, maxSplitsPerNode: split.maxSplitsPerNode })) {
     if (!Number.isInteger(value) || value < 0) throw new UsageError(`pilot option ${name} must be a whole number, got ${value}`);
   }
+  const dataDirLock = lockDataDir(options.dataDir);
   const pilot = await Pilot.open(
     options.dataDir,
     { ...config, split },
     { clock: Date.now, newClusterId: () => randomBytes(CLUSTER_ID_BYTES).toString('hex'), logger },
     { selfId: pilotId, peers, listenHost: options.host, clusterSecret, tickMs: raftTickMs, electionTimeoutMs, logEntriesMax },
-  );
+  ).catch((err: unknown) => {
+    dataDirLock.release();
+    throw err;
+  });
   const metrics = createPilotMetrics(pilot);
   const leaderGate = async (): Promise<ApiError | undefined> => {
     const leadership = await pilot.awaitLeadership(LEADER_WAIT_MS);
@@ -144,6 +149,7 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
     await app.listen({ host: options.host, port: options.port });
   } catch (error) {
     await pilot.close();
+    dataDirLock.release();
     throw error;
   }
   const sweeper = setInterval(() => pilot.sweepLiveness(), Math.ceil(config.nodeTimeoutMs / SWEEPS_PER_TIMEOUT));
@@ -160,6 +166,7 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
     pilot.waiters.releaseAll();
     await app.close();
     await pilot.close();
+    dataDirLock.release();
   };
   return { url, port, pilot, close: () => (closing ??= close()) };
 }

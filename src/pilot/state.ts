@@ -68,6 +68,11 @@ export interface PilotState {
   readonly splitTasks?: readonly SplitTask[];
   /** The number in the id of the next split task. */
   readonly nextSplitNumber?: number;
+  /**
+   * Ids of shards that are gone (a rolled-back split's target): never given again, so a node that missed
+   * the removal cannot resume the old log under a new shard of the same name.
+   */
+  readonly retiredShardIds?: readonly string[];
 }
 
 /** The state before the first command. */
@@ -287,9 +292,12 @@ function createSplit(state: PilotState, command: CreateSplitCommand): PilotTrans
     return reject(state, 'invalid-argument', `split_slot must be a slot inside ${source.id}'s range, after its first: ${source.start + 1}..${source.end - 1}`);
   }
   if (source.end - source.start < 2) return reject(state, 'invalid-argument', `${source.id} owns a single slot; a slot cannot be split`);
-  const targetShard = command.targetShardId ?? shardId(state.nextShardNumber);
+  let nextShardNumber = state.nextShardNumber;
+  if (command.targetShardId === undefined) while (shardIdUsed(state, shardId(nextShardNumber))) nextShardNumber++;
+  const targetShard = command.targetShardId ?? shardId(nextShardNumber++);
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(targetShard)) return reject(state, 'invalid-argument', 'target_shard_id must be 1-64 letters, digits, _ or -');
   if (state.shards.some((s) => s.id === targetShard)) return reject(state, 'shard-exists', `shard ${targetShard} exists`);
+  if (shardIdUsed(state, targetShard)) return reject(state, 'shard-exists', `shard id ${targetShard} was used by a shard that is gone; ids are never given again`);
   let targetNodes: readonly string[];
   if (command.targetNodes !== undefined) {
     targetNodes = command.targetNodes;
@@ -335,7 +343,7 @@ function createSplit(state: PilotState, command: CreateSplitCommand): PilotTrans
     state: {
       ...state,
       routingVersion: state.routingVersion + 1,
-      nextShardNumber: command.targetShardId === undefined ? state.nextShardNumber + 1 : state.nextShardNumber,
+      nextShardNumber,
       nextSplitNumber: number + 1,
       shards,
       splitTasks: pruneSplitTasks([...tasks, task]),
@@ -378,12 +386,14 @@ function splitProgress(state: PilotState, command: SplitProgressCommand): PilotT
   // The source reports `cleanup` once the target has taken over: the routing table follows.
   if (command.status === 'cleanup' || (command.status === 'completed' && task.status === 'switching')) shards = switchedShards(shards, next);
   if (command.status === 'completed') shards = completedShards(shards, next);
-  if (command.status === 'failed' || command.status === 'cancelled') shards = rolledBackShards(shards, next);
+  const rolledBack = command.status === 'failed' || command.status === 'cancelled';
+  if (rolledBack) shards = rolledBackShards(shards, next);
   const routingChanged = shards !== state.shards;
   const splitTasks = tasks.slice();
   splitTasks[index] = next;
+  const retiredShardIds = rolledBack ? [...(state.retiredShardIds ?? []), task.targetShard] : state.retiredShardIds;
   return {
-    state: { ...state, routingVersion: state.routingVersion + (routingChanged ? 1 : 0), shards, splitTasks: pruneSplitTasks(splitTasks) },
+    state: { ...state, routingVersion: state.routingVersion + (routingChanged ? 1 : 0), shards, splitTasks: pruneSplitTasks(splitTasks), ...(retiredShardIds === undefined ? {} : { retiredShardIds }) },
     result: { ok: true, taskId: task.id, changed: true },
   };
 }
@@ -428,6 +438,11 @@ function withShard(state: PilotState, index: number, shard: RoutingShard): Pilot
   const shards = state.shards.slice();
   shards[index] = shard;
   return { ...state, routingVersion: state.routingVersion + 1, shards };
+}
+
+/** Whether `id` names a shard of the cluster or one that is gone. */
+function shardIdUsed(state: PilotState, id: string): boolean {
+  return state.shards.some((s) => s.id === id) || (state.retiredShardIds?.includes(id) ?? false);
 }
 
 /** `shard_0001`, `shard_0002`, ...: zero-padded so ids sort like numbers up to 9999 shards. */

@@ -36,6 +36,14 @@ export const DEFAULT_MAX_COMMAND_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_MAX_MULTIBULK_LENGTH = 1024 * 1024;
 /** Redis's PROTO_INLINE_MAX_SIZE. */
 export const DEFAULT_MAX_INLINE_BYTES = 64 * 1024;
+/** Before AUTH, as Redis: a client that has not proven itself may hold only this much of a node's memory. */
+export const UNAUTHENTICATED_BULK_BYTES_MAX = 16 * 1024;
+export const UNAUTHENTICATED_MULTIBULK_LENGTH_MAX = 10;
+/**
+ * A bulk spanning chunks starts with at most this much memory and doubles as its bytes arrive: a header
+ * declaring 500 MB costs nothing until 500 MB are sent.
+ */
+const BULK_FIRST_ALLOCATION_BYTES_MAX = 1024 * 1024;
 
 const CR = 13;
 const LF = 10;
@@ -113,6 +121,12 @@ export class RespParser {
 
   private failure: ProtocolError | undefined = undefined;
 
+  /**
+   * Whether the connection has authenticated; until then the far smaller limits Redis applies before AUTH
+   * hold. The server updates it after each command, so a pipelined AUTH lifts them for what follows.
+   */
+  authenticated = true;
+
   /** Creates a parser for one connection with the given limits (Redis's defaults when omitted). */
   constructor(limits: RespParserLimits = {}) {
     this.maxBulkBytes = limits.maxBulkBytes ?? DEFAULT_MAX_BULK_BYTES;
@@ -188,6 +202,11 @@ export class RespParser {
     return chunk;
   }
 
+  /** Drops everything held, once the connection has closed: a half-sent bulk must not outlive it. */
+  release(): void {
+    this.fail(new ProtocolError('the connection is closed'));
+  }
+
   private fail(err: ProtocolError): void {
     this.failure = err;
     // Drop everything held: the connection closes after the error reply.
@@ -223,6 +242,9 @@ export class RespParser {
         if (Number.isNaN(count) || count > this.maxMultibulkLength) {
           throw new ProtocolError('Protocol error: invalid multibulk length');
         }
+        if (count > UNAUTHENTICATED_MULTIBULK_LENGTH_MAX && !this.authenticated) {
+          throw new ProtocolError('Protocol error: unauthenticated multibulk length');
+        }
         // `*0` and `*-1` are no command at all: Redis skips them.
         if (count <= 0) continue;
         this.argsRemaining = count;
@@ -245,6 +267,9 @@ export class RespParser {
         if (Number.isNaN(length) || length < 0 || length > this.maxBulkBytes) {
           throw new ProtocolError('Protocol error: invalid bulk length');
         }
+        if (length > UNAUTHENTICATED_BULK_BYTES_MAX && !this.authenticated) {
+          throw new ProtocolError('Protocol error: unauthenticated bulk length');
+        }
         // Each bulk may be within its limit while many of them together are not: bound the whole command.
         this.commandBytes += length;
         if (this.commandBytes > this.maxCommandBytes) throw new ProtocolError('Protocol error: command exceeds the query buffer limit');
@@ -265,13 +290,17 @@ export class RespParser {
       } else {
         let bulk = this.bulk;
         if (bulk === undefined) {
-          bulk = length === 0 ? EMPTY : Buffer.allocUnsafe(length);
+          bulk = length === 0 ? EMPTY : Buffer.allocUnsafe(Math.min(length, BULK_FIRST_ALLOCATION_BYTES_MAX));
           this.bulk = bulk;
           this.bulkFilledBytes = 0;
         }
         const filled = this.bulkFilledBytes;
         const take = Math.min(need - filled, end - pos);
         const payloadTake = Math.min(take, length - filled);
+        if (filled + payloadTake > bulk.length) {
+          bulk = grown(bulk, Math.min(filled, length), Math.min(length, Math.max(bulk.length * 2, filled + payloadTake)));
+          this.bulk = bulk;
+        }
         if (payloadTake > 0) chunk.copy(bulk, filled, pos, pos + payloadTake);
         this.bulkFilledBytes = filled + take;
         this.pos = pos + take;
@@ -538,4 +567,11 @@ export function splitArgs(src: Uint8Array, from: number, to: number): Buffer[] {
 
 function unbalancedQuotes(): ProtocolError {
   return new ProtocolError('Protocol error: unbalanced quotes in request');
+}
+
+/** A larger buffer holding the first `used` bytes of `buffer`. */
+function grown(buffer: Buffer, used: number, capacity: number): Buffer {
+  const larger = Buffer.allocUnsafe(capacity);
+  buffer.copy(larger, 0, 0, used);
+  return larger;
 }

@@ -316,7 +316,7 @@ export class SimNode {
       ledReplicas: () => [],
       clusterId: () => '0'.repeat(40),
       settled: () => Promise.resolve(),
-      flushLed: () => Promise.resolve(),
+      flushLed: () => Promise.resolve('flushed' as const),
       debugFaults: () => undefined,
       replica: (shardId) => this.replicas.get(shardId),
       write: (shardId, argv, nowMs) => this.multiRaft.propose(shardId, encodeShardCommand({ kind: 'command', nowMs, argv })) as Promise<Reply>,

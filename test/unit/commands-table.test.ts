@@ -31,7 +31,7 @@ const KEY_COMMANDS = `get set setnx setex psetex getset getdel getex mget mset m
   pexpireat expiretime pexpiretime ttl pttl persist hset hsetnx hget hmget hmset hdel hgetall hlen hexists
   hincrby hincrbyfloat hkeys hvals hstrlen hscan hrandfield`.split(/\s+/);
 const SERVER_COMMANDS = `ping echo hello auth select quit reset client command info time debug dbsize scan keys randomkey
-  flushall flushdb readonly readwrite asking cluster config`.split(/\s+/);
+  flushall flushdb readonly readwrite asking cluster config multi exec discard`.split(/\s+/);
 const SUBCOMMANDS: Record<string, string[]> = {
   client: ['setname', 'getname', 'id', 'info', 'list', 'setinfo'],
   command: ['count', 'info', 'docs'],

@@ -38,7 +38,7 @@ function context(view: RoutingView): NodeContext {
     routing: () => view,
     ledReplicas: () => [],
     settled: async () => {},
-    flushLed: async () => {},
+    flushLed: async () => 'flushed' as const,
     debugFaults: () => undefined,
     clusterId: () => clusterIdOf(view.selfId ?? 'node0'),
   };
@@ -77,10 +77,11 @@ const entry = (id: string, port: number): unknown[] => ['127.0.0.1', port, clust
 describe('CLUSTER on replicated shards', () => {
   const view = new RoutingView(table, 'node2');
 
-  it('SLOTS: each led range with its leader first, then the other replicas; a range without a leader is left out', async () => {
+  it('SLOTS: each range with its leader first, then the other replicas; a range without a leader under its first replica, so the map is whole', async () => {
     assert.deepEqual(await cluster(view, 'SLOTS'), [
       [0, 4999, entry('node1', 17101), entry('node2', 17102), entry('node3', 17103)],
       [5000, 9999, entry('node3', 17103), entry('node2', 17102), entry('node1', 17101)],
+      [10000, 16383, entry('node3', 17103), entry('node1', 17101), entry('node2', 17102)],
     ]);
   });
 
@@ -96,7 +97,7 @@ describe('CLUSTER on replicated shards', () => {
       [
         [[0, 4999], ['17101:master:online', '17102:replica:online', '17103:replica:online']],
         [[5000, 9999], ['17103:master:online', '17102:replica:online', '17101:replica:online']],
-        [[10000, 16383], ['17103:replica:online', '17101:replica:online', '17102:replica:online']],
+        [[10000, 16383], ['17103:master:online', '17101:replica:online', '17102:replica:online']],
       ],
     );
     assert.equal(shards[0]!.nodes[0]!.id, clusterIdOf('node1'));
@@ -122,7 +123,7 @@ describe('CLUSTER on replicated shards', () => {
       [
         [clusterIdOf('node1'), '127.0.0.1:17101@27101', 'master', '-', '12', 'connected', '0-4999'],
         [clusterIdOf('node2'), '127.0.0.1:17102@27102', 'myself,master', '-', '12', 'connected'],
-        [clusterIdOf('node3'), '127.0.0.1:17103@27103', 'master', '-', '12', 'connected', '5000-9999'],
+        [clusterIdOf('node3'), '127.0.0.1:17103@27103', 'master', '-', '12', 'connected', '5000-16383'],
         [clusterIdOf('node4'), '127.0.0.1:17104@27104', 'master', '-', '12', 'connected'],
       ],
     );

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SPLIT_PARAMS_DEFAULT, type RoutingSplit } from '../../src/common/split.js';
 import type { SourceSplitState } from '../../src/shard/split-state.js';
-import { newOwnerOf, targetServing, type TargetReplica } from '../../src/node/split-overlay.js';
+import { flushPlan, newOwnerOf, targetServing, type TargetReplica } from '../../src/node/split-overlay.js';
 
 const handedOver: TargetReplica = { id: 'shard_0002', owned: { start: 8192, end: 16384 }, leads: true };
 
@@ -47,5 +47,18 @@ describe('a source that gave a slot away', () => {
     assert.equal(newOwnerOf('shard_0001', null, undefined, 'shard_0002'), 'shard_0002');
     assert.equal(newOwnerOf('shard_0001', null, undefined, 'shard_0001'), undefined);
     assert.equal(newOwnerOf('shard_0001', null, undefined, undefined), undefined);
+  });
+});
+
+describe('FLUSHALL on a node while its shards split', () => {
+  const begun: SourceSplitState = { role: 'source', taskId: 'split_1', target: 'shard_0002', splitSlot: 8192, end: 16384, phase: 'begun', commitIndex: 0 };
+  const stateOf = (states: Record<string, SourceSplitState>) => (id: string) => states[id] ?? null;
+
+  it('flushes the shards it leads and the split targets it leads that the table does not list yet', () => {
+    assert.deepEqual(flushPlan(['shard_0001'], ['shard_0002'], stateOf({ shard_0001: begun })), ['shard_0001', 'shard_0002']);
+  });
+
+  it('asks to retry while a source it leads has switched and not finished its cleanup: its flush would miss what the target took over', () => {
+    assert.equal(flushPlan(['shard_0001', 'shard_0003'], [], stateOf({ shard_0001: { ...begun, phase: 'committed', commitIndex: 40 } })), 'switching');
   });
 });

@@ -1,6 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -123,7 +124,6 @@ test('unknown ids: 404 JSON for shards, nodes, heartbeats and rejoins', async (t
     ['POST', '/api/v1/internal/heartbeat', { node_id: 'node9', pid: 1, routing_version: 0, shards: [] }],
     ['POST', '/api/v1/internal/join', { node_id: 'node9', host: '127.0.0.1', port: 17102, bus_port: 27102, metrics_port: 0, pid: 1 }],
     ['GET', '/api/v1/no-such-route', undefined],
-    ['DELETE', '/api/v1/cluster', undefined],
   ] as const) {
     const { status, json } = await p.call(method, path, body);
     assert.equal(status, 404, `${method} ${path}`);
@@ -708,4 +708,67 @@ test('split API: POST starts a task, reports move it and show progress, DELETE c
   const openapi = await p.call('GET', '/api/v1/openapi.json');
   for (const path of ['/api/v1/shards/{id}/split', '/api/v1/splits', '/api/v1/splits/{task_id}']) assert.ok(openapi.json.paths[path], path);
   assert.ok(openapi.json.paths['/api/v1/splits/{task_id}'].delete);
+});
+
+test('split API: a completed split keeps the figures of its transfer, not the zeros of the cleanup reports', async (t) => {
+  const p = await startTestPilot(t, { shardsPerNode: 2, replicas: 1 });
+  await p.join({ port: 17402 });
+  assert.equal((await p.call('POST', '/api/v1/shards/shard_0001/split', {})).status, 202);
+  const transfer = { snapshot_done: true, snapshot_index: 40, snapshot_bytes_sent: 4000, snapshot_bytes_total: 4000, source_last_index: 45, target_applied_index: 44, delay: 1, buffered_requests: 3, eta_seconds: 0 };
+  // A leader that took over during cleanup knows none of the transfer's figures.
+  const none = { snapshot_done: false, snapshot_index: 0, snapshot_bytes_sent: 0, snapshot_bytes_total: 0, source_last_index: 0, target_applied_index: 0, delay: 0, buffered_requests: 0, eta_seconds: null };
+  const report = (status: string, progress: object, extra: object = {}): Promise<{ status: number; json: any }> =>
+    p.call('POST', '/api/v1/internal/splits/split_1/report', { task_id: 'split_1', node_id: 'node1', term: 3, status, progress, ...extra });
+  for (const status of ['snapshot_transfer', 'catching_up', 'buffering']) assert.equal((await report(status, transfer, { split_slot: 4000 })).status, 200);
+  assert.equal((await report('cleanup', none, { term: 4 })).json.status, 'cleanup');
+  assert.equal((await report('completed', none, { term: 4 })).json.status, 'completed');
+  const shown = await p.call('GET', '/api/v1/splits/split_1');
+  assert.equal(shown.json.status, 'completed');
+  assert.deepEqual(shown.json.progress, { ...transfer, delay: 0, buffered_requests: 0 });
+});
+
+/** Sends raw bytes to the pilot; resolves with the whole answer once the server closes or 2 s pass. */
+function rawHttp(url: string, request: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    let text = '';
+    const done = (): void => {
+      socket.destroy();
+      resolve(text);
+    };
+    const timer = setTimeout(done, 2000);
+    socket.on('data', (d) => (text += d.toString()));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+    socket.on('error', () => undefined);
+    socket.write(request);
+  });
+}
+
+/** The status and the JSON body of a raw HTTP answer. */
+function parseRawAnswer(text: string): { status: number; json: unknown } {
+  const status = Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]);
+  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+  return { status, json: JSON.parse(body) };
+}
+
+test('every HTTP error has the JSON shape of the API: a wrong method (405, with Allow), a bad URL (400), headers too large (431)', async (t) => {
+  const p = await startTestPilot(t);
+  const wrongMethod = await p.call('PUT', '/api/v1/shards');
+  assert.equal(wrongMethod.status, 405);
+  assert.equal(errorBodySchema.parse(wrongMethod.json).error.code, 'method_not_allowed');
+  assert.match(errorBodySchema.parse(wrongMethod.json).error.message, /GET/);
+  assert.equal((await p.call('DELETE', '/api/v1/cluster')).status, 405);
+  assert.equal((await p.call('PATCH', '/api/v1/shards/shard_0001')).status, 405);
+
+  const badUrl = parseRawAnswer(await rawHttp(p.pilot.url, 'GET /api/v1/shards/%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+  assert.equal(badUrl.status, 400);
+  assert.equal(errorBodySchema.parse(badUrl.json).error.code, 'invalid_request');
+
+  const bigHeaders = parseRawAnswer(await rawHttp(p.pilot.url, `GET /api/v1/cluster HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+  assert.equal(bigHeaders.status, 431);
+  assert.equal(errorBodySchema.parse(bigHeaders.json).error.code, 'header_fields_too_large');
 });

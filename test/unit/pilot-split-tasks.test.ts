@@ -142,4 +142,16 @@ describe('split tasks in the pilot state', () => {
     failed = apply(failed, create('shard_0002'));
     assert.equal(failed.splitTasks!.at(-1)!.id, 'split_3', 'task ids are never reused');
   });
+
+  it("never gives a shard id again: a rolled-back target's id is refused, and generated ids skip every id used", () => {
+    let state = apply(cluster(3, 2, 3), create('shard_0001', { targetShardId: 'orders_b' }));
+    state = apply(state, progress('split_1', 'failed', { reason: 'target timeout' }));
+    assert.equal(state.shards.some((s) => s.id === 'orders_b'), false);
+    refused(state, create('shard_0001', { targetShardId: 'orders_b' }), 'shard-exists');
+    // An id chosen by hand that a later generated id would have matched.
+    state = apply(state, create('shard_0001', { targetShardId: 'shard_0007' }));
+    state = apply(state, progress('split_2', 'cancelled'));
+    const { result } = applyPilotCommand(state, create('shard_0002'));
+    assert.equal(result.ok && result.targetShard, 'shard_0008');
+  });
 });
