@@ -8,16 +8,22 @@ import { after, describe, it } from 'node:test';
 import { peerBatchCheck } from '../../src/node/peer-message-check.js';
 import { isNodeId, type PeerMessage } from '../../src/node/peer-message.js';
 import { isSplitRequest, isTargetAnswer } from '../../src/node/split-wire-check.js';
-import { encodeFrameBytes, FrameDecoder, decodeFrameBody, Transport, TransportError, type Envelope, type PeerAddress } from '../../src/transport/index.js';
-import { handshakeProof } from '../../src/transport/handshake.js';
+import { encodeFrameBytes, Transport, TransportError, type Envelope, type PeerAddress } from '../../src/transport/index.js';
+import { messageFrame, rawBusPeer, type RawBusPeer } from '../support/raw-bus-peer.js';
 
 const SECRET = 'cluster-secret';
 const opened: Transport[] = [];
-const sockets: Socket[] = [];
+const sockets: (Socket | RawBusPeer)[] = [];
 after(async () => {
   for (const socket of sockets) socket.destroy();
   await Promise.all(opened.map((t) => t.close()));
 });
+
+async function rawPeer(address: PeerAddress, identity: string): Promise<RawBusPeer> {
+  const peer = await rawBusPeer(address, identity, SECRET);
+  sockets.push(peer);
+  return peer;
+}
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -36,43 +42,6 @@ async function nodeBus(frameBytesMax?: number): Promise<{ bus: Transport; addres
   // Answers what a TargetAnswer is not (`ok` without its fields), for the requester's check to refuse.
   bus.onRequest('split', (envelope) => ({ kind: 'ok', shard: envelope.payload.shard }), isSplitRequest);
   return { bus, address: await bus.listen('127.0.0.1', 0), received };
-}
-
-/** A hand-driven dialer: does the handshake as `identity`, then writes whatever a test gives it. */
-interface RawPeer {
-  /** The listener's last handshake frame: `accept` or `refuse`. */
-  readonly answer: { t: string; reason?: string };
-  readonly closed: Promise<void>;
-  isClosed(): boolean;
-  write(bytes: Buffer): void;
-}
-
-async function rawPeer(address: PeerAddress, identity: string): Promise<RawPeer> {
-  const socket = connect(address.port, address.host);
-  sockets.push(socket);
-  socket.on('error', () => undefined);
-  let closedNow = false;
-  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  void closed.then(() => (closedNow = true));
-  const decoder = new FrameDecoder(1024);
-  const answer = await new Promise<{ t: string; reason?: string }>((resolve, reject) => {
-    socket.on('close', () => reject(new Error('closed before the handshake ended')));
-    socket.on('data', (chunk: Buffer) => {
-      for (const body of decoder.push(chunk)) {
-        const frame = decodeFrameBody(body) as { t: string; nonce: Uint8Array; nodeId: string; reason?: string };
-        if (frame.t === 'challenge') {
-          const proof = handshakeProof(SECRET, 'dial', frame.nonce, identity, frame.nodeId);
-          socket.write(encodeFrameBytes({ t: 'auth', from: identity, to: frame.nodeId, nonce: new Uint8Array(32), proof }));
-        } else resolve(frame);
-      }
-    });
-  });
-  return { answer, closed, isClosed: () => closedNow, write: (bytes) => socket.write(bytes) };
-}
-
-/** A message frame as a Transport writes it: `[0, kind, payload]`. */
-function message(kind: string, payload: unknown): Buffer {
-  return encodeFrameBytes([0, kind, payload]);
 }
 
 const heartbeat = (from: number, to = 1): PeerMessage => ({ t: 'raft', g: 's1', m: { type: 'MsgHeartbeat', from, to, term: 3, commit: 1, context: null } });
@@ -121,8 +90,8 @@ describe('bus: payloads that fail their check are dropped, counted, and the link
       const { bus, address, received } = await nodeBus();
       const peer = await rawPeer(address, 'node2');
       assert.deepEqual(peer.answer.t, 'accept');
-      peer.write(message('raft', payload));
-      peer.write(message('raft', [heartbeat(2)]));
+      peer.write(messageFrame('raft', payload));
+      peer.write(messageFrame('raft', [heartbeat(2)]));
       await until(() => received.length === 1, 'the valid batch sent after the bad one');
       assert.deepEqual(received[0]!.payload, [heartbeat(2)]);
       assert.equal(bus.counters.framesRejected.payload, 1);
@@ -150,7 +119,7 @@ describe('bus: frames that cannot be decoded close the link, counted', () => {
     ['an oversize frame header', (max) => Buffer.from([(max + 1) >>> 24, ((max + 1) >>> 16) & 0xff, ((max + 1) >>> 8) & 0xff, (max + 1) & 0xff]), 'oversize'],
     ['a huge msgpack array length', () => Buffer.from([0, 0, 0, 5, 0xdd, 0xff, 0xff, 0xff, 0xff]), 'undecodable'],
     ['a truncated msgpack body', () => {
-      const full = message('raft', [heartbeat(2)]);
+      const full = messageFrame('raft', [heartbeat(2)]);
       const body = full.subarray(4, full.length - 6);
       const header = Buffer.alloc(4);
       header.writeUInt32BE(body.length);
