@@ -15,16 +15,22 @@ const GROUP_ID_CHARS_MAX = 256;
 
 type Fields = Record<string, unknown>;
 
-/** The payload check of `'raft'` frames for the node whose Raft id is `self`. */
-export function peerBatchCheck(self: NodeId): PayloadCheck<readonly PeerMessage[]> {
-  return (payload, from): payload is readonly PeerMessage[] => isPeerBatch(payload, from, self);
+/**
+ * The payload check of `'raft'` frames for the member whose Raft id is `self`. `senderRaftId` maps the
+ * link's node id to the sender's Raft id (undefined: not a member of any group here); by default a
+ * node's (`node7` is 7).
+ */
+export function peerBatchCheck(self: NodeId, senderRaftId: (from: TransportNodeId) => NodeId | undefined = nodeRaftId): PayloadCheck<readonly PeerMessage[]> {
+  return (payload, from): payload is readonly PeerMessage[] => {
+    const sender = senderRaftId(from);
+    if (!Array.isArray(payload) || sender === undefined) return false;
+    for (const message of payload) if (!isPeerMessage(message, sender, self)) return false;
+    return true;
+  };
 }
 
-function isPeerBatch(payload: unknown, from: TransportNodeId, self: NodeId): boolean {
-  if (!Array.isArray(payload) || !isNodeId(from)) return false;
-  const sender = raftIdOf(from);
-  for (const message of payload) if (!isPeerMessage(message, sender, self)) return false;
-  return true;
+function nodeRaftId(from: TransportNodeId): NodeId | undefined {
+  return isNodeId(from) ? raftIdOf(from) : undefined;
 }
 
 function isPeerMessage(value: unknown, sender: NodeId, self: NodeId): value is PeerMessage {

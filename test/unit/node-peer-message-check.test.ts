@@ -105,6 +105,13 @@ describe('peer batch check', () => {
     });
   }
 
+  it('maps senders as told (pilot replicas are not nodeN)', () => {
+    const pilotCheck = peerBatchCheck(1, (from) => (from === 'pilot2' ? 2 : undefined));
+    const batch = wire([{ t: 'raft', g: 'pilot', m: RAFT[7] }]);
+    assert.ok(pilotCheck(batch, 'pilot2'));
+    assert.equal(pilotCheck(batch, 'node2'), false);
+  });
+
   it('refuses a payload that is no batch, and a sender that is no node', () => {
     for (const payload of [42, null, 'x', { 0: heartbeat }]) assert.equal(check(wire(payload), 'node2'), false);
     assert.equal(check(wire([]), 'evil'), false);
