@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CommandSpec } from '../commands/types.js';
+import { FRAME_REJECT_REASONS, type TransportCounters } from '../transport/transport-counters.js';
 import type { Reply } from '../resp/reply.js';
 import type { CommandObserver } from './command-dispatcher.js';
 
@@ -34,12 +35,14 @@ export class NodeMetrics implements CommandObserver {
     registers: [this.registry],
   });
   private bufferedWrites: () => number = () => 0;
+  /** Read at scrape time from the bus's own counters (undefined until the node has joined). */
+  private busCounters: () => TransportCounters | undefined = () => undefined;
   /** Labelled children cached per command: label lookup is too slow for every request. */
   private readonly children = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<string> }>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-    const sizes = this;
+    const metrics = this;
     new Gauge({
       name: 'cleave_node_shard_keys',
       help: 'Keys stored per shard replica',
@@ -47,7 +50,7 @@ export class NodeMetrics implements CommandObserver {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const shard of sizes.shardSizes()) this.labels(shard.id).set(shard.keys);
+        for (const shard of metrics.shardSizes()) this.labels(shard.id).set(shard.keys);
       },
     });
     new Gauge({
@@ -57,7 +60,18 @@ export class NodeMetrics implements CommandObserver {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const shard of sizes.shardSizes()) this.labels(shard.id).set(shard.bytes);
+        for (const shard of metrics.shardSizes()) this.labels(shard.id).set(shard.bytes);
+      },
+    });
+    new Counter({
+      name: 'cleave_bus_frames_rejected_total',
+      help: 'Frames from peers on the node bus refused on arrival, by reason',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        const counters = metrics.busCounters();
+        this.reset();
+        for (const reason of FRAME_REJECT_REASONS) this.labels(reason).inc(counters?.framesRejected[reason] ?? 0);
       },
     });
     new Gauge({
@@ -65,7 +79,7 @@ export class NodeMetrics implements CommandObserver {
       help: 'Writes held in split buffers',
       registers: [this.registry],
       collect() {
-        this.set(sizes.bufferedWrites());
+        this.set(metrics.bufferedWrites());
       },
     });
   }
@@ -79,6 +93,11 @@ export class NodeMetrics implements CommandObserver {
   splitCatchUpDelay(sourceShard: string, delay: number | undefined): void {
     if (delay === undefined) this.splitDelay.remove(sourceShard);
     else this.splitDelay.labels(sourceShard).set(delay);
+  }
+
+  /** Where the bus counters are read from. */
+  trackBus(counters: () => TransportCounters | undefined): void {
+    this.busCounters = counters;
   }
 
   /** Where the shard size gauges read from. */

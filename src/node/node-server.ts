@@ -217,6 +217,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   };
   const dispatcher = new CommandDispatcher(target, metrics);
   metrics.trackShards(() => [...(groups?.replicas.values() ?? [])].map((r) => ({ id: r.id, keys: r.data.keyCount, bytes: r.data.byteCount })));
+  metrics.trackBus(() => groups?.busCounters);
 
   const server: Server = createServer((socket) => serveClient(socket));
   const serveClient = (socket: Socket): void => {

@@ -15,11 +15,18 @@ export type PeerMessage =
   /** The leader no longer holds snapshot `snap` (it prepared a newer one or lost leadership). */
   | { readonly t: 'snap-gone'; readonly g: string; readonly snap: number };
 
+const NODE_ID_PATTERN = /^node([1-9][0-9]*)$/;
+
+/** Whether `nodeId` names a node: `node` and a Raft id (a positive safe integer). */
+export function isNodeId(nodeId: string): boolean {
+  const match = NODE_ID_PATTERN.exec(nodeId);
+  return match !== null && Number.isSafeInteger(Number(match[1]));
+}
+
 /** Raft ids are the numbers of node ids: `node7` is Raft member 7 of every group it belongs to. */
 export function raftIdOf(nodeId: string): number {
-  const match = /^node([1-9][0-9]*)$/.exec(nodeId);
-  if (match === null) throw new Error(`node id ${JSON.stringify(nodeId)} is not of the form nodeN`);
-  return Number(match[1]);
+  if (!isNodeId(nodeId)) throw new Error(`node id ${JSON.stringify(nodeId)} is not of the form nodeN`);
+  return Number(nodeId.slice('node'.length));
 }
 
 export function nodeIdOf(raftId: number): string {

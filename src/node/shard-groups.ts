@@ -17,13 +17,16 @@ import { encodeShardCommand, type ShardCommand } from '../shard/shard-command.js
 import { ShardReplica } from '../shard/shard-replica.js';
 import type { NodeStore } from '../storage/node-store.js';
 import type { FaultInjector } from '../transport/fault-injector.js';
+import type { TransportCounters } from '../transport/transport-counters.js';
 import { Transport } from '../transport/transport.js';
 import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from './membership-step.js';
 import { MultiRaft } from './multi-raft.js';
-import { nodeIdOf, raftIdOf, type PeerMessage } from './peer-message.js';
+import { isNodeId, nodeIdOf, raftIdOf } from './peer-message.js';
+import { peerBatchCheck } from './peer-message-check.js';
 import type { RoutingView } from './routing-view.js';
 import { SplitSource, splitGroupsHost, type SplitSourceHost, type TargetAnswer } from './split-source.js';
 import { answerSplitRequest, requestTargetLeader, splitTargetHost, SPLIT_CHECK_TICKS, SPLIT_REQUEST_TIMEOUT_MS, type SplitRequest } from './split-target.js';
+import { isSplitRequest, isTargetAnswer } from './split-wire-check.js';
 
 export interface ShardGroupsOptions {
   readonly store: NodeStore;
@@ -92,11 +95,16 @@ export class ShardGroups {
         },
       },
     );
-    transport.on('raft', (envelope) => {
-      const from = raftIdOf(envelope.from);
-      for (const message of envelope.payload as PeerMessage[]) this.multiRaft.receive(from, message);
-    });
-    transport.onRequest('split', (envelope) => this.onSplitRequest(envelope.payload as SplitRequest));
+    // Checked on arrival: nothing malformed reaches multi-raft, and a bad split request is answered with an error.
+    transport.on(
+      'raft',
+      (envelope) => {
+        const from = raftIdOf(envelope.from);
+        for (const message of envelope.payload) this.multiRaft.receive(from, message);
+      },
+      peerBatchCheck(this.raftId),
+    );
+    transport.onRequest('split', (envelope) => this.onSplitRequest(envelope.payload), isSplitRequest);
     this.tickTimer = setInterval(() => this.tick(), options.tickMs);
   }
 
@@ -104,6 +112,7 @@ export class ShardGroups {
     const transport = new Transport({
       nodeId: options.selfId,
       clusterSecret: options.clusterSecret,
+      isNodeId,
       onUnreachable: (peer) => groups.multiRaft.reportUnreachable(raftIdOf(peer)),
     });
     await transport.listen(options.host, options.busPort);
@@ -113,6 +122,11 @@ export class ShardGroups {
 
   get faults(): FaultInjector {
     return this.transport.faults;
+  }
+
+  /** The bus's counters, for the node's metrics. */
+  get busCounters(): TransportCounters {
+    return this.transport.counters;
   }
 
   /**
@@ -166,7 +180,7 @@ export class ShardGroups {
     return requestTargetLeader(
       this.view?.table.shards.find((s) => s.id === target),
       this.targetLeaders.get(target),
-      async (node) => (node === this.options.selfId ? this.onSplitRequest(request) : ((await this.transport.request(node, 'split', request, SPLIT_REQUEST_TIMEOUT_MS)) as TargetAnswer)),
+      async (node) => (node === this.options.selfId ? this.onSplitRequest(request) : this.transport.request(node, 'split', request, SPLIT_REQUEST_TIMEOUT_MS, isTargetAnswer)),
       (node) => (node === undefined ? this.targetLeaders.delete(target) : this.targetLeaders.set(target, node)),
     );
   }

@@ -6,6 +6,19 @@
 /** A node's id as the routing table names it (`node1`, ...): the bus addresses nodes, not Raft peers. */
 export type TransportNodeId = string;
 
+/** The node ids a transport accepts from a dialer unless told a stricter form: short, printable, no spaces. */
+const TRANSPORT_NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function isTransportNodeId(id: string): boolean {
+  return TRANSPORT_NODE_ID_PATTERN.test(id);
+}
+
+/**
+ * Whether a payload of one kind is well formed, judged as it arrives so a handler never sees anything
+ * else. `from` is the authenticated sender. Runs on every frame of its kind: keep it cheap, never throw.
+ */
+export type PayloadCheck<P> = (payload: unknown, from: TransportNodeId) => payload is P;
+
 /** One delivered message. `from` is the peer authenticated at the handshake, never a claim of the frame. */
 export interface Envelope<P = unknown> {
   readonly from: TransportNodeId;

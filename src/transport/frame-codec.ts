@@ -19,9 +19,16 @@ const packr = new Packr({ useRecords: false });
 const copyingUnpackr = new Unpackr({ useRecords: false, copyBuffers: true });
 const aliasingUnpackr = new Unpackr({ useRecords: false });
 
-/** A frame whose header announces more than the decoder's limit, or no body at all. */
+/** A frame whose header announces more than the decoder's limit (`oversize`), or no body at all (`undecodable`). */
 export class FrameError extends Error {
   override readonly name = 'FrameError';
+
+  constructor(
+    readonly reason: 'oversize' | 'undecodable',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -96,8 +103,8 @@ export class FrameDecoder {
           this.headerFilledBytes = 0;
           length = this.header.readUInt32BE(0);
         }
-        if (length === 0) throw new FrameError('frame with an empty body');
-        if (length > this.frameBytesMax) throw new FrameError(`frame of ${length} bytes exceeds the limit of ${this.frameBytesMax}`);
+        if (length === 0) throw new FrameError('undecodable', 'frame with an empty body');
+        if (length > this.frameBytesMax) throw new FrameError('oversize', `frame of ${length} bytes exceeds the limit of ${this.frameBytesMax}`);
         if (chunk.length - position >= length) {
           bodies.push(chunk.subarray(position, position + length));
           position += length;

@@ -22,7 +22,7 @@ export const NONCE_BYTES = 32;
 export const HANDSHAKE_FRAME_BYTES_MAX = 1024;
 
 /** Why a listener refused a dialer. */
-export type RefusalReason = 'bad-proof' | 'wrong-node' | 'malformed' | 'not-loopback';
+export type RefusalReason = 'bad-proof' | 'wrong-node' | 'malformed' | 'bad-identity' | 'not-loopback';
 
 export type HandshakeFrame =
   | { readonly t: 'challenge'; readonly nonce: Uint8Array; readonly nodeId: TransportNodeId }

@@ -16,6 +16,7 @@ import {
   proofMatches,
   type RefusalReason,
 } from './handshake.js';
+import type { FrameRejectReason } from './transport-counters.js';
 
 /** What an inbound link needs from its transport. */
 export interface InboundLinkEnv {
@@ -23,14 +24,16 @@ export interface InboundLinkEnv {
   readonly clusterSecret: string | undefined;
   readonly handshakeTimeoutMs: number;
   readonly frameBytesMax: number;
+  /** Which identities a dialer may claim (its own node id is never one). */
+  readonly isNodeId: (id: TransportNodeId) => boolean;
   /** The dialer proved who it is; frames from it follow. */
   readonly onAuthenticated: (link: InboundLink) => void;
-  /** The handshake failed; the socket is being closed. */
-  readonly onRefused: (reason: RefusalReason | 'timeout', remoteAddress: string | undefined) => void;
-  /** One frame body from the authenticated peer, with its size on the wire; a returned message is a protocol error. */
-  readonly onFrame: (peer: TransportNodeId, body: Buffer, wireBytes: number) => string | null;
+  /** The handshake failed, for a frame refused for `rejected` if one was; the socket is being closed. */
+  readonly onRefused: (reason: RefusalReason | 'timeout', rejected: FrameRejectReason | null) => void;
+  /** One frame body from the authenticated peer, with its size on the wire; a returned reason closes the link. */
+  readonly onFrame: (peer: TransportNodeId, body: Buffer, wireBytes: number) => FrameRejectReason | null;
   /** A malformed or oversize frame after the handshake; the socket is being closed. */
-  readonly onProtocolError: (peer: TransportNodeId, message: string) => void;
+  readonly onProtocolError: (peer: TransportNodeId, reason: FrameRejectReason) => void;
   readonly onClose: (link: InboundLink) => void;
 }
 
@@ -52,10 +55,10 @@ export class InboundLink {
       this.clearHandshakeTimer();
       env.onClose(this);
     });
-    this.handshakeTimer = setTimeout(() => this.refuse('timeout'), env.handshakeTimeoutMs);
+    this.handshakeTimer = setTimeout(() => this.refuse('timeout', null), env.handshakeTimeoutMs);
     // Without a secret nothing proves who dials, so only processes on this machine may.
     if (env.clusterSecret === undefined && !isLoopbackAddress(socket.remoteAddress)) {
-      this.refuse('not-loopback');
+      this.refuse('not-loopback', null);
       return;
     }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -75,29 +78,29 @@ export class InboundLink {
       bodies = this.decoder.push(chunk);
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
-      if (this.peer === null) return this.refuse('malformed');
-      this.env.onProtocolError(this.peer, error.message);
-      return this.close();
+      if (this.peer === null) return this.refuse('malformed', error.reason);
+      return this.closeFor(this.peer, error.reason);
     }
     for (const body of bodies) {
       if (this.socket.destroyed || this.refused) return;
       if (this.peer !== null) {
-        const problem = this.env.onFrame(this.peer, body, body.length + FRAME_HEADER_BYTES);
-        if (problem === null) continue;
-        this.env.onProtocolError(this.peer, problem);
-        return this.close();
+        const rejected = this.env.onFrame(this.peer, body, body.length + FRAME_HEADER_BYTES);
+        if (rejected === null) continue;
+        return this.closeFor(this.peer, rejected);
       }
       let value: unknown;
       try {
         value = decodeFrameBody(body);
       } catch {
-        return this.refuse('malformed');
+        return this.refuse('malformed', 'undecodable');
       }
       const auth = asHandshakeFrame(value, 'auth');
-      if (auth === null) return this.refuse('malformed');
-      if (auth.to !== this.env.nodeId) return this.refuse('wrong-node');
+      if (auth === null) return this.refuse('malformed', 'shape');
+      if (auth.to !== this.env.nodeId) return this.refuse('wrong-node', null);
+      // Checked before anything trusts the name: handlers derive Raft ids and counters' keys from it.
+      if (auth.from === this.env.nodeId || !this.env.isNodeId(auth.from)) return this.refuse('bad-identity', 'identity');
       const expected = handshakeProof(this.env.clusterSecret, 'dial', this.nonce, auth.from, this.env.nodeId);
-      if (!proofMatches(expected, auth.proof)) return this.refuse('bad-proof');
+      if (!proofMatches(expected, auth.proof)) return this.refuse('bad-proof', null);
       this.clearHandshakeTimer();
       this.peer = auth.from;
       this.decoder.frameBytesMax = this.env.frameBytesMax;
@@ -106,11 +109,16 @@ export class InboundLink {
     }
   }
 
-  private refuse(reason: RefusalReason | 'timeout'): void {
+  private closeFor(peer: TransportNodeId, reason: FrameRejectReason): void {
+    this.env.onProtocolError(peer, reason);
+    this.close();
+  }
+
+  private refuse(reason: RefusalReason | 'timeout', rejected: FrameRejectReason | null): void {
     if (this.socket.destroyed || this.refused) return;
     this.refused = true;
     this.clearHandshakeTimer();
-    this.env.onRefused(reason, this.socket.remoteAddress);
+    this.env.onRefused(reason, rejected);
     // Tell an honest but misconfigured dialer why, so its log names the cause; then hang up.
     if (reason === 'timeout') return void this.socket.destroy();
     this.socket.end(encodeFrameBytes({ t: 'refuse', reason }));

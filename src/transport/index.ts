@@ -11,6 +11,12 @@
  * know the cluster secret (HMAC-SHA256 over fresh nonces; see handshake.ts); without a secret only
  * loopback dialers are accepted.
  *
+ * ## Trust
+ * Nothing a peer sends is trusted, secret or not (a peer can be buggy): a dialer's identity must pass
+ * `isNodeId`, a frame must decode to a frame of the bus, and its payload must pass the check registered
+ * with its kind's handler. A malformed frame closes its link, a failed payload check drops its frame, and
+ * each is counted in `counters.framesRejected` by reason; none ever throws.
+ *
  * ## Delivery
  * At most once, in order per (sender, receiver) pair while a connection lasts. Messages may be lost: a
  * full send queue drops its oldest frames, a broken connection drops what it had queued, and during the
@@ -21,16 +27,17 @@
  * const bus = new Transport({ nodeId, clusterSecret, onUnreachable: (peer) => groupsOn(peer).forEach(g => g.reportUnreachable(raftIdOf(g, peer))) });
  * await bus.listen(host, busPort);
  * bus.setPeers(new Map(routing.nodes.map(n => [n.id, { host: n.host, port: n.busPort }])));  // every routing version
- * bus.on('raft', ({ from, payload }) => { for (const m of payload as RaftBatch) groups.get(m.shard)?.step(m.message); });
+ * // The check runs on every frame of the kind: a payload failing it is dropped and counted, never handled.
+ * bus.on('raft', ({ from, payload }) => { for (const m of payload) groups.get(m.shard)?.step(m.message); }, isRaftBatch);
  * // per loop turn: collect every group's Ready.messages, grouped by destination node, then
  * bus.send(nodeId, 'raft', batch);   // one call or many: one write per peer per turn either way
  * ```
  */
 export { BACKOFF_POLICY_DEFAULT, backoffDelayMs, type BackoffPolicy } from './backoff.js';
-export type { Envelope, TransportNodeId } from './envelope.js';
+export { isTransportNodeId, type Envelope, type PayloadCheck, type TransportNodeId } from './envelope.js';
 export { FaultInjector, type FaultDecision, type PartitionDirection } from './fault-injector.js';
 export { FRAME_BYTES_MAX_DEFAULT, FRAME_HEADER_BYTES, FrameDecoder, FrameError, decodeFrameBody, encodeFrame, encodeFrameBytes } from './frame-codec.js';
 export type { PeerAddress } from './peer-link.js';
-export type { PeerCounters, TransportCounters } from './transport-counters.js';
+export { FRAME_REJECT_REASONS, type FrameRejectReason, type PeerCounters, type TransportCounters } from './transport-counters.js';
 export { TransportError, type TransportErrorCode } from './transport-error.js';
 export { Transport, type MessageHandler, type RequestHandler, type TransportOptions } from './transport.js';

@@ -2,7 +2,7 @@
  * Outstanding requests by correlation id, each with a timeout, bounded in number so a peer that never
  * answers cannot make the requester hold unbounded state.
  */
-import type { TransportNodeId } from './envelope.js';
+import type { PayloadCheck, TransportNodeId } from './envelope.js';
 import { TransportError } from './transport-error.js';
 
 interface Pending {
@@ -10,6 +10,7 @@ interface Pending {
   readonly resolve: (payload: unknown) => void;
   readonly reject: (error: TransportError) => void;
   readonly timer: NodeJS.Timeout;
+  readonly check: PayloadCheck<unknown> | undefined;
 }
 
 export class PendingRequests {
@@ -27,9 +28,10 @@ export class PendingRequests {
 
   /**
    * Registers a request to `peer` and returns its id and the promise its response settles, or a
-   * TransportError('overloaded') when `requestsMax` are outstanding already.
+   * TransportError('overloaded') when `requestsMax` are outstanding already. A response failing `check`
+   * fails the request.
    */
-  open(peer: TransportNodeId, timeoutMs: number): { readonly id: number; readonly response: Promise<unknown> } | TransportError {
+  open(peer: TransportNodeId, timeoutMs: number, check?: PayloadCheck<unknown>): { readonly id: number; readonly response: Promise<unknown> } | TransportError {
     if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new Error(`assertion failed: request timeout ${timeoutMs} ms must be positive`);
     if (this.pending.size >= this.requestsMax) {
       return new TransportError('overloaded', `${this.requestsMax} requests already outstanding`);
@@ -42,17 +44,24 @@ export class PendingRequests {
       }, timeoutMs);
       // A pending request alone must not keep the process alive.
       timer.unref();
-      this.pending.set(id, { peer, resolve, reject, timer });
+      this.pending.set(id, { peer, resolve, reject, timer, check });
     });
     return { id, response };
   }
 
-  /** Settles request `id` with the peer's payload; false if it is unknown (timed out already, or forged). */
-  resolve(from: TransportNodeId, id: number, payload: unknown): boolean {
+  /**
+   * Settles request `id` with the peer's payload: 'unknown' if it is not outstanding (timed out already,
+   * or forged), 'malformed' if the payload failed the request's check (the request fails).
+   */
+  resolve(from: TransportNodeId, id: number, payload: unknown): 'resolved' | 'unknown' | 'malformed' {
     const entry = this.take(from, id);
-    if (entry === undefined) return false;
+    if (entry === undefined) return 'unknown';
+    if (entry.check !== undefined && !entry.check(payload, from)) {
+      entry.reject(new TransportError('remote', `malformed response from ${from}`));
+      return 'malformed';
+    }
     entry.resolve(payload);
-    return true;
+    return 'resolved';
   }
 
   /** Fails request `id`; false if it is unknown. */

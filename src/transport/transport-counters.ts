@@ -27,6 +27,15 @@ export interface PeerCounters {
   connectFailures: number;
 }
 
+/**
+ * Why a frame from a peer was refused: its header announced more than the limit (`oversize`), its body
+ * is not one msgpack value (`undecodable`), the value is not a frame of the bus (`shape`), a handshake
+ * named a malformed node id (`identity`), or the payload failed its kind's check (`payload`).
+ */
+export type FrameRejectReason = 'oversize' | 'undecodable' | 'shape' | 'identity' | 'payload';
+
+export const FRAME_REJECT_REASONS: readonly FrameRejectReason[] = ['oversize', 'undecodable', 'shape', 'identity', 'payload'];
+
 /** Counters not tied to a known peer. */
 export interface TransportCounters {
   /** Inbound connections closed at the handshake (bad proof, wrong node id, non-loopback, timeout). */
@@ -39,6 +48,8 @@ export interface TransportCounters {
   unhandled: number;
   /** Connections closed for a malformed or oversize frame after the handshake. */
   protocolErrors: number;
+  /** Frames refused, by reason: those of the handshake refuse the dialer, a bad payload drops its frame, any other closes the link. */
+  readonly framesRejected: Record<FrameRejectReason, number>;
 }
 
 /** Zeroed per-peer counters. */
@@ -60,5 +71,12 @@ export function emptyPeerCounters(): PeerCounters {
 
 /** Zeroed transport counters. */
 export function emptyTransportCounters(): TransportCounters {
-  return { handshakesRefused: 0, dropsUnknownPeer: 0, dropsTooLarge: 0, unhandled: 0, protocolErrors: 0 };
+  return {
+    handshakesRefused: 0,
+    dropsUnknownPeer: 0,
+    dropsTooLarge: 0,
+    unhandled: 0,
+    protocolErrors: 0,
+    framesRejected: { oversize: 0, undecodable: 0, shape: 0, identity: 0, payload: 0 },
+  };
 }

@@ -10,8 +10,10 @@ import {
   FRAME_MESSAGE,
   FRAME_REQUEST,
   FRAME_RESPONSE,
+  isTransportNodeId,
   type DataFrame,
   type Envelope,
+  type PayloadCheck,
   type TransportNodeId,
 } from './envelope.js';
 import { FaultInjector } from './fault-injector.js';
@@ -19,14 +21,20 @@ import { FRAME_BYTES_MAX_DEFAULT, FRAME_HEADER_BYTES, decodeFrameBody, encodeFra
 import { InboundLink } from './inbound-link.js';
 import { PeerLink, type PeerAddress, type QueuedFrame } from './peer-link.js';
 import { PendingRequests } from './pending-requests.js';
-import { emptyPeerCounters, emptyTransportCounters, type PeerCounters, type TransportCounters } from './transport-counters.js';
+import { emptyPeerCounters, emptyTransportCounters, type FrameRejectReason, type PeerCounters, type TransportCounters } from './transport-counters.js';
 import { TransportError, type TransportErrorCode } from './transport-error.js';
 
 /** Receives one-way messages of a kind. Runs synchronously in the socket's data callback: keep it short. */
-export type MessageHandler = (envelope: Envelope) => void;
+export type MessageHandler<P = unknown> = (envelope: Envelope<P>) => void;
 
 /** Answers requests of a kind; a returned value (or promise) is the response, a throw fails the request. */
-export type RequestHandler = (envelope: Envelope) => unknown;
+export type RequestHandler<P = unknown> = (envelope: Envelope<P>) => unknown;
+
+/** A handler with the check its payloads pass first. */
+interface Registered<H> {
+  readonly handler: H;
+  readonly check: PayloadCheck<unknown> | undefined;
+}
 
 /** How to build a Transport. Only `nodeId` is required. */
 export interface TransportOptions {
@@ -47,6 +55,11 @@ export interface TransportOptions {
   readonly handshakeTimeoutMs?: number;
   /** Bound on accepted connections (authenticated or not). Default 1024. */
   readonly inboundConnectionsMax?: number;
+  /**
+   * Which node ids a dialer may claim at the handshake; anything else is refused before it can reach a
+   * handler. Default: 1 to 64 letters, digits, `.`, `_` or `-`.
+   */
+  readonly isNodeId?: (id: TransportNodeId) => boolean;
   /** Reconnect schedule. */
   readonly backoff?: BackoffPolicy;
   /** Uniform in [0, 1); used for backoff jitter. Seeded in tests. */
@@ -73,6 +86,7 @@ export class Transport {
   private readonly sendQueueBytesMax: number;
   private readonly handshakeTimeoutMs: number;
   private readonly inboundConnectionsMax: number;
+  private readonly isNodeId: (id: TransportNodeId) => boolean;
   private readonly backoff: BackoffPolicy;
   private readonly random: () => number;
   private readonly onUnreachable: ((peer: TransportNodeId, reason: string) => void) | undefined;
@@ -81,8 +95,8 @@ export class Transport {
   private readonly inbound = new Set<InboundLink>();
   private readonly inboundByPeer = new Map<TransportNodeId, InboundLink>();
   private readonly peerCountersById = new Map<TransportNodeId, PeerCounters>();
-  private readonly messageHandlers = new Map<string, MessageHandler>();
-  private readonly requestHandlers = new Map<string, RequestHandler>();
+  private readonly messageHandlers = new Map<string, Registered<MessageHandler>>();
+  private readonly requestHandlers = new Map<string, Registered<RequestHandler>>();
   private readonly pending: PendingRequests;
   private readonly delayTimers = new Set<NodeJS.Timeout>();
   private server: Server | null = null;
@@ -96,6 +110,7 @@ export class Transport {
     this.sendQueueBytesMax = options.sendQueueBytesMax ?? 2 * (this.frameBytesMax + FRAME_HEADER_BYTES);
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
     this.inboundConnectionsMax = options.inboundConnectionsMax ?? 1024;
+    this.isNodeId = options.isNodeId ?? isTransportNodeId;
     this.backoff = options.backoff ?? BACKOFF_POLICY_DEFAULT;
     this.random = options.random ?? Math.random;
     this.onUnreachable = options.onUnreachable;
@@ -145,16 +160,22 @@ export class Transport {
     for (const [id, address] of peers) if (id !== this.nodeId) this.peers.set(id, { host: address.host, port: address.port });
   }
 
-  /** Registers the handler of one-way messages of `kind` (one handler per kind). */
-  on(kind: string, handler: MessageHandler): void {
+  /**
+   * Registers the handler of one-way messages of `kind` (one handler per kind). With `check`, a message
+   * whose payload fails it is dropped and counted (`framesRejected.payload`) before the handler sees it.
+   */
+  on<P = unknown>(kind: string, handler: MessageHandler<P>, check?: PayloadCheck<P>): void {
     if (this.messageHandlers.has(kind)) throw new Error(`assertion failed: a handler for '${kind}' is registered already`);
-    this.messageHandlers.set(kind, handler);
+    this.messageHandlers.set(kind, { handler: handler as MessageHandler, check });
   }
 
-  /** Registers the handler of requests of `kind` (one handler per kind). */
-  onRequest(kind: string, handler: RequestHandler): void {
+  /**
+   * Registers the handler of requests of `kind` (one handler per kind). With `check`, a request whose
+   * payload fails it is answered with an error and counted, and the handler never sees it.
+   */
+  onRequest<P = unknown>(kind: string, handler: RequestHandler<P>, check?: PayloadCheck<P>): void {
     if (this.requestHandlers.has(kind)) throw new Error(`assertion failed: a request handler for '${kind}' is registered already`);
-    this.requestHandlers.set(kind, handler);
+    this.requestHandlers.set(kind, { handler: handler as RequestHandler, check });
   }
 
   /**
@@ -171,15 +192,16 @@ export class Transport {
    * Sends a request and resolves with the handler's response. Rejects with a TransportError: 'timeout'
    * after `timeoutMs` (including when the request or its response was lost), or at once with
    * 'unreachable', 'unknown-peer', 'overloaded', 'too-large', 'closed'; 'remote' when the responder had no
-   * handler or its handler failed. The responder needs this node in its peers map to answer.
+   * handler or its handler failed, or the response failed `check` (counted as a rejected payload). The
+   * responder needs this node in its peers map to answer.
    */
-  request(to: TransportNodeId, kind: string, payload: unknown, timeoutMs: number): Promise<unknown> {
+  request<R = unknown>(to: TransportNodeId, kind: string, payload: unknown, timeoutMs: number, check?: PayloadCheck<R>): Promise<R> {
     if (this.closed) return Promise.reject(new TransportError('closed', 'transport closed'));
-    const opened = this.pending.open(to, timeoutMs);
+    const opened = this.pending.open(to, timeoutMs, check);
     if (opened instanceof TransportError) return Promise.reject(opened);
     const refusal = this.sendFrame(to, [FRAME_REQUEST, kind, payload, opened.id], opened.id);
     if (refusal !== null) this.pending.reject(to, opened.id, new TransportError(refusal, `request to ${to} not sent: ${refusal}`));
-    return opened.response;
+    return opened.response as Promise<R>;
   }
 
   /** Counters of traffic with `peer` (zeros if none yet). */
@@ -301,15 +323,22 @@ export class Transport {
       clusterSecret: this.clusterSecret,
       handshakeTimeoutMs: this.handshakeTimeoutMs,
       frameBytesMax: this.frameBytesMax,
+      isNodeId: this.isNodeId,
       onAuthenticated: (authenticated) => {
         const peer = authenticated.peer!;
         // A redial replaces a connection the dialer has given up on (it may not have noticed the break).
         this.inboundByPeer.get(peer)?.close();
         this.inboundByPeer.set(peer, authenticated);
       },
-      onRefused: () => this.counters.handshakesRefused++,
+      onRefused: (_reason, rejected) => {
+        this.counters.handshakesRefused++;
+        if (rejected !== null) this.counters.framesRejected[rejected]++;
+      },
       onFrame: (peer, body, wireBytes) => this.onFrame(peer, body, wireBytes),
-      onProtocolError: () => this.counters.protocolErrors++,
+      onProtocolError: (_peer, reason) => {
+        this.counters.protocolErrors++;
+        this.counters.framesRejected[reason]++;
+      },
       onClose: (closed) => {
         this.inbound.delete(closed);
         if (closed.peer !== null && this.inboundByPeer.get(closed.peer) === closed) this.inboundByPeer.delete(closed.peer);
@@ -318,8 +347,11 @@ export class Transport {
     this.inbound.add(link);
   }
 
-  /** Dispatches one frame from an authenticated peer; returns a message if the frame is malformed. */
-  private onFrame(peer: TransportNodeId, body: Buffer, wireBytes: number): string | null {
+  /**
+   * Dispatches one frame from an authenticated peer; returns why if the frame is malformed (the link is
+   * then closed). A well-formed frame whose payload fails its kind's check is dropped here.
+   */
+  private onFrame(peer: TransportNodeId, body: Buffer, wireBytes: number): FrameRejectReason | null {
     const counters = this.countersOf(peer);
     counters.framesReceived++;
     counters.bytesReceived += wireBytes;
@@ -327,25 +359,27 @@ export class Transport {
       counters.dropsFault++;
       return null;
     }
-    let frame: DataFrame | null;
+    let value: unknown;
     try {
-      frame = asDataFrame(decodeFrameBody(body));
+      value = decodeFrameBody(body);
     } catch {
-      frame = null;
+      return 'undecodable';
     }
-    if (frame === null) return 'malformed frame';
+    const frame = asDataFrame(value);
+    if (frame === null) return 'shape';
     switch (frame[0]) {
       case FRAME_MESSAGE: {
-        const handler = this.messageHandlers.get(frame[1]);
-        if (handler === undefined) this.counters.unhandled++;
-        else handler({ from: peer, to: this.nodeId, kind: frame[1], payload: frame[2] });
+        const registered = this.messageHandlers.get(frame[1]);
+        if (registered === undefined) this.counters.unhandled++;
+        else if (registered.check !== undefined && !registered.check(frame[2], peer)) this.counters.framesRejected.payload++;
+        else registered.handler({ from: peer, to: this.nodeId, kind: frame[1], payload: frame[2] });
         return null;
       }
       case FRAME_REQUEST:
         this.serveRequest(peer, frame[1], frame[2], frame[3]);
         return null;
       case FRAME_RESPONSE:
-        this.pending.resolve(peer, frame[1], frame[2]);
+        if (this.pending.resolve(peer, frame[1], frame[2]) === 'malformed') this.counters.framesRejected.payload++;
         return null;
       case FRAME_ERROR_RESPONSE:
         this.pending.reject(peer, frame[1], new TransportError('remote', `${peer}: ${frame[2]}`));
@@ -354,14 +388,19 @@ export class Transport {
   }
 
   private serveRequest(peer: TransportNodeId, kind: string, payload: unknown, requestId: number): void {
-    const handler = this.requestHandlers.get(kind);
-    if (handler === undefined) {
+    const registered = this.requestHandlers.get(kind);
+    if (registered === undefined) {
       this.counters.unhandled++;
       this.sendFrame(peer, [FRAME_ERROR_RESPONSE, requestId, `no handler for requests of kind '${kind}'`], undefined);
       return;
     }
+    if (registered.check !== undefined && !registered.check(payload, peer)) {
+      this.counters.framesRejected.payload++;
+      this.sendFrame(peer, [FRAME_ERROR_RESPONSE, requestId, `malformed '${kind}' request`], undefined);
+      return;
+    }
     const envelope: Envelope = { from: peer, to: this.nodeId, kind, payload };
-    new Promise<unknown>((resolve) => resolve(handler(envelope))).then(
+    new Promise<unknown>((resolve) => resolve(registered.handler(envelope))).then(
       (response) => {
         const refusal = this.sendFrame(peer, [FRAME_RESPONSE, requestId, response], undefined);
         // An answer too large to send still owes the requester an answer, just a shorter one.

@@ -29,12 +29,14 @@ import { ClientConnection } from '../../src/node/client-connection.js';
 import { CommandDispatcher, type DispatchTarget } from '../../src/node/command-dispatcher.js';
 import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from '../../src/node/membership-step.js';
 import { MultiRaft, type GroupStateMachine } from '../../src/node/multi-raft.js';
-import { nodeIdOf, raftIdOf, type PeerMessage } from '../../src/node/peer-message.js';
+import { nodeIdOf, raftIdOf } from '../../src/node/peer-message.js';
+import { peerBatchCheck } from '../../src/node/peer-message-check.js';
 import { RoutingView } from '../../src/node/routing-view.js';
 import { SplitBuffer } from '../../src/node/split-buffer.js';
 import { SPLIT_TRYAGAIN, SplitRouting } from '../../src/node/split-routing.js';
 import { SplitSource, splitGroupsHost, type SplitSourceHost, type TargetAnswer } from '../../src/node/split-source.js';
 import { answerSplitRequest, requestTargetLeader, splitTargetHost, SPLIT_CHECK_TICKS, SPLIT_REQUEST_TIMEOUT_MS, type SplitRequest } from '../../src/node/split-target.js';
+import { isSplitRequest, isTargetAnswer } from '../../src/node/split-wire-check.js';
 import type { Entry, NodeId, Role } from '../../src/raft/index.js';
 import type { Reply } from '../../src/resp/reply.js';
 import { encodeShardCommand, type ShardCommand } from '../../src/shard/shard-command.js';
@@ -276,7 +278,9 @@ export class SimNode {
     if (!this.alive) return;
     if (!Buffer.isBuffer(wire)) return this.onSplitWire(from, wire);
     const frame = wire;
-    const messages = decodeFrameBody(frame.subarray(FRAME_HEADER_BYTES)) as PeerMessage[];
+    const messages = decodeFrameBody(frame.subarray(FRAME_HEADER_BYTES));
+    // A real node's bus drops a batch that fails this check: the cluster must never refuse its own traffic.
+    if (!peerBatchCheck(this.raftId)(messages, from)) return this.env.checker.fail(`${this.name}: a batch from ${from} fails the bus's check`);
     const fromId = raftIdOf(from);
     for (const message of messages) {
       if (message.t === 'snap-chunk' && this.multiRaft.hasGroup(message.g)) {
@@ -382,6 +386,8 @@ export class SimNode {
   }
 
   private onSplitWire(from: string, wire: Exclude<SimWire, Buffer>): void {
+    // The checks a real node's bus applies to split requests and answers.
+    if (wire.t === 'split-answer' ? !isTargetAnswer(wire.answer) : !isSplitRequest(wire.request)) return this.env.checker.fail(`${this.name}: a ${wire.t} from ${from} fails the bus's check`);
     if (wire.t === 'split-answer') {
       const resolve = this.splitRequests.get(wire.id);
       this.splitRequests.delete(wire.id);
