@@ -53,10 +53,13 @@ function isPeerMessage(value: unknown, sender: NodeId, self: NodeId): value is P
   }
 }
 
-/** Key and value byte strings in pairs, the next cursor, and the shard's meta on a first chunk. */
+/**
+ * Byte strings (a shard's keys and values in pairs, the pilot's state in one: the state machine reads
+ * them), the next cursor, and the shard's meta on a first chunk.
+ */
 function isSnapshotChunk(value: unknown): value is ShardSnapshotChunk {
   if (typeof value !== 'object' || value === null) return false;
   const chunk = value as Fields;
   const entries = chunk['entries'];
-  return areBytes(entries) && entries.length % 2 === 0 && isBytesOrNull(chunk['next']) && (chunk['meta'] === undefined || isBytesOrNull(chunk['meta']));
+  return areBytes(entries) && isBytesOrNull(chunk['next']) && (chunk['meta'] === undefined || isBytesOrNull(chunk['meta']));
 }

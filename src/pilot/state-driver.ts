@@ -23,6 +23,7 @@ import type { Logger } from '../common/logger.js';
 import { assert, UsageError } from '../common/errors.js';
 import { MultiRaft, RaftRequestError } from '../node/multi-raft.js';
 import type { PeerMessage } from '../node/peer-message.js';
+import { peerBatchCheck } from '../node/peer-message-check.js';
 import { NONE, type NodeId, type Role } from '../raft/index.js';
 import { NodeStore } from '../storage/node-store.js';
 import type { LmdbRaftLogStorage } from '../storage/raft-log-store.js';
@@ -351,12 +352,13 @@ export class PilotStateDriver {
       this.transport = transport;
       await transport.listen(this.replication.listenHost, self.busPort);
       transport.setPeers(new Map(others.map((p) => [p.id, { host: p.host, port: p.busPort }])));
-      transport.on('raft', (envelope) => {
-        // Only pilot replicas speak on this bus; anything else that knows the secret is ignored.
-        if (!isPilotId(envelope.from)) return;
+      // Only pilot replicas speak on this bus, and every batch is checked before Raft sees it: a peer that
+      // knows the secret can still be buggy.
+      const fromPilot = (from: string): NodeId | undefined => (isPilotId(from) ? pilotRaftIdOf(from) : undefined);
+      transport.on<readonly PeerMessage[]>('raft', (envelope) => {
         const from = pilotRaftIdOf(envelope.from);
-        for (const message of envelope.payload as PeerMessage[]) this.multiRaft.receive(from, message);
-      });
+        for (const message of envelope.payload) this.multiRaft.receive(from, message);
+      }, peerBatchCheck(this.selfRaftId, fromPilot));
       transport.on('pilot', (envelope) => this.onPeerRequest(envelope.from, envelope.payload));
     }
     this.multiRaft.addGroup(PILOT_GROUP_ID, this.log, this.machine);
