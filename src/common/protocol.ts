@@ -13,11 +13,15 @@ export interface JoinRequest {
   readonly bus_port: number;
   readonly metrics_port: number;
   readonly pid: number;
+  /** The incarnation of the cluster the node's data belongs to, from an earlier join's answer. */
+  readonly cluster_incarnation?: string;
 }
 
 export interface JoinResponse {
   readonly node_id: string;
   readonly routing: RoutingTable;
+  /** The cluster's incarnation; absent only for a cluster from before incarnations whose nodes all predate them. */
+  readonly cluster_incarnation?: string;
 }
 
 /** Statistics of one shard replica, as a node reports them. */

@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import type { RoutingTable } from '../common/routing.js';
 import { EMPTY_ROUTING_TABLE } from '../common/routing.js';
-import type { ShardStats } from '../common/protocol.js';
+import type { JoinResponse, ShardStats } from '../common/protocol.js';
 import { UsageError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { ProtocolError, RespParser } from '../resp/parser.js';
@@ -79,6 +79,8 @@ const EXPIRY_CYCLE_BUDGET_MS = 10;
 const ROUTING_POLL_WAIT_MS = 25_000;
 const PILOT_RETRY_MS_MAX = 2_000;
 const NO_CLUSTER_ID = '0'.repeat(40);
+/** How often a running node the pilot refused asks again (the operator may restore the pilot's data). */
+const JOIN_REFUSED_RETRY_MS = 30_000;
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   if (options.clusterSecret === '') throw new UsageError('a node needs a cluster secret (CLEAVE_CLUSTER_SECRET or --cluster-secret-file): the pilot and the other nodes ask for it');
@@ -330,6 +332,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       try {
         return await fn();
       } catch (err) {
+        if (err instanceof UsageError) throw err;
         logger.warn({ err: (err as Error).message }, `${what} failed; retrying`);
         await sleep(delayMs);
         delayMs = Math.min(delayMs * 2, PILOT_RETRY_MS_MAX);
@@ -338,22 +341,44 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     return undefined;
   };
 
-  const joinOnce = async (): Promise<void> => {
-    const response = await untilSuccess('join', () =>
+  /**
+   * Joins the pilot. A refusal that retrying cannot change (the node's data belongs to another cluster, or
+   * its id to another address) stops a starting node with the pilot's words; a running node says it and
+   * asks again only every JOIN_REFUSED_RETRY_MS, in case the operator restores the pilot.
+   */
+  const joinOnce = async (starting: boolean): Promise<void> => {
+    let incarnation = store.getMeta('cluster_incarnation') as string | undefined;
+    const request = (): Promise<JoinResponse> =>
       pilot.join({
         ...(selfId === undefined ? {} : { node_id: selfId }),
+        ...(incarnation === undefined ? {} : { cluster_incarnation: incarnation }),
         host: options.host,
         port: options.port,
         bus_port: options.busPort,
         metrics_port: options.metricsPort,
         pid: process.pid,
-      }),
-    );
+      });
+    const response = await untilSuccess('join', async () => {
+      try {
+        return await request();
+      } catch (err) {
+        const refusal = err instanceof PilotError && err.status === 409 ? err.refusal : undefined;
+        if (refusal === undefined) throw err;
+        if (starting) throw new UsageError(`the pilot refused this node: ${refusal}`);
+        logger.error({ refusal }, 'the pilot refused this node');
+        await sleep(JOIN_REFUSED_RETRY_MS);
+        throw err;
+      }
+    });
     if (response === undefined) return;
     if (selfId !== response.node_id) {
       selfId = response.node_id;
       await store.putMeta('node_id', selfId);
       rebuildView();
+    }
+    if (response.cluster_incarnation !== undefined && response.cluster_incarnation !== incarnation) {
+      incarnation = response.cluster_incarnation;
+      await store.putMeta('cluster_incarnation', incarnation);
     }
     logger.info({ nodeId: selfId }, 'joined the pilot');
     await startGroups();
@@ -390,9 +415,20 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
   // One join at a time: every heartbeat refused while the pilot does not know us would start another.
   let joining: Promise<void> | undefined;
-  const join = (): Promise<void> => (joining ??= joinOnce().finally(() => (joining = undefined)));
+  const join = (starting = false): Promise<void> => (joining ??= joinOnce(starting).finally(() => (joining = undefined)));
   await startGroups();
-  await join();
+  try {
+    await join(true);
+  } catch (err) {
+    closed = true;
+    clearInterval(expiryTimer);
+    server.close();
+    metricsServer?.close();
+    await groups?.close();
+    await store.close();
+    dataDirLock.release();
+    throw err;
+  }
 
   const shardStats = (intervalMs: number): ShardStats[] => {
     const out: ShardStats[] = [];

@@ -14,6 +14,8 @@ export class PilotError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The pilot's own words, from its JSON error body, when it gave any. */
+    readonly refusal?: string,
   ) {
     super(message);
   }
@@ -64,7 +66,17 @@ export class PilotClient {
       if (err instanceof PilotUnreachableError) throw new PilotError(0, `pilot unreachable: ${err.message}`);
       throw err;
     }
-    if (answer.status < 200 || answer.status >= 300) throw new PilotError(answer.status, `pilot ${answer.url} answered ${answer.status} to ${method} ${path}: ${answer.text}`);
+    if (answer.status < 200 || answer.status >= 300) throw new PilotError(answer.status, `pilot ${answer.url} answered ${answer.status} to ${method} ${path}: ${answer.text}`, errorMessageOf(answer.text));
     return JSON.parse(answer.text) as T;
+  }
+}
+
+/** `error.message` of a JSON error body; undefined for anything else. */
+function errorMessageOf(text: string): string | undefined {
+  try {
+    const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
+    return typeof message === 'string' ? message : undefined;
+  } catch {
+    return undefined;
   }
 }

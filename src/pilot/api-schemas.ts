@@ -203,12 +203,13 @@ export const joinRequestSchema = z
     bus_port: port,
     metrics_port: z.number().int().min(0).max(65535),
     pid: z.number().int().min(1),
+    cluster_incarnation: z.string().regex(/^[0-9a-f]{40}$/).optional().describe('The cluster the node belongs to, from an earlier join.'),
   })
   .register(apiSchemas, { id: 'JoinRequest' }) satisfies z.ZodType<JoinRequest>;
 
 /** Answer of `POST /api/v1/internal/join`. */
 export const joinResponseSchema = z
-  .object({ node_id: z.string(), routing: routingTableSchema })
+  .object({ node_id: z.string(), routing: routingTableSchema, cluster_incarnation: z.string().optional() })
   .register(apiSchemas, { id: 'JoinResponse' }) satisfies z.ZodType<JoinResponse>;
 
 const shardStatsSchema = z.object({

@@ -24,6 +24,8 @@ export interface RegisterNodeCommand extends NodeProcess {
   readonly kind: 'register-node';
   /** 40 lowercase hex characters, chosen by the driver: the id Redis Cluster clients see. */
   readonly clusterId: string;
+  /** Random, chosen by the driver: becomes the cluster's incarnation if it has none yet. */
+  readonly incarnation?: string;
   readonly atMs: number;
 }
 
@@ -163,6 +165,7 @@ export type PilotRejectionReason =
   | 'cluster-id-taken'
   | 'address-in-use'
   | 'address-bound'
+  | 'other-cluster'
   | 'unknown-node'
   | 'keyspace-exists'
   | 'not-enough-nodes'

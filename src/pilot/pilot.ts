@@ -154,6 +154,15 @@ export class Pilot {
     const atMs = this.env.clock();
     const nodeProcess = { host: request.host, port: request.port, busPort: request.bus_port, metricsPort: request.metrics_port, pid: request.pid };
     const knownId = request.node_id;
+    const incarnation = this.state.incarnation;
+    if (request.cluster_incarnation !== undefined && request.cluster_incarnation !== incarnation) {
+      const message =
+        `${knownId ?? 'this node'} belongs to cluster ${request.cluster_incarnation}, but this pilot runs ${incarnation === undefined ? 'a new cluster' : `cluster ${incarnation}`}: ` +
+        `its data was reset or lost, or the node was pointed at another cluster. Restore the pilot's data dir to bring the old cluster back, ` +
+        `or empty the node's data dir (its data is lost) to join this cluster as a new node`;
+      this.env.logger.warn({ node_id: knownId, address: `${request.host}:${request.port}`, incarnation: request.cluster_incarnation }, 'node join refused: another cluster');
+      return { ok: false, reason: 'other-cluster', message };
+    }
     const bound = knownId === undefined ? undefined : this.state.nodes.find((n) => n.id === knownId);
     if (bound !== undefined && (bound.host !== request.host || bound.port !== request.port || bound.busPort !== request.bus_port)) {
       const message =
@@ -164,7 +173,7 @@ export class Pilot {
     }
     const result =
       knownId === undefined
-        ? await this.driver.propose({ kind: 'register-node', clusterId: this.env.newClusterId(), ...nodeProcess, atMs })
+        ? await this.driver.propose({ kind: 'register-node', clusterId: this.env.newClusterId(), incarnation: this.env.newClusterId(), ...nodeProcess, atMs })
         : await this.driver.propose({ kind: 'update-node', nodeId: knownId, ...nodeProcess, atMs });
     if (!result.ok) {
       this.env.logger.warn({ reason: result.reason, address: `${request.host}:${request.port}`, node_id: request.node_id }, `node join refused: ${result.message}`);
@@ -174,7 +183,8 @@ export class Pilot {
     this.env.logger.info({ node_id: result.nodeId, address: `${request.host}:${request.port}`, pid: request.pid }, knownId === undefined ? 'node registered' : 'node rejoined');
     // The node whose join completes the expected set learns the bootstrapped table in this answer.
     await this.bootstrapIfDue();
-    return { node_id: result.nodeId, routing: routingTable(this.state) };
+    const founded = this.state.incarnation;
+    return { node_id: result.nodeId, routing: routingTable(this.state), ...(founded === undefined ? {} : { cluster_incarnation: founded }) };
   }
 
   /**

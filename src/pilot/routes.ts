@@ -338,6 +338,8 @@ function rejectionError(rejection: PilotRejection | DriverRefusal): ApiError {
       return new ApiError('conflict', rejection.message, 'body.node_id');
     case 'address-bound':
       return new ApiError('conflict', rejection.message, 'body.node_id');
+    case 'other-cluster':
+      return new ApiError('conflict', rejection.message, 'body.cluster_incarnation');
     case 'address-in-use':
     case 'cluster-id-taken':
     case 'keyspace-exists':

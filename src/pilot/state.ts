@@ -73,6 +73,11 @@ export interface PilotState {
    * the removal cannot resume the old log under a new shard of the same name.
    */
   readonly retiredShardIds?: readonly string[];
+  /**
+   * The cluster's own random id, founded by the first node's registration (absent in states from before
+   * it existed until a node registers). Nodes keep it, so a pilot whose data was reset can tell them apart.
+   */
+  readonly incarnation?: string;
 }
 
 /** The state before the first command. */
@@ -149,7 +154,13 @@ function registerNode(state: PilotState, command: RegisterNodeCommand): PilotTra
   };
   return {
     // The routing table lists the nodes, so a new node is a new routing version.
-    state: { ...state, routingVersion: state.routingVersion + 1, nextNodeNumber: state.nextNodeNumber + 1, nodes: [...state.nodes, node] },
+    state: {
+      ...state,
+      routingVersion: state.routingVersion + 1,
+      nextNodeNumber: state.nextNodeNumber + 1,
+      nodes: [...state.nodes, node],
+      ...(state.incarnation === undefined && command.incarnation !== undefined ? { incarnation: command.incarnation } : {}),
+    },
     result: { ok: true, nodeId: node.id },
   };
 }
