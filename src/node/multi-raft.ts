@@ -58,6 +58,13 @@ export interface MultiRaftHost {
   onLeaderChange?(groupId: string, leaderId: NodeId, role: Role, term: number): void;
   /** A message arrived for a group this node does not run (a replica being added, or one removed). */
   onUnknownGroup?(groupId: string, from: NodeId): void;
+  /**
+   * A group's log or state machine failed (an entry it cannot decode or apply): the driver stopped that
+   * group, whose requests fail as a removed group's, and runs the others on. The host must discard the
+   * group's writes staged since the last persist, which may hold part of the failed apply, and must not
+   * restart the group. Without this hook a group's failure is fatal (`onFatal`).
+   */
+  onGroupFault?(groupId: string, fault: GroupFaultError): void;
   /** The persist failed: memory no longer matches disk, and the node must stop. */
   onFatal(error: unknown): void;
 }
@@ -91,6 +98,17 @@ export class RaftRequestError extends Error {
     readonly leaderId: NodeId,
   ) {
     super(`raft request failed: ${reason}`);
+  }
+}
+
+/** Why the driver stopped a group: `index` is the entry whose apply failed, undefined when reading the log or stepping Raft failed. */
+export class GroupFaultError extends Error {
+  constructor(
+    readonly groupId: string,
+    readonly index: number | undefined,
+    cause: unknown,
+  ) {
+    super(`raft group ${groupId} failed${index === undefined ? '' : ` to apply entry ${index}`}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 
@@ -318,11 +336,15 @@ export class MultiRaft {
   tick(): void {
     this.ticks++;
     for (const group of this.groups.values()) {
-      group.raw.tick();
-      if (group.role === 'leader') group.leaderContactTick = this.ticks;
-      this.expire(group);
-      this.retrySnapshotPull(group);
-      this.expireSnapshotPulls(group);
+      try {
+        group.raw.tick();
+        if (group.role === 'leader') group.leaderContactTick = this.ticks;
+        this.expire(group);
+        this.retrySnapshotPull(group);
+        this.expireSnapshotPulls(group);
+      } catch (error) {
+        this.refuse(group, error);
+      }
     }
     this.requestTurn();
   }
@@ -334,7 +356,14 @@ export class MultiRaft {
 
   /** Starts an election in the group now (a founding member named leader campaigns at once). */
   campaign(groupId: string): void {
-    this.groups.get(groupId)?.raw.campaign();
+    const group = this.groups.get(groupId);
+    if (group !== undefined) {
+      try {
+        group.raw.campaign();
+      } catch (error) {
+        this.refuse(group, error);
+      }
+    }
     this.requestTurn();
   }
 
@@ -345,21 +374,25 @@ export class MultiRaft {
       this.host.onUnknownGroup?.(message.g, from);
       return;
     }
-    switch (message.t) {
-      case 'raft':
-        if (message.m.type === 'MsgApp' || message.m.type === 'MsgHeartbeat' || message.m.type === 'MsgSnap') group.leaderContactTick = this.ticks;
-        if (message.m.type === 'MsgSnap') this.startSnapshotPull(group, from, message.m);
-        else group.raw.step(message.m);
-        break;
-      case 'snap-req':
-        this.serveSnapshotChunk(group, from, message.snap, message.cursor);
-        break;
-      case 'snap-chunk':
-        this.onSnapshotChunk(group, message.snap, message.cursor, message.chunk);
-        break;
-      case 'snap-gone':
-        if (group.incoming?.snap === message.snap) group.incoming = undefined;
-        break;
+    try {
+      switch (message.t) {
+        case 'raft':
+          if (message.m.type === 'MsgApp' || message.m.type === 'MsgHeartbeat' || message.m.type === 'MsgSnap') group.leaderContactTick = this.ticks;
+          if (message.m.type === 'MsgSnap') this.startSnapshotPull(group, from, message.m);
+          else group.raw.step(message.m);
+          break;
+        case 'snap-req':
+          this.serveSnapshotChunk(group, from, message.snap, message.cursor);
+          break;
+        case 'snap-chunk':
+          this.onSnapshotChunk(group, message.snap, message.cursor, message.chunk);
+          break;
+        case 'snap-gone':
+          if (group.incoming?.snap === message.snap) group.incoming = undefined;
+          break;
+      }
+    } catch (error) {
+      this.refuse(group, error);
     }
     this.requestTurn();
   }
@@ -442,13 +475,17 @@ export class MultiRaft {
     if (this.closed) return;
     const staged: StagedReady[] = [];
     for (const group of this.groups.values()) {
-      this.issueReads(group);
-      // A group whose last Ready is still being persisted waits; the others need not wait for it.
-      if (group.outstanding || !group.raw.hasReady()) continue;
-      group.outstanding = true;
-      staged.push(this.stage(group, group.raw.ready()));
+      try {
+        this.issueReads(group);
+        // A group whose last Ready is still being persisted waits; the others need not wait for it.
+        if (group.outstanding || !group.raw.hasReady()) continue;
+        group.outstanding = true;
+        staged.push(this.stage(group, group.raw.ready()));
+      } catch (error) {
+        this.refuse(group, error);
+      }
     }
-    if (staged.length === 0) return;
+    if (staged.length === 0 || this.closed) return;
     // Persists of successive turns land in order (each is one LMDB transaction after the previous).
     this.host.persist().then(
       () => {
@@ -495,7 +532,7 @@ export class MultiRaft {
       // After a restart Raft hands back entries the durable state already holds.
       if (entry.index <= group.log.appliedIndex()) continue;
       if (entry.index >= firstUnpersisted) appliedUnpersisted = true;
-      const result = entry.type === 'normal' && entry.data.length > 0 ? group.machine.apply(entry) : undefined;
+      const result = applyEntry(group, entry);
       const proposal = group.proposals.get(entry.index);
       if (proposal !== undefined) {
         group.proposals.delete(entry.index);
@@ -526,27 +563,43 @@ export class MultiRaft {
     for (const { group, ready, answers } of staged) {
       group.outstanding = false;
       if (group.removed) continue;
-      for (const m of ready.messages) {
-        let batch = outbox.get(m.to);
-        if (batch === undefined) outbox.set(m.to, (batch = []));
-        batch.push({ t: 'raft', g: group.id, m });
-        if (m.type === 'MsgSnap') group.snapshotPulls.set(m.to, this.ticks);
+      try {
+        for (const m of ready.messages) {
+          let batch = outbox.get(m.to);
+          if (batch === undefined) outbox.set(m.to, (batch = []));
+          batch.push({ t: 'raft', g: group.id, m });
+          if (m.type === 'MsgSnap') group.snapshotPulls.set(m.to, this.ticks);
+        }
+        group.raw.advance(ready);
+        if (ready.snapshot !== null) group.confHistory = [{ index: ready.snapshot.metadata.index, confState: ready.snapshot.metadata.confState }];
+        for (let i = ready.committedEntries.length - 1; i >= 0; i--) {
+          const entry = ready.committedEntries[i]!;
+          if (entry.type !== 'confChange') continue;
+          group.confHistory.push({ index: entry.index, confState: group.raw.confState() });
+          break;
+        }
+        for (const { proposal, result } of answers) proposal.resolve(result);
+        this.serveConfirmedReads(group);
+        this.runStableWaiters(group);
+        this.compact(group);
+        if (group.wantSnapshot && group.role === 'leader') this.prepareSnapshot(group);
+      } catch (error) {
+        this.refuse(group, error);
       }
-      group.raw.advance(ready);
-      if (ready.snapshot !== null) group.confHistory = [{ index: ready.snapshot.metadata.index, confState: ready.snapshot.metadata.confState }];
-      for (let i = ready.committedEntries.length - 1; i >= 0; i--) {
-        const entry = ready.committedEntries[i]!;
-        if (entry.type !== 'confChange') continue;
-        group.confHistory.push({ index: entry.index, confState: group.raw.confState() });
-        break;
-      }
-      for (const { proposal, result } of answers) proposal.resolve(result);
-      this.serveConfirmedReads(group);
-      this.runStableWaiters(group);
-      this.compact(group);
-      if (group.wantSnapshot && group.role === 'leader') this.prepareSnapshot(group);
     }
     for (const [to, messages] of outbox) this.host.send(to, messages);
+  }
+
+  /** Stops a group whose log or state machine failed and tells the host; the other groups run on. */
+  private refuse(group: Group, error: unknown): void {
+    const fault = error instanceof GroupFaultError ? error : new GroupFaultError(group.id, undefined, error);
+    if (this.host.onGroupFault === undefined) {
+      this.closed = true;
+      this.host.onFatal(fault);
+      return;
+    }
+    this.removeGroup(group.id);
+    this.host.onGroupFault(group.id, fault);
   }
 
   private onSoftState(group: Group, leaderId: NodeId, role: Role): void {
@@ -730,6 +783,16 @@ export class MultiRaft {
       prepared.reader.close();
       group.prepared = undefined;
     }
+  }
+}
+
+/** Applies a committed entry that carries a command; a failure names the entry. */
+function applyEntry(group: Group, entry: Entry): unknown {
+  if (entry.type !== 'normal' || entry.data.length === 0) return undefined;
+  try {
+    return group.machine.apply(entry);
+  } catch (cause) {
+    throw new GroupFaultError(group.id, entry.index, cause);
   }
 }
 

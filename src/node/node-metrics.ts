@@ -34,6 +34,12 @@ export class NodeMetrics implements CommandObserver {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly refusedReplicas = new Counter({
+    name: 'cleave_node_refused_replicas_total',
+    help: 'Shard replicas stopped because an entry of their log or their data failed to decode or apply, by shard',
+    labelNames: ['shard'],
+    registers: [this.registry],
+  });
   private bufferedWrites: () => number = () => 0;
   /** Read at scrape time from the bus's own counters (undefined until the node has joined). */
   private busCounters: () => TransportCounters | undefined = () => undefined;

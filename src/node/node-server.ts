@@ -142,6 +142,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       tickMs: options.raftTickMs,
       electionTimeoutMs: options.electionTimeoutMs,
       onLeaderChange,
+      onRefused: (shardId) => metrics.refusedReplicas.labels(shardId).inc(),
       splits: {
         buffer: splitBuffer,
         report: (report) => pilot.reportSplit(report).catch((err: unknown) => {

@@ -20,7 +20,7 @@ import type { FaultInjector } from '../transport/fault-injector.js';
 import type { TransportCounters } from '../transport/transport-counters.js';
 import { Transport } from '../transport/transport.js';
 import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from './membership-step.js';
-import { MultiRaft } from './multi-raft.js';
+import { MultiRaft, type GroupFaultError } from './multi-raft.js';
 import { isNodeId, nodeIdOf, raftIdOf } from './peer-message.js';
 import { peerBatchCheck } from './peer-message-check.js';
 import type { RoutingView } from './routing-view.js';
@@ -41,6 +41,8 @@ export interface ShardGroupsOptions {
   readonly electionTimeoutMs: number;
   /** A group's leader changed as this node sees it. */
   readonly onLeaderChange: (shardId: string) => void;
+  /** This node stopped running a replica whose log or data failed to decode or apply. */
+  readonly onRefused: (shardId: string) => void;
   /** What split source drivers need from the node beyond the groups: the buffer, the pilot, redirects. */
   readonly splits: Pick<SplitSourceHost, 'buffer' | 'report' | 'movedToTarget' | 'observer'>;
 }
@@ -64,6 +66,8 @@ export class ShardGroups {
   private readonly splitDrivers = new Map<string, Promise<void>>();
   /** The target replica that last answered as leader, by target shard. */
   private readonly targetLeaders = new Map<string, string>();
+  /** Replicas stopped because their log or data failed: not started again before the node restarts. */
+  private readonly refused = new Set<string>();
 
   private constructor(
     private readonly options: ShardGroupsOptions,
@@ -89,6 +93,7 @@ export class ShardGroups {
         persist: () => options.store.commitAll(),
         schedule: (fn) => setImmediate(fn),
         onLeaderChange: (groupId, leaderId, role, term) => this.onLeaderChange(groupId, leaderId, role, term),
+        onGroupFault: (groupId, fault) => this.refuse(groupId, fault),
         onFatal: (error) => {
           options.logger.fatal({ err: error }, 'raft persist failed: stopping, memory no longer matches disk');
           process.exit(1);
@@ -137,7 +142,7 @@ export class ShardGroups {
     const first = this.view === undefined;
     this.view = view;
     this.transport.setPeers(new Map(view.nodes.map((n) => [n.id, { host: n.host, port: n.busPort }])));
-    for (const shard of view.hostedShards()) if (!this.multiRaft.hasGroup(shard.id)) this.startGroup(shard);
+    for (const shard of view.hostedShards()) if (!this.multiRaft.hasGroup(shard.id) && !this.refused.has(shard.id)) this.startGroup(shard);
     if (first) this.resumeUnlisted(view);
     this.dropUnwanted();
     this.driveSplits();
@@ -200,7 +205,7 @@ export class ShardGroups {
     const { store } = this.options;
     for (const groupId of store.raftGroupIds()) {
       const shard = view.table.shards.find((s) => s.id === groupId);
-      if (shard === undefined || this.multiRaft.hasGroup(groupId)) continue;
+      if (shard === undefined || this.multiRaft.hasGroup(groupId) || this.refused.has(groupId)) continue;
       // An empty log holds no vote worth keeping: nothing to resume.
       if (store.openRaftLog(groupId).lastIndex() === 0) continue;
       this.startGroup(shard);
@@ -324,6 +329,18 @@ export class ShardGroups {
     this.replicas.delete(shardId);
     this.options.logger.info({ shard: shardId }, 'shard replica removed: dropping its data');
     await this.options.store.dropShard(shardId);
+  }
+
+  /**
+   * MultiRaft stopped the shard's group: an entry or stored value it cannot decode or apply. The replica
+   * stays stopped, with its data and log on disk as of the last persist, and the node serves the others.
+   */
+  private refuse(shardId: string, fault: GroupFaultError): void {
+    this.refused.add(shardId);
+    this.replicas.delete(shardId);
+    this.options.store.closeShard(shardId, 'was refused: its log or data failed to decode or apply');
+    this.options.logger.error({ shard: shardId, index: fault.index, err: fault.cause }, 'shard replica refused: its log or data failed; the other replicas run on');
+    this.options.onRefused(shardId);
   }
 
   private onLeaderChange(groupId: string, leaderId: NodeId, role: Role, term: number): void {

@@ -6,6 +6,7 @@
  */
 import { SLOT_COUNT, keyHashSlot } from '../common/slots.js';
 import { assert } from '../common/errors.js';
+import { bufferOf } from './lmdb-bytes.js';
 
 /** Bytes of the slot prefix in front of every user key. */
 export const SLOT_PREFIX_BYTES = 2;
@@ -45,8 +46,9 @@ export function encodeDataKey(key: Uint8Array): Buffer {
   return encodeSlotKey(keyHashSlot(key), key);
 }
 
-/** Splits an LMDB key back into slot and user key. The user key is a view of `encoded`, not a copy. */
-export function decodeSlotKey(encoded: Buffer): SlotKey {
+/** Splits an LMDB key back into slot and user key. The user key is a view of `stored`, not a copy. */
+export function decodeSlotKey(stored: Uint8Array): SlotKey {
+  const encoded = bufferOf(stored);
   assert(encoded.length >= SLOT_PREFIX_BYTES, `stored key of ${encoded.length} bytes has no slot prefix`);
   return { slot: encoded.readUInt16BE(0), key: encoded.subarray(SLOT_PREFIX_BYTES) };
 }

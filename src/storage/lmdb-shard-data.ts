@@ -12,6 +12,7 @@
  */
 import type { Database } from 'lmdb';
 import { assert } from '../common/errors.js';
+import { readStored } from './lmdb-bytes.js';
 import { USER_KEY_BYTES_MAX, decodeSlotKey, encodeDataKey, encodeSlotKey, slotRange } from './key-encoding.js';
 import { decodeValue, encodeExpireAtMs, encodeValue, encodedExpireAtMs, readExpireAtMs } from './value-encoding.js';
 import type { ScannedKey, ShardData, ShardSnapshotChunk, ShardSnapshotReader, SlotBounds, StoredValue } from './types.js';
@@ -119,7 +120,7 @@ export class LmdbShardData implements ShardData {
     }
     // No key that long can have been stored, and lmdb-js would throw on it.
     if (this.clearGeneration !== undefined || key.length > USER_KEY_BYTES_MAX) return undefined;
-    const stored = this.data.getBinaryFast(encodeDataKey(key));
+    const stored = readStored(this.data, encodeDataKey(key));
     return stored === undefined ? undefined : decodeValue(stored);
   }
 
@@ -324,7 +325,7 @@ export class LmdbShardData implements ShardData {
       };
     }
     if (this.clearGeneration !== undefined) return ABSENT;
-    const stored = this.data.getBinaryFast(dataKey);
+    const stored = readStored(this.data, dataKey);
     if (stored === undefined) return ABSENT;
     return { encodedBytes: stored.length, expiryIndexed: encodedExpireAtMs(stored) > 0 };
   }

@@ -53,6 +53,8 @@ export class NodeStore {
   private readonly raftLogs = new Map<string, LmdbRaftLogStorage>();
   /** Shards whose drop is not durable yet, with the promise of that drop. */
   private readonly drops = new Map<string, Promise<void>>();
+  /** Shards closed with `closeShard`, with why: they stay closed until the store is reopened. */
+  private readonly closedShards = new Map<string, string>();
   /** Metadata writes not durable yet, so `getMeta` reads its own writes. */
   private readonly pendingMeta = new Map<string, PendingMeta>();
   private closed = false;
@@ -84,6 +86,7 @@ export class NodeStore {
     this.assertOpen();
     assertShardId(shardId);
     assert(!this.drops.has(shardId), `shard ${shardId} is being dropped: wait for dropShard() before reopening it`);
+    this.assertNotClosed(shardId);
     const cached = this.shards.get(shardId);
     if (cached !== undefined) return cached;
     const recordKey = shardRecordKey(shardId);
@@ -148,6 +151,22 @@ export class NodeStore {
     return dropped;
   }
 
+  /**
+   * Closes the shard's data and the log of the Raft group with the same id, keeping them on disk, for a
+   * replica the node stops running (its log or data failed to decode): their writes not yet committed are
+   * discarded, since they may hold part of a failed apply; commits already started land; later commits
+   * skip them. They cannot be opened again until the store is reopened. `reason` completes "shard <id> ...".
+   */
+  closeShard(shardId: string, reason: string): void {
+    this.assertOpen();
+    this.closedShards.set(shardId, reason);
+    this.shards.get(shardId)?.detach(reason);
+    this.shards.delete(shardId);
+    // Its background deletion, if one is in flight, finishes on its own.
+    void this.raftLogs.get(shardId)?.detach(reason);
+    this.raftLogs.delete(shardId);
+  }
+
   /** Ids of the shards stored on this node (durably created and not being dropped), in byte order. */
   shardIds(): string[] {
     this.assertOpen();
@@ -168,6 +187,7 @@ export class NodeStore {
     this.assertOpen();
     assertRaftGroupId(groupId);
     assert(!this.drops.has(groupId), `raft group ${groupId} is being dropped: wait for dropShard() before reopening it`);
+    this.assertNotClosed(groupId);
     const cached = this.raftLogs.get(groupId);
     if (cached !== undefined) return cached;
     const log = LmdbRaftLogStorage.open(this.root, this.meta, groupId, options);
@@ -242,6 +262,11 @@ export class NodeStore {
 
   private assertOpen(): void {
     assert(!this.closed, 'the node store is closed');
+  }
+
+  private assertNotClosed(shardId: string): void {
+    const reason = this.closedShards.get(shardId);
+    assert(reason === undefined, `shard ${shardId} ${reason}: it opens again with the store`);
   }
 }
 

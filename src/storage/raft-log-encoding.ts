@@ -7,6 +7,7 @@ import { assert } from '../common/errors.js';
 import type { Entry, EntryType } from '../raft/log-entry.js';
 import type { HardState } from '../raft/hard-state.js';
 import type { SnapshotMetadata } from '../raft/snapshot.js';
+import { bufferOf } from './lmdb-bytes.js';
 
 /** Bumped when the stored layout changes incompatibly; a log of another format is refused. */
 export const RAFT_LOG_FORMAT = 1;
@@ -50,9 +51,9 @@ export function encodeIndexKey(index: number): Buffer {
 }
 
 /** The index an LMDB key stands for. */
-export function decodeIndexKey(key: Buffer): number {
+export function decodeIndexKey(key: Uint8Array): number {
   assert(key.length === 8, `log key of ${key.length} bytes, expected 8`);
-  return readUint64(key, 0);
+  return readUint64(bufferOf(key), 0);
 }
 
 /** The LMDB value of an entry (its index is the key). */
@@ -66,16 +67,18 @@ export function encodeEntryValue(entry: Entry): Buffer {
   return out;
 }
 
-/** Decodes a value written by `encodeEntryValue`; `value` must be a buffer of its own (data is a view into it). */
-export function decodeEntryValue(index: number, value: Buffer): Entry {
+/** Decodes a value written by `encodeEntryValue`; `stored` must be memory of its own (data is a view into it). */
+export function decodeEntryValue(index: number, stored: Uint8Array): Entry {
+  const value = bufferOf(stored);
   assert(value.length >= VALUE_HEADER_BYTES, `log entry ${index} is too short (${value.length} bytes)`);
   const type = TYPE_CODES[value[8]!];
   assert(type !== undefined, `log entry ${index} has unknown type code ${value[8]}`);
   return { index, term: readUint64(value, 0), type, data: value.subarray(VALUE_HEADER_BYTES) };
 }
 
-/** The term of an encoded entry, without decoding the rest (the hot path of `term()`). */
-export function decodeEntryTerm(value: Buffer): number {
-  assert(value.length >= VALUE_HEADER_BYTES, `log entry value is too short (${value.length} bytes)`);
+/** The term of entry `index`'s encoded value, without decoding the rest (the hot path of `term()`). */
+export function decodeEntryTerm(index: number, stored: Uint8Array): number {
+  const value = bufferOf(stored);
+  assert(value.length >= VALUE_HEADER_BYTES, `log entry ${index} is too short (${value.length} bytes)`);
   return readUint64(value, 0);
 }

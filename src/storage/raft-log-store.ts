@@ -25,6 +25,7 @@ import { entrySizeBytes, type Entry } from '../raft/log-entry.js';
 import type { NodeId } from '../raft/node-id.js';
 import { bootstrapSnapshot, EMPTY_SNAPSHOT, type ConfState, type Snapshot, type SnapshotMetadata } from '../raft/snapshot.js';
 import type { RaftLogStorage, StorageError } from '../raft/storage.js';
+import { readStored } from './lmdb-bytes.js';
 import { assertRaftGroupId, raftLogDbName, raftRecordKey } from './raft-group-ids.js';
 import {
   decodeEntryTerm,
@@ -184,9 +185,9 @@ export class LmdbRaftLogStorage implements RaftLogStorage {
     if (index === this.truncated.index) return this.truncated.term;
     if (index > this.last) return 'unavailable';
     if (index >= this.tailFirst) return this.tail[index - this.tailFirst]!.term;
-    const value = this.entriesDb.getBinaryFast(encodeIndexKey(index));
+    const value = readStored(this.entriesDb, encodeIndexKey(index));
     assert(value !== undefined, `raft group ${this.groupId}: log entry ${index} is missing`);
-    return decodeEntryTerm(value);
+    return decodeEntryTerm(index, value);
   }
 
   firstIndex(): number {
