@@ -128,6 +128,11 @@ const CLEANUP_BATCH_BYTES = 64 * 1024;
 const CLEANUP_IN_FLIGHT = 8;
 /** Between attempts when the target does not answer, or answers without taking the request. */
 const RETRY_MS = 100;
+/**
+ * Cleanup passes over the moved range: the first deletes what it lists, the second finds it empty. More
+ * means something still writes there, which the commit forbids.
+ */
+const CLEANUP_PASSES_MAX = 8;
 /** Pause of a catch-up round that found nothing newly committed to forward. */
 const CATCH_UP_IDLE_MS = 5;
 const TRYAGAIN_ROLLBACK = error('TRYAGAIN the split of this slot was rolled back; retry');
@@ -453,7 +458,8 @@ export class SplitSource {
    */
   private async cleanup(state: SourceSplitState): Promise<void> {
     const replica = this.replica();
-    for (;;) {
+    for (let pass = 1; ; pass++) {
+      if (pass > CLEANUP_PASSES_MAX) throw new Error(`split ${this.taskId}: the moved range still holds keys after ${CLEANUP_PASSES_MAX} cleanup passes`);
       await replica.data.flushed();
       const inFlight: Promise<void>[] = [];
       let after: Buffer | undefined;
