@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Packr } from 'msgpackr';
 import { keyHashSlot } from '../../src/common/slots.js';
 import type { Entry } from '../../src/raft/index.js';
 import type { Reply } from '../../src/resp/reply.js';
@@ -364,3 +365,16 @@ for (const storage of STORAGES) {
     });
   });
 }
+
+describe('a target state stored before snapshot attempts were numbered', () => {
+  it('reads as attempt 0, takes its unnumbered chunks, and gives way to a numbered reset', () => {
+    const data = new MemoryShardData('s2');
+    const stored = { role: 'target', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex: 7, nextCursor: null, snapshotDone: false, lastSourceIndex: 7, handedOff: false, bytesIngested: 0 };
+    data.setMeta(new Packr({ useRecords: false }).pack([2, stored, { start: SPLIT, end: SPLIT }, []]));
+    const target = new Replica(new ShardReplica('s2', data));
+    const state = target.replica.splitState();
+    assert.equal(state?.role === 'target' && state.attempt, 0);
+    assert.equal(target.split({ kind: 'split-ingest', taskId: 't1', snapshotIndex: 7, attempt: 0, cursor: null, entries: [], next: null }).ok, true);
+    assert.equal(target.split({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex: 9, attempt: 1 }).ok, true);
+  });
+});
