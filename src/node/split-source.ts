@@ -22,14 +22,19 @@ import {
   bufferingStep,
   catchUpStep,
   CANCELLED,
+  chunkTaken,
   etaSeconds,
+  forwardTaken,
   handedOff,
+  holdsAttempt,
+  nextAttempt,
   reportDue,
   resumeSplit,
   switchStart,
   targetSilenceStep,
   transferStart,
   type BufferCondition,
+  type SnapshotAttempt,
 } from './split-step.js';
 
 /** What the target's leader answered to a split request. */
@@ -37,6 +42,8 @@ export type TargetAnswer =
   | { readonly kind: 'ok'; readonly result: SplitApplyResult | null; readonly state: ShardSplitState | null; readonly owned: OwnedRange | null }
   | { readonly kind: 'not-leader' }
   | { readonly kind: 'unreachable'; readonly reason: string };
+
+type OkAnswer = Extract<TargetAnswer, { kind: 'ok' }>;
 
 /** The node around a split's source driver. */
 export interface SplitSourceHost {
@@ -119,8 +126,13 @@ const CLEANUP_BATCH_KEYS = 1_000;
 const CLEANUP_BATCH_BYTES = 64 * 1024;
 /** Cleanup entries proposed and not yet applied. */
 const CLEANUP_IN_FLIGHT = 8;
-/** Between attempts when the target does not answer. */
+/** Between attempts when the target does not answer, or answers without taking the request. */
 const RETRY_MS = 100;
+/**
+ * Cleanup passes over the moved range: the first deletes what it lists, the second finds it empty. More
+ * means something still writes there, which the commit forbids.
+ */
+const CLEANUP_PASSES_MAX = 8;
 /** Pause of a catch-up round that found nothing newly committed to forward. */
 const CATCH_UP_IDLE_MS = 5;
 const TRYAGAIN_ROLLBACK = error('TRYAGAIN the split of this slot was rolled back; retry');
@@ -144,8 +156,8 @@ export class SplitSource {
     buffered_requests: 0,
     eta_seconds: null,
   };
-  /** When the target last answered; its silence past `targetTimeoutMs` rolls the split back. */
-  private targetHeardMs: number;
+  /** The snapshot of the task the target holds, once this driver sent or found it: what forwards belong to. */
+  private attempt: SnapshotAttempt | undefined;
 
   constructor(
     private readonly host: SplitSourceHost,
@@ -157,7 +169,6 @@ export class SplitSource {
     this.params = split.params;
     this.cancelRequested = split.cancelRequested ?? false;
     this.term = host.term(shard.id);
-    this.targetHeardMs = host.now();
   }
 
   /** Runs the split from wherever the source's log has it; resolves when done here (or leadership moved). */
@@ -221,7 +232,7 @@ export class SplitSource {
   /** Snapshot, catch-up, buffering and the commit; resolves with the source index the target holds, or 'aborted'. */
   private async transferAndCatchUp(state: SourceSplitState): Promise<number | 'aborted'> {
     await this.report('snapshot_transfer', state.splitSlot, true);
-    const probe = await this.untilTarget(null, state);
+    const probe = await this.untilTarget(null, state, () => true);
     if (probe === 'aborted') return probe;
     let applied = await this.catchUpFrom(state, probe);
     if (applied === 'aborted') return applied;
@@ -229,8 +240,9 @@ export class SplitSource {
     await this.report('catching_up', state.splitSlot, true);
     const catchUpStartMs = this.host.now();
     const firstDelay = this.host.lastIndex(this.shard.id) - applied;
+    // One batch a round: every batch is followed by the checks of a cancel and of the deadlines.
     for (;;) {
-      const forwarded = await this.forward(state, applied, this.host.commitIndex(this.shard.id));
+      const forwarded = await this.forwardBatch(state, applied, this.host.commitIndex(this.shard.id));
       if (forwarded === 'aborted') return forwarded;
       applied = forwarded;
       const delay = this.host.lastIndex(this.shard.id) - applied;
@@ -256,7 +268,7 @@ export class SplitSource {
       const next = bufferingStep(this.bufferCondition(), applied, heldFrom, this.params);
       if (next.kind === 'abort') return this.abort(state, next.reason);
       if (next.kind === 'commit') break;
-      const forwarded = await this.forward(state, applied, Math.min(heldFrom, this.host.commitIndex(this.shard.id)));
+      const forwarded = await this.forwardBatch(state, applied, Math.min(heldFrom, this.host.commitIndex(this.shard.id)));
       if (forwarded === 'aborted') return forwarded;
       // Entries proposed before the buffering still committing: give them a moment.
       if (forwarded === applied) await this.host.sleep(1);
@@ -282,23 +294,28 @@ export class SplitSource {
    * this task's snapshot and the source's log still has what follows, else after a fresh snapshot.
    * Either way the source's log is kept from there on, so catch-up never finds it compacted.
    */
-  private async catchUpFrom(state: SourceSplitState, probe: Extract<TargetAnswer, { kind: 'ok' }>): Promise<number | 'aborted'> {
-    const start = transferStart(this.targetState(probe), this.host.firstIndex(this.shard.id));
+  private async catchUpFrom(state: SourceSplitState, probe: OkAnswer): Promise<number | 'aborted'> {
+    const target = this.targetState(probe);
+    const start = transferStart(target, this.host.firstIndex(this.shard.id));
     if (start.kind === 'forward') {
       this.host.retainLogFrom(this.shard.id, start.from + 1);
+      this.attempt = start.attempt;
       return start.from;
     }
-    const sent = await this.sendSnapshot(state);
+    const sent = await this.sendSnapshot(state, target);
     return sent === 'aborted' ? sent : sent.lastSourceIndex;
   }
 
   /** This task's split state on the target, from its answer. */
-  private targetState(answer: Extract<TargetAnswer, { kind: 'ok' }>): TargetSplitState | null {
+  private targetState(answer: OkAnswer): TargetSplitState | null {
     return answer.state?.role === 'target' && answer.state.taskId === this.taskId ? answer.state : null;
   }
 
-  /** A fresh snapshot of the moving range at a stable applied index, sent chunk by chunk. */
-  private async sendSnapshot(state: SourceSplitState): Promise<TargetSplitState | 'aborted'> {
+  /**
+   * A fresh snapshot of the moving range at a stable applied index, sent chunk by chunk as the attempt after
+   * the one the target `holds`: a reset or a chunk of an earlier attempt, delivered late, is refused there.
+   */
+  private async sendSnapshot(state: SourceSplitState, holds: TargetSplitState | null): Promise<TargetSplitState | 'aborted'> {
     const replica = this.replica();
     const { index, reader, total } = await this.host.stableState(this.shard.id, (appliedIndex) => ({
       index: appliedIndex,
@@ -309,14 +326,24 @@ export class SplitSource {
     this.host.retainLogFrom(this.shard.id, index + 1);
     try {
       this.progress = { ...this.progress, snapshot_index: index, snapshot_bytes_total: total, snapshot_bytes_sent: 0, snapshot_done: false };
-      const reset = await this.untilTarget({ kind: 'split-reset', taskId: this.taskId, source: this.shard.id, splitSlot: state.splitSlot, end: state.end, snapshotIndex: index }, state);
+      const attempt: SnapshotAttempt = { attempt: nextAttempt(holds), snapshotIndex: index };
+      this.attempt = attempt;
+      const reset = await this.untilTarget(
+        { kind: 'split-reset', taskId: this.taskId, source: this.shard.id, splitSlot: state.splitSlot, end: state.end, snapshotIndex: index, attempt: attempt.attempt },
+        state,
+        (answer) => holdsAttempt(this.targetState(answer), attempt),
+      );
       if (reset === 'aborted') return reset;
       let cursor: Uint8Array | null = null;
       let sent = 0;
       const startMs = this.host.now();
       for (;;) {
         const chunk = reader.chunk(cursor, this.params.snapshotChunkBytes);
-        const answer = await this.untilTarget({ kind: 'split-ingest', taskId: this.taskId, snapshotIndex: index, cursor, entries: chunk.entries, next: chunk.next }, state);
+        const answer = await this.untilTarget(
+          { kind: 'split-ingest', taskId: this.taskId, snapshotIndex: index, attempt: attempt.attempt, cursor, entries: chunk.entries, next: chunk.next },
+          state,
+          (taken) => chunkTaken(this.targetState(taken), attempt, chunk.next),
+        );
         if (answer === 'aborted') return answer;
         let bytes = 0;
         for (const entry of chunk.entries) bytes += entry.byteLength;
@@ -326,11 +353,7 @@ export class SplitSource {
         await this.report('snapshot_transfer', state.splitSlot, false);
         // After the commit (a snapshot resent while switching) nothing rolls back.
         if (this.cancelRequested && state.phase === 'begun') return this.abort(state, CANCELLED);
-        if (chunk.next === null) {
-          const target = answer.state;
-          if (target?.role !== 'target' || !target.snapshotDone) throw new Error(`the target did not take the snapshot of ${this.taskId}`);
-          return target;
-        }
+        if (chunk.next === null) return this.targetState(answer)!;
         cursor = chunk.next;
       }
     } finally {
@@ -338,22 +361,21 @@ export class SplitSource {
     }
   }
 
-  /** Forwards the moving part of committed entries after `applied` through `through`; the target's new applied index. */
-  private async forward(state: SourceSplitState, applied: number, through: number): Promise<number | 'aborted'> {
-    let done = applied;
-    while (done < through) {
-      const forwarded = await this.sendBatch(state, await this.nextBatch(state, done, through));
-      if (forwarded === 'aborted') return forwarded;
-      done = forwarded;
-    }
-    return done;
+  /** Forwards the next batch of committed entries after `applied`, through `through` at most; the target's new applied index. */
+  private async forwardBatch(state: SourceSplitState, applied: number, through: number): Promise<number | 'aborted'> {
+    if (applied >= through) return applied;
+    return this.sendBatch(state, await this.nextBatch(state, applied, through));
   }
 
-  /** Sends one batch as a `split-forward`; the target's new applied index. */
+  /** Sends one batch as a `split-forward`; the target's new applied index, at least the batch's last. */
   private async sendBatch(state: SourceSplitState, batch: ForwardBatch): Promise<number | 'aborted'> {
-    const answer = await this.untilTarget({ kind: 'split-forward', taskId: this.taskId, entries: batch.moving, throughIndex: batch.last }, state);
+    const attempt = this.attempt;
+    if (attempt === undefined) throw new Error(`split ${this.taskId}: forwarding before the target's snapshot is known`);
+    const answer = await this.untilTarget({ kind: 'split-forward', taskId: this.taskId, entries: batch.moving, throughIndex: batch.last }, state, (taken) =>
+      forwardTaken(this.targetState(taken), attempt, batch.last),
+    );
     if (answer === 'aborted') return answer;
-    return answer.state?.role === 'target' ? answer.state.lastSourceIndex : batch.last;
+    return this.targetState(answer)!.lastSourceIndex;
   }
 
   /** The moving part of the next batch of committed entries after `done`, through `through` at most. */
@@ -385,7 +407,8 @@ export class SplitSource {
     for (;;) {
       const batch = done < final ? await this.nextBatch(state, done, final) : { moving: [], last: final };
       if (batch.last >= final) {
-        const answer = await this.untilTarget({ kind: 'split-handoff', taskId: this.taskId, finalIndex: final, fromIndex: done, entries: batch.moving }, state);
+        // Any answer ends the wait: one that does not show the handoff stops the driver, and the next run's probe finds where the target stands.
+        const answer = await this.untilTarget({ kind: 'split-handoff', taskId: this.taskId, finalIndex: final, fromIndex: done, entries: batch.moving }, state, () => true);
         if (answer === 'aborted' || !handedOff(state, this.targetState(answer), answer.owned)) throw new Error(`the target of ${this.taskId} did not take the handoff`);
         return;
       }
@@ -405,16 +428,18 @@ export class SplitSource {
     let from = targetApplied;
     if (from === undefined) {
       // Resuming: the probe says whether the target took the handoff, or where it stands.
-      const probe = await this.untilTarget(null, state);
+      const probe = await this.untilTarget(null, state, () => true);
       if (probe === 'aborted') throw new Stop();
-      const start = switchStart(state, this.targetState(probe), probe.owned, this.host.firstIndex(this.shard.id));
+      const target = this.targetState(probe);
+      const start = switchStart(state, target, probe.owned, this.host.firstIndex(this.shard.id));
       if (start.kind === 'snapshot') {
         // The range no longer changes here (refused since the commit), so a snapshot now holds it all.
-        const sent = await this.sendSnapshot(state);
+        const sent = await this.sendSnapshot(state, target);
         if (sent === 'aborted') throw new Stop();
         from = sent.lastSourceIndex;
       } else if (start.kind === 'forward') {
         this.host.retainLogFrom(this.shard.id, start.from + 1);
+        this.attempt = start.attempt;
         from = start.from;
       }
     }
@@ -433,7 +458,8 @@ export class SplitSource {
    */
   private async cleanup(state: SourceSplitState): Promise<void> {
     const replica = this.replica();
-    for (;;) {
+    for (let pass = 1; ; pass++) {
+      if (pass > CLEANUP_PASSES_MAX) throw new Error(`split ${this.taskId}: the moved range still holds keys after ${CLEANUP_PASSES_MAX} cleanup passes`);
       await replica.data.flushed();
       const inFlight: Promise<void>[] = [];
       let after: Buffer | undefined;
@@ -471,28 +497,29 @@ export class SplitSource {
   }
 
   /**
-   * Sends to the target's leader until it answers; before the commit, silence past `targetTimeoutMs`
-   * (a crashed or partitioned target), a buffer that timed out or overflowed, or a cancel rolls back.
+   * Sends to the target's leader until an answer shows the request `taken` — an answer that does not (a
+   * stale or duplicated one, a target that moved to another snapshot) is no progress, and is retried like
+   * silence. Before the commit, silence past `targetTimeoutMs` since the request was first sent (a crashed
+   * or partitioned target), a buffer that timed out or overflowed, or a cancel rolls back; after it, silence
+   * that long ends this driver.
    */
-  private async untilTarget(command: ShardCommand | null, state: SourceSplitState): Promise<Extract<TargetAnswer, { kind: 'ok' }> | 'aborted'> {
+  private async untilTarget(command: ShardCommand | null, state: SourceSplitState, taken: (answer: OkAnswer) => boolean): Promise<OkAnswer | 'aborted'> {
+    const askedMs = this.host.now();
     for (;;) {
       this.checkLeader();
       const answer = await this.host.sendToTarget(this.target, command);
-      const now = this.host.now();
-      if (answer.kind === 'ok') {
-        this.targetHeardMs = now;
-        return answer;
-      }
+      if (answer.kind === 'ok' && taken(answer)) return answer;
       const next = targetSilenceStep(
         {
           committed: this.sourceState()?.phase === 'committed',
-          silentMs: now - this.targetHeardMs,
-          why: answer.kind === 'unreachable' ? answer.reason : 'no leader',
+          silentMs: this.host.now() - askedMs,
+          why: answer.kind === 'ok' ? notTaken(command, this.targetState(answer)) : answer.kind === 'unreachable' ? answer.reason : 'no leader',
           buffer: this.bufferCondition(),
         },
         this.params,
       );
       if (next.kind === 'abort') return this.abort(state, next.reason);
+      if (next.kind === 'restart') throw new Error(`split ${this.taskId}: ${next.reason}`);
       await this.report(this.reportedStatus ?? 'preparing', state.splitSlot, false);
       await this.host.sleep(RETRY_MS);
     }
@@ -561,4 +588,10 @@ export class SplitSource {
       await this.host.sleep(this.params.progressIntervalMs);
     }
   }
+}
+
+/** Why an answer does not show a request taken, for the rollback reason. */
+function notTaken(command: ShardCommand | null, target: TargetSplitState | null): string {
+  const holds = target === null ? 'no snapshot of the task' : `attempt ${target.attempt} applied through source index ${target.lastSourceIndex}`;
+  return `${command?.kind ?? 'probe'} not taken: the target holds ${holds}`;
 }

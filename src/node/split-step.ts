@@ -4,6 +4,7 @@
  * and states in, and carries the answer out. One function per point where the driver has to choose.
  */
 import type { RoutingSplit, SplitParams, SplitStatus } from '../common/split.js';
+import { sameCursor } from '../shard/split-machine.js';
 import type { EndedSplit, OwnedRange, SourceSplitState, TargetSplitState } from '../shard/split-state.js';
 
 /** The reason a cancelled split is rolled back with; any other reason makes the task `failed`. */
@@ -34,8 +35,38 @@ export function resumeSplit(state: SourceSplitState | null, ended: EndedSplit | 
   return { kind: 'begin' };
 }
 
-/** How the data moves on from what the target holds: a fresh snapshot, or forwarding after `from`. */
-export type TransferStart = { readonly kind: 'snapshot' } | { readonly kind: 'forward'; readonly from: number };
+/** Which snapshot of the task the target's log holds: requests of one attempt are answered for by its state only. */
+export interface SnapshotAttempt {
+  readonly attempt: number;
+  readonly snapshotIndex: number;
+}
+
+/** The attempt a new snapshot is sent as: the one after what the target holds for the task. */
+export function nextAttempt(target: TargetSplitState | null): number {
+  return (target?.attempt ?? 0) + 1;
+}
+
+/** The target holds snapshot `attempt` (its reset took). */
+export function holdsAttempt(target: TargetSplitState | null, attempt: SnapshotAttempt): target is TargetSplitState {
+  return target !== null && target.attempt === attempt.attempt && target.snapshotIndex === attempt.snapshotIndex;
+}
+
+/** The target took the chunk of `attempt` whose successor is `next` (null: the last). */
+export function chunkTaken(target: TargetSplitState | null, attempt: SnapshotAttempt, next: Uint8Array | null): boolean {
+  if (!holdsAttempt(target, attempt)) return false;
+  return next === null ? target.snapshotDone : !target.snapshotDone && sameCursor(target.nextCursor, next);
+}
+
+/**
+ * The target holds `attempt` with every source entry through `through` applied: an answer that shows less
+ * (a stale answer, a target that started another snapshot) is no progress, however `ok` it is.
+ */
+export function forwardTaken(target: TargetSplitState | null, attempt: SnapshotAttempt, through: number): boolean {
+  return holdsAttempt(target, attempt) && target.snapshotDone && target.lastSourceIndex >= through;
+}
+
+/** How the data moves on from what the target holds: a fresh snapshot, or forwarding `attempt` after `from`. */
+export type TransferStart = { readonly kind: 'snapshot' } | { readonly kind: 'forward'; readonly from: number; readonly attempt: SnapshotAttempt };
 
 /**
  * A target that finished this task's snapshot gets the log after what it applied — unless the source's
@@ -44,7 +75,7 @@ export type TransferStart = { readonly kind: 'snapshot' } | { readonly kind: 'fo
  */
 export function transferStart(target: TargetSplitState | null, logFirstIndex: number): TransferStart {
   if (target === null || !target.snapshotDone || target.lastSourceIndex + 1 < logFirstIndex) return { kind: 'snapshot' };
-  return { kind: 'forward', from: target.lastSourceIndex };
+  return { kind: 'forward', from: target.lastSourceIndex, attempt: { attempt: target.attempt, snapshotIndex: target.snapshotIndex } };
 }
 
 /** What the target's answer to a probe says about a committed split (the switching phase). */
@@ -102,24 +133,28 @@ export function bufferingStep(buffer: BufferCondition, targetApplied: number, he
   return targetApplied >= heldFrom ? { kind: 'commit' } : { kind: 'forward' };
 }
 
-/** What the source knows when the target's leader did not answer a request. */
+/** What the source knows when the target's leader did not take a request: no answer, or one that does not show it. */
 export interface TargetSilence {
-  /** `split-commit` is in the source's log: nothing rolls back any more, the driver keeps trying. */
+  /** `split-commit` is in the source's log: nothing rolls back any more. */
   readonly committed: boolean;
+  /** Since the target last took a request. */
   readonly silentMs: number;
-  /** Why the last attempt failed (no leader, unreachable). */
+  /** Why the last attempt failed (no leader, unreachable, not taken). */
   readonly why: string;
   readonly buffer: BufferCondition;
 }
 
-export type SilenceStep = { readonly kind: 'retry' } | { readonly kind: 'abort'; readonly reason: string };
+export type SilenceStep =
+  | { readonly kind: 'retry' }
+  | { readonly kind: 'abort'; readonly reason: string }
+  /** After the commit: this driver stops, and the next run starts over from what a probe of the target finds. */
+  | { readonly kind: 'restart'; readonly reason: string };
 
 export function targetSilenceStep(silence: TargetSilence, params: SplitParams): SilenceStep {
-  if (silence.committed) return { kind: 'retry' };
+  const silent = silence.silentMs > params.targetTimeoutMs ? `the target's leader did not answer for ${params.targetTimeoutMs} ms (${silence.why})` : undefined;
+  if (silence.committed) return silent === undefined ? { kind: 'retry' } : { kind: 'restart', reason: silent };
   if (silence.buffer.cancelRequested) return { kind: 'abort', reason: CANCELLED };
-  if (silence.silentMs > params.targetTimeoutMs) {
-    return { kind: 'abort', reason: `the target's leader did not answer for ${params.targetTimeoutMs} ms (${silence.why})` };
-  }
+  if (silent !== undefined) return { kind: 'abort', reason: silent };
   const reason = bufferRefusal(silence.buffer, params);
   return reason === undefined ? { kind: 'retry' } : { kind: 'abort', reason };
 }

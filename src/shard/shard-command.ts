@@ -25,8 +25,20 @@ export type ShardCommand =
   /** Deletes these keys of the moved range (the leader lists them, so every replica deletes the same); none left: the split is over. */
   | { readonly kind: 'split-cleanup'; readonly taskId: string; readonly keys: readonly Uint8Array[] }
   // On the target shard:
-  | { readonly kind: 'split-reset'; readonly taskId: string; readonly source: string; readonly splitSlot: number; readonly end: number; readonly snapshotIndex: number }
-  | { readonly kind: 'split-ingest'; readonly taskId: string; readonly snapshotIndex: number; readonly cursor: Uint8Array | null; readonly entries: readonly Uint8Array[]; readonly next: Uint8Array | null }
+  /**
+   * Starts snapshot `attempt` of the task, taken at `snapshotIndex`. Attempts are numbered from 1 so a
+   * stale or duplicated reset is told from a restart; 0 is an entry written before they were numbered.
+   */
+  | { readonly kind: 'split-reset'; readonly taskId: string; readonly source: string; readonly splitSlot: number; readonly end: number; readonly snapshotIndex: number; readonly attempt: number }
+  | {
+      readonly kind: 'split-ingest';
+      readonly taskId: string;
+      readonly snapshotIndex: number;
+      readonly attempt: number;
+      readonly cursor: Uint8Array | null;
+      readonly entries: readonly Uint8Array[];
+      readonly next: Uint8Array | null;
+    }
   /** Source entries (their moving part) up to `throughIndex`; entries between that touch nothing that moves are not sent. */
   | { readonly kind: 'split-forward'; readonly taskId: string; readonly entries: readonly ForwardedEntry[]; readonly throughIndex: number }
   /**
@@ -60,9 +72,9 @@ export function encodeShardCommand(command: ShardCommand): Uint8Array {
     case 'split-cleanup':
       return packr.pack([code, command.taskId, command.keys]);
     case 'split-reset':
-      return packr.pack([code, command.taskId, command.source, command.splitSlot, command.end, command.snapshotIndex]);
+      return packr.pack([code, command.taskId, command.source, command.splitSlot, command.end, command.snapshotIndex, command.attempt]);
     case 'split-ingest':
-      return packr.pack([code, command.taskId, command.snapshotIndex, command.cursor, command.entries, command.next]);
+      return packr.pack([code, command.taskId, command.snapshotIndex, command.cursor, command.entries, command.next, command.attempt]);
     case 'split-forward':
       return packr.pack([code, command.taskId, flatEntries(command.entries), command.throughIndex]);
     case 'split-handoff':
@@ -103,9 +115,9 @@ export function decodeShardCommand(data: Uint8Array): ShardCommand {
     case 'split-cleanup':
       return { kind, taskId: f[1], keys: f[2] ?? [] };
     case 'split-reset':
-      return { kind, taskId: f[1], source: f[2], splitSlot: f[3], end: f[4], snapshotIndex: f[5] };
+      return { kind, taskId: f[1], source: f[2], splitSlot: f[3], end: f[4], snapshotIndex: f[5], attempt: f[6] ?? 0 };
     case 'split-ingest':
-      return { kind, taskId: f[1], snapshotIndex: f[2], cursor: f[3] ?? null, entries: f[4] ?? [], next: f[5] ?? null };
+      return { kind, taskId: f[1], snapshotIndex: f[2], attempt: f[6] ?? 0, cursor: f[3] ?? null, entries: f[4] ?? [], next: f[5] ?? null };
     case 'split-forward': {
       const entries = unflatEntries(f[2]);
       return { kind, taskId: f[1], entries, throughIndex: f[3] ?? entries.at(-1)?.index ?? 0 };

@@ -25,16 +25,35 @@ interface SplitMeta {
 function decodeMeta(meta: Uint8Array | undefined): SplitMeta {
   if (meta === undefined) return { split: null, owned: null, ended: [] };
   const [, split, owned, ended] = packr.unpack(meta) as [number, ShardSplitState | null, OwnedRange | null, EndedSplit[] | undefined];
-  return { split: split ?? null, owned: owned ?? null, ended: ended ?? [] };
+  return { split: withAttempt(split ?? null), owned: owned ?? null, ended: ended ?? [] };
+}
+
+/** A target state stored before snapshot attempts were numbered holds attempt 0, as its entries do. */
+function withAttempt(split: ShardSplitState | null): ShardSplitState | null {
+  return split?.role === 'target' && split.attempt === undefined ? { ...split, attempt: 0 } : split;
 }
 
 function encodeMeta(meta: SplitMeta): Uint8Array | undefined {
   return meta.split === null && meta.owned === null && meta.ended.length === 0 ? undefined : packr.pack([2, meta.split, meta.owned, meta.ended]);
 }
 
-function sameCursor(a: Uint8Array | null, b: Uint8Array | null): boolean {
+/** Whether two snapshot cursors name the same chunk (null: the first). */
+export function sameCursor(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (a === null || b === null) return a === b;
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/**
+ * Why a reset of the task under way must not start over: a numbered attempt must be newer than the one in
+ * place (a duplicate or a stale reset is not) and must not take the target behind the source index it has
+ * applied — a source's leader snapshots at an applied index no earlier than anything forwarded before.
+ * Unnumbered resets, from logs written before attempts were, keep their old meaning.
+ */
+function resetRefusal(split: TargetSplitState, reset: Extract<SplitCommand, { kind: 'split-reset' }>): string | undefined {
+  if (reset.attempt === 0) return undefined;
+  if (reset.attempt <= split.attempt) return `snapshot attempt ${reset.attempt} is not newer than attempt ${split.attempt}`;
+  if (reset.snapshotIndex < split.lastSourceIndex) return `a snapshot at source index ${reset.snapshotIndex} is behind the applied index ${split.lastSourceIndex}`;
+  return undefined;
 }
 
 /** Applies a forwarded source entry's data (a key command, expiry or flush) on the target, by the replica's own command path. */
@@ -108,6 +127,10 @@ export class ShardSplit {
         if (split !== null && split.role === 'source') return this.skip('this shard is the source of a split');
         if (split?.role === 'target' && split.taskId !== command.taskId) return this.skip(`split ${split.taskId} is under way`);
         if (this.meta.owned !== null && this.meta.owned.start !== this.meta.owned.end) return this.skip('the shard serves slots already');
+        if (split?.role === 'target') {
+          const refusal = resetRefusal(split, command);
+          if (refusal !== undefined) return this.skip(refusal);
+        }
         this.data.clear();
         const state: TargetSplitState = {
           role: 'target',
@@ -116,6 +139,7 @@ export class ShardSplit {
           splitSlot: command.splitSlot,
           end: command.end,
           snapshotIndex: command.snapshotIndex,
+          attempt: command.attempt,
           nextCursor: null,
           snapshotDone: false,
           lastSourceIndex: command.snapshotIndex,
@@ -126,7 +150,9 @@ export class ShardSplit {
         return this.set(state, { start: command.splitSlot, end: command.splitSlot });
       }
       case 'split-ingest': {
-        if (split?.role !== 'target' || split.taskId !== command.taskId || split.snapshotIndex !== command.snapshotIndex) return this.skip('not the snapshot under way');
+        if (split?.role !== 'target' || split.taskId !== command.taskId || split.attempt !== command.attempt || split.snapshotIndex !== command.snapshotIndex) {
+          return this.skip('not the snapshot under way');
+        }
         if (split.snapshotDone || !sameCursor(split.nextCursor, command.cursor)) return this.skip('not the chunk expected next');
         let bytes = 0;
         for (const entry of command.entries) bytes += entry.byteLength;

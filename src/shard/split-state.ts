@@ -25,6 +25,8 @@ export interface TargetSplitState {
   readonly end: number;
   /** The source index the snapshot was taken at. */
   readonly snapshotIndex: number;
+  /** Which snapshot of the task this is: a reset starts a higher one, and chunks of another are skipped (0: unnumbered). */
+  readonly attempt: number;
   /** Cursor of the next snapshot chunk expected; null = the first, until `snapshotDone`. */
   readonly nextCursor: Uint8Array | null;
   readonly snapshotDone: boolean;

@@ -7,7 +7,11 @@ import {
   abortedStatus,
   bufferingStep,
   catchUpStep,
+  chunkTaken,
   etaSeconds,
+  forwardTaken,
+  holdsAttempt,
+  nextAttempt,
   reportDue,
   resumeSplit,
   switchStart,
@@ -27,6 +31,7 @@ const target = (over: Partial<TargetSplitState> = {}): TargetSplitState => ({
   splitSlot: 8192,
   end: 16384,
   snapshotIndex: 200,
+  attempt: 1,
   nextCursor: null,
   snapshotDone: true,
   lastSourceIndex: 300,
@@ -75,12 +80,43 @@ describe('where the transfer starts from the target probe', () => {
   });
 
   it('forwards after what a target with the whole snapshot applied', () => {
-    assert.deepEqual(transferStart(target(), 1), { kind: 'forward', from: 300 });
-    assert.deepEqual(transferStart(target(), 301), { kind: 'forward', from: 300 }, 'the log still holds index 301');
+    assert.deepEqual(transferStart(target(), 1), { kind: 'forward', from: 300, attempt: { attempt: 1, snapshotIndex: 200 } });
+    assert.deepEqual(transferStart(target({ attempt: 3 }), 301), { kind: 'forward', from: 300, attempt: { attempt: 3, snapshotIndex: 200 } }, 'the log still holds index 301');
   });
 
   it('snapshots again when the source log was compacted past what the target applied', () => {
     assert.deepEqual(transferStart(target(), 302), { kind: 'snapshot' });
+  });
+});
+
+describe('what an answer shows the target took', () => {
+  const attempt = { attempt: 1, snapshotIndex: 200 };
+  it('numbers a new snapshot after the attempt the target holds', () => {
+    assert.equal(nextAttempt(null), 1);
+    assert.equal(nextAttempt(target({ attempt: 4 })), 5);
+  });
+
+  it('a reset: the target holds that attempt at that snapshot index', () => {
+    assert.equal(holdsAttempt(target({ snapshotDone: false, lastSourceIndex: 200 }), attempt), true);
+    assert.equal(holdsAttempt(target({ attempt: 2 }), attempt), false, 'another attempt');
+    assert.equal(holdsAttempt(target({ snapshotIndex: 250 }), attempt), false, 'the same number, another snapshot');
+    assert.equal(holdsAttempt(null, attempt), false);
+  });
+
+  it('a chunk: the target expects the chunk after it, or finished with the last one', () => {
+    const next = Uint8Array.from([1, 2]);
+    assert.equal(chunkTaken(target({ snapshotDone: false, nextCursor: Uint8Array.from([1, 2]) }), attempt, next), true);
+    assert.equal(chunkTaken(target({ snapshotDone: false, nextCursor: null }), attempt, next), false, 'the target still expects the first chunk');
+    assert.equal(chunkTaken(target({ snapshotDone: true }), attempt, null), true);
+    assert.equal(chunkTaken(target({ snapshotDone: false }), attempt, null), false);
+  });
+
+  it('a forward: the target applied through its last entry, in the same attempt', () => {
+    assert.equal(forwardTaken(target({ lastSourceIndex: 300 }), attempt, 300), true);
+    assert.equal(forwardTaken(target({ lastSourceIndex: 310 }), attempt, 300), true, 'a duplicate of what it applied already');
+    assert.equal(forwardTaken(target({ lastSourceIndex: 200 }), attempt, 300), false, 'a stale answer: no progress');
+    assert.equal(forwardTaken(target({ attempt: 2, lastSourceIndex: 300 }), attempt, 300), false, 'a target that started another snapshot');
+    assert.equal(forwardTaken(target({ snapshotDone: false, lastSourceIndex: 300 }), attempt, 300), false);
   });
 });
 
@@ -90,7 +126,7 @@ describe('switching after the commit', () => {
   });
 
   it('forwards the rest, or resends a snapshot, when the handoff is not applied yet', () => {
-    assert.deepEqual(switchStart(committed, target({ lastSourceIndex: 450 }), { start: 8192, end: 8192 }, 1), { kind: 'forward', from: 450 });
+    assert.deepEqual(switchStart(committed, target({ lastSourceIndex: 450 }), { start: 8192, end: 8192 }, 1), { kind: 'forward', from: 450, attempt: { attempt: 1, snapshotIndex: 200 } });
     assert.deepEqual(switchStart(committed, target({ lastSourceIndex: 450 }), { start: 8192, end: 8192 }, 600), { kind: 'snapshot' });
     assert.deepEqual(switchStart(committed, null, null, 1), { kind: 'snapshot' }, 'a target that lost its state');
   });
@@ -151,8 +187,13 @@ describe("the target's silence", () => {
     assert.deepEqual(targetSilenceStep({ ...silence, buffer: { ...calm, cancelRequested: true } }, params), { kind: 'abort', reason: 'cancelled' });
   });
 
-  it('never rolls back after the commit, however long the silence', () => {
-    assert.deepEqual(targetSilenceStep({ committed: true, silentMs: 10 * 60_000, why: 'no leader', buffer: { overflowed: true, bufferingMs: 60_000, cancelRequested: true } }, params), { kind: 'retry' });
+  it('never rolls back after the commit: retries, and past targetTimeoutMs starts over from a probe of the target', () => {
+    const refusing: BufferCondition = { overflowed: true, bufferingMs: 60_000, cancelRequested: true };
+    assert.deepEqual(targetSilenceStep({ committed: true, silentMs: 30_000, why: 'no leader', buffer: refusing }, params), { kind: 'retry' });
+    assert.deepEqual(targetSilenceStep({ committed: true, silentMs: 10 * 60_000, why: 'no leader', buffer: refusing }, params), {
+      kind: 'restart',
+      reason: "the target's leader did not answer for 30000 ms (no leader)",
+    });
   });
 });
 

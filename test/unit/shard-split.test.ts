@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Packr } from 'msgpackr';
 import { keyHashSlot } from '../../src/common/slots.js';
 import type { Entry } from '../../src/raft/index.js';
 import type { Reply } from '../../src/resp/reply.js';
@@ -144,12 +145,12 @@ for (const storage of STORAGES) {
       source.set(strayKey, 'stray');
       const stray = { index: source.lastIndex, data: encodeShardCommand({ kind: 'command', nowMs: 1, argv: [Buffer.from('SET'), Buffer.from(strayKey), Buffer.from('stray')] }) };
 
-      assert.equal(target.split({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex }).ok, true);
+      assert.equal(target.split({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex, attempt: 1 }).ok, true);
       assert.deepEqual(owned(target.replica, START, SPLIT, END - 1), [false, false, false], 'the target owns nothing before the handoff');
       assert.equal(target.set(moving[3]!, 'early'), NOT_OWNED, 'a write routed to the target before the handoff is not applied');
       let cursor: Uint8Array | null = null;
       for (const [i, chunk] of chunks.entries()) {
-        const ingest: Extract<ShardCommand, { kind: 'split-ingest' }> = { kind: 'split-ingest', taskId: 't1', snapshotIndex, cursor, entries: chunk.entries, next: chunk.next };
+        const ingest: Extract<ShardCommand, { kind: 'split-ingest' }> = { kind: 'split-ingest', taskId: 't1', snapshotIndex, attempt: 1, cursor, entries: chunk.entries, next: chunk.next };
         if (i === 1) {
           // A chunk ahead of the one expected is skipped.
           const ahead = target.split({ ...ingest, cursor: chunk.next ?? new Uint8Array([1]) });
@@ -222,6 +223,45 @@ for (const storage of STORAGES) {
       assert.equal(source.replica.endedSplit('t1')?.outcome, 'completed');
       for (const key of moving) assert.equal(source.get(key), undefined);
       for (const key of staying) assert.equal(source.get(key), `v0-${key}`);
+    });
+
+    it('a split-reset duplicated or delayed past progress does not take the target back', async (t) => {
+      const source = new Replica(new ShardReplica('s1', storage.open(t, 's1').data));
+      const target = new Replica(new ShardReplica('s2', storage.open(t, 's2').data));
+      const moving = keysIn(SPLIT, END, 10, 'move');
+      for (const key of moving) source.set(key, `v0-${key}`);
+      source.split({ kind: 'split-begin', taskId: 't1', start: START, splitSlot: SPLIT, end: END, target: 's2' });
+      await source.replica.data.flushed();
+      const snapshotIndex = source.lastIndex;
+      const reset: ShardCommand = { kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex, attempt: 1 };
+      assert.equal(target.split(reset).ok, true);
+      const [chunk] = chunksOf(source.replica, SPLIT, END, 1 << 20);
+      const ingest: ShardCommand = { kind: 'split-ingest', taskId: 't1', snapshotIndex, attempt: 1, cursor: null, entries: chunk!.entries, next: chunk!.next };
+      assert.equal(target.split(ingest).ok, true);
+      assert.equal(chunk!.next, null, 'one chunk holds the range');
+      source.set(moving[0]!, 'v1');
+      const write = { index: source.lastIndex, data: encodeShardCommand({ kind: 'command', nowMs: 1, argv: [Buffer.from('SET'), Buffer.from(moving[0]!), Buffer.from('v1')] }) };
+      assert.equal(target.split({ kind: 'split-forward', taskId: 't1', entries: [write], throughIndex: write.index }).ok, true);
+
+      // The network delivers the first reset again (or Raft commits a stale proposal of it) after all that.
+      const again = target.split(reset);
+      assert.equal(again.ok, false, 'a reset already in place is not applied twice');
+      const state = target.replica.splitState();
+      assert.ok(state?.role === 'target');
+      assert.deepEqual(
+        { snapshotDone: state.snapshotDone, lastSourceIndex: state.lastSourceIndex, keys: target.replica.data.keyCount, moved: target.get(moving[0]!) },
+        { snapshotDone: true, lastSourceIndex: write.index, keys: moving.length, moved: 'v1' },
+      );
+      assert.equal(target.split({ ...reset, attempt: 2, snapshotIndex: write.index - 1 }).ok, false, 'nor one that would take the target behind what it applied');
+
+      // A restart of the snapshot (the source's log compacted, say) names the next attempt: it starts over.
+      const restart = { ...reset, attempt: 2, snapshotIndex: write.index };
+      assert.equal(target.split(restart).ok, true);
+      assert.equal(target.replica.data.keyCount, 0);
+      assert.equal(target.split(ingest).ok, false, 'a chunk of the earlier attempt is skipped');
+      assert.equal(target.split(reset).ok, false, 'an earlier attempt is refused after a newer one');
+      const restarted = target.replica.splitState();
+      assert.deepEqual(restarted?.role === 'target' && [restarted.attempt, restarted.snapshotIndex, restarted.nextCursor, restarted.snapshotDone], [2, write.index, null, false]);
     });
 
     it('a rollback before the commit leaves the source whole and serving', async (t) => {
@@ -325,3 +365,16 @@ for (const storage of STORAGES) {
     });
   });
 }
+
+describe('a target state stored before snapshot attempts were numbered', () => {
+  it('reads as attempt 0, takes its unnumbered chunks, and gives way to a numbered reset', () => {
+    const data = new MemoryShardData('s2');
+    const stored = { role: 'target', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex: 7, nextCursor: null, snapshotDone: false, lastSourceIndex: 7, handedOff: false, bytesIngested: 0 };
+    data.setMeta(new Packr({ useRecords: false }).pack([2, stored, { start: SPLIT, end: SPLIT }, []]));
+    const target = new Replica(new ShardReplica('s2', data));
+    const state = target.replica.splitState();
+    assert.equal(state?.role === 'target' && state.attempt, 0);
+    assert.equal(target.split({ kind: 'split-ingest', taskId: 't1', snapshotIndex: 7, attempt: 0, cursor: null, entries: [], next: null }).ok, true);
+    assert.equal(target.split({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex: 9, attempt: 1 }).ok, true);
+  });
+});
