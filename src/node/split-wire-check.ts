@@ -43,9 +43,9 @@ function isTargetCommand(data: Uint8Array): boolean {
   if (command === null || !('taskId' in command) || !isId(command.taskId)) return false;
   switch (command.kind) {
     case 'split-reset':
-      return isId(command.source) && isSlotRange(command.splitSlot, command.end) && isIndex(command.snapshotIndex);
+      return isId(command.source) && isSlotRange(command.splitSlot, command.end) && isIndex(command.snapshotIndex) && isIndex(command.attempt);
     case 'split-ingest':
-      return isIndex(command.snapshotIndex) && isBytesOrNull(command.cursor) && isBytesOrNull(command.next) && areBytes(command.entries) && command.entries.length % 2 === 0;
+      return isIndex(command.snapshotIndex) && isIndex(command.attempt) && isBytesOrNull(command.cursor) && isBytesOrNull(command.next) && areBytes(command.entries) && command.entries.length % 2 === 0;
     case 'split-forward':
       return isIndex(command.throughIndex) && areForwarded(command.entries);
     case 'split-handoff':
@@ -93,6 +93,7 @@ function isSplitStateOrNull(value: unknown): value is ShardSplitState | null {
       return (
         isId(state['source']) &&
         isIndex(state['snapshotIndex']) &&
+        isIndex(state['attempt']) &&
         isBytesOrNull(state['nextCursor']) &&
         typeof state['snapshotDone'] === 'boolean' &&
         isIndex(state['lastSourceIndex']) &&

@@ -125,14 +125,14 @@ describe('split request and answer checks', () => {
 
   it('accepts what a source sends and a target answers', () => {
     const commands = [
-      encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9 }),
-      encodeShardCommand({ kind: 'split-ingest', taskId: 't1', snapshotIndex: 9, cursor: null, entries: [bytes(1), bytes(2)], next: null }),
+      encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: 1 }),
+      encodeShardCommand({ kind: 'split-ingest', taskId: 't1', snapshotIndex: 9, cursor: null, attempt: 1, entries: [bytes(1), bytes(2)], next: null }),
       forwarded(setX),
       forwarded(encodeShardCommand({ kind: 'expire', nowMs: 5, keys: [bytes(120)] })),
       encodeShardCommand({ kind: 'split-handoff', taskId: 't1', finalIndex: 9, fromIndex: 8, entries: [{ index: 9, data: encodeShardCommand({ kind: 'flush', nowMs: 5 }) }] }),
     ];
     for (const command of [null, ...commands]) assert.ok(isSplitRequest(wire({ shard: 's2', command })));
-    const target = { role: 'target', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, nextCursor: null, snapshotDone: true, lastSourceIndex: 9, handedOff: false, bytesIngested: 10 };
+    const target = { role: 'target', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: 1, nextCursor: null, snapshotDone: true, lastSourceIndex: 9, handedOff: false, bytesIngested: 10 };
     const source = { role: 'source', taskId: 't1', target: 's2', splitSlot: 100, end: 200, phase: 'begun', commitIndex: 0 };
     for (const answer of [
       { kind: 'ok', result: null, state: target, owned: { start: 100, end: 100 } },
@@ -154,8 +154,9 @@ describe('split request and answer checks', () => {
       // A source's own entry or a key command is nothing a target proposes.
       { shard: 's2', command: encodeShardCommand({ kind: 'split-commit', taskId: 't1' }) },
       { shard: 's2', command: setX },
-      { shard: 's2', command: encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 300, end: 200, snapshotIndex: 9 }) },
-      { shard: 's2', command: encodeShardCommand({ kind: 'split-ingest', taskId: 't1', snapshotIndex: 9, cursor: null, entries: [bytes(1)], next: null }) },
+      { shard: 's2', command: encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 300, end: 200, snapshotIndex: 9, attempt: 1 }) },
+      { shard: 's2', command: encodeShardCommand({ kind: 'split-ingest', taskId: 't1', snapshotIndex: 9, cursor: null, attempt: 1, entries: [bytes(1)], next: null }) },
+      { shard: 's2', command: encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: -1 }) },
       { shard: 's2', command: forwarded(bytes(1, 2, 3)) },
       { shard: 's2', command: forwarded(encodeShardCommand({ kind: 'split-commit', taskId: 't1' })) },
       { shard: 's2', command: forwarded(encodeShardCommand({ kind: 'command', nowMs: 5, argv: [] })) },
