@@ -65,8 +65,8 @@ export function nextMembershipStep(status: Status, desired: readonly NodeId[], s
 export interface UnwantedReplica {
   /** The routing table still has the shard at all. */
   readonly shardExists: boolean;
-  /** The group's membership, as this node last applied it, still has this node. */
-  readonly member: boolean;
+  /** This node's place in the group as far as it knows (MultiRaft.ownMembership). */
+  readonly membership: 'voter' | 'learner' | 'none';
   /** How long the routing table has not listed this node as a replica of the shard. */
   readonly unwantedForMs: number;
   /** How long since this node last heard from a leader of the group (0 while it leads). */
@@ -75,9 +75,9 @@ export interface UnwantedReplica {
 
 /** How long an unlisted replica waits before it is dropped. */
 export interface DropDelays {
-  /** For a member: unlisted, and not hearing from a leader, for this long. */
+  /** For a learner: unlisted, and not hearing from a leader, for this long. */
   readonly graceMs: number;
-  /** For a replica whose own membership has dropped it: not hearing from a leader for this long. */
+  /** For a replica no longer a member: not hearing from a leader for this long. */
   readonly silenceMs: number;
 }
 
@@ -86,12 +86,21 @@ export interface DropDelays {
  * members of its group, so a replica that still hears from one is a member whatever its own view says:
  * that view may lag (a snapshot taken before the replica was added does not list it), and the group may
  * need its vote to commit its very removal (a group of two voters always does). So a replica is dropped
- * only once no leader has spoken to it for a while: `silenceMs` when its own membership has dropped it,
- * and `graceMs` (also unlisted that long) when it has not, since a removed member may never hear of its
- * removal — the leader stops writing to it. A replica of a shard gone from the table goes at once.
+ * only once no leader has spoken to it for `silenceMs`, and only once it knows it is no longer a member:
+ * its own membership says so, or a member that applied further told it. A voter is never dropped on a
+ * timer: silence may mean there is no leader, and none can be elected without its vote (voters [2, 3]
+ * with node 2 restarting) — removed, it learns so when it campaigns. A learner votes for nothing, so one
+ * that never hears of its removal (the leader stops writing to it) goes once unlisted and unspoken to
+ * for `graceMs`. A replica of a shard gone from the table goes at once.
  */
 export function shouldDropReplica(replica: UnwantedReplica, delays: DropDelays): boolean {
   if (!replica.shardExists) return true;
-  if (!replica.member) return replica.leaderSilentMs > delays.silenceMs;
-  return replica.unwantedForMs > delays.graceMs && replica.leaderSilentMs > delays.graceMs;
+  switch (replica.membership) {
+    case 'none':
+      return replica.leaderSilentMs > delays.silenceMs;
+    case 'learner':
+      return replica.unwantedForMs > delays.graceMs && replica.leaderSilentMs > delays.graceMs;
+    case 'voter':
+      return false;
+  }
 }

@@ -151,6 +151,8 @@ class Group {
   removed = false;
   /** The tick this member last heard from a leader of the group (or led it): a leader talks to members only. */
   leaderContactTick = 0;
+  /** The highest applied index at which a member said the membership no longer has this node (0: none did). */
+  notMemberAt = 0;
   /** A Ready of this group is being persisted: the group's next waits for its advance. */
   outstanding = false;
   readonly proposals = new Map<number, PendingProposal>();
@@ -377,6 +379,7 @@ export class MultiRaft {
     try {
       switch (message.t) {
         case 'raft':
+          if (message.m.type === 'MsgPreVote' || message.m.type === 'MsgVote') this.answerNonMember(group, from);
           if (message.m.type === 'MsgApp' || message.m.type === 'MsgHeartbeat' || message.m.type === 'MsgSnap') group.leaderContactTick = this.ticks;
           if (message.m.type === 'MsgSnap') this.startSnapshotPull(group, from, message.m);
           else group.raw.step(message.m);
@@ -390,11 +393,38 @@ export class MultiRaft {
         case 'snap-gone':
           if (group.incoming?.snap === message.snap) group.incoming = undefined;
           break;
+        case 'not-member':
+          if (Number.isSafeInteger(message.index)) group.notMemberAt = Math.max(group.notMemberAt, message.index);
+          break;
       }
     } catch (error) {
       this.refuse(group, error);
     }
     this.requestTurn();
+  }
+
+  /**
+   * This node's place in the group: its membership as of the index Raft has applied, or 'none' once a
+   * member that applied further said the membership there has no place for it (it was removed since).
+   * Undefined for an unknown group.
+   */
+  ownMembership(groupId: string): 'voter' | 'learner' | 'none' | undefined {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return undefined;
+    const { applied, confState } = group.raw.basicStatus();
+    if (group.notMemberAt > applied) return 'none';
+    if (confState.voters.includes(this.config.id)) return 'voter';
+    return confState.learners.includes(this.config.id) ? 'learner' : 'none';
+  }
+
+  /**
+   * Tells a candidate the membership this node applied has no place for it: a removed voter hears of its
+   * removal when it campaigns. The index lets it ignore a member that lags behind it.
+   */
+  private answerNonMember(group: Group, from: NodeId): void {
+    const { applied, confState } = group.raw.basicStatus();
+    if (from === this.config.id || applied === 0 || confState.voters.includes(from) || confState.learners.includes(from)) return;
+    this.host.send(from, [{ t: 'not-member', g: group.id, index: applied }]);
   }
 
   /**

@@ -48,6 +48,8 @@ function isPeerMessage(value: unknown, sender: NodeId, self: NodeId): value is P
       return isIndex(message['snap']) && isBytesOrNull(message['cursor']) && isSnapshotChunk(message['chunk']);
     case 'snap-gone':
       return isIndex(message['snap']);
+    case 'not-member':
+      return isIndex(message['index']);
     default:
       return false;
   }

@@ -13,7 +13,13 @@ export type PeerMessage =
   /** The leader's answer; `cursor` repeats the request's so a duplicate or late answer is recognised. */
   | { readonly t: 'snap-chunk'; readonly g: string; readonly snap: number; readonly cursor: Uint8Array | null; readonly chunk: ShardSnapshotChunk }
   /** The leader no longer holds snapshot `snap` (it prepared a newer one or lost leadership). */
-  | { readonly t: 'snap-gone'; readonly g: string; readonly snap: number };
+  | { readonly t: 'snap-gone'; readonly g: string; readonly snap: number }
+  /**
+   * The sender applied the group's log through `index`, and the membership then has no place for the
+   * receiver: told by a member ahead of it, a removed member learns of its removal, which its own log,
+   * cut off by the leader that removed it, may never show.
+   */
+  | { readonly t: 'not-member'; readonly g: string; readonly index: number };
 
 const NODE_ID_PATTERN = /^node([1-9][0-9]*)$/;
 

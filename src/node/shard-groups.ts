@@ -48,7 +48,7 @@ export interface ShardGroupsOptions {
 }
 
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
-/** How long a replica no longer wanted may wait to learn of its removal before it drops its copy. */
+/** How long a learner no longer wanted may wait to learn of its removal before it drops its copy. */
 const UNWANTED_GRACE_MS = 60_000;
 
 export class ShardGroups {
@@ -199,7 +199,7 @@ export class ShardGroups {
    * After a restart, resumes the replicas on disk of shards that no longer list this node. One may still
    * be a member whose removal is not committed yet, and the group may need its vote to commit it (a group
    * of two voters always does): left stopped, it would stall the group for good. Running, it learns of
-   * its removal (or waits out the grace) and is dropped like any unwanted replica.
+   * its removal and is dropped like any unwanted replica.
    */
   private resumeUnlisted(view: RoutingView): void {
     const { store } = this.options;
@@ -213,9 +213,9 @@ export class ShardGroups {
   }
 
   /**
-   * Stops the groups of shards that no longer list this node, once the group's membership has dropped it
-   * too and no leader speaks to it any more — or, since a removed member may never hear of its removal
-   * (the leader stops writing to it), once it has been unwanted and unspoken to for a while.
+   * Stops the groups of shards that no longer list this node, once this node knows the group's
+   * membership has dropped it too and no leader speaks to it any more (shouldDropReplica: a voter waits
+   * to be told, a learner may go after the grace).
    */
   private dropUnwanted(): void {
     const view = this.view;
@@ -230,9 +230,8 @@ export class ShardGroups {
       const since = this.unwantedSince.get(shardId) ?? now;
       this.unwantedSince.set(shardId, since);
       const leaderSilentMs = (this.multiRaft.ticksSinceLeaderContact(shardId) ?? 0) * this.options.tickMs;
-      const conf = this.multiRaft.confState(shardId);
-      const member = conf !== undefined && (conf.voters.includes(this.raftId) || conf.learners.includes(this.raftId));
-      const unwanted = { shardExists: shard !== undefined, member, unwantedForMs: now - since, leaderSilentMs };
+      const membership = this.multiRaft.ownMembership(shardId) ?? 'none';
+      const unwanted = { shardExists: shard !== undefined, membership, unwantedForMs: now - since, leaderSilentMs };
       if (shouldDropReplica(unwanted, { graceMs: UNWANTED_GRACE_MS, silenceMs: this.options.electionTimeoutMs })) {
         this.unwantedSince.delete(shardId);
         void this.stopGroup(shardId);

@@ -63,7 +63,7 @@ export interface SimNodeConfig {
   readonly maxUncommittedEntriesBytes: number;
   readonly maxInflightMsgs?: number;
   readonly maxSizePerMsgBytes?: number;
-  /** How long an unwanted replica may wait to learn of its removal (the node's is 60 s). */
+  /** How long an unwanted learner may wait to learn of its removal (the node's is 60 s). */
   readonly unwantedGraceMs: number;
   /** Virtual ms from a commit to its fsync, drawn per batch. */
   readonly fsyncDelayMsMax: number;
@@ -439,9 +439,8 @@ export class SimNode {
       const since = this.unwantedSince.get(shardId) ?? now;
       this.unwantedSince.set(shardId, since);
       const leaderSilentMs = (this.multiRaft.ticksSinceLeaderContact(shardId) ?? 0) * this.env.config.tickMs;
-      const conf = this.multiRaft.confState(shardId);
-      const member = conf !== undefined && (conf.voters.includes(this.raftId) || conf.learners.includes(this.raftId));
-      const unwanted = { shardExists: shard !== undefined, member, unwantedForMs: now - since, leaderSilentMs };
+      const membership = this.multiRaft.ownMembership(shardId) ?? 'none';
+      const unwanted = { shardExists: shard !== undefined, membership, unwantedForMs: now - since, leaderSilentMs };
       if (shouldDropReplica(unwanted, { graceMs: this.env.config.unwantedGraceMs, silenceMs: this.env.config.electionTimeoutMs })) {
         this.unwantedSince.delete(shardId);
         this.multiRaft.removeGroup(shardId);
@@ -449,7 +448,7 @@ export class SimNode {
         this.logs.delete(shardId);
         void this.disk.dropShard(shardId);
         this.env.counters.groupsDropped++;
-        this.env.trace(`${this.name} drops ${shardId} (${member ? 'unlisted and unspoken to past the grace' : 'no longer a member'})`);
+        this.env.trace(`${this.name} drops ${shardId} (${shard === undefined ? 'shard gone' : membership === 'learner' ? 'an unlisted learner unspoken to past the grace' : 'no longer a member'})`);
       }
     }
   }

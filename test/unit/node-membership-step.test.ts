@@ -126,24 +126,29 @@ describe('nextMembershipStep', () => {
 
 describe('shouldDropReplica', () => {
   const delays = { graceMs: 60_000, silenceMs: 1_000 };
-  const replica = { shardExists: true, member: true, unwantedForMs: 0, leaderSilentMs: 0 };
+  const replica = { shardExists: true, membership: 'voter', unwantedForMs: 0, leaderSilentMs: 0 } as const;
 
   it('drops a replica of a shard gone from the table at once', () => {
     assert.equal(shouldDropReplica({ ...replica, shardExists: false }, delays), true);
   });
 
-  it('drops a replica its own membership no longer lists once no leader speaks to it', () => {
-    assert.equal(shouldDropReplica({ ...replica, member: false, leaderSilentMs: 500 }, delays), false);
-    assert.equal(shouldDropReplica({ ...replica, member: false, leaderSilentMs: 1_500 }, delays), true);
+  it('drops a replica no longer a member once no leader speaks to it', () => {
+    assert.equal(shouldDropReplica({ ...replica, membership: 'none', leaderSilentMs: 500 }, delays), false);
+    assert.equal(shouldDropReplica({ ...replica, membership: 'none', leaderSilentMs: 1_500 }, delays), true);
   });
 
   it('keeps a member a leader still speaks to, however long it has been unlisted: its vote may be needed', () => {
     assert.equal(shouldDropReplica({ ...replica, unwantedForMs: 600_000, leaderSilentMs: 0 }, delays), false);
-    assert.equal(shouldDropReplica({ ...replica, unwantedForMs: 600_000, leaderSilentMs: 59_000 }, delays), false);
+    assert.equal(shouldDropReplica({ ...replica, membership: 'learner', unwantedForMs: 600_000, leaderSilentMs: 59_000 }, delays), false);
   });
 
-  it('drops a member unlisted and unspoken to past the grace: removed, it never hears so', () => {
-    assert.equal(shouldDropReplica({ ...replica, unwantedForMs: 59_000, leaderSilentMs: 61_000 }, delays), false);
-    assert.equal(shouldDropReplica({ ...replica, unwantedForMs: 61_000, leaderSilentMs: 61_000 }, delays), true);
+  it('keeps a voter unlisted and unspoken to past the grace: with no leader, the group may need its vote to elect one', () => {
+    // Voters [2, 3]: node 2 is down or cut off, node 3 is unlisted. Dropped, node 3 leaves a group that can never elect.
+    assert.equal(shouldDropReplica({ ...replica, unwantedForMs: 600_000, leaderSilentMs: 600_000 }, delays), false);
+  });
+
+  it('drops a learner unlisted and unspoken to past the grace: removed, it never hears so, and it votes for nothing', () => {
+    assert.equal(shouldDropReplica({ ...replica, membership: 'learner', unwantedForMs: 59_000, leaderSilentMs: 61_000 }, delays), false);
+    assert.equal(shouldDropReplica({ ...replica, membership: 'learner', unwantedForMs: 61_000, leaderSilentMs: 61_000 }, delays), true);
   });
 });

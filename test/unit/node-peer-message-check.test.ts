@@ -40,6 +40,7 @@ const DRIVER: PeerMessage[] = [
   { t: 'snap-req', g: 's1', snap: 3, cursor: bytes(4) },
   { t: 'snap-chunk', g: 's1', snap: 3, cursor: null, chunk: { entries: [bytes(1), bytes(2)], next: bytes(5), meta: null } },
   { t: 'snap-chunk', g: 's1', snap: 3, cursor: bytes(5), chunk: { entries: [], next: null } },
+  { t: 'not-member', g: 's1', index: 40 },
   // The pilot group's snapshot is one entry: the pairing of entries is its state machine's business.
   { t: 'snap-chunk', g: 'pilot', snap: 3, cursor: null, chunk: { entries: [bytes(7)], next: null } },
   { t: 'snap-gone', g: 's1', snap: 3 },
