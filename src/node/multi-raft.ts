@@ -135,6 +135,8 @@ class Group {
   leaderContactTick = 0;
   /** A Ready of this group is being persisted: the group's next waits for its advance. */
   outstanding = false;
+  /** The log up to here is on disk as it is in memory (a one-member group commits entries before that). */
+  durableLastIndex: number;
   readonly proposals = new Map<number, PendingProposal>();
   /** Reads waiting for the next ReadIndex request. */
   queuedReads: PendingRead[] = [];
@@ -163,6 +165,7 @@ class Group {
     readonly machine: GroupStateMachine,
   ) {
     this.confHistory = [{ index: log.firstIndex() - 1, confState: log.initialState().confState }];
+    this.durableLastIndex = log.lastIndex();
   }
 
   /** The membership in force at `index` (at or above the oldest recorded change). */
@@ -280,15 +283,15 @@ export class MultiRaft {
   }
 
   /**
-   * Committed entries in [lo, hi) of the group's log that its storage holds, up to about `maxBytes`: []
-   * when none is there yet (a one-member group commits entries before the driver hands them to storage),
-   * 'compacted' when `lo` is gone.
+   * Committed entries in [lo, hi) of the group's log that are durable here, up to about `maxBytes`: []
+   * when none is yet (a one-member group commits entries on append, before they are persisted, and a
+   * crash then takes them back), 'compacted' when `lo` is gone.
    */
   committedEntries(groupId: string, lo: number, hi: number, maxBytes: number): readonly Entry[] | 'compacted' {
     const group = this.groups.get(groupId);
     if (group === undefined) return [];
     if (lo < group.log.firstIndex()) return 'compacted';
-    const end = Math.min(hi, group.raw.status().commit + 1, group.log.lastIndex() + 1);
+    const end = Math.min(hi, group.raw.status().commit + 1, group.durableLastIndex + 1);
     if (lo >= end) return [];
     const entries = group.log.entries(lo, end, maxBytes);
     if (entries === 'compacted') return entries;
@@ -476,6 +479,7 @@ export class MultiRaft {
       group.pulled.clear();
       if (chunks === undefined) throw new Error(`raft group ${group.id}: snapshot ${index} arrived without its data`);
       group.log.applySnapshot(ready.snapshot);
+      group.durableLastIndex = Math.min(group.durableLastIndex, index);
       group.machine.restore(chunks);
       // Proposals at or below the snapshot were either in it or overwritten: which, this node cannot tell.
       for (const [index_, proposal] of group.proposals) {
@@ -486,6 +490,8 @@ export class MultiRaft {
       }
     }
     group.log.append(ready.entries);
+    // Entries from the first appended on replace or extend the durable log: not durable until the persist.
+    if (ready.entries.length > 0) group.durableLastIndex = Math.min(group.durableLastIndex, ready.entries[0]!.index - 1);
     if (ready.hardState !== null) group.log.setHardState(ready.hardState);
     // An entry persisted by an earlier turn and committed is on a quorum's disks: its proposer may hear
     // at once. One in this Ready's own entries (a single-member group commits on append) waits for the persist.
@@ -526,6 +532,8 @@ export class MultiRaft {
     for (const { group, ready, answers } of staged) {
       group.outstanding = false;
       if (group.removed) continue;
+      // One Ready of a group at a time: everything its log holds now was in this persist.
+      group.durableLastIndex = group.log.lastIndex();
       for (const m of ready.messages) {
         let batch = outbox.get(m.to);
         if (batch === undefined) outbox.set(m.to, (batch = []));
