@@ -20,7 +20,7 @@
  * so Raft sees a complete snapshot and no chunk ever sits in a Raft message.
  */
 import type { Entry, HardState, MsgSnap, NodeId, RaftLogStorage, Ready, Role, Snapshot, SnapshotMetadata } from '../raft/index.js';
-import { NONE, RawNode, type ConfChange, type ConfState, type Status } from '../raft/index.js';
+import { NONE, RawNode, type ConfChange, type ConfState, type ConfStateChange, type Status } from '../raft/index.js';
 import type { ShardSnapshotChunk, ShardSnapshotReader } from '../storage/types.js';
 import type { PeerMessage } from './peer-message.js';
 
@@ -151,8 +151,11 @@ class Group {
   incoming: IncomingSnapshot | undefined;
   /** Pulled snapshots waiting for Raft to hand them back in a Ready, by index. */
   readonly pulled = new Map<number, readonly ShardSnapshotChunk[]>();
-  /** The membership from each index on where it changed, oldest first: compaction records the one in force. */
-  confHistory: { index: number; confState: ConfState }[];
+  /**
+   * The membership from each index on where it changed, oldest first, through the index Raft has applied
+   * (after a restart its replay may be behind the state machine): compaction records the one in force.
+   */
+  confHistory: ConfStateChange[];
   /** Compaction keeps the log from this index on (a split forwarding it); undefined: no floor. */
   retainFrom: number | undefined;
   /** Work waiting for a turn boundary with nothing of the group pending (split snapshots). */
@@ -540,14 +543,9 @@ export class MultiRaft {
         batch.push({ t: 'raft', g: group.id, m });
         if (m.type === 'MsgSnap') group.snapshotPulls.set(m.to, this.ticks);
       }
-      group.raw.advance(ready);
+      const confChanges = group.raw.advance(ready);
       if (ready.snapshot !== null) group.confHistory = [{ index: ready.snapshot.metadata.index, confState: ready.snapshot.metadata.confState }];
-      for (let i = ready.committedEntries.length - 1; i >= 0; i--) {
-        const entry = ready.committedEntries[i]!;
-        if (entry.type !== 'confChange') continue;
-        group.confHistory.push({ index: entry.index, confState: group.raw.confState() });
-        break;
-      }
+      group.confHistory.push(...confChanges);
       for (const { proposal, result } of answers) proposal.resolve(result);
       this.serveConfirmedReads(group);
       this.runStableWaiters(group);
@@ -596,9 +594,10 @@ export class MultiRaft {
   }
 
   private compact(group: Group): void {
-    const applied = group.log.appliedIndex();
     const first = group.log.firstIndex();
-    if (applied - first + 1 < this.config.compactAfterEntries) return;
+    if (group.log.appliedIndex() - first + 1 < this.config.compactAfterEntries) return;
+    // Not past what Raft has applied (after a restart its replay may be behind): beyond it the membership is not known yet.
+    const applied = Math.min(group.log.appliedIndex(), group.raw.basicStatus().applied);
     const index = Math.min(applied - this.config.compactKeepEntries, (group.retainFrom ?? Number.POSITIVE_INFINITY) - 1);
     if (index < first) return;
     group.log.compact(index, group.confStateAt(index));
@@ -661,9 +660,12 @@ export class MultiRaft {
   }
 
   private prepareSnapshot(group: Group): void {
+    const index = group.log.appliedIndex();
+    // The membership is Raft's as of what it has applied: wait until that is the state machine's index
+    // (after a restart Raft replays entries the state machine already holds; the replay's next Ready retries).
+    if (group.raw.basicStatus().applied < index) return;
     group.wantSnapshot = false;
     group.prepared?.reader.close();
-    const index = group.log.appliedIndex();
     const term = group.log.term(index);
     if (typeof term !== 'number') return;
     group.prepared = {
