@@ -20,7 +20,7 @@
  * so Raft sees a complete snapshot and no chunk ever sits in a Raft message.
  */
 import type { Entry, HardState, MsgSnap, NodeId, RaftLogStorage, Ready, Role, Snapshot, SnapshotMetadata } from '../raft/index.js';
-import { NONE, RawNode, type ConfChange, type ConfState, type Status } from '../raft/index.js';
+import { NONE, RawNode, type ConfChange, type ConfState, type ConfStateChange, type Status } from '../raft/index.js';
 import type { ShardSnapshotChunk, ShardSnapshotReader } from '../storage/types.js';
 import type { PeerMessage } from './peer-message.js';
 
@@ -155,6 +155,8 @@ class Group {
   notMemberAt = 0;
   /** A Ready of this group is being persisted: the group's next waits for its advance. */
   outstanding = false;
+  /** The log up to here is on disk as it is in memory (a one-member group commits entries before that). */
+  durableLastIndex: number;
   readonly proposals = new Map<number, PendingProposal>();
   /** Reads waiting for the next ReadIndex request. */
   queuedReads: PendingRead[] = [];
@@ -169,8 +171,11 @@ class Group {
   incoming: IncomingSnapshot | undefined;
   /** Pulled snapshots waiting for Raft to hand them back in a Ready, by index. */
   readonly pulled = new Map<number, readonly ShardSnapshotChunk[]>();
-  /** The membership from each index on where it changed, oldest first: compaction records the one in force. */
-  confHistory: { index: number; confState: ConfState }[];
+  /**
+   * The membership from each index on where it changed, oldest first, through the index Raft has applied
+   * (after a restart its replay may be behind the state machine): compaction records the one in force.
+   */
+  confHistory: ConfStateChange[];
   /** Compaction keeps the log from this index on (a split forwarding it); undefined: no floor. */
   retainFrom: number | undefined;
   /** Work waiting for a turn boundary with nothing of the group pending (split snapshots). */
@@ -183,6 +188,7 @@ class Group {
     readonly machine: GroupStateMachine,
   ) {
     this.confHistory = [{ index: log.firstIndex() - 1, confState: log.initialState().confState }];
+    this.durableLastIndex = log.lastIndex();
   }
 
   /** The membership in force at `index` (at or above the oldest recorded change). */
@@ -300,15 +306,15 @@ export class MultiRaft {
   }
 
   /**
-   * Committed entries in [lo, hi) of the group's log that its storage holds, up to about `maxBytes`: []
-   * when none is there yet (a one-member group commits entries before the driver hands them to storage),
-   * 'compacted' when `lo` is gone.
+   * Committed entries in [lo, hi) of the group's log that are durable here, up to about `maxBytes`: []
+   * when none is yet (a one-member group commits entries on append, before they are persisted, and a
+   * crash then takes them back), 'compacted' when `lo` is gone.
    */
   committedEntries(groupId: string, lo: number, hi: number, maxBytes: number): readonly Entry[] | 'compacted' {
     const group = this.groups.get(groupId);
     if (group === undefined) return [];
     if (lo < group.log.firstIndex()) return 'compacted';
-    const end = Math.min(hi, group.raw.status().commit + 1, group.log.lastIndex() + 1);
+    const end = Math.min(hi, group.raw.status().commit + 1, group.durableLastIndex + 1);
     if (lo >= end) return [];
     const entries = group.log.entries(lo, end, maxBytes);
     if (entries === 'compacted') return entries;
@@ -543,6 +549,7 @@ export class MultiRaft {
       group.pulled.clear();
       if (chunks === undefined) throw new Error(`raft group ${group.id}: snapshot ${index} arrived without its data`);
       group.log.applySnapshot(ready.snapshot);
+      group.durableLastIndex = Math.min(group.durableLastIndex, index);
       group.machine.restore(chunks);
       // Proposals at or below the snapshot were either in it or overwritten: which, this node cannot tell.
       for (const [index_, proposal] of group.proposals) {
@@ -553,6 +560,8 @@ export class MultiRaft {
       }
     }
     group.log.append(ready.entries);
+    // Entries from the first appended on replace or extend the durable log: not durable until the persist.
+    if (ready.entries.length > 0) group.durableLastIndex = Math.min(group.durableLastIndex, ready.entries[0]!.index - 1);
     if (ready.hardState !== null) group.log.setHardState(ready.hardState);
     // An entry persisted by an earlier turn and committed is on a quorum's disks: its proposer may hear
     // at once. One in this Ready's own entries (a single-member group commits on append) waits for the persist.
@@ -594,20 +603,17 @@ export class MultiRaft {
       group.outstanding = false;
       if (group.removed) continue;
       try {
+        // One Ready of a group at a time: everything its log holds now was in this persist.
+        group.durableLastIndex = group.log.lastIndex();
         for (const m of ready.messages) {
           let batch = outbox.get(m.to);
           if (batch === undefined) outbox.set(m.to, (batch = []));
           batch.push({ t: 'raft', g: group.id, m });
           if (m.type === 'MsgSnap') group.snapshotPulls.set(m.to, this.ticks);
         }
-        group.raw.advance(ready);
+        const confChanges = group.raw.advance(ready);
         if (ready.snapshot !== null) group.confHistory = [{ index: ready.snapshot.metadata.index, confState: ready.snapshot.metadata.confState }];
-        for (let i = ready.committedEntries.length - 1; i >= 0; i--) {
-          const entry = ready.committedEntries[i]!;
-          if (entry.type !== 'confChange') continue;
-          group.confHistory.push({ index: entry.index, confState: group.raw.confState() });
-          break;
-        }
+        group.confHistory.push(...confChanges);
         for (const { proposal, result } of answers) proposal.resolve(result);
         this.serveConfirmedReads(group);
         this.runStableWaiters(group);
@@ -671,9 +677,10 @@ export class MultiRaft {
   }
 
   private compact(group: Group): void {
-    const applied = group.log.appliedIndex();
     const first = group.log.firstIndex();
-    if (applied - first + 1 < this.config.compactAfterEntries) return;
+    if (group.log.appliedIndex() - first + 1 < this.config.compactAfterEntries) return;
+    // Not past what Raft has applied (after a restart its replay may be behind): beyond it the membership is not known yet.
+    const applied = Math.min(group.log.appliedIndex(), group.raw.basicStatus().applied);
     const index = Math.min(applied - this.config.compactKeepEntries, (group.retainFrom ?? Number.POSITIVE_INFINITY) - 1);
     if (index < first) return;
     group.log.compact(index, group.confStateAt(index));
@@ -736,9 +743,12 @@ export class MultiRaft {
   }
 
   private prepareSnapshot(group: Group): void {
+    const index = group.log.appliedIndex();
+    // The membership is Raft's as of what it has applied: wait until that is the state machine's index
+    // (after a restart Raft replays entries the state machine already holds; the replay's next Ready retries).
+    if (group.raw.basicStatus().applied < index) return;
     group.wantSnapshot = false;
     group.prepared?.reader.close();
-    const index = group.log.appliedIndex();
     const term = group.log.term(index);
     if (typeof term !== 'number') return;
     group.prepared = {

@@ -392,7 +392,7 @@ export class SplitSource {
         }
         return { moving, last: entries[entries.length - 1]!.index };
       }
-      // Committed, not in storage yet: the driver's next turn puts it there.
+      // Committed, not durable here yet (a one-member group commits on append): the driver's persist makes it so.
       await this.host.sleep(1);
     }
   }

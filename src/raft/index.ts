@@ -80,7 +80,7 @@ export { NONE, isValidNodeId, type NodeId } from './node-id.js';
 export type { ReadState, Ready, Role, SoftState } from './ready.js';
 export type { ProposalRejection, ProposeResult, ReadIndexResult, TransferResult } from './results.js';
 export { RawNode } from './raw-node.js';
-export { bootstrapSnapshot, EMPTY_CONF_STATE, EMPTY_SNAPSHOT, type ConfState, type Snapshot, type SnapshotMetadata } from './snapshot.js';
+export { bootstrapSnapshot, EMPTY_CONF_STATE, EMPTY_SNAPSHOT, type ConfState, type ConfStateChange, type Snapshot, type SnapshotMetadata } from './snapshot.js';
 export type { ProgressStatus, Status } from './status.js';
 export type { RaftLogStorage, StorageError } from './storage.js';
 export type { ProgressState } from './tracker/progress.js';

@@ -7,7 +7,7 @@ import type { NodeId } from './node-id.js';
 import { Raft } from './raft.js';
 import type { Ready, SoftState } from './ready.js';
 import type { ProposeResult, ReadIndexResult, TransferResult } from './results.js';
-import type { ConfState } from './snapshot.js';
+import type { ConfState, ConfStateChange } from './snapshot.js';
 import type { Status } from './status.js';
 
 /**
@@ -123,9 +123,10 @@ export class RawNode {
 
   /**
    * The driver persisted, sent and applied `ready`. Marks its entries and snapshot stable, its
-   * committed entries applied, and applies the membership changes among them.
+   * committed entries applied, and applies the membership changes among them; returns the membership
+   * after each of those, in log order (a compaction point between two of them needs the one in force there).
    */
-  advance(ready: Ready): void {
+  advance(ready: Ready): ConfStateChange[] {
     assert(ready === this.outstanding, 'advance() with a Ready that is not the outstanding one');
     this.outstanding = null;
     const log = this.raft.log;
@@ -137,11 +138,16 @@ export class RawNode {
     }
     const lastEntry = ready.entries[ready.entries.length - 1];
     if (lastEntry !== undefined) log.unstable.stableTo(lastEntry.index, lastEntry.term);
+    const changes: ConfStateChange[] = [];
     for (const entry of ready.committedEntries) {
-      if (entry.type === 'confChange') this.raft.applyConfChange(decodeConfChange(entry.data));
+      if (entry.type === 'confChange') {
+        this.raft.applyConfChange(decodeConfChange(entry.data));
+        changes.push({ index: entry.index, confState: this.raft.confState() });
+      }
       log.appliedTo(entry.index);
     }
     this.raft.reduceUncommittedSize(ready.committedEntries);
+    return changes;
   }
 
   /** The membership as of the applied index (what a snapshot taken now must record). */

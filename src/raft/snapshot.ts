@@ -8,6 +8,12 @@ export interface ConfState {
   readonly learners: readonly NodeId[];
 }
 
+/** The membership from `index` on, as the membership change at `index` left it. */
+export interface ConfStateChange {
+  readonly index: number;
+  readonly confState: ConfState;
+}
+
 /** What a snapshot stands for: the log up to `index` (whose entry has `term`), and the membership then. */
 export interface SnapshotMetadata {
   readonly index: number;

@@ -74,6 +74,25 @@ describe('MultiRaft split hooks', () => {
     assert.deepEqual(multiRaft.committedEntries('no-such-group', 1, 2, 1), []);
   });
 
+  it('reads back no entry that is not durable yet, though a one-member group commits it on append', async () => {
+    const { scheduler, disk, multiRaft, write } = await oneMemberGroup();
+    const before = await write(2);
+    const proposed = multiRaft.propose(GROUP, Buffer.from('in flight')) as Promise<number>;
+    // The Ready is staged and its persist in flight (the fsync takes 3 ms): a crash now loses the entry.
+    await scheduler.runUntil(scheduler.now() + 1);
+    const durable = disk.durableImage().raftLogs.get(GROUP)!;
+    const durableLast = Math.max(durable.truncated.index, ...durable.entries.keys());
+    const commit = multiRaft.status(GROUP)!.commit;
+    assert.equal(durableLast, before[1], 'the earlier writes are durable');
+    assert.equal(commit, durableLast + 1, 'the new entry is committed before it is durable');
+    const read = multiRaft.committedEntries(GROUP, before[0]!, commit + 1, 1 << 20) as readonly Entry[];
+    assert.deepEqual(read.map((e) => e.index), before, 'only what a restart would find');
+    await scheduler.runUntil(scheduler.now() + 100);
+    const index = await proposed;
+    const after = multiRaft.committedEntries(GROUP, before[0]!, index + 1, 1 << 20) as readonly Entry[];
+    assert.deepEqual(after.map((e) => e.index), [...before, index], 'and the entry once its persist is done');
+  });
+
   it('keeps the log from the retention floor through compaction, and compacts once the floor is lifted', async () => {
     const { multiRaft, write } = await oneMemberGroup(10, 0);
     const first = await write(1);

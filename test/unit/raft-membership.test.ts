@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeConfChange, encodeConfChange, type ConfChange, type ConfChangeType } from '../../src/raft/index.js';
+import { decodeConfChange, encodeConfChange, MemoryRaftStorage, RawNode, type ConfChange, type ConfChangeType, type ConfStateChange } from '../../src/raft/index.js';
 import { RaftNetwork } from '../support/raft-network.js';
 
 function change(type: ConfChangeType, nodeId: number): ConfChange {
@@ -184,6 +184,37 @@ describe('raft: membership changes, one server at a time (Raft thesis §4.1)', (
     assert.deepEqual(leader.proposeConfChange(change('promoteLearner', 2)), { ok: false, reason: 'notLearner', leaderId: 1 });
     assert.deepEqual(leader.proposeConfChange(change('removeNode', 9)), { ok: false, reason: 'notMember', leaderId: 1 });
     assert.deepEqual(net.raw(2).proposeConfChange(change('removeNode', 3)), { ok: false, reason: 'notLeader', leaderId: 1 });
+  });
+
+  it('advance returns the membership after each change it applies, also several in one Ready (a replay)', () => {
+    const storage = MemoryRaftStorage.bootstrap([1]);
+    const config = { id: 1, electionTicks: 10, heartbeatTicks: 1, storage, random: () => 0.5, maxInflightMsgs: 16, maxSizePerMsgBytes: 1 << 20 };
+    /** Carries out a one-member node's Readies; the membership changes their advances returned. */
+    const drive = (node: RawNode): ConfStateChange[] => {
+      const changes: ConfStateChange[] = [];
+      while (node.hasReady()) {
+        const ready = node.ready();
+        storage.append(ready.entries);
+        if (ready.hardState !== null) storage.setHardState(ready.hardState);
+        changes.push(...node.advance(ready));
+      }
+      return changes;
+    };
+    const node = new RawNode(config);
+    node.campaign();
+    assert.deepEqual(drive(node), []);
+    assert(node.proposeConfChange(change('addLearner', 2)).ok);
+    assert.deepEqual(drive(node), [{ index: 3, confState: { voters: [1], learners: [2] } }]);
+    assert(node.proposeConfChange(change('promoteLearner', 2)).ok);
+    assert.deepEqual(drive(node), [{ index: 4, confState: { voters: [1, 2], learners: [] } }]);
+
+    const restarted = new RawNode(config);
+    const replay = restarted.ready();
+    assert.deepEqual(replay.committedEntries.map((e) => e.index), [2, 3, 4]);
+    assert.deepEqual(restarted.advance(replay), [
+      { index: 3, confState: { voters: [1], learners: [2] } },
+      { index: 4, confState: { voters: [1, 2], learners: [] } },
+    ]);
   });
 
   it('the full move: add learner, catch up, promote, remove the old member', () => {
