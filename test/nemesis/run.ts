@@ -24,6 +24,8 @@ const CONVERGE_WAIT_MS = 180_000;
 const FINAL_READ_WAIT_MS = 60_000;
 /** Search budget per key of the linearizability check. */
 const LINEARIZABILITY_STEPS_MAX = 2_000_000;
+/** Starts tried: a free port can be taken by another process before the node binds it. */
+const START_ATTEMPTS = 3;
 const TERMINAL_SPLIT_STATUSES = ['completed', 'failed', 'cancelled'];
 
 export interface NemesisOptions {
@@ -55,7 +57,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisResult
   const progress = options.progress ?? (() => undefined);
   const factor = Math.min(REPLICATION_FACTOR, options.nodes);
   progress(`starting ${PILOTS} pilots and ${options.nodes} nodes`);
-  const cluster = await TestCluster.start({ pilots: PILOTS, nodes: options.nodes, extraNodeArgs: ['--enable-debug-command'] });
+  const cluster = await startCluster(options.nodes, progress);
   let nemesis: Nemesis | undefined;
   try {
     await waitUntil('every shard on its replicas', async () => (await layoutProblems(cluster, factor)).length === 0, undefined, START_WAIT_MS);
@@ -96,6 +98,17 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisResult
   } finally {
     await nemesis?.healAll();
     await cluster.stop();
+  }
+}
+
+async function startCluster(nodes: number, progress: (line: string) => void): Promise<TestCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestCluster.start({ pilots: PILOTS, nodes, extraNodeArgs: ['--enable-debug-command'] });
+    } catch (err) {
+      if (attempt >= START_ATTEMPTS) throw err;
+      progress(`start failed (${(err as Error).message.split('\n')[0]}); starting again`);
+    }
   }
 }
 
