@@ -20,8 +20,8 @@ const CLIENTS_DEFAULT = 4;
 const START_WAIT_MS = 120_000;
 /** Longest wait, after the faults, for the cluster to converge again. */
 const CONVERGE_WAIT_MS = 180_000;
-/** Longest wait for the final read of one key. */
-const FINAL_READ_WAIT_MS = 60_000;
+/** Longest wait for the final reads of all keys together. */
+const FINAL_READS_WAIT_MS = 120_000;
 /** Search budget per key of the linearizability check. */
 const LINEARIZABILITY_STEPS_MAX = 2_000_000;
 /** Starts tried: a free port can be taken by another process before the node binds it. */
@@ -78,7 +78,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisResult
     anomalies.push(...converged.map((p) => `not converged after ${CONVERGE_WAIT_MS / 1000} s: ${p}`));
     progress('final reads and checks');
     const finals = await finalReads(cluster, history);
-    anomalies.push(...finals.unreadable.map((key) => `${key}: no final read within ${FINAL_READ_WAIT_MS / 1000} s`));
+    anomalies.push(...finals.unreadable.map((key) => `${key}: no final read within ${FINAL_READS_WAIT_MS / 1000} s`));
     const lin = checkLinearizability(history.ops, { stepsMax: LINEARIZABILITY_STEPS_MAX });
     if (lin.ok === false) anomalies.push(`not linearizable: ${lin.explanation}`);
     const readable = history.ops.filter((op) => finals.values.has(op.key));
@@ -148,6 +148,7 @@ async function finalReads(cluster: TestCluster, history: History): Promise<{ val
   const values = new Map<string, string | null>();
   const unreadable: string[] = [];
   const keys = [...REGISTER_KEY_NAMES, ...COUNTER_KEY_NAMES].filter((key) => history.ops.some((op: RegisterOperation) => op.key === key));
+  const deadline = Date.now() + FINAL_READS_WAIT_MS;
   try {
     for (const key of keys) {
       const read = history.invoke(-1, key, { kind: 'get' });
@@ -155,7 +156,7 @@ async function finalReads(cluster: TestCluster, history: History): Promise<{ val
       await waitUntil(`final read of ${key}`, async () => {
         value = await client.get(key);
         return true;
-      }, undefined, FINAL_READ_WAIT_MS).catch(() => undefined);
+      }, undefined, Math.max(0, deadline - Date.now())).catch(() => undefined);
       if (value === undefined) unreadable.push(key);
       else {
         values.set(key, value);
