@@ -64,6 +64,7 @@ async function main(): Promise<void> {
   for (const anomaly of result.anomalies) console.log(`ANOMALY ${anomaly}`);
   if (!result.ok) {
     console.log(`replay: ${result.replay}`);
+    if (result.historyFile !== undefined) console.log(`history and fault log: ${result.historyFile}`);
     process.exitCode = 1;
   }
 }

@@ -19,6 +19,8 @@ export interface Invocation {
 
 export class History {
   private readonly operations: RegisterOperation[] = [];
+  /** Per recorded operation, the node the client took for the slot's master when it completed (a hint for reading a failure). */
+  private readonly masters: (string | undefined)[] = [];
   readonly outcomes: Record<Outcome, number> = { ok: 0, fail: 0, unknown: 0 };
   private readonly originMs = performance.now();
 
@@ -31,9 +33,10 @@ export class History {
     return { clientId, key, input, callMs: this.now() };
   }
 
-  ok(invocation: Invocation, output: RegisterOutput): void {
+  ok(invocation: Invocation, output: RegisterOutput, master?: string): void {
     this.outcomes.ok++;
     this.operations.push({ ...invocation, returnMs: Math.max(this.now(), invocation.callMs), output });
+    this.masters.push(master);
   }
 
   /** Refused without effect: left out of the history, as the checker requires, and only counted. */
@@ -41,13 +44,19 @@ export class History {
     this.outcomes.fail++;
   }
 
-  unknown(invocation: Invocation): void {
+  unknown(invocation: Invocation, master?: string): void {
     this.outcomes.unknown++;
     this.operations.push({ ...invocation, returnMs: Number.POSITIVE_INFINITY, output: 'unknown' });
+    this.masters.push(master);
   }
 
   get size(): number {
     return this.operations.length;
+  }
+
+  /** The operations with the master hint, for a failing run's dump. */
+  annotated(): (RegisterOperation & { master: string | undefined })[] {
+    return this.operations.map((op, i) => ({ ...op, master: this.masters[i] }));
   }
 
   /** The operations recorded so far, in the order they completed. */

@@ -8,6 +8,7 @@
  * history would blame the cluster for the client's retry.
  */
 import { Cluster } from 'ioredis';
+import { keyHashSlot } from '../../src/common/slots.js';
 import { seededRandom } from '../support/seeded-random.js';
 import type { History, Invocation } from './history.js';
 
@@ -91,31 +92,31 @@ export class Load {
         invocation = this.history.invoke(clientId, key, { kind: 'incr' });
         send = () => client.incr(key);
       }
-      if (!(await this.run(invocation, send))) await new Promise((r) => setTimeout(r, ERROR_PAUSE_MS));
+      if (!(await this.run(invocation, send, () => client.slots[keyHashSlot(Buffer.from(invocation.key))]?.[0]))) await new Promise((r) => setTimeout(r, ERROR_PAUSE_MS));
     }
   }
 
   /** Sends one operation and records its outcome; false when it did not succeed. */
-  private async run(invocation: Invocation, send: () => Promise<unknown>): Promise<boolean> {
+  private async run(invocation: Invocation, send: () => Promise<unknown>, master: () => string | undefined): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), OPERATION_TIMEOUT_MS)));
     try {
       const reply = await Promise.race([send(), timeout]);
       switch (invocation.input.kind) {
         case 'get':
-          this.history.ok(invocation, reply === null ? null : String(reply));
+          this.history.ok(invocation, reply === null ? null : String(reply), master());
           break;
         case 'set':
           if (reply !== 'OK') throw new Error(`SET answered ${String(reply)}`);
-          this.history.ok(invocation, 'ok');
+          this.history.ok(invocation, 'ok', master());
           break;
         default:
-          this.history.ok(invocation, Number(reply));
+          this.history.ok(invocation, Number(reply), master());
       }
       return true;
     } catch (err) {
       if (refusedWithoutEffect(err)) this.history.fail(invocation);
-      else this.history.unknown(invocation);
+      else this.history.unknown(invocation, master());
       return false;
     } finally {
       clearTimeout(timer);

@@ -4,6 +4,9 @@
  * cluster to converge, and the checks: the history linearizable per key, no acknowledged write lost,
  * every slot owned once in every view, every shard at its replication factor.
  */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { checkLinearizability, checkLostWrites, type RegisterOperation } from '../sim/linearizability.js';
 import { TestCluster, waitUntil } from '../support/cluster.js';
@@ -51,6 +54,8 @@ export interface NemesisResult {
   readonly summary: string;
   /** The command that replays the run's schedule. */
   readonly replay: string;
+  /** Where a failing run left its history and fault log (JSON), for a closer look. */
+  readonly historyFile: string | undefined;
 }
 
 export async function runNemesis(options: NemesisOptions): Promise<NemesisResult> {
@@ -94,7 +99,13 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisResult
       `linearizability: ${lin.ok === true ? 'ok' : lin.ok === 'unknown' ? `undecided (${lin.explanation}); lost-write check covers it` : 'FAILED'}`,
       `anomalies: ${anomalies.length}`,
     ].join('\n');
-    return { ok: anomalies.length === 0, faults, refused, outcomes: { ...history.outcomes }, anomalies, undecided, events: nemesis.events, summary, replay };
+    const ok = anomalies.length === 0;
+    const historyFile = ok ? undefined : join(tmpdir(), `cleave-nemesis-${options.seed}-${Date.now()}.json`);
+    if (historyFile !== undefined) {
+      // +Infinity (an unknown outcome's return time) has no JSON form: written as null.
+      writeFileSync(historyFile, JSON.stringify({ replay, anomalies, events: nemesis.events, history: history.annotated() }, (_, v) => (v === Number.POSITIVE_INFINITY ? null : v)));
+    }
+    return { ok, faults, refused, outcomes: { ...history.outcomes }, anomalies, undecided, events: nemesis.events, summary, replay, historyFile };
   } finally {
     await nemesis?.healAll();
     await cluster.stop();
