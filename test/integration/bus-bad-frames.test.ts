@@ -10,7 +10,6 @@ import { encodeFrameBytes } from '../../src/transport/index.js';
 import { TestCluster } from '../support/cluster.js';
 import { messageFrame, rawBusPeer } from '../support/raw-bus-peer.js';
 
-const SECRET = 'bus-test-secret';
 
 describe('node bus: malformed peer frames', () => {
   let cluster: TestCluster;
@@ -19,8 +18,7 @@ describe('node bus: malformed peer frames', () => {
     metricsPort = await freePort();
     cluster = await TestCluster.start({
       nodes: 1,
-      extraNodeArgs: ['--metrics-port', String(metricsPort), '--cluster-secret', SECRET],
-      extraPilotArgs: ['--cluster-secret', SECRET],
+      extraNodeArgs: ['--metrics-port', String(metricsPort)],
     });
   });
   after(async () => {
@@ -39,12 +37,12 @@ describe('node bus: malformed peer frames', () => {
     const busPort = Number(node.args[node.args.indexOf('--bus-port') + 1]);
     const bus = { host: '127.0.0.1', port: busPort };
 
-    const evil = await rawBusPeer(bus, 'evil', SECRET);
+    const evil = await rawBusPeer(bus, 'evil', cluster.env['CLEAVE_CLUSTER_SECRET']);
     assert.deepEqual(evil.answer, { t: 'refuse', reason: 'bad-identity' });
     await evil.closed;
 
     // A peer that passes the handshake and then sends garbage payloads: each frame is dropped, the link stays.
-    const peer = await rawBusPeer(bus, 'node9', SECRET);
+    const peer = await rawBusPeer(bus, 'node9', cluster.env['CLEAVE_CLUSTER_SECRET']);
     assert.equal(peer.answer.t, 'accept');
     peer.write(messageFrame('raft', 42));
     peer.write(messageFrame('raft', [null]));
@@ -56,10 +54,10 @@ describe('node bus: malformed peer frames', () => {
     peer.write(Buffer.concat([Buffer.from([0, 0, 0, body.length]), body]));
     await peer.closed;
 
-    const oversize = await rawBusPeer(bus, 'node9', SECRET);
+    const oversize = await rawBusPeer(bus, 'node9', cluster.env['CLEAVE_CLUSTER_SECRET']);
     oversize.write(Buffer.from([0xff, 0xff, 0xff, 0xff]));
     await oversize.closed;
-    const shapeless = await rawBusPeer(bus, 'node9', SECRET);
+    const shapeless = await rawBusPeer(bus, 'node9', cluster.env['CLEAVE_CLUSTER_SECRET']);
     shapeless.write(encodeFrameBytes({ hello: 'world' }));
     await shapeless.closed;
 

@@ -25,12 +25,12 @@ export async function clusterSlots(port: number): Promise<SlotRange[]> {
   });
 }
 
-/** `perRange` keys in each slot range, so every shard gets written. */
-export function keysPerRange(ranges: readonly SlotRange[], perRange: number): string[][] {
+/** `perRange` keys in each slot range, so every shard gets written; `prefix` keeps tests on one cluster apart. */
+export function keysPerRange(ranges: readonly SlotRange[], perRange: number, prefix = 'r'): string[][] {
   return ranges.map((range) => {
     const keys: string[] = [];
     for (let i = 0; keys.length < perRange; i++) {
-      const key = `r${range.start}:${i}`;
+      const key = `${prefix}${range.start}:${i}`;
       const slot = keyHashSlot(Buffer.from(key));
       if (slot >= range.start && slot <= range.end) keys.push(key);
     }
