@@ -234,6 +234,8 @@ export class MultiRaft {
       random: this.config.random,
       maxInflightMsgs: this.config.maxInflightMsgs ?? 256,
       maxSizePerMsgBytes: this.config.maxSizePerMsgBytes ?? 1024 * 1024,
+      // Every member starts from a bootstrapped log or a leader's snapshot: an empty log lost its state.
+      votesWhenEmpty: false,
       ...(this.config.maxUncommittedEntriesBytes === undefined ? {} : { maxUncommittedEntriesBytes: this.config.maxUncommittedEntriesBytes }),
     });
     const group = new Group(groupId, raw, log, machine);

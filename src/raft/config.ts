@@ -22,6 +22,13 @@ export interface RaftConfig {
   readonly random: () => number;
   /** The index the driver has already applied (after a restart); default: the snapshot index. */
   readonly applied?: number;
+  /**
+   * Whether a node whose log is empty (no snapshot, no entry) grants votes and pre-votes: default true.
+   * A driver whose members all start from a bootstrapped log, and whose new voters are promoted only
+   * once they hold the leader's log, sets false: an empty log then means a replica that lost its state,
+   * and its vote could elect a leader missing committed entries.
+   */
+  readonly votesWhenEmpty?: boolean;
   /** Pre-vote (Raft thesis §9.6): default true. */
   readonly preVote?: boolean;
   /** Check-quorum: a leader that has not heard from a quorum for an election timeout steps down; default true. */
@@ -61,6 +68,7 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
   const resolved: ResolvedRaftConfig = {
     ...config,
     applied: config.applied ?? 0,
+    votesWhenEmpty: config.votesWhenEmpty ?? true,
     preVote: config.preVote ?? true,
     checkQuorum,
     readOnlyOption,

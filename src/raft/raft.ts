@@ -310,8 +310,9 @@ export class Raft {
     // voted and know no leader, and pre-vote for anyone at a later term.
     const canVote =
       this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (m.type === 'MsgPreVote' && m.term > this.term);
+    const mayVote = this.config.votesWhenEmpty || this.log.lastIndex() > 0;
     // Election restriction (Raft paper §5.4.1): only for a log at least as up-to-date as ours.
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+    if (mayVote && canVote && this.log.isUpToDate(m.index, m.logTerm)) {
       // The reply carries the candidate's term so a pre-candidate counts it.
       this.send({ type: respType, to: m.from, term: m.term, reject: false, commit: 0, commitTerm: 0 });
       if (m.type === 'MsgVote') {

@@ -1,7 +1,8 @@
 /**
  * How a member learns it was removed from its group: a voter cut off while the others removed it never
  * hears so from the leader (which stops writing to it), so the members that applied its removal tell it
- * when it campaigns. Three MultiRafts over the simulation's crashable disks, virtual-time scheduler and
+ * when it campaigns. And what a removed member that dropped its copy and was added again may do before
+ * a leader gives it the log. MultiRafts over the simulation's crashable disks, virtual-time scheduler and
  * a hand-made network that can cut a node off.
  */
 import { describe, it } from 'node:test';
@@ -17,27 +18,31 @@ const GROUP = 'shard_0001';
 const TICK_MS = 10;
 const DELIVERY_MS = 2;
 
+/** A state machine of no data: a snapshot (which a member added again needs) carries nothing. */
 class NoData implements GroupStateMachine {
   apply(entry: Entry): unknown {
     return entry.index;
   }
   openSnapshot(): ShardSnapshotReader {
-    throw new Error('the members never fall behind a compaction here');
+    return { chunk: () => ({ entries: [], next: null }), close: () => undefined };
   }
-  restore(): void {
-    throw new Error('the members never fall behind a compaction here');
-  }
+  restore(): void {}
 }
 
-/** Voters [1, 2, 3] on their own disks, node 1 leading; `cutOff` nodes neither send nor receive. */
-async function threeVoters() {
+/**
+ * Voters `ids` on their own disks, node 1 leading; `cutOff` nodes neither send nor receive. `random`
+ * sets a node's election timeout jitter (default 0.5).
+ */
+async function voters(ids: readonly NodeId[], random: (id: NodeId) => number = () => 0.5) {
   const scheduler = new Scheduler();
   const cutOff = new Set<NodeId>();
   const nodes = new Map<NodeId, MultiRaft>();
-  for (const id of [1, 2, 3]) {
+  const disks = new Map<NodeId, SimDisk>();
+  for (const id of ids) {
     const disk = new SimDisk(scheduler, { fsyncDelayMs: 1 });
+    disks.set(id, disk);
     const multiRaft = new MultiRaft(
-      { id, electionTicks: 10, heartbeatTicks: 1, random: () => 0.5, requestTimeoutTicks: 1000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
+      { id, electionTicks: 10, heartbeatTicks: 1, random: () => random(id), requestTimeoutTicks: 1000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
       {
         send: (to: NodeId, messages: readonly PeerMessage[]) => {
           if (cutOff.has(id) || cutOff.has(to)) return;
@@ -51,7 +56,7 @@ async function threeVoters() {
       },
     );
     const log = disk.openRaftLog(GROUP);
-    log.bootstrap([1, 2, 3]);
+    log.bootstrap([...ids]);
     multiRaft.addGroup(GROUP, log, new NoData());
     nodes.set(id, multiRaft);
     const tick = (): void => {
@@ -64,8 +69,11 @@ async function threeVoters() {
   node(1).campaign(GROUP);
   await scheduler.runUntil(200);
   assert.equal(node(1).leadership(GROUP)?.role, 'leader');
-  return { scheduler, cutOff, node };
+  const disk = (id: NodeId): SimDisk => disks.get(id)!;
+  return { scheduler, cutOff, node, disk };
 }
+
+const threeVoters = () => voters([1, 2, 3]);
 
 describe('MultiRaft: a removed voter hears of its removal', () => {
   it('is told by the members that applied it when it campaigns, and not before', async () => {
@@ -94,5 +102,56 @@ describe('MultiRaft: a removed voter hears of its removal', () => {
     node(3).receive(2, { t: 'not-member', g: GROUP, index: applied });
     await scheduler.runUntil(scheduler.now() + 50);
     assert.equal(node(3).ownMembership(GROUP), 'voter');
+  });
+});
+
+describe('MultiRaft: a member added again after dropping its copy', () => {
+  it('votes for nobody until a leader gave it the log, so a candidate holding a superseded membership cannot win with it', async () => {
+    // Node 3 times out first: left to the timeouts, it is the candidate.
+    const { scheduler, cutOff, node, disk } = await voters([1, 2, 3, 4, 5], (id) => (id === 3 ? 0 : 0.9));
+    const context = new Uint8Array(0);
+    // Nodes 2 and 3 miss everything from here: entries committed by 1, 4 and 5, then node 4's removal.
+    cutOff.add(2).add(3);
+    const writes = Promise.all([node(1).propose(GROUP, new Uint8Array([1])), node(1).propose(GROUP, new Uint8Array([2]))]);
+    assert.deepEqual(node(1).proposeConfChange(GROUP, { type: 'removeNode', nodeId: 4, context }), { ok: true });
+    await scheduler.runUntil(scheduler.now() + 200);
+    const committed = (await writes) as number[];
+    assert.deepEqual(node(1).confState(GROUP)?.voters, [1, 2, 3, 5]);
+    const lastCommitted = node(1).appliedIndex(GROUP)!;
+    assert.equal(lastCommitted > Math.max(...committed), true);
+    assert.equal(node(3).appliedIndex(GROUP)! < Math.min(...committed), true, 'node 3 missed the committed entries');
+
+    // Node 4 learns of its removal and drops its copy; added again, it starts the group empty.
+    node(4).removeGroup(GROUP);
+    const dropped = disk(4).dropShard(GROUP);
+    await scheduler.runUntil(scheduler.now() + 10);
+    await dropped;
+    node(4).addGroup(GROUP, disk(4).openRaftLog(GROUP), new NoData());
+    assert.equal(disk(4).openRaftLog(GROUP).lastIndex(), 0);
+
+    // Now only 2, 3 and 4 talk. Node 3 still counts [1, 2, 3, 4, 5] as voters: 2, 3 and 4 are a quorum of
+    // that membership, but neither 2 nor 3 holds the entries 1, 4 and 5 committed, so neither may lead.
+    cutOff.clear();
+    cutOff.add(1).add(5);
+    await scheduler.runUntil(scheduler.now() + 100 * 10 * 10);
+    for (const id of [2, 3, 4]) assert.notEqual(node(id).leadership(GROUP)?.role, 'leader', `node ${id} leads without entries up to ${lastCommitted}`);
+
+    // Added again by the leader, node 4 gets the log; promoted, it votes: with 1 and 5 cut off, 2, 3 and
+    // 4 elect a leader that holds every committed entry.
+    const leaderAmong = (ids: readonly NodeId[]): NodeId | undefined => ids.find((id) => node(id).leadership(GROUP)?.role === 'leader');
+    cutOff.clear();
+    await scheduler.runUntil(scheduler.now() + 1000);
+    const healed = leaderAmong([1, 2, 3, 5]);
+    assert.notEqual(healed, undefined);
+    assert.deepEqual(node(healed!).proposeConfChange(GROUP, { type: 'addLearner', nodeId: 4, context }), { ok: true });
+    await scheduler.runUntil(scheduler.now() + 300);
+    assert.deepEqual(node(healed!).proposeConfChange(GROUP, { type: 'promoteLearner', nodeId: 4, context }), { ok: true });
+    await scheduler.runUntil(scheduler.now() + 300);
+    assert.deepEqual(node(4).confState(GROUP)?.voters, [1, 2, 3, 4, 5]);
+    cutOff.add(1).add(5);
+    await scheduler.runUntil(scheduler.now() + 100 * 10 * 10);
+    const leader = leaderAmong([2, 3, 4]);
+    assert.notEqual(leader, undefined, 'nodes 2, 3 and 4 elect a leader');
+    assert.equal(node(leader!).appliedIndex(GROUP)! > lastCommitted, true);
   });
 });

@@ -62,6 +62,18 @@ describe('raft: leader election (Raft paper §5.2)', () => {
     assert.equal(rd.mustSync, true, 'a vote must be durable before the reply is sent');
   });
 
+  it('an empty log grants votes and pre-votes unless votesWhenEmpty is false; once it holds an entry it votes', () => {
+    const answers = (votesWhenEmpty: boolean, storage: MemoryRaftStorage): [string, boolean][] => {
+      const node = new RawNode({ id: 4, storage, random: seededRandom(1), electionTicks: 10, heartbeatTicks: 1, maxInflightMsgs: 8, maxSizePerMsgBytes: 1024, votesWhenEmpty });
+      node.step({ type: 'MsgPreVote', from: 3, to: 4, term: 6, index: 1, logTerm: 1, transfer: false });
+      node.step({ type: 'MsgVote', from: 3, to: 4, term: 6, index: 1, logTerm: 1, transfer: false });
+      return node.ready().messages.map((m) => [m.type, (m.type === 'MsgVoteResp' || m.type === 'MsgPreVoteResp') && m.reject]);
+    };
+    assert.deepEqual(answers(true, new MemoryRaftStorage()), [['MsgPreVoteResp', false], ['MsgVoteResp', false]]);
+    assert.deepEqual(answers(false, new MemoryRaftStorage()), [['MsgPreVoteResp', true], ['MsgVoteResp', true]]);
+    assert.deepEqual(answers(false, MemoryRaftStorage.bootstrap([3, 4])), [['MsgPreVoteResp', false], ['MsgVoteResp', false]]);
+  });
+
   it('election restriction: a candidate whose log is not up-to-date cannot win (§5.4.1)', () => {
     const net = new RaftNetwork({ voters: [1, 2, 3], node: { preVote: false } });
     net.campaign(1);
