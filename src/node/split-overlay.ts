@@ -26,12 +26,20 @@ export function targetServing(slot: number, targets: Iterable<TargetReplica>): s
 }
 
 /**
- * The shard that now owns `slot`, which `shardId` gave away: the target of the split its log records,
- * else of the split its routing marker still shows (the log's split state is cleared once cleanup ends),
- * else whatever newer table routes the slot elsewhere. undefined: not known here yet (TRYAGAIN).
+ * The shard that now owns `slot`, which `shardId` gave away: the target of the split its log records once
+ * this node knows the target took the handoff (`handedOver`: before that the target's node still routes the
+ * slot back here, and a client would bounce between the two), else of the split its routing marker still
+ * shows (the log's split state is cleared once cleanup ends, which follows the handoff), else whatever
+ * newer table routes the slot elsewhere. undefined: not known here yet (TRYAGAIN).
  */
-export function newOwnerOf(shardId: string, split: ShardSplitState | null, marker: RoutingSplit | undefined, routedOwner: string | undefined): string | undefined {
-  if (split?.role === 'source') return split.target;
+export function newOwnerOf(
+  shardId: string,
+  split: ShardSplitState | null,
+  marker: RoutingSplit | undefined,
+  routedOwner: string | undefined,
+  handedOver: (taskId: string) => boolean,
+): string | undefined {
+  if (split?.role === 'source') return handedOver(split.taskId) ? split.target : undefined;
   if (marker?.role === 'source') return marker.peer;
   return routedOwner !== undefined && routedOwner !== shardId ? routedOwner : undefined;
 }

@@ -50,7 +50,9 @@ export class SplitRouting {
   movedAway(shardId: string, slot: number): Reply {
     const view = this.host.routing();
     const marker = view.table.shards.find((s) => s.id === shardId)?.split;
-    const owner = newOwnerOf(shardId, this.host.replica(shardId)?.splitState() ?? null, marker, view.shardOfSlot(slot)?.id);
+    const owner = newOwnerOf(shardId, this.host.replica(shardId)?.splitState() ?? null, marker, view.shardOfSlot(slot)?.id, (taskId) =>
+      this.host.buffer.handedOver(shardId, taskId),
+    );
     return owner === undefined ? SPLIT_TRYAGAIN : this.movedTo(owner, slot);
   }
 }

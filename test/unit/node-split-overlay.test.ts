@@ -34,19 +34,27 @@ describe('a source that gave a slot away', () => {
   const state: SourceSplitState = { role: 'source', taskId: 't1', target: 'shard_0002', splitSlot: 8192, end: 16384, phase: 'committed', commitIndex: 9 };
   const marker: RoutingSplit = { taskId: 't1', role: 'source', peer: 'shard_0002', splitSlot: 8192, params: SPLIT_PARAMS_DEFAULT };
 
-  it('redirects to the target its log names', () => {
-    assert.equal(newOwnerOf('shard_0001', state, undefined, 'shard_0001'), 'shard_0002');
+  const handedOver = (taskId: string): boolean => taskId === 't1';
+  const notYet = (): boolean => false;
+
+  it('redirects to the target its log names once the target is known to have taken the handoff', () => {
+    assert.equal(newOwnerOf('shard_0001', state, undefined, 'shard_0001', handedOver), 'shard_0002');
+  });
+
+  it('knows no owner between its commit and the handoff seen here: the target still routes the slot back', () => {
+    assert.equal(newOwnerOf('shard_0001', state, marker, 'shard_0001', notYet), undefined);
+    assert.equal(newOwnerOf('shard_0001', state, marker, 'shard_0001', (taskId) => taskId === 'an earlier task'), undefined);
   });
 
   it('redirects to the target the routing marker names once cleanup cleared the log state', () => {
-    assert.equal(newOwnerOf('shard_0001', null, marker, 'shard_0001'), 'shard_0002');
-    assert.equal(newOwnerOf('shard_0001', null, { ...marker, role: 'target', peer: 'shard_0000' }, 'shard_0001'), undefined, 'a target marker names the source');
+    assert.equal(newOwnerOf('shard_0001', null, marker, 'shard_0001', notYet), 'shard_0002');
+    assert.equal(newOwnerOf('shard_0001', null, { ...marker, role: 'target', peer: 'shard_0000' }, 'shard_0001', notYet), undefined, 'a target marker names the source');
   });
 
   it('redirects where a newer table routes the slot, and knows no owner otherwise', () => {
-    assert.equal(newOwnerOf('shard_0001', null, undefined, 'shard_0002'), 'shard_0002');
-    assert.equal(newOwnerOf('shard_0001', null, undefined, 'shard_0001'), undefined);
-    assert.equal(newOwnerOf('shard_0001', null, undefined, undefined), undefined);
+    assert.equal(newOwnerOf('shard_0001', null, undefined, 'shard_0002', notYet), 'shard_0002');
+    assert.equal(newOwnerOf('shard_0001', null, undefined, 'shard_0001', notYet), undefined);
+    assert.equal(newOwnerOf('shard_0001', null, undefined, undefined, notYet), undefined);
   });
 });
 
