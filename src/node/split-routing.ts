@@ -16,7 +16,6 @@ export const SPLIT_TRYAGAIN = error('TRYAGAIN the slot is moving to another shar
 export interface SplitRoutingHost {
   routing(): RoutingView;
   replica(shardId: string): ShardReplica | undefined;
-  isLeader(shardId: string): boolean;
   readonly buffer: SplitBuffer;
   now(): number;
 }
@@ -32,12 +31,12 @@ export class SplitRouting {
     return address === undefined ? SPLIT_TRYAGAIN : error(`MOVED ${slot} ${address}`);
   }
 
-  /** A split's target led here whose log already owns `slot` (handed over, the routing table not yet updated). */
+  /** A split's target whose replica here already owns `slot` (handed over, the routing table not yet updated). */
   splitTargetOwning(slot: number): string | undefined {
     const { host } = this;
     return targetServing(
       slot,
-      host.routing().splitTargets.map((t) => ({ id: t.id, owned: host.replica(t.id)?.ownedRange() ?? null, leads: host.isLeader(t.id) })),
+      host.routing().splitTargets.map((t) => ({ id: t.id, owned: host.replica(t.id)?.ownedRange() ?? null })),
     );
   }
 

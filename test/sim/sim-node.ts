@@ -199,7 +199,6 @@ export class SimNode {
     this.splitRouting = new SplitRouting({
       routing: () => this.routingView,
       replica: (shardId) => this.replicas.get(shardId),
-      isLeader: (shardId) => this.isLeader(shardId),
       buffer: this.splitBuffer,
       now: () => scheduler.now(),
     });

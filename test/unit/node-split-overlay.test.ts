@@ -5,10 +5,10 @@ import { SPLIT_PARAMS_DEFAULT, type RoutingSplit } from '../../src/common/split.
 import type { SourceSplitState } from '../../src/shard/split-state.js';
 import { flushPlan, newOwnerOf, targetServing, type TargetReplica } from '../../src/node/split-overlay.js';
 
-const handedOver: TargetReplica = { id: 'shard_0002', owned: { start: 8192, end: 16384 }, leads: true };
+const handedOver: TargetReplica = { id: 'shard_0002', owned: { start: 8192, end: 16384 } };
 
 describe('a split target before the routing table gives it slots', () => {
-  it('serves the slots its log owns when this node leads it', () => {
+  it('serves the slots its log owns', () => {
     assert.equal(targetServing(8192, [handedOver]), 'shard_0002');
     assert.equal(targetServing(16383, [handedOver]), 'shard_0002');
   });
@@ -18,14 +18,18 @@ describe('a split target before the routing table gives it slots', () => {
     assert.equal(targetServing(16384, [handedOver]), undefined);
   });
 
-  it('serves nothing before the handoff (empty or no owned range), nor where another node leads it', () => {
+  it('serves nothing before the handoff (empty or no owned range)', () => {
     assert.equal(targetServing(8192, [{ ...handedOver, owned: { start: 8192, end: 8192 } }]), undefined);
     assert.equal(targetServing(8192, [{ ...handedOver, owned: null }]), undefined);
-    assert.equal(targetServing(8192, [{ ...handedOver, leads: false }]), undefined);
+  });
+
+  it('answers for the slots its log owns where another node leads it, instead of sending the client back to the source', () => {
+    // The node passes no leadership: a follower's request fails as not led here and goes to the target's leader as Raft knows it.
+    assert.equal(targetServing(8192, [handedOver]), 'shard_0002');
   });
 
   it('picks the target that owns the slot among several splits', () => {
-    const other: TargetReplica = { id: 'shard_0009', owned: { start: 100, end: 200 }, leads: true };
+    const other: TargetReplica = { id: 'shard_0009', owned: { start: 100, end: 200 } };
     assert.equal(targetServing(150, [handedOver, other]), 'shard_0009');
   });
 });

@@ -28,7 +28,6 @@ function sourceNode(): { routing: SplitRouting; buffer: SplitBuffer } {
   const routing = new SplitRouting({
     routing: () => view,
     replica: (id) => (id === 'shard_0001' ? replica : undefined),
-    isLeader: (id) => id === 'shard_0001',
     buffer,
     now: () => 0,
   });
