@@ -51,7 +51,7 @@ export interface DispatchTarget extends NodeContext {
   write(shardId: string, argv: readonly Buffer[], nowMs: number): Promise<Reply>;
   /** Resolves when a linearizable read of the shard may be served here. */
   readBarrier(shardId: string): Promise<void>;
-  /** A split's target led here whose log already owns `slot` (handed over, the routing table not yet updated). */
+  /** A split's target whose replica here already owns `slot` (handed over, the routing table not yet updated). */
   splitTargetOwning(slot: number): string | undefined;
   /** Offers a write to a split's buffer: 'pass' to propose it, or the reply it gets once the handover ends. */
   holdWrite(shardId: string, slot: number): HoldResult;

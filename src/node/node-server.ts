@@ -182,7 +182,6 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const splitRouting = new SplitRouting({
     routing: () => view,
     replica: (shardId) => groups?.replicas.get(shardId),
-    isLeader: (shardId) => groups?.isLeader(shardId) ?? false,
     buffer: splitBuffer,
     now: () => Date.now(),
   });

@@ -3,8 +3,8 @@
  * proposing writes to [fromSlot, endSlot) and holds them here, bounded in number (`maxSize`) and in
  * waiting time (`timeoutMs`). When the handover ends every held write gets the same kind of answer:
  * `MOVED` to the new owner after the switch, `TRYAGAIN` after a rollback — never applied here, so the
- * client's retry applies it exactly once, wherever the range now lives. No clock inside: callers pass
- * the time.
+ * client's retry applies it exactly once, wherever the range now lives. It also records the handovers a
+ * driver here saw end, which the node's redirects wait for. No clock inside: callers pass the time.
  */
 import type { Reply } from '../resp/reply.js';
 
@@ -33,6 +33,12 @@ export type HoldResult =
 
 export class SplitBuffer {
   private readonly buffers = new Map<string, Buffered>();
+  /**
+   * Per source shard, the split whose handoff a driver here saw the target take: from then on the moved
+   * slots are redirected to the target. Nothing in the source's log says so, so a new leader learns it
+   * from its own probe of the target; a fact once true, kept until the shard's next split replaces it.
+   */
+  private readonly handoffs = new Map<string, string>();
 
   /** `onAnswered` hears how long each held write waited (the write pause a split costs it). */
   constructor(private readonly onAnswered: (waitedMs: number) => void = () => {}) {}
@@ -111,6 +117,16 @@ export class SplitBuffer {
       this.answer(held, nowMs, reply(held.slot));
     }
     return longest;
+  }
+
+  /** The target of `taskId` took the handoff of `shardId`'s moving range. */
+  confirmHandoff(shardId: string, taskId: string): void {
+    this.handoffs.set(shardId, taskId);
+  }
+
+  /** A driver here saw the target of `taskId` take the handoff of `shardId`'s moving range. */
+  handedOver(shardId: string, taskId: string): boolean {
+    return this.handoffs.get(shardId) === taskId;
   }
 
   /** Answers every held write of every shard (the node is closing). */

@@ -1,9 +1,9 @@
 /**
  * Routing between a split's switch and the routing table that records it (docs/SPLIT.md, switching):
  * ownership is settled by the two shards' logs first, so until routing version V+1 arrives a node
- * overlays what its own replicas know on the pilot's table — a target it leads serves the slots its log
- * owns, and a source that gave slots away redirects them to the target. Pure: callers pass what the
- * replicas and the table say.
+ * overlays what its own replicas know on the pilot's table — a target replica here answers for the slots
+ * its log owns, and a source that gave slots away redirects them to the target once the target took them.
+ * Pure: callers pass what the replicas and the table say.
  */
 import type { RoutingSplit } from '../common/split.js';
 import type { OwnedRange, ShardSplitState } from '../shard/split-state.js';
@@ -13,25 +13,36 @@ export interface TargetReplica {
   readonly id: string;
   /** The range its log owns; null or empty before the handoff. */
   readonly owned: OwnedRange | null;
-  /** This node leads the target's Raft group. */
-  readonly leads: boolean;
 }
 
-/** The split target this node leads whose log already owns `slot`; undefined: route by the table. */
+/**
+ * The split target whose replica here already owns `slot`; undefined: route by the table. A follower
+ * answers too — the request fails as not led here and the client goes to the target's leader as Raft
+ * knows it — since the table would send the client back to the source, which sends it here again
+ * while the table names a target leader that has stepped down.
+ */
 export function targetServing(slot: number, targets: Iterable<TargetReplica>): string | undefined {
   for (const target of targets) {
-    if (target.leads && target.owned !== null && slot >= target.owned.start && slot < target.owned.end) return target.id;
+    if (target.owned !== null && slot >= target.owned.start && slot < target.owned.end) return target.id;
   }
   return undefined;
 }
 
 /**
- * The shard that now owns `slot`, which `shardId` gave away: the target of the split its log records,
- * else of the split its routing marker still shows (the log's split state is cleared once cleanup ends),
- * else whatever newer table routes the slot elsewhere. undefined: not known here yet (TRYAGAIN).
+ * The shard that now owns `slot`, which `shardId` gave away: the target of the split its log records once
+ * this node knows the target took the handoff (`handedOver`: before that the target's node still routes the
+ * slot back here, and a client would bounce between the two), else of the split its routing marker still
+ * shows (the log's split state is cleared once cleanup ends, which follows the handoff), else whatever
+ * newer table routes the slot elsewhere. undefined: not known here yet (TRYAGAIN).
  */
-export function newOwnerOf(shardId: string, split: ShardSplitState | null, marker: RoutingSplit | undefined, routedOwner: string | undefined): string | undefined {
-  if (split?.role === 'source') return split.target;
+export function newOwnerOf(
+  shardId: string,
+  split: ShardSplitState | null,
+  marker: RoutingSplit | undefined,
+  routedOwner: string | undefined,
+  handedOver: (taskId: string) => boolean,
+): string | undefined {
+  if (split?.role === 'source') return handedOver(split.taskId) ? split.target : undefined;
   if (marker?.role === 'source') return marker.peer;
   return routedOwner !== undefined && routedOwner !== shardId ? routedOwner : undefined;
 }

@@ -16,7 +16,6 @@ export const SPLIT_TRYAGAIN = error('TRYAGAIN the slot is moving to another shar
 export interface SplitRoutingHost {
   routing(): RoutingView;
   replica(shardId: string): ShardReplica | undefined;
-  isLeader(shardId: string): boolean;
   readonly buffer: SplitBuffer;
   now(): number;
 }
@@ -32,12 +31,12 @@ export class SplitRouting {
     return address === undefined ? SPLIT_TRYAGAIN : error(`MOVED ${slot} ${address}`);
   }
 
-  /** A split's target led here whose log already owns `slot` (handed over, the routing table not yet updated). */
+  /** A split's target whose replica here already owns `slot` (handed over, the routing table not yet updated). */
   splitTargetOwning(slot: number): string | undefined {
     const { host } = this;
     return targetServing(
       slot,
-      host.routing().splitTargets.map((t) => ({ id: t.id, owned: host.replica(t.id)?.ownedRange() ?? null, leads: host.isLeader(t.id) })),
+      host.routing().splitTargets.map((t) => ({ id: t.id, owned: host.replica(t.id)?.ownedRange() ?? null })),
     );
   }
 
@@ -50,7 +49,9 @@ export class SplitRouting {
   movedAway(shardId: string, slot: number): Reply {
     const view = this.host.routing();
     const marker = view.table.shards.find((s) => s.id === shardId)?.split;
-    const owner = newOwnerOf(shardId, this.host.replica(shardId)?.splitState() ?? null, marker, view.shardOfSlot(slot)?.id);
+    const owner = newOwnerOf(shardId, this.host.replica(shardId)?.splitState() ?? null, marker, view.shardOfSlot(slot)?.id, (taskId) =>
+      this.host.buffer.handedOver(shardId, taskId),
+    );
     return owner === undefined ? SPLIT_TRYAGAIN : this.movedTo(owner, slot);
   }
 }

@@ -445,6 +445,8 @@ export class SplitSource {
     }
     if (from !== undefined) await this.handOff(state, from);
     this.host.observer.catchUpDelay(this.shard.id, undefined);
+    // Only now are the moved slots redirected to the target: its node serves them from here on.
+    this.host.buffer.confirmHandoff(this.shard.id, this.taskId);
     const waitedMs = this.host.buffer.release(this.shard.id, this.host.now(), (slot) => this.host.movedToTarget(this.target, slot));
     this.host.logger.info({ task: this.taskId, shard: this.shard.id, target: this.target, longest_buffered_ms: waitedMs }, 'split: switched');
     await this.report('cleanup', state.splitSlot, true, undefined, true);

@@ -4,7 +4,8 @@
  * makes:
  * - a node that is down refuses the connection: nothing was sent, another replica is tried;
  * - `-MOVED slot node`: the command did not run; it goes to the node named (a new leader, or the shard
- *   a split moved the slot to), which the client remembers for the slot;
+ *   a split moved the slot to), which the client remembers for the slot; a split's MOVED to a node that
+ *   sends the client straight back fails the run;
  * - `-TRYAGAIN` (no leader, a proposal overwritten or refused, a split handing the slot over or rolled
  *   back) and `-CLUSTERDOWN`: it did not run either; sent again after a short backoff, to the slot's
  *   leader in the routing table (a client refreshing its slot map);
@@ -157,6 +158,8 @@ export class SimClient {
     const { scheduler } = this.env;
     const startMs = scheduler.now();
     let target = this.slotHint.get(slot) ?? this.env.routeOfSlot(slot).leader ?? this.anyNode(slot, undefined);
+    /** Per node that answered this request with a split's MOVED, the node it named. */
+    const splitMovedBy = new Map<string, string>();
     for (let attempt = 0; attempt < this.options.attemptsMax && scheduler.now() - startMs <= this.options.retryMsMax; attempt++) {
       if (attempt > 0) this.counters.retries++;
       await scheduler.sleep(this.linkDelayMs());
@@ -181,6 +184,10 @@ export class SimClient {
         // `MOVED slot host:port`: the simulated nodes' host is their name.
         const named = message.split(' ')[2]!.split(':')[0]!;
         this.counters.redirects++;
+        // A split hands a slot over without the nodes sending a client to and fro: it would spend the
+        // redirects a real client allows (16 in ioredis and node-redis) and surface an error.
+        if (splitMovedBy.get(named) === target) this.env.fail(`client ${this.id}: ${named} sent slot ${slot} to ${target} by a split's MOVED, and ${target} sent it back`);
+        if (node.isSplitRedirect(reply)) splitMovedBy.set(target, named);
         this.slotHint.set(slot, named);
         if (named !== target) {
           target = named;

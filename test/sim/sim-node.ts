@@ -146,6 +146,8 @@ export class SimNode {
   /** Every client request arrives on this one connection: the dispatcher keeps no state per request. */
   private readonly connection: ClientConnection;
   private readonly splitBuffer = new SplitBuffer();
+  /** The MOVED replies this node gave for slots a split moved away: clients tell them from leader redirects. */
+  private readonly splitRedirects = new WeakSet<Reply>();
   private readonly splitRouting: SplitRouting;
   /** Source shards whose split driver runs here. */
   private readonly splitDrivers = new Set<string>();
@@ -199,7 +201,6 @@ export class SimNode {
     this.splitRouting = new SplitRouting({
       routing: () => this.routingView,
       replica: (shardId) => this.replicas.get(shardId),
-      isLeader: (shardId) => this.isLeader(shardId),
       buffer: this.splitBuffer,
       now: () => scheduler.now(),
     });
@@ -245,6 +246,16 @@ export class SimNode {
         },
       );
     });
+  }
+
+  /** `reply` is a redirect this node gave for a slot a split moved away. */
+  isSplitRedirect(reply: Reply): boolean {
+    return this.splitRedirects.has(reply);
+  }
+
+  private splitRedirect(reply: Reply): Reply {
+    this.splitRedirects.add(reply);
+    return reply;
   }
 
   /** Client writes in flight at this node. */
@@ -327,7 +338,7 @@ export class SimNode {
       readBarrier: (shardId) => this.multiRaft.readBarrier(shardId),
       splitTargetOwning: (slot) => this.splitRouting.splitTargetOwning(slot),
       holdWrite: (shardId, slot) => this.splitRouting.holdWrite(shardId, slot),
-      movedAway: (shardId, slot) => this.splitRouting.movedAway(shardId, slot),
+      movedAway: (shardId, slot) => this.splitRedirect(this.splitRouting.movedAway(shardId, slot)),
     };
   }
 
@@ -350,7 +361,7 @@ export class SimNode {
       buffer: this.splitBuffer,
       ...splitGroupsHost(this.multiRaft, this.replicas),
       report: (report) => (this.alive ? this.env.reportSplit(this, report) : NEVER),
-      movedToTarget: (target, slot) => this.splitRouting.movedTo(target, slot),
+      movedToTarget: (target, slot) => this.splitRedirect(this.splitRouting.movedTo(target, slot)),
       observer: { snapshotBytesSent: (bytes) => void (this.env.counters.splitSnapshotBytes += bytes), catchUpDelay: () => {} },
       sendToTarget: (target, command) => this.sendToTarget(target, command),
       now: () => scheduler.now(),

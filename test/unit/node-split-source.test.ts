@@ -178,6 +178,7 @@ describe('a split driver and the progress its target answers', () => {
     assert.equal(harness.splitEntries('split-commit').length, 1);
     assert.deepEqual(harness.target.ownedRange(), { start: SPLIT_SLOT, end: END });
     assert.equal(harness.target.data.keyCount, 25, 'the target holds every moving key, the forwarded ones included');
+    assert.equal(harness.buffer.handedOver(SOURCE, 't1'), true, 'the node redirects the moved slots to the target from the handoff on');
   });
 
   it('completes the split when the first split-reset is delivered again after forwarding began', async () => {
@@ -228,6 +229,7 @@ describe('a split driver and the progress its target answers', () => {
     assert.equal(harness.splitEntries('split-abort').length, 0, 'a committed split never rolls back');
     const source = harness.source.splitState();
     assert.equal(source?.role === 'source' && source.phase, 'committed');
+    assert.equal(harness.buffer.handedOver(SOURCE, 't1'), false, 'no handoff seen: the moved slots are answered TRYAGAIN, not sent to a target that sends them back');
     const forwards = harness.sent.get('split-forward') ?? 0;
     assert.ok(forwards <= PARAMS.targetTimeoutMs / RETRY_MS + 2, `${forwards} forwards: one per retry interval, not a spin`);
   });
