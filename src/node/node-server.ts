@@ -416,17 +416,25 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   // One join at a time: every heartbeat refused while the pilot does not know us would start another.
   let joining: Promise<void> | undefined;
   const join = (starting = false): Promise<void> => (joining ??= joinOnce(starting).finally(() => (joining = undefined)));
+  let heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  /** Stops everything started so far: on close, or when the pilot refuses the node at its start. */
+  const shutdown = async (): Promise<void> => {
+    closed = true;
+    clearInterval(heartbeatTimer);
+    clearInterval(expiryTimer);
+    splitBuffer.releaseAll(Date.now(), SPLIT_TRYAGAIN);
+    for (const conn of connections.values()) conn.socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (metricsServer !== undefined) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+    await groups?.close();
+    await store.close();
+    dataDirLock.release();
+  };
   await startGroups();
   try {
     await join(true);
   } catch (err) {
-    closed = true;
-    clearInterval(expiryTimer);
-    server.close();
-    metricsServer?.close();
-    await groups?.close();
-    await store.close();
-    dataDirLock.release();
+    await shutdown();
     throw err;
   }
 
@@ -467,7 +475,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         else logger.warn({ err: (err as Error).message }, 'heartbeat failed');
       });
   }
-  const heartbeatTimer = setInterval(heartbeat, options.heartbeatIntervalMs);
+  heartbeatTimer = setInterval(heartbeat, options.heartbeatIntervalMs);
   heartbeatNow = heartbeat;
 
   // The long poll delivers a new routing version as soon as the pilot commits it.
@@ -484,18 +492,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   return {
     port: (server.address() as { port: number }).port,
     nodeId: () => selfId,
-    close: async () => {
-      closed = true;
-      clearInterval(heartbeatTimer);
-      clearInterval(expiryTimer);
-      splitBuffer.releaseAll(Date.now(), SPLIT_TRYAGAIN);
-      for (const conn of connections.values()) conn.socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (metricsServer !== undefined) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
-      await groups?.close();
-      await store.close();
-      dataDirLock.release();
-    },
+    close: shutdown,
   };
 }
 

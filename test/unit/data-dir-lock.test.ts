@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DATA_DIR_LOCK_FILE, lockDataDir } from '../../src/common/data-dir-lock.js';
 import { UsageError } from '../../src/common/errors.js';
 import { freePort } from '../../src/common/free-ports.js';
-import { CLI_MAIN } from '../support/cluster.js';
+import { CLI_MAIN, waitUntil } from '../support/cluster.js';
 
 /** A `cleave node` on `dir` whose pilot never answers: it holds its data dir and waits. */
 async function nodeOn(dir: string): Promise<{ child: ChildProcess; exited: Promise<{ code: number | null; stderr: string }> }> {
@@ -23,20 +23,12 @@ async function nodeOn(dir: string): Promise<{ child: ChildProcess; exited: Promi
   return { child, exited };
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('data dir lock', () => {
   it('refuses a second node on the same data dir with exit code 2 and one line naming the holder', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cleave-lock-'));
     const first = await nodeOn(dir);
     try {
-      await waitFor(() => existsSync(join(dir, DATA_DIR_LOCK_FILE)));
+      await waitUntil('the first node holds the lock', async () => existsSync(join(dir, DATA_DIR_LOCK_FILE)));
       const second = await nodeOn(dir);
       const { code, stderr } = await second.exited;
       assert.equal(code, 2);
