@@ -38,7 +38,7 @@ const RAFT: Message[] = [
 const DRIVER: PeerMessage[] = [
   { t: 'snap-req', g: 's1', snap: 3, cursor: null },
   { t: 'snap-req', g: 's1', snap: 3, cursor: bytes(4) },
-  { t: 'snap-chunk', g: 's1', snap: 3, cursor: null, chunk: { entries: [bytes(1), bytes(2)], next: bytes(5), meta: null } },
+  { t: 'snap-chunk', g: 's1', snap: 3, cursor: null, chunk: { entries: [bytes(1), bytes(2)], next: bytes(5), meta: null, clockMs: 1_700_000_000_000 } },
   { t: 'snap-chunk', g: 's1', snap: 3, cursor: bytes(5), chunk: { entries: [], next: null } },
   { t: 'not-member', g: 's1', index: 40 },
   // The pilot group's snapshot is one entry: the pairing of entries is its state machine's business.
@@ -98,6 +98,7 @@ describe('peer batch check', () => {
     ['a string chunk entry', { t: 'snap-chunk', g: 's1', snap: 1, cursor: null, chunk: { entries: ['k', bytes(1)], next: null } }],
     ['a chunk without next', { t: 'snap-chunk', g: 's1', snap: 1, cursor: null, chunk: { entries: [] } }],
     ['a numeric chunk meta', { t: 'snap-chunk', g: 's1', snap: 1, cursor: null, chunk: { entries: [], next: null, meta: 1 } }],
+    ['a chunk clock that is no number', { t: 'snap-chunk', g: 's1', snap: 1, cursor: null, chunk: { entries: [], next: null, meta: null, clockMs: '5' } }],
   ];
   for (const [what, message] of refused) {
     it(`refuses ${what}`, () => {
