@@ -61,8 +61,12 @@ export class ShardReplica {
         if (this.split.state?.role === 'target') return OK;
         this.data.clear();
         return OK;
-      default:
-        return this.split.apply(command, entry.index, (data) => this.applyForwarded(data));
+      default: {
+        const result = this.split.apply(command, entry.index, (data) => this.applyForwarded(data));
+        // The range a target receives was judged against the source's clock: at its snapshot, then at the handoff.
+        if (result.ok && (command.kind === 'split-reset' || command.kind === 'split-handoff')) this.advanceClock(command.sourceClockMs);
+        return result;
+      }
     }
   }
 

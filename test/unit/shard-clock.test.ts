@@ -2,7 +2,7 @@
  * A shard's replicated clock: each replica judges expiry no earlier than the highest entry time its log has
  * applied, so a leader whose clock is behind its predecessor's (a failover) can neither bring an expired key
  * back nor stretch a TTL, and reads with a slow local clock answer as the log already decided. The clock
- * survives a restart and travels with whole-shard snapshots.
+ * survives a restart and travels with whole-shard snapshots and with a split's snapshot and handoff.
  */
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { keyHashSlot } from '../../src/common/slots.js';
 import { resolveCommand } from '../../src/commands/table.js';
 import type { Entry } from '../../src/raft/index.js';
 import { bulk, int, NULL, type Reply } from '../../src/resp/reply.js';
@@ -162,5 +163,38 @@ for (const storage of STORAGES) {
       fresh.replica.restore([{ entries: chunks.flatMap((c) => c.entries), next: null, meta: null }]);
       assert.equal(fresh.replica.clockMs, 0);
     });
+
+    it("a split's target takes the source's clock from its snapshot, forwarded entries and handoff", (t) => {
+      const target = new Replica(new ShardReplica('s2', storage.open(t, 's2').data));
+      const key = keyIn(SPLIT, END);
+      const reset: ShardCommand = { kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex: 3, attempt: 1, sourceClockMs: 20_000 };
+      assert.equal((target.apply(reset) as SplitApplyResult).ok, true);
+      assert.equal(target.replica.clockMs, 20_000, 'the snapshot was taken at the source clock 20 000');
+      const ingest: ShardCommand = { kind: 'split-ingest', taskId: 't1', snapshotIndex: 3, attempt: 1, cursor: null, entries: [], next: null };
+      assert.equal((target.apply(ingest) as SplitApplyResult).ok, true);
+      const forwarded = { index: 4, data: encodeShardCommand({ kind: 'command', nowMs: 25_000, argv: ['SET', key, 'v', 'PX', '1000'].map((a) => Buffer.from(a)) }) };
+      assert.equal((target.apply({ kind: 'split-forward', taskId: 't1', entries: [forwarded], throughIndex: 4 }) as SplitApplyResult).ok, true);
+      assert.equal(target.replica.clockMs, 25_000, 'a forwarded entry carries its own time');
+      const handoff: ShardCommand = { kind: 'split-handoff', taskId: 't1', finalIndex: 6, fromIndex: 4, entries: [], sourceClockMs: 26_500 };
+      assert.equal((target.apply(handoff) as SplitApplyResult).ok, true);
+      // The source judged `key` expired at 26 500; so does the target, whatever its leader's clock reads.
+      same(target.read(NEW_LEADER_MS, `GET ${key}`), NULL, 'the moved key expired at the source clock');
+      // An older source clock never takes the target's back.
+      const stale = new Replica(new ShardReplica('s3', storage.open(t, 's3').data));
+      stale.write(30_000, 'SET x y');
+      stale.apply({ ...reset, sourceClockMs: 1_000 });
+      assert.equal(stale.replica.clockMs, 30_000);
+    });
   });
+}
+
+const SPLIT = 100;
+const END = 200;
+
+/** A key of a slot in [from, end). */
+function keyIn(from: number, end: number): string {
+  for (let i = 0; ; i++) {
+    const slot = keyHashSlot(Buffer.from(`k${i}`));
+    if (slot >= from && slot < end) return `k${i}`;
+  }
 }
