@@ -62,10 +62,11 @@ function parseScanOptions(argv: readonly Buffer[], from: number): ScanOptions | 
   return options;
 }
 
-function keyMatches(replica: ShardReplica, key: Buffer, options: ScanOptions, nowMs: number): boolean {
+/** Whether `key` is listed; `localMs` is this node's time, which the replica's clock may be ahead of. */
+function keyMatches(replica: ShardReplica, key: Buffer, options: ScanOptions, localMs: number): boolean {
   if (options.match !== undefined && !globMatch(options.match, key)) return false;
   const value = replica.data.get(key);
-  if (value === undefined || isExpired(value, nowMs)) return false;
+  if (value === undefined || isExpired(value, replica.readNowMs(localMs))) return false;
   return options.type === undefined || value.type === options.type;
 }
 

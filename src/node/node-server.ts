@@ -397,7 +397,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       if (replica === undefined) continue;
       const due: Buffer[] = [];
       for (;;) {
-        const nowMs = Date.now();
+        const nowMs = replica.readNowMs(Date.now());
         const batch = replica.data.scanExpiring(expiryCursors.get(shard.id), EXPIRY_KEYS_PER_CYCLE);
         let dueInBatch = 0;
         for (const entry of batch) {

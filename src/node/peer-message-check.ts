@@ -57,11 +57,12 @@ function isPeerMessage(value: unknown, sender: NodeId, self: NodeId): value is P
 
 /**
  * Byte strings (a shard's keys and values in pairs, the pilot's state in one: the state machine reads
- * them), the next cursor, and the shard's meta on a first chunk.
+ * them), the next cursor, and the shard's meta and clock on a first chunk.
  */
 function isSnapshotChunk(value: unknown): value is ShardSnapshotChunk {
   if (typeof value !== 'object' || value === null) return false;
   const chunk = value as Fields;
   const entries = chunk['entries'];
-  return areBytes(entries) && isBytesOrNull(chunk['next']) && (chunk['meta'] === undefined || isBytesOrNull(chunk['meta']));
+  const clockMs = chunk['clockMs'];
+  return areBytes(entries) && isBytesOrNull(chunk['next']) && (chunk['meta'] === undefined || isBytesOrNull(chunk['meta'])) && (clockMs === undefined || Number.isFinite(clockMs));
 }

@@ -317,10 +317,11 @@ export class SplitSource {
    */
   private async sendSnapshot(state: SourceSplitState, holds: TargetSplitState | null): Promise<TargetSplitState | 'aborted'> {
     const replica = this.replica();
-    const { index, reader, total } = await this.host.stableState(this.shard.id, (appliedIndex) => ({
+    const { index, reader, total, clockMs } = await this.host.stableState(this.shard.id, (appliedIndex) => ({
       index: appliedIndex,
       reader: replica.openRangeSnapshot(state.splitSlot, state.end) as ShardSnapshotReader,
       total: replica.rangeSize(state.splitSlot, state.end).bytes,
+      clockMs: replica.clockMs,
     }));
     // Catch-up forwards from here: compaction must keep it.
     this.host.retainLogFrom(this.shard.id, index + 1);
@@ -329,7 +330,7 @@ export class SplitSource {
       const attempt: SnapshotAttempt = { attempt: nextAttempt(holds), snapshotIndex: index };
       this.attempt = attempt;
       const reset = await this.untilTarget(
-        { kind: 'split-reset', taskId: this.taskId, source: this.shard.id, splitSlot: state.splitSlot, end: state.end, snapshotIndex: index, attempt: attempt.attempt },
+        { kind: 'split-reset', taskId: this.taskId, source: this.shard.id, splitSlot: state.splitSlot, end: state.end, snapshotIndex: index, attempt: attempt.attempt, sourceClockMs: clockMs },
         state,
         (answer) => holdsAttempt(this.targetState(answer), attempt),
       );
@@ -408,7 +409,8 @@ export class SplitSource {
       const batch = done < final ? await this.nextBatch(state, done, final) : { moving: [], last: final };
       if (batch.last >= final) {
         // Any answer ends the wait: one that does not show the handoff stops the driver, and the next run's probe finds where the target stands.
-        const answer = await this.untilTarget({ kind: 'split-handoff', taskId: this.taskId, finalIndex: final, fromIndex: done, entries: batch.moving }, state, () => true);
+        const handoff: ShardCommand = { kind: 'split-handoff', taskId: this.taskId, finalIndex: final, fromIndex: done, entries: batch.moving, sourceClockMs: this.replica().clockMs };
+        const answer = await this.untilTarget(handoff, state, () => true);
         if (answer === 'aborted' || !handedOff(state, this.targetState(answer), answer.owned)) throw new Error(`the target of ${this.taskId} did not take the handoff`);
         return;
       }

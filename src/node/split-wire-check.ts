@@ -43,13 +43,13 @@ function isTargetCommand(data: Uint8Array): boolean {
   if (command === null || !('taskId' in command) || !isId(command.taskId)) return false;
   switch (command.kind) {
     case 'split-reset':
-      return isId(command.source) && isSlotRange(command.splitSlot, command.end) && isIndex(command.snapshotIndex) && isIndex(command.attempt);
+      return isId(command.source) && isSlotRange(command.splitSlot, command.end) && isIndex(command.snapshotIndex) && isIndex(command.attempt) && Number.isFinite(command.sourceClockMs);
     case 'split-ingest':
       return isIndex(command.snapshotIndex) && isIndex(command.attempt) && isBytesOrNull(command.cursor) && isBytesOrNull(command.next) && areBytes(command.entries) && command.entries.length % 2 === 0;
     case 'split-forward':
       return isIndex(command.throughIndex) && areForwarded(command.entries);
     case 'split-handoff':
-      return isIndex(command.finalIndex) && isIndex(command.fromIndex) && areForwarded(command.entries);
+      return isIndex(command.finalIndex) && isIndex(command.fromIndex) && areForwarded(command.entries) && Number.isFinite(command.sourceClockMs);
     default:
       return false;
   }

@@ -28,8 +28,18 @@ export type ShardCommand =
   /**
    * Starts snapshot `attempt` of the task, taken at `snapshotIndex`. Attempts are numbered from 1 so a
    * stale or duplicated reset is told from a restart; 0 is an entry written before they were numbered.
+   * `sourceClockMs`: the source's clock at `snapshotIndex` (0 in entries written before it was sent).
    */
-  | { readonly kind: 'split-reset'; readonly taskId: string; readonly source: string; readonly splitSlot: number; readonly end: number; readonly snapshotIndex: number; readonly attempt: number }
+  | {
+      readonly kind: 'split-reset';
+      readonly taskId: string;
+      readonly source: string;
+      readonly splitSlot: number;
+      readonly end: number;
+      readonly snapshotIndex: number;
+      readonly attempt: number;
+      readonly sourceClockMs: number;
+    }
   | {
       readonly kind: 'split-ingest';
       readonly taskId: string;
@@ -44,8 +54,16 @@ export type ShardCommand =
   /**
    * The last entries through `finalIndex` (the source's split-commit) travel with the handoff, saving a
    * round while writes are held: the target must hold everything through `fromIndex` already.
+   * `sourceClockMs`: the source's clock when it sent the handoff, past `finalIndex` (0 in entries written before it was sent).
    */
-  | { readonly kind: 'split-handoff'; readonly taskId: string; readonly finalIndex: number; readonly fromIndex: number; readonly entries: readonly ForwardedEntry[] };
+  | {
+      readonly kind: 'split-handoff';
+      readonly taskId: string;
+      readonly finalIndex: number;
+      readonly fromIndex: number;
+      readonly entries: readonly ForwardedEntry[];
+      readonly sourceClockMs: number;
+    };
 
 export type SplitCommand = Extract<ShardCommand, { taskId: string }>;
 
@@ -72,13 +90,13 @@ export function encodeShardCommand(command: ShardCommand): Uint8Array {
     case 'split-cleanup':
       return packr.pack([code, command.taskId, command.keys]);
     case 'split-reset':
-      return packr.pack([code, command.taskId, command.source, command.splitSlot, command.end, command.snapshotIndex, command.attempt]);
+      return packr.pack([code, command.taskId, command.source, command.splitSlot, command.end, command.snapshotIndex, command.attempt, command.sourceClockMs]);
     case 'split-ingest':
       return packr.pack([code, command.taskId, command.snapshotIndex, command.cursor, command.entries, command.next, command.attempt]);
     case 'split-forward':
       return packr.pack([code, command.taskId, flatEntries(command.entries), command.throughIndex]);
     case 'split-handoff':
-      return packr.pack([code, command.taskId, command.finalIndex, command.fromIndex, flatEntries(command.entries)]);
+      return packr.pack([code, command.taskId, command.finalIndex, command.fromIndex, flatEntries(command.entries), command.sourceClockMs]);
   }
 }
 
@@ -115,7 +133,7 @@ export function decodeShardCommand(data: Uint8Array): ShardCommand {
     case 'split-cleanup':
       return { kind, taskId: f[1], keys: f[2] ?? [] };
     case 'split-reset':
-      return { kind, taskId: f[1], source: f[2], splitSlot: f[3], end: f[4], snapshotIndex: f[5], attempt: f[6] ?? 0 };
+      return { kind, taskId: f[1], source: f[2], splitSlot: f[3], end: f[4], snapshotIndex: f[5], attempt: f[6] ?? 0, sourceClockMs: f[7] ?? 0 };
     case 'split-ingest':
       return { kind, taskId: f[1], snapshotIndex: f[2], attempt: f[6] ?? 0, cursor: f[3] ?? null, entries: f[4] ?? [], next: f[5] ?? null };
     case 'split-forward': {
@@ -123,7 +141,7 @@ export function decodeShardCommand(data: Uint8Array): ShardCommand {
       return { kind, taskId: f[1], entries, throughIndex: f[3] ?? entries.at(-1)?.index ?? 0 };
     }
     case 'split-handoff':
-      return { kind, taskId: f[1], finalIndex: f[2], fromIndex: f[3] ?? f[2], entries: unflatEntries(f[4]) };
+      return { kind, taskId: f[1], finalIndex: f[2], fromIndex: f[3] ?? f[2], entries: unflatEntries(f[4]), sourceClockMs: f[5] ?? 0 };
     default:
       throw new Error(`unknown shard command code ${String(fields[0])}`);
   }

@@ -2,7 +2,9 @@
  * One replica of a shard: the shard's data and the deterministic application of its Raft log to it.
  * Writes reach the data only through `apply` of a committed entry, on every replica alike; reads run
  * directly against the data (on the leader after a ReadIndex barrier, on a follower after READONLY).
- * Nothing here reads a clock: the timestamp comes from the entry, chosen once by the leader.
+ * Nothing here reads a clock: the timestamp comes from the entry, chosen once by the leader, and applies
+ * no earlier than the shard's replicated clock (the latest time its log has applied), so expiry never goes
+ * back when a leader whose clock is behind takes over.
  */
 import { commandKeys, expireIfDue, resolveCommand } from '../commands/table.js';
 import type { CommandSpec } from '../commands/types.js';
@@ -54,13 +56,28 @@ export class ShardReplica {
       case 'expire':
         return this.applyKeyCommand(command, true);
       case 'flush':
+        this.advanceClock(command.nowMs);
         // A target receives its range's data only from the source, a FLUSHALL included (forwarded).
         if (this.split.state?.role === 'target') return OK;
         this.data.clear();
         return OK;
-      default:
-        return this.split.apply(command, entry.index, (data) => this.applyForwarded(data));
+      default: {
+        const result = this.split.apply(command, entry.index, (data) => this.applyForwarded(data));
+        // The range a target receives was judged against the source's clock: at its snapshot, then at the handoff.
+        if (result.ok && (command.kind === 'split-reset' || command.kind === 'split-handoff')) this.advanceClock(command.sourceClockMs);
+        return result;
+      }
     }
+  }
+
+  /** The latest time this shard's log has applied (Unix ms; 0 before any entry). */
+  get clockMs(): number {
+    return this.data.clockMs;
+  }
+
+  /** The time a read judges expiry at: the local clock, never behind what the shard's log has applied. */
+  readNowMs(localMs: number): number {
+    return Math.max(localMs, this.data.clockMs);
   }
 
   /** The split this shard takes part in, as its log has decided it; null when none. */
@@ -82,9 +99,9 @@ export class ShardReplica {
     return this.split.ownsSlot(slot);
   }
 
-  /** Runs a read-only command against the data as it is now. */
-  read(spec: CommandSpec, argv: readonly Buffer[], nowMs: number, random: () => number, protocol: 2 | 3): Reply {
-    return this.run(spec, argv, nowMs, random, protocol);
+  /** Runs a read-only command against the data as it is now, at `readNowMs(localMs)`. */
+  read(spec: CommandSpec, argv: readonly Buffer[], localMs: number, random: () => number, protocol: 2 | 3): Reply {
+    return this.run(spec, argv, this.readNowMs(localMs), random, protocol);
   }
 
   openSnapshot(): ShardSnapshotReader {
@@ -172,8 +189,9 @@ export class ShardReplica {
    * or forwarded from a split's source (keys of the range this shard does not own yet).
    */
   private applyKeyCommand(command: Extract<ShardCommand, { kind: 'command' | 'expire' }>, ownedOnly: boolean): Reply {
+    const nowMs = this.advanceClock(command.nowMs);
     if (command.kind === 'expire') {
-      const ctx = { data: this.data, nowMs: command.nowMs, random: NO_RANDOMNESS };
+      const ctx = { data: this.data, nowMs, random: NO_RANDOMNESS };
       let deleted = 0;
       for (const key of command.keys) {
         const buffer = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
@@ -189,14 +207,25 @@ export class ShardReplica {
     // One slot per command (CROSSSLOT is refused before proposing), so the first key decides.
     const key = !ownedOnly || this.split.owned === null ? undefined : commandKeys(resolved.spec, argv)[0];
     if (key !== undefined && !this.split.ownsKey(key)) return NOT_OWNED;
-    return this.run(resolved.spec, argv, command.nowMs, NO_RANDOMNESS, 2);
+    return this.run(resolved.spec, argv, nowMs, NO_RANDOMNESS, 2);
   }
 
   /** A source entry forwarded to this target: its effect on the moving range, whose keys this shard does not own yet. */
   private applyForwarded(data: Uint8Array): void {
     const command = decodeShardCommand(data);
-    if (command.kind === 'flush') this.data.clear();
-    else if (command.kind === 'command' || command.kind === 'expire') this.applyKeyCommand(command, false);
+    if (command.kind === 'flush') {
+      this.advanceClock(command.nowMs);
+      this.data.clear();
+    } else if (command.kind === 'command' || command.kind === 'expire') this.applyKeyCommand(command, false);
+  }
+
+  /**
+   * The time an entry proposed at `proposedMs` applies at: the later of it and the shard's clock, which it
+   * advances. Every replica applies the same entries in order, so every replica computes the same time.
+   */
+  private advanceClock(proposedMs: number): number {
+    if (proposedMs > this.data.clockMs) this.data.setClockMs(proposedMs);
+    return this.data.clockMs;
   }
 
   private run(spec: CommandSpec, argv: readonly Buffer[], nowMs: number, random: () => number, protocol: 2 | 3): Reply {

@@ -23,6 +23,8 @@ export interface ShardRecord {
   readonly byteCount: number;
   /** The shard state machine's meta (ShardData.meta); absent when it has none. */
   readonly meta?: Uint8Array;
+  /** The shard's clock (ShardData.clockMs); absent in records written before it was kept: 0. */
+  readonly clockMs?: number;
 }
 
 /** The LMDB handles of one shard, opened by NodeStore. */
@@ -78,7 +80,8 @@ export class LmdbShardData implements ShardData {
   private detachedReason: string | undefined;
   private counters: { keyCount: number; byteCount: number };
   private metaValue: Uint8Array | undefined;
-  /** The meta changed since the last commit: the next one writes the record even without data writes. */
+  private clockValue: number;
+  /** The meta or the clock changed since the last commit: the next one writes the record even without data writes. */
   private metaDirty = false;
 
   constructor(
@@ -92,6 +95,7 @@ export class LmdbShardData implements ShardData {
     this.recordKey = databases.recordKey;
     this.counters = { keyCount: record.keyCount, byteCount: record.byteCount };
     this.metaValue = record.meta === undefined ? undefined : Uint8Array.from(record.meta);
+    this.clockValue = record.clockMs ?? 0;
   }
 
   get meta(): Uint8Array | undefined {
@@ -101,6 +105,16 @@ export class LmdbShardData implements ShardData {
   setMeta(meta: Uint8Array | undefined): void {
     this.assertUsable();
     this.metaValue = meta;
+    this.metaDirty = true;
+  }
+
+  get clockMs(): number {
+    return this.clockValue;
+  }
+
+  setClockMs(clockMs: number): void {
+    this.assertUsable();
+    this.clockValue = clockMs;
     this.metaDirty = true;
   }
 
@@ -178,7 +192,12 @@ export class LmdbShardData implements ShardData {
     this.openGeneration++;
     this.openBatch = new Map();
     this.metaDirty = false;
-    const record: ShardRecord = { keyCount: this.counters.keyCount, byteCount: this.counters.byteCount, ...(this.metaValue === undefined ? {} : { meta: this.metaValue }) };
+    const record: ShardRecord = {
+      keyCount: this.counters.keyCount,
+      byteCount: this.counters.byteCount,
+      clockMs: this.clockValue,
+      ...(this.metaValue === undefined ? {} : { meta: this.metaValue }),
+    };
     // One lmdb-js batch is one transaction and resolves once that transaction is committed and synced
     // (the env runs without overlappingSync). Writes inside a batch return no per-write promise.
     const written = this.data.batch(() => {
@@ -267,8 +286,8 @@ export class LmdbShardData implements ShardData {
     assert(this.overlay.size === 0 && this.clearGeneration === undefined, `shard ${this.shardId}: a snapshot needs every write durable`);
     const transaction = this.data.useReadTransaction();
     const bounds = range === undefined ? undefined : slotRange(range.fromSlot, range.endSlot);
-    // The meta as of the snapshot: nothing is pending, so what is in memory is what is durable.
-    const meta = range === undefined ? { meta: this.metaValue ?? null } : {};
+    // The meta and clock as of the snapshot: nothing is pending, so what is in memory is what is durable.
+    const meta = range === undefined ? { meta: this.metaValue ?? null, clockMs: this.clockValue } : {};
     let open = true;
     return {
       chunk: (cursor, maxBytes): ShardSnapshotChunk => {
@@ -293,7 +312,10 @@ export class LmdbShardData implements ShardData {
   }
 
   restoreChunk(chunk: ShardSnapshotChunk): void {
-    if (chunk.meta !== undefined) this.setMeta(chunk.meta ?? undefined);
+    if (chunk.meta !== undefined) {
+      this.setMeta(chunk.meta ?? undefined);
+      this.setClockMs(chunk.clockMs ?? 0);
+    }
     for (let i = 0; i + 1 < chunk.entries.length; i += 2) {
       const key = decodeSlotKey(Buffer.from(chunk.entries[i]!)).key;
       this.put(key, decodeValue(Buffer.from(chunk.entries[i + 1]!)));

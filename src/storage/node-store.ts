@@ -100,7 +100,11 @@ export class NodeStore {
         this.meta.putSync(recordKey, record);
       }
       assert(
-        Number.isSafeInteger(record.keyCount) && record.keyCount >= 0 && Number.isSafeInteger(record.byteCount) && record.byteCount >= 0,
+        Number.isSafeInteger(record.keyCount) &&
+          record.keyCount >= 0 &&
+          Number.isSafeInteger(record.byteCount) &&
+          record.byteCount >= 0 &&
+          (record.clockMs === undefined || Number.isFinite(record.clockMs)),
         `shard ${shardId} has a corrupt record ${JSON.stringify(record)}`,
       );
       return new LmdbShardData(shardId, { data, expiry, meta: this.meta, recordKey }, record);

@@ -58,6 +58,12 @@ export interface ShardData {
    */
   readonly meta: Uint8Array | undefined;
   setMeta(meta: Uint8Array | undefined): void;
+  /**
+   * The shard's replicated clock (Unix ms, 0 before any): the latest time its log has applied. Kept as the
+   * meta is, so a replica restarted or restored from a snapshot judges expiry as the others do.
+   */
+  readonly clockMs: number;
+  setClockMs(clockMs: number): void;
   /** Number of keys and bytes (keys + values) stored, as of the last write. */
   readonly keyCount: number;
   readonly byteCount: number;
@@ -73,6 +79,8 @@ export interface ShardSnapshotChunk {
   readonly next: Uint8Array | null;
   /** On the first chunk of a whole-shard snapshot: the shard's meta (null when it has none). */
   readonly meta?: Uint8Array | null;
+  /** On the first chunk of a whole-shard snapshot: the shard's clock (absent from older snapshots: 0). */
+  readonly clockMs?: number;
 }
 
 /** Slots [fromSlot, endSlot). */

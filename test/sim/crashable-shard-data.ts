@@ -37,6 +37,8 @@ export class CrashableShardData implements ShardData {
   private keys: number;
   private bytes: number;
   private metaValue: Uint8Array | undefined;
+  private clockValue: number;
+  /** The meta or the clock changed since the last commit. */
   private metaDirty = false;
 
   constructor(
@@ -46,6 +48,7 @@ export class CrashableShardData implements ShardData {
   ) {
     this.keys = durable.size;
     this.metaValue = durable.meta;
+    this.clockValue = durable.clockMs;
     this.bytes = 0;
     for (const entry of durable.sorted()) this.bytes += entry.key.length + entry.encoded.length;
   }
@@ -65,6 +68,16 @@ export class CrashableShardData implements ShardData {
   setMeta(meta: Uint8Array | undefined): void {
     this.assertUsable();
     this.metaValue = meta;
+    this.metaDirty = true;
+  }
+
+  get clockMs(): number {
+    return this.clockValue;
+  }
+
+  setClockMs(clockMs: number): void {
+    this.assertUsable();
+    this.clockValue = clockMs;
     this.metaDirty = true;
   }
 
@@ -123,9 +136,11 @@ export class CrashableShardData implements ShardData {
     this.metaDirty = false;
     const durable = this.durable;
     const meta = this.metaValue;
+    const clockMs = this.clockValue;
     this.lastCommit = this.disk.stage(
       () => {
         durable.meta = meta;
+        durable.clockMs = clockMs;
         if (clears) durable.clear();
         for (const [id, write] of batch) {
           if (write.entry === undefined) durable.delete(id);
@@ -189,7 +204,7 @@ export class CrashableShardData implements ShardData {
     const all = this.durable.sorted();
     const bounds = range === undefined ? undefined : slotRange(range.fromSlot, range.endSlot);
     const view = bounds === undefined ? all : all.slice(lowerBound(all, bounds.start), lowerBound(all, bounds.end));
-    const meta = range === undefined ? { meta: this.durable.meta ?? null } : {};
+    const meta = range === undefined ? { meta: this.durable.meta ?? null, clockMs: this.durable.clockMs } : {};
     let open = true;
     return {
       chunk: (cursor, maxBytes): ShardSnapshotChunk => {
@@ -213,7 +228,10 @@ export class CrashableShardData implements ShardData {
   }
 
   restoreChunk(chunk: ShardSnapshotChunk): void {
-    if (chunk.meta !== undefined) this.setMeta(chunk.meta ?? undefined);
+    if (chunk.meta !== undefined) {
+      this.setMeta(chunk.meta ?? undefined);
+      this.setClockMs(chunk.clockMs ?? 0);
+    }
     for (let i = 0; i + 1 < chunk.entries.length; i += 2) {
       const key = decodeSlotKey(Buffer.from(chunk.entries[i]!)).key;
       this.put(key, decodeValue(Buffer.from(chunk.entries[i + 1]!)));

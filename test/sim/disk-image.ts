@@ -23,10 +23,13 @@ export class DurableShard {
   private sortedCache: readonly DurableShardEntry[] | undefined;
   /** The shard state machine's meta, as durable as the entries beside it. */
   meta: Uint8Array | undefined;
+  /** The shard's replicated clock, durable with the meta. */
+  clockMs: number;
 
-  constructor(entries: Iterable<readonly [string, DurableShardEntry]> = [], meta?: Uint8Array) {
+  constructor(entries: Iterable<readonly [string, DurableShardEntry]> = [], meta?: Uint8Array, clockMs = 0) {
     this.entries = new Map(entries);
     this.meta = meta;
+    this.clockMs = clockMs;
   }
 
   get size(): number {
@@ -58,7 +61,7 @@ export class DurableShard {
   }
 
   copy(): DurableShard {
-    return new DurableShard(this.entries, this.meta);
+    return new DurableShard(this.entries, this.meta, this.clockMs);
   }
 }
 

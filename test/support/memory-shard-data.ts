@@ -22,11 +22,16 @@ export class MemoryShardData implements ShardData {
   private readonly pending = new Set<string>();
   private bytes = 0;
   meta: Uint8Array | undefined;
+  clockMs = 0;
 
   constructor(readonly shardId = 'shard-test') {}
 
   setMeta(meta: Uint8Array | undefined): void {
     this.meta = meta;
+  }
+
+  setClockMs(clockMs: number): void {
+    this.clockMs = clockMs;
   }
 
   get keyCount(): number {
@@ -83,7 +88,7 @@ export class MemoryShardData implements ShardData {
     const encoded = this.sorted()
       .filter((e) => range === undefined || (e.slot >= range.fromSlot && e.slot < range.endSlot))
       .map((e) => [encodeSlotKey(e.slot, e.key), encodeValue(e.value)] as const);
-    const meta = range === undefined ? { meta: this.meta ?? null } : {};
+    const meta = range === undefined ? { meta: this.meta ?? null, clockMs: this.clockMs } : {};
     return {
       chunk: (cursor, maxBytes): ShardSnapshotChunk => {
         const start = cursor === null ? 0 : encoded.findIndex(([key]) => Buffer.compare(key, cursor) > 0);
@@ -103,7 +108,10 @@ export class MemoryShardData implements ShardData {
   }
 
   restoreChunk(chunk: ShardSnapshotChunk): void {
-    if (chunk.meta !== undefined) this.meta = chunk.meta ?? undefined;
+    if (chunk.meta !== undefined) {
+      this.meta = chunk.meta ?? undefined;
+      this.clockMs = chunk.clockMs ?? 0;
+    }
     for (let i = 0; i + 1 < chunk.entries.length; i += 2) {
       this.put(decodeSlotKey(Buffer.from(chunk.entries[i]!)).key, decodeValue(chunk.entries[i + 1]!));
     }

@@ -38,7 +38,7 @@ const RAFT: Message[] = [
 const DRIVER: PeerMessage[] = [
   { t: 'snap-req', g: 's1', snap: 3, cursor: null },
   { t: 'snap-req', g: 's1', snap: 3, cursor: bytes(4) },
-  { t: 'snap-chunk', g: 's1', snap: 3, cursor: null, chunk: { entries: [bytes(1), bytes(2)], next: bytes(5), meta: null } },
+  { t: 'snap-chunk', g: 's1', snap: 3, cursor: null, chunk: { entries: [bytes(1), bytes(2)], next: bytes(5), meta: null, clockMs: 1_700_000_000_000 } },
   { t: 'snap-chunk', g: 's1', snap: 3, cursor: bytes(5), chunk: { entries: [], next: null } },
   { t: 'not-member', g: 's1', index: 40 },
   // The pilot group's snapshot is one entry: the pairing of entries is its state machine's business.
@@ -98,6 +98,7 @@ describe('peer batch check', () => {
     ['a string chunk entry', { t: 'snap-chunk', g: 's1', snap: 1, cursor: null, chunk: { entries: ['k', bytes(1)], next: null } }],
     ['a chunk without next', { t: 'snap-chunk', g: 's1', snap: 1, cursor: null, chunk: { entries: [] } }],
     ['a numeric chunk meta', { t: 'snap-chunk', g: 's1', snap: 1, cursor: null, chunk: { entries: [], next: null, meta: 1 } }],
+    ['a chunk clock that is no number', { t: 'snap-chunk', g: 's1', snap: 1, cursor: null, chunk: { entries: [], next: null, meta: null, clockMs: '5' } }],
   ];
   for (const [what, message] of refused) {
     it(`refuses ${what}`, () => {
@@ -126,11 +127,11 @@ describe('split request and answer checks', () => {
 
   it('accepts what a source sends and a target answers', () => {
     const commands = [
-      encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: 1 }),
+      encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: 1, sourceClockMs: 5 }),
       encodeShardCommand({ kind: 'split-ingest', taskId: 't1', snapshotIndex: 9, cursor: null, attempt: 1, entries: [bytes(1), bytes(2)], next: null }),
       forwarded(setX),
       forwarded(encodeShardCommand({ kind: 'expire', nowMs: 5, keys: [bytes(120)] })),
-      encodeShardCommand({ kind: 'split-handoff', taskId: 't1', finalIndex: 9, fromIndex: 8, entries: [{ index: 9, data: encodeShardCommand({ kind: 'flush', nowMs: 5 }) }] }),
+      encodeShardCommand({ kind: 'split-handoff', taskId: 't1', finalIndex: 9, fromIndex: 8, entries: [{ index: 9, data: encodeShardCommand({ kind: 'flush', nowMs: 5 }) }], sourceClockMs: 5 }),
     ];
     for (const command of [null, ...commands]) assert.ok(isSplitRequest(wire({ shard: 's2', command })));
     const target = { role: 'target', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: 1, nextCursor: null, snapshotDone: true, lastSourceIndex: 9, handedOff: false, bytesIngested: 10 };
@@ -155,9 +156,10 @@ describe('split request and answer checks', () => {
       // A source's own entry or a key command is nothing a target proposes.
       { shard: 's2', command: encodeShardCommand({ kind: 'split-commit', taskId: 't1' }) },
       { shard: 's2', command: setX },
-      { shard: 's2', command: encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 300, end: 200, snapshotIndex: 9, attempt: 1 }) },
+      { shard: 's2', command: encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 300, end: 200, snapshotIndex: 9, attempt: 1, sourceClockMs: 5 }) },
       { shard: 's2', command: encodeShardCommand({ kind: 'split-ingest', taskId: 't1', snapshotIndex: 9, cursor: null, attempt: 1, entries: [bytes(1)], next: null }) },
-      { shard: 's2', command: encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: -1 }) },
+      { shard: 's2', command: encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: -1, sourceClockMs: 5 }) },
+      { shard: 's2', command: encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: 1, sourceClockMs: Number.NaN }) },
       { shard: 's2', command: forwarded(bytes(1, 2, 3)) },
       { shard: 's2', command: forwarded(encodeShardCommand({ kind: 'split-commit', taskId: 't1' })) },
       { shard: 's2', command: forwarded(encodeShardCommand({ kind: 'command', nowMs: 5, argv: [] })) },

@@ -216,7 +216,7 @@ describe('a split driver and the progress its target answers', () => {
     harness.writeMoving(20);
     harness.propose({ kind: 'split-begin', taskId: 't1', start: 0, splitSlot: SPLIT_SLOT, end: END, target: TARGET });
     const snapshotIndex = harness.log.length;
-    harness.applyOnTarget({ kind: 'split-reset', taskId: 't1', source: SOURCE, splitSlot: SPLIT_SLOT, end: END, snapshotIndex, attempt: 1 });
+    harness.applyOnTarget({ kind: 'split-reset', taskId: 't1', source: SOURCE, splitSlot: SPLIT_SLOT, end: END, snapshotIndex, attempt: 1, sourceClockMs: 0 });
     const chunk = harness.source.openRangeSnapshot(SPLIT_SLOT, END).chunk(null, 1 << 20);
     harness.applyOnTarget({ kind: 'split-ingest', taskId: 't1', snapshotIndex, attempt: 1, cursor: null, entries: chunk.entries, next: chunk.next });
     // Entries too large to ride with the handoff: they go as split-forwards.

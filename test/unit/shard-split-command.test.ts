@@ -12,11 +12,11 @@ const SPLIT_ENTRIES: readonly ShardCommand[] = [
   { kind: 'split-abort', taskId: 't1', reason: 'buffer timeout' },
   { kind: 'split-cleanup', taskId: 't1', keys: [bytes(1, 2), bytes()] },
   { kind: 'split-cleanup', taskId: 't1', keys: [] },
-  { kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 8192, end: 16384, snapshotIndex: 42, attempt: 3 },
+  { kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 8192, end: 16384, snapshotIndex: 42, attempt: 3, sourceClockMs: 1_700_000_000_123 },
   { kind: 'split-ingest', taskId: 't1', snapshotIndex: 42, attempt: 3, cursor: null, entries: [bytes(0x20, 0, 0x6b), bytes(9)], next: bytes(0x20, 0, 0x6b) },
   { kind: 'split-ingest', taskId: 't1', snapshotIndex: 42, attempt: 3, cursor: bytes(0x20, 0, 0x6b), entries: [], next: null },
   { kind: 'split-forward', taskId: 't1', entries: [{ index: 43, data: encodeShardCommand({ kind: 'flush', nowMs: 5 }) }, { index: 45, data: bytes(7) }], throughIndex: 47 },
-  { kind: 'split-handoff', taskId: 't1', finalIndex: 50, fromIndex: 47, entries: [{ index: 49, data: bytes(9, 8) }] },
+  { kind: 'split-handoff', taskId: 't1', finalIndex: 50, fromIndex: 47, entries: [{ index: 49, data: bytes(9, 8) }], sourceClockMs: 1_700_000_000_456 },
 ];
 
 /** Byte strings compare by content, whatever view class msgpack decoded them into. */
@@ -55,4 +55,11 @@ test('a split-reset and a split-ingest written before attempts were numbered rea
   const reset = decodeShardCommand(raw.pack([7, 't1', 's1', 8192, 16384, 42]));
   const ingest = decodeShardCommand(raw.pack([8, 't1', 42, null, [bytes(1)], null]));
   assert.deepEqual([reset.kind === 'split-reset' && reset.attempt, ingest.kind === 'split-ingest' && ingest.attempt], [0, 0]);
+});
+
+test('a split-reset and a split-handoff written before they carried the source clock read it as 0', () => {
+  const raw = new Packr({ useRecords: false });
+  const reset = decodeShardCommand(raw.pack([7, 't1', 's1', 8192, 16384, 42, 3]));
+  const handoff = decodeShardCommand(raw.pack([10, 't1', 50, 47, [49, bytes(9)]]));
+  assert.deepEqual([reset.kind === 'split-reset' && reset.sourceClockMs, handoff.kind === 'split-handoff' && handoff.sourceClockMs], [0, 0]);
 });

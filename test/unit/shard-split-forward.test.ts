@@ -62,10 +62,10 @@ test('no split entry is forwarded', () => {
     encodeShardCommand({ kind: 'split-begin', taskId: 't', start: 0, splitSlot: FROM, end: END, target: 's2' }),
     encodeShardCommand({ kind: 'split-abort', taskId: 't', reason: 'r' }),
     encodeShardCommand({ kind: 'split-cleanup', taskId: 't', keys: [keyIn(true, 6)] }),
-    encodeShardCommand({ kind: 'split-reset', taskId: 't', source: 's1', splitSlot: FROM, end: END, snapshotIndex: 1, attempt: 1 }),
+    encodeShardCommand({ kind: 'split-reset', taskId: 't', source: 's1', splitSlot: FROM, end: END, snapshotIndex: 1, attempt: 1, sourceClockMs: 0 }),
     encodeShardCommand({ kind: 'split-ingest', taskId: 't', snapshotIndex: 1, attempt: 1, cursor: null, entries: [], next: null }),
     encodeShardCommand({ kind: 'split-forward', taskId: 't', entries: [], throughIndex: 1 }),
-    encodeShardCommand({ kind: 'split-handoff', taskId: 't', finalIndex: 1, fromIndex: 1, entries: [] }),
+    encodeShardCommand({ kind: 'split-handoff', taskId: 't', finalIndex: 1, fromIndex: 1, entries: [], sourceClockMs: 0 }),
   ];
   assert.deepEqual(splitEntries.map((data) => forwardedPart(data, FROM, END)), splitEntries.map(() => null));
 });

@@ -145,7 +145,7 @@ for (const storage of STORAGES) {
       source.set(strayKey, 'stray');
       const stray = { index: source.lastIndex, data: encodeShardCommand({ kind: 'command', nowMs: 1, argv: [Buffer.from('SET'), Buffer.from(strayKey), Buffer.from('stray')] }) };
 
-      assert.equal(target.split({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex, attempt: 1 }).ok, true);
+      assert.equal(target.split({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex, attempt: 1, sourceClockMs: 0 }).ok, true);
       assert.deepEqual(owned(target.replica, START, SPLIT, END - 1), [false, false, false], 'the target owns nothing before the handoff');
       assert.equal(target.set(moving[3]!, 'early'), NOT_OWNED, 'a write routed to the target before the handoff is not applied');
       let cursor: Uint8Array | null = null;
@@ -188,7 +188,7 @@ for (const storage of STORAGES) {
       assert.equal(source.set(moving[1]!, 'late'), NOT_OWNED, 'the source refuses the moved slots after the commit');
       assert.equal(source.get(moving[1]!), `v0-${moving[1]}`, 'and leaves them as they were');
       assert.equal(source.split({ kind: 'split-abort', taskId: 't1', reason: 'too late' }).ok, false, 'after the commit the split only rolls forward');
-      const handoffFrom = (fromIndex: number, entries: ForwardedEntry[] = []): ShardCommand => ({ kind: 'split-handoff', taskId: 't1', finalIndex: commitIndex, fromIndex, entries });
+      const handoffFrom = (fromIndex: number, entries: ForwardedEntry[] = []): ShardCommand => ({ kind: 'split-handoff', taskId: 't1', finalIndex: commitIndex, fromIndex, entries, sourceClockMs: 0 });
       assert.equal(target.split(handoffFrom(commitIndex)).ok, false, 'not yet applied up to where the handoff takes over');
       // The last entries ride with the handoff: here one more write to the moving range, and a stray one.
       const setAt = (index: number, key: string, value: string): ForwardedEntry => ({
@@ -233,7 +233,7 @@ for (const storage of STORAGES) {
       source.split({ kind: 'split-begin', taskId: 't1', start: START, splitSlot: SPLIT, end: END, target: 's2' });
       await source.replica.data.flushed();
       const snapshotIndex = source.lastIndex;
-      const reset: ShardCommand = { kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex, attempt: 1 };
+      const reset: ShardCommand = { kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex, attempt: 1, sourceClockMs: 0 };
       assert.equal(target.split(reset).ok, true);
       const [chunk] = chunksOf(source.replica, SPLIT, END, 1 << 20);
       const ingest: ShardCommand = { kind: 'split-ingest', taskId: 't1', snapshotIndex, attempt: 1, cursor: null, entries: chunk!.entries, next: chunk!.next };
@@ -375,6 +375,6 @@ describe('a target state stored before snapshot attempts were numbered', () => {
     const state = target.replica.splitState();
     assert.equal(state?.role === 'target' && state.attempt, 0);
     assert.equal(target.split({ kind: 'split-ingest', taskId: 't1', snapshotIndex: 7, attempt: 0, cursor: null, entries: [], next: null }).ok, true);
-    assert.equal(target.split({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex: 9, attempt: 1 }).ok, true);
+    assert.equal(target.split({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex: 9, attempt: 1, sourceClockMs: 0 }).ok, true);
   });
 });
