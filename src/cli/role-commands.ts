@@ -179,7 +179,7 @@ export function registerNodeCommand(program: Command): void {
     .option('--client-input-bytes-max <bytes>', "what all clients' requests not yet run may hold together; past it, the connection that adds more is closed", parseIntInRange('--client-input-bytes-max', 1024 * 1024, Number.MAX_SAFE_INTEGER), CLIENT_INPUT_BYTES_MAX_DEFAULT)
     .option('--election-timeout-ms <ms>', 'mean time without a leader before a shard replica campaigns', parseIntInRange('--election-timeout-ms', 200, 60_000), 1000)
     .option('--raft-tick-ms <ms>', 'Raft tick: leaders heartbeat every tick', parseIntInRange('--raft-tick-ms', 10, 1000), 100)
-    .option('--enable-debug-command', 'serve DEBUG PARTITION/HEAL, which cut this node off from others (failure tests)', false)
+    .option('--enable-debug-command', 'serve DEBUG PARTITION/PARTITION-ONEWAY/HEAL, which cut this node off from others (failure tests)', false)
     .action(async (flags: NodeFlags) => {
       const clusterSecret = resolveClusterSecret('a node', flags.clusterSecretFile);
       const busPort = flags.busPort ?? flags.port + 10000;

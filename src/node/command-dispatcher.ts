@@ -4,6 +4,7 @@
  * owning shard's Raft group (writes are proposed, reads wait for a ReadIndex barrier) and answer once
  * what the reply reports is committed.
  */
+import type { RoutingShard } from '../common/routing.js';
 import { keyHashSlot } from '../common/slots.js';
 import { commandKeys, resolveCommand, unknownCommandMessage } from '../commands/table.js';
 import type { CommandSpec } from '../commands/types.js';
@@ -110,8 +111,9 @@ export class CommandDispatcher {
     const shardId = (view.splitTargets.length > 0 ? this.node.splitTargetOwning(slot) : undefined) ?? routed.id;
     const replica = this.node.replica(shardId);
     // After READONLY a follower answers reads itself, possibly a little behind, as a Redis replica does;
-    // but not for a slot its own log gave away, whose keys it no longer holds.
-    if (!isWrite && conn.readonlyMode && replica !== undefined) return this.readOwned(replica, shardId, slot, spec, argv, conn);
+    // but only a replica the table lists (one moved off this node hears no writes, yet runs on until it
+    // learns of its removal), and not for a slot its own log gave away, whose keys it no longer holds.
+    if (!isWrite && conn.readonlyMode && replica !== undefined && this.listedHere(view, shardId, routed)) return this.readOwned(replica, shardId, slot, spec, argv, conn);
     if (shardId === routed.id && routed.leader !== this.node.selfId) return this.redirect(view, slot, routed.leader);
     if (replica === undefined) return CLUSTERDOWN;
     const failed = (err: unknown): Reply => this.failure(err, view, slot);
@@ -122,6 +124,12 @@ export class CommandDispatcher {
       return this.node.write(shardId, argv, this.clock.now()).then((reply) => (reply === NOT_OWNED ? this.node.movedAway(shardId, slot) : reply), failed);
     }
     return this.node.readBarrier(shardId).then(() => this.readOwned(replica, shardId, slot, spec, argv, conn), failed);
+  }
+
+  /** Whether the table lists this node among the replicas of `shardId` (the routed shard or a split's target). */
+  private listedHere(view: RoutingView, shardId: string, routed: RoutingShard): boolean {
+    const shard = shardId === routed.id ? routed : view.splitTargets.find((t) => t.id === shardId);
+    return this.node.selfId !== undefined && shard !== undefined && shard.replicas.includes(this.node.selfId);
   }
 
   /** A read served by `replica` if its log still owns the slot; otherwise where the slot went. */

@@ -21,7 +21,7 @@ import { CommandDispatcher, type DispatchTarget } from './command-dispatcher.js'
 import type { NodeStats } from './node-context.js';
 import { NodeMetrics } from './node-metrics.js';
 import { PilotClient, PilotError } from './pilot-client.js';
-import { RoutingView } from './routing-view.js';
+import { RoutingView, withKnownLeaders } from './routing-view.js';
 import { ShardGroups } from './shard-groups.js';
 import { SplitBuffer } from './split-buffer.js';
 import { SPLIT_TRYAGAIN, SplitRouting } from './split-routing.js';
@@ -108,11 +108,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   /** The pilot's table with each hosted shard's leader as this node's Raft group knows it. */
   const rebuildView = (): void => {
     const known = groups;
-    const shards = known === undefined ? table.shards : table.shards.map((shard) => {
-      const leader = known.leaderOf(shard.id);
-      return leader === undefined || leader === shard.leader ? shard : { ...shard, leader };
-    });
-    view = new RoutingView(shards === table.shards ? table : { ...table, shards }, selfId);
+    view = new RoutingView(known === undefined || selfId === undefined ? table : withKnownLeaders(table, selfId, (shardId) => known.leaderOf(shardId)), selfId);
     metrics.routingVersion.set(table.version);
   };
 

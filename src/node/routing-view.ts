@@ -75,3 +75,23 @@ export class RoutingView {
     return covered === SLOT_COUNT;
   }
 }
+
+/**
+ * The pilot's table with each shard's leader as this node's Raft group for it knows it (null while the
+ * group knows none), so the node's answers follow elections without waiting for the pilot. A group of a
+ * shard the table no longer lists this node on (a replica moved off it, running until it learns of its
+ * removal) overrides only with a leader it hears from: knowing none, it would hide the table's leader
+ * from clients for as long as it runs.
+ * `leaderOf` answers undefined for a shard with no group here.
+ */
+export function withKnownLeaders(table: RoutingTable, selfId: string, leaderOf: (shardId: string) => string | null | undefined): RoutingTable {
+  let changed = false;
+  const shards = table.shards.map((shard) => {
+    const leader = leaderOf(shard.id);
+    if (leader === undefined || leader === shard.leader) return shard;
+    if (leader === null && !shard.replicas.includes(selfId)) return shard;
+    changed = true;
+    return { ...shard, leader };
+  });
+  return changed ? { ...table, shards } : table;
+}

@@ -295,7 +295,9 @@ const discard: ServerHandler = (_ctx, conn) => {
 /**
  * DEBUG, off unless the node runs with --enable-debug-command (as Redis's enable-debug-command). Its
  * subcommands cut this node's bus links for failure tests: PARTITION <node-id>... drops all traffic
- * between this node and those nodes, HEAL restores it.
+ * between this node and those nodes; PARTITION-ONEWAY <node-id>... drops only what this node sends to
+ * them, while what they send still arrives (the other direction is cut by sending it to them, naming
+ * this node); HEAL restores every link.
  */
 const debug: ServerHandler = (ctx, _conn, argv) => {
   const faults = ctx.debugFaults();
@@ -303,8 +305,8 @@ const debug: ServerHandler = (ctx, _conn, argv) => {
     return error('ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.');
   }
   const sub = argv[1]!.toString().toLowerCase();
-  if (sub === 'partition' && argv.length > 2 && ctx.selfId !== undefined) {
-    faults.partition([ctx.selfId], argv.slice(2).map((a) => a.toString()));
+  if ((sub === 'partition' || sub === 'partition-oneway') && argv.length > 2 && ctx.selfId !== undefined) {
+    faults.partition([ctx.selfId], argv.slice(2).map((a) => a.toString()), sub === 'partition' ? 'both' : 'a-to-b');
     return OK;
   }
   if (sub === 'heal' && argv.length === 2) {

@@ -2,13 +2,13 @@
  * The nemesis proper: a seeded schedule of faults against a real cluster. Two loops run side by side
  * until the deadline:
  * - the crash loop, one fault at a time, each held for a few seconds and then undone: kill -9 and restart
- *   of a node or of a pilot, SIGSTOP/SIGCONT of a node, and partitions of the bus (one node isolated, or
- *   a minority cut from the majority). It never takes down more than a minority of the nodes or pilots.
+ *   of a node or of a pilot, SIGSTOP/SIGCONT of a node, and partitions of the bus (one node isolated, a
+ *   minority cut from the majority, or either of those cut one way only: the minority's messages lost
+ *   while it still hears the majority, or the other way round). It never takes down more than a
+ *   minority of the nodes or pilots.
  * - the topology loop: splits back to back, leader transfers and replica moves through the pilot's API.
  * Every fault is logged with its time. The schedule (which fault, which target, how long) comes from the
  * seed; the times at which the cluster answers do not, so a replay repeats the decisions, not the run.
- *
- * One-way partitions are not among the shapes: DEBUG PARTITION cuts both directions of each link.
  */
 import { respRequest } from '../../src/client/resp-request.js';
 import { waitUntil, type TestCluster, type TestNode, type TestPilot } from '../support/cluster.js';
@@ -32,6 +32,8 @@ const CRASH_GAP_MS: readonly [number, number] = [1_000, 3_000];
 const KILL_HOLD_MS: readonly [number, number] = [2_000, 6_000];
 const STOP_HOLD_MS: readonly [number, number] = [1_000, 5_000];
 const PARTITION_HOLD_MS: readonly [number, number] = [3_000, 8_000];
+/** The share of partitions that cut one direction only. */
+const ONE_WAY_SHARE = 1 / 3;
 const TOPOLOGY_GAP_MS: readonly [number, number] = [1_000, 4_000];
 /** Longest wait for a restarted process to serve again before the next fault. */
 const RECOVERY_WAIT_MS = 60_000;
@@ -162,7 +164,12 @@ export class Nemesis {
     if (this.stopped.delete(node) && node.running) process.kill(node.child!.pid!, 'SIGCONT');
   }
 
-  /** One node cut from the rest, or (with five nodes) a minority of two from the majority. */
+  /**
+   * One node cut from the rest, or (with five nodes) a minority of two from the majority; both ways, or
+   * one way only: what the minority sends is lost while it still hears the majority (a leader there
+   * keeps believing it leads), or the minority hears nothing while its messages still arrive (it
+   * campaigns at the majority).
+   */
   private async partition(random: () => number): Promise<void> {
     const count = this.cluster.nodes.length;
     const order = shuffled(random, [...Array(count).keys()]);
@@ -170,17 +177,30 @@ export class Nemesis {
     const minority = order.slice(0, minoritySize);
     const majority = order.slice(minoritySize);
     const holdMs = between(random, PARTITION_HOLD_MS);
+    const oneWay = random() < ONE_WAY_SHARE;
     const names = (side: number[]): string => side.map((i) => this.cluster.nodes[i]!.name).join(',');
-    // Each side cuts its links to the other; a node that cannot be reached keeps its links (logged).
+    // Each cut is set on the sending side; a node that cannot be reached keeps its links (logged).
     const failed: string[] = [];
-    for (const [side, other] of [[minority, majority], [majority, minority]] as const) {
-      for (const i of side) {
-        const ok = await this.debug(this.cluster.nodes[i]!, ['PARTITION', ...other.map((j) => this.nodeIds[j]!)]);
+    const cut = async (senders: readonly number[], receivers: readonly number[], subcommand: string): Promise<void> => {
+      for (const i of senders) {
+        const ok = await this.debug(this.cluster.nodes[i]!, [subcommand, ...receivers.map((j) => this.nodeIds[j]!)]);
         if (!ok) failed.push(this.cluster.nodes[i]!.name);
       }
+    };
+    const sides = minoritySize === 1 ? 'isolate' : 'minority/majority';
+    let shape: string;
+    if (!oneWay) {
+      await cut(minority, majority, 'PARTITION');
+      await cut(majority, minority, 'PARTITION');
+      shape = `${sides} {${names(minority)}} | {${names(majority)}}`;
+    } else if (random() < 0.5) {
+      await cut(minority, majority, 'PARTITION-ONEWAY');
+      shape = `${sides} one-way, {${names(minority)}} -> {${names(majority)}} cut`;
+    } else {
+      await cut(majority, minority, 'PARTITION-ONEWAY');
+      shape = `${sides} one-way, {${names(majority)}} -> {${names(minority)}} cut`;
     }
-    const shape = minoritySize === 1 ? 'isolate' : 'minority/majority';
-    this.log('partition', 'begin', `${shape} {${names(minority)}} | {${names(majority)}} for ${holdMs} ms${failed.length > 0 ? `; not set on ${failed.join(',')}` : ''}`);
+    this.log('partition', 'begin', `${shape} for ${holdMs} ms${failed.length > 0 ? `; not set on ${failed.join(',')}` : ''}`);
     await sleep(holdMs);
     await this.healPartitions();
     this.log('partition', 'end', 'healed');

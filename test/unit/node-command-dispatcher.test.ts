@@ -19,7 +19,7 @@ const table: RoutingTable = {
 };
 
 /** A follower whose own log gave `slot` away: its keys there are gone. */
-function followerAfterSplit(movedSlot: number): { target: DispatchTarget; reads: string[] } {
+function followerAfterSplit(movedSlot: number, selfId = 'node2'): { target: DispatchTarget; reads: string[] } {
   const reads: string[] = [];
   const replica = {
     ownsSlot: (slot: number) => slot !== movedSlot,
@@ -28,9 +28,9 @@ function followerAfterSplit(movedSlot: number): { target: DispatchTarget; reads:
       return NULL;
     },
   } as unknown as ShardReplica;
-  const view = new RoutingView(table, 'node2');
+  const view = new RoutingView(table, selfId);
   const target = {
-    selfId: 'node2',
+    selfId,
     routing: () => view,
     replica: (id: string) => (id === 'shard_0001' ? replica : undefined),
     splitTargetOwning: () => undefined,
@@ -59,5 +59,17 @@ describe('CommandDispatcher', () => {
     const reply = await new CommandDispatcher(target, undefined).dispatch(conn, [Buffer.from('GET'), Buffer.from('kept-key')]);
     assert.deepEqual(reply, NULL);
     assert.deepEqual(reads, ['kept-key']);
+  });
+
+  it('sends a READONLY read to the leader from a node the table no longer lists as a replica, instead of its leftover copy', async () => {
+    // node3's replica of shard_0001 was moved away: its group runs on until it learns of its removal, but
+    // hears no writes, so its copy falls further behind with every write.
+    const { target, reads } = followerAfterSplit(-1, 'node3');
+    const conn = connection();
+    conn.readonlyMode = true;
+    const key = Buffer.from('kept-key');
+    const reply = await new CommandDispatcher(target, undefined).dispatch(conn, [Buffer.from('GET'), key]);
+    assert.deepEqual(reply, error(`MOVED ${keyHashSlot(key)} 127.0.0.1:7001`));
+    assert.deepEqual(reads, []);
   });
 });

@@ -416,6 +416,24 @@ describe('transport: fault injection over sockets', () => {
     assert.deepEqual([at1[0]!.payload, at2[0]!.payload], ['after', 'after']);
   });
 
+  it("a one-way partition set on one transport's own injector cuts only what that node sends", async () => {
+    const { transports } = await cluster(['n1', 'n2']);
+    const n1 = transports.get('n1')!;
+    const n2 = transports.get('n2')!;
+    const at1 = collect(n1);
+    const at2 = collect(n2);
+    n1.faults.partition(['n1'], ['n2'], 'a-to-b');
+    n1.send('n2', 'test', 'lost');
+    n2.send('n1', 'test', 'arrives');
+    await until(() => at1.length === 1, 'n2 → n1 still delivered');
+    assert.equal(at1[0]!.payload, 'arrives');
+    assert.equal(n1.peerCounters('n2').dropsFault, 1);
+    n1.faults.heal();
+    n1.send('n2', 'test', 'after');
+    await until(() => at2.length === 1, 'after heal');
+    assert.equal(at2[0]!.payload, 'after');
+  });
+
   it('a drop probability drops the expected fraction, as the seeded random decides', async () => {
     const seed = 42;
     const faults = new FaultInjector(seededRandom(seed));
