@@ -48,12 +48,14 @@ export type ForwardOutcome =
   | { readonly kind: 'unknown' };
 
 /**
- * What a failed bus request says about the command: refused before it was sent ('unknown-peer',
- * 'overloaded', 'too-large', 'closed', a test's 'dropped'), or refused by the peer before its handler
- * ran ('remote': no handler, or the request failed the peer's check) — else it may have run.
+ * What a failed bus request says about the command: refused before it was sent ('unreachable': the link
+ * is down, 'unknown-peer', 'overloaded', 'too-large', 'closed', a test's 'dropped'), or refused by the
+ * peer before its handler ran ('remote': no handler, or the request failed the peer's check) — else
+ * ('timeout', 'broken') it may have run.
  */
 export function failedForward(code: TransportErrorCode): 'not-sent' | 'unknown' {
   switch (code) {
+    case 'unreachable':
     case 'unknown-peer':
     case 'overloaded':
     case 'too-large':
@@ -62,7 +64,7 @@ export function failedForward(code: TransportErrorCode): 'not-sent' | 'unknown' 
     case 'remote':
       return 'not-sent';
     case 'timeout':
-    case 'unreachable':
+    case 'broken':
       return 'unknown';
   }
 }

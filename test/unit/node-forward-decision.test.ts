@@ -26,12 +26,13 @@ describe('forwardReason', () => {
 
 describe('failedForward', () => {
   it('calls a request refused before it left, or before the peer ran it, not sent; a lost one may have run', () => {
-    const codes: TransportErrorCode[] = ['timeout', 'unreachable', 'unknown-peer', 'overloaded', 'too-large', 'dropped', 'closed', 'remote'];
+    const codes: TransportErrorCode[] = ['timeout', 'broken', 'unreachable', 'unknown-peer', 'overloaded', 'too-large', 'dropped', 'closed', 'remote'];
     assert.deepEqual(
       codes.map((code) => [code, failedForward(code)]),
       [
         ['timeout', 'unknown'],
-        ['unreachable', 'unknown'],
+        ['broken', 'unknown'],
+        ['unreachable', 'not-sent'],
         ['unknown-peer', 'not-sent'],
         ['overloaded', 'not-sent'],
         ['too-large', 'not-sent'],
