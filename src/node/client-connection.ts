@@ -21,6 +21,8 @@ export class ClientConnection {
    * in between are refused: none of them may run outside the transaction the client asked for.
    */
   inRefusedTransaction = false;
+  /** The client had sent more bytes behind the command being dispatched: it pipelines. */
+  requestsBehind = false;
   libName = '';
   libVersion = '';
   lastCommand = '';

@@ -1,6 +1,7 @@
 /**
  * The request path inside a node: look the command up, check arity and authentication, route key
- * commands by slot (answering -MOVED, -CROSSSLOT or -CLUSTERDOWN as Redis Cluster does), apply them on the
+ * commands by slot (answering -MOVED, -CROSSSLOT or -CLUSTERDOWN as Redis Cluster does, or forwarding the
+ * command to the node a -MOVED would name: forward-decision.ts), apply them on the
  * owning shard's Raft group (writes are proposed, reads wait for a ReadIndex barrier) and answer once
  * what the reply reports is committed.
  */
@@ -12,7 +13,9 @@ import { error, type Reply } from '../resp/reply.js';
 import { NOT_OWNED, type ShardReplica } from '../shard/shard-replica.js';
 import { USER_KEY_BYTES_MAX } from '../storage/key-encoding.js';
 import { NONE } from '../raft/index.js';
-import type { ClientConnection } from './client-connection.js';
+import type { ClientConnection, ProtocolVersion } from './client-connection.js';
+import { forwardAnswer, forwardReason, type ForwardOutcome, type ForwardReason } from './forward-decision.js';
+import { forwardableBytes } from './forward-wire-check.js';
 import { RaftRequestError } from './multi-raft.js';
 import { nodeIdOf } from './peer-message.js';
 import type { RoutingView } from './routing-view.js';
@@ -27,6 +30,8 @@ const CROSSSLOT = error("CROSSSLOT Keys in request don't hash to the same slot")
 const CLUSTERDOWN = error('CLUSTERDOWN Hash slot not served');
 /** Cluster clients retry TRYAGAIN by themselves: the shard is choosing a leader or shedding load. */
 const ELECTING = error('TRYAGAIN the shard has no leader right now; retry shortly');
+/** A leader refused the command while it hands its leadership over, and the new leader is not known yet. */
+const HANDING_OVER = error('TRYAGAIN the shard is handing its leadership to another replica; retry shortly');
 /** The outcome is unknown (no quorum answered in time): the client must not assume either way. */
 const UNCONFIRMED = error('ERR the write was not confirmed by a quorum in time; it may or may not have been applied');
 /** LMDB bounds a key's size; longer keys are refused before they reach storage. */
@@ -35,6 +40,8 @@ const KEY_TOO_LONG = error(`ERR key is longer than ${USER_KEY_BYTES_MAX} bytes, 
 const REFUSED_IN_TRANSACTION = error('ERR command refused: it follows MULTI, and the transaction will be discarded (transactions are not supported by cleave yet)');
 /** Commands that end or answer a refused MULTI block; every other command in it is refused. */
 const TRANSACTION_CONTROL = new Set(['multi', 'exec', 'discard', 'quit', 'reset']);
+/** A peer forwarded a command that is not a key command: only those are run for another node. */
+const NOT_FORWARDABLE = error('ERR only key commands are forwarded between nodes');
 /** Commands a client may send before AUTH. */
 const ALLOWED_BEFORE_AUTH = new Set(['auth', 'hello', 'quit', 'reset']);
 
@@ -43,6 +50,8 @@ const SERVER_HANDLERS = new Map<string, ServerHandler>([...SERVER_COMMANDS, ...K
 /** Observes each command's outcome: the node's metrics hang off this. */
 export interface CommandObserver {
   onCommand(spec: CommandSpec, startedAtNs: bigint, result: Reply | Promise<Reply>): void;
+  /** A command was forwarded to the node serving its slot instead of being redirected. */
+  onForward(reason: ForwardReason): void;
 }
 
 export interface DispatchTarget extends NodeContext {
@@ -58,6 +67,24 @@ export interface DispatchTarget extends NodeContext {
   holdWrite(shardId: string, slot: number): HoldResult;
   /** The answer for `slot` once `shardId` has given it away: MOVED to its new owner, or TRYAGAIN. */
   movedAway(shardId: string, slot: number): Reply;
+  /** Runs a key command on `node` as a client's (over the bus, or here when `node` is this one). */
+  forward(node: string, argv: readonly Buffer[], protocol: ProtocolVersion): Promise<ForwardOutcome>;
+  /** When this node last saw the routing change: a new table, or a leader change of a shard it hosts. */
+  routingChangedAtMs(): number;
+  /** Resolves at the next leader change of `shardId` after which this node knows its leader, or after a bound. */
+  leaderSettled(shardId: string): Promise<void>;
+}
+
+/** What the key path needs of the request beyond its arguments. */
+interface KeyRequest {
+  readonly readonlyMode: boolean;
+  readonly protocol: ProtocolVersion;
+  /** The client had other requests in flight or bytes behind this one when it was read. */
+  readonly pipelined: boolean;
+  /** Sent by another node: never forwarded again. */
+  readonly forwarded: boolean;
+  /** Routed again after waiting for the shard's leadership to settle: not a second time. */
+  readonly leaderAwaited?: boolean;
 }
 
 /** Where the dispatcher reads the time and draws random numbers: the system's, or a simulation's. */
@@ -83,8 +110,26 @@ export class CommandDispatcher {
     if (conn.inRefusedTransaction && !TRANSACTION_CONTROL.has(spec.name)) return REFUSED_IN_TRANSACTION;
     conn.lastCommand = spec.name;
     const startedAtNs = this.observer === undefined ? 0n : process.hrtime.bigint();
-    const result = spec.scope === 'key' ? this.dispatchKeyCommand(conn, spec, argv) : this.dispatchServerCommand(conn, spec, argv);
+    const result =
+      spec.scope === 'key'
+        ? this.dispatchKeyCommand({ readonlyMode: conn.readonlyMode, protocol: conn.protocol, pipelined: conn.owed > 0 || conn.requestsBehind, forwarded: false }, spec, argv)
+        : this.dispatchServerCommand(conn, spec, argv);
     if (spec.name !== 'asking') conn.asking = false;
+    this.observer?.onCommand(spec, startedAtNs, result);
+    return result;
+  }
+
+  /**
+   * Runs a key command another node forwarded, as a client's on this node (the sender authenticated the
+   * client); a redirect is answered, never forwarded again.
+   */
+  dispatchForwarded(argv: readonly Buffer[], protocol: ProtocolVersion): Reply | Promise<Reply> {
+    const resolved = resolveCommand(argv);
+    if ('error' in resolved) return resolved.error;
+    const spec = resolved.spec;
+    if (spec.scope !== 'key') return NOT_FORWARDABLE;
+    const startedAtNs = this.observer === undefined ? 0n : process.hrtime.bigint();
+    const result = this.dispatchKeyCommand({ readonlyMode: false, protocol, pipelined: false, forwarded: true }, spec, argv);
     this.observer?.onCommand(spec, startedAtNs, result);
     return result;
   }
@@ -97,7 +142,7 @@ export class CommandDispatcher {
     return handler(this.node, conn, argv);
   }
 
-  private dispatchKeyCommand(conn: ClientConnection, spec: CommandSpec, argv: readonly Buffer[]): Reply | Promise<Reply> {
+  private dispatchKeyCommand(request: KeyRequest, spec: CommandSpec, argv: readonly Buffer[]): Reply | Promise<Reply> {
     const keys = commandKeys(spec, argv);
     const isWrite = spec.flags.includes('write');
     // No key that long is ever stored: a read finds it absent, as Redis would; a write is refused.
@@ -110,20 +155,36 @@ export class CommandDispatcher {
     // A split's target takes its slots over before the routing table says so: its own log decides.
     const shardId = (view.splitTargets.length > 0 ? this.node.splitTargetOwning(slot) : undefined) ?? routed.id;
     const replica = this.node.replica(shardId);
+    // Every redirect below is answered, or the command forwarded to the node it names.
+    const redirected = (reply: Reply, held = false): Reply | Promise<Reply> => this.forwardIfMoved(request, argv, isWrite, reply, held);
+    // No leader to send it to, as this node's replica sees it (an election, a transfer away from here),
+    // and the command never entered the log: route it again once the leadership settles, rather than
+    // have the client retry a TRYAGAIN, which fails a pipeline.
+    const afterLeadershipChange = (shard: string): Promise<Reply> =>
+      this.node.leaderSettled(shard).then(() => this.dispatchKeyCommand({ ...request, leaderAwaited: true }, spec, argv));
+    const mayAwaitLeader = request.leaderAwaited !== true;
     // After READONLY a follower answers reads itself, possibly a little behind, as a Redis replica does;
     // but only a replica the table lists (one moved off this node hears no writes, yet runs on until it
     // learns of its removal), and not for a slot its own log gave away, whose keys it no longer holds.
-    if (!isWrite && conn.readonlyMode && replica !== undefined && this.listedHere(view, shardId, routed)) return this.readOwned(replica, shardId, slot, spec, argv, conn);
-    if (shardId === routed.id && routed.leader !== this.node.selfId) return this.redirect(view, slot, routed.leader);
+    if (!isWrite && request.readonlyMode && replica !== undefined && this.listedHere(view, shardId, routed)) {
+      return this.readOwned(replica, shardId, slot, spec, argv, request, redirected);
+    }
+    if (shardId === routed.id && routed.leader !== this.node.selfId) {
+      if (routed.leader === null && mayAwaitLeader && replica !== undefined) return afterLeadershipChange(shardId);
+      return redirected(this.redirect(view, slot, routed.leader));
+    }
     if (replica === undefined) return CLUSTERDOWN;
-    const failed = (err: unknown): Reply => this.failure(err, view, slot);
+    const failed = (err: unknown): Reply | Promise<Reply> => {
+      if (mayAwaitLeader && this.awaitsLeader(err)) return afterLeadershipChange(shardId);
+      return redirected(this.failure(err, view, slot));
+    };
     if (isWrite) {
       const held = this.node.holdWrite(shardId, slot);
-      if (held.kind === 'held') return held.reply;
+      if (held.kind === 'held') return held.reply.then((reply) => redirected(reply, true));
       // NOT_OWNED: the shard's log gave the slot away (a split switched); the routing table follows.
-      return this.node.write(shardId, argv, this.clock.now()).then((reply) => (reply === NOT_OWNED ? this.node.movedAway(shardId, slot) : reply), failed);
+      return this.node.write(shardId, argv, this.clock.now()).then((reply) => (reply === NOT_OWNED ? redirected(this.node.movedAway(shardId, slot)) : reply), failed);
     }
-    return this.node.readBarrier(shardId).then(() => this.readOwned(replica, shardId, slot, spec, argv, conn), failed);
+    return this.node.readBarrier(shardId).then(() => this.readOwned(replica, shardId, slot, spec, argv, request, redirected), failed);
   }
 
   /** Whether the table lists this node among the replicas of `shardId` (the routed shard or a split's target). */
@@ -133,12 +194,30 @@ export class CommandDispatcher {
   }
 
   /** A read served by `replica` if its log still owns the slot; otherwise where the slot went. */
-  private readOwned(replica: ShardReplica, shardId: string, slot: number, spec: CommandSpec, argv: readonly Buffer[], conn: ClientConnection): Reply {
-    return replica.ownsSlot(slot) ? this.read(replica, spec, argv, conn) : this.node.movedAway(shardId, slot);
+  private readOwned(
+    replica: ShardReplica,
+    shardId: string,
+    slot: number,
+    spec: CommandSpec,
+    argv: readonly Buffer[],
+    request: KeyRequest,
+    redirected: (reply: Reply) => Reply | Promise<Reply>,
+  ): Reply | Promise<Reply> {
+    return replica.ownsSlot(slot) ? replica.read(spec, argv, this.clock.now(), this.clock.random, request.protocol) : redirected(this.node.movedAway(shardId, slot));
   }
 
-  private read(replica: ShardReplica, spec: CommandSpec, argv: readonly Buffer[], conn: ClientConnection): Reply {
-    return replica.read(spec, argv, this.clock.now(), this.clock.random, conn.protocol);
+  /**
+   * `reply` when it is no `-MOVED` or forward-decision.ts says to answer it; else the reply of the node
+   * it names, which runs the command as a client's (or `reply` again when the forward could not be made).
+   */
+  private forwardIfMoved(request: KeyRequest, argv: readonly Buffer[], isWrite: boolean, reply: Reply, held: boolean): Reply | Promise<Reply> {
+    if (reply.kind !== 'error' || !reply.message.startsWith('MOVED ')) return reply;
+    const reason = forwardReason({ forwarded: request.forwarded, pipelined: request.pipelined, held, sinceRoutingChangeMs: this.clock.now() - this.node.routingChangedAtMs() });
+    if (reason === undefined || forwardableBytes(argv) === undefined) return reply;
+    const node = this.node.routing().nodeAt(reply.message.slice(reply.message.lastIndexOf(' ') + 1));
+    if (node === undefined) return reply;
+    this.observer?.onForward(reason);
+    return this.node.forward(node, argv, request.protocol).then((outcome) => forwardAnswer(outcome, reply, isWrite, UNCONFIRMED));
   }
 
   /** Where a client goes for a slot whose leader is elsewhere, or when to come back while none is known. */
@@ -148,12 +227,28 @@ export class CommandDispatcher {
     return address === undefined ? CLUSTERDOWN : error(`MOVED ${slot} ${address}`);
   }
 
+  /** `err` is a refusal by this node's replica, which leads but is transferring its leadership. */
+  private handingOver(err: unknown): boolean {
+    return err instanceof RaftRequestError && err.reason === 'notLeader' && err.leaderId !== NONE && nodeIdOf(err.leaderId) === this.node.selfId;
+  }
+
+  /**
+   * `err` says the command did not take effect and the shard's leadership is changing: refused during a
+   * transfer away from here, refused or its read failed with no leader known, or its entry overwritten
+   * by a new leader's ('dropped').
+   */
+  private awaitsLeader(err: unknown): boolean {
+    if (!(err instanceof RaftRequestError)) return false;
+    return this.handingOver(err) || err.reason === 'dropped' || (err.reason === 'notLeader' && err.leaderId === NONE);
+  }
+
   /** The reply for a write or read that Raft could not complete. */
   private failure(err: unknown, view: RoutingView, slot: number): Reply {
     if (!(err instanceof RaftRequestError)) throw err;
     switch (err.reason) {
       case 'notLeader':
       case 'removed':
+        if (this.handingOver(err)) return HANDING_OVER;
         return this.redirect(view, slot, err.leaderId === NONE ? null : nodeIdOf(err.leaderId));
       case 'dropped':
       case 'busy':

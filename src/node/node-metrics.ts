@@ -9,6 +9,7 @@ import type { CommandSpec } from '../commands/types.js';
 import { FRAME_REJECT_REASONS, type TransportCounters } from '../transport/transport-counters.js';
 import type { Reply } from '../resp/reply.js';
 import type { CommandObserver } from './command-dispatcher.js';
+import { FORWARD_REASONS, type ForwardReason } from './forward-decision.js';
 
 export class NodeMetrics implements CommandObserver {
   readonly registry = new Registry();
@@ -40,6 +41,15 @@ export class NodeMetrics implements CommandObserver {
     labelNames: ['shard'],
     registers: [this.registry],
   });
+  /** Commands run on the node serving their slot instead of being redirected (forward-decision.ts). */
+  private readonly forwarded = new Counter({
+    name: 'cleave_node_commands_forwarded_total',
+    help: 'Key commands forwarded over the node bus to the node serving their slot instead of answered -MOVED, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  /** Children per reason, made once: a forward is on the request path. */
+  private readonly forwardedBy = new Map<ForwardReason, Counter.Internal>(FORWARD_REASONS.map((reason) => [reason, this.forwarded.labels(reason)]));
   private bufferedWrites: () => number = () => 0;
   /** Read at scrape time from the bus's own counters (undefined until the node has joined). */
   private busCounters: () => TransportCounters | undefined = () => undefined;
@@ -124,6 +134,10 @@ export class NodeMetrics implements CommandObserver {
     };
     if (result instanceof Promise) result.then(observe, () => undefined);
     else observe(result);
+  }
+
+  onForward(reason: ForwardReason): void {
+    this.forwardedBy.get(reason)!.inc();
   }
 
   /** Serves `GET /metrics` on host:port. */

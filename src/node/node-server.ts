@@ -23,6 +23,7 @@ import { NodeMetrics } from './node-metrics.js';
 import { PilotClient, PilotError } from './pilot-client.js';
 import { RoutingView, withKnownLeaders } from './routing-view.js';
 import { ShardGroups } from './shard-groups.js';
+import { LeadershipWaits } from './leadership-waits.js';
 import { SplitBuffer } from './split-buffer.js';
 import { SPLIT_TRYAGAIN, SplitRouting } from './split-routing.js';
 
@@ -98,6 +99,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   /** The pilot's newest table; the view overlays on it the leaders this node's Raft groups know. */
   let table = (store.getMeta('routing') as RoutingTable | undefined) ?? EMPTY_ROUTING_TABLE;
   let view = new RoutingView(table, selfId);
+  /** When the view last changed: redirects are forwarded for a while after (forward-decision.ts). */
+  let routingChangedAtMs = 0;
   let groups: ShardGroups | undefined;
   let closed = false;
   let nextConnectionId = 1;
@@ -109,18 +112,26 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const rebuildView = (): void => {
     const known = groups;
     view = new RoutingView(known === undefined || selfId === undefined ? table : withKnownLeaders(table, selfId, (shardId) => known.leaderOf(shardId)), selfId);
+    routingChangedAtMs = Date.now();
     metrics.routingVersion.set(table.version);
   };
 
   /** Set once the heartbeat is ready to send (after the first join). */
   let heartbeatNow: (() => void) | undefined;
   let viewRebuildScheduled = false;
-  const onLeaderChange = (): void => {
+  /** Requests waiting for a leadership transfer away from this node to end; shards whose leader changed since the last rebuild. */
+  const leadershipWaits = new LeadershipWaits();
+  const leadersChanged = new Set<string>();
+  const onLeaderChange = (shardId: string): void => {
+    leadersChanged.add(shardId);
     if (viewRebuildScheduled) return;
     viewRebuildScheduled = true;
     setImmediate(() => {
       viewRebuildScheduled = false;
       rebuildView();
+      // A leader stepping down knows no leader for a moment: the waits go on until one is known.
+      for (const changed of leadersChanged) if (groups?.leaderOf(changed) !== null) leadershipWaits.changed(changed);
+      leadersChanged.clear();
       // Tells the pilot at once when this node gains a shard's leadership, so other nodes redirect to it.
       if (groups !== undefined && groups.leaders().length > 0) heartbeatNow?.();
     });
@@ -150,6 +161,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
           snapshotBytesSent: (bytes) => metrics.splitSnapshotBytes.inc(bytes),
           catchUpDelay: (sourceShard, delay) => metrics.splitCatchUpDelay(sourceShard, delay),
         },
+      },
+      serveForwarded: async (argv, protocol) => {
+        try {
+          return await dispatcher.dispatchForwarded(argv, protocol);
+        } catch (err) {
+          // A bug, not bad input: the sending node answers its client, this node serves on.
+          logger.error({ err, command: argv[0]?.toString() }, 'forwarded command failed');
+          return error('ERR internal error');
+        }
       },
     });
     groups.sync(view);
@@ -200,6 +220,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     splitTargetOwning: (slot) => splitRouting.splitTargetOwning(slot),
     holdWrite: (shardId, slot) => splitRouting.holdWrite(shardId, slot),
     movedAway: (shardId, slot) => splitRouting.movedAway(shardId, slot),
+    forward: (node, argv, protocol) => groups?.forward(node, argv, protocol) ?? Promise.resolve({ kind: 'not-sent' }),
+    routingChangedAtMs: () => routingChangedAtMs,
+    // Raft gives up a transfer after an election timeout; the wait is bounded a little beyond.
+    leaderSettled: (shardId) => leadershipWaits.wait(shardId, 2 * options.electionTimeoutMs),
     settled: () => store.commitAll(),
     debugFaults: () => (options.enableDebugCommand === true ? groups?.faults : undefined),
     flushLed: async () => {
@@ -248,6 +272,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         let argv: Buffer[] | undefined;
         while (!conn.closing && !paused && (argv = parser.next()) !== undefined) {
           stats.commandsProcessed++;
+          conn.requestsBehind = parser.bufferedBytes > 0;
           let result: Reply | Promise<Reply>;
           try {
             result = dispatcher.dispatch(conn, argv);

@@ -17,6 +17,8 @@ export class RoutingView {
   private readonly nodesById = new Map<string, RoutingNode>();
   /** `-MOVED` targets "host:port" by node id, built once per table. */
   private readonly addressById = new Map<string, string>();
+  /** The reverse: which node a `-MOVED` names. */
+  private readonly idByAddress = new Map<string, string>();
 
   constructor(
     readonly table: RoutingTable,
@@ -30,6 +32,7 @@ export class RoutingView {
     for (const node of table.nodes) {
       this.nodesById.set(node.id, node);
       this.addressById.set(node.id, `${node.host}:${node.port}`);
+      this.idByAddress.set(`${node.host}:${node.port}`, node.id);
     }
   }
 
@@ -53,6 +56,11 @@ export class RoutingView {
   /** "host:port" of a node, for `-MOVED`. */
   address(nodeId: string): string | undefined {
     return this.addressById.get(nodeId);
+  }
+
+  /** The node at "host:port" (the target of a `-MOVED`). */
+  nodeAt(address: string): string | undefined {
+    return this.idByAddress.get(address);
   }
 
   /** Shards of the default keyspace this node leads, in slot order. */

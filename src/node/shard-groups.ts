@@ -19,6 +19,10 @@ import type { NodeStore } from '../storage/node-store.js';
 import type { FaultInjector } from '../transport/fault-injector.js';
 import type { TransportCounters } from '../transport/transport-counters.js';
 import { Transport } from '../transport/transport.js';
+import { TransportError } from '../transport/transport-error.js';
+import type { ProtocolVersion } from '../resp/writer.js';
+import { failedForward, type ForwardOutcome } from './forward-decision.js';
+import { argvOf, forwardedReply, isForwardRequest, type ForwardRequest } from './forward-wire-check.js';
 import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from './membership-step.js';
 import { MultiRaft, type GroupFaultError } from './multi-raft.js';
 import { isNodeId, nodeIdOf, raftIdOf } from './peer-message.js';
@@ -45,9 +49,21 @@ export interface ShardGroupsOptions {
   readonly onRefused: (shardId: string) => void;
   /** What split source drivers need from the node beyond the groups: the buffer, the pilot, redirects. */
   readonly splits: Pick<SplitSourceHost, 'buffer' | 'report' | 'movedToTarget' | 'observer'>;
+  /** Runs a key command another node forwarded, as a client's here; never throws. */
+  readonly serveForwarded: (argv: readonly Buffer[], protocol: ProtocolVersion) => Promise<Reply>;
 }
 
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+/**
+ * How long a forwarded command may take on the serving node before its outcome is called unknown: beyond
+ * that node's own bound on a write (Raft's 10 s request timeout), so its answer comes first when it has one.
+ */
+const FORWARD_TIMEOUT_MS = 11_000;
+/**
+ * Bus requests in flight at once: split requests, and forwarded commands, of which a node serving many
+ * pipelining clients on stale slot maps has many. Beyond it a forward is not sent and the client redirected.
+ */
+const BUS_REQUESTS_OUTSTANDING_MAX = 16_384;
 /** How long a learner no longer wanted may wait to learn of its removal before it drops its copy. */
 const UNWANTED_GRACE_MS = 60_000;
 
@@ -110,6 +126,7 @@ export class ShardGroups {
       peerBatchCheck(this.raftId),
     );
     transport.onRequest('split', (envelope) => this.onSplitRequest(envelope.payload), isSplitRequest);
+    transport.onRequest('forward', (envelope) => options.serveForwarded(argvOf(envelope.payload), envelope.payload.protocol), isForwardRequest);
     this.tickTimer = setInterval(() => this.tick(), options.tickMs);
   }
 
@@ -118,6 +135,7 @@ export class ShardGroups {
       nodeId: options.selfId,
       clusterSecret: options.clusterSecret,
       isNodeId,
+      requestsOutstandingMax: BUS_REQUESTS_OUTSTANDING_MAX,
       onUnreachable: (peer) => groups.multiRaft.reportUnreachable(raftIdOf(peer)),
     });
     await transport.listen(options.host, options.busPort);
@@ -188,6 +206,23 @@ export class ShardGroups {
       async (node) => (node === this.options.selfId ? this.onSplitRequest(request) : this.transport.request(node, 'split', request, SPLIT_REQUEST_TIMEOUT_MS, isTargetAnswer)),
       (node) => (node === undefined ? this.targetLeaders.delete(target) : this.targetLeaders.set(target, node)),
     );
+  }
+
+  /** Runs a key command on `node` as a client's: over the bus, or here when `node` is this node. */
+  async forward(node: string, argv: readonly Buffer[], protocol: ProtocolVersion): Promise<ForwardOutcome> {
+    if (node === this.options.selfId) return { kind: 'reply', reply: await this.options.serveForwarded(argv, protocol) };
+    const request: ForwardRequest = { argv, protocol };
+    let payload: unknown;
+    try {
+      payload = await this.transport.request(node, 'forward', request, FORWARD_TIMEOUT_MS);
+    } catch (err) {
+      if (!(err instanceof TransportError)) throw err;
+      return { kind: failedForward(err.code) };
+    }
+    const reply = forwardedReply(payload);
+    if (reply !== undefined) return { kind: 'reply', reply };
+    this.options.logger.warn({ peer: node }, 'malformed reply to a forwarded command');
+    return { kind: 'unknown' };
   }
 
   /** On a target replica: proposes what the source's leader sent (when leading the target) and answers its split state. */

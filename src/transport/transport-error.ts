@@ -2,8 +2,10 @@
 export type TransportErrorCode =
   /** No response within the request's timeout. */
   | 'timeout'
-  /** The peer's connection is failing (backoff) or failed while the request was outstanding. */
+  /** The peer's connection is failing (backoff): the request was not sent. */
   | 'unreachable'
+  /** The connection failed while the request was outstanding: the peer may have received it. */
+  | 'broken'
   /** The peer is not in the peers map. */
   | 'unknown-peer'
   /** Too many outstanding requests, or the send queue refused the frame. */

@@ -191,7 +191,8 @@ export class Transport {
   /**
    * Sends a request and resolves with the handler's response. Rejects with a TransportError: 'timeout'
    * after `timeoutMs` (including when the request or its response was lost), or at once with
-   * 'unreachable', 'unknown-peer', 'overloaded', 'too-large', 'closed'; 'remote' when the responder had no
+   * 'unreachable', 'unknown-peer', 'overloaded', 'too-large', 'closed'; 'broken' when the connection failed
+   * while it was outstanding; 'remote' when the responder had no
    * handler or its handler failed, or the response failed `check` (counted as a rejected payload). The
    * responder needs this node in its peers map to answer.
    */
@@ -312,7 +313,7 @@ export class Transport {
   private onLinkFailure(peer: TransportNodeId, reason: string): void {
     // The peer may have received a request before the connection broke; its answer would come over its
     // own link, but a caller is better served by failing now and retrying than by waiting for a timeout.
-    this.pending.rejectAll(peer, new TransportError('unreachable', `connection to ${peer} failed: ${reason}`));
+    this.pending.rejectAll(peer, new TransportError('broken', `connection to ${peer} failed: ${reason}`));
     this.onUnreachable?.(peer, reason);
   }
 

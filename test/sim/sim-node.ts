@@ -339,6 +339,11 @@ export class SimNode {
       splitTargetOwning: (slot) => this.splitRouting.splitTargetOwning(slot),
       holdWrite: (shardId, slot) => this.splitRouting.holdWrite(shardId, slot),
       movedAway: (shardId, slot) => this.splitRedirect(this.splitRouting.movedAway(shardId, slot)),
+      // Not simulated: every redirect is answered, as a forward that could not be sent answers it.
+      forward: () => Promise.resolve({ kind: 'not-sent' }),
+      routingChangedAtMs: () => Number.NEGATIVE_INFINITY,
+      // A tick later the transfer has moved on, or the retry is answered as before.
+      leaderSettled: () => (this.alive ? this.env.scheduler.sleep(this.env.config.tickMs).then(() => (this.alive ? undefined : NEVER)) : NEVER),
     };
   }
 

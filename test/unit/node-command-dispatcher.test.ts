@@ -5,9 +5,12 @@ import type { Socket } from 'node:net';
 import type { RoutingTable } from '../../src/common/routing.js';
 import { keyHashSlot } from '../../src/common/slots.js';
 import { ClientConnection } from '../../src/node/client-connection.js';
-import { CommandDispatcher, type DispatchTarget } from '../../src/node/command-dispatcher.js';
+import { CommandDispatcher, type CommandObserver, type DispatchTarget } from '../../src/node/command-dispatcher.js';
+import type { ForwardOutcome, ForwardReason } from '../../src/node/forward-decision.js';
+import { RaftRequestError } from '../../src/node/multi-raft.js';
+import { raftIdOf } from '../../src/node/peer-message.js';
 import { RoutingView } from '../../src/node/routing-view.js';
-import { error, NULL, type Reply } from '../../src/resp/reply.js';
+import { error, NULL, OK, type Reply } from '../../src/resp/reply.js';
 import type { ShardReplica } from '../../src/shard/shard-replica.js';
 
 const node = (id: string, port: number) => ({ id, clusterId: id.padEnd(40, '0'), host: '127.0.0.1', port, busPort: port + 10000 });
@@ -35,6 +38,7 @@ function followerAfterSplit(movedSlot: number, selfId = 'node2'): { target: Disp
     replica: (id: string) => (id === 'shard_0001' ? replica : undefined),
     splitTargetOwning: () => undefined,
     movedAway: (_shard: string, slot: number) => error(`MOVED ${slot} 127.0.0.1:7003`),
+    routingChangedAtMs: () => Number.NEGATIVE_INFINITY,
   } as unknown as DispatchTarget;
   return { target, reads };
 }
@@ -71,5 +75,111 @@ describe('CommandDispatcher', () => {
     const reply = await new CommandDispatcher(target, undefined).dispatch(conn, [Buffer.from('GET'), key]);
     assert.deepEqual(reply, error(`MOVED ${keyHashSlot(key)} 127.0.0.1:7001`));
     assert.deepEqual(reads, []);
+  });
+});
+
+/**
+ * node2 follows shard_0001; the table names `leader` as its leader. Forwards are recorded and answered
+ * with `outcome`; writes proposed here fail with `writeError` (none: this node's replica applies them).
+ */
+function forwardingNode(options: { leader: string; outcome?: ForwardOutcome; writeError?: () => unknown; routingChangedAtMs?: number; leaderAfterWait?: string }) {
+  const forwards: { node: string; argv: string[]; protocol: number }[] = [];
+  const reasons: ForwardReason[] = [];
+  let view = new RoutingView({ ...table, shards: [{ ...table.shards[0]!, leader: options.leader }] }, 'node2');
+  let changedAtMs = options.routingChangedAtMs ?? Number.NEGATIVE_INFINITY;
+  const settled: string[] = [];
+  const target = {
+    selfId: 'node2',
+    routing: () => view,
+    replica: () => ({ ownsSlot: () => true }) as unknown as ShardReplica,
+    splitTargetOwning: () => undefined,
+    holdWrite: () => ({ kind: 'pass' }),
+    write: () => (options.writeError === undefined ? Promise.resolve(OK) : Promise.reject(options.writeError())),
+    readBarrier: () => Promise.resolve(),
+    routingChangedAtMs: () => changedAtMs,
+    forward: (node: string, argv: readonly Buffer[], protocol: number) => {
+      forwards.push({ node, argv: argv.map(String), protocol });
+      return Promise.resolve(options.outcome ?? { kind: 'reply', reply: OK });
+    },
+    // The transfer ends: node3 leads now (unless told otherwise), as this node's view shows.
+    leaderSettled: (shardId: string) => {
+      settled.push(shardId);
+      view = new RoutingView({ ...table, shards: [{ ...table.shards[0]!, leader: options.leaderAfterWait ?? 'node3' }] }, 'node2');
+      changedAtMs = 1_000;
+      return Promise.resolve();
+    },
+  } as unknown as DispatchTarget;
+  const observer: CommandObserver = { onCommand: () => undefined, onForward: (reason) => void reasons.push(reason) };
+  const dispatcher = new CommandDispatcher(target, observer, { now: () => 1_000, random: Math.random });
+  return { dispatcher, forwards, reasons, settled };
+}
+
+const SET = argv('SET', 'k', 'v');
+function argv(...args: string[]): Buffer[] {
+  return args.map((a) => Buffer.from(a));
+}
+const slotOfK = keyHashSlot(Buffer.from('k'));
+
+describe('CommandDispatcher forwarding', () => {
+  it('forwards a pipelined command to the leader and answers its reply, in the client protocol', async () => {
+    const { dispatcher, forwards, reasons } = forwardingNode({ leader: 'node1' });
+    const conn = connection();
+    conn.requestsBehind = true;
+    conn.protocol = 3;
+    assert.deepEqual(await dispatcher.dispatch(conn, SET), OK);
+    assert.deepEqual(forwards, [{ node: 'node1', argv: ['SET', 'k', 'v'], protocol: 3 }]);
+    assert.deepEqual(reasons, ['pipeline']);
+  });
+
+  it('redirects a lone command long after the last routing change, so the client learns the new map', async () => {
+    const { dispatcher, forwards } = forwardingNode({ leader: 'node1' });
+    assert.deepEqual(await dispatcher.dispatch(connection(), SET), error(`MOVED ${slotOfK} 127.0.0.1:7001`));
+    assert.deepEqual(forwards, []);
+  });
+
+  it('forwards a lone command within the handover window after a routing change', async () => {
+    const { dispatcher, forwards, reasons } = forwardingNode({ leader: 'node1', routingChangedAtMs: 900 });
+    assert.deepEqual(await dispatcher.dispatch(connection(), SET), OK);
+    assert.equal(forwards.length, 1);
+    assert.deepEqual(reasons, ['handover']);
+  });
+
+  it('never forwards a forwarded command again: it answers the redirect', async () => {
+    const { dispatcher, forwards } = forwardingNode({ leader: 'node1', routingChangedAtMs: 900 });
+    assert.deepEqual(await dispatcher.dispatchForwarded(SET, 2), error(`MOVED ${slotOfK} 127.0.0.1:7001`));
+    assert.deepEqual(forwards, []);
+  });
+
+  it('refuses to run a forwarded command that is not a key command', async () => {
+    const { dispatcher } = forwardingNode({ leader: 'node2' });
+    const reply = await dispatcher.dispatchForwarded(argv('FLUSHALL'), 2);
+    assert.equal(reply.kind, 'error');
+    assert.match((reply as { message: string }).message, /only key commands/);
+  });
+
+  it('answers the redirect when the forward could not be sent, and an unknown outcome for a write that may have run', async () => {
+    const pipelined = (): ClientConnection => Object.assign(connection(), { requestsBehind: true });
+    const moved = error(`MOVED ${slotOfK} 127.0.0.1:7001`);
+    assert.deepEqual(await forwardingNode({ leader: 'node1', outcome: { kind: 'not-sent' } }).dispatcher.dispatch(pipelined(), SET), moved);
+    const unknown = forwardingNode({ leader: 'node1', outcome: { kind: 'unknown' } }).dispatcher;
+    const write = await unknown.dispatch(pipelined(), SET);
+    assert.ok(write.kind === 'error' && write.message.includes('may or may not have been applied'), JSON.stringify(write));
+    assert.deepEqual(await unknown.dispatch(pipelined(), argv('GET', 'k')), moved);
+  });
+
+  it('routes a write its own leader refused during a leadership transfer again once the new leader is known', async () => {
+    const { dispatcher, forwards, settled } = forwardingNode({ leader: 'node2', writeError: () => new RaftRequestError('notLeader', raftIdOf('node2')) });
+    assert.deepEqual(await dispatcher.dispatch(connection(), SET), OK);
+    assert.deepEqual(settled, ['shard_0001']);
+    // Routed again: node3 leads, the view just changed, so the lone write is forwarded rather than redirected.
+    assert.deepEqual(forwards.map((f) => f.node), ['node3']);
+  });
+
+  it('waits for the leader once only: a second refusal is answered TRYAGAIN, never MOVED to this node', async () => {
+    // The wait ends without a new leader (the transfer timed out): the retry is refused again.
+    const { dispatcher, settled } = forwardingNode({ leader: 'node2', leaderAfterWait: 'node2', writeError: () => new RaftRequestError('notLeader', raftIdOf('node2')) });
+    const reply = await dispatcher.dispatch(connection(), SET);
+    assert.equal(settled.length, 1);
+    assert.ok(reply.kind === 'error' && reply.message.startsWith('TRYAGAIN'), JSON.stringify(reply));
   });
 });
