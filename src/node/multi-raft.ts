@@ -528,7 +528,10 @@ export class MultiRaft {
         this.issueReads(group);
         for (const m of group.raw.takeHeartbeats(group.durableTerm)) addToOutbox(heartbeats, { t: 'raft', g: group.id, m });
         // A group whose last Ready is still being persisted waits; the others need not wait for it.
-        if (group.outstanding || !group.raw.hasReady()) continue;
+        if (group.outstanding) continue;
+        // Heartbeats leave outside Readies: an idle leader may have no Ready whose completion would prepare it.
+        if (group.wantSnapshot && group.role === 'leader') this.prepareSnapshot(group);
+        if (!group.raw.hasReady()) continue;
         group.outstanding = true;
         staged.push(this.stage(group, group.raw.ready()));
       } catch (error) {
