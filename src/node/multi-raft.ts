@@ -6,10 +6,8 @@
  * it durable with a single `host.persist()` (one LMDB transaction, one fsync, for all groups: group
  * commit). Only then are the turn's messages sent (batched: one `host.send` per peer per turn, so the
  * heartbeats of all groups two nodes share travel together), proposals answered and reads served.
- * A leader's heartbeats need no persist: they leave at once, even while a group's previous
- * Ready is still being written, so a leader writing a 100 MB entry keeps its followers (and the other
- * groups' heartbeats do not wait behind that write). A message carrying more than
- * BATCHED_MESSAGE_BYTES_MAX of entries travels alone, after the small ones of its turn.
+ * A message carrying more than BATCHED_MESSAGE_BYTES_MAX of entries travels alone, after the small ones
+ * of its turn.
  * Requests that arrive while a persist is in flight join the next turn, which is how batching grows
  * with load. Applying in the same transaction as the applied index means a crash never separates data
  * from the index that describes it; entries at or below the durable applied index are skipped after a
@@ -164,8 +162,6 @@ class Group {
   outstanding = false;
   /** The log up to here is on disk as it is in memory (a one-member group commits entries before that). */
   durableLastIndex: number;
-  /** The term of the last hard state on disk: heartbeats of this term may leave before a persist. */
-  durableTerm: number;
   readonly proposals = new Map<number, PendingProposal>();
   /** Reads waiting for the next ReadIndex request. */
   queuedReads: PendingRead[] = [];
@@ -198,7 +194,6 @@ class Group {
   ) {
     this.confHistory = [{ index: log.firstIndex() - 1, confState: log.initialState().confState }];
     this.durableLastIndex = log.lastIndex();
-    this.durableTerm = log.getHardState().term;
   }
 
   /** The membership in force at `index` (at or above the oldest recorded change). */
@@ -522,23 +517,17 @@ export class MultiRaft {
     this.turnScheduled = false;
     if (this.closed) return;
     const staged: StagedReady[] = [];
-    const heartbeats = new Map<NodeId, PeerMessage[]>();
     for (const group of this.groups.values()) {
       try {
         this.issueReads(group);
-        for (const m of group.raw.takeHeartbeats(group.durableTerm)) addToOutbox(heartbeats, { t: 'raft', g: group.id, m });
         // A group whose last Ready is still being persisted waits; the others need not wait for it.
-        if (group.outstanding) continue;
-        // Heartbeats leave outside Readies: an idle leader may have no Ready whose completion would prepare it.
-        if (group.wantSnapshot && group.role === 'leader') this.prepareSnapshot(group);
-        if (!group.raw.hasReady()) continue;
+        if (group.outstanding || !group.raw.hasReady()) continue;
         group.outstanding = true;
         staged.push(this.stage(group, group.raw.ready()));
       } catch (error) {
         this.refuse(group, error);
       }
     }
-    this.sendOutbox(heartbeats);
     if (staged.length === 0 || this.closed) return;
     // Persists of successive turns land in order (each is one LMDB transaction after the previous).
     this.host.persist().then(
@@ -623,7 +612,6 @@ export class MultiRaft {
       try {
         // One Ready of a group at a time: everything its log holds now was in this persist.
         group.durableLastIndex = group.log.lastIndex();
-        if (ready.hardState !== null) group.durableTerm = ready.hardState.term;
         for (const m of ready.messages) {
           addToOutbox(outbox, { t: 'raft', g: group.id, m });
           if (m.type === 'MsgSnap') group.snapshotPulls.set(m.to, this.ticks);

@@ -122,24 +122,6 @@ export class RawNode {
   }
 
   /**
-   * Takes the leader's heartbeats queued for the next Ready, so the driver can send them while an
-   * earlier Ready is still being persisted: a leader busy writing a large entry must not look dead to
-   * its followers. They wait for no disk write: a heartbeat's commit index never passes what its receiver
-   * acknowledged. None while the current term is not yet durable (`durableTerm` is the term of the last
-   * hard state persisted), since they speak for that term. Responses keep waiting for the Ready (sent
-   * early, they let a leader keep probing a follower that never caught up, in the seeded simulation).
-   */
-  takeHeartbeats(durableTerm: number): Message[] {
-    const r = this.raft;
-    if (r.term !== durableTerm) return [];
-    const taken: Message[] = [];
-    const kept: Message[] = [];
-    for (const m of r.messages) (m.type === 'MsgHeartbeat' ? taken : kept).push(m);
-    if (taken.length > 0) r.messages = kept;
-    return taken;
-  }
-
-  /**
    * The driver persisted, sent and applied `ready`. Marks its entries and snapshot stable, its
    * committed entries applied, and applies the membership changes among them; returns the membership
    * after each of those, in log order (a compaction point between two of them needs the one in force there).
