@@ -45,7 +45,15 @@ export function storeValue(ctx: ApplyContext, key: Buffer, value: StoredValue): 
   else ctx.data.put(key, value);
 }
 
-/** A string value owning its bytes: arguments may be views into a connection's reusable buffer. */
+/** Values from this size on are shared with the argument rather than copied. */
+export const SHARED_VALUE_BYTES_MIN = 64 * 1024;
+
+/**
+ * A string value of `bytes`. Arguments are views of an immutable log entry: a small value is copied so it
+ * does not keep the whole entry alive, a large one is shared, since copying 100 MB took 0.6 s of the
+ * event loop of every replica applying it.
+ */
 export function stringValue(bytes: Uint8Array, expireAtMs: number): StoredValue {
-  return { type: 'string', value: Buffer.from(bytes), expireAtMs };
+  const value = bytes.length >= SHARED_VALUE_BYTES_MIN ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.from(bytes);
+  return { type: 'string', value, expireAtMs };
 }

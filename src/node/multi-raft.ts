@@ -6,6 +6,8 @@
  * it durable with a single `host.persist()` (one LMDB transaction, one fsync, for all groups: group
  * commit). Only then are the turn's messages sent (batched: one `host.send` per peer per turn, so the
  * heartbeats of all groups two nodes share travel together), proposals answered and reads served.
+ * A message carrying more than BATCHED_MESSAGE_BYTES_MAX of entries travels alone, after the small ones
+ * of its turn.
  * Requests that arrive while a persist is in flight join the next turn, which is how batching grows
  * with load. Applying in the same transaction as the applied index means a crash never separates data
  * from the index that describes it; entries at or below the durable applied index are skipped after a
@@ -45,6 +47,9 @@ export interface GroupStateMachine {
   /** Replaces the whole state with a snapshot's chunks. */
   restore(chunks: readonly ShardSnapshotChunk[]): void;
 }
+
+/** Entry bytes above which a message is sent on its own, after its turn's batch of small messages. */
+export const BATCHED_MESSAGE_BYTES_MAX = 1024 * 1024;
 
 /** The driver's edges. */
 export interface MultiRaftHost {
@@ -608,9 +613,7 @@ export class MultiRaft {
         // One Ready of a group at a time: everything its log holds now was in this persist.
         group.durableLastIndex = group.log.lastIndex();
         for (const m of ready.messages) {
-          let batch = outbox.get(m.to);
-          if (batch === undefined) outbox.set(m.to, (batch = []));
-          batch.push({ t: 'raft', g: group.id, m });
+          addToOutbox(outbox, { t: 'raft', g: group.id, m });
           if (m.type === 'MsgSnap') group.snapshotPulls.set(m.to, this.ticks);
         }
         const confChanges = group.raw.advance(ready);
@@ -625,7 +628,24 @@ export class MultiRaft {
         this.refuse(group, error);
       }
     }
-    for (const [to, messages] of outbox) this.host.send(to, messages);
+    this.sendOutbox(outbox);
+  }
+
+  /**
+   * Sends each peer its small messages in one batch, then, once every peer has its batch, each large
+   * message alone: a 100 MB MsgApp neither delays the heartbeats of other groups nor shares a frame.
+   */
+  private sendOutbox(outbox: ReadonlyMap<NodeId, readonly PeerMessage[]>): void {
+    const large: [NodeId, PeerMessage][] = [];
+    for (const [to, messages] of outbox) {
+      const small = messages.filter((message) => {
+        if (entryBytesOf(message) <= BATCHED_MESSAGE_BYTES_MAX) return true;
+        large.push([to, message]);
+        return false;
+      });
+      if (small.length > 0) this.host.send(to, small);
+    }
+    for (const [to, message] of large) this.host.send(to, [message]);
   }
 
   /** Stops a group whose log or state machine failed and tells the host; the other groups run on. */
@@ -836,6 +856,21 @@ function applyEntry(group: Group, entry: Entry): unknown {
   } catch (cause) {
     throw new GroupFaultError(group.id, entry.index, cause);
   }
+}
+
+/** Adds a message for its peer to a turn's outbox. */
+function addToOutbox(outbox: Map<NodeId, PeerMessage[]>, message: PeerMessage & { t: 'raft' }): void {
+  let batch = outbox.get(message.m.to);
+  if (batch === undefined) outbox.set(message.m.to, (batch = []));
+  batch.push(message);
+}
+
+/** Bytes of log entries a message carries. */
+function entryBytesOf(message: PeerMessage): number {
+  if (message.t !== 'raft' || message.m.type !== 'MsgApp') return 0;
+  let bytes = 0;
+  for (const entry of message.m.entries) bytes += entry.data.length;
+  return bytes;
 }
 
 function encodeSnapshotId(id: number): Uint8Array {

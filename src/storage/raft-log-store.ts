@@ -9,8 +9,10 @@
  * event turn's writes into one transaction; see NodeStore.commitAll), so a crash never separates a log
  * entry from the hard state that counts it committed, nor applied data from the applied index.
  *
- * Reads are served from a cache of the log's tail (every entry not yet durable, plus recent durable ones up
- * to `tailCacheBytesMax`) and below it from LMDB, which reads synchronously. Compaction only moves the
+ * Reads are served from a cache of the log's tail (every entry not yet durable or not yet applied, plus
+ * recent applied ones up to `tailCacheBytesMax`) and below it from LMDB, which reads synchronously. An
+ * entry is read back at least once after it is durable, when it is applied: served from the cache, a
+ * 100 MB entry costs no second copy out of LMDB on the event loop. Compaction only moves the
  * first index in the record; the entries below it are deleted afterwards in small background batches.
  *
  * After a restart Raft starts from the compaction point: the driver passes no `applied` to the RawNode,
@@ -40,8 +42,9 @@ import {
 /** Tuning of one group's log. */
 export interface RaftLogOptions {
   /**
-   * Most bytes (as `entrySizeBytes` counts them) of durable entries kept in memory for reads; entries not
-   * yet durable are always kept. Default 1 MiB: a few round trips' worth for a busy group.
+   * Most bytes (as `entrySizeBytes` counts them) of durable, applied entries kept in memory for reads;
+   * entries not yet durable or not yet applied are always kept. Default 1 MiB: a few round trips' worth
+   * for a busy group.
    */
   readonly tailCacheBytesMax?: number;
   /** Most entries one background compaction transaction deletes, so it never holds up group commits. Default 1,000. */
@@ -291,6 +294,7 @@ export class LmdbRaftLogStorage implements RaftLogStorage {
     if (index === this.applied) return;
     this.applied = index;
     this.recordDirty = true;
+    this.evictTail();
   }
 
   /**
@@ -401,7 +405,7 @@ export class LmdbRaftLogStorage implements RaftLogStorage {
     await this.compaction;
   }
 
-  /** Bytes of entries cached in memory: at most tailCacheBytesMax plus the entries not yet durable. */
+  /** Bytes of entries cached in memory: at most tailCacheBytesMax plus the entries not yet durable or applied. */
   get cachedBytes(): number {
     return this.tailBytes;
   }
@@ -414,10 +418,10 @@ export class LmdbRaftLogStorage implements RaftLogStorage {
     this.runCompaction();
   }
 
-  /** Drops the oldest cached entries beyond the budget, but never one that LMDB may not hold yet. */
+  /** Drops the oldest cached entries beyond the budget, but never one that LMDB may not hold yet, nor one not applied yet. */
   private evictTail(): void {
     if (this.tailBytes <= this.tailCacheBytesMax) return;
-    const pinnedFrom = Math.min(this.openLowestIndex, ...this.inflightLowestIndexes);
+    const pinnedFrom = Math.min(this.openLowestIndex, this.applied + 1, ...this.inflightLowestIndexes);
     let count = 0;
     while (this.tailBytes > this.tailCacheBytesMax && count < this.tail.length && this.tailFirst + count < pinnedFrom) {
       this.tailBytes -= entrySizeBytes(this.tail[count]!);

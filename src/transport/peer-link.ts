@@ -6,7 +6,7 @@
 import { connect, type Socket } from 'node:net';
 import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 import type { TransportNodeId } from './envelope.js';
-import { FrameDecoder, FrameError, decodeFrameBody, encodeFrameBytes } from './frame-codec.js';
+import { FrameDecoder, FrameError, decodeFrameBody, encodeFrameBytes, type EncodedFrame } from './frame-codec.js';
 import { HANDSHAKE_FRAME_BYTES_MAX, asHandshakeFrame, createNonce, handshakeProof, proofMatches } from './handshake.js';
 import type { PeerCounters } from './transport-counters.js';
 
@@ -17,9 +17,7 @@ export interface PeerAddress {
 }
 
 /** One encoded frame waiting in the send queue. */
-export interface QueuedFrame {
-  readonly header: Buffer;
-  readonly body: Buffer;
+export interface QueuedFrame extends EncodedFrame {
   /** Set for request frames, so dropping one can fail its request at once. */
   readonly requestId: number | undefined;
 }
@@ -84,7 +82,7 @@ export class PeerLink {
       this.counters.dropsUnreachable++;
       return 'unreachable';
     }
-    const bytes = frame.header.length + frame.body.length;
+    const bytes = frame.header.length + frame.bodyBytes;
     const inSocketBytes = this.socket?.writableLength ?? 0;
     if (bytes + inSocketBytes > this.env.sendQueueBytesMax) {
       this.counters.dropsQueueFull++;
@@ -212,14 +210,14 @@ export class PeerLink {
     this.queueBytes = 0;
     if (bytes <= CONCAT_BATCH_BYTES_MAX) {
       const parts: Buffer[] = [];
-      for (const frame of frames) parts.push(frame.header, frame.body);
+      for (const frame of frames) parts.push(frame.header, ...frame.body);
       socket.write(Buffer.concat(parts, bytes));
     } else {
       // cork/uncork turns the writes into one writev.
       socket.cork();
       for (const frame of frames) {
         socket.write(frame.header);
-        socket.write(frame.body);
+        for (const part of frame.body) socket.write(part);
       }
       socket.uncork();
     }
@@ -237,7 +235,7 @@ export class PeerLink {
       this.queue = this.queue.slice(this.queueHead);
       this.queueHead = 0;
     }
-    this.queueBytes -= frame.header.length + frame.body.length;
+    this.queueBytes -= frame.header.length + frame.bodyBytes;
     this.counters.dropsQueueFull++;
     if (frame.requestId !== undefined) this.env.onRequestDropped(this.peer, frame.requestId);
   }

@@ -45,7 +45,7 @@ export interface TransportOptions {
    * loopback connections.
    */
   readonly clusterSecret?: string | undefined;
-  /** Bound on one frame body, checked by senders and from the header by receivers. Default 64 MiB. */
+  /** Bound on one frame body, checked by senders and from the header by receivers. Default FRAME_BYTES_MAX_DEFAULT. */
   readonly frameBytesMax?: number;
   /** Bound on bytes waiting for one peer (our queue plus the socket's buffer). Default 128 MiB. */
   readonly sendQueueBytesMax?: number;
@@ -247,12 +247,12 @@ export class Transport {
       this.counters.dropsUnknownPeer++;
       return 'unknown-peer';
     }
-    const { header, body } = encodeFrame(frame);
-    if (body.length > this.frameBytesMax) {
+    const encoded = encodeFrame(frame);
+    if (encoded.bodyBytes > this.frameBytesMax) {
       this.counters.dropsTooLarge++;
       return 'too-large';
     }
-    const queued: QueuedFrame = { header, body, requestId };
+    const queued: QueuedFrame = { ...encoded, requestId };
     if (this.faults.active) {
       const decision = this.faults.decide(this.nodeId, to);
       if (decision.kind === 'drop') {

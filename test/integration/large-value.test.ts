@@ -1,13 +1,25 @@
-/** A value past lmdb-js's 16 MiB read threshold survives replication and a restart of every node. */
+/**
+ * A value past lmdb-js's 16 MiB read threshold survives replication and a restart of every node; a 100 MB
+ * value commits while a writer on another shard sees no error, and every replica stores it byte for byte.
+ */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { Cluster } from 'ioredis';
+import type { RoutingShard } from '../../src/common/routing.js';
+import { keyHashSlot } from '../../src/common/slots.js';
+import { NodeStore } from '../../src/storage/node-store.js';
 import { TestCluster } from '../support/cluster.js';
 
 const LARGE_BYTES = 17 * 1024 ** 2;
 /** Small keys over many slots: with 6 shards, every shard holds some. */
 const SMALL_KEYS = 200;
 const COMMAND_TIMEOUT_MS = 20_000;
+const HUGE_BYTES = 100_000_000;
+/** Time the 100 MB SET may take on a loaded 2-core machine. */
+const HUGE_COMMAND_TIMEOUT_MS = 60_000;
+/** Pause between the small writes of the concurrent writer. */
+const WRITER_PAUSE_MS = 20;
 
 function pattern(bytes: number): Buffer {
   const out = Buffer.allocUnsafe(bytes);
@@ -16,13 +28,13 @@ function pattern(bytes: number): Buffer {
 }
 
 /** A cluster client that rides out elections but fails a command rather than wait forever on a dead cluster. */
-function client(cluster: TestCluster): Cluster {
+function client(cluster: TestCluster, commandTimeoutMs = COMMAND_TIMEOUT_MS): Cluster {
   const c = new Cluster(cluster.startupNodes, {
     clusterRetryStrategy: () => 100,
     maxRedirections: 50,
     retryDelayOnClusterDown: 100,
     retryDelayOnTryAgain: 100,
-    redisOptions: { commandTimeout: COMMAND_TIMEOUT_MS },
+    redisOptions: { commandTimeout: commandTimeoutMs },
   });
   c.on('error', () => undefined);
   return c;
@@ -73,5 +85,85 @@ describe('a 17 MiB value with three replicas', () => {
       c.disconnect();
     }
     for (const node of cluster.nodes) assert.ok(node.running, `${node.name} exited:\n${node.log}`);
+  });
+});
+
+/** The routing table's shard owning `key`. */
+async function shardOf(cluster: TestCluster, key: string): Promise<RoutingShard> {
+  const slot = keyHashSlot(Buffer.from(key));
+  const { json } = await cluster.api('GET', '/api/v1/routing');
+  return (json.shards as RoutingShard[]).find((s) => s.start <= slot && slot < s.end)!;
+}
+
+describe('a 100 MB value with three replicas', () => {
+  let cluster: TestCluster;
+  before(async () => {
+    cluster = await TestCluster.start({ nodes: 3, replicas: 3 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('commits while a writer on another shard sees no error, and every replica holds it after a restart', async () => {
+    const value = Buffer.alloc(HUGE_BYTES, 'b');
+    value.write('the end', HUGE_BYTES - 7);
+    const hugeShard = await shardOf(cluster, 'huge');
+    let writerKey = 'w0';
+    for (let i = 1; (await shardOf(cluster, writerKey)).id === hugeShard.id; i++) writerKey = `w${i}`;
+    const big = client(cluster, HUGE_COMMAND_TIMEOUT_MS);
+    const small = client(cluster);
+    const writerErrors: string[] = [];
+    let writes = 0;
+    let writing = true;
+    try {
+      assert.equal(await small.set(writerKey, 'warm-up'), 'OK');
+      assert.equal(await big.set('warm-up', 'x'), 'OK');
+      const writer = (async () => {
+        while (writing) {
+          await small.set(writerKey, String(writes)).then(
+            () => writes++,
+            (error: Error) => writerErrors.push(error.message),
+          );
+          await new Promise((resolve) => setTimeout(resolve, WRITER_PAUSE_MS));
+        }
+      })();
+      const started = Date.now();
+      try {
+        assert.equal(await big.set('huge', value), 'OK');
+      } finally {
+        writing = false;
+        await writer;
+      }
+      const setMs = Date.now() - started;
+      assert.deepEqual(writerErrors, []);
+      assert.ok(writes > 0, 'the writer wrote during the large SET');
+      const read = await big.getBuffer('huge');
+      assert.ok(read?.equals(value), `the value read back differs (SET took ${setMs} ms)`);
+    } finally {
+      big.disconnect();
+      small.disconnect();
+    }
+    await Promise.all(cluster.nodes.map((n) => n.kill('SIGTERM')));
+    for (const node of cluster.nodes) node.start();
+    for (const node of cluster.nodes) await cluster.waitForNode(node);
+    const c = client(cluster, HUGE_COMMAND_TIMEOUT_MS);
+    try {
+      assert.ok((await c.getBuffer('huge'))?.equals(value), 'the value read back after the restart differs');
+    } finally {
+      c.disconnect();
+    }
+
+    // Every replica's own copy, read from its data directory once the nodes are stopped.
+    await Promise.all(cluster.nodes.map((n) => n.kill('SIGTERM')));
+    for (const [i, node] of cluster.nodes.entries()) {
+      const store = NodeStore.open(join(cluster.dir, `node${i + 1}`));
+      try {
+        const stored = store.openShard(hugeShard.id).get(Buffer.from('huge'));
+        assert.equal(stored?.type, 'string', `${node.name} holds no string under the key`);
+        assert.ok(Buffer.from(stored.value).equals(value), `${node.name} holds other bytes`);
+      } finally {
+        await store.close();
+      }
+    }
   });
 });

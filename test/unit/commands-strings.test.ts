@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { NULL, OK, ONE, ZERO, array, bulk, error, int } from '../../src/resp/reply.js';
 import { MemoryShardData, TEST_NOW_MS as NOW, runCommand, runSteps } from '../support/memory-shard-data.js';
 import type { CommandStep } from '../support/memory-shard-data.js';
+import { SHARED_VALUE_BYTES_MIN, stringValue } from '../../src/commands/keyspace.js';
 
 const WRONGTYPE = error('WRONGTYPE Operation against a key holding the wrong kind of value');
 const SYNTAX = error('ERR syntax error');
@@ -370,5 +371,17 @@ describe('string commands', () => {
     runCommand(data, ['SETNX', 'k', 'w'], { nowMs: NOW + 10 });
     assert.equal(data.keyCount, 1);
     assert.deepEqual(runCommand(data, ['GET', 'k'], { nowMs: NOW + 10 }), bulk(Buffer.from('w')));
+  });
+});
+
+describe('string values from log entries', () => {
+  it('shares a large value with the entry it came from, and copies a small one', () => {
+    const entry = new Uint8Array(3 * SHARED_VALUE_BYTES_MIN).fill(7);
+    const large = stringValue(entry.subarray(10, 10 + SHARED_VALUE_BYTES_MIN), 0);
+    assert.ok(large.type === 'string' && large.value.buffer === entry.buffer && large.value.byteOffset === 10);
+    assert.equal(large.value.length, SHARED_VALUE_BYTES_MIN);
+    const small = stringValue(entry.subarray(10, 10 + SHARED_VALUE_BYTES_MIN - 1), 0);
+    assert.ok(small.type === 'string' && small.value.buffer !== entry.buffer);
+    assert.deepEqual([...small.value.subarray(0, 3)], [7, 7, 7]);
   });
 });

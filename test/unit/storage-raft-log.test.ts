@@ -100,6 +100,9 @@ test('entries() stops at the size limit but returns at least one entry, from cac
   const log = bootstrapped(store, 'g', { tailCacheBytesMax: 250 });
   const all = entries(2, Array.from({ length: 20 }, () => 1), 100);
   log.append(all);
+  // Applied entries leave the cache; unapplied ones stay.
+  log.setHardState({ term: 1, vote: 0, commit: 21 });
+  log.setApplied(21);
   await store.commitAll();
   log.append(entries(22, [1], 100));
   assert.ok(log.cachedBytes <= 250 + 116, `cache holds ${log.cachedBytes} bytes`);
@@ -110,6 +113,24 @@ test('entries() stops at the size limit but returns at least one entry, from cac
     assert.ok(typeof three !== 'string');
     assert.deepEqual(three.map((e) => e.index), [lo, lo + 1, lo + 2]);
   }
+});
+
+test('a durable entry stays cached until it is applied, so applying it does not read it back from LMDB', async (t) => {
+  const store = fixture(t).open();
+  const log = bootstrapped(store, 'g', { tailCacheBytesMax: 0 });
+  const [large, next] = entries(2, [1, 1], 1024 * 1024);
+  log.append([large!, next!]);
+  await store.commitAll();
+  log.setHardState({ term: 1, vote: 0, commit: 3 });
+  const [cached] = log.entries(2, 3, Infinity) as Entry[];
+  assert.equal(cached, large, 'served from memory, not read back from LMDB');
+  assert.ok(log.cachedBytes >= 2 * 1024 * 1024);
+  log.setApplied(2);
+  await store.commitAll();
+  const [reread] = log.entries(2, 3, Infinity) as Entry[];
+  assert.notEqual(reread, large, 'once applied it leaves the cache');
+  assert.deepEqual(plain([reread!]), plain([large!]));
+  assert.equal((log.entries(3, 4, Infinity) as Entry[])[0], next, 'the unapplied one stays');
 });
 
 test('a snapshot replaces the log; state survives a reopen', async (t) => {

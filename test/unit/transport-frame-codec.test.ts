@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Message } from '../../src/raft/index.js';
-import { FRAME_HEADER_BYTES, FrameDecoder, FrameError, decodeFrameBody, encodeFrameBytes } from '../../src/transport/index.js';
+import { DEFAULT_MAX_COMMAND_BYTES } from '../../src/resp/parser.js';
+import { ATTACHMENT_BYTES_MIN, FRAME_BYTES_MAX_DEFAULT, FRAME_ENVELOPE_BYTES_MAX, FRAME_HEADER_BYTES, FrameDecoder, FrameError, decodeFrameBody, encodeFrame, encodeFrameBytes } from '../../src/transport/index.js';
 import { cmd, RaftNetwork } from '../support/raft-network.js';
 
 function decodeAll(decoder: FrameDecoder, chunks: readonly Buffer[]): unknown[] {
@@ -127,5 +128,55 @@ describe('transport: frame codec', () => {
     for (const type of ['MsgPreVote', 'MsgVote', 'MsgApp', 'MsgAppResp', 'MsgHeartbeat'] as const) assert.ok(types.has(type), type);
     const decoder = new FrameDecoder();
     assert.deepStrictEqual(decodeAll(decoder, [Buffer.concat(seen.map((m) => encodeFrameBytes(m)))]), seen);
+  });
+
+  it('frames a large byte field without copying it, and decodes it as a view of the received body', () => {
+    const data = new Uint8Array(100_000_000).fill(0x62);
+    data[99_999_999] = 0x63;
+    const message = { t: 'raft', g: 'shard_0001', m: { type: 'MsgApp', entries: [{ index: 7, data }, { index: 8, data: new Uint8Array([1, 2]) }] } };
+    const frame = encodeFrame(message);
+    // The caller's buffer itself is among the parts written to the socket.
+    assert.equal(frame.body.filter((part) => part.buffer === data.buffer).length, 1);
+    const copiedBytes = frame.body.filter((part) => part.buffer !== data.buffer).reduce((n, part) => n + part.length, 0);
+    assert.ok(copiedBytes < 1024, `${copiedBytes} bytes copied`);
+    assert.equal(frame.bodyBytes, data.length + copiedBytes);
+    assert.equal(frame.header.readUInt32BE(0), frame.bodyBytes);
+    // As the decoder hands it over: one buffer holding the whole body.
+    const body = Buffer.concat(frame.body, frame.bodyBytes);
+    const decoded = decodeFrameBody(body) as typeof message;
+    const received = decoded.m.entries[0]!.data;
+    assert.equal(received.buffer, body.buffer);
+    assert.equal(received.length, data.length);
+    assert.equal(received[99_999_999], 0x63);
+    assert.deepEqual(decoded.m.entries[1], { index: 8, data: new Uint8Array([1, 2]) });
+  });
+
+  it('round-trips byte fields on either side of the attachment size, in arrays and nested records', () => {
+    const value = {
+      small: new Uint8Array(ATTACHMENT_BYTES_MIN - 1).fill(1),
+      list: [new Uint8Array(ATTACHMENT_BYTES_MIN).fill(2), 'x', { deep: new Uint8Array(ATTACHMENT_BYTES_MIN + 1).fill(3) }],
+      empty: new Uint8Array(0),
+    };
+    const stream = encodeFrameBytes(value);
+    assert.deepStrictEqual(decodeAll(new FrameDecoder(), [stream]), [value]);
+    // Cut into socket-sized chunks, as it arrives.
+    const chunks = Array.from({ length: Math.ceil(stream.length / 65536) }, (_, i) => stream.subarray(i * 65536, (i + 1) * 65536));
+    assert.deepStrictEqual(decodeAll(new FrameDecoder(), chunks), [value]);
+  });
+
+  it('refuses a body whose attachments and references do not match', () => {
+    const { body } = encodeFrame({ a: new Uint8Array(ATTACHMENT_BYTES_MIN) });
+    const [packed, binHeader, bytes] = body as [Buffer, Buffer, Buffer];
+    assert.throws(() => decodeFrameBody(Buffer.concat([packed])), /bad attachment references: 1 for 0/);
+    assert.throws(() => decodeFrameBody(Buffer.concat([packed, binHeader, bytes, binHeader, bytes])), /bad attachment references: 1 for 2/);
+    const plain = encodeFrameBytes({ a: 1 }).subarray(FRAME_HEADER_BYTES);
+    assert.throws(() => decodeFrameBody(Buffer.concat([plain, binHeader, bytes])), /bad attachment references: 0 for 1/);
+    const twice = encodeFrame({ a: new Uint8Array(ATTACHMENT_BYTES_MIN), b: new Uint8Array(ATTACHMENT_BYTES_MIN) }).body;
+    assert.throws(() => decodeFrameBody(Buffer.concat([twice[0]!, binHeader, bytes, binHeader, bytes.subarray(1)])));
+  });
+
+  it('accepts by default a frame carrying the largest command a client may send', () => {
+    assert.ok(FRAME_BYTES_MAX_DEFAULT >= DEFAULT_MAX_COMMAND_BYTES + FRAME_ENVELOPE_BYTES_MAX);
+    assert.ok(FRAME_BYTES_MAX_DEFAULT < 2 ** 32, 'the header holds a 32-bit length');
   });
 });

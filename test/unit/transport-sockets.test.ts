@@ -113,6 +113,21 @@ describe('transport: messages over loopback sockets', () => {
     assert.deepStrictEqual(inbox[0]!.payload, { shard: 's1', messages });
   });
 
+  it('delivers a 100 MB byte field, and the small frames sent before it first', async () => {
+    const { transports } = await cluster(['a', 'b']);
+    const inbox = collect(transports.get('b')!);
+    const data = new Uint8Array(100_000_000).fill(0x62);
+    const a = transports.get('a')!;
+    assert.ok(a.send('b', 'test', { seq: 1 }));
+    assert.ok(a.send('b', 'test', { seq: 2, data }));
+    await until(() => inbox.length === 2, 'the large message', 60_000);
+    assert.deepEqual(inbox[0]!.payload, { seq: 1 });
+    const received = (inbox[1]!.payload as { data: Uint8Array }).data;
+    assert.equal(received.length, data.length);
+    assert.ok(Buffer.from(received.buffer, received.byteOffset, received.byteLength).equals(data));
+    assert.equal(a.counters.dropsTooLarge, 0);
+  });
+
   it('reconnects after the listener restarts, with backoff, and delivers what is sent afterwards', async () => {
     const unreachable: string[] = [];
     const a = new Transport({ nodeId: 'a', clusterSecret: 's', backoff: FAST_BACKOFF, random: seededRandom(3), onUnreachable: (peer) => unreachable.push(peer) });
