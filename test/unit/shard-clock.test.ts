@@ -5,54 +5,19 @@
  * survives a restart and travels with whole-shard snapshots and with a split's snapshot and handoff.
  */
 import { describe, it } from 'node:test';
-import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { keyHashSlot } from '../../src/common/slots.js';
-import { resolveCommand } from '../../src/commands/table.js';
-import type { Entry } from '../../src/raft/index.js';
 import { bulk, int, NULL, type Reply } from '../../src/resp/reply.js';
 import { encodeShardCommand, type ShardCommand } from '../../src/shard/shard-command.js';
 import { ShardReplica } from '../../src/shard/shard-replica.js';
 import type { SplitApplyResult } from '../../src/shard/split-state.js';
-import { NodeStore } from '../../src/storage/node-store.js';
-import type { ShardData, ShardSnapshotChunk } from '../../src/storage/types.js';
-import { MemoryShardData, normalize } from '../support/memory-shard-data.js';
+import type { ShardSnapshotChunk } from '../../src/storage/types.js';
+import { normalize } from '../support/memory-shard-data.js';
+import { LogFedReplica, readChunks, SHARD_STORAGES } from '../support/shard-storages.js';
 
 /** The old leader's clock when it proposed, and the new leader's, 5 s behind. */
 const OLD_LEADER_MS = 10_000;
 const NEW_LEADER_MS = 5_000;
-
-/** A replica fed entries of its log one index after another. */
-class Replica {
-  private index = 0;
-  constructor(readonly replica: ShardReplica) {}
-
-  apply(command: ShardCommand): Reply | SplitApplyResult {
-    this.index++;
-    const entry: Entry = { term: 1, index: this.index, type: 'normal', data: encodeShardCommand(command) };
-    return this.replica.apply(entry);
-  }
-
-  /** A key command proposed by a leader whose clock read `nowMs`. */
-  write(nowMs: number, command: string): Reply {
-    return this.apply({ kind: 'command', nowMs, argv: command.split(' ').map((a) => Buffer.from(a)) }) as Reply;
-  }
-
-  /** A read served here while the local clock reads `localMs`. */
-  read(localMs: number, command: string): Reply {
-    const argv = command.split(' ').map((a) => Buffer.from(a));
-    const resolved = resolveCommand(argv);
-    if ('error' in resolved) return resolved.error;
-    return this.replica.read(resolved.spec, argv, localMs, () => 0, 2);
-  }
-
-  expireAtMs(key: string): number | undefined {
-    return this.replica.data.get(Buffer.from(key))?.expireAtMs;
-  }
-}
 
 function same(actual: Reply | SplitApplyResult, expected: Reply, message: string): void {
   assert.deepEqual(normalize(actual as Reply), normalize(expected), message);
@@ -60,54 +25,14 @@ function same(actual: Reply | SplitApplyResult, expected: Reply, message: string
 
 /** Every chunk of a whole-shard snapshot. */
 function snapshotOf(replica: ShardReplica): ShardSnapshotChunk[] {
-  const reader = replica.openSnapshot();
-  const chunks: ShardSnapshotChunk[] = [];
-  try {
-    let cursor: Uint8Array | null = null;
-    do {
-      const chunk = reader.chunk(cursor, 1 << 20);
-      chunks.push(chunk);
-      cursor = chunk.next;
-    } while (cursor !== null);
-  } finally {
-    reader.close();
-  }
-  return chunks;
+  return readChunks(replica.openSnapshot(), 1 << 20);
 }
 
-interface Storage {
-  readonly name: string;
-  /** A fresh shard's data; `reopen` gives the same shard after a restart (null when the kind has no restart). */
-  open(t: TestContext, shardId: string): { data: ShardData; reopen: (() => Promise<ShardData>) | null };
-}
 
-const STORAGES: Storage[] = [
-  { name: 'in memory', open: (_t, shardId) => ({ data: new MemoryShardData(shardId), reopen: null }) },
-  {
-    name: 'LMDB',
-    open: (t, shardId) => {
-      const dir = mkdtempSync(join(tmpdir(), 'cleave-clock-'));
-      let store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2 });
-      t.after(async () => {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      });
-      return {
-        data: store.openShard(shardId),
-        reopen: async () => {
-          await store.close();
-          store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2 });
-          return store.openShard(shardId);
-        },
-      };
-    },
-  },
-];
-
-for (const storage of STORAGES) {
+for (const storage of SHARD_STORAGES) {
   describe(`a shard's replicated clock (${storage.name})`, () => {
     it('never lets a leader with a slower clock resurrect or extend a key', (t) => {
-      const r = new Replica(new ShardReplica('s1', storage.open(t, 's1').data));
+      const r = new LogFedReplica(new ShardReplica('s1', storage.open(t, 's1').data));
       same(r.write(OLD_LEADER_MS, 'SET k v PX 1000'), { kind: 'simple', value: 'OK' }, 'SET k at the old leader');
       assert.equal(r.expireAtMs('k'), 11_000);
       // The new leader's first write: the log has already reached 10 000.
@@ -136,25 +61,25 @@ for (const storage of STORAGES) {
     it('keeps its clock across a restart, even when the last entry changed no key', async (t) => {
       const opened = storage.open(t, 's1');
       if (opened.reopen === null) return t.skip('no restart for this storage');
-      const r = new Replica(new ShardReplica('s1', opened.data));
+      const r = new LogFedReplica(new ShardReplica('s1', opened.data));
       r.write(OLD_LEADER_MS, 'SET k v PX 1000');
       await r.replica.data.flushed();
       // A write that changes nothing, at a later time, in a commit of its own: the clock alone moves.
       same(r.write(10_500, 'DEL missing'), int(0), 'DEL of an absent key');
       await r.replica.data.flushed();
-      const restarted = new Replica(new ShardReplica('s1', await opened.reopen()));
+      const restarted = new LogFedReplica(new ShardReplica('s1', await opened.reopen()));
       same(restarted.read(0, 'PTTL k'), int(500), 'a read after the restart judges at 10 500');
       restarted.write(NEW_LEADER_MS, 'SET k2 v PX 1000');
       assert.equal(restarted.expireAtMs('k2'), 11_500);
     });
 
     it('hands its clock to a replica restored from its snapshot', async (t) => {
-      const source = new Replica(new ShardReplica('s1', storage.open(t, 's1').data));
+      const source = new LogFedReplica(new ShardReplica('s1', storage.open(t, 's1').data));
       source.write(OLD_LEADER_MS, 'SET k v PX 1000');
       source.write(10_500, 'DEL missing');
       await source.replica.data.flushed();
       const chunks = snapshotOf(source.replica);
-      const fresh = new Replica(new ShardReplica('s2', storage.open(t, 's2').data));
+      const fresh = new LogFedReplica(new ShardReplica('s2', storage.open(t, 's2').data));
       fresh.replica.restore(chunks);
       same(fresh.read(0, 'PTTL k'), int(500), 'the restored replica judges at 10 500');
       fresh.write(NEW_LEADER_MS, 'SET k2 v PX 1000');
@@ -165,7 +90,7 @@ for (const storage of STORAGES) {
     });
 
     it("a split's target takes the source's clock from its snapshot, forwarded entries and handoff", (t) => {
-      const target = new Replica(new ShardReplica('s2', storage.open(t, 's2').data));
+      const target = new LogFedReplica(new ShardReplica('s2', storage.open(t, 's2').data));
       const key = keyIn(SPLIT, END);
       const reset: ShardCommand = { kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex: 3, attempt: 1, sourceClockMs: 20_000 };
       assert.equal((target.apply(reset) as SplitApplyResult).ok, true);
@@ -180,7 +105,7 @@ for (const storage of STORAGES) {
       // The source judged `key` expired at 26 500; so does the target, whatever its leader's clock reads.
       same(target.read(NEW_LEADER_MS, `GET ${key}`), NULL, 'the moved key expired at the source clock');
       // An older source clock never takes the target's back.
-      const stale = new Replica(new ShardReplica('s3', storage.open(t, 's3').data));
+      const stale = new LogFedReplica(new ShardReplica('s3', storage.open(t, 's3').data));
       stale.write(30_000, 'SET x y');
       stale.apply({ ...reset, sourceClockMs: 1_000 });
       assert.equal(stale.replica.clockMs, 30_000);

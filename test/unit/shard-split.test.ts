@@ -5,54 +5,18 @@
  * split state survives a restart, a FLUSHALL and a whole-shard snapshot.
  */
 import { describe, it } from 'node:test';
-import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { keyHashSlot } from '../../src/common/slots.js';
-import type { Entry } from '../../src/raft/index.js';
-import type { Reply } from '../../src/resp/reply.js';
 import { encodeShardCommand, type ForwardedEntry, type ShardCommand } from '../../src/shard/shard-command.js';
 import { NOT_OWNED, ShardReplica } from '../../src/shard/shard-replica.js';
-import type { SplitApplyResult } from '../../src/shard/split-state.js';
-import { NodeStore } from '../../src/storage/node-store.js';
-import type { ShardData, ShardSnapshotChunk } from '../../src/storage/types.js';
+import type { ShardSnapshotChunk } from '../../src/storage/types.js';
 import { MemoryShardData } from '../support/memory-shard-data.js';
+import { LogFedReplica, readChunks, SHARD_STORAGES } from '../support/shard-storages.js';
 
 const START = 0;
 const SPLIT = 100;
 const END = 200;
-
-/** A replica with its own log index counter; `apply` wraps a command as the next entry. */
-class Replica {
-  private index = 0;
-  constructor(readonly replica: ShardReplica) {}
-
-  apply(command: ShardCommand): Reply | SplitApplyResult {
-    this.index++;
-    const entry: Entry = { term: 1, index: this.index, type: 'normal', data: encodeShardCommand(command) };
-    return this.replica.apply(entry);
-  }
-
-  split(command: ShardCommand): SplitApplyResult {
-    return this.apply(command) as SplitApplyResult;
-  }
-
-  set(key: string, value: string): Reply {
-    return this.apply({ kind: 'command', nowMs: 1, argv: [Buffer.from('SET'), Buffer.from(key), Buffer.from(value)] }) as Reply;
-  }
-
-  get(key: string): string | undefined {
-    const stored = this.replica.data.get(Buffer.from(key));
-    return stored?.type === 'string' ? stored.value.toString() : undefined;
-  }
-
-  get lastIndex(): number {
-    return this.index;
-  }
-}
 
 /** Which of these slots the replica's own log says it owns. */
 function owned(replica: ShardReplica, ...slots: number[]): boolean[] {
@@ -72,55 +36,15 @@ function keysIn(from: number, end: number, count: number, prefix = 'k'): string[
 
 /** Every chunk of a reader, `maxBytes` at a time. */
 function chunksOf(replica: ShardReplica, from: number, end: number, maxBytes: number): ShardSnapshotChunk[] {
-  const reader = replica.openRangeSnapshot(from, end);
-  const chunks: ShardSnapshotChunk[] = [];
-  try {
-    let cursor: Uint8Array | null = null;
-    do {
-      const chunk = reader.chunk(cursor, maxBytes);
-      chunks.push(chunk);
-      cursor = chunk.next;
-    } while (cursor !== null);
-  } finally {
-    reader.close();
-  }
-  return chunks;
+  return readChunks(replica.openRangeSnapshot(from, end), maxBytes);
 }
 
-interface Storage {
-  readonly name: string;
-  /** A fresh shard's data; `reopen` gives the same shard after a restart (null when the kind has no restart). */
-  open(t: TestContext, shardId: string): { data: ShardData; reopen: (() => Promise<ShardData>) | null };
-}
 
-const STORAGES: Storage[] = [
-  { name: 'in memory', open: (_t, shardId) => ({ data: new MemoryShardData(shardId), reopen: null }) },
-  {
-    name: 'LMDB',
-    open: (t, shardId) => {
-      const dir = mkdtempSync(join(tmpdir(), 'cleave-split-'));
-      let store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2 });
-      t.after(async () => {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      });
-      return {
-        data: store.openShard(shardId),
-        reopen: async () => {
-          await store.close();
-          store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2 });
-          return store.openShard(shardId);
-        },
-      };
-    },
-  },
-];
-
-for (const storage of STORAGES) {
+for (const storage of SHARD_STORAGES) {
   describe(`a split at the shard layer (${storage.name})`, () => {
     it('moves [splitSlot, end) to the target exactly once and leaves each key owned by one shard', async (t) => {
-      const source = new Replica(new ShardReplica('s1', storage.open(t, 's1').data));
-      const target = new Replica(new ShardReplica('s2', storage.open(t, 's2').data));
+      const source = new LogFedReplica(new ShardReplica('s1', storage.open(t, 's1').data));
+      const target = new LogFedReplica(new ShardReplica('s2', storage.open(t, 's2').data));
       const staying = keysIn(START, SPLIT, 30, 'stay');
       const moving = keysIn(SPLIT, END, 30, 'move');
       for (const key of [...staying, ...moving]) assert.deepEqual(source.set(key, `v0-${key}`), { kind: 'simple', value: 'OK' });
@@ -226,8 +150,8 @@ for (const storage of STORAGES) {
     });
 
     it('a split-reset duplicated or delayed past progress does not take the target back', async (t) => {
-      const source = new Replica(new ShardReplica('s1', storage.open(t, 's1').data));
-      const target = new Replica(new ShardReplica('s2', storage.open(t, 's2').data));
+      const source = new LogFedReplica(new ShardReplica('s1', storage.open(t, 's1').data));
+      const target = new LogFedReplica(new ShardReplica('s2', storage.open(t, 's2').data));
       const moving = keysIn(SPLIT, END, 10, 'move');
       for (const key of moving) source.set(key, `v0-${key}`);
       source.split({ kind: 'split-begin', taskId: 't1', start: START, splitSlot: SPLIT, end: END, target: 's2' });
@@ -265,7 +189,7 @@ for (const storage of STORAGES) {
     });
 
     it('a rollback before the commit leaves the source whole and serving', async (t) => {
-      const source = new Replica(new ShardReplica('s1', storage.open(t, 's1').data));
+      const source = new LogFedReplica(new ShardReplica('s1', storage.open(t, 's1').data));
       const moving = keysIn(SPLIT, END, 5);
       source.split({ kind: 'split-begin', taskId: 't1', start: START, splitSlot: SPLIT, end: END, target: 's2' });
       assert.equal(source.split({ kind: 'split-begin', taskId: 't2', start: START, splitSlot: SPLIT + 1, end: END, target: 's3' }).ok, false, 'one split at a time');
@@ -286,7 +210,7 @@ for (const storage of STORAGES) {
 
     it('the split state survives FLUSHALL, a whole-shard snapshot, and a restart, and is never counted as a key', async (t) => {
       const opened = storage.open(t, 's1');
-      const source = new Replica(new ShardReplica('s1', opened.data));
+      const source = new LogFedReplica(new ShardReplica('s1', opened.data));
       const [stay] = keysIn(START, SPLIT, 1);
       const [move] = keysIn(SPLIT, END, 1);
       source.set(stay!, 'x');
@@ -334,7 +258,7 @@ for (const storage of STORAGES) {
       assert.deepEqual({ keys: opened.data.keyCount, bytes: opened.data.byteCount }, { keys: 0, bytes: 0 });
 
       if (opened.reopen !== null) {
-        const restarted = new Replica(new ShardReplica('s1', await opened.reopen()));
+        const restarted = new LogFedReplica(new ShardReplica('s1', await opened.reopen()));
         assert.deepEqual(restarted.replica.splitState(), state);
         assert.deepEqual(restarted.replica.ownedRange(), { start: START, end: SPLIT });
         assert.equal(restarted.set(move!, 'z'), NOT_OWNED, 'a restarted source still refuses the moved slots');
@@ -343,7 +267,7 @@ for (const storage of STORAGES) {
     });
 
     it('the split slot halves the bytes, keeping slots whole', async (t) => {
-      const replica = new Replica(new ShardReplica('s1', storage.open(t, 's1').data));
+      const replica = new LogFedReplica(new ShardReplica('s1', storage.open(t, 's1').data));
       // A heavy slot near the start, light ones after it.
       const heavy = keysIn(10, 11, 1)[0]!;
       replica.set(heavy, 'h'.repeat(5000));
@@ -357,7 +281,7 @@ for (const storage of STORAGES) {
 
       // All the bytes in the first or the last slot: the cut is still strictly inside the range.
       for (const [slot, expected] of [[START, START + 1], [END - 1, END - 1]] as const) {
-        const edge = new Replica(new ShardReplica(`edge${slot}`, storage.open(t, `edge${slot}`).data));
+        const edge = new LogFedReplica(new ShardReplica(`edge${slot}`, storage.open(t, `edge${slot}`).data));
         for (const key of keysIn(slot, slot + 1, 3)) edge.set(key, 'e'.repeat(100));
         await edge.replica.data.flushed();
         assert.equal(edge.replica.chooseSplitSlot(START, END), expected, `all in slot ${slot}`);
@@ -371,7 +295,7 @@ describe('a target state stored before snapshot attempts were numbered', () => {
     const data = new MemoryShardData('s2');
     const stored = { role: 'target', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex: 7, nextCursor: null, snapshotDone: false, lastSourceIndex: 7, handedOff: false, bytesIngested: 0 };
     data.setMeta(new Packr({ useRecords: false }).pack([2, stored, { start: SPLIT, end: SPLIT }, []]));
-    const target = new Replica(new ShardReplica('s2', data));
+    const target = new LogFedReplica(new ShardReplica('s2', data));
     const state = target.replica.splitState();
     assert.equal(state?.role === 'target' && state.attempt, 0);
     assert.equal(target.split({ kind: 'split-ingest', taskId: 't1', snapshotIndex: 7, attempt: 0, cursor: null, entries: [], next: null }).ok, true);
