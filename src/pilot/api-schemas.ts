@@ -186,6 +186,7 @@ export const routingTableSchema = z
         epoch: count,
         leader: z.string().nullable(),
         replicas: z.array(z.string()),
+        replicaIds: z.record(z.string(), count).optional(),
         leaderTerm: count.optional(),
         transferTo: z.string().optional(),
         split: splitMarkerSchema.optional(),
