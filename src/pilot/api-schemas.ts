@@ -111,6 +111,7 @@ export const shardSchema = z
     leader: z.string().nullable().describe('The node last reported leading the shard (the Redis master); null while none is known.'),
     leader_term: count.describe('Raft term in which `leader` was reported leading; 0 for the leader placed at creation.'),
     replicas: z.array(z.string()).describe('The desired replicas, the leader included; the leader moves the Raft group to them one change at a time.'),
+    replica_ids: z.record(z.string(), count).describe("Each replica's Raft replica id, by node: its node's number for a founding replica, a new id each time the node is added."),
     followers: z.array(z.string()).describe('`replicas` without the leader.'),
     transfer_to: z.string().optional().describe('Present while the leader is asked to hand leadership to this replica.'),
     keys: count,
