@@ -29,6 +29,11 @@ export interface RoutingShard {
   readonly leader: string | null;
   /** Node ids of all replicas, the leader included. */
   readonly replicas: readonly string[];
+  /**
+   * Raft replica ids of the replicas added after the shard was created, by node id (common/replica-ids.ts);
+   * a replica not listed is a founding one, whose id is its node's number. Absent: all are founding.
+   */
+  readonly replicaIds?: Readonly<Record<string, number>>;
   /** Raft term in which `leader` was reported leading; absent = 0. */
   readonly leaderTerm?: number;
   /** A replica the leader is asked to hand leadership to. */

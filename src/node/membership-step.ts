@@ -3,8 +3,11 @@
  * table wants, and when a node stops its copy of a shard that no longer lists it. Pure decisions over a
  * Raft `Status`, so the node (shard-groups.ts) and the whole-cluster simulation take exactly the same
  * steps: add a learner, promote it once caught up, remove a member no longer wanted, hand leadership to
- * a caught-up voter before removing the leader itself — one committed change at a time.
+ * a caught-up voter before removing the leader itself — one committed change at a time. Members are
+ * replica ids (common/replica-ids.ts): a replica the pilot added again has a new one, and its old one
+ * goes before the new one comes.
  */
+import { nodeNumberOfReplica } from '../common/replica-ids.js';
 import type { NodeId, Status } from '../raft/index.js';
 
 /** Ticks between a leader's checks of its group's membership against the routing table. */
@@ -43,6 +46,13 @@ export function nextMembershipStep(status: Status, desired: readonly NodeId[], s
     // No voter that stays can lead yet (a group of one moving to another node): the desired members
     // must be added and promoted first, or the group would wait for a successor forever.
   }
+  // A member whose node is wanted under a new replica id is an earlier incarnation of that replica, which
+  // its node no longer runs: it leaves before the new one joins, so the group never counts on a member
+  // that cannot answer. Not the leader itself, which hands over first (leaving, above).
+  const superseded = leaving
+    ? undefined
+    : [...voters, ...learners].find((n) => n !== self && !desired.includes(n) && desired.some((d) => nodeNumberOfReplica(d) === nodeNumberOfReplica(n)));
+  if (superseded !== undefined) return { kind: 'removeNode', nodeId: superseded };
   const missing = desired.find((n) => !voters.includes(n) && !learners.includes(n));
   if (missing !== undefined) return { kind: 'addLearner', nodeId: missing };
   // Caught up means it holds the log (or a snapshot) and answers: in a young group a learner that has

@@ -53,7 +53,7 @@ export const BATCHED_MESSAGE_BYTES_MAX = 1024 * 1024;
 
 /** The driver's edges. */
 export interface MultiRaftHost {
-  /** Delivers a turn's messages to one peer (best effort: Raft tolerates loss). */
+  /** Delivers a turn's messages to one peer (`config.peerOf` of their members; best effort: Raft tolerates loss). */
   send(to: NodeId, messages: readonly PeerMessage[]): void;
   /** Makes every write staged in every group's log and state machine durable, in one transaction. */
   persist(): Promise<void>;
@@ -61,7 +61,7 @@ export interface MultiRaftHost {
   schedule(fn: () => void): void;
   /** A group's leader or this member's role changed. */
   onLeaderChange?(groupId: string, leaderId: NodeId, role: Role, term: number): void;
-  /** A message arrived for a group this node does not run (a replica being added, or one removed). */
+  /** A message arrived from peer `from` for a group this node does not run (a replica being added, or one removed). */
   onUnknownGroup?(groupId: string, from: NodeId): void;
   /**
    * A group's log or state machine failed (an entry it cannot decode or apply): the driver stopped that
@@ -75,7 +75,14 @@ export interface MultiRaftHost {
 }
 
 export interface MultiRaftConfig {
+  /** This member's Raft id in a group added without one of its own. */
   readonly id: NodeId;
+  /**
+   * The peer (the host's address of a process) that hosts Raft member `id`; by default the id itself. A
+   * node is a member of its shard groups under per-replica ids (common/replica-ids.ts), all of one peer,
+   * so a turn's messages for every group two nodes share still travel in one batch.
+   */
+  readonly peerOf?: (id: NodeId) => NodeId;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly random: () => number;
@@ -188,6 +195,8 @@ class Group {
 
   constructor(
     readonly id: string,
+    /** This member's Raft id in the group. */
+    readonly selfId: NodeId,
     readonly raw: RawNode,
     readonly log: GroupLog,
     readonly machine: GroupStateMachine,
@@ -228,11 +237,14 @@ export class MultiRaft {
     return this.config.id;
   }
 
-  /** Starts driving a group whose log and state machine are already open (bootstrapped, restored or empty). */
-  addGroup(groupId: string, log: GroupLog, machine: GroupStateMachine): void {
+  /**
+   * Starts driving a group whose log and state machine are already open (bootstrapped, restored or
+   * empty), as member `selfId` of it (by default `config.id`).
+   */
+  addGroup(groupId: string, log: GroupLog, machine: GroupStateMachine, selfId: NodeId = this.config.id): void {
     if (this.groups.has(groupId)) throw new Error(`raft group ${groupId} is already running`);
     const raw = new RawNode({
-      id: this.config.id,
+      id: selfId,
       electionTicks: this.config.electionTicks,
       heartbeatTicks: this.config.heartbeatTicks,
       storage: log,
@@ -243,7 +255,7 @@ export class MultiRaft {
       votesWhenEmpty: false,
       ...(this.config.maxUncommittedEntriesBytes === undefined ? {} : { maxUncommittedEntriesBytes: this.config.maxUncommittedEntriesBytes }),
     });
-    const group = new Group(groupId, raw, log, machine);
+    const group = new Group(groupId, selfId, raw, log, machine);
     group.term = log.getHardState().term;
     group.leaderContactTick = this.ticks;
     log.setSnapshotSource(() => this.snapshotFor(group));
@@ -264,6 +276,11 @@ export class MultiRaft {
 
   hasGroup(groupId: string): boolean {
     return this.groups.has(groupId);
+  }
+
+  /** This member's Raft id in the group; undefined for an unknown group. */
+  selfId(groupId: string): NodeId | undefined {
+    return this.groups.get(groupId)?.selfId;
   }
 
   groupIds(): string[] {
@@ -364,9 +381,12 @@ export class MultiRaft {
     this.requestTurn();
   }
 
-  /** The transport lost its connection to a peer: leaders probe it instead of streaming to it. */
+  /** The transport lost its connection to a peer: leaders probe its members instead of streaming to them. */
   reportUnreachable(peer: NodeId): void {
-    for (const group of this.groups.values()) if (group.role === 'leader') group.raw.reportUnreachable(peer);
+    for (const group of this.groups.values()) {
+      if (group.role !== 'leader') continue;
+      for (const member of group.raw.status().progress?.keys() ?? []) if (this.peerOf(member) === peer) group.raw.reportUnreachable(member);
+    }
   }
 
   /** Starts an election in the group now (a founding member named leader campaigns at once). */
@@ -382,7 +402,10 @@ export class MultiRaft {
     this.requestTurn();
   }
 
-  /** Handles what a peer sent. */
+  /**
+   * Handles what peer `from` sent. A Raft message for another member id than this one's in the group is
+   * dropped: it was meant for an earlier (or later) incarnation of this peer's replica.
+   */
   receive(from: NodeId, message: PeerMessage): void {
     const group = this.groups.get(message.g);
     if (group === undefined) {
@@ -391,14 +414,17 @@ export class MultiRaft {
     }
     try {
       switch (message.t) {
-        case 'raft':
-          if (message.m.type === 'MsgPreVote' || message.m.type === 'MsgVote') this.answerNonMember(group, from);
-          if (message.m.type === 'MsgApp' || message.m.type === 'MsgHeartbeat' || message.m.type === 'MsgSnap') group.leaderContactTick = this.ticks;
-          if (message.m.type === 'MsgSnap') this.startSnapshotPull(group, from, message.m);
-          else group.raw.step(message.m);
+        case 'raft': {
+          const m = message.m;
+          if (m.to !== group.selfId) break;
+          if (m.type === 'MsgPreVote' || m.type === 'MsgVote') this.answerNonMember(group, m.from);
+          if (m.type === 'MsgApp' || m.type === 'MsgHeartbeat' || m.type === 'MsgSnap') group.leaderContactTick = this.ticks;
+          if (m.type === 'MsgSnap') this.startSnapshotPull(group, m.from, m);
+          else group.raw.step(m);
           break;
+        }
         case 'snap-req':
-          this.serveSnapshotChunk(group, from, message.snap, message.cursor);
+          this.serveSnapshotChunk(group, message.r, message.snap, message.cursor);
           break;
         case 'snap-chunk':
           this.onSnapshotChunk(group, message.snap, message.cursor, message.chunk);
@@ -426,8 +452,8 @@ export class MultiRaft {
     if (group === undefined) return undefined;
     const { applied, confState } = group.raw.basicStatus();
     if (group.notMemberAt > applied) return 'none';
-    if (confState.voters.includes(this.config.id)) return 'voter';
-    return confState.learners.includes(this.config.id) ? 'learner' : 'none';
+    if (confState.voters.includes(group.selfId)) return 'voter';
+    return confState.learners.includes(group.selfId) ? 'learner' : 'none';
   }
 
   /**
@@ -436,8 +462,8 @@ export class MultiRaft {
    */
   private answerNonMember(group: Group, from: NodeId): void {
     const { applied, confState } = group.raw.basicStatus();
-    if (from === this.config.id || applied === 0 || confState.voters.includes(from) || confState.learners.includes(from)) return;
-    this.host.send(from, [{ t: 'not-member', g: group.id, index: applied }]);
+    if (from === group.selfId || applied === 0 || confState.voters.includes(from) || confState.learners.includes(from)) return;
+    this.host.send(this.peerOf(from), [{ t: 'not-member', g: group.id, index: applied }]);
   }
 
   /**
@@ -503,6 +529,10 @@ export class MultiRaft {
       group.prepared?.reader.close();
     }
     this.groups.clear();
+  }
+
+  private peerOf(member: NodeId): NodeId {
+    return this.config.peerOf === undefined ? member : this.config.peerOf(member);
   }
 
   // --- the loop ----------------------------------------------------------------------------------------
@@ -613,7 +643,7 @@ export class MultiRaft {
         // One Ready of a group at a time: everything its log holds now was in this persist.
         group.durableLastIndex = group.log.lastIndex();
         for (const m of ready.messages) {
-          addToOutbox(outbox, { t: 'raft', g: group.id, m });
+          addToOutbox(outbox, this.peerOf(m.to), { t: 'raft', g: group.id, m });
           if (m.type === 'MsgSnap') group.snapshotPulls.set(m.to, this.ticks);
         }
         const confChanges = group.raw.advance(ready);
@@ -784,7 +814,7 @@ export class MultiRaft {
   private serveSnapshotChunk(group: Group, from: NodeId, snap: number, cursor: Uint8Array | null): void {
     const prepared = group.prepared;
     if (prepared === undefined || prepared.id !== snap) {
-      this.host.send(from, [{ t: 'snap-gone', g: group.id, snap }]);
+      this.host.send(this.peerOf(from), [{ t: 'snap-gone', g: group.id, snap }]);
       return;
     }
     prepared.lastUsedTick = this.ticks;
@@ -797,14 +827,14 @@ export class MultiRaft {
     } else {
       group.snapshotPulls.set(from, this.ticks);
     }
-    this.host.send(from, [{ t: 'snap-chunk', g: group.id, snap, cursor, chunk }]);
+    this.host.send(this.peerOf(from), [{ t: 'snap-chunk', g: group.id, snap, cursor, chunk }]);
   }
 
   private startSnapshotPull(group: Group, from: NodeId, message: MsgSnap): void {
     const snap = decodeSnapshotId(message.snapshot.data);
     if (group.incoming?.snap === snap) return;
     group.incoming = { from, message, snap, chunks: [], cursor: null, lastTick: this.ticks };
-    this.host.send(from, [{ t: 'snap-req', g: group.id, snap, cursor: null }]);
+    this.host.send(this.peerOf(from), [{ t: 'snap-req', g: group.id, r: group.selfId, snap, cursor: null }]);
   }
 
   private onSnapshotChunk(group: Group, snap: number, cursor: Uint8Array | null, chunk: ShardSnapshotChunk): void {
@@ -814,7 +844,7 @@ export class MultiRaft {
     incoming.cursor = chunk.next;
     incoming.lastTick = this.ticks;
     if (chunk.next !== null) {
-      this.host.send(incoming.from, [{ t: 'snap-req', g: group.id, snap, cursor: chunk.next }]);
+      this.host.send(this.peerOf(incoming.from), [{ t: 'snap-req', g: group.id, r: group.selfId, snap, cursor: chunk.next }]);
       return;
     }
     group.incoming = undefined;
@@ -830,7 +860,7 @@ export class MultiRaft {
       group.incoming = undefined;
       return;
     }
-    this.host.send(incoming.from, [{ t: 'snap-req', g: group.id, snap: incoming.snap, cursor: incoming.cursor }]);
+    this.host.send(this.peerOf(incoming.from), [{ t: 'snap-req', g: group.id, r: group.selfId, snap: incoming.snap, cursor: incoming.cursor }]);
   }
 
   /** A follower that stopped pulling: tell Raft the snapshot failed so it sends another. */
@@ -858,10 +888,10 @@ function applyEntry(group: Group, entry: Entry): unknown {
   }
 }
 
-/** Adds a message for its peer to a turn's outbox. */
-function addToOutbox(outbox: Map<NodeId, PeerMessage[]>, message: PeerMessage & { t: 'raft' }): void {
-  let batch = outbox.get(message.m.to);
-  if (batch === undefined) outbox.set(message.m.to, (batch = []));
+/** Adds a message for the node `peer` to a turn's outbox. */
+function addToOutbox(outbox: Map<NodeId, PeerMessage[]>, peer: NodeId, message: PeerMessage & { t: 'raft' }): void {
+  let batch = outbox.get(peer);
+  if (batch === undefined) outbox.set(peer, (batch = []));
   batch.push(message);
 }
 

@@ -3,13 +3,17 @@
  * snapshot a follower pulls from its leader. A driver hands each peer all of a loop turn's messages at
  * once, so the heartbeats of every group two nodes share travel in one frame.
  */
-import type { Message } from '../raft/index.js';
+import { nodeIdOfReplica } from '../common/replica-ids.js';
+import type { Message, NodeId } from '../raft/index.js';
 import type { ShardSnapshotChunk } from '../storage/types.js';
 
 export type PeerMessage =
   | { readonly t: 'raft'; readonly g: string; readonly m: Message }
-  /** A follower asks for the chunk of snapshot `snap` after `cursor` (null: the first). */
-  | { readonly t: 'snap-req'; readonly g: string; readonly snap: number; readonly cursor: Uint8Array | null }
+  /**
+   * A follower asks for the chunk of snapshot `snap` after `cursor` (null: the first); `r` is its Raft id
+   * in the group, which the leader tells Raft the snapshot went to.
+   */
+  | { readonly t: 'snap-req'; readonly g: string; readonly r: NodeId; readonly snap: number; readonly cursor: Uint8Array | null }
   /** The leader's answer; `cursor` repeats the request's so a duplicate or late answer is recognised. */
   | { readonly t: 'snap-chunk'; readonly g: string; readonly snap: number; readonly cursor: Uint8Array | null; readonly chunk: ShardSnapshotChunk }
   /** The leader no longer holds snapshot `snap` (it prepared a newer one or lost leadership). */
@@ -21,20 +25,12 @@ export type PeerMessage =
    */
   | { readonly t: 'not-member'; readonly g: string; readonly index: number };
 
-const NODE_ID_PATTERN = /^node([1-9][0-9]*)$/;
-
-/** Whether `nodeId` names a node: `node` and a Raft id (a positive safe integer). */
-export function isNodeId(nodeId: string): boolean {
-  const match = NODE_ID_PATTERN.exec(nodeId);
-  return match !== null && Number.isSafeInteger(Number(match[1]));
-}
-
-/** Raft ids are the numbers of node ids: `node7` is Raft member 7 of every group it belongs to. */
-export function raftIdOf(nodeId: string): number {
-  if (!isNodeId(nodeId)) throw new Error(`node id ${JSON.stringify(nodeId)} is not of the form nodeN`);
-  return Number(nodeId.slice('node'.length));
-}
-
+/**
+ * The node that hosts Raft member `raftId` of a shard group (the pilot's group uses its own ids, see
+ * pilot/pilot-peers.ts): a replica id names its node (common/replica-ids.ts).
+ */
 export function nodeIdOf(raftId: number): string {
-  return `node${raftId}`;
+  return nodeIdOfReplica(raftId);
 }
+
+export { isNodeId } from '../common/replica-ids.js';

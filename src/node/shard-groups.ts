@@ -8,7 +8,12 @@
  * The leader of each group moves the Raft membership towards the desired replicas one change at a time —
  * add a learner, promote it once caught up, remove a member no longer wanted, hand leadership away
  * before removing itself — so the pilot only states intent and every step is a committed log entry.
+ *
+ * A replica is a member under the replica id the routing table gives it (common/replica-ids.ts). When
+ * the table gives this node's replica a new id (the pilot removed and added it again), the node runs it
+ * on under the new id, as a new member the leader adds as a learner.
  */
+import { nodeNumberOf, nodeNumberOfReplica, replicaIdOf } from '../common/replica-ids.js';
 import type { RoutingShard } from '../common/routing.js';
 import type { Logger } from '../common/logger.js';
 import { NONE, type NodeId, type Role } from '../raft/index.js';
@@ -25,7 +30,7 @@ import { failedForward, type ForwardOutcome } from './forward-decision.js';
 import { argvOf, forwardedReply, isForwardRequest, type ForwardRequest } from './forward-wire-check.js';
 import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from './membership-step.js';
 import { MultiRaft, type GroupFaultError } from './multi-raft.js';
-import { isNodeId, nodeIdOf, raftIdOf } from './peer-message.js';
+import { isNodeId, nodeIdOf } from './peer-message.js';
 import { peerBatchCheck } from './peer-message-check.js';
 import type { RoutingView } from './routing-view.js';
 import { SplitSource, splitGroupsHost, type SplitSourceHost, type TargetAnswer } from './split-source.js';
@@ -70,7 +75,8 @@ const UNWANTED_GRACE_MS = 60_000;
 export class ShardGroups {
   readonly replicas = new Map<string, ShardReplica>();
   private readonly multiRaft: MultiRaft;
-  private readonly raftId: NodeId;
+  /** This node's number: its peer id on the bus, and the Raft id of its founding replicas. */
+  private readonly nodeNumber: NodeId;
   private readonly tickTimer: NodeJS.Timeout;
   private ticks = 0;
   private view: RoutingView | undefined;
@@ -89,11 +95,12 @@ export class ShardGroups {
     private readonly options: ShardGroupsOptions,
     private readonly transport: Transport,
   ) {
-    this.raftId = raftIdOf(options.selfId);
+    this.nodeNumber = nodeNumberOf(options.selfId);
     const electionTicks = Math.max(3, Math.round(options.electionTimeoutMs / options.tickMs / 1.5));
     this.multiRaft = new MultiRaft(
       {
-        id: this.raftId,
+        id: this.nodeNumber,
+        peerOf: nodeNumberOfReplica,
         electionTicks,
         heartbeatTicks: 1,
         random: Math.random,
@@ -120,10 +127,10 @@ export class ShardGroups {
     transport.on(
       'raft',
       (envelope) => {
-        const from = raftIdOf(envelope.from);
+        const from = nodeNumberOf(envelope.from);
         for (const message of envelope.payload) this.multiRaft.receive(from, message);
       },
-      peerBatchCheck(this.raftId),
+      peerBatchCheck(this.nodeNumber),
     );
     transport.onRequest('split', (envelope) => this.onSplitRequest(envelope.payload), isSplitRequest);
     transport.onRequest('forward', (envelope) => options.serveForwarded(argvOf(envelope.payload), envelope.payload.protocol), isForwardRequest);
@@ -136,7 +143,7 @@ export class ShardGroups {
       clusterSecret: options.clusterSecret,
       isNodeId,
       requestsOutstandingMax: BUS_REQUESTS_OUTSTANDING_MAX,
-      onUnreachable: (peer) => groups.multiRaft.reportUnreachable(raftIdOf(peer)),
+      onUnreachable: (peer) => groups.multiRaft.reportUnreachable(nodeNumberOf(peer)),
     });
     await transport.listen(options.host, options.busPort);
     const groups: ShardGroups = new ShardGroups(options, transport);
@@ -160,10 +167,28 @@ export class ShardGroups {
     const first = this.view === undefined;
     this.view = view;
     this.transport.setPeers(new Map(view.nodes.map((n) => [n.id, { host: n.host, port: n.busPort }])));
-    for (const shard of view.hostedShards()) if (!this.multiRaft.hasGroup(shard.id) && !this.refused.has(shard.id)) this.startGroup(shard);
+    this.startHosted(view);
     if (first) this.resumeUnlisted(view);
     this.dropUnwanted();
     this.driveSplits();
+  }
+
+  /**
+   * Starts a group for each shard that lists this node and runs none here, and runs a replica the table
+   * gave a new id on under it: the same log and data, a new member to the group.
+   */
+  private startHosted(view: RoutingView): void {
+    for (const shard of view.hostedShards()) {
+      if (this.refused.has(shard.id)) continue;
+      const running = this.multiRaft.selfId(shard.id);
+      const wanted = replicaIdOf(shard, this.options.selfId);
+      if (running === wanted) continue;
+      if (running !== undefined) {
+        this.options.logger.info({ shard: shard.id, replica_id: running, new_replica_id: wanted }, 'shard replica has a new replica id: it rejoins the group as a new member');
+        this.multiRaft.removeGroup(shard.id);
+      }
+      this.startGroup(shard, wanted);
+    }
   }
 
   // --- splits ------------------------------------------------------------------------------------------
@@ -243,7 +268,7 @@ export class ShardGroups {
       if (shard === undefined || this.multiRaft.hasGroup(groupId) || this.refused.has(groupId)) continue;
       // An empty log holds no vote worth keeping: nothing to resume.
       if (store.openRaftLog(groupId).lastIndex() === 0) continue;
-      this.startGroup(shard);
+      this.startGroup(shard, (store.getMeta(replicaIdMetaName(groupId)) as number | undefined) ?? this.nodeNumber);
     }
   }
 
@@ -339,23 +364,27 @@ export class ShardGroups {
     }
   }
 
-  private startGroup(shard: RoutingShard): void {
+  /** Starts this node's replica of `shard` as Raft member `replicaId`. */
+  private startGroup(shard: RoutingShard, replicaId: NodeId): void {
     const { store } = this.options;
     const data = store.openShard(shard.id);
     const log = store.openRaftLog(shard.id);
     const fresh = log.lastIndex() === 0;
     // Founding members bootstrap; a member added later starts empty and gets the leader's snapshot.
     const founding = fresh && shard.epoch === 1;
-    if (founding) log.bootstrap(shard.replicas.map(raftIdOf));
-    const replica = new ShardReplica(shard.id, data);
+    if (founding) log.bootstrap(shard.replicas.map((n) => replicaIdOf(shard, n)));
+    // A restart resumes an unlisted replica under this id, which the table no longer says (none recorded: the founding one).
+    const metaName = replicaIdMetaName(shard.id);
+    if ((store.getMeta(metaName) ?? this.nodeNumber) !== replicaId) void store.putMeta(metaName, replicaId);
+    const replica = this.replicas.get(shard.id) ?? new ShardReplica(shard.id, data);
     this.replicas.set(shard.id, replica);
-    this.multiRaft.addGroup(shard.id, log, replica);
+    this.multiRaft.addGroup(shard.id, log, replica, replicaId);
     // The pilot's choice of leader campaigns at once, so a new cluster serves without waiting a timeout;
     // so does the only voter of a group, which has nobody to wait for.
     const voters = this.multiRaft.confState(shard.id)?.voters ?? [];
-    const alone = voters.length === 1 && voters[0] === this.raftId;
+    const alone = voters.length === 1 && voters[0] === replicaId;
     if ((founding && shard.leader === this.options.selfId) || alone) this.multiRaft.campaign(shard.id);
-    this.options.logger.info({ shard: shard.id, founding, replicas: shard.replicas }, 'shard replica started');
+    this.options.logger.info({ shard: shard.id, founding, replica_id: replicaId, replicas: shard.replicas }, 'shard replica started');
   }
 
   private async stopGroup(shardId: string): Promise<void> {
@@ -386,8 +415,8 @@ export class ShardGroups {
   private reconcileMembership(shard: RoutingShard): void {
     const status = this.multiRaft.status(shard.id);
     if (status === undefined) return;
-    const transferTo = shard.transferTo === undefined ? undefined : raftIdOf(shard.transferTo);
-    const step = nextMembershipStep(status, shard.replicas.map(raftIdOf), this.raftId, transferTo);
+    const transferTo = shard.transferTo === undefined ? undefined : replicaIdOf(shard, shard.transferTo);
+    const step = nextMembershipStep(status, shard.replicas.map((n) => replicaIdOf(shard, n)), status.id, transferTo);
     if (step === undefined) return;
     if (step.kind === 'transferLeadership') this.multiRaft.transferLeadership(shard.id, step.to);
     else this.proposeChange(shard.id, step.kind, step.nodeId);
@@ -395,6 +424,11 @@ export class ShardGroups {
 
   private proposeChange(shardId: string, type: 'addLearner' | 'promoteLearner' | 'removeNode', nodeId: NodeId): void {
     const result = this.multiRaft.proposeConfChange(shardId, { type, nodeId, context: new Uint8Array(0) });
-    if (result.ok) this.options.logger.info({ shard: shardId, change: type, node: nodeIdOf(nodeId) }, 'membership change proposed');
+    if (result.ok) this.options.logger.info({ shard: shardId, change: type, node: nodeIdOf(nodeId), replica_id: nodeId }, 'membership change proposed');
   }
+}
+
+/** The node metadata that keeps the replica id this node last ran a shard's replica under. */
+function replicaIdMetaName(shardId: string): string {
+  return `replica_id.${shardId}`;
 }

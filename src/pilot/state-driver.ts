@@ -354,11 +354,11 @@ export class PilotStateDriver {
       transport.setPeers(new Map(others.map((p) => [p.id, { host: p.host, port: p.busPort }])));
       // Only pilot replicas speak on this bus, and every batch is checked before Raft sees it: a peer that
       // knows the secret can still be buggy.
-      const fromPilot = (from: string): NodeId | undefined => (isPilotId(from) ? pilotRaftIdOf(from) : undefined);
+      const pilotIds = { senderOf: (from: string): NodeId | undefined => (isPilotId(from) ? pilotRaftIdOf(from) : undefined), peerOf: (id: NodeId) => id };
       transport.on<readonly PeerMessage[]>('raft', (envelope) => {
         const from = pilotRaftIdOf(envelope.from);
         for (const message of envelope.payload) this.multiRaft.receive(from, message);
-      }, peerBatchCheck(this.selfRaftId, fromPilot));
+      }, peerBatchCheck(this.selfRaftId, pilotIds));
       transport.on('pilot', (envelope) => this.onPeerRequest(envelope.from, envelope.payload));
     }
     this.multiRaft.addGroup(PILOT_GROUP_ID, this.log, this.machine);

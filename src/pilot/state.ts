@@ -3,6 +3,7 @@
  * randomness, so the pilot's replicas (and a replay of the command log) reach the same state from the same
  * commands. Refusals are results, never throws; a throw here is a bug.
  */
+import { REPLICA_ID_STRIDE, replicaIdFor } from '../common/replica-ids.js';
 import { SLOT_COUNT } from '../common/slots.js';
 import { splitRollsForward } from '../common/split.js';
 import type { RoutingShard, RoutingTable } from '../common/routing.js';
@@ -56,6 +57,11 @@ export interface PilotState {
   readonly routingVersion: number;
   /** The number in the id of the next node to register. Ids are never reused. */
   readonly nextNodeNumber: number;
+  /**
+   * The generation of the next replica id (common/replica-ids.ts) given to a node added to a shard;
+   * never given twice. Absent in states from before replica ids: 1 (founding replicas have generation 0).
+   */
+  readonly nextReplicaGeneration?: number;
   /** The number in the id of the next shard to create. Ids are never reused. */
   readonly nextShardNumber: number;
   /** In registration order, which is id order. */
@@ -140,6 +146,8 @@ function registerNode(state: PilotState, command: RegisterNodeCommand): PilotTra
   if (!CLUSTER_ID_PATTERN.test(command.clusterId)) return reject(state, 'invalid-argument', 'cluster id must be 40 lowercase hex characters');
   const invalid = invalidProcess(command);
   if (invalid !== undefined) return reject(state, 'invalid-argument', invalid);
+  // A node's number is the remainder of its replica ids: it must stay below the stride.
+  if (state.nextNodeNumber >= REPLICA_ID_STRIDE) return reject(state, 'invalid-argument', `the cluster has registered its ${REPLICA_ID_STRIDE - 1} nodes, the most it can`);
   if (state.nodes.some((n) => n.clusterId === command.clusterId)) {
     return reject(state, 'cluster-id-taken', `cluster id ${command.clusterId} belongs to another node`);
   }
@@ -251,24 +259,30 @@ function changeShardReplicas(state: PilotState, command: ChangeShardReplicasComm
   if ('ok' in found) return { state, result: found };
   const { shard, index } = found;
   const replicas = shard.replicas;
-  let next: RoutingShard;
+  const result = { ok: true, shardId: shard.id } as const;
   if (command.action === 'add') {
     if (replicas.includes(command.nodeId)) return reject(state, 'already-replica', `${command.nodeId} is already a replica of ${shard.id}`);
     if (replicas.length >= SHARD_REPLICAS_MAX) return reject(state, 'too-many-replicas', `${shard.id} already has ${SHARD_REPLICAS_MAX} replicas, the most a shard may have`);
-    next = { ...shard, epoch: shard.epoch + 1, replicas: [...replicas, command.nodeId] };
-  } else {
-    if (!replicas.includes(command.nodeId)) return reject(state, 'not-a-replica', `${command.nodeId} is not a replica of ${shard.id}`);
-    if (replicas.length === 1) return reject(state, 'last-replica', `${command.nodeId} is the last replica of ${shard.id}`);
-    const { transferTo, ...rest } = shard;
-    // A transfer to a node that is leaving can never finish.
-    next = {
-      ...rest,
-      epoch: shard.epoch + 1,
-      replicas: replicas.filter((id) => id !== command.nodeId),
-      ...(transferTo === undefined || transferTo === command.nodeId ? {} : { transferTo }),
-    };
+    // A new Raft member every time: the node may have been a replica of the shard before, and nothing
+    // said to or by that earlier replica may count for this one.
+    const generation = state.nextReplicaGeneration ?? 1;
+    const replicaIds = { ...shard.replicaIds, [command.nodeId]: replicaIdFor(command.nodeId, generation) };
+    const next: RoutingShard = { ...shard, epoch: shard.epoch + 1, replicas: [...replicas, command.nodeId], replicaIds };
+    return { state: { ...withShard(state, index, next), nextReplicaGeneration: generation + 1 }, result };
   }
-  return { state: withShard(state, index, next), result: { ok: true, shardId: shard.id } };
+  if (!replicas.includes(command.nodeId)) return reject(state, 'not-a-replica', `${command.nodeId} is not a replica of ${shard.id}`);
+  if (replicas.length === 1) return reject(state, 'last-replica', `${command.nodeId} is the last replica of ${shard.id}`);
+  const { transferTo, replicaIds, ...rest } = shard;
+  const { [command.nodeId]: _removed, ...keptIds } = replicaIds ?? {};
+  // A transfer to a node that is leaving can never finish.
+  const next: RoutingShard = {
+    ...rest,
+    epoch: shard.epoch + 1,
+    replicas: replicas.filter((id) => id !== command.nodeId),
+    ...(Object.keys(keptIds).length === 0 ? {} : { replicaIds: keptIds }),
+    ...(transferTo === undefined || transferTo === command.nodeId ? {} : { transferTo }),
+  };
+  return { state: withShard(state, index, next), result };
 }
 
 function transferShardLeader(state: PilotState, command: TransferShardLeaderCommand): PilotTransition {

@@ -1,4 +1,5 @@
 /** The pilot's state and heartbeat knowledge as the HTTP API shows them. */
+import { replicaIdOf } from '../common/replica-ids.js';
 import type { RoutingShard } from '../common/routing.js';
 import type { SplitProgress } from '../common/split.js';
 import type { ClusterView, NodeView, PilotReplicationView, ShardView, SplitTaskView } from './api-schemas.js';
@@ -59,6 +60,7 @@ export function shardView(shard: RoutingShard, liveness: NodeLiveness, nowMs: nu
     leader: shard.leader,
     leader_term: shard.leaderTerm ?? 0,
     replicas: [...shard.replicas],
+    replica_ids: Object.fromEntries(shard.replicas.map((id) => [id, replicaIdOf(shard, id)])),
     followers: shard.replicas.filter((id) => id !== shard.leader),
     ...(shard.transferTo === undefined ? {} : { transfer_to: shard.transferTo }),
     keys: reported?.stats.keys ?? 0,

@@ -1,7 +1,8 @@
 /**
  * Moving a shard's replicas with real processes: the pilot's API changes the desired replicas, the shard's
  * Raft leader carries the change out (a new replica starts empty and receives a snapshot), and leadership
- * moves on request. Keys written before every step stay readable, and the replica that leaves drops its copy.
+ * moves on request. Keys written before every step stay readable, and the replica that leaves drops its copy;
+ * added back, it is a new Raft member under a new replica id.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,6 +31,8 @@ describe('replica membership', () => {
   const shard = async (id: string): Promise<ShardView> => (await api('GET', `/api/v1/shards/${id}`)).json as unknown as ShardView;
   /** Port of each node id, from the pilot. */
   const ports = new Map<string, number>();
+  /** The replica the first step moved off its node, and the keys it held. */
+  let moved: { readonly leaving: string; readonly keys: readonly string[] } | undefined;
 
   before(async () => {
     cluster = await TestCluster.start({ nodes: 4, shardsPerNode: 1, replicas: 3 });
@@ -85,5 +88,28 @@ describe('replica membership', () => {
     assert.deepEqual(values, keys.map((k) => `v-${k}`));
     assert.equal(await client.set(keys[0]!, 'after'), 'OK');
     assert.equal(await client.get(keys[0]!), 'after');
+    moved = { leaving, keys };
+  });
+
+  it('adds the removed replica back under a new replica id: a learner first, promoted once it holds every key', async () => {
+    assert.ok(moved !== undefined, 'the previous step moved a replica off a node');
+    const { leaving, keys } = moved;
+    const founding = Number(leaving.slice('node'.length));
+    const added = await api('POST', '/api/v1/shards/shard_0001/replicas', { action: 'add', node_id: leaving });
+    assert.equal(added.status, 202, JSON.stringify(added.json));
+    const replicaId = (added.json.replica_ids as Record<string, number>)[leaving]!;
+    assert.notEqual(replicaId, founding, 'not the Raft id it had before');
+    assert.equal(replicaId % 1_000_000, founding, 'an id of the same node');
+    await waitUntil(`${leaving} holds the shard's keys again`, async () => {
+      const replies = await respRequest('127.0.0.1', ports.get(leaving)!, [['READONLY'], ...keys.map((k) => ['GET', k])], 5000);
+      return keys.every((k, i) => replies[i + 1] === (i === 0 ? 'after' : `v-${k}`));
+    }, () => cluster.nodes.map((n) => n.log).join('\n'), 30_000);
+    // Only a caught-up voter is handed leadership: the learner under the new id was promoted.
+    const transfer = await api('POST', '/api/v1/shards/shard_0001/replicas', { action: 'transfer_leader', node_id: leaving });
+    assert.equal(transfer.status, 202, JSON.stringify(transfer.json));
+    await waitUntil(`${leaving} leads shard_0001 as replica ${replicaId}`, async () => (await shard('shard_0001')).leader === leaving, undefined, 30_000);
+    assert.equal(await client.set(keys[1]!, 'again'), 'OK');
+    const values = await Promise.all(keys.map((k) => client.get(k)));
+    assert.deepEqual(values, keys.map((k, i) => (i === 0 ? 'after' : i === 1 ? 'again' : `v-${k}`)));
   });
 });

@@ -25,7 +25,8 @@ import type { SplitParams, SplitReport, SplitReportResponse } from '../../src/co
 import type { PilotCommand } from '../../src/pilot/commands.js';
 import { isFinal, progressCommandFor, type SplitTask } from '../../src/pilot/split-tasks.js';
 import { applyPilotCommand, DEFAULT_KEYSPACE, routingTable, type PilotState, type PilotTransition } from '../../src/pilot/state.js';
-import { nodeIdOf, raftIdOf } from '../../src/node/peer-message.js';
+import { nodeIdOf } from '../../src/node/peer-message.js';
+import { replicaIdOf } from '../../src/common/replica-ids.js';
 import { NONE, type NodeId, type Role } from '../../src/raft/index.js';
 import type { StoredValue } from '../../src/storage/types.js';
 import { seededRandom } from '../support/seeded-random.js';
@@ -278,33 +279,30 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
 
   // --- the pilot ----------------------------------------------------------------------------------------
 
-  /** Adds a desired replica (the pilot's `add`): the shard's leader adds it as a learner, then promotes it. */
+  /**
+   * Adds a desired replica (the pilot's `add`, through its state machine, which gives the replica a new
+   * replica id): the shard's leader adds it as a learner, then promotes it.
+   */
   addReplica(shardId: string, name: string): boolean {
     const shard = this.shard(shardId);
-    if (shard === undefined || shard.replicas.includes(name) || shard.replicas.length >= 5) return false;
-    this.trace(`pilot: add ${name} to ${shardId}`);
-    this.replaceShard({ ...shard, epoch: shard.epoch + 1, replicas: [...shard.replicas, name] });
-    return true;
+    if (shard === undefined || shard.replicas.length >= 5) return false;
+    const { result } = this.applyPilot({ kind: 'change-shard-replicas', shardId, action: 'add', nodeId: name });
+    if (result.ok) this.trace(`pilot: add ${name} to ${shardId} as replica ${replicaIdOf(this.shard(shardId)!, name)}`);
+    return result.ok;
   }
 
   /** Removes a desired replica (the pilot's `remove`); a transfer to it is cancelled. */
   removeReplica(shardId: string, name: string): boolean {
-    const shard = this.shard(shardId);
-    if (shard === undefined || !shard.replicas.includes(name) || shard.replicas.length === 1) return false;
-    this.trace(`pilot: remove ${name} from ${shardId}`);
-    const { transferTo, ...rest } = shard;
-    const keep = transferTo === undefined || transferTo === name ? {} : { transferTo };
-    this.replaceShard({ ...rest, epoch: shard.epoch + 1, replicas: shard.replicas.filter((n) => n !== name), ...keep });
-    return true;
+    const { result } = this.applyPilot({ kind: 'change-shard-replicas', shardId, action: 'remove', nodeId: name });
+    if (result.ok) this.trace(`pilot: remove ${name} from ${shardId}`);
+    return result.ok;
   }
 
   /** Asks the shard's leader to hand leadership to `name` (a replica). */
   transferLeader(shardId: string, name: string): boolean {
-    const shard = this.shard(shardId);
-    if (shard === undefined || !shard.replicas.includes(name) || shard.leader === name) return false;
-    this.trace(`pilot: transfer ${shardId} to ${name}`);
-    this.replaceShard({ ...shard, transferTo: name });
-    return true;
+    const { result } = this.applyPilot({ kind: 'transfer-shard-leader', shardId, nodeId: name });
+    if (result.ok) this.trace(`pilot: transfer ${shardId} to ${name}`);
+    return result.ok;
   }
 
   /** Replaces a shard in the table; a change nodes act on reaches each after its own delay. */
@@ -395,7 +393,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
       for (const groupId of node.multiRaft.groupIds()) {
         // What the node's heartbeat carries: the leaderships its groups report right now.
         const status = node.multiRaft.status(groupId);
-        if (status?.role === 'leader') this.onLeaderChange(node, groupId, node.raftId, 'leader', status.term);
+        if (status?.role === 'leader') this.onLeaderChange(node, groupId, status.id, 'leader', status.term);
       }
     }
     this.publish();
@@ -506,7 +504,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
         continue;
       }
       const status = leader.multiRaft.status(shard.id)!;
-      const desired = shard.replicas.map(raftIdOf).sort((a, b) => a - b);
+      const desired = shard.replicas.map((n) => replicaIdOf(shard, n)).sort((a, b) => a - b);
       const { voters, learners } = status.confState;
       if (learners.length > 0 || voters.join() !== desired.join()) {
         problems.push(`${shard.id}: voters [${voters.join()}] learners [${learners.join()}], the pilot wants [${desired.join()}]`);
@@ -521,9 +519,10 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
         }
         const leadership = node.multiRaft.leadership(shard.id)!;
         const applied = node.multiRaft.appliedIndex(shard.id)!;
-        if (leadership.leaderId !== leader.raftId) problems.push(`${shard.id}: ${name} follows ${leadership.leaderId}, not ${leader.name}`);
+        if (leadership.leaderId !== status.id) problems.push(`${shard.id}: ${name} follows ${leadership.leaderId}, not ${leader.name}`);
+        if (node.multiRaft.selfId(shard.id) !== replicaIdOf(shard, name)) problems.push(`${shard.id}: ${name} runs replica ${node.multiRaft.selfId(shard.id)}, the pilot gave it ${replicaIdOf(shard, name)}`);
         if (applied !== status.commit) {
-          const progress = status.progress?.get(node.raftId);
+          const progress = status.progress?.get(node.multiRaft.selfId(shard.id)!);
           const seen = progress === undefined ? 'untracked' : `${progress.state}, match ${progress.match}, next ${progress.next}${progress.pendingSnapshot > 0 ? `, snapshot ${progress.pendingSnapshot}` : ''}`;
           problems.push(`${shard.id}: ${name} applied ${applied}, the leader committed ${status.commit} (leader's progress of it: ${seen})`);
         }

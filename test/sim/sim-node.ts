@@ -23,13 +23,14 @@
  * the disk's durable image is all that remains for the next incarnation.
  */
 import type { Logger } from '../../src/common/logger.js';
+import { nodeNumberOf, nodeNumberOfReplica, replicaIdOf } from '../../src/common/replica-ids.js';
 import { EMPTY_ROUTING_TABLE, type RoutingShard, type RoutingTable } from '../../src/common/routing.js';
 import type { SplitReport, SplitReportResponse } from '../../src/common/split.js';
 import { ClientConnection } from '../../src/node/client-connection.js';
 import { CommandDispatcher, type DispatchTarget } from '../../src/node/command-dispatcher.js';
 import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from '../../src/node/membership-step.js';
 import { MultiRaft, type GroupStateMachine } from '../../src/node/multi-raft.js';
-import { nodeIdOf, raftIdOf } from '../../src/node/peer-message.js';
+import { nodeIdOf } from '../../src/node/peer-message.js';
 import { peerBatchCheck } from '../../src/node/peer-message-check.js';
 import { RoutingView } from '../../src/node/routing-view.js';
 import { SplitBuffer } from '../../src/node/split-buffer.js';
@@ -120,6 +121,7 @@ const BUG_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError];
 
 /** One node incarnation; see the module comment. */
 export class SimNode {
+  /** The node's number: its peer id, and the Raft id of its founding replicas. */
   readonly raftId: NodeId;
   readonly disk: SimDisk;
   readonly multiRaft: MultiRaft;
@@ -165,7 +167,7 @@ export class SimNode {
     readonly incarnation: number,
   ) {
     const { config, scheduler } = env;
-    this.raftId = raftIdOf(name);
+    this.raftId = nodeNumberOf(name);
     this.random = seededRandom(mixSeed(env.seed, this.raftId, incarnation));
     this.disk = new SimDisk(scheduler, { fsyncDelayMs: () => 1 + Math.floor(this.random() * config.fsyncDelayMsMax) }, image);
     // As ShardGroups derives its Raft settings, with the seeded random instead of Math.random.
@@ -173,6 +175,7 @@ export class SimNode {
     this.multiRaft = new MultiRaft(
       {
         id: this.raftId,
+        peerOf: nodeNumberOfReplica,
         electionTicks,
         heartbeatTicks: 1,
         random: this.random,
@@ -218,10 +221,7 @@ export class SimNode {
     this.synced = true;
     this.view = table.shards;
     this.routingView = new RoutingView(table, this.name);
-    const view = table.shards;
-    for (const shard of view) {
-      if (shard.replicas.includes(this.name) && !this.multiRaft.hasGroup(shard.id)) this.startGroup(shard);
-    }
+    this.startHosted();
     if (first) this.resumeUnlisted();
     this.dropUnwanted();
     this.driveSplits();
@@ -292,7 +292,7 @@ export class SimNode {
     const messages = decodeFrameBody(frame.subarray(FRAME_HEADER_BYTES));
     // A real node's bus drops a batch that fails this check: the cluster must never refuse its own traffic.
     if (!peerBatchCheck(this.raftId)(messages, from)) return this.env.checker.fail(`${this.name}: a batch from ${from} fails the bus's check`);
-    const fromId = raftIdOf(from);
+    const fromId = nodeNumberOf(from);
     for (const message of messages) {
       if (message.t === 'snap-chunk' && this.multiRaft.hasGroup(message.g)) {
         this.env.counters.snapshotChunksReceived++;
@@ -421,26 +421,43 @@ export class SimNode {
       const shard = this.view.find((s) => s.id === groupId);
       if (shard === undefined || this.multiRaft.hasGroup(groupId)) continue;
       if (this.disk.openRaftLog(groupId).lastIndex() === 0) continue;
-      this.startGroup(shard);
+      this.startGroup(shard, (this.disk.getMeta(`replica_id.${groupId}`) as number | undefined) ?? this.raftId);
     }
   }
 
-  private startGroup(shard: RoutingShard): void {
+  /** As ShardGroups.startHosted: groups of shards listing this node, each under the replica id the table gives it. */
+  private startHosted(): void {
+    for (const shard of this.view) {
+      if (!shard.replicas.includes(this.name)) continue;
+      const running = this.multiRaft.selfId(shard.id);
+      const wanted = replicaIdOf(shard, this.name);
+      if (running === wanted) continue;
+      if (running !== undefined) {
+        this.env.trace(`${this.name} runs ${shard.id} on as replica ${wanted}, no longer ${running}`);
+        this.multiRaft.removeGroup(shard.id);
+      }
+      this.startGroup(shard, wanted);
+    }
+  }
+
+  private startGroup(shard: RoutingShard, replicaId: NodeId): void {
     const data = this.disk.openShard(shard.id);
     const log = this.disk.openRaftLog(shard.id);
     const fresh = log.lastIndex() === 0;
     // Founding members bootstrap; a member added later starts empty and gets the leader's snapshot.
     const founding = fresh && shard.epoch === 1;
-    if (founding) log.bootstrap(shard.replicas.map(raftIdOf));
-    const replica = new ShardReplica(shard.id, data);
+    if (founding) log.bootstrap(shard.replicas.map((n) => replicaIdOf(shard, n)));
+    const metaName = `replica_id.${shard.id}`;
+    if ((this.disk.getMeta(metaName) ?? this.raftId) !== replicaId) void this.disk.putMeta(metaName, replicaId);
+    const replica = this.replicas.get(shard.id) ?? new ShardReplica(shard.id, data);
     this.replicas.set(shard.id, replica);
     this.logs.set(shard.id, log);
-    this.multiRaft.addGroup(shard.id, log, new RecordingMachine(this, shard.id, replica, log));
+    this.multiRaft.addGroup(shard.id, log, new RecordingMachine(this, shard.id, replica, log), replicaId);
     const voters = this.multiRaft.confState(shard.id)?.voters ?? [];
-    const alone = voters.length === 1 && voters[0] === this.raftId;
+    const alone = voters.length === 1 && voters[0] === replicaId;
     if ((founding && shard.leader === this.name) || alone) this.multiRaft.campaign(shard.id);
     this.env.counters.groupsStarted++;
-    this.env.trace(`${this.name} starts ${shard.id} (${founding ? 'founding' : fresh ? 'empty' : `applied ${log.appliedIndex()}`})`);
+    this.env.trace(`${this.name} starts ${shard.id} as replica ${replicaId} (${founding ? 'founding' : fresh ? 'empty' : `applied ${log.appliedIndex()}`})`);
   }
 
   /** As ShardGroups.dropUnwanted, on virtual time. */
@@ -472,8 +489,8 @@ export class SimNode {
   private reconcileMembership(shard: RoutingShard): void {
     const status = this.multiRaft.status(shard.id);
     if (status === undefined) return;
-    const transferTo = shard.transferTo === undefined ? undefined : raftIdOf(shard.transferTo);
-    const step = nextMembershipStep(status, shard.replicas.map(raftIdOf), this.raftId, transferTo);
+    const transferTo = shard.transferTo === undefined ? undefined : replicaIdOf(shard, shard.transferTo);
+    const step = nextMembershipStep(status, shard.replicas.map((n) => replicaIdOf(shard, n)), status.id, transferTo);
     if (step === undefined) return;
     if (step.kind === 'transferLeadership') {
       if (this.multiRaft.transferLeadership(shard.id, step.to)) this.env.counters.transfersRequested++;
@@ -483,7 +500,7 @@ export class SimNode {
     const result = this.multiRaft.proposeConfChange(shard.id, { type: step.kind, nodeId: step.nodeId, context: new Uint8Array(0) });
     if (!result.ok) return;
     this.env.counters.membershipChangesProposed++;
-    this.env.trace(`${this.name} proposes ${step.kind} ${nodeIdOf(step.nodeId)} in ${shard.id}`);
+    this.env.trace(`${this.name} proposes ${step.kind} ${nodeIdOf(step.nodeId)} (replica ${step.nodeId}) in ${shard.id}`);
   }
 
   /** Called by a group's state machine after a snapshot restore. */

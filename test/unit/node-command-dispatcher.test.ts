@@ -8,7 +8,7 @@ import { ClientConnection } from '../../src/node/client-connection.js';
 import { CommandDispatcher, type CommandObserver, type DispatchTarget } from '../../src/node/command-dispatcher.js';
 import type { ForwardOutcome, ForwardReason } from '../../src/node/forward-decision.js';
 import { RaftRequestError } from '../../src/node/multi-raft.js';
-import { raftIdOf } from '../../src/node/peer-message.js';
+import { nodeNumberOf } from '../../src/common/replica-ids.js';
 import { RoutingView } from '../../src/node/routing-view.js';
 import { error, NULL, OK, type Reply } from '../../src/resp/reply.js';
 import type { ShardReplica } from '../../src/shard/shard-replica.js';
@@ -168,7 +168,7 @@ describe('CommandDispatcher forwarding', () => {
   });
 
   it('routes a write its own leader refused during a leadership transfer again once the new leader is known', async () => {
-    const { dispatcher, forwards, settled } = forwardingNode({ leader: 'node2', writeError: () => new RaftRequestError('notLeader', raftIdOf('node2')) });
+    const { dispatcher, forwards, settled } = forwardingNode({ leader: 'node2', writeError: () => new RaftRequestError('notLeader', nodeNumberOf('node2')) });
     assert.deepEqual(await dispatcher.dispatch(connection(), SET), OK);
     assert.deepEqual(settled, ['shard_0001']);
     // Routed again: node3 leads, the view just changed, so the lone write is forwarded rather than redirected.
@@ -177,7 +177,7 @@ describe('CommandDispatcher forwarding', () => {
 
   it('waits for the leader once only: a second refusal is answered TRYAGAIN, never MOVED to this node', async () => {
     // The wait ends without a new leader (the transfer timed out): the retry is refused again.
-    const { dispatcher, settled } = forwardingNode({ leader: 'node2', leaderAfterWait: 'node2', writeError: () => new RaftRequestError('notLeader', raftIdOf('node2')) });
+    const { dispatcher, settled } = forwardingNode({ leader: 'node2', leaderAfterWait: 'node2', writeError: () => new RaftRequestError('notLeader', nodeNumberOf('node2')) });
     const reply = await dispatcher.dispatch(connection(), SET);
     assert.equal(settled.length, 1);
     assert.ok(reply.kind === 'error' && reply.message.startsWith('TRYAGAIN'), JSON.stringify(reply));

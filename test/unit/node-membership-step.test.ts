@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { REPLICA_ID_STRIDE } from '../../src/common/replica-ids.js';
 import { nextMembershipStep, shouldDropReplica, type MembershipStep } from '../../src/node/membership-step.js';
 import type { NodeId, ProgressStatus, Status } from '../../src/raft/index.js';
 
@@ -52,6 +53,24 @@ describe('nextMembershipStep', () => {
       desired: [1, 2, 3, 4],
       transferTo: 3,
       expected: { kind: 'transferLeadership', to: 3 },
+    },
+    {
+      name: 'a replica given a new id (removed and added again) leaves under its old id before it comes back under the new one',
+      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }, { id: 3, match: 50 }]),
+      desired: [1, 2, 3 + REPLICA_ID_STRIDE],
+      expected: { kind: 'removeNode', nodeId: 3 },
+    },
+    {
+      name: 'an old id that was a learner goes first too',
+      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }, { id: 3, match: 40, learner: true }]),
+      desired: [1, 2, 3 + REPLICA_ID_STRIDE],
+      expected: { kind: 'removeNode', nodeId: 3 },
+    },
+    {
+      name: 'the new id of a replica is then added as a learner',
+      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }]),
+      desired: [1, 2, 3 + REPLICA_ID_STRIDE],
+      expected: { kind: 'addLearner', nodeId: 3 + REPLICA_ID_STRIDE },
     },
     {
       name: 'a missing replica is added as a learner',

@@ -7,6 +7,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { nodeNumberOfReplica, REPLICA_ID_STRIDE } from '../../src/common/replica-ids.js';
+import { nextMembershipStep } from '../../src/node/membership-step.js';
 import { MultiRaft, type GroupStateMachine } from '../../src/node/multi-raft.js';
 import type { PeerMessage } from '../../src/node/peer-message.js';
 import type { Entry, NodeId } from '../../src/raft/index.js';
@@ -42,7 +44,7 @@ async function voters(ids: readonly NodeId[], random: (id: NodeId) => number = (
     const disk = new SimDisk(scheduler, { fsyncDelayMs: 1 });
     disks.set(id, disk);
     const multiRaft = new MultiRaft(
-      { id, electionTicks: 10, heartbeatTicks: 1, random: () => random(id), requestTimeoutTicks: 1000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
+      { id, peerOf: nodeNumberOfReplica, electionTicks: 10, heartbeatTicks: 1, random: () => random(id), requestTimeoutTicks: 1000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
       {
         send: (to: NodeId, messages: readonly PeerMessage[]) => {
           if (cutOff.has(id) || cutOff.has(to)) return;
@@ -153,5 +155,49 @@ describe('MultiRaft: a member added again after dropping its copy', () => {
     const leader = leaderAmong([2, 3, 4]);
     assert.notEqual(leader, undefined, 'nodes 2, 3 and 4 elect a leader');
     assert.equal(node(leader!).appliedIndex(GROUP)! > lastCommitted, true);
+  });
+});
+
+describe('MultiRaft: a replica added again under a new replica id', () => {
+  it('is a new member: nothing its earlier incarnation said or was told counts for it, and it starts as a learner', async () => {
+    const { scheduler, cutOff, node, disk } = await threeVoters();
+    const context = new Uint8Array(0);
+    await Promise.all([node(1).propose(GROUP, new Uint8Array([1])), node(1).propose(GROUP, new Uint8Array([2])), scheduler.runUntil(scheduler.now() + 100)]);
+    const term = node(1).leadership(GROUP)!.term;
+    const acked = node(1).appliedIndex(GROUP)!;
+    // What replica 3 says and is told before it leaves, still in flight when it comes back.
+    const oldAck: PeerMessage = { t: 'raft', g: GROUP, m: { type: 'MsgAppResp', from: 3, to: 1, term, index: acked, reject: false, rejectHint: 0, logTerm: term } };
+    const oldHeartbeat: PeerMessage = { t: 'raft', g: GROUP, m: { type: 'MsgHeartbeat', from: 1, to: 3, term, commit: acked, context: null } };
+
+    assert.deepEqual(node(1).proposeConfChange(GROUP, { type: 'removeNode', nodeId: 3, context }), { ok: true });
+    await scheduler.runUntil(scheduler.now() + 200);
+    assert.deepEqual(node(1).confState(GROUP)?.voters, [1, 2]);
+    node(3).removeGroup(GROUP);
+    const dropped = disk(3).dropShard(GROUP);
+    await scheduler.runUntil(scheduler.now() + 10);
+    await dropped;
+    const reborn = 3 + REPLICA_ID_STRIDE;
+    node(3).addGroup(GROUP, disk(3).openRaftLog(GROUP), new NoData(), reborn);
+    assert.equal(node(3).selfId(GROUP), reborn);
+
+    cutOff.add(3);
+    assert.deepEqual(node(1).proposeConfChange(GROUP, { type: 'addLearner', nodeId: reborn, context }), { ok: true });
+    await scheduler.runUntil(scheduler.now() + 200);
+    assert.deepEqual(node(1).confState(GROUP), { voters: [1, 2], learners: [reborn] });
+    node(1).receive(3, oldAck);
+    node(3).receive(1, oldHeartbeat);
+    await scheduler.runUntil(scheduler.now() + 50);
+    const status = node(1).status(GROUP)!;
+    assert.equal(status.progress?.get(reborn)?.match, 0, 'the old acknowledgement is not the new replica\'s');
+    assert.equal(nextMembershipStep(status, [1, 2, reborn], 1, undefined), undefined, 'an empty learner is not promoted');
+    assert.deepEqual(node(3).leadership(GROUP), { leaderId: 0, role: 'follower', term: 0 }, 'the new replica steps nothing addressed to the old one');
+    // Nor does it take the old one's heartbeat for a leader speaking to it: cut off, it has heard none since it started.
+    assert.equal(node(3).ticksSinceLeaderContact(GROUP)! >= 20, true, `the new replica heard from a leader ${node(3).ticksSinceLeaderContact(GROUP)} ticks ago`);
+
+    cutOff.delete(3);
+    await scheduler.runUntil(scheduler.now() + 500);
+    assert.equal(node(3).ownMembership(GROUP), 'learner');
+    assert.equal(node(3).appliedIndex(GROUP)! >= acked, true, 'it got the log from the leader');
+    assert.deepEqual(nextMembershipStep(node(1).status(GROUP)!, [1, 2, reborn], 1, undefined), { kind: 'promoteLearner', nodeId: reborn });
   });
 });

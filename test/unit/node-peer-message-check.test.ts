@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { REPLICA_ID_STRIDE } from '../../src/common/replica-ids.js';
 import { peerBatchCheck } from '../../src/node/peer-message-check.js';
 import type { PeerMessage } from '../../src/node/peer-message.js';
 import { isSplitRequest, isTargetAnswer } from '../../src/node/split-wire-check.js';
@@ -36,8 +37,8 @@ const RAFT: Message[] = [
 ];
 
 const DRIVER: PeerMessage[] = [
-  { t: 'snap-req', g: 's1', snap: 3, cursor: null },
-  { t: 'snap-req', g: 's1', snap: 3, cursor: bytes(4) },
+  { t: 'snap-req', g: 's1', r: 2, snap: 3, cursor: null },
+  { t: 'snap-req', g: 's1', r: 2 + 3 * REPLICA_ID_STRIDE, snap: 3, cursor: bytes(4) },
   { t: 'snap-chunk', g: 's1', snap: 3, cursor: null, chunk: { entries: [bytes(1), bytes(2)], next: bytes(5), meta: null, clockMs: 1_700_000_000_000 } },
   { t: 'snap-chunk', g: 's1', snap: 3, cursor: bytes(5), chunk: { entries: [], next: null } },
   { t: 'not-member', g: 's1', index: 40 },
@@ -75,6 +76,10 @@ describe('peer batch check', () => {
     ['sender 0', raft({ ...heartbeat, from: 0 })],
     ['a sender other than the frame\'s', raft({ ...heartbeat, from: 3 })],
     ['a receiver other than this node', raft({ ...heartbeat, to: 3 })],
+    ['a sender replica of another node', raft({ ...heartbeat, from: 3 + REPLICA_ID_STRIDE })],
+    ['a receiver replica of another node', raft({ ...heartbeat, to: 3 + 2 * REPLICA_ID_STRIDE })],
+    ['a snapshot request for a replica of another node', { t: 'snap-req', g: 's1', r: 3, snap: 1, cursor: null }],
+    ['a snapshot request naming no replica', { t: 'snap-req', g: 's1', snap: 1, cursor: null }],
     ['a numeric heartbeat context', raft({ ...heartbeat, context: 5 })],
     ['a missing reject flag', raft({ ...RAFT[2]!, reject: undefined })],
     ['entries that are not an array', raft({ ...app, entries: { length: 1 } })],
@@ -108,8 +113,12 @@ describe('peer batch check', () => {
     });
   }
 
+  it('accepts Raft messages between replica ids of the sending and the receiving node', () => {
+    assert.ok(accepts([raft({ ...heartbeat, from: 2 + 4 * REPLICA_ID_STRIDE, to: 1 + 7 * REPLICA_ID_STRIDE })]));
+  });
+
   it('maps senders as told (pilot replicas are not nodeN)', () => {
-    const pilotCheck = peerBatchCheck(1, (from) => (from === 'pilot2' ? 2 : undefined));
+    const pilotCheck = peerBatchCheck(1, { senderOf: (from) => (from === 'pilot2' ? 2 : undefined), peerOf: (id) => id });
     const batch = wire([{ t: 'raft', g: 'pilot', m: RAFT[7] }]);
     assert.ok(pilotCheck(batch, 'pilot2'));
     assert.equal(pilotCheck(batch, 'node2'), false);

@@ -583,6 +583,8 @@ test('POST /shards/{id}/replicas: add, remove and transfer_leader answer 202 wit
     { pending: addedShard.pending, epoch: addedShard.epoch, leader: addedShard.leader, replicas: addedShard.replicas, followers: addedShard.followers, slots: addedShard.slots },
     { pending: true, epoch: 2, leader: 'node1', replicas: ['node1', 'node2', 'node3'], followers: ['node2', 'node3'], slots: '0-4095' },
   );
+  // Founding replicas are Raft members under their node's number; an added one under a new replica id.
+  assert.deepEqual(addedShard.replica_ids, { node1: 1, node2: 2, node3: 1_000_003 });
   const { pending: _pending, ...view } = added.json;
   assert.deepEqual((await p.call('GET', '/api/v1/shards/shard_0001')).json, view, 'the same shape GET answers');
   assert.equal(await routingVersion(p), 6);

@@ -1,7 +1,9 @@
 import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { nodeNumberOfReplica, REPLICA_ID_STRIDE, replicaIdOf } from '../../src/common/replica-ids.js';
 import type { RoutingShard } from '../../src/common/routing.js';
 import { SLOT_COUNT } from '../../src/common/slots.js';
+import { SPLIT_PARAMS_DEFAULT } from '../../src/common/split.js';
 import type { PilotCommand, PilotRejectionReason, RegisterNodeCommand } from '../../src/pilot/commands.js';
 import { applyPilotCommand, DEFAULT_KEYSPACE, INITIAL_PILOT_STATE, routingTable, type PilotState } from '../../src/pilot/state.js';
 
@@ -301,7 +303,7 @@ describe('change-shard-replicas', () => {
     const before = replicated(4, 2);
     const { state, result } = applyPilotCommand(before, change('add', 'shard_0001', 'node4', 1));
     assert.deepEqual(result, { ok: true, shardId: 'shard_0001' });
-    assert.deepEqual(shard(state, 'shard_0001'), { ...shard(before, 'shard_0001'), epoch: 2, replicas: ['node1', 'node2', 'node4'] });
+    assert.deepEqual(shard(state, 'shard_0001'), { ...shard(before, 'shard_0001'), epoch: 2, replicas: ['node1', 'node2', 'node4'], replicaIds: { node4: 4 + REPLICA_ID_STRIDE } });
     assert.equal(state.routingVersion, before.routingVersion + 1);
     assert.deepEqual(
       state.shards.filter((s) => s.id !== 'shard_0001'),
@@ -398,5 +400,38 @@ test('replica changes, transfers and leader reports replay to the same state', (
   ];
   const state = applyAll(commands);
   assert.deepEqual(applyAll(commands), state);
-  assert.deepEqual(shard(state, 'shard_0001'), { id: 'shard_0001', keyspace: DEFAULT_KEYSPACE, start: 0, end: 4096, epoch: 3, leader: 'node4', leaderTerm: 2, replicas: ['node2', 'node3', 'node4'] });
+  assert.deepEqual(shard(state, 'shard_0001'), { id: 'shard_0001', keyspace: DEFAULT_KEYSPACE, start: 0, end: 4096, epoch: 3, leader: 'node4', leaderTerm: 2, replicas: ['node2', 'node3', 'node4'], replicaIds: { node4: 4 + REPLICA_ID_STRIDE } });
+});
+
+describe('replica ids', () => {
+  const idsOf = (state: PilotState, shardId: string): number[] => shard(state, shardId).replicas.map((n) => replicaIdOf(shard(state, shardId), n));
+
+  it('founding replicas, presplit or a split target, are Raft members under their node numbers', () => {
+    const state = applyAll([{ kind: 'create-split', sourceShard: 'shard_0001', targetNodes: ['node2', 'node3'], params: SPLIT_PARAMS_DEFAULT, maxSplits: 4, maxSplitsPerNode: 4, atMs: 1 }], replicated());
+    for (const s of state.shards) {
+      assert.equal(s.replicaIds, undefined, `${s.id} records no replica id`);
+      assert.deepEqual(idsOf(state, s.id), s.replicas.map((n) => Number(n.slice('node'.length))));
+    }
+  });
+
+  it('a node added to a shard again is a new member: an id never given before, of the same node', () => {
+    let state = replicated(4, 3);
+    const given = new Set(idsOf(state, 'shard_0001'));
+    assert.deepEqual([...given], [1, 2, 3]);
+    for (let round = 1; round <= 3; round++) {
+      state = applyAll([change('remove', 'shard_0001', 'node3'), change('add', 'shard_0001', 'node3')], state);
+      const id = replicaIdOf(shard(state, 'shard_0001'), 'node3');
+      assert.equal(given.has(id), false, `round ${round}: id ${id} was given before`);
+      assert.equal(nodeNumberOfReplica(id), 3);
+      given.add(id);
+      assert.deepEqual(routingTable(state).shards.find((s) => s.id === 'shard_0001')!.replicaIds, { node3: id }, 'the routing table carries it');
+    }
+    // Another shard's new replica takes the next generation too: one counter for the whole cluster.
+    state = applyAll([change('add', 'shard_0002', 'node1')], state);
+    const other = replicaIdOf(shard(state, 'shard_0002'), 'node1');
+    assert.equal(Math.floor(other / REPLICA_ID_STRIDE), 4);
+    // Removed, a replica's id leaves the table with it.
+    state = applyAll([change('remove', 'shard_0001', 'node3')], state);
+    assert.equal(shard(state, 'shard_0001').replicaIds, undefined);
+  });
 });

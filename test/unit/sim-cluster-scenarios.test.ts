@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { nodeNumberOfReplica, replicaIdOf } from '../../src/common/replica-ids.js';
 import { ClusterSim, calmClusterOptions } from '../sim/cluster-sim.js';
 import type { ServeOutcome, SimNode } from '../sim/sim-node.js';
 
@@ -116,9 +117,10 @@ test('a learner is added, caught up and promoted, then the leader is removed: it
   const conf = () => sim.leaderOf(SHARD)?.multiRaft.confState(SHARD);
 
   assert.ok(sim.addReplica(SHARD, 'node4'));
-  assert.ok(await sim.runUntil(() => conf()?.learners.includes(4) === true, 3_000, 5), 'node4 joins as a learner');
-  assert.ok(!conf()!.voters.includes(4), 'a learner does not vote yet');
-  assert.ok(await sim.runUntil(() => conf()?.voters.includes(4) === true, 3_000, 5), 'the caught-up learner is promoted');
+  const added = replicaIdOf(sim.shard(SHARD)!, 'node4');
+  assert.ok(await sim.runUntil(() => conf()?.learners.includes(added) === true, 3_000, 5), 'node4 joins as a learner');
+  assert.ok(!conf()!.voters.includes(added), 'a learner does not vote yet');
+  assert.ok(await sim.runUntil(() => conf()?.voters.includes(added) === true, 3_000, 5), 'the caught-up learner is promoted');
   assert.ok(sim.liveNode('node4')!.restores.length > 0, 'node4 started from the leader\'s snapshot');
 
   assert.ok(sim.removeReplica(SHARD, old.name));
@@ -132,8 +134,37 @@ test('a learner is added, caught up and promoted, then the leader is removed: it
   assert.notEqual(sim.leaderOf(SHARD)!.name, old.name, 'the leader handed over before it was removed');
   assert.ok(await sim.runUntil(() => !sim.liveNode(old.name)!.multiRaft.hasGroup(SHARD), 5_000), `${old.name} drops its replica`);
   await sim.settleAndCheck(10_000);
-  assert.deepEqual([...conf()!.voters], [1, 2, 3, 4].filter((id) => id !== old.raftId));
+  assert.deepEqual([...conf()!.voters], [1, 2, 3, added].filter((id) => id !== old.raftId));
 });
+
+for (const { when, waitForDrop } of [
+  { when: 'once it dropped its copy', waitForDrop: true },
+  { when: 'before it dropped its copy', waitForDrop: false },
+]) {
+  test(`a replica moved off a node and back ${when} rejoins under a new replica id, as a learner, and every write is there`, async () => {
+    const sim = new ClusterSim(calmClusterOptions(15, 3, [['node1', 'node2', 'node3']], { clients: 4 }));
+    await startedCluster(sim);
+    sim.startClients();
+    await sim.runFor(300);
+    const conf = () => sim.leaderOf(SHARD)?.multiRaft.confState(SHARD);
+    const moved = sim.leaderOf(SHARD)!.name === 'node3' ? 'node2' : 'node3';
+    const oldId = replicaIdOf(sim.shard(SHARD)!, moved);
+
+    assert.ok(sim.removeReplica(SHARD, moved));
+    if (waitForDrop) assert.ok(await sim.runUntil(() => !sim.liveNode(moved)!.multiRaft.hasGroup(SHARD), 5_000), `${moved} drops its replica`);
+    assert.ok(sim.addReplica(SHARD, moved));
+    const newId = replicaIdOf(sim.shard(SHARD)!, moved);
+    assert.notEqual(newId, oldId);
+    assert.equal(nodeNumberOfReplica(newId), nodeNumberOfReplica(oldId));
+    assert.ok(await sim.runUntil(() => conf()?.learners.includes(newId) === true, 3_000, 5), `${moved} rejoins as a learner under ${newId}`);
+    assert.ok(!conf()!.voters.includes(oldId) && !conf()!.learners.includes(oldId), `${oldId} left before ${newId} came`);
+    assert.ok(await sim.runUntil(() => conf()?.voters.includes(newId) === true, 3_000, 5), 'the caught-up learner is promoted');
+    assert.equal(sim.liveNode(moved)!.multiRaft.selfId(SHARD), newId);
+    // settleAndCheck: every replica runs its id, the group is the pilot's, no acknowledged write is lost.
+    await sim.settleAndCheck(10_000);
+    assert.deepEqual([...conf()!.voters].sort((a, b) => a - b), [1, 2, 3].filter((id) => id !== oldId).concat(newId));
+  });
+}
 
 test('a group of one member commits on its own append: a crash before the fsync takes writes back, and no read saw them', async () => {
   const calm = calmClusterOptions(1, 2, [['node1']], { clients: 4 });

@@ -83,7 +83,7 @@ describe('bus: payloads that fail their check are dropped, counted, and the link
     ['an entry without data', [{ t: 'raft', g: 's1', m: { type: 'MsgApp', from: 2, to: 1, term: 3, index: 4, logTerm: 3, commit: 4, entries: [{ term: 3, index: 5, type: 'normal' }] } }]],
     ['a snapshot with overlapping voters and learners', [{ t: 'raft', g: 's1', m: { type: 'MsgSnap', from: 2, to: 1, term: 3, snapshot: { metadata: { index: 9, term: 3, confState: { voters: [1, 2], learners: [2] } }, data: new Uint8Array(0) } } }]],
     ['a snapshot chunk with a numeric cursor', [{ t: 'snap-chunk', g: 's1', snap: 1, cursor: 7, chunk: { entries: [], next: null } }]],
-    ['a snapshot request with a negative id', [{ t: 'snap-req', g: 's1', snap: -1, cursor: null }]],
+    ['a snapshot request with a negative id', [{ t: 'snap-req', g: 's1', r: 2, snap: -1, cursor: null }]],
   ];
   for (const [what, payload] of bad) {
     it(`drops ${what}`, async () => {
