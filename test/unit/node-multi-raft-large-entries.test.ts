@@ -4,27 +4,17 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BATCHED_MESSAGE_BYTES_MAX, MultiRaft, type GroupStateMachine } from '../../src/node/multi-raft.js';
+import { BATCHED_MESSAGE_BYTES_MAX, MultiRaft } from '../../src/node/multi-raft.js';
 import type { PeerMessage } from '../../src/node/peer-message.js';
-import type { Entry, NodeId } from '../../src/raft/index.js';
-import type { ShardSnapshotReader } from '../../src/storage/types.js';
+import type { NodeId } from '../../src/raft/index.js';
 import { SimDisk } from '../sim/crashable-storage.js';
 import { Scheduler } from '../sim/scheduler.js';
+import { NoData } from '../support/no-data.js';
 
 const GROUPS = ['shard_0001', 'shard_0002'] as const;
 const TICK_MS = 10;
 const ELECTION_TICKS = 10;
 const DELIVERY_MS = 2;
-
-class NoData implements GroupStateMachine {
-  apply(entry: Entry): unknown {
-    return entry.index;
-  }
-  openSnapshot(): ShardSnapshotReader {
-    return { chunk: () => ({ entries: [], next: null }), close: () => undefined };
-  }
-  restore(): void {}
-}
 
 /** Three voters of every group in GROUPS, node 1 leading them all. */
 async function cluster() {

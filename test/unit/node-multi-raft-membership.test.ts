@@ -9,27 +9,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { nodeNumberOfReplica, REPLICA_ID_STRIDE } from '../../src/common/replica-ids.js';
 import { nextMembershipStep } from '../../src/node/membership-step.js';
-import { MultiRaft, type GroupStateMachine } from '../../src/node/multi-raft.js';
+import { MultiRaft } from '../../src/node/multi-raft.js';
 import type { PeerMessage } from '../../src/node/peer-message.js';
-import type { Entry, NodeId } from '../../src/raft/index.js';
-import type { ShardSnapshotReader } from '../../src/storage/types.js';
+import type { NodeId } from '../../src/raft/index.js';
 import { SimDisk } from '../sim/crashable-storage.js';
 import { Scheduler } from '../sim/scheduler.js';
+import { NoData } from '../support/no-data.js';
 
 const GROUP = 'shard_0001';
 const TICK_MS = 10;
 const DELIVERY_MS = 2;
-
-/** A state machine of no data: a snapshot (which a member added again needs) carries nothing. */
-class NoData implements GroupStateMachine {
-  apply(entry: Entry): unknown {
-    return entry.index;
-  }
-  openSnapshot(): ShardSnapshotReader {
-    return { chunk: () => ({ entries: [], next: null }), close: () => undefined };
-  }
-  restore(): void {}
-}
 
 /**
  * Voters `ids` on their own disks, node 1 leading; `cutOff` nodes neither send nor receive. `random`
