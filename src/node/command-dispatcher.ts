@@ -155,14 +155,20 @@ export class CommandDispatcher {
     // A split's target takes its slots over before the routing table says so: its own log decides.
     const shardId = (view.splitTargets.length > 0 ? this.node.splitTargetOwning(slot) : undefined) ?? routed.id;
     const replica = this.node.replica(shardId);
-    // Every redirect below is answered, or the command forwarded to the node it names.
-    const redirected = (reply: Reply, held = false): Reply | Promise<Reply> => this.forwardIfMoved(request, argv, isWrite, reply, held);
     // No leader to send it to, as this node's replica sees it (an election, a transfer away from here),
     // and the command never entered the log: route it again once the leadership settles, rather than
     // have the client retry a TRYAGAIN, which fails a pipeline.
-    const afterLeadershipChange = (shard: string): Promise<Reply> =>
-      this.node.leaderSettled(shard).then(() => this.dispatchKeyCommand({ ...request, leaderAwaited: true }, spec, argv));
+    const routeAgain = (): Reply | Promise<Reply> => this.dispatchKeyCommand({ ...request, leaderAwaited: true }, spec, argv);
+    const afterLeadershipChange = (shard: string): Promise<Reply> => this.node.leaderSettled(shard).then(routeAgain);
     const mayAwaitLeader = request.leaderAwaited !== true;
+    // The node a forward was for could not be reached (killed, its link down) and the command never left
+    // here: a redirect would send the client to a node that is gone. Route it again once this node's view
+    // names another leader (at once if it already does).
+    const unreachable = (node: string): Reply | Promise<Reply> =>
+      this.node.routing().shardOfSlot(slot)?.leader !== node ? routeAgain() : afterLeadershipChange(shardId);
+    // Every redirect below is answered, or the command forwarded to the node it names.
+    const redirected = (reply: Reply, held = false): Reply | Promise<Reply> =>
+      this.forwardIfMoved(request, argv, isWrite, reply, held, mayAwaitLeader ? unreachable : undefined);
     // After READONLY a follower answers reads itself, possibly a little behind, as a Redis replica does;
     // but only a replica the table lists (one moved off this node hears no writes, yet runs on until it
     // learns of its removal), and not for a slot its own log gave away, whose keys it no longer holds.
@@ -208,16 +214,26 @@ export class CommandDispatcher {
 
   /**
    * `reply` when it is no `-MOVED` or forward-decision.ts says to answer it; else the reply of the node
-   * it names, which runs the command as a client's (or `reply` again when the forward could not be made).
+   * it names, which runs the command as a client's. When the forward could not be made: `unsent`'s answer
+   * if given, else `reply` again.
    */
-  private forwardIfMoved(request: KeyRequest, argv: readonly Buffer[], isWrite: boolean, reply: Reply, held: boolean): Reply | Promise<Reply> {
+  private forwardIfMoved(
+    request: KeyRequest,
+    argv: readonly Buffer[],
+    isWrite: boolean,
+    reply: Reply,
+    held: boolean,
+    unsent: ((node: string) => Reply | Promise<Reply>) | undefined,
+  ): Reply | Promise<Reply> {
     if (reply.kind !== 'error' || !reply.message.startsWith('MOVED ')) return reply;
     const reason = forwardReason({ forwarded: request.forwarded, pipelined: request.pipelined, held, sinceRoutingChangeMs: this.clock.now() - this.node.routingChangedAtMs() });
     if (reason === undefined || forwardableBytes(argv) === undefined) return reply;
     const node = this.node.routing().nodeAt(reply.message.slice(reply.message.lastIndexOf(' ') + 1));
     if (node === undefined) return reply;
     this.observer?.onForward(reason);
-    return this.node.forward(node, argv, request.protocol).then((outcome) => forwardAnswer(outcome, reply, isWrite, UNCONFIRMED));
+    return this.node.forward(node, argv, request.protocol).then((outcome) =>
+      outcome.kind === 'not-sent' && unsent !== undefined ? unsent(node) : forwardAnswer(outcome, reply, isWrite, UNCONFIRMED),
+    );
   }
 
   /** Where a client goes for a slot whose leader is elsewhere, or when to come back while none is known. */

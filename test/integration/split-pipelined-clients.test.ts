@@ -7,7 +7,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions } from 'ioredis';
 import type { RoutingTable } from '../../src/common/routing.js';
 import { keyHashSlot } from '../../src/common/slots.js';
 import { TestCluster, waitUntil } from '../support/cluster.js';
@@ -18,8 +18,9 @@ import { clusterSlots, keysInSlots, keysPerRange, Writers } from '../support/wri
 const PIPELINE_KEYS = 24;
 
 /**
- * Writes batches of keys as explicit pipelines, one per node as the client's slot map groups them (a
- * cluster pipeline must stay on one node). Tracks per key the last value acknowledged and attempted.
+ * Writes batches of keys as explicit pipelines: through a cluster client, one per node as its slot map
+ * groups them (a cluster pipeline must stay on one node); through a client of one node, all to that node.
+ * Tracks per key the last value acknowledged and attempted.
  */
 class PipelineWriter {
   readonly acked = new Map<string, number>();
@@ -31,7 +32,7 @@ class PipelineWriter {
   private readonly done: Promise<void>;
 
   constructor(
-    private readonly client: Cluster,
+    private readonly client: Cluster | Redis,
     private readonly keys: readonly string[],
   ) {
     this.done = this.loop();
@@ -42,7 +43,7 @@ class PipelineWriter {
       const batch = Array.from({ length: PIPELINE_KEYS }, (_, i) => this.keys[(round * PIPELINE_KEYS + i) % this.keys.length]!);
       const byNode = new Map<string, string[]>();
       // ioredis checks a pipeline's slots against its own groups of nodes (a private field): group alike.
-      const groups = (this.client as unknown as { _groupsBySlot: (number | undefined)[] })._groupsBySlot;
+      const groups = this.client instanceof Cluster ? (this.client as unknown as { _groupsBySlot: (number | undefined)[] })._groupsBySlot : [];
       for (const key of new Set(batch)) {
         const group = String(groups[keyHashSlot(Buffer.from(key))]);
         byNode.set(group, [...(byNode.get(group) ?? []), key]);
@@ -79,18 +80,48 @@ class PipelineWriter {
   }
 }
 
+const CLIENT_OPTIONS: ClusterOptions = {
+  enableAutoPipelining: true,
+  scaleReads: 'master',
+  maxRedirections: 200,
+  retryDelayOnFailover: 50,
+  retryDelayOnTryAgain: 50,
+  retryDelayOnClusterDown: 50,
+  slotsRefreshTimeout: 500,
+};
+
+/** Every acknowledged write of `p` reads back (a later attempted value may have landed too). */
+async function verifyPipelineWrites(client: Cluster, p: PipelineWriter): Promise<void> {
+  for (const [key, attempted] of p.attempted) {
+    const stored = Number((await client.get(key)) ?? 0);
+    const acked = p.acked.get(key) ?? 0;
+    assert.ok(stored >= acked && stored <= attempted, `${key}: stored ${stored}, acknowledged ${acked}, attempted ${attempted}`);
+  }
+}
+
+/** A redirect or a refusal to retry: what a node must never answer while another one can serve the slot. */
+const ROUTING_ERROR = /MOVED|ASK|TRYAGAIN|CLUSTERDOWN/;
+
+/**
+ * What a command in flight to a killed node may get: its connection closed under it, or a forwarded write
+ * whose answer never came (it may have run, so it must not be retried as if it had not).
+ */
+const IN_FLIGHT_ERROR = /Connection is closed|aborted due to connection close|not confirmed|timeout/;
+
+/**
+ * ioredis's own refusal, before sending, of an auto-pipelined batch whose slots its map no longer groups on
+ * one set of nodes: the kill closes its connections, it reloads the slot map, and the shards the killed
+ * node led now list other leaders. No server answer avoids it (docs/ARCHITECTURE.md, request path).
+ */
+const CLIENT_REGROUPED = /same slots allocation group/;
+
+/** At most this many commands may fail for being in flight to the killed node, or refused by the client. */
+const KILL_ERRORS_MAX = 200;
+
 describe('pipelining clients across a split and a leader transfer (3 nodes, 3 replicas)', () => {
   it('auto-pipelined and explicit pipelines of writes over many slots: no error, no acknowledged write lost', async (t) => {
     const cluster = await TestCluster.start({ nodes: 3, replicas: 3 });
-    const client = new Cluster(cluster.startupNodes, {
-      enableAutoPipelining: true,
-      scaleReads: 'master',
-      maxRedirections: 200,
-      retryDelayOnFailover: 50,
-      retryDelayOnTryAgain: 50,
-      retryDelayOnClusterDown: 50,
-      slotsRefreshTimeout: 500,
-    });
+    const client = new Cluster(cluster.startupNodes, CLIENT_OPTIONS);
     client.on('error', () => undefined);
     try {
       const ranges = await clusterSlots(cluster.nodes[0]!.port);
@@ -130,15 +161,67 @@ describe('pipelining clients across a split and a leader transfer (3 nodes, 3 re
       assert.equal(writers.errors, 0, 'no auto-pipelined write failed');
       assert.ok(writers.acked.size > 0 && pipelines.every((p) => p.acked.size > 0), 'writes were acknowledged');
       await writers.verify((key) => client.get(key));
-      for (const p of pipelines) {
-        for (const [key, attempted] of p.attempted) {
-          const stored = Number((await client.get(key)) ?? 0);
-          const acked = p.acked.get(key) ?? 0;
-          assert.ok(stored >= acked && stored <= attempted, `${key}: stored ${stored}, acknowledged ${acked}, attempted ${attempted}`);
-        }
-      }
+      for (const p of pipelines) await verifyPipelineWrites(client, p);
     } finally {
       client.disconnect();
+      await cluster.stop();
+    }
+  });
+});
+
+describe('pipelining clients across a kill -9 of a shard leader (3 nodes, 3 replicas)', () => {
+  it('only commands in flight to the killed node fail, never with a redirect; no acknowledged write lost', async (t) => {
+    const cluster = await TestCluster.start({ nodes: 3, replicas: 3 });
+    const client = new Cluster(cluster.startupNodes, CLIENT_OPTIONS);
+    client.on('error', () => undefined);
+    // The seed node follows the victim's shard: it forwards this client's pipelines to the victim.
+    const seedClient = new Redis({ host: '127.0.0.1', port: cluster.nodes[0]!.port });
+    seedClient.on('error', () => undefined);
+    try {
+      const ranges = await clusterSlots(cluster.nodes[0]!.port);
+      // The victim leads a shard and is not the seed, which every client here may connect to.
+      const table = (await cluster.api('GET', '/api/v1/routing')).json as RoutingTable;
+      const seed = table.nodes.find((n) => n.port === cluster.nodes[0]!.port)!.id;
+      const led = table.shards.find((s) => s.leader !== null && s.leader !== seed)!;
+      const victimPort = table.nodes.find((n) => n.id === led.leader)!.port;
+      const victim = cluster.nodes.find((n) => n.port === victimPort)!;
+      const writers = new Writers(client, keysPerRange(ranges, 48, 'auto'), 8);
+      const pipelines = [
+        ...[0, 1].map((w) => new PipelineWriter(client, keysInSlots(`pipe${w}`, 600, 0, 16383))),
+        new PipelineWriter(seedClient, keysInSlots('seed', 200, led.start, led.end - 1)),
+      ];
+      try {
+        await new Promise((r) => setTimeout(r, 500));
+        await victim.kill('SIGKILL');
+        await waitUntil(`${led.id} led by a live node`, async () => {
+          const now = (await cluster.api('GET', '/api/v1/routing')).json as RoutingTable;
+          return now.shards.every((s) => s.leader !== null && s.leader !== led.leader);
+        });
+        t.diagnostic(`${victim.name} killed: ${led.id} now led elsewhere`);
+        await new Promise((r) => setTimeout(r, 1000));
+        victim.start();
+        await cluster.waitForNode(victim);
+        await new Promise((r) => setTimeout(r, 1000));
+      } finally {
+        await writers.stop();
+        for (const p of pipelines) await p.stop();
+      }
+
+      const errors = [...writers.errorMessages, ...pipelines.flatMap((p) => p.errors)];
+      const routing = errors.filter((e) => ROUTING_ERROR.test(e));
+      const inFlight = errors.filter((e) => IN_FLIGHT_ERROR.test(e)).length;
+      const regrouped = errors.filter((e) => CLIENT_REGROUPED.test(e)).length;
+      const other = errors.filter((e) => !ROUTING_ERROR.test(e) && !IN_FLIGHT_ERROR.test(e) && !CLIENT_REGROUPED.test(e));
+      t.diagnostic(`${errors.length} errors: ${inFlight} in flight to the killed node, ${regrouped} auto-pipelined batches refused by the client`);
+      assert.deepEqual(routing.slice(0, 5), [], `${routing.length} commands got a redirect or a refusal`);
+      assert.deepEqual(other.slice(0, 5), [], `${other.length} commands failed otherwise`);
+      assert.ok(inFlight + regrouped <= KILL_ERRORS_MAX, `${inFlight} commands in flight to the killed node failed, ${regrouped} refused by the client`);
+      assert.ok(writers.acked.size > 0 && pipelines.every((p) => p.acked.size > 0), 'writes were acknowledged');
+      await writers.verify((key) => client.get(key));
+      for (const p of pipelines) await verifyPipelineWrites(client, p);
+    } finally {
+      client.disconnect();
+      seedClient.disconnect();
       await cluster.stop();
     }
   });

@@ -339,7 +339,7 @@ export class SimNode {
       splitTargetOwning: (slot) => this.splitRouting.splitTargetOwning(slot),
       holdWrite: (shardId, slot) => this.splitRouting.holdWrite(shardId, slot),
       movedAway: (shardId, slot) => this.splitRedirect(this.splitRouting.movedAway(shardId, slot)),
-      // Not simulated: every redirect is answered, as a forward that could not be sent answers it.
+      // Not simulated: a forward is never sent, so every redirect is answered (after one wait for the leadership to move).
       forward: () => Promise.resolve({ kind: 'not-sent' }),
       routingChangedAtMs: () => Number.NEGATIVE_INFINITY,
       // A tick later the transfer has moved on, or the retry is answered as before.

@@ -90,6 +90,8 @@ export class Writers {
   /** Per range, times (ms) of acknowledged writes. */
   readonly ackTimes: number[][];
   errors = 0;
+  /** The message of each failed write. */
+  readonly errorMessages: string[] = [];
   private running = true;
   private readonly loops: Promise<void>[] = [];
 
@@ -121,8 +123,9 @@ export class Writers {
         assert.equal(reply, 'OK');
         this.acked.set(key, value);
         this.ackTimes[range]!.push(Date.now());
-      } catch {
+      } catch (err) {
         this.errors++;
+        this.errorMessages.push(String(err));
         await new Promise((r) => setTimeout(r, 20));
       }
     }

@@ -82,7 +82,7 @@ describe('CommandDispatcher', () => {
  * node2 follows shard_0001; the table names `leader` as its leader. Forwards are recorded and answered
  * with `outcome`; writes proposed here fail with `writeError` (none: this node's replica applies them).
  */
-function forwardingNode(options: { leader: string; outcome?: ForwardOutcome; writeError?: () => unknown; routingChangedAtMs?: number; leaderAfterWait?: string }) {
+function forwardingNode(options: { leader: string; outcome?: ForwardOutcome; unreachable?: string; writeError?: () => unknown; routingChangedAtMs?: number; leaderAfterWait?: string }) {
   const forwards: { node: string; argv: string[]; protocol: number }[] = [];
   const reasons: ForwardReason[] = [];
   let view = new RoutingView({ ...table, shards: [{ ...table.shards[0]!, leader: options.leader }] }, 'node2');
@@ -99,7 +99,7 @@ function forwardingNode(options: { leader: string; outcome?: ForwardOutcome; wri
     routingChangedAtMs: () => changedAtMs,
     forward: (node: string, argv: readonly Buffer[], protocol: number) => {
       forwards.push({ node, argv: argv.map(String), protocol });
-      return Promise.resolve(options.outcome ?? { kind: 'reply', reply: OK });
+      return Promise.resolve<ForwardOutcome>(node === options.unreachable ? { kind: 'not-sent' } : (options.outcome ?? { kind: 'reply', reply: OK }));
     },
     // The transfer ends: node3 leads now (unless told otherwise), as this node's view shows.
     leaderSettled: (shardId: string) => {
@@ -119,6 +119,8 @@ function argv(...args: string[]): Buffer[] {
   return args.map((a) => Buffer.from(a));
 }
 const slotOfK = keyHashSlot(Buffer.from('k'));
+/** A client with more requests behind this one: its redirects are forwarded. */
+const pipelined = (): ClientConnection => Object.assign(connection(), { requestsBehind: true });
 
 describe('CommandDispatcher forwarding', () => {
   it('forwards a pipelined command to the leader and answers its reply, in the client protocol', async () => {
@@ -157,10 +159,23 @@ describe('CommandDispatcher forwarding', () => {
     assert.match((reply as { message: string }).message, /only key commands/);
   });
 
-  it('answers the redirect when the forward could not be sent, and an unknown outcome for a write that may have run', async () => {
-    const pipelined = (): ClientConnection => Object.assign(connection(), { requestsBehind: true });
+  it('routes a command whose leader could not be reached again once another leader is known, instead of redirecting to it', async () => {
+    // node1 was killed: the forward never left node2, and node3 wins the election.
+    const { dispatcher, forwards, settled } = forwardingNode({ leader: 'node1', unreachable: 'node1' });
+    assert.deepEqual(await dispatcher.dispatch(pipelined(), SET), OK);
+    assert.deepEqual(settled, ['shard_0001']);
+    assert.deepEqual(forwards.map((f) => f.node), ['node1', 'node3']);
+  });
+
+  it('waits once only for a leader it could not reach: still unreachable after the wait, the redirect is answered', async () => {
+    const { dispatcher, forwards, settled } = forwardingNode({ leader: 'node1', unreachable: 'node1', leaderAfterWait: 'node1' });
+    assert.deepEqual(await dispatcher.dispatch(pipelined(), SET), error(`MOVED ${slotOfK} 127.0.0.1:7001`));
+    assert.equal(settled.length, 1);
+    assert.deepEqual(forwards.map((f) => f.node), ['node1', 'node1']);
+  });
+
+  it('answers an unknown outcome for a write that may have run, and the redirect for a read', async () => {
     const moved = error(`MOVED ${slotOfK} 127.0.0.1:7001`);
-    assert.deepEqual(await forwardingNode({ leader: 'node1', outcome: { kind: 'not-sent' } }).dispatcher.dispatch(pipelined(), SET), moved);
     const unknown = forwardingNode({ leader: 'node1', outcome: { kind: 'unknown' } }).dispatcher;
     const write = await unknown.dispatch(pipelined(), SET);
     assert.ok(write.kind === 'error' && write.message.includes('may or may not have been applied'), JSON.stringify(write));
