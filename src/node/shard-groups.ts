@@ -79,6 +79,8 @@ export class ShardGroups {
   private readonly nodeNumber: NodeId;
   private readonly tickTimer: NodeJS.Timeout;
   private ticks = 0;
+  /** Set by close(): a drop landing after it starts nothing. */
+  private closed = false;
   private view: RoutingView | undefined;
   /** When this node first saw each shard it runs no longer list it as a replica. */
   private readonly unwantedSince = new Map<string, number>();
@@ -179,7 +181,8 @@ export class ShardGroups {
    */
   private startHosted(view: RoutingView): void {
     for (const shard of view.hostedShards()) {
-      if (this.refused.has(shard.id)) continue;
+      // A copy still being deleted is started again once the deletion lands (stopGroup).
+      if (this.refused.has(shard.id) || this.options.store.isDropping(shard.id)) continue;
       const running = this.multiRaft.selfId(shard.id);
       const wanted = replicaIdOf(shard, this.options.selfId);
       if (running === wanted) continue;
@@ -349,6 +352,7 @@ export class ShardGroups {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.tickTimer);
     this.multiRaft.close();
     await this.transport.close();
@@ -392,6 +396,8 @@ export class ShardGroups {
     this.replicas.delete(shardId);
     this.options.logger.info({ shard: shardId }, 'shard replica removed: dropping its data');
     await this.options.store.dropShard(shardId);
+    // The table may have listed this node for the shard again meanwhile.
+    if (this.view !== undefined && !this.closed) this.startHosted(this.view);
   }
 
   /**

@@ -113,6 +113,11 @@ export class NodeStore {
     return shard;
   }
 
+  /** Whether `dropShard(shardId)` is still in flight: the shard cannot be opened again until it lands. */
+  isDropping(shardId: string): boolean {
+    return this.drops.has(shardId);
+  }
+
   /**
    * Deletes the shard's DBs and record, and the log of the Raft group with the same id, in one transaction;
    * resolves when that is durable. The shard's ShardData and the group's log stop working at once and their
