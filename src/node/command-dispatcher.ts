@@ -87,6 +87,17 @@ interface KeyRequest {
   readonly leaderAwaited?: boolean;
 }
 
+/** A key command on its way through this node: what each redirect path needs to answer or route it again. */
+interface KeyCommand {
+  readonly request: KeyRequest;
+  readonly spec: CommandSpec;
+  readonly argv: readonly Buffer[];
+  readonly isWrite: boolean;
+  readonly slot: number;
+  /** The shard that serves the slot as this node sees it (a split's target once its log took the slot). */
+  readonly shardId: string;
+}
+
 /** Where the dispatcher reads the time and draws random numbers: the system's, or a simulation's. */
 export interface DispatchClock {
   now(): number;
@@ -155,42 +166,29 @@ export class CommandDispatcher {
     // A split's target takes its slots over before the routing table says so: its own log decides.
     const shardId = (view.splitTargets.length > 0 ? this.node.splitTargetOwning(slot) : undefined) ?? routed.id;
     const replica = this.node.replica(shardId);
-    // No leader to send it to, as this node's replica sees it (an election, a transfer away from here),
-    // and the command never entered the log: route it again once the leadership settles, rather than
-    // have the client retry a TRYAGAIN, which fails a pipeline.
-    const routeAgain = (): Reply | Promise<Reply> => this.dispatchKeyCommand({ ...request, leaderAwaited: true }, spec, argv);
-    const afterLeadershipChange = (shard: string): Promise<Reply> => this.node.leaderSettled(shard).then(routeAgain);
-    const mayAwaitLeader = request.leaderAwaited !== true;
-    // The node a forward was for could not be reached (killed, its link down) and the command never left
-    // here: a redirect would send the client to a node that is gone. Route it again once this node's view
-    // names another leader (at once if it already does).
-    const unreachable = (node: string): Reply | Promise<Reply> =>
-      this.node.routing().shardOfSlot(slot)?.leader !== node ? routeAgain() : afterLeadershipChange(shardId);
-    // Every redirect below is answered, or the command forwarded to the node it names.
-    const redirected = (reply: Reply, held = false): Reply | Promise<Reply> =>
-      this.forwardIfMoved(request, argv, isWrite, reply, held, mayAwaitLeader ? unreachable : undefined);
+    const command: KeyCommand = { request, spec, argv, isWrite, slot, shardId };
     // After READONLY a follower answers reads itself, possibly a little behind, as a Redis replica does;
     // but only a replica the table lists (one moved off this node hears no writes, yet runs on until it
     // learns of its removal), and not for a slot its own log gave away, whose keys it no longer holds.
-    if (!isWrite && request.readonlyMode && replica !== undefined && this.listedHere(view, shardId, routed)) {
-      return this.readOwned(replica, shardId, slot, spec, argv, request, redirected);
-    }
+    if (!isWrite && request.readonlyMode && replica !== undefined && this.listedHere(view, shardId, routed)) return this.readOwned(replica, command);
     if (shardId === routed.id && routed.leader !== this.node.selfId) {
-      if (routed.leader === null && mayAwaitLeader && replica !== undefined) return afterLeadershipChange(shardId);
-      return redirected(this.redirect(view, slot, routed.leader));
+      if (routed.leader === null && request.leaderAwaited !== true && replica !== undefined) return this.afterLeadershipChange(command);
+      return this.redirected(command, this.redirect(view, slot, routed.leader));
     }
     if (replica === undefined) return CLUSTERDOWN;
-    const failed = (err: unknown): Reply | Promise<Reply> => {
-      if (mayAwaitLeader && this.awaitsLeader(err)) return afterLeadershipChange(shardId);
-      return redirected(this.failure(err, view, slot));
-    };
     if (isWrite) {
       const held = this.node.holdWrite(shardId, slot);
-      if (held.kind === 'held') return held.reply.then((reply) => redirected(reply, true));
+      if (held.kind === 'held') return held.reply.then((reply) => this.redirected(command, reply, true));
       // NOT_OWNED: the shard's log gave the slot away (a split switched); the routing table follows.
-      return this.node.write(shardId, argv, this.clock.now()).then((reply) => (reply === NOT_OWNED ? redirected(this.node.movedAway(shardId, slot)) : reply), failed);
+      return this.node.write(shardId, argv, this.clock.now()).then(
+        (reply) => (reply === NOT_OWNED ? this.redirected(command, this.node.movedAway(shardId, slot)) : reply),
+        (err: unknown) => this.failed(command, view, err),
+      );
     }
-    return this.node.readBarrier(shardId).then(() => this.readOwned(replica, shardId, slot, spec, argv, request, redirected), failed);
+    return this.node.readBarrier(shardId).then(
+      () => this.readOwned(replica, command),
+      (err: unknown) => this.failed(command, view, err),
+    );
   }
 
   /** Whether the table lists this node among the replicas of `shardId` (the routed shard or a split's target). */
@@ -200,40 +198,55 @@ export class CommandDispatcher {
   }
 
   /** A read served by `replica` if its log still owns the slot; otherwise where the slot went. */
-  private readOwned(
-    replica: ShardReplica,
-    shardId: string,
-    slot: number,
-    spec: CommandSpec,
-    argv: readonly Buffer[],
-    request: KeyRequest,
-    redirected: (reply: Reply) => Reply | Promise<Reply>,
-  ): Reply | Promise<Reply> {
-    return replica.ownsSlot(slot) ? replica.read(spec, argv, this.clock.now(), this.clock.random, request.protocol) : redirected(this.node.movedAway(shardId, slot));
+  private readOwned(replica: ShardReplica, command: KeyCommand): Reply | Promise<Reply> {
+    if (!replica.ownsSlot(command.slot)) return this.redirected(command, this.node.movedAway(command.shardId, command.slot));
+    return replica.read(command.spec, command.argv, this.clock.now(), this.clock.random, command.request.protocol);
+  }
+
+  /** The answer when Raft could not complete the command: a wait for the leadership when that helps, else a redirect. */
+  private failed(command: KeyCommand, view: RoutingView, err: unknown): Reply | Promise<Reply> {
+    if (command.request.leaderAwaited !== true && this.awaitsLeader(err)) return this.afterLeadershipChange(command);
+    return this.redirected(command, this.failure(err, view, command.slot));
+  }
+
+  /**
+   * No leader to send the command to, as this node's replica sees it (an election, a transfer away from
+   * here), and it never entered the log: route it again once the leadership settles, rather than have the
+   * client retry a TRYAGAIN, which fails a pipeline.
+   */
+  private afterLeadershipChange(command: KeyCommand): Promise<Reply> {
+    return this.node.leaderSettled(command.shardId).then(() => this.routeAgain(command));
+  }
+
+  private routeAgain(command: KeyCommand): Reply | Promise<Reply> {
+    return this.dispatchKeyCommand({ ...command.request, leaderAwaited: true }, command.spec, command.argv);
   }
 
   /**
    * `reply` when it is no `-MOVED` or forward-decision.ts says to answer it; else the reply of the node
-   * it names, which runs the command as a client's. When the forward could not be made: `unsent`'s answer
-   * if given, else `reply` again.
+   * it names, which runs the command as a client's. When the forward could not be made, `reply` again,
+   * unless the command may still wait for a leader (see `unreachable`).
    */
-  private forwardIfMoved(
-    request: KeyRequest,
-    argv: readonly Buffer[],
-    isWrite: boolean,
-    reply: Reply,
-    held: boolean,
-    unsent: ((node: string) => Reply | Promise<Reply>) | undefined,
-  ): Reply | Promise<Reply> {
+  private redirected(command: KeyCommand, reply: Reply, held = false): Reply | Promise<Reply> {
     if (reply.kind !== 'error' || !reply.message.startsWith('MOVED ')) return reply;
+    const { request, argv } = command;
     const reason = forwardReason({ forwarded: request.forwarded, pipelined: request.pipelined, held, sinceRoutingChangeMs: this.clock.now() - this.node.routingChangedAtMs() });
     if (reason === undefined || forwardableBytes(argv) === undefined) return reply;
     const node = this.node.routing().nodeAt(reply.message.slice(reply.message.lastIndexOf(' ') + 1));
     if (node === undefined) return reply;
     this.observer?.onForward(reason);
     return this.node.forward(node, argv, request.protocol).then((outcome) =>
-      outcome.kind === 'not-sent' && unsent !== undefined ? unsent(node) : forwardAnswer(outcome, reply, isWrite, UNCONFIRMED),
+      outcome.kind === 'not-sent' && request.leaderAwaited !== true ? this.unreachable(command, node) : forwardAnswer(outcome, reply, command.isWrite, UNCONFIRMED),
     );
+  }
+
+  /**
+   * The node a forward was for could not be reached (killed, its link down) and the command never left
+   * here: a redirect would send the client to a node that is gone. Route it again once this node's view
+   * names another leader (at once if it already does).
+   */
+  private unreachable(command: KeyCommand, node: string): Reply | Promise<Reply> {
+    return this.node.routing().shardOfSlot(command.slot)?.leader !== node ? this.routeAgain(command) : this.afterLeadershipChange(command);
   }
 
   /** Where a client goes for a slot whose leader is elsewhere, or when to come back while none is known. */
