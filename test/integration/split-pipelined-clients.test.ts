@@ -12,7 +12,7 @@ import type { RoutingTable } from '../../src/common/routing.js';
 import { keyHashSlot } from '../../src/common/slots.js';
 import { TestCluster, waitUntil } from '../support/cluster.js';
 import { startSplit, waitForStatus } from '../support/splits.js';
-import { clusterSlots, keysInSlots, keysPerRange, Writers } from '../support/writers.js';
+import { clusterSlots, failoverClient, keysInSlots, keysPerRange, Writers } from '../support/writers.js';
 
 /** Keys each explicit pipeline writes, drawn across every slot. */
 const PIPELINE_KEYS = 24;
@@ -80,15 +80,8 @@ class PipelineWriter {
   }
 }
 
-const CLIENT_OPTIONS: ClusterOptions = {
-  enableAutoPipelining: true,
-  scaleReads: 'master',
-  maxRedirections: 200,
-  retryDelayOnFailover: 50,
-  retryDelayOnTryAgain: 50,
-  retryDelayOnClusterDown: 50,
-  slotsRefreshTimeout: 500,
-};
+/** Auto-pipelining, with ioredis's own connection settings (a queued command is retried as it defaults to). */
+const PIPELINING: ClusterOptions = { enableAutoPipelining: true, redisOptions: {} };
 
 /** Every acknowledged write of `p` reads back (a later attempted value may have landed too). */
 async function verifyPipelineWrites(client: Cluster, p: PipelineWriter): Promise<void> {
@@ -121,8 +114,7 @@ const KILL_ERRORS_MAX = 200;
 describe('pipelining clients across a split and a leader transfer (3 nodes, 3 replicas)', () => {
   it('auto-pipelined and explicit pipelines of writes over many slots: no error, no acknowledged write lost', async (t) => {
     const cluster = await TestCluster.start({ nodes: 3, replicas: 3 });
-    const client = new Cluster(cluster.startupNodes, CLIENT_OPTIONS);
-    client.on('error', () => undefined);
+    const client = failoverClient(cluster, PIPELINING);
     try {
       const ranges = await clusterSlots(cluster.nodes[0]!.port);
       // Many writers at once: auto-pipelining sends each node's share of them as one batch over many slots.
@@ -172,8 +164,7 @@ describe('pipelining clients across a split and a leader transfer (3 nodes, 3 re
 describe('pipelining clients across a kill -9 of a shard leader (3 nodes, 3 replicas)', () => {
   it('only commands in flight to the killed node fail, never with a redirect; no acknowledged write lost', async (t) => {
     const cluster = await TestCluster.start({ nodes: 3, replicas: 3 });
-    const client = new Cluster(cluster.startupNodes, CLIENT_OPTIONS);
-    client.on('error', () => undefined);
+    const client = failoverClient(cluster, PIPELINING);
     // The seed node follows the victim's shard: it forwards this client's pipelines to the victim.
     const seedClient = new Redis({ host: '127.0.0.1', port: cluster.nodes[0]!.port });
     seedClient.on('error', () => undefined);

@@ -4,7 +4,7 @@
  * whose history shows whether an acknowledged write was lost.
  */
 import assert from 'node:assert/strict';
-import { Cluster } from 'ioredis';
+import { Cluster, type ClusterOptions } from 'ioredis';
 import { keyHashSlot } from '../../src/common/slots.js';
 import { respRequest } from '../../src/client/resp-request.js';
 import type { TestCluster } from './cluster.js';
@@ -63,8 +63,11 @@ export async function assertAllReadable(client: Cluster, keys: readonly string[]
   }
 }
 
-/** A client that follows failovers on its own: redirects, TRYAGAIN and lost connections are retried. */
-export function failoverClient(cluster: TestCluster): Cluster {
+/**
+ * A client that follows failovers on its own: redirects, TRYAGAIN and lost connections are retried.
+ * `options` adds to or replaces its settings.
+ */
+export function failoverClient(cluster: TestCluster, options: ClusterOptions = {}): Cluster {
   const client = new Cluster(cluster.startupNodes, {
     scaleReads: 'master',
     maxRedirections: 200,
@@ -73,6 +76,7 @@ export function failoverClient(cluster: TestCluster): Cluster {
     retryDelayOnClusterDown: 50,
     slotsRefreshTimeout: 500,
     redisOptions: { connectTimeout: 500, maxRetriesPerRequest: 5 },
+    ...options,
   });
   // While every node is down the client reports failed slot refreshes; the writes themselves fail.
   client.on('error', () => undefined);
