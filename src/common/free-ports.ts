@@ -9,8 +9,26 @@ function isFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-/** A free port chosen by the kernel. */
-export function freePort(): Promise<number> {
+/**
+ * Ports `freePort` has handed out in this process. The kernel may offer a port again once its probe is
+ * closed, and two users of one port (a pilot's client and bus ports) then collide.
+ */
+const handedOut = new Set<number>();
+/** Kernel offers `freePort` skips, at most, before it gives up. */
+const REOFFERED_PORTS_MAX = 100;
+
+/** A free port chosen by the kernel, never one this process was given before. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt <= REOFFERED_PORTS_MAX; attempt++) {
+    const port = await kernelPort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`the kernel offered only ports already handed out, ${REOFFERED_PORTS_MAX + 1} times`);
+}
+
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
