@@ -547,18 +547,26 @@ export class MultiRaft {
     this.turnScheduled = false;
     if (this.closed) return;
     const staged: StagedReady[] = [];
+    // Heartbeats leave now, not after this turn's persist: a persist may wait seconds behind a large write.
+    const heartbeats = new Map<NodeId, PeerMessage[]>();
     for (const group of this.groups.values()) {
       try {
         this.issueReads(group);
+        for (const m of group.raw.takeHeartbeats()) addToOutbox(heartbeats, this.peerOf(m.to), { t: 'raft', g: group.id, m });
         // A group whose last Ready is still being persisted waits; the others need not wait for it.
-        if (group.outstanding || !group.raw.hasReady()) continue;
+        if (group.outstanding) continue;
+        // Nothing in flight: its state machine is durable as applied (a leader with only heartbeats to send has no Ready to wait for).
+        if (group.wantSnapshot && group.role === 'leader') this.prepareSnapshot(group);
+        if (!group.raw.hasReady()) continue;
         group.outstanding = true;
         staged.push(this.stage(group, group.raw.ready()));
       } catch (error) {
         this.refuse(group, error);
       }
     }
-    if (staged.length === 0 || this.closed) return;
+    if (this.closed) return;
+    this.sendOutbox(heartbeats);
+    if (staged.length === 0) return;
     // Persists of successive turns land in order (each is one LMDB transaction after the previous).
     this.host.persist().then(
       () => {
@@ -782,7 +790,7 @@ export class MultiRaft {
 
   // --- snapshots ---------------------------------------------------------------------------------------
 
-  /** Raft asks for a snapshot to send: the prepared one if still usable, else one is prepared after the next persist. */
+  /** Raft asks for a snapshot to send: the prepared one if still usable, else one is prepared at the next turn with nothing in flight. */
   private snapshotFor(group: Group): Snapshot | 'temporarilyUnavailable' {
     const prepared = group.prepared;
     if (prepared !== undefined && prepared.metadata.index >= group.log.firstIndex() - 1) {

@@ -95,6 +95,23 @@ export class RawNode {
     return r.log.hasNextCommittedEntries();
   }
 
+  /**
+   * Takes the heartbeats and heartbeat answers waiting to be sent, when the term and vote they speak for
+   * are durable (none otherwise): they carry no log state of this member's, so they may leave at once,
+   * even while a Ready is outstanding. A member whose disk is busy with a large write thus still shows
+   * it is alive, and nobody campaigns against a leader that is slow, not gone.
+   */
+  takeHeartbeats(): Message[] {
+    const r = this.raft;
+    const hard = r.hardState();
+    if (hard.term !== this.prevHardState.term || hard.vote !== this.prevHardState.vote) return [];
+    const heartbeats: Message[] = [];
+    const rest: Message[] = [];
+    for (const m of r.messages) (m.type === 'MsgHeartbeat' || m.type === 'MsgHeartbeatResp' ? heartbeats : rest).push(m);
+    if (heartbeats.length > 0) r.messages = rest;
+    return heartbeats;
+  }
+
   /** Takes the work to do now. The caller must carry it out as the Ready type says, then advance(it). */
   ready(): Ready {
     assert(this.outstanding === null, 'ready() called again before advance()');
