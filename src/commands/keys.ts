@@ -7,21 +7,22 @@ import type { Reply } from '../resp/reply.js';
 import { NO_SUCH_KEY, invalidExpireTime } from './errors.js';
 import { readKey, writeKey } from './keyspace.js';
 import { INT64_MAX, INT64_MIN, equalsIgnoreCase, int64Arg, int64Reply } from './parse.js';
+import { allSteps } from './steps.js';
 import type { ApplyContext, CommandSpec } from './types.js';
 
 /** DEL and UNLINK: the same thing here, since nothing is freed in the background. */
-function deleteKeys(ctx: ApplyContext, argv: readonly Buffer[]): Reply {
+function* deleteKeys(ctx: ApplyContext, argv: readonly Buffer[]): Generator<void, Reply, void> {
   let deleted = 0;
   for (let i = 1; i < argv.length; i++) {
     const key = argv[i]!;
     // An expired key is removed too, but does not count as deleted.
     if (writeKey(ctx, key) !== undefined && ctx.data.delete(key)) deleted++;
+    yield;
   }
   return int(deleted);
 }
 
-const delCommand = deleteKeys;
-const unlinkCommand = deleteKeys;
+const deleteKeysAtOnce = allSteps(deleteKeys);
 
 function existsCommand(ctx: ApplyContext, argv: readonly Buffer[]): Reply {
   let found = 0;
@@ -189,7 +190,7 @@ export const KEY_COMMANDS: readonly CommandSpec[] = [
     keySpecs: [{ flags: ['RM', 'delete'], index: 1, lastKey: -1, keyStep: 1, limit: 0 }],
     summary: 'Delete a key',
     since: '1.0.0', group: 'generic', complexity: 'O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).',
-    scope: 'key', apply: delCommand,
+    scope: 'key', apply: deleteKeysAtOnce, applyInSteps: deleteKeys,
   },
   {
     name: 'unlink', arity: -2, flags: ['write', 'fast'],
@@ -198,7 +199,7 @@ export const KEY_COMMANDS: readonly CommandSpec[] = [
     keySpecs: [{ flags: ['RM', 'delete'], index: 1, lastKey: -1, keyStep: 1, limit: 0 }],
     summary: 'Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.',
     since: '4.0.0', group: 'generic', complexity: 'O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.',
-    scope: 'key', apply: unlinkCommand,
+    scope: 'key', apply: deleteKeysAtOnce, applyInSteps: deleteKeys,
   },
   {
     name: 'exists', arity: -2, flags: ['readonly', 'fast'],

@@ -20,6 +20,7 @@ import {
 import { readKey, storeValue, stringValue, writeKey } from './keyspace.js';
 import { LONG_DOUBLE_ZERO, addLongDouble, formatLongDouble, parseLongDouble } from './long-double.js';
 import { INT64_MAX, INT64_MIN, equalsIgnoreCase, int64Arg, int64Reply, parseInt64 } from './parse.js';
+import { allSteps } from './steps.js';
 import type { ApplyContext, CommandSpec } from './types.js';
 
 /** proto-max-bulk-len's default: APPEND and SETRANGE refuse to grow a string beyond it. */
@@ -206,22 +207,26 @@ function mgetCommand(ctx: ApplyContext, argv: readonly Buffer[]): Reply {
 }
 
 /** MSET and MSETNX: pairs after the name, so an even argument count is an arity error. */
-function msetGeneric(ctx: ApplyContext, argv: readonly Buffer[], onlyIfNoneExists: boolean): Reply {
+function* msetGeneric(ctx: ApplyContext, argv: readonly Buffer[], onlyIfNoneExists: boolean): Generator<void, Reply, void> {
   if (argv.length % 2 === 0) return error(arityErrorMessage(onlyIfNoneExists ? 'msetnx' : 'mset'));
   if (onlyIfNoneExists) {
     for (let i = 1; i < argv.length; i += 2) {
       if (writeKey(ctx, argv[i]!) !== undefined) return ZERO;
+      yield;
     }
   }
-  for (let i = 1; i < argv.length; i += 2) ctx.data.put(argv[i]!, stringValue(argv[i + 1]!, 0));
+  for (let i = 1; i < argv.length; i += 2) {
+    ctx.data.put(argv[i]!, stringValue(argv[i + 1]!, 0));
+    yield;
+  }
   return onlyIfNoneExists ? ONE : OK;
 }
 
-function msetCommand(ctx: ApplyContext, argv: readonly Buffer[]): Reply {
+function msetInSteps(ctx: ApplyContext, argv: readonly Buffer[]): Generator<void, Reply, void> {
   return msetGeneric(ctx, argv, false);
 }
 
-function msetnxCommand(ctx: ApplyContext, argv: readonly Buffer[]): Reply {
+function msetnxInSteps(ctx: ApplyContext, argv: readonly Buffer[]): Generator<void, Reply, void> {
   return msetGeneric(ctx, argv, true);
 }
 
@@ -421,7 +426,7 @@ export const STRING_COMMANDS: readonly CommandSpec[] = [
     keySpecs: [{ flags: ['OW', 'update'], index: 1, lastKey: -1, keyStep: 2, limit: 0 }],
     summary: 'Set multiple keys to multiple values',
     since: '1.0.1', group: 'string', complexity: 'O(N) where N is the number of keys to set.',
-    scope: 'key', apply: msetCommand,
+    scope: 'key', apply: allSteps(msetInSteps), applyInSteps: msetInSteps,
   },
   {
     name: 'msetnx', arity: -3, flags: ['write', 'denyoom'],
@@ -430,7 +435,8 @@ export const STRING_COMMANDS: readonly CommandSpec[] = [
     keySpecs: [{ flags: ['OW', 'insert'], index: 1, lastKey: -1, keyStep: 2, limit: 0 }],
     summary: 'Set multiple keys to multiple values, only if none of the keys exist',
     since: '1.0.1', group: 'string', complexity: 'O(N) where N is the number of keys to set.',
-    scope: 'key', apply: msetnxCommand,
+    // Never in slices: applied again over a part of itself (a crash mid-way), it would find keys and refuse.
+    scope: 'key', apply: allSteps(msetnxInSteps),
   },
   {
     name: 'incr', arity: 2, flags: ['write', 'denyoom', 'fast'],

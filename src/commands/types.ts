@@ -40,6 +40,12 @@ export interface KeySpec {
 /** Runs a key command on one shard. `argv[0]` is the command name as sent. Never throws for bad input. */
 export type KeyHandler = (ctx: ApplyContext, argv: readonly Buffer[]) => Reply;
 
+/**
+ * A key handler that yields after each key it touches: a command whose work grows with its argument
+ * count, so that a shard can apply it a slice of keys at a time. Yields only between whole keys.
+ */
+export type SteppedKeyHandler = (ctx: ApplyContext, argv: readonly Buffer[]) => Generator<void, Reply, void>;
+
 export interface CommandSpec {
   /** Lower-case name, e.g. `get`, or for a subcommand `client|setname`. */
   readonly name: string;
@@ -71,5 +77,7 @@ export interface CommandSpec {
   /** `key`: runs on the shard owning its keys, through `apply`. `server`: the node runs it. */
   readonly scope: 'key' | 'server';
   readonly apply?: KeyHandler;
+  /** The same command as `apply`, in steps of one key (`allSteps(applyInSteps)` is `apply`). */
+  readonly applyInSteps?: SteppedKeyHandler;
   readonly subcommands?: readonly CommandSpec[];
 }

@@ -23,6 +23,7 @@
  */
 import type { Entry, HardState, MsgSnap, NodeId, RaftLogStorage, Ready, Role, Snapshot, SnapshotMetadata } from '../raft/index.js';
 import { NONE, RawNode, type ConfChange, type ConfState, type ConfStateChange, type Status } from '../raft/index.js';
+import { SlicedApply } from '../common/sliced-apply.js';
 import type { ShardSnapshotChunk, ShardSnapshotReader } from '../storage/types.js';
 import type { PeerMessage } from './peer-message.js';
 
@@ -40,7 +41,13 @@ export interface GroupLog extends RaftLogStorage {
 
 /** A group's replicated state machine. `apply` must be deterministic: every replica runs it. */
 export interface GroupStateMachine {
-  /** Applies a committed normal entry with data; the result answers the proposal on the proposing node. */
+  /**
+   * Applies a committed normal entry with data; the result answers the proposal on the proposing node.
+   * A SlicedApply for an entry too large to apply at once: its slices run one per turn, and the group's
+   * Ready waits for the last. Its slices' writes may become durable before the last ran (other groups
+   * persist meanwhile), with the applied index still before the entry: after a crash the entry applies
+   * again over them, so it must reach the same state from any part of itself.
+   */
   apply(entry: Entry): unknown;
   /** A consistent view of the state; called only when every applied effect is durable. */
   openSnapshot(): ShardSnapshotReader;
@@ -218,6 +225,14 @@ interface StagedReady {
   readonly group: Group;
   readonly ready: Ready;
   readonly answers: { readonly proposal: PendingProposal; readonly result: unknown }[];
+  /** An entry of the Ready being applied in slices, and the committed entries after it. */
+  slicing: Slicing | undefined;
+}
+
+interface Slicing {
+  readonly entry: Entry;
+  readonly slices: Iterator<void, unknown, void>;
+  readonly rest: readonly Entry[];
 }
 
 export class MultiRaft {
@@ -567,7 +582,14 @@ export class MultiRaft {
     if (this.closed) return;
     this.sendOutbox(heartbeats);
     if (staged.length === 0) return;
-    // Persists of successive turns land in order (each is one LMDB transaction after the previous).
+    const whole = staged.filter((s) => s.slicing === undefined);
+    this.persistThenComplete(whole);
+    // A Ready with an entry applied in slices completes after its last slice, and the persist after it.
+    for (const s of staged) if (s.slicing !== undefined) this.host.schedule(() => this.nextSlice(s));
+  }
+
+  /** Persists everything staged so far, then completes `staged`. Persists land in order (each is one LMDB transaction after the previous). */
+  private persistThenComplete(staged: readonly StagedReady[]): void {
     this.host.persist().then(
       () => {
         if (this.closed) return;
@@ -579,6 +601,28 @@ export class MultiRaft {
         this.host.onFatal(error);
       },
     );
+  }
+
+  /** Runs one slice of the entry a staged Ready applies in slices; after its last, the entries after it. */
+  private nextSlice(staged: StagedReady): void {
+    const { group, slicing } = staged;
+    if (this.closed || group.removed || slicing === undefined) return;
+    try {
+      const step = slicing.slices.next();
+      if (step.done !== true) {
+        this.host.schedule(() => this.nextSlice(staged));
+        return;
+      }
+      this.answer(group, slicing.entry, step.value, staged.answers, false);
+      group.log.setApplied(slicing.entry.index);
+      // Every answer waits for the persist: the entries' effects are staged, not durable.
+      staged.slicing = this.applyCommitted(group, slicing.rest, 0, staged.answers).slicing;
+    } catch (error) {
+      this.refuse(group, error instanceof GroupFaultError ? error : new GroupFaultError(group.id, slicing.entry.index, error));
+      return;
+    }
+    if (staged.slicing !== undefined) this.host.schedule(() => this.nextSlice(staged));
+    else this.persistThenComplete([staged]);
   }
 
   /** Writes a Ready into the group's storage and state machine (durable at the next persist). */
@@ -611,25 +655,11 @@ export class MultiRaft {
     // An entry persisted by an earlier turn and committed is on a quorum's disks: its proposer may hear
     // at once. One in this Ready's own entries (a single-member group commits on append) waits for the persist.
     const firstUnpersisted = ready.entries[0]?.index ?? Number.POSITIVE_INFINITY;
-    let appliedUnpersisted = false;
-    for (const entry of ready.committedEntries) {
-      // After a restart Raft hands back entries the durable state already holds.
-      if (entry.index <= group.log.appliedIndex()) continue;
-      if (entry.index >= firstUnpersisted) appliedUnpersisted = true;
-      const result = applyEntry(group, entry);
-      const proposal = group.proposals.get(entry.index);
-      if (proposal !== undefined) {
-        group.proposals.delete(entry.index);
-        // Another term's entry at our index: ours was overwritten, so it never took effect.
-        if (proposal.term !== entry.term) proposal.reject(new RaftRequestError('dropped', group.leaderId));
-        else if (entry.index < firstUnpersisted) proposal.resolve(result);
-        else answers.push({ proposal, result });
-      }
-      group.log.setApplied(entry.index);
-    }
+    const { appliedUnpersisted, slicing } = this.applyCommitted(group, ready.committedEntries, firstUnpersisted, answers);
     // A confirmed read needs no persist: it waits only for the state machine to reach its index. Unless
     // this Ready applied entries of its own (a single-member group commits on append): until the persist,
-    // the state machine holds effects a crash would take back, and a read must not see them.
+    // the state machine holds effects a crash would take back, and a read must not see them. Nor while an
+    // entry applies in slices: a read between two would see part of it.
     for (const state of ready.readStates) {
       const context = Buffer.from(state.context).toString('latin1');
       const reads = group.readsInFlight.get(context);
@@ -637,8 +667,37 @@ export class MultiRaft {
       group.readsInFlight.delete(context);
       group.confirmedReads.push({ index: state.index, reads });
     }
-    if (!appliedUnpersisted) this.serveConfirmedReads(group);
-    return { group, ready, answers };
+    if (!appliedUnpersisted && slicing === undefined) this.serveConfirmedReads(group);
+    return { group, ready, answers, slicing };
+  }
+
+  /**
+   * Applies committed entries in order, up to one that applies in slices: that one and the entries after
+   * it are returned. Proposals of entries below `firstUnpersisted` hear at once, the others in `answers`.
+   */
+  private applyCommitted(group: Group, entries: readonly Entry[], firstUnpersisted: number, answers: StagedReady['answers']): { appliedUnpersisted: boolean; slicing: Slicing | undefined } {
+    let appliedUnpersisted = false;
+    for (const [i, entry] of entries.entries()) {
+      // After a restart Raft hands back entries the durable state already holds.
+      if (entry.index <= group.log.appliedIndex()) continue;
+      if (entry.index >= firstUnpersisted) appliedUnpersisted = true;
+      const result = applyEntry(group, entry);
+      if (result instanceof SlicedApply) return { appliedUnpersisted, slicing: { entry, slices: result.slices, rest: entries.slice(i + 1) } };
+      this.answer(group, entry, result, answers, entry.index < firstUnpersisted);
+      group.log.setApplied(entry.index);
+    }
+    return { appliedUnpersisted, slicing: undefined };
+  }
+
+  /** Answers the proposal of an applied entry, if this node made it: `now`, or after the persist through `answers`. */
+  private answer(group: Group, entry: Entry, result: unknown, answers: StagedReady['answers'], now: boolean): void {
+    const proposal = group.proposals.get(entry.index);
+    if (proposal === undefined) return;
+    group.proposals.delete(entry.index);
+    // Another term's entry at our index: ours was overwritten, so it never took effect.
+    if (proposal.term !== entry.term) proposal.reject(new RaftRequestError('dropped', group.leaderId));
+    else if (now) proposal.resolve(result);
+    else answers.push({ proposal, result });
   }
 
   /** After the persist: send, acknowledge, answer, serve reads, compact, prepare snapshots. */

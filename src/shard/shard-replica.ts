@@ -7,7 +7,8 @@
  * back when a leader whose clock is behind takes over.
  */
 import { commandKeys, expireIfDue, resolveCommand } from '../commands/table.js';
-import type { CommandSpec } from '../commands/types.js';
+import type { CommandSpec, SteppedKeyHandler } from '../commands/types.js';
+import { SlicedApply } from '../common/sliced-apply.js';
 import type { Entry } from '../raft/index.js';
 import { error, int, OK, type Reply } from '../resp/reply.js';
 import type { ShardData, ShardSnapshotChunk, ShardSnapshotReader } from '../storage/types.js';
@@ -17,6 +18,13 @@ import type { EndedSplit, OwnedRange, ShardSplitState, SplitApplyResult } from '
 
 /** Writes use no randomness (only read-only commands like HRANDFIELD do), so apply gets a constant. */
 const NO_RANDOMNESS = (): number => 0;
+
+/**
+ * A command of its log with more arguments than this, and steps to apply them in (DEL, MSET), applies
+ * this many keys per turn of the event loop (SlicedApply): at a few microseconds a key, a slice is
+ * milliseconds, where a million keys at once held every shard of the node for seconds.
+ */
+export const APPLY_SLICE_KEYS = 4096;
 
 /**
  * What apply answers a key command whose slot this shard has given away in a split: it was not applied.
@@ -47,9 +55,10 @@ export class ShardReplica {
 
   /**
    * Applies a committed entry of the shard's log; the result answers the client that proposed it: a Reply
-   * for key commands, a SplitApplyResult for split entries.
+   * for key commands, a SplitApplyResult for split entries; a SlicedApply giving the Reply at its end for a
+   * key command too large to apply at once.
    */
-  apply(entry: Entry): Reply | SplitApplyResult {
+  apply(entry: Entry): Reply | SplitApplyResult | SlicedApply {
     const command = decodeShardCommand(entry.data);
     switch (command.kind) {
       case 'command':
@@ -188,7 +197,9 @@ export class ShardReplica {
    * A key command or expiry: from this shard's log (`ownedOnly`: keys of slots given away are left alone),
    * or forwarded from a split's source (keys of the range this shard does not own yet).
    */
-  private applyKeyCommand(command: Extract<ShardCommand, { kind: 'command' | 'expire' }>, ownedOnly: boolean): Reply {
+  private applyKeyCommand(command: Extract<ShardCommand, { kind: 'command' | 'expire' }>, ownedOnly: true): Reply | SlicedApply;
+  private applyKeyCommand(command: Extract<ShardCommand, { kind: 'command' | 'expire' }>, ownedOnly: false): Reply;
+  private applyKeyCommand(command: Extract<ShardCommand, { kind: 'command' | 'expire' }>, ownedOnly: boolean): Reply | SlicedApply {
     const nowMs = this.advanceClock(command.nowMs);
     if (command.kind === 'expire') {
       const ctx = { data: this.data, nowMs, random: NO_RANDOMNESS };
@@ -207,6 +218,9 @@ export class ShardReplica {
     // One slot per command (CROSSSLOT is refused before proposing), so the first key decides.
     const key = !ownedOnly || this.split.owned === null ? undefined : commandKeys(resolved.spec, argv)[0];
     if (key !== undefined && !this.split.ownsKey(key)) return NOT_OWNED;
+    // A forwarded entry applies at once: it is one step of the target's own entry.
+    const inSteps = resolved.spec.applyInSteps;
+    if (ownedOnly && inSteps !== undefined && argv.length > APPLY_SLICE_KEYS) return this.runInSlices(inSteps, argv, nowMs);
     return this.run(resolved.spec, argv, nowMs, NO_RANDOMNESS, 2);
   }
 
@@ -234,8 +248,31 @@ export class ShardReplica {
     try {
       return spec.apply!({ data: this.data, nowMs, random, protocol }, argv);
     } catch (err) {
-      // Deterministic on every replica, so answering an error keeps them identical.
-      return error(`ERR ${(err as Error).message}`);
+      return thrownReply(err);
     }
   }
+
+  private runInSlices(handler: SteppedKeyHandler, argv: readonly Buffer[], nowMs: number): SlicedApply {
+    this.opsSinceReport++;
+    this.lastAccessMs = nowMs;
+    return new SlicedApply(slicesOf(handler({ data: this.data, nowMs, random: NO_RANDOMNESS, protocol: 2 }, argv)));
+  }
+}
+
+/** A stepped command's steps, APPLY_SLICE_KEYS of them per slice. */
+function* slicesOf(steps: Generator<void, Reply, void>): Generator<void, Reply, void> {
+  try {
+    for (let taken = 1; ; taken++) {
+      const step = steps.next();
+      if (step.done === true) return step.value;
+      if (taken % APPLY_SLICE_KEYS === 0) yield;
+    }
+  } catch (err) {
+    return thrownReply(err);
+  }
+}
+
+/** What a command that threw answers: deterministic on every replica, so the replicas stay identical. */
+function thrownReply(err: unknown): Reply {
+  return error(`ERR ${(err as Error).message}`);
 }

@@ -1,6 +1,7 @@
 /**
  * A value past lmdb-js's 16 MiB read threshold survives replication and a restart of every node; a 100 MB
- * value commits while a writer on another shard sees no error, and every replica stores it byte for byte.
+ * value commits while a writer on another shard sees no error, and every replica stores it byte for byte;
+ * a DEL of 300,000 keys is applied without a leader losing its leadership to the wait.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +10,7 @@ import { Cluster } from 'ioredis';
 import type { RoutingShard } from '../../src/common/routing.js';
 import { keyHashSlot } from '../../src/common/slots.js';
 import { NodeStore } from '../../src/storage/node-store.js';
-import { TestCluster } from '../support/cluster.js';
+import { TestCluster, waitUntil } from '../support/cluster.js';
 
 const LARGE_BYTES = 17 * 1024 ** 2;
 /** Small keys over many slots: with 6 shards, every shard holds some. */
@@ -20,6 +21,12 @@ const HUGE_BYTES = 100_000_000;
 const HUGE_COMMAND_TIMEOUT_MS = 60_000;
 /** Pause between the small writes of the concurrent writer. */
 const WRITER_PAUSE_MS = 20;
+/** Keys of the large DEL: seconds of apply on every replica, several election timeouts. */
+const MANY_KEYS = 300_000;
+/** Keys per MSET while filling them. */
+const FILL_BATCH_KEYS = 10_000;
+/** Time for every node's heartbeat to have reported its leaderships to the pilot. */
+const REPORT_WAIT_MS = 3_000;
 
 function pattern(bytes: number): Buffer {
   const out = Buffer.allocUnsafe(bytes);
@@ -95,6 +102,34 @@ async function shardOf(cluster: TestCluster, key: string): Promise<RoutingShard>
   return (json.shards as RoutingShard[]).find((s) => s.start <= slot && slot < s.end)!;
 }
 
+/** Every shard's leader and the term it was elected in, as `id leader@term`. */
+async function leaderships(cluster: TestCluster): Promise<string[]> {
+  const { json } = await cluster.api('GET', '/api/v1/routing');
+  return (json.shards as RoutingShard[]).map((s) => `${s.id} ${s.leader}@${s.leaderTerm ?? 0}`);
+}
+
+/** Runs `work` while a writer sets `key` over and over; returns what `work` returned and the writer's errors and writes. */
+async function withWriter<T>(c: Cluster, key: string, work: () => Promise<T>): Promise<{ result: T; errors: string[]; writes: number }> {
+  const errors: string[] = [];
+  let writes = 0;
+  let writing = true;
+  const writer = (async () => {
+    while (writing) {
+      await c.set(key, String(writes)).then(
+        () => writes++,
+        (error: Error) => errors.push(error.message),
+      );
+      await new Promise((resolve) => setTimeout(resolve, WRITER_PAUSE_MS));
+    }
+  })();
+  try {
+    return { result: await work(), errors, writes };
+  } finally {
+    writing = false;
+    await writer;
+  }
+}
+
 describe('a 100 MB value with three replicas', () => {
   let cluster: TestCluster;
   before(async () => {
@@ -112,31 +147,19 @@ describe('a 100 MB value with three replicas', () => {
     for (let i = 1; (await shardOf(cluster, writerKey)).id === hugeShard.id; i++) writerKey = `w${i}`;
     const big = client(cluster, HUGE_COMMAND_TIMEOUT_MS);
     const small = client(cluster);
-    const writerErrors: string[] = [];
-    let writes = 0;
-    let writing = true;
     try {
       assert.equal(await small.set(writerKey, 'warm-up'), 'OK');
       assert.equal(await big.set('warm-up', 'x'), 'OK');
-      const writer = (async () => {
-        while (writing) {
-          await small.set(writerKey, String(writes)).then(
-            () => writes++,
-            (error: Error) => writerErrors.push(error.message),
-          );
-          await new Promise((resolve) => setTimeout(resolve, WRITER_PAUSE_MS));
-        }
-      })();
+      await new Promise((resolve) => setTimeout(resolve, REPORT_WAIT_MS));
+      const before = await leaderships(cluster);
       const started = Date.now();
-      try {
-        assert.equal(await big.set('huge', value), 'OK');
-      } finally {
-        writing = false;
-        await writer;
-      }
+      const { result, errors, writes } = await withWriter(small, writerKey, () => big.set('huge', value));
       const setMs = Date.now() - started;
-      assert.deepEqual(writerErrors, []);
+      assert.equal(result, 'OK');
+      assert.deepEqual(errors, []);
       assert.ok(writes > 0, 'the writer wrote during the large SET');
+      await new Promise((resolve) => setTimeout(resolve, REPORT_WAIT_MS));
+      assert.deepEqual(await leaderships(cluster), before, 'a leader lost its leadership while the SET was written');
       const read = await big.getBuffer('huge');
       assert.ok(read?.equals(value), `the value read back differs (SET took ${setMs} ms)`);
     } finally {
@@ -165,5 +188,45 @@ describe('a 100 MB value with three replicas', () => {
         await store.close();
       }
     }
+  });
+});
+
+describe('a DEL of 300,000 keys with three replicas', () => {
+  let cluster: TestCluster;
+  before(async () => {
+    cluster = await TestCluster.start({ nodes: 3, replicas: 3 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('deletes them all while every shard keeps its leader and a writer on another shard sees no error', async () => {
+    const keys = Array.from({ length: MANY_KEYS }, (_, i) => `{many}k${i}`);
+    const manyShard = await shardOf(cluster, keys[0]!);
+    let writerKey = 'w0';
+    for (let i = 1; (await shardOf(cluster, writerKey)).id === manyShard.id; i++) writerKey = `w${i}`;
+    const big = client(cluster, HUGE_COMMAND_TIMEOUT_MS);
+    const small = client(cluster);
+    try {
+      for (let i = 0; i < MANY_KEYS; i += FILL_BATCH_KEYS) {
+        assert.equal(await big.mset(keys.slice(i, i + FILL_BATCH_KEYS).flatMap((k) => [k, 'v'])), 'OK');
+      }
+      assert.equal(await small.set(writerKey, 'warm-up'), 'OK');
+      await waitUntil('every shard has a leader', async () => (await leaderships(cluster)).every((l) => !l.includes(' null@')));
+      await new Promise((resolve) => setTimeout(resolve, REPORT_WAIT_MS));
+      const before = await leaderships(cluster);
+
+      const { result, errors, writes } = await withWriter(small, writerKey, () => big.del(keys));
+      assert.equal(result, MANY_KEYS);
+      assert.deepEqual(errors, []);
+      assert.ok(writes > 0, 'the writer wrote during the DEL');
+      assert.equal(await big.exists(keys.slice(0, 1000)), 0);
+      await new Promise((resolve) => setTimeout(resolve, REPORT_WAIT_MS));
+      assert.deepEqual(await leaderships(cluster), before, 'a leader lost its leadership while the DEL was applied');
+    } finally {
+      big.disconnect();
+      small.disconnect();
+    }
+    for (const node of cluster.nodes) assert.ok(node.running, `${node.name} exited:\n${node.log}`);
   });
 });

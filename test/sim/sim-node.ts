@@ -24,6 +24,7 @@
  */
 import type { Logger } from '../../src/common/logger.js';
 import { nodeNumberOf, nodeNumberOfReplica, replicaIdOf } from '../../src/common/replica-ids.js';
+import { SlicedApply } from '../../src/common/sliced-apply.js';
 import { EMPTY_ROUTING_TABLE, type RoutingShard, type RoutingTable } from '../../src/common/routing.js';
 import type { SplitReport, SplitReportResponse } from '../../src/common/split.js';
 import { ClientConnection } from '../../src/node/client-connection.js';
@@ -551,8 +552,23 @@ class RecordingMachine implements GroupStateMachine {
     }
     this.lastApplied = entry.index;
     const reply = this.replica.apply(entry);
-    this.node.onApplied(this.shardId, entry, reply);
-    return reply;
+    if (!(reply instanceof SlicedApply)) {
+      this.node.onApplied(this.shardId, entry, reply);
+      return reply;
+    }
+    const { slices } = reply;
+    const onApplied = (result: Reply): void => this.node.onApplied(this.shardId, entry, result);
+    return new SlicedApply(
+      (function* (): Generator<void, unknown, void> {
+        for (let step = slices.next(); ; step = slices.next()) {
+          if (step.done === true) {
+            onApplied(step.value as Reply);
+            return step.value;
+          }
+          yield;
+        }
+      })(),
+    );
   }
 
   openSnapshot(): ShardSnapshotReader {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveCommand } from '../../src/commands/table.js';
+import { SlicedApply } from '../../src/common/sliced-apply.js';
 import type { Entry } from '../../src/raft/index.js';
 import type { Reply } from '../../src/resp/reply.js';
 import { encodeShardCommand, type ShardCommand } from '../../src/shard/shard-command.js';
@@ -72,7 +73,12 @@ export class LogFedReplica {
   apply(command: ShardCommand): Reply | SplitApplyResult {
     this.index++;
     const entry: Entry = { term: 1, index: this.index, type: 'normal', data: encodeShardCommand(command) };
-    return this.replica.apply(entry);
+    const result = this.replica.apply(entry);
+    if (!(result instanceof SlicedApply)) return result;
+    for (;;) {
+      const step = result.slices.next();
+      if (step.done === true) return step.value as Reply;
+    }
   }
 
   split(command: ShardCommand): SplitApplyResult {

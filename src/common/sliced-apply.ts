@@ -1,0 +1,10 @@
+/**
+ * An entry applied over several turns of the event loop. A state machine's `apply` returns one for an
+ * entry too large to apply at once (a DEL of a million keys takes seconds): each `slices.next()` applies
+ * one slice, and the last returns the entry's result. The Raft driver runs one slice per turn, so ticks,
+ * heartbeats and the other shards go on meanwhile; the entry counts as applied only once the last slice
+ * ran, and nothing of it is durable or visible to reads before.
+ */
+export class SlicedApply {
+  constructor(readonly slices: Iterator<void, unknown, void>) {}
+}
