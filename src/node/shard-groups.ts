@@ -297,7 +297,10 @@ export class ShardGroups {
       const unwanted = { shardExists: shard !== undefined, membership, unwantedForMs: now - since, leaderSilentMs };
       if (shouldDropReplica(unwanted, { graceMs: UNWANTED_GRACE_MS, silenceMs: this.options.electionTimeoutMs })) {
         this.unwantedSince.delete(shardId);
-        void this.stopGroup(shardId);
+        // Disk trouble, or the store closing meanwhile: the other shards run on.
+        this.stopGroup(shardId).catch((err: unknown) =>
+          this.options.logger.error({ shard: shardId, err }, 'shard replica removed, but dropping its data or starting the listed replicas again failed'),
+        );
       }
     }
   }
