@@ -2,7 +2,8 @@
  * A shard listed on this node again while its dropped copy is still being deleted: the node starts the
  * replica once the deletion is durable, rather than failing to open a shard that is being dropped (which
  * left the routing table's update half applied and the replica never started). A drop that fails on disk
- * is logged and the node serves its other shards on, rather than dying of an unhandled rejection.
+ * is logged and the node serves its other shards on, rather than dying of an unhandled rejection; so is
+ * a failed write of the replica id a replica runs under.
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -102,5 +103,25 @@ describe('ShardGroups: a drop that fails on disk', () => {
     assert.equal(groups.replicas.has('s1'), false);
     const reply: Reply = await groups.write('s2', [Buffer.from('SET'), Buffer.from('k'), Buffer.from('v')], Date.now());
     assert.deepEqual(reply, OK, 'the other shard still takes writes');
+  });
+});
+
+describe('ShardGroups: a replica id that fails to be recorded on disk', () => {
+  it('logs the failure with the shard named, and the replica runs on under its id', async (t) => {
+    const { store, groups, busPort, logs } = await startGroups(t);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    t.after(() => void process.off('unhandledRejection', onUnhandled));
+    t.mock.method(store, 'putMeta', () => Promise.reject(new Error('simulated disk failure')));
+    // Not the founding id: the node records it, so that a restart resumes the replica under it.
+    groups.sync(viewOf(1, [{ ...SHARD, replicaIds: { [SELF]: 1_000_001 } }], busPort));
+    const failure = (): Record<string, unknown> | undefined => logs.find((l) => l.level === 50);
+    await until(() => failure() !== undefined || unhandled.length > 0, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(unhandled, []);
+    assert.equal(failure()?.shard, 's1', 'the failed write is logged as an error naming its shard');
+    assert.equal(failure()?.replica_id, 1_000_001);
+    assert.ok(await until(() => groups.isLeader('s1'), 5_000), 'the replica runs');
   });
 });
