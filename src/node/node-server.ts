@@ -179,7 +179,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const applyRouting = (next: RoutingTable): void => {
     if (next.version <= table.version) return;
     table = next;
-    void store.putMeta('routing', next);
+    // Disk trouble: the table applies in memory all the same, and a restarted node gets it from the pilot.
+    store.putMeta('routing', next).catch((err: unknown) => logger.error({ version: next.version, err }, 'storing the routing table failed'));
     rebuildView();
     groups?.sync(view);
     logger.info({ version: next.version, led: view.ledShards().map((s) => s.id) }, 'routing table updated');
