@@ -179,7 +179,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const applyRouting = (next: RoutingTable): void => {
     if (next.version <= table.version) return;
     table = next;
-    void store.putMeta('routing', next);
+    // Disk trouble: the table applies in memory all the same, and a restarted node gets it from the pilot.
+    store.putMeta('routing', next).catch((err: unknown) => logger.error({ version: next.version, err }, 'storing the routing table failed'));
     rebuildView();
     groups?.sync(view);
     logger.info({ version: next.version, led: view.ledShards().map((s) => s.id) }, 'routing table updated');
@@ -492,7 +493,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       })
       .catch((err: unknown) => {
         // The pilot forgot us (its data was reset): join again to get an id and a place.
-        if (err instanceof PilotError && err.status === 404) void join();
+        // The next heartbeat the pilot refuses starts another join: a failed one is told and left.
+        if (err instanceof PilotError && err.status === 404) join().catch((joinErr: unknown) => logger.error({ err: joinErr }, 'joining the pilot again failed'));
         else logger.warn({ err: (err as Error).message }, 'heartbeat failed');
       });
   }
@@ -503,7 +505,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const followRouting = async (): Promise<void> => {
     while (!closed) {
       const next = await untilSuccess('routing poll', () => pilot.waitForRouting(table.version, ROUTING_POLL_WAIT_MS));
-      if (next !== undefined) applyRouting(next);
+      if (next === undefined) continue;
+      try {
+        applyRouting(next);
+      } catch (err) {
+        // The node serves on with what it runs, and the poll follows newer tables.
+        logger.error({ version: next.version, err }, 'applying the routing table failed');
+      }
     }
   };
   void followRouting();

@@ -297,7 +297,10 @@ export class ShardGroups {
       const unwanted = { shardExists: shard !== undefined, membership, unwantedForMs: now - since, leaderSilentMs };
       if (shouldDropReplica(unwanted, { graceMs: UNWANTED_GRACE_MS, silenceMs: this.options.electionTimeoutMs })) {
         this.unwantedSince.delete(shardId);
-        void this.stopGroup(shardId);
+        // Disk trouble, or the store closing meanwhile: the other shards run on.
+        this.stopGroup(shardId).catch((err: unknown) =>
+          this.options.logger.error({ shard: shardId, err }, 'shard replica removed, but dropping its data or starting the listed replicas again failed'),
+        );
       }
     }
   }
@@ -379,7 +382,10 @@ export class ShardGroups {
     if (founding) log.bootstrap(shard.replicas.map((n) => replicaIdOf(shard, n)));
     // A restart resumes an unlisted replica under this id, which the table no longer says (none recorded: the founding one).
     const metaName = replicaIdMetaName(shard.id);
-    if ((store.getMeta(metaName) ?? this.nodeNumber) !== replicaId) void store.putMeta(metaName, replicaId);
+    if ((store.getMeta(metaName) ?? this.nodeNumber) !== replicaId) {
+      // Disk trouble: the replica runs on; only resuming it unlisted after a restart needs the record.
+      store.putMeta(metaName, replicaId).catch((err: unknown) => this.options.logger.error({ shard: shard.id, replica_id: replicaId, err }, 'recording the replica id failed'));
+    }
     const replica = this.replicas.get(shard.id) ?? new ShardReplica(shard.id, data);
     this.replicas.set(shard.id, replica);
     this.multiRaft.addGroup(shard.id, log, replica, replicaId);

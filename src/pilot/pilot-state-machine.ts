@@ -32,9 +32,25 @@ export function encodePilotCommand(command: PilotCommand): Uint8Array {
   return encoder.encode(JSON.stringify(command));
 }
 
+/** Every command kind this version applies; the Record type makes the list complete. */
+const COMMAND_KINDS: Readonly<Record<PilotCommand['kind'], true>> = {
+  'register-node': true,
+  'update-node': true,
+  'bootstrap-keyspace': true,
+  'set-shard-leaders': true,
+  'change-shard-replicas': true,
+  'transfer-shard-leader': true,
+  'import-state': true,
+  'create-split': true,
+  'split-progress': true,
+  'cancel-split': true,
+};
+
+/** The command in a log entry; throws when the entry holds none this version knows (another version wrote it, or it is corrupt). */
 export function decodePilotCommand(data: Uint8Array): PilotCommand {
   const command = JSON.parse(decoder.decode(data)) as PilotCommand;
   assert(typeof command === 'object' && command !== null && typeof command.kind === 'string', 'a pilot log entry holds a command');
+  if (!Object.hasOwn(COMMAND_KINDS, command.kind)) throw new Error(`a pilot log entry holds an unknown command kind '${command.kind}'`);
   return command;
 }
 

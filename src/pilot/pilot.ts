@@ -43,11 +43,12 @@ export interface PilotEnvironment {
   readonly logger: Logger;
 }
 
-/** Where this replica stands: leading and serving, following a known leader, or neither yet. */
+/** Where this replica stands: leading and serving, following a known leader, neither yet, or stopped for good (`reason`). */
 export type PilotLeadership =
   | { readonly kind: 'serving' }
   | { readonly kind: 'follower'; readonly leader: PilotPeer }
-  | { readonly kind: 'no-leader' };
+  | { readonly kind: 'no-leader' }
+  | { readonly kind: 'refused'; readonly reason: string };
 
 /**
  * How far past a shard's recorded leader term a reported term may be. Each election adds one (pre-vote
@@ -100,7 +101,8 @@ export class Pilot {
     env.logger.info({ routing_version: state.routingVersion, nodes: state.nodes.length, shards: state.shards.length, pilot: replication.selfId }, 'pilot state recovered');
     if (replication.peers.length === 1) {
       const leadership = await pilot.awaitLeadership(SINGLE_REPLICA_READY_MS);
-      if (leadership.kind !== 'serving') {
+      // A refused replica stays up to say why, rather than exit and refuse again at every restart.
+      if (leadership.kind !== 'serving' && leadership.kind !== 'refused') {
         await pilot.close();
         throw new Error(`the single pilot replica did not start serving within ${SINGLE_REPLICA_READY_MS} ms`);
       }
@@ -131,6 +133,8 @@ export class Pilot {
   async awaitLeadership(waitMs: number): Promise<PilotLeadership> {
     const deadlineMs = Date.now() + waitMs;
     for (;;) {
+      const refused = this.driver.refused;
+      if (refused !== undefined) return { kind: 'refused', reason: refused };
       if (this.driver.serving) return { kind: 'serving' };
       const leader = this.driver.leader();
       if (leader !== undefined && leader.id !== this.driver.selfId) return { kind: 'follower', leader };

@@ -21,7 +21,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import { assert, UsageError } from '../common/errors.js';
-import { MultiRaft, RaftRequestError } from '../node/multi-raft.js';
+import { MultiRaft, RaftRequestError, type GroupFaultError } from '../node/multi-raft.js';
 import type { PeerMessage } from '../node/peer-message.js';
 import { peerBatchCheck } from '../node/peer-message-check.js';
 import { NONE, type NodeId, type Role } from '../raft/index.js';
@@ -163,6 +163,8 @@ export class PilotStateDriver {
   /** The leader term in which this replica asked the leader to hand over, to import its old log. */
   private askedToLeadInTerm = 0;
   private closed = false;
+  /** Why this replica stopped: an entry or snapshot it cannot decode or apply. */
+  private refusal: string | undefined;
 
   private constructor(
     private readonly replication: PilotReplication,
@@ -197,6 +199,7 @@ export class PilotStateDriver {
         persist: () => this.persist(),
         schedule: (fn) => setImmediate(fn),
         onLeaderChange: (_groupId, leaderId, role, term) => this.onLeaderChange(leaderId, role, term),
+        onGroupFault: (_groupId, fault) => this.refuse(fault),
         onFatal: (error) => {
           logger.fatal({ err: error }, 'pilot raft persist failed: stopping, memory no longer matches disk');
           process.exit(1);
@@ -259,6 +262,11 @@ export class PilotStateDriver {
 
   get selfId(): string {
     return this.replication.selfId;
+  }
+
+  /** Why this replica stopped serving for good (until its data is repaired), if it did. */
+  get refused(): string | undefined {
+    return this.refusal;
   }
 
   /** The leader as this replica knows it (itself included); undefined while none is known. */
@@ -433,6 +441,21 @@ export class PilotStateDriver {
     }
     this.refreshServing();
     this.askToLeadIfImporting();
+  }
+
+  /**
+   * The group stopped at an entry or snapshot this replica cannot decode or apply (another version wrote
+   * it, or it is corrupt). Exiting would fail on the same entry at every restart: the replica stays up,
+   * serves nothing, and says why. The log's writes staged since the last persist may hold part of the
+   * failed apply: they are discarded, so the state on disk stays as of the last entry applied.
+   */
+  private refuse(fault: GroupFaultError): void {
+    const at = fault.index === undefined ? 'its log or a snapshot' : `entry ${fault.index}`;
+    this.refusal = `pilot replica ${this.selfId} refused ${at}: ${fault.cause instanceof Error ? fault.cause.message : String(fault.cause)}`;
+    this.store.closeShard(PILOT_GROUP_ID, 'was refused: an entry or snapshot failed to decode or apply');
+    this.logger.error({ index: fault.index, err: fault.cause }, `${this.refusal}; it serves nothing until its data is repaired`);
+    this.setServing(false);
+    this.notifyChange();
   }
 
   private onLeaderChange(leaderId: NodeId, role: Role, term: number): void {

@@ -1,9 +1,11 @@
 /**
  * A shard listed on this node again while its dropped copy is still being deleted: the node starts the
  * replica once the deletion is durable, rather than failing to open a shard that is being dropped (which
- * left the routing table's update half applied and the replica never started).
+ * left the routing table's update half applied and the replica never started). A drop that fails on disk
+ * is logged and the node serves its other shards on, rather than dying of an unhandled rejection; so is
+ * a failed write of the replica id a replica runs under.
  */
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,7 @@ import type { RoutingShard, RoutingTable } from '../../src/common/routing.js';
 import { SLOT_COUNT } from '../../src/common/slots.js';
 import { RoutingView, DEFAULT_KEYSPACE } from '../../src/node/routing-view.js';
 import { ShardGroups, type ShardGroupsOptions } from '../../src/node/shard-groups.js';
-import { OK } from '../../src/resp/reply.js';
+import { OK, type Reply } from '../../src/resp/reply.js';
 import { NodeStore } from '../../src/storage/node-store.js';
 
 const SELF = 'node1';
@@ -34,30 +36,37 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<boole
   return true;
 }
 
+/** One node's groups over a fresh store; `logs` collects what they log at info and above. */
+async function startGroups(t: TestContext): Promise<{ store: NodeStore; groups: ShardGroups; busPort: number; logs: Record<string, unknown>[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cleave-groups-'));
+  const store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2 });
+  const busPort = await freePort();
+  const logs: Record<string, unknown>[] = [];
+  const groups = await ShardGroups.start({
+    store,
+    selfId: SELF,
+    host: '127.0.0.1',
+    busPort,
+    clusterSecret: 'test-secret',
+    logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) }),
+    tickMs: 10,
+    electionTimeoutMs: 100,
+    onLeaderChange: () => undefined,
+    onRefused: () => undefined,
+    splits: {} as ShardGroupsOptions['splits'],
+    serveForwarded: async () => OK,
+  });
+  t.after(async () => {
+    await groups.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { store, groups, busPort, logs };
+}
+
 describe('ShardGroups: a shard listed again while its copy is dropped', () => {
   it('starts the replica again once the drop is durable', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'cleave-groups-'));
-    const store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2 });
-    const busPort = await freePort();
-    const groups = await ShardGroups.start({
-      store,
-      selfId: SELF,
-      host: '127.0.0.1',
-      busPort,
-      clusterSecret: 'test-secret',
-      logger: pino({ level: 'silent' }),
-      tickMs: 10,
-      electionTimeoutMs: 100,
-      onLeaderChange: () => undefined,
-      onRefused: () => undefined,
-      splits: {} as ShardGroupsOptions['splits'],
-      serveForwarded: async () => OK,
-    });
-    t.after(async () => {
-      await groups.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const { groups, busPort } = await startGroups(t);
 
     groups.sync(viewOf(1, [SHARD], busPort));
     assert.ok(await until(() => groups.isLeader('s1'), 5_000), 'the replica leads its group of one');
@@ -67,5 +76,52 @@ describe('ShardGroups: a shard listed again while its copy is dropped', () => {
     assert.doesNotThrow(() => groups.sync(viewOf(3, [SHARD], busPort)));
     assert.ok(await until(() => groups.isLeader('s1'), 5_000), 'the replica runs again after the drop');
     assert.equal(groups.replicas.has('s1'), true);
+  });
+});
+
+describe('ShardGroups: a drop that fails on disk', () => {
+  it('logs the failure with the shard named, and the node serves its other shards on', async (t) => {
+    const { store, groups, busPort, logs } = await startGroups(t);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    t.after(() => void process.off('unhandledRejection', onUnhandled));
+    const s1: RoutingShard = { ...SHARD, end: SLOT_COUNT / 2 };
+    const s2: RoutingShard = { ...SHARD, id: 's2', start: SLOT_COUNT / 2 };
+    groups.sync(viewOf(1, [s1, s2], busPort));
+    assert.ok(await until(() => groups.isLeader('s1') && groups.isLeader('s2'), 5_000), 'both replicas lead their groups of one');
+
+    t.mock.method(store, 'dropShard', () => Promise.reject(new Error('simulated disk failure')));
+    groups.sync(viewOf(2, [s2], busPort));
+    const failure = (): Record<string, unknown> | undefined => logs.find((l) => l.level === 50);
+    await until(() => failure() !== undefined || unhandled.length > 0, 5_000);
+    // A rejection goes unhandled a turn after it settles: give it the turns to surface.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(unhandled, []);
+    assert.equal(failure()?.shard, 's1', 'the failed drop is logged as an error naming its shard');
+    assert.match(String(failure()?.msg), /dropping its data/);
+    assert.equal(groups.replicas.has('s1'), false);
+    const reply: Reply = await groups.write('s2', [Buffer.from('SET'), Buffer.from('k'), Buffer.from('v')], Date.now());
+    assert.deepEqual(reply, OK, 'the other shard still takes writes');
+  });
+});
+
+describe('ShardGroups: a replica id that fails to be recorded on disk', () => {
+  it('logs the failure with the shard named, and the replica runs on under its id', async (t) => {
+    const { store, groups, busPort, logs } = await startGroups(t);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    t.after(() => void process.off('unhandledRejection', onUnhandled));
+    t.mock.method(store, 'putMeta', () => Promise.reject(new Error('simulated disk failure')));
+    // Not the founding id: the node records it, so that a restart resumes the replica under it.
+    groups.sync(viewOf(1, [{ ...SHARD, replicaIds: { [SELF]: 1_000_001 } }], busPort));
+    const failure = (): Record<string, unknown> | undefined => logs.find((l) => l.level === 50);
+    await until(() => failure() !== undefined || unhandled.length > 0, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(unhandled, []);
+    assert.equal(failure()?.shard, 's1', 'the failed write is logged as an error naming its shard');
+    assert.equal(failure()?.replica_id, 1_000_001);
+    assert.ok(await until(() => groups.isLeader('s1'), 5_000), 'the replica runs');
   });
 });
