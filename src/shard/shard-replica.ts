@@ -210,7 +210,7 @@ export class ShardReplica {
       }
       return int(deleted);
     }
-    const argv = command.argv.map((arg) => Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength));
+    const argv = command.argv.map((arg) => (Buffer.isBuffer(arg) ? arg : Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength)));
     const resolved = resolveCommand(argv);
     // The leader resolved it before proposing; a log written by a version that knew more commands is
     // the only way here.
