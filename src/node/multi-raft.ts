@@ -682,7 +682,12 @@ export class MultiRaft {
       if (entry.index <= group.log.appliedIndex()) continue;
       if (entry.index >= firstUnpersisted) appliedUnpersisted = true;
       const result = applyEntry(group, entry);
-      if (result instanceof SlicedApply) return { appliedUnpersisted, slicing: { entry, slices: result.slices, rest: entries.slice(i + 1) } };
+      if (result instanceof SlicedApply) {
+        // Committed and under way: its outcome is known, however long the slices take, so its proposer waits for it.
+        const proposal = group.proposals.get(entry.index);
+        if (proposal !== undefined) group.proposals.set(entry.index, { ...proposal, deadlineTick: Number.POSITIVE_INFINITY });
+        return { appliedUnpersisted, slicing: { entry, slices: result.slices, rest: entries.slice(i + 1) } };
+      }
       this.answer(group, entry, result, answers, entry.index < firstUnpersisted);
       group.log.setApplied(entry.index);
     }

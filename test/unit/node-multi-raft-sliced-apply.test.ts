@@ -1,7 +1,8 @@
 /**
  * An entry applied in slices (SlicedApply): one slice per turn, so ticks and heartbeats go on and no
- * leadership moves while it takes seconds; its proposer hears its result once the last slice ran; a
- * read and later entries wait for it, so nobody sees part of it.
+ * leadership moves while it takes seconds; its proposer hears its result once the last slice ran, past
+ * the request timeout (the outcome is known once it is under way); a read and later entries wait for
+ * it, so nobody sees part of it.
  * MultiRafts over the simulation's crashable disks, virtual-time scheduler and network; each scheduled
  * turn takes a virtual millisecond, as a slice of real work does.
  */
@@ -19,6 +20,8 @@ const TICK_MS = 10;
 const ELECTION_TICKS = 10;
 const DELIVERY_MS = 2;
 const TURN_MS = 1;
+/** Requests time out after this many ticks: fewer than the large entry's slices take, more than the wait of those behind it. */
+const REQUEST_TIMEOUT_TICKS = 200;
 /** Slices of the large entry: at TURN_MS each, thirty election timeouts. */
 const SLICES = 3_000;
 
@@ -58,7 +61,7 @@ async function cluster() {
     const disk = new SimDisk(scheduler, { fsyncDelayMs: 1 });
     const machine = new SlicedMachine(() => scheduler.now());
     const multiRaft = new MultiRaft(
-      { id, electionTicks: ELECTION_TICKS, heartbeatTicks: 1, random: () => 0.5, requestTimeoutTicks: 10_000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
+      { id, electionTicks: ELECTION_TICKS, heartbeatTicks: 1, random: () => 0.5, requestTimeoutTicks: REQUEST_TIMEOUT_TICKS, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
       {
         send: (to, messages) => {
           scheduler.after(DELIVERY_MS, () => {
