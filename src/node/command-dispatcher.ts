@@ -73,6 +73,8 @@ export interface DispatchTarget extends NodeContext {
   routingChangedAtMs(): number;
   /** Resolves at the next leader change of `shardId` after which this node knows its leader, or after a bound. */
   leaderSettled(shardId: string): Promise<void>;
+  /** This node's replica of `shardId` has heard nothing from a leader for several heartbeats: the one the table names may be gone. */
+  leaderSilent(shardId: string): boolean;
 }
 
 /** What the key path needs of the request beyond its arguments. */
@@ -172,7 +174,9 @@ export class CommandDispatcher {
     // learns of its removal), and not for a slot its own log gave away, whose keys it no longer holds.
     if (!isWrite && request.readonlyMode && replica !== undefined && this.listedHere(view, shardId, routed)) return this.readOwned(replica, command);
     if (shardId === routed.id && routed.leader !== this.node.selfId) {
-      if (routed.leader === null && request.leaderAwaited !== true && replica !== undefined) return this.afterLeadershipChange(command);
+      // No leader, or one this node's replica no longer hears (killed, cut off): a redirect would send the
+      // client to a node that may not answer; wait for the election instead.
+      if (request.leaderAwaited !== true && replica !== undefined && (routed.leader === null || this.node.leaderSilent(shardId))) return this.afterLeadershipChange(command);
       return this.redirected(command, this.redirect(view, slot, routed.leader));
     }
     if (replica === undefined) return CLUSTERDOWN;

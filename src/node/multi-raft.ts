@@ -55,6 +55,12 @@ export interface GroupStateMachine {
   restore(chunks: readonly ShardSnapshotChunk[]): void;
 }
 
+/**
+ * Ticks without a word from a leader after which a member calls its leader silent (`leaderSilent`): a
+ * leader heartbeats every tick, so a few missed in a row mean it is gone, cut off or stalled.
+ */
+export const LEADER_SILENT_TICKS = 3;
+
 /** Entry bytes above which a message is sent on its own, after its turn's batch of small messages. */
 export const BATCHED_MESSAGE_BYTES_MAX = 1024 * 1024;
 
@@ -313,6 +319,12 @@ export class MultiRaft {
    * group. Only members hear from a leader, so a replica that still does must not be dropped, even when
    * its own membership (a snapshot older than its addition, say) does not list it yet.
    */
+  /** Whether this member of the group has heard nothing from a leader for LEADER_SILENT_TICKS ticks; false for an unknown group. */
+  leaderSilent(groupId: string): boolean {
+    const ticks = this.ticksSinceLeaderContact(groupId);
+    return ticks !== undefined && ticks >= LEADER_SILENT_TICKS;
+  }
+
   ticksSinceLeaderContact(groupId: string): number | undefined {
     const group = this.groups.get(groupId);
     return group === undefined ? undefined : this.ticks - group.leaderContactTick;

@@ -225,6 +225,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     routingChangedAtMs: () => routingChangedAtMs,
     // Raft gives up a transfer after an election timeout; the wait is bounded a little beyond.
     leaderSettled: (shardId) => leadershipWaits.wait(shardId, 2 * options.electionTimeoutMs),
+    leaderSilent: (shardId) => groups?.leaderSilent(shardId) ?? false,
     settled: () => store.commitAll(),
     debugFaults: () => (options.enableDebugCommand === true ? groups?.faults : undefined),
     flushLed: async () => {

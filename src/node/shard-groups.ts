@@ -187,6 +187,8 @@ export class ShardGroups {
       const wanted = replicaIdOf(shard, this.options.selfId);
       if (running === wanted) continue;
       if (running !== undefined) {
+        // The old replica runs on until its removal is applied: the group may need its vote to commit it.
+        if (this.multiRaft.ownMembership(shard.id) !== 'none') continue;
         this.options.logger.info({ shard: shard.id, replica_id: running, new_replica_id: wanted }, 'shard replica has a new replica id: it rejoins the group as a new member');
         this.multiRaft.removeGroup(shard.id);
       }
@@ -350,6 +352,11 @@ export class ShardGroups {
     return this.multiRaft.leadership(shardId)?.role === 'leader';
   }
 
+  /** Whether this node's replica of the shard has heard nothing from a leader for several heartbeats. */
+  leaderSilent(shardId: string): boolean {
+    return this.multiRaft.leaderSilent(shardId);
+  }
+
   raftStatus(shardId: string) {
     return this.multiRaft.status(shardId);
   }
@@ -368,6 +375,8 @@ export class ShardGroups {
     if (this.ticks % MEMBERSHIP_CHECK_TICKS === 0 && this.view !== undefined) {
       for (const shard of this.view.table.shards) if (this.isLeader(shard.id)) this.reconcileMembership(shard);
       this.dropUnwanted();
+      // A replica waiting to rejoin under a new id, once its old one is removed.
+      this.startHosted(this.view);
     }
   }
 

@@ -310,6 +310,7 @@ export class SimNode {
     if (this.ticks % MEMBERSHIP_CHECK_TICKS === 0) {
       for (const shard of this.view) if (this.isLeader(shard.id)) this.reconcileMembership(shard);
       this.dropUnwanted();
+      this.startHosted();
     }
     if (this.ticks % SPLIT_CHECK_TICKS === 0) {
       this.driveSplits();
@@ -345,6 +346,7 @@ export class SimNode {
       routingChangedAtMs: () => Number.NEGATIVE_INFINITY,
       // A tick later the transfer has moved on, or the retry is answered as before.
       leaderSettled: () => (this.alive ? this.env.scheduler.sleep(this.env.config.tickMs).then(() => (this.alive ? undefined : NEVER)) : NEVER),
+      leaderSilent: (shardId) => this.multiRaft.leaderSilent(shardId),
     };
   }
 
@@ -434,6 +436,7 @@ export class SimNode {
       const wanted = replicaIdOf(shard, this.name);
       if (running === wanted) continue;
       if (running !== undefined) {
+        if (this.multiRaft.ownMembership(shard.id) !== 'none') continue;
         this.env.trace(`${this.name} runs ${shard.id} on as replica ${wanted}, no longer ${running}`);
         this.multiRaft.removeGroup(shard.id);
       }

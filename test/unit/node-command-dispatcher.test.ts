@@ -39,6 +39,7 @@ function followerAfterSplit(movedSlot: number, selfId = 'node2'): { target: Disp
     splitTargetOwning: () => undefined,
     movedAway: (_shard: string, slot: number) => error(`MOVED ${slot} 127.0.0.1:7003`),
     routingChangedAtMs: () => Number.NEGATIVE_INFINITY,
+    leaderSilent: () => false,
   } as unknown as DispatchTarget;
   return { target, reads };
 }
@@ -82,7 +83,7 @@ describe('CommandDispatcher', () => {
  * node2 follows shard_0001; the table names `leader` as its leader. Forwards are recorded and answered
  * with `outcome`; writes proposed here fail with `writeError` (none: this node's replica applies them).
  */
-function forwardingNode(options: { leader: string; outcome?: ForwardOutcome; unreachable?: string; writeError?: () => unknown; routingChangedAtMs?: number; leaderAfterWait?: string }) {
+function forwardingNode(options: { leader: string; outcome?: ForwardOutcome; unreachable?: string; writeError?: () => unknown; routingChangedAtMs?: number; leaderAfterWait?: string; leaderSilent?: boolean }) {
   const forwards: { node: string; argv: string[]; protocol: number }[] = [];
   const reasons: ForwardReason[] = [];
   let view = new RoutingView({ ...table, shards: [{ ...table.shards[0]!, leader: options.leader }] }, 'node2');
@@ -108,6 +109,7 @@ function forwardingNode(options: { leader: string; outcome?: ForwardOutcome; unr
       changedAtMs = 1_000;
       return Promise.resolve();
     },
+    leaderSilent: () => options.leaderSilent === true && settled.length === 0,
   } as unknown as DispatchTarget;
   const observer: CommandObserver = { onCommand: () => undefined, onForward: (reason) => void reasons.push(reason) };
   const dispatcher = new CommandDispatcher(target, observer, { now: () => 1_000, random: Math.random });
@@ -137,6 +139,14 @@ describe('CommandDispatcher forwarding', () => {
     const { dispatcher, forwards } = forwardingNode({ leader: 'node1' });
     assert.deepEqual(await dispatcher.dispatch(connection(), SET), error(`MOVED ${slotOfK} 127.0.0.1:7001`));
     assert.deepEqual(forwards, []);
+  });
+
+  it('waits for the election rather than redirect a lone command to a leader this node no longer hears from', async () => {
+    const { dispatcher, forwards, settled } = forwardingNode({ leader: 'node1', leaderSilent: true });
+    // node3 won; the table changed just now, so the command goes to it over the bus, not back to the client.
+    assert.deepEqual(await dispatcher.dispatch(connection(), SET), OK);
+    assert.deepEqual(settled, ['shard_0001']);
+    assert.deepEqual(forwards.map((f) => f.node), ['node3']);
   });
 
   it('forwards a lone command within the handover window after a routing change', async () => {
