@@ -4,56 +4,17 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BATCHED_MESSAGE_BYTES_MAX, MultiRaft } from '../../src/node/multi-raft.js';
+import { BATCHED_MESSAGE_BYTES_MAX } from '../../src/node/multi-raft.js';
 import type { PeerMessage } from '../../src/node/peer-message.js';
 import type { NodeId } from '../../src/raft/index.js';
-import { SimDisk } from '../sim/crashable-storage.js';
-import { Scheduler } from '../sim/scheduler.js';
-import { NoData } from '../support/no-data.js';
+import { multiRaftCluster } from '../support/multi-raft-cluster.js';
 
 const GROUPS = ['shard_0001', 'shard_0002'] as const;
-const TICK_MS = 10;
-const ELECTION_TICKS = 10;
-const DELIVERY_MS = 2;
 
-/** Three voters of every group in GROUPS, node 1 leading them all. */
+/** Three voters of every group in GROUPS, node 1 leading them all; `sent` records every batch. */
 async function cluster() {
-  const scheduler = new Scheduler();
-  const nodes = new Map<NodeId, MultiRaft>();
   const sent: { from: NodeId; to: NodeId; messages: readonly PeerMessage[] }[] = [];
-  const ids: NodeId[] = [1, 2, 3];
-  for (const id of ids) {
-    const disk = new SimDisk(scheduler, { fsyncDelayMs: 1 });
-    const multiRaft = new MultiRaft(
-      { id, electionTicks: ELECTION_TICKS, heartbeatTicks: 1, random: () => 0.5, requestTimeoutTicks: 10_000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
-      {
-        send: (to, messages) => {
-          sent.push({ from: id, to, messages });
-          scheduler.after(DELIVERY_MS, () => {
-            for (const message of messages) nodes.get(to)!.receive(id, message);
-          });
-        },
-        persist: () => disk.commitAll(),
-        schedule: (fn) => void scheduler.after(0, fn),
-        onFatal: (err) => assert.fail(String(err)),
-      },
-    );
-    for (const group of GROUPS) {
-      const log = disk.openRaftLog(group);
-      log.bootstrap(ids);
-      multiRaft.addGroup(group, log, new NoData());
-    }
-    nodes.set(id, multiRaft);
-    const tick = (): void => {
-      multiRaft.tick();
-      scheduler.after(TICK_MS, tick);
-    };
-    scheduler.after(1 + id, tick);
-  }
-  const node = (id: NodeId): MultiRaft => nodes.get(id)!;
-  for (const group of GROUPS) node(1).campaign(group);
-  await scheduler.runUntil(200);
-  for (const group of GROUPS) assert.equal(node(1).leadership(group)?.role, 'leader', group);
+  const { scheduler, node } = await multiRaftCluster({ groups: GROUPS, onSend: (from, to, messages) => sent.push({ from, to, messages }) });
   return { scheduler, node, sent };
 }
 

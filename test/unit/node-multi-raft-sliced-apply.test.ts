@@ -9,16 +9,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SlicedApply } from '../../src/common/sliced-apply.js';
-import { MultiRaft } from '../../src/node/multi-raft.js';
 import type { Entry, NodeId } from '../../src/raft/index.js';
-import { SimDisk } from '../sim/crashable-storage.js';
-import { Scheduler } from '../sim/scheduler.js';
+import { multiRaftCluster } from '../support/multi-raft-cluster.js';
 import { NoData } from '../support/no-data.js';
 
 const GROUP = 'shard_0001';
-const TICK_MS = 10;
-const ELECTION_TICKS = 10;
-const DELIVERY_MS = 2;
 const TURN_MS = 1;
 /** Requests time out after this many ticks: fewer than the large entry's slices take, more than the wait of those behind it. */
 const REQUEST_TIMEOUT_TICKS = 200;
@@ -53,42 +48,13 @@ class SlicedMachine extends NoData {
 }
 
 async function cluster() {
-  const scheduler = new Scheduler();
-  const nodes = new Map<NodeId, MultiRaft>();
-  const machines = new Map<NodeId, SlicedMachine>();
-  const ids: NodeId[] = [1, 2, 3];
-  for (const id of ids) {
-    const disk = new SimDisk(scheduler, { fsyncDelayMs: 1 });
-    const machine = new SlicedMachine(() => scheduler.now());
-    const multiRaft = new MultiRaft(
-      { id, electionTicks: ELECTION_TICKS, heartbeatTicks: 1, random: () => 0.5, requestTimeoutTicks: REQUEST_TIMEOUT_TICKS, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
-      {
-        send: (to, messages) => {
-          scheduler.after(DELIVERY_MS, () => {
-            for (const message of messages) nodes.get(to)!.receive(id, message);
-          });
-        },
-        persist: () => disk.commitAll(),
-        schedule: (fn) => void scheduler.after(TURN_MS, fn),
-        onFatal: (err) => assert.fail(String(err)),
-      },
-    );
-    const log = disk.openRaftLog(GROUP);
-    log.bootstrap(ids);
-    multiRaft.addGroup(GROUP, log, machine);
-    nodes.set(id, multiRaft);
-    machines.set(id, machine);
-    const tick = (): void => {
-      multiRaft.tick();
-      scheduler.after(TICK_MS, tick);
-    };
-    scheduler.after(1 + id, tick);
-  }
-  const node = (id: NodeId): MultiRaft => nodes.get(id)!;
-  node(1).campaign(GROUP);
-  await scheduler.runUntil(200);
-  assert.equal(node(1).leadership(GROUP)?.role, 'leader');
-  return { scheduler, node, machine: (id: NodeId) => machines.get(id)! };
+  const { scheduler, node, machine } = await multiRaftCluster({
+    groups: [GROUP],
+    machine: (_id, scheduler) => new SlicedMachine(() => scheduler.now()),
+    turnMs: TURN_MS,
+    requestTimeoutTicks: REQUEST_TIMEOUT_TICKS,
+  });
+  return { scheduler, node, machine: (id: NodeId) => machine(id) as SlicedMachine };
 }
 
 describe('MultiRaft: an entry applied in slices', () => {
