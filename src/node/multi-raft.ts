@@ -180,6 +180,8 @@ class Group {
   notMemberAt = 0;
   /** A Ready of this group is being persisted: the group's next waits for its advance. */
   outstanding = false;
+  /** The hard state on disk (a Ready's may be before its advance: one whose entry applies in slices). */
+  durableHardState: HardState;
   /** The log up to here is on disk as it is in memory (a one-member group commits entries before that). */
   durableLastIndex: number;
   readonly proposals = new Map<number, PendingProposal>();
@@ -216,6 +218,7 @@ class Group {
   ) {
     this.confHistory = [{ index: log.firstIndex() - 1, confState: log.initialState().confState }];
     this.durableLastIndex = log.lastIndex();
+    this.durableHardState = log.initialState().hardState;
   }
 
   /** The membership in force at `index` (at or above the oldest recorded change). */
@@ -579,7 +582,7 @@ export class MultiRaft {
     for (const group of this.groups.values()) {
       try {
         this.issueReads(group);
-        for (const m of group.raw.takeHeartbeats()) addToOutbox(heartbeats, this.peerOf(m.to), { t: 'raft', g: group.id, m });
+        for (const m of group.raw.takeHeartbeats(group.durableHardState)) addToOutbox(heartbeats, this.peerOf(m.to), { t: 'raft', g: group.id, m });
         // A group whose last Ready is still being persisted waits; the others need not wait for it.
         if (group.outstanding) continue;
         // Nothing in flight: its state machine is durable as applied (a leader with only heartbeats to send has no Ready to wait for).
@@ -595,16 +598,21 @@ export class MultiRaft {
     this.sendOutbox(heartbeats);
     if (staged.length === 0) return;
     const whole = staged.filter((s) => s.slicing === undefined);
-    this.persistThenComplete(whole);
+    this.persistThenComplete(whole, staged);
     // A Ready with an entry applied in slices completes after its last slice, and the persist after it.
     for (const s of staged) if (s.slicing !== undefined) this.host.schedule(() => this.nextSlice(s));
   }
 
-  /** Persists everything staged so far, then completes `staged`. Persists land in order (each is one LMDB transaction after the previous). */
-  private persistThenComplete(staged: readonly StagedReady[]): void {
+  /**
+   * Persists everything staged so far, then completes `staged`; the hard states of `persisted` (`staged`
+   * and any others this persist carries) are durable then. Persists land in order (each is one LMDB
+   * transaction after the previous).
+   */
+  private persistThenComplete(staged: readonly StagedReady[], persisted: readonly StagedReady[] = staged): void {
     this.host.persist().then(
       () => {
         if (this.closed) return;
+        for (const { group, ready } of persisted) if (ready.hardState !== null) group.durableHardState = ready.hardState;
         this.complete(staged);
         this.requestTurn();
       },

@@ -99,15 +99,21 @@ export class RawNode {
    * Takes the heartbeats and heartbeat answers waiting to be sent, when the term and vote they speak for
    * are durable (none otherwise): they carry no log state of this member's, so they may leave at once,
    * even while a Ready is outstanding. A member whose disk is busy with a large write thus still shows
-   * it is alive, and nobody campaigns against a leader that is slow, not gone.
+   * it is alive, and nobody campaigns against a leader that is slow, not gone. A heartbeat's commit index
+   * is cut to the durable one: a follower must not apply what a crash of the leader could take back.
+   * `durable`: the hard state on disk, when the driver knows it to be newer than the last one advanced.
    */
-  takeHeartbeats(): Message[] {
+  takeHeartbeats(durable: HardState = this.prevHardState): Message[] {
     const r = this.raft;
     const hard = r.hardState();
-    if (hard.term !== this.prevHardState.term || hard.vote !== this.prevHardState.vote) return [];
+    if (hard.term !== durable.term || hard.vote !== durable.vote) return [];
     const heartbeats: Message[] = [];
     const rest: Message[] = [];
-    for (const m of r.messages) (m.type === 'MsgHeartbeat' || m.type === 'MsgHeartbeatResp' ? heartbeats : rest).push(m);
+    for (const m of r.messages) {
+      if (m.type === 'MsgHeartbeat') heartbeats.push(m.commit > durable.commit ? { ...m, commit: durable.commit } : m);
+      else if (m.type === 'MsgHeartbeatResp') heartbeats.push(m);
+      else rest.push(m);
+    }
     if (heartbeats.length > 0) r.messages = rest;
     return heartbeats;
   }
