@@ -201,6 +201,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     replica: (shardId) => groups?.replicas.get(shardId),
     buffer: splitBuffer,
     now: () => Date.now(),
+    splitTargetLeader: (shardId) => groups?.splitTargetLeader(shardId),
   });
   const target: DispatchTarget = {
     get selfId() {

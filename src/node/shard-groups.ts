@@ -227,6 +227,11 @@ export class ShardGroups {
     };
   }
 
+  /** The node that last answered this node's split requests as `shardId`'s leader, if any. */
+  splitTargetLeader(shardId: string): string | undefined {
+    return this.targetLeaders.get(shardId);
+  }
+
   /** A split request to the target's leader: the replica that answered last, else each replica in turn. */
   private sendToTarget(target: string, command: ShardCommand | null): Promise<TargetAnswer> {
     const request: SplitRequest = { shard: target, command: command === null ? null : encodeShardCommand(command) };

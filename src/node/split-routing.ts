@@ -18,15 +18,21 @@ export interface SplitRoutingHost {
   replica(shardId: string): ShardReplica | undefined;
   readonly buffer: SplitBuffer;
   now(): number;
+  /** The node that last answered this node's split requests as `shardId`'s leader (a target that took its handoff there), if any. */
+  splitTargetLeader(shardId: string): string | undefined;
 }
 
 export class SplitRouting {
   constructor(private readonly host: SplitRoutingHost) {}
 
-  /** `-MOVED` to the leader of `shardId` as this node knows it; TRYAGAIN while none is known. */
+  /**
+   * `-MOVED` to the leader of `shardId` as this node knows it; TRYAGAIN while none is known. A split's
+   * target is named by the node that took the handoff as its leader, which has applied it: the table's
+   * leader may be a follower that has not, and would send the client back to the source.
+   */
   movedTo(shardId: string, slot: number): Reply {
     const view = this.host.routing();
-    const leader = view.table.shards.find((s) => s.id === shardId)?.leader;
+    const leader = this.host.splitTargetLeader(shardId) ?? view.table.shards.find((s) => s.id === shardId)?.leader;
     const address = leader === null || leader === undefined ? undefined : view.address(leader);
     return address === undefined ? SPLIT_TRYAGAIN : error(`MOVED ${slot} ${address}`);
   }

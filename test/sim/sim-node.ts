@@ -207,6 +207,7 @@ export class SimNode {
       replica: (shardId) => this.replicas.get(shardId),
       buffer: this.splitBuffer,
       now: () => scheduler.now(),
+      splitTargetLeader: (shardId) => this.targetLeaders.get(shardId),
     });
     this.dispatcher = new CommandDispatcher(this.dispatchTarget(), undefined, { now: () => scheduler.now(), random: this.random });
     this.connection = new ClientConnection(0, undefined as never, false, 0, () => {});

@@ -13,7 +13,7 @@ const node = (id: string, port: number) => ({ id, clusterId: id.padEnd(40, '0'),
 /** node1 leads the source shard_0001, node2 the target shard_0002, which the table does not give slots yet. */
 const table: RoutingTable = {
   version: 4,
-  nodes: [node('node1', 7001), node('node2', 7002)],
+  nodes: [node('node1', 7001), node('node2', 7002), node('node3', 7003)],
   shards: [
     { id: 'shard_0001', keyspace: 'default', start: 0, end: 16384, epoch: 1, leader: 'node1', replicas: ['node1'] },
     { id: 'shard_0002', keyspace: 'default', start: 8192, end: 8192, epoch: 1, leader: 'node2', replicas: ['node2'] },
@@ -21,7 +21,8 @@ const table: RoutingTable = {
 };
 const committed: SourceSplitState = { role: 'source', taskId: 't1', target: 'shard_0002', splitSlot: 8192, end: 16384, phase: 'committed', commitIndex: 9 };
 
-function sourceNode(): { routing: SplitRouting; buffer: SplitBuffer } {
+/** `answeredAsLeader`: the node that answered this node's split requests as the target's leader. */
+function sourceNode(answeredAsLeader?: string): { routing: SplitRouting; buffer: SplitBuffer } {
   const replica = { splitState: () => committed } as unknown as ShardReplica;
   const view = new RoutingView(table, 'node1');
   const buffer = new SplitBuffer();
@@ -30,6 +31,7 @@ function sourceNode(): { routing: SplitRouting; buffer: SplitBuffer } {
     replica: (id) => (id === 'shard_0001' ? replica : undefined),
     buffer,
     now: () => 0,
+    splitTargetLeader: (id) => (id === 'shard_0002' ? answeredAsLeader : undefined),
   });
   return { routing, buffer };
 }
@@ -44,6 +46,13 @@ describe('a source whose log committed the switch', () => {
     const { routing, buffer } = sourceNode();
     buffer.confirmHandoff('shard_0001', 't1');
     assert.deepEqual(routing.movedAway('shard_0001', 9000), error('MOVED 9000 127.0.0.1:7002'));
+  });
+
+  it('redirects to the node that took the handoff as the target\'s leader, not to the one the table still names', () => {
+    // The table's leader (node2) may not have applied the handoff yet, and would send the client back.
+    const { routing, buffer } = sourceNode('node3');
+    buffer.confirmHandoff('shard_0001', 't1');
+    assert.deepEqual(routing.movedAway('shard_0001', 9000), error('MOVED 9000 127.0.0.1:7003'));
   });
 
   it("keeps asking to retry when only an earlier split's handoff was seen", () => {

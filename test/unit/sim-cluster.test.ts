@@ -22,9 +22,11 @@ const results: SimRunResult[] = [];
  * new replica id switched at once, while the old id was one of a two-voter group's voters, and the group
  * could never commit the old id's removal. 100035: a heartbeat sent ahead of its Ready told a follower a
  * commit index its leader had not made durable; the follower applied its own removal and dropped its
- * copy, the leader crashed and came back with the removal uncommitted, needing the dropped vote.
+ * copy, the leader crashed and came back with the removal uncommitted, needing the dropped vote. 100111:
+ * a split's source sent clients to the target leader the table named, a follower that had not applied
+ * the handoff yet and sent them back.
  */
-const REGRESSION_SEEDS = [100035, 100212];
+const REGRESSION_SEEDS = [100035, 100111, 100212];
 
 describe('whole-cluster simulation, seeds that once failed', () => {
   for (const seed of REGRESSION_SEEDS) {
