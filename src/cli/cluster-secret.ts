@@ -1,6 +1,6 @@
 /**
- * Where the cluster secret comes from: the environment or a file, never the command line, where `ps`
- * would show it. `cleave local` keeps one of its own in its data dir.
+ * The cluster secret, required of the pilot and of every node (from a file or the environment, see
+ * secret-flags.ts). `cleave local` keeps one of its own in its data dir.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, statSync, writeFileSync } from 'node:fs';
