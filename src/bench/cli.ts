@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { ADMIN_TOKEN, withSecretFile, type SecretFlag } from '../cli/secret-flags.js';
 import { UsageError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { PilotEventPoller } from './pilot-events.js';
@@ -30,6 +31,7 @@ interface YcsbFlags {
   workers: number;
   timeline?: string;
   pilot?: string;
+  /** From --pilot-token-file or the environment. */
   pilotToken?: string;
   compareRedis: boolean;
   redisMasters: number;
@@ -56,6 +58,9 @@ function positiveNumber(flag: string): (value: string) => number {
   };
 }
 
+/** The admin token of the pilot whose events go on the timeline, when it has one. */
+const PILOT_TOKEN: SecretFlag = { ...ADMIN_TOKEN, flag: '--pilot-token', what: "the pilot's admin token" };
+
 /**
  * Adds `bench ycsb` (YCSB core workloads A-F against any Redis Cluster endpoint, optionally side by
  * side with a local redis-server cluster) and `bench plot` (timeline CSV to SVG) to `program`.
@@ -63,7 +68,7 @@ function positiveNumber(flag: string): (value: string) => number {
 export function registerBenchCommands(program: Command): void {
   const bench = program.command('bench').description('Benchmark a Redis Cluster endpoint (cleave or redis-server)');
 
-  bench
+  const ycsb = bench
     .command('ycsb')
     .description('Load then run a YCSB core workload; print ops/s and latency percentiles per operation type')
     .option('--workload <name>', 'YCSB core workload: a (50/50 read/update), b (95/5), c (read only), d (read latest), e (short scans), f (read-modify-write)', 'a')
@@ -81,8 +86,8 @@ export function registerBenchCommands(program: Command): void {
     .option('--connections <n>', 'cluster clients (one socket per master each), shared by the threads (default: min(threads, 4))', positiveInt('--connections'))
     .option('--workers <n>', 'client processes the threads are spread over', positiveInt('--workers'), 1)
     .option('--timeline <file>', 'write per-second throughput, latency percentiles, errors and pilot events to this CSV')
-    .option('--pilot <url>', "poll the pilot's events (nodes down and up, routing versions, split phases) into the timeline")
-    .option('--pilot-token <token>', "the pilot's admin token, when it has one (env CLEAVE_ADMIN_TOKEN)", process.env.CLEAVE_ADMIN_TOKEN)
+    .option('--pilot <url>', "poll the pilot's events (nodes down and up, routing versions, split phases) into the timeline");
+  withSecretFile(ycsb, PILOT_TOKEN)
     .option('--compare-redis', 'also run the workload against a local redis-server cluster of the same shape and print the ratios', false)
     .option('--redis-masters <n>', 'masters of the --compare-redis cluster', positiveInt('--redis-masters'), 3)
     .addOption(

@@ -79,7 +79,7 @@ export class PilotEventPoller {
       if (response.status === 404 || response.status === 401 || response.status === 403) {
         this.stopped = true;
         clearInterval(this.timer);
-        const why = response.status === 404 ? 'the pilot has no /api/v1/events' : 'the pilot refused the admin token (set --pilot-token or CLEAVE_ADMIN_TOKEN)';
+        const why = response.status === 404 ? 'the pilot has no /api/v1/events' : 'the pilot refused the admin token (set --pilot-token-file or CLEAVE_ADMIN_TOKEN)';
         this.onStopped(`no pilot events on the timeline: ${why} (HTTP ${response.status})`);
         return;
       }

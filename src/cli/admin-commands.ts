@@ -7,9 +7,11 @@ import type { Command } from 'commander';
 import { UsageError } from '../common/errors.js';
 import { PilotReplicas, PilotUnreachableError } from '../common/pilot-replicas.js';
 import { parseIntInRange, parseUrls } from './flags.js';
+import { ADMIN_TOKEN, withSecretFile, type SecretFlag } from './secret-flags.js';
 
 export interface PilotFlags {
   pilot: string;
+  /** From --token-file or the environment. */
   token?: string;
   json?: boolean;
 }
@@ -69,11 +71,12 @@ export function printTable(headers: readonly string[], rows: readonly (readonly 
   for (const row of rows) console.log(line(row));
 }
 
+/** The admin token, as the commands that ask the pilot take it. */
+const TOKEN: SecretFlag = { ...ADMIN_TOKEN, flag: '--token' };
+
 export function withPilotOptions(command: Command): Command {
-  return command
-    .option('--pilot <urls>', "the pilot: its URL, or its replicas' URLs separated by commas (env CLEAVE_PILOT)", parseUrls('--pilot'), process.env.CLEAVE_PILOT ?? 'http://127.0.0.1:7000')
-    .option('--token <token>', 'admin API token (env CLEAVE_ADMIN_TOKEN)', process.env.CLEAVE_ADMIN_TOKEN)
-    .option('--json', 'print the API response as JSON');
+  command.option('--pilot <urls>', "the pilot: its URL, or its replicas' URLs separated by commas (env CLEAVE_PILOT)", parseUrls('--pilot'), process.env.CLEAVE_PILOT ?? 'http://127.0.0.1:7000');
+  return withSecretFile(command, TOKEN).option('--json', 'print the API response as JSON');
 }
 
 interface PilotReplicaRow {
@@ -191,7 +194,7 @@ export function registerAdminCommands(program: Command): void {
       printTable(SHARD_HEADERS, listOf<ShardRow>(body, 'shards').map(shardCells));
     }),
   );
-  // --pilot, --token and --json belong to `shards`, which reads them on either side of `replicas`.
+  // --pilot, --token-file and --json belong to `shards`, which reads them on either side of `replicas`.
   shards
     .command('replicas')
     .description("add or remove one of a shard's replicas, or hand its leadership to a replica")

@@ -1,37 +1,24 @@
 /**
- * Where the cluster secret comes from: the environment or a file, never the command line, where `ps`
- * would show it. `cleave local` keeps one of its own in its data dir.
+ * The cluster secret, required of the pilot and of every node (from a file or the environment, see
+ * secret-flags.ts). `cleave local` keeps one of its own in its data dir.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../common/errors.js';
+import { CLUSTER_SECRET, fileFlag } from './secret-flags.js';
 
-export const CLUSTER_SECRET_ENV = 'CLEAVE_CLUSTER_SECRET';
 /** The file under `cleave local`'s data dir holding the secret it generated. */
 export const LOCAL_CLUSTER_SECRET_FILE = 'cluster-secret';
 const CLUSTER_SECRET_BYTES = 32;
 /** Owner read and write only: the file is a credential. */
 const SECRET_FILE_MODE = 0o600;
 
-/**
- * The secret from `file` when given (its first line), else from the environment; a UsageError naming
- * both when neither has one.
- */
-export function resolveClusterSecret(role: string, file: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new UsageError(`cannot read the cluster secret from --cluster-secret-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    const secret = text.split('\n')[0]!.trim();
-    if (secret === '') throw new UsageError(`the cluster secret file ${file} is empty`);
-    return secret;
+/** The cluster secret `role` was given (see withSecretFile), or a UsageError naming where to give it. */
+export function requireClusterSecret(role: string, secret: string | undefined): string {
+  if (secret === undefined || secret.trim() === '') {
+    throw new UsageError(`${role} needs a cluster secret shared by the pilot and every node: set ${CLUSTER_SECRET.env} or give ${fileFlag(CLUSTER_SECRET)} <path>`);
   }
-  const secret = env[CLUSTER_SECRET_ENV]?.trim() ?? '';
-  if (secret === '') throw new UsageError(`${role} needs a cluster secret shared by the pilot and every node: set ${CLUSTER_SECRET_ENV} or give --cluster-secret-file <path>`);
   return secret;
 }
 

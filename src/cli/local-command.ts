@@ -15,6 +15,7 @@ import { REPLICAS_DEFAULT } from '../pilot/server.js';
 import { SHARD_REPLICAS_MAX } from '../pilot/state.js';
 import { ensureLocalClusterSecret } from './cluster-secret.js';
 import { parseHost, parseIntInRange, parsePort } from './flags.js';
+import { ADMIN_TOKEN, REQUIREPASS, withSecretFile } from './secret-flags.js';
 
 interface LocalFlags {
   nodes: number;
@@ -24,7 +25,9 @@ interface LocalFlags {
   dataDir: string;
   shardsPerNode: number;
   replicas: number;
+  /** From --requirepass-file or the environment. */
   requirepass?: string;
+  /** From --admin-token-file or the environment. */
   adminToken?: string;
 }
 
@@ -39,7 +42,7 @@ const STARTUP_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
 
 export function registerLocalCommand(program: Command): void {
-  program
+  const local = program
     .command('local')
     .description('run a local cluster: a pilot and N nodes as child processes')
     .option('--nodes <n>', 'number of nodes', parseIntInRange('--nodes', 1, 64), 3)
@@ -48,10 +51,8 @@ export function registerLocalCommand(program: Command): void {
     .option('--host <host>', 'address everything listens on', parseHost('--host'), '127.0.0.1')
     .option('--data-dir <dir>', 'where the cluster keeps its data', './data')
     .option('--shards-per-node <n>', 'shards of the default keyspace per node at creation', parseIntInRange('--shards-per-node', 1, 256), 2)
-    .option('--replicas <n>', 'replicas per shard, the leader included (at most --nodes take effect)', parseIntInRange('--replicas', 1, SHARD_REPLICAS_MAX), REPLICAS_DEFAULT)
-    .option('--requirepass <password>', 'password clients must AUTH with (env CLEAVE_REQUIREPASS)', process.env.CLEAVE_REQUIREPASS)
-    .option('--admin-token <token>', 'bearer token for the HTTP API (env CLEAVE_ADMIN_TOKEN)', process.env.CLEAVE_ADMIN_TOKEN)
-    .action(async (flags: LocalFlags) => runLocal(flags));
+    .option('--replicas <n>', 'replicas per shard, the leader included (at most --nodes take effect)', parseIntInRange('--replicas', 1, SHARD_REPLICAS_MAX), REPLICAS_DEFAULT);
+  withSecretFile(withSecretFile(local, REQUIREPASS), ADMIN_TOKEN).action(async (flags: LocalFlags) => runLocal(flags));
 }
 
 async function runLocal(flags: LocalFlags): Promise<void> {

@@ -8,10 +8,9 @@ import { PILOT_ID_DEFAULT, isPilotId, parsePilotPeers, type PilotPeer } from '..
 import { REPLICAS_DEFAULT, startPilot } from '../pilot/server.js';
 import { SHARD_REPLICAS_MAX } from '../pilot/state.js';
 import { CLIENT_INPUT_BYTES_MAX_DEFAULT, startNode } from '../node/node-server.js';
-import { resolveClusterSecret } from './cluster-secret.js';
+import { requireClusterSecret } from './cluster-secret.js';
 import { isLoopback, parseHost, parseIntInRange, parsePort, parsePortOrZero, parseUrls } from './flags.js';
-
-const CLUSTER_SECRET_FILE_HELP = 'file holding the secret the pilot replicas and nodes share (required: this, or env CLEAVE_CLUSTER_SECRET)';
+import { ADMIN_TOKEN, CLUSTER_SECRET, REQUIREPASS, fileFlag, withSecretFile } from './secret-flags.js';
 
 /** Closes `service` on SIGINT/SIGTERM and exits 0 once it is closed. */
 export function closeOnSignals(service: { close(): Promise<void> }): void {
@@ -42,8 +41,10 @@ interface PilotFlags {
   expectNodes: number;
   shardsPerNode: number;
   replicas: number;
+  /** From --admin-token-file or the environment. */
   adminToken?: string;
-  clusterSecretFile?: string;
+  /** From --cluster-secret-file or the environment. */
+  clusterSecret?: string;
   nodeTimeoutMs: number;
   maxSplits: number;
   maxSplitsPerNode: number;
@@ -58,7 +59,7 @@ interface PilotFlags {
 }
 
 export function registerPilotCommand(program: Command): void {
-  program
+  const pilot = program
     .command('pilot')
     .description('run the pilot: cluster metadata, routing table, HTTP API and metrics')
     .option('--host <host>', 'address to listen on', parseHost('--host'), '127.0.0.1')
@@ -74,9 +75,8 @@ export function registerPilotCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the pilot keeps its state', './data/pilot')
     .option('--expect-nodes <n>', 'create the default keyspace once this many nodes have joined', parseIntInRange('--expect-nodes', 1, 1000), 1)
     .option('--shards-per-node <n>', 'shards of the default keyspace per node at creation', parseIntInRange('--shards-per-node', 1, 256), 2)
-    .option('--replicas <n>', 'replicas per shard, the leader included (fewer while fewer nodes have joined)', parseIntInRange('--replicas', 1, SHARD_REPLICAS_MAX), REPLICAS_DEFAULT)
-    .option('--admin-token <token>', 'bearer token required by the HTTP API (env CLEAVE_ADMIN_TOKEN)', process.env.CLEAVE_ADMIN_TOKEN)
-    .option('--cluster-secret-file <path>', CLUSTER_SECRET_FILE_HELP)
+    .option('--replicas <n>', 'replicas per shard, the leader included (fewer while fewer nodes have joined)', parseIntInRange('--replicas', 1, SHARD_REPLICAS_MAX), REPLICAS_DEFAULT);
+  withSecretFile(withSecretFile(pilot, ADMIN_TOKEN), CLUSTER_SECRET)
     .option('--node-timeout-ms <ms>', 'a node is down after this long without a heartbeat', parseIntInRange('--node-timeout-ms', 100, 600_000), 3000)
     .option('--max-splits <n>', 'splits under way at once in the cluster', parseIntInRange('--max-splits', 1, 1000), 1)
     .option('--max-splits-per-node <n>', 'splits a node takes part in at once', parseIntInRange('--max-splits-per-node', 1, 1000), 1)
@@ -89,8 +89,10 @@ export function registerPilotCommand(program: Command): void {
     .option('--split-catch-up-slow-delay <entries>', 'catch-up past its deadline rolls back while more entries behind than this', parseIntInRange('--split-catch-up-slow-delay', 0, 100_000_000), SPLIT_PARAMS_DEFAULT.catchUpSlowDelay)
     .option('--split-target-timeout-ms <ms>', "roll back when the target's leader does not answer this long", parseIntInRange('--split-target-timeout-ms', 1, 3_600_000), SPLIT_PARAMS_DEFAULT.targetTimeoutMs)
     .action(async (flags: PilotFlags, command: Command) => {
-      const clusterSecret = resolveClusterSecret('the pilot', flags.clusterSecretFile);
-      if (!isLoopback(flags.host) && !flags.adminToken) throw new UsageError(`listening on ${flags.host} (beyond loopback) needs --admin-token`);
+      const clusterSecret = requireClusterSecret('the pilot', flags.clusterSecret);
+      if (!isLoopback(flags.host) && !flags.adminToken) {
+        throw new UsageError(`listening on ${flags.host} (beyond loopback) needs an admin token: set ${ADMIN_TOKEN.env} or give ${fileFlag(ADMIN_TOKEN)} <path>`);
+      }
       const port = pilotPeerPorts(flags, command.getOptionValueSource('port') !== 'default');
       const pilot = await startPilot({
         host: flags.host,
@@ -154,8 +156,10 @@ interface NodeFlags {
   metricsPort?: number;
   dataDir: string;
   pilot: string;
+  /** From --requirepass-file or the environment. */
   requirepass?: string;
-  clusterSecretFile?: string;
+  /** From --cluster-secret-file or the environment. */
+  clusterSecret?: string;
   protoMaxBulkLen: number;
   clientInputBytesMax: number;
   electionTimeoutMs: number;
@@ -164,7 +168,7 @@ interface NodeFlags {
 }
 
 export function registerNodeCommand(program: Command): void {
-  program
+  const node = program
     .command('node')
     .description('run a data node: RESP for clients, shard replicas on LMDB')
     .option('--host <host>', 'address to listen on and advertise', parseHost('--host'), '127.0.0.1')
@@ -172,16 +176,15 @@ export function registerNodeCommand(program: Command): void {
     .option('--bus-port <port>', 'internal RPC port (default: port + 10000)', parsePort('--bus-port'))
     .option('--metrics-port <port>', 'port of /metrics, 0 to disable (default: port + 20000)', parsePortOrZero('--metrics-port'))
     .option('--data-dir <dir>', 'where the node keeps its data', './data/node')
-    .option('--pilot <urls>', "the pilot to join: its URL, or its replicas' URLs separated by commas", parseUrls('--pilot'), 'http://127.0.0.1:7000')
-    .option('--requirepass <password>', 'password clients must AUTH with (env CLEAVE_REQUIREPASS)', process.env.CLEAVE_REQUIREPASS)
-    .option('--cluster-secret-file <path>', CLUSTER_SECRET_FILE_HELP)
+    .option('--pilot <urls>', "the pilot to join: its URL, or its replicas' URLs separated by commas", parseUrls('--pilot'), 'http://127.0.0.1:7000');
+  withSecretFile(withSecretFile(node, REQUIREPASS), CLUSTER_SECRET)
     .option('--proto-max-bulk-len <bytes>', 'largest bulk string a client may send', parseIntInRange('--proto-max-bulk-len', 1024, 512 * 1024 * 1024), 512 * 1024 * 1024)
     .option('--client-input-bytes-max <bytes>', "what all clients' requests not yet run may hold together; past it, the connection that adds more is closed", parseIntInRange('--client-input-bytes-max', 1024 * 1024, Number.MAX_SAFE_INTEGER), CLIENT_INPUT_BYTES_MAX_DEFAULT)
     .option('--election-timeout-ms <ms>', 'mean time without a leader before a shard replica campaigns', parseIntInRange('--election-timeout-ms', 200, 60_000), 1000)
     .option('--raft-tick-ms <ms>', 'Raft tick: leaders heartbeat every tick', parseIntInRange('--raft-tick-ms', 10, 1000), 100)
     .option('--enable-debug-command', 'serve DEBUG PARTITION/PARTITION-ONEWAY/HEAL, which cut this node off from others (failure tests)', false)
     .action(async (flags: NodeFlags) => {
-      const clusterSecret = resolveClusterSecret('a node', flags.clusterSecretFile);
+      const clusterSecret = requireClusterSecret('a node', flags.clusterSecret);
       const busPort = flags.busPort ?? flags.port + 10000;
       const metricsPort = flags.metricsPort ?? flags.port + 20000;
       if (busPort > 65535 || metricsPort > 65535) throw new UsageError('--port is too high to derive the bus and metrics ports; give --bus-port and --metrics-port');

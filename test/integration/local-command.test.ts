@@ -2,11 +2,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { respRequest } from '../../src/client/resp-request.js';
-import { CLI_MAIN } from '../support/cluster.js';
+import { RespErrorValue, respRequest } from '../../src/client/resp-request.js';
+import { CLI_MAIN, TestProcess, startPilots, waitUntil, type TestPilot } from '../support/cluster.js';
 import { freePort, freePortBlock } from '../../src/common/free-ports.js';
 
 interface Running {
@@ -142,6 +142,86 @@ describe('cleave local', () => {
         assert.match(result.stderr, /cluster secret/);
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a secret on the command line, naming its environment variable and its file flag: one line, exit code 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleave-secret-flags-'));
+    try {
+      const [port, pilotPort] = [await freePort(), await freePort()];
+      const missing = join(dir, 'missing');
+      const empty = join(dir, 'empty');
+      writeFileSync(empty, '');
+      // With a cluster secret at hand, a command that took the secret would start and run: the timeout ends it.
+      const env = { ...process.env, CLEAVE_CLUSTER_SECRET: 'secret-flags-test', CLEAVE_REQUIREPASS: '', CLEAVE_ADMIN_TOKEN: '' };
+      const node = ['node', '--port', String(port), '--data-dir', join(dir, 'node'), '--pilot', `http://127.0.0.1:${pilotPort}`];
+      const pilot = ['pilot', '--port', String(pilotPort), '--data-dir', join(dir, 'pilot')];
+      const local = ['local', '--nodes', '1', '--port', String(port), '--pilot-port', String(pilotPort), '--data-dir', join(dir, 'local')];
+      const pilotAt = ['--pilot', `http://127.0.0.1:${pilotPort}`];
+      for (const [args, expected] of [
+        [[...node, '--requirepass', 'x'], /^cleave: --requirepass takes no value: .*set CLEAVE_REQUIREPASS or give --requirepass-file <path>$/],
+        [[...node, '--cluster-secret', 'x'], /^cleave: --cluster-secret takes no value: .*set CLEAVE_CLUSTER_SECRET or give --cluster-secret-file <path>$/],
+        [[...pilot, '--admin-token', 'x'], /^cleave: --admin-token takes no value: .*set CLEAVE_ADMIN_TOKEN or give --admin-token-file <path>$/],
+        [[...local, '--requirepass', 'x'], /^cleave: --requirepass takes no value: .*set CLEAVE_REQUIREPASS or give --requirepass-file <path>$/],
+        [[...local, '--admin-token', 'x'], /^cleave: --admin-token takes no value: .*set CLEAVE_ADMIN_TOKEN or give --admin-token-file <path>$/],
+        [['cluster', ...pilotAt, '--token', 'x'], /^cleave: --token takes no value: .*set CLEAVE_ADMIN_TOKEN or give --token-file <path>$/],
+        [['shards', 'replicas', 'shard_0001', 'add', 'node2', ...pilotAt, '--token', 'x'], /^cleave: --token takes no value: .*--token-file <path>$/],
+        [['bench', 'ycsb', '--pilot-token', 'x'], /^cleave: --pilot-token takes no value: .*set CLEAVE_ADMIN_TOKEN or give --pilot-token-file <path>$/],
+        [[...node, '--requirepass-file', missing], /^cleave: cannot read the client password from --requirepass-file .*: ENOENT$/],
+        [[...local, '--admin-token-file', empty], /^cleave: --admin-token-file .* is empty$/],
+        [['splits', ...pilotAt, '--token-file', missing], /^cleave: cannot read the admin token from --token-file .*: ENOENT$/],
+      ] as const) {
+        const result = spawnSync(process.execPath, [CLI_MAIN, ...args], { encoding: 'utf8', env, timeout: 10_000 });
+        assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+        assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+        assert.match(result.stderr.trim(), expected);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes the client password, the admin token and the cluster secret from files: AUTH with the file content, the API and the CLI with the token', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleave-secret-files-'));
+    const processes: TestProcess[] = [];
+    try {
+      const file = (name: string, content: string): string => {
+        const path = join(dir, name);
+        writeFileSync(path, content, { mode: 0o600 });
+        return path;
+      };
+      const password = 'file pass word';
+      const token = 'file-admin-token';
+      const [passwordFile, tokenFile, secretFile] = [file('requirepass', `${password}\n`), file('admin-token', `${token}\n`), file('cluster-secret', 'file-cluster-secret\n')];
+      // Nothing from the environment: every secret comes from its file.
+      const noEnv = { CLEAVE_REQUIREPASS: '', CLEAVE_ADMIN_TOKEN: '', CLEAVE_CLUSTER_SECRET: '' };
+      const pilots: TestPilot[] = await startPilots(dir, 1, ['--expect-nodes', '1', '--shards-per-node', '1', '--replicas', '1', '--admin-token-file', tokenFile, '--cluster-secret-file', secretFile], noEnv);
+      processes.push(...pilots);
+      const pilotUrl = pilots[0]!.url;
+      const [port, busPort] = [await freePort(), await freePort()];
+      const nodeArgs = ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(dir, 'node'), '--pilot', pilotUrl, '--requirepass-file', passwordFile, '--cluster-secret-file', secretFile];
+      const node = new TestProcess('node', nodeArgs, noEnv);
+      processes.push(node);
+      node.start();
+      await waitUntil('the node serving', async () => String((await respRequest('127.0.0.1', port, [['AUTH', password], ['CLUSTER', 'INFO']], 1000))[1]).includes('cluster_state:ok'), () => node.log);
+
+      const [noauth] = await respRequest('127.0.0.1', port, [['GET', 'x']]);
+      assert.equal((noauth as RespErrorValue).message, 'NOAUTH Authentication required.');
+      const [withNewline] = await respRequest('127.0.0.1', port, [['AUTH', `${password}\n`]]);
+      assert.ok(withNewline instanceof RespErrorValue, 'the trailing newline is not part of the password');
+      assert.deepEqual(await respRequest('127.0.0.1', port, [['AUTH', password], ['SET', 'x', '1'], ['GET', 'x']]), ['OK', 'OK', '1']);
+
+      assert.equal((await fetch(`${pilotUrl}/api/v1/cluster`)).status, 401);
+      assert.equal((await fetch(`${pilotUrl}/api/v1/cluster`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+      const env = { ...process.env, ...noEnv };
+      const withoutToken = spawnSync(process.execPath, [CLI_MAIN, 'nodes', '--pilot', pilotUrl], { encoding: 'utf8', env, timeout: 20_000 });
+      assert.equal(withoutToken.status, 1, withoutToken.stderr);
+      const listed = spawnSync(process.execPath, [CLI_MAIN, 'nodes', '--pilot', pilotUrl, '--token-file', tokenFile], { encoding: 'utf8', env, timeout: 20_000 });
+      assert.equal(listed.status, 0, listed.stderr);
+      assert.match(listed.stdout, new RegExp(`^node1\\s+127\\.0\\.0\\.1:${port}\\s+up\\s`, 'm'));
+    } finally {
+      for (const running of processes) await running.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     }
   });
