@@ -15,7 +15,7 @@ import { forwardedPart } from '../shard/split-forward.js';
 import type { OwnedRange, ShardSplitState, SourceSplitState, SplitApplyResult, TargetSplitState } from '../shard/split-state.js';
 import type { ShardSnapshotReader } from '../storage/types.js';
 import type { SplitBuffer } from './split-buffer.js';
-import type { MultiRaft } from './multi-raft.js';
+import type { MultiRaft } from '../multiraft/multi-raft.js';
 import { SPLIT_TRYAGAIN } from './split-routing.js';
 import {
   abortedStatus,

@@ -7,7 +7,7 @@
 import type { RoutingShard } from '../common/routing.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import type { SplitApplyResult } from '../shard/split-state.js';
-import type { MultiRaft } from './multi-raft.js';
+import type { MultiRaft } from '../multiraft/multi-raft.js';
 import type { TargetAnswer } from './split-source.js';
 
 /** What a split's source leader sends a target replica: a split entry to propose, or null to ask its state. */

@@ -9,7 +9,7 @@
  */
 import { assert } from '../common/errors.js';
 import type { Entry } from '../raft/index.js';
-import type { GroupStateMachine } from '../node/multi-raft.js';
+import type { GroupStateMachine } from '../multiraft/multi-raft.js';
 import type { ShardSnapshotChunk, ShardSnapshotReader } from '../storage/types.js';
 import type { PilotCommand, PilotCommandResult } from './commands.js';
 import { applyPilotCommand, type PilotState } from './state.js';

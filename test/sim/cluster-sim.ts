@@ -25,7 +25,7 @@ import type { SplitParams, SplitReport, SplitReportResponse } from '../../src/co
 import type { PilotCommand } from '../../src/pilot/commands.js';
 import { isFinal, progressCommandFor, type SplitTask } from '../../src/pilot/split-tasks.js';
 import { applyPilotCommand, DEFAULT_KEYSPACE, routingTable, type PilotState, type PilotTransition } from '../../src/pilot/state.js';
-import { nodeIdOf } from '../../src/node/peer-message.js';
+import { nodeIdOf } from '../../src/multiraft/peer-message.js';
 import { replicaIdOf } from '../../src/common/replica-ids.js';
 import { NONE, type NodeId, type Role } from '../../src/raft/index.js';
 import type { StoredValue } from '../../src/storage/types.js';

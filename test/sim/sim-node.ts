@@ -30,9 +30,9 @@ import type { SplitReport, SplitReportResponse } from '../../src/common/split.js
 import { ClientConnection } from '../../src/node/client-connection.js';
 import { CommandDispatcher, type DispatchTarget } from '../../src/node/command-dispatcher.js';
 import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from '../../src/node/membership-step.js';
-import { MultiRaft, type GroupStateMachine } from '../../src/node/multi-raft.js';
-import { nodeIdOf } from '../../src/node/peer-message.js';
-import { peerBatchCheck } from '../../src/node/peer-message-check.js';
+import { MultiRaft, type GroupStateMachine } from '../../src/multiraft/multi-raft.js';
+import { nodeIdOf } from '../../src/multiraft/peer-message.js';
+import { peerBatchCheck } from '../../src/multiraft/peer-message-check.js';
 import { RoutingView } from '../../src/node/routing-view.js';
 import { SplitBuffer } from '../../src/node/split-buffer.js';
 import { SPLIT_TRYAGAIN, SplitRouting } from '../../src/node/split-routing.js';

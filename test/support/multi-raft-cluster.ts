@@ -3,8 +3,8 @@
  * network that delivers every message after DELIVERY_MS; node 1 campaigns for every group and leads.
  */
 import assert from 'node:assert/strict';
-import { MultiRaft, type GroupStateMachine } from '../../src/node/multi-raft.js';
-import type { PeerMessage } from '../../src/node/peer-message.js';
+import { MultiRaft, type GroupStateMachine } from '../../src/multiraft/multi-raft.js';
+import type { PeerMessage } from '../../src/multiraft/peer-message.js';
 import type { NodeId } from '../../src/raft/index.js';
 import { SimDisk } from '../sim/crashable-storage.js';
 import { Scheduler } from '../sim/scheduler.js';

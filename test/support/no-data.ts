@@ -1,5 +1,5 @@
 /** A group state machine of no data, for MultiRaft tests: apply answers the entry's index, a snapshot carries nothing. */
-import type { GroupStateMachine } from '../../src/node/multi-raft.js';
+import type { GroupStateMachine } from '../../src/multiraft/multi-raft.js';
 import type { Entry } from '../../src/raft/index.js';
 import type { ShardSnapshotReader } from '../../src/storage/types.js';
 

@@ -7,7 +7,7 @@ import { keyHashSlot } from '../../src/common/slots.js';
 import { ClientConnection } from '../../src/node/client-connection.js';
 import { CommandDispatcher, type CommandObserver, type DispatchTarget } from '../../src/node/command-dispatcher.js';
 import type { ForwardOutcome, ForwardReason } from '../../src/node/forward-decision.js';
-import { RaftRequestError } from '../../src/node/multi-raft.js';
+import { RaftRequestError } from '../../src/multiraft/multi-raft.js';
 import { nodeNumberOf } from '../../src/common/replica-ids.js';
 import { RoutingView } from '../../src/node/routing-view.js';
 import { error, NULL, OK, type Reply } from '../../src/resp/reply.js';

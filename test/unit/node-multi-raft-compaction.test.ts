@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MultiRaft, type GroupStateMachine } from '../../src/node/multi-raft.js';
+import { MultiRaft, type GroupStateMachine } from '../../src/multiraft/multi-raft.js';
 import type { ConfChange, ConfState } from '../../src/raft/index.js';
 import { NodeStore } from '../../src/storage/node-store.js';
 import type { ShardSnapshotReader } from '../../src/storage/types.js';

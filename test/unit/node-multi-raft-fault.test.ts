@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open as lmdbOpen } from 'lmdb';
-import { GroupFaultError, MultiRaft, RaftRequestError } from '../../src/node/multi-raft.js';
+import { GroupFaultError, MultiRaft, RaftRequestError } from '../../src/multiraft/multi-raft.js';
 import { OK } from '../../src/resp/reply.js';
 import { encodeShardCommand } from '../../src/shard/shard-command.js';
 import { ShardReplica } from '../../src/shard/shard-replica.js';

@@ -4,8 +4,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BATCHED_MESSAGE_BYTES_MAX } from '../../src/node/multi-raft.js';
-import type { PeerMessage } from '../../src/node/peer-message.js';
+import { BATCHED_MESSAGE_BYTES_MAX } from '../../src/multiraft/multi-raft.js';
+import type { PeerMessage } from '../../src/multiraft/peer-message.js';
 import type { NodeId } from '../../src/raft/index.js';
 import { multiRaftCluster } from '../support/multi-raft-cluster.js';
 

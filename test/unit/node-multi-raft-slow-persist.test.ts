@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MultiRaft } from '../../src/node/multi-raft.js';
+import type { MultiRaft } from '../../src/multiraft/multi-raft.js';
 import type { NodeId } from '../../src/raft/index.js';
 import { multiRaftCluster } from '../support/multi-raft-cluster.js';
 

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MultiRaft, type GroupStateMachine } from '../../src/node/multi-raft.js';
+import { MultiRaft, type GroupStateMachine } from '../../src/multiraft/multi-raft.js';
 import type { Entry } from '../../src/raft/index.js';
 import type { ShardSnapshotReader } from '../../src/storage/types.js';
 import { SimDisk } from '../sim/crashable-storage.js';

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { peerBatchCheck } from '../../src/node/peer-message-check.js';
-import { isNodeId, type PeerMessage } from '../../src/node/peer-message.js';
+import { peerBatchCheck } from '../../src/multiraft/peer-message-check.js';
+import { isNodeId, type PeerMessage } from '../../src/multiraft/peer-message.js';
 import { isSplitRequest, isTargetAnswer } from '../../src/node/split-wire-check.js';
 import { encodeFrameBytes, Transport, TransportError, type Envelope, type PeerAddress } from '../../src/transport/index.js';
 import { messageFrame, rawBusPeer, type RawBusPeer } from '../support/raw-bus-peer.js';
