@@ -1,12 +1,7 @@
 /** Stepped key handlers (types.ts) run to their end at once. */
+import { runToEnd } from '../common/sliced-apply.js';
 import type { KeyHandler, SteppedKeyHandler } from './types.js';
 
 export function allSteps(handler: SteppedKeyHandler): KeyHandler {
-  return (ctx, argv) => {
-    const steps = handler(ctx, argv);
-    for (;;) {
-      const step = steps.next();
-      if (step.done === true) return step.value;
-    }
-  };
+  return (ctx, argv) => runToEnd(handler(ctx, argv));
 }

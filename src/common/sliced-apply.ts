@@ -8,3 +8,11 @@
 export class SlicedApply {
   constructor(readonly slices: Iterator<void, unknown, void>) {}
 }
+
+/** Runs slices (or any steps) to their end at once; returns what the last gives. */
+export function runToEnd<T>(steps: Iterator<void, T, void>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}

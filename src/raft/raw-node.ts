@@ -105,6 +105,8 @@ export class RawNode {
    */
   takeHeartbeats(durable: HardState = this.prevHardState): Message[] {
     const r = this.raft;
+    // Called for every group on every turn: most have nothing to send.
+    if (r.messages.length === 0) return [];
     const hard = r.hardState();
     if (hard.term !== durable.term || hard.vote !== durable.vote) return [];
     const heartbeats: Message[] = [];

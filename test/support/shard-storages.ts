@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveCommand } from '../../src/commands/table.js';
-import { SlicedApply } from '../../src/common/sliced-apply.js';
+import { runToEnd, SlicedApply } from '../../src/common/sliced-apply.js';
 import type { Entry } from '../../src/raft/index.js';
 import type { Reply } from '../../src/resp/reply.js';
 import { encodeShardCommand, type ShardCommand } from '../../src/shard/shard-command.js';
@@ -74,11 +74,7 @@ export class LogFedReplica {
     this.index++;
     const entry: Entry = { term: 1, index: this.index, type: 'normal', data: encodeShardCommand(command) };
     const result = this.replica.apply(entry);
-    if (!(result instanceof SlicedApply)) return result;
-    for (;;) {
-      const step = result.slices.next();
-      if (step.done === true) return step.value as Reply;
-    }
+    return result instanceof SlicedApply ? (runToEnd(result.slices) as Reply) : result;
   }
 
   split(command: ShardCommand): SplitApplyResult {

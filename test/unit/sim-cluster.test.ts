@@ -17,6 +17,13 @@ const TRACE_LINES_SHOWN = 60;
 
 const results: SimRunResult[] = [];
 
+/** Runs one seed, hands its result to `record` (pass or fail), and fails with its trace's tail unless every check passed. */
+async function checkedSeed(seed: number, record: (result: SimRunResult) => void = () => undefined): Promise<void> {
+  const result = await runSimulation({ seed });
+  record(result);
+  assert.ok(result.ok, `${result.failure}\n${result.summary}\n--- last trace lines:\n${result.traceTail.slice(-TRACE_LINES_SHOWN).join('\n')}`);
+}
+
 /**
  * Seeds beyond the range above that once failed, each run with every test run. 100212: a node told a
  * new replica id switched at once, while the old id was one of a two-voter group's voters, and the group
@@ -30,20 +37,13 @@ const REGRESSION_SEEDS = [100035, 100111, 100212];
 
 describe('whole-cluster simulation, seeds that once failed', () => {
   for (const seed of REGRESSION_SEEDS) {
-    it(`seed ${seed}`, async () => {
-      const result = await runSimulation({ seed });
-      assert.ok(result.ok, `${result.failure}\n${result.summary}\n--- last trace lines:\n${result.traceTail.slice(-TRACE_LINES_SHOWN).join('\n')}`);
-    });
+    it(`seed ${seed}`, () => checkedSeed(seed));
   }
 });
 
 describe(`whole-cluster simulation, seeds ${FIRST_SEED}..${FIRST_SEED + SEEDS_COUNT - 1}`, () => {
   for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS_COUNT; seed++) {
-    it(`seed ${seed}`, async () => {
-      const result = await runSimulation({ seed });
-      results.push(result);
-      assert.ok(result.ok, `${result.failure}\n${result.summary}\n--- last trace lines:\n${result.traceTail.slice(-TRACE_LINES_SHOWN).join('\n')}`);
-    });
+    it(`seed ${seed}`, () => checkedSeed(seed, (result) => results.push(result)));
   }
 });
 
