@@ -21,6 +21,7 @@ import { FRAME_BYTES_MAX_DEFAULT, FRAME_HEADER_BYTES, decodeFrameBody, encodeFra
 import { InboundLink } from './inbound-link.js';
 import { PeerLink, type PeerAddress, type QueuedFrame } from './peer-link.js';
 import { PendingRequests } from './pending-requests.js';
+import type { PeerBus } from './peer-bus.js';
 import { emptyPeerCounters, emptyTransportCounters, type FrameRejectReason, type PeerCounters, type TransportCounters } from './transport-counters.js';
 import { TransportError, type TransportErrorCode } from './transport-error.js';
 
@@ -73,7 +74,7 @@ export interface TransportOptions {
   readonly onUnreachable?: (peer: TransportNodeId, reason: string) => void;
 }
 
-export class Transport {
+export class Transport implements PeerBus {
   /** This node's id. */
   readonly nodeId: TransportNodeId;
   /** Fault rules; inactive unless a test sets some. */
