@@ -1,3 +1,5 @@
+import type { Environment } from '../common/environment.js';
+
 /**
  * Requests waiting for a shard's leadership to change as this node sees it: a leader handing its
  * leadership to another replica refuses proposals until the transfer ends, and a client told `-MOVED`
@@ -6,6 +8,8 @@
  */
 export class LeadershipWaits {
   private readonly waits = new Map<string, Set<() => void>>();
+
+  constructor(private readonly timers: Pick<Environment, 'after'>) {}
 
   /** Resolves at the next `changed(shardId)`, or after `timeoutMs`. */
   wait(shardId: string, timeoutMs: number): Promise<void> {
@@ -17,13 +21,12 @@ export class LeadershipWaits {
       }
       const set = waiting;
       const done = (): void => {
-        clearTimeout(timer);
+        cancel();
         set.delete(done);
         if (set.size === 0 && this.waits.get(shardId) === set) this.waits.delete(shardId);
         resolve();
       };
-      const timer = setTimeout(done, timeoutMs);
-      timer.unref();
+      const cancel = this.timers.after(timeoutMs, done);
       set.add(done);
     });
   }

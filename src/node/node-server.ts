@@ -4,28 +4,22 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
-import type { RoutingTable } from '../common/routing.js';
-import { EMPTY_ROUTING_TABLE } from '../common/routing.js';
-import type { JoinResponse, ShardStats } from '../common/protocol.js';
+import type { JoinResponse } from '../common/protocol.js';
 import { UsageError } from '../common/errors.js';
+import { systemEnvironment } from '../common/environment.js';
 import { createLogger, type Logger } from '../common/logger.js';
+import { lockDataDir } from '../common/data-dir-lock.js';
+import { isNodeId } from '../multiraft/peer-message.js';
 import { ProtocolError, RespParser } from '../resp/parser.js';
 import { ReplyWriter } from '../resp/writer.js';
 import { error, type Reply } from '../resp/reply.js';
 import { NodeStore } from '../storage/node-store.js';
-import { lockDataDir } from '../common/data-dir-lock.js';
-import { flushPlan } from './split-overlay.js';
-import type { ShardReplica } from '../shard/shard-replica.js';
+import { Transport } from '../transport/transport.js';
 import { ClientConnection } from './client-connection.js';
-import { CommandDispatcher, type DispatchTarget } from './command-dispatcher.js';
-import type { NodeStats } from './node-context.js';
+import { NodeCore } from './node-core.js';
 import { NodeMetrics } from './node-metrics.js';
 import { PilotClient, PilotError } from './pilot-client.js';
-import { RoutingView, withKnownLeaders } from './routing-view.js';
-import { ShardGroups } from './shard-groups.js';
-import { LeadershipWaits } from './leadership-waits.js';
-import { SplitBuffer } from './split-buffer.js';
-import { SPLIT_TRYAGAIN, SplitRouting } from './split-routing.js';
+import { BUS_REQUESTS_OUTSTANDING_MAX } from './shard-groups.js';
 
 export interface NodeOptions {
   readonly host: string;
@@ -73,176 +67,77 @@ const CLIENTS_MAX = 10_000;
 const OWED_REPLIES_MAX = 10_000;
 /** Bytes waiting in a socket's write buffer before the node stops reading that client's requests. */
 const SOCKET_BUFFER_BYTES_MAX = 64 * 1024 * 1024;
-/** Active expiry: how often, how many keys with a TTL a shard examines per batch (as Redis: 20), and the time budget. */
-const EXPIRY_CYCLE_MS = 100;
-const EXPIRY_KEYS_PER_CYCLE = 20;
-const EXPIRY_CYCLE_BUDGET_MS = 10;
 const ROUTING_POLL_WAIT_MS = 25_000;
 const PILOT_RETRY_MS_MAX = 2_000;
-const NO_CLUSTER_ID = '0'.repeat(40);
 /** How often a running node the pilot refused asks again (the operator may restore the pilot's data). */
 const JOIN_REFUSED_RETRY_MS = 30_000;
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   if (options.clusterSecret === '') throw new UsageError('a node needs a cluster secret (CLEAVE_CLUSTER_SECRET or --cluster-secret-file): the pilot and the other nodes ask for it');
   const logger = options.logger ?? createLogger('node', { port: options.port });
+  const env = systemEnvironment();
   const dataDirLock = lockDataDir(options.dataDir);
   const store = NodeStore.open(options.dataDir);
   const pilot = new PilotClient(options.pilotUrl, options.clusterSecret);
   const metrics = new NodeMetrics();
-  const splitBuffer = new SplitBuffer((waitedMs) => metrics.splitWritePause.observe(waitedMs / 1000));
-  metrics.trackSplitBuffer(() => splitBuffer.countAll());
-  const connections = new Map<number, ClientConnection>();
-  const stats: NodeStats = { commandsProcessed: 0, connectionsReceived: 0, opsPerSec: 0 };
-  const startedAtMs = Date.now();
-  let selfId = store.getMeta('node_id') as string | undefined;
-  /** The pilot's newest table; the view overlays on it the leaders this node's Raft groups know. */
-  let table = (store.getMeta('routing') as RoutingTable | undefined) ?? EMPTY_ROUTING_TABLE;
-  let view = new RoutingView(table, selfId);
-  /** When the view last changed: redirects are forwarded for a while after (forward-decision.ts). */
-  let routingChangedAtMs = 0;
-  let groups: ShardGroups | undefined;
+  let transport: Transport | undefined;
+  /** Set once the heartbeat is ready to send (after the first join). */
+  let heartbeatNow: (() => void) | undefined;
+  let heartbeatScheduled = false;
+  const core = new NodeCore(
+    {
+      host: options.host,
+      port: options.port,
+      requirepass: options.requirepass,
+      logger,
+      tickMs: options.raftTickMs,
+      electionTimeoutMs: options.electionTimeoutMs,
+      reportSplit: (report) =>
+        pilot.reportSplit(report).catch((err: unknown) => {
+          logger.warn({ err, task: report.task_id }, 'split report not delivered');
+          return undefined;
+        }),
+      // Tells the pilot at once when this node gains a shard's leadership, so other nodes redirect to it.
+      onLeaderChange: () => {
+        if (heartbeatScheduled) return;
+        heartbeatScheduled = true;
+        setImmediate(() => {
+          heartbeatScheduled = false;
+          if (core.groups !== undefined && core.groups.leaders().length > 0) heartbeatNow?.();
+        });
+      },
+      debugFaults: () => (options.enableDebugCommand === true ? transport?.faults : undefined),
+    },
+    env,
+    store,
+    metrics,
+  );
+  const { dispatcher, connections, stats } = core;
+  metrics.trackSplitBuffer(() => core.splitBuffer.countAll());
   let closed = false;
   let nextConnectionId = 1;
   const clientInputBytesMax = options.clientInputBytesMax ?? CLIENT_INPUT_BYTES_MAX_DEFAULT;
   /** Bytes held by every connection's parser, summed as each connection's holding changes. */
   let clientInputBytes = 0;
 
-  /** The pilot's table with each hosted shard's leader as this node's Raft group knows it. */
-  const rebuildView = (): void => {
-    const known = groups;
-    view = new RoutingView(known === undefined || selfId === undefined ? table : withKnownLeaders(table, selfId, (shardId) => known.leaderOf(shardId)), selfId);
-    routingChangedAtMs = Date.now();
-    metrics.routingVersion.set(table.version);
-  };
-
-  /** Set once the heartbeat is ready to send (after the first join). */
-  let heartbeatNow: (() => void) | undefined;
-  let viewRebuildScheduled = false;
-  /** Requests waiting for a leadership transfer away from this node to end; shards whose leader changed since the last rebuild. */
-  const leadershipWaits = new LeadershipWaits();
-  const leadersChanged = new Set<string>();
-  const onLeaderChange = (shardId: string): void => {
-    leadersChanged.add(shardId);
-    if (viewRebuildScheduled) return;
-    viewRebuildScheduled = true;
-    setImmediate(() => {
-      viewRebuildScheduled = false;
-      rebuildView();
-      // A leader stepping down knows no leader for a moment: the waits go on until one is known.
-      for (const changed of leadersChanged) if (groups?.leaderOf(changed) !== null) leadershipWaits.changed(changed);
-      leadersChanged.clear();
-      // Tells the pilot at once when this node gains a shard's leadership, so other nodes redirect to it.
-      if (groups !== undefined && groups.leaders().length > 0) heartbeatNow?.();
-    });
-  };
-
+  /** Starts the bus and the shard groups once the node has an id. */
   const startGroups = async (): Promise<void> => {
-    if (groups !== undefined || selfId === undefined) return;
-    groups = await ShardGroups.start({
-      store,
-      selfId,
-      host: options.host,
-      busPort: options.busPort,
+    const selfId = core.selfId;
+    if (transport !== undefined || selfId === undefined) return;
+    const bus = new Transport({
+      nodeId: selfId,
       clusterSecret: options.clusterSecret,
-      logger,
-      tickMs: options.raftTickMs,
-      electionTimeoutMs: options.electionTimeoutMs,
-      onLeaderChange,
-      onRefused: (shardId) => metrics.refusedReplicas.labels(shardId).inc(),
-      splits: {
-        buffer: splitBuffer,
-        report: (report) => pilot.reportSplit(report).catch((err: unknown) => {
-          logger.warn({ err, task: report.task_id }, 'split report not delivered');
-          return undefined;
-        }),
-        movedToTarget: (targetShard, slot) => splitRouting.movedTo(targetShard, slot),
-        observer: {
-          snapshotBytesSent: (bytes) => metrics.splitSnapshotBytes.inc(bytes),
-          catchUpDelay: (sourceShard, delay) => metrics.splitCatchUpDelay(sourceShard, delay),
-        },
-      },
-      serveForwarded: async (argv, protocol) => {
-        try {
-          return await dispatcher.dispatchForwarded(argv, protocol);
-        } catch (err) {
-          // A bug, not bad input: the sending node answers its client, this node serves on.
-          logger.error({ err, command: argv[0]?.toString() }, 'forwarded command failed');
-          return error('ERR internal error');
-        }
-      },
+      isNodeId,
+      requestsOutstandingMax: BUS_REQUESTS_OUTSTANDING_MAX,
+      onUnreachable: (peer) => core.groups?.reportUnreachable(peer),
     });
-    groups.sync(view);
-    rebuildView();
+    transport = bus;
+    await bus.listen(options.host, options.busPort);
+    core.start(bus);
   };
 
-  const applyRouting = (next: RoutingTable): void => {
-    if (next.version <= table.version) return;
-    table = next;
-    // Disk trouble: the table applies in memory all the same, and a restarted node gets it from the pilot.
-    store.putMeta('routing', next).catch((err: unknown) => logger.error({ version: next.version, err }, 'storing the routing table failed'));
-    rebuildView();
-    groups?.sync(view);
-    logger.info({ version: next.version, led: view.ledShards().map((s) => s.id) }, 'routing table updated');
-  };
-
-  const ledReplicas = (): ShardReplica[] => {
-    const out: ShardReplica[] = [];
-    for (const shard of view.ledShards()) {
-      const replica = groups?.replicas.get(shard.id);
-      if (replica !== undefined) out.push(replica);
-    }
-    return out;
-  };
-
-  const notRunning = (): Promise<never> => Promise.reject(new Error('shard replicas are not running yet'));
-  const splitRouting = new SplitRouting({
-    routing: () => view,
-    replica: (shardId) => groups?.replicas.get(shardId),
-    buffer: splitBuffer,
-    now: () => Date.now(),
-    splitTargetLeader: (shardId) => groups?.splitTargetLeader(shardId),
-  });
-  const target: DispatchTarget = {
-    get selfId() {
-      return selfId;
-    },
-    host: options.host,
-    port: options.port,
-    requirepass: options.requirepass,
-    startedAtMs,
-    stats,
-    connections,
-    routing: () => view,
-    ledReplicas,
-    clusterId: () => (selfId === undefined ? undefined : view.node(selfId)?.clusterId) ?? NO_CLUSTER_ID,
-    replica: (shardId) => groups?.replicas.get(shardId),
-    write: (shardId, argv, nowMs) => groups?.write(shardId, argv, nowMs) ?? notRunning(),
-    readBarrier: (shardId) => groups?.readBarrier(shardId) ?? notRunning(),
-    splitTargetOwning: (slot) => splitRouting.splitTargetOwning(slot),
-    holdWrite: (shardId, slot) => splitRouting.holdWrite(shardId, slot),
-    movedAway: (shardId, slot) => splitRouting.movedAway(shardId, slot),
-    forward: (node, argv, protocol) => groups?.forward(node, argv, protocol) ?? Promise.resolve({ kind: 'not-sent' }),
-    routingChangedAtMs: () => routingChangedAtMs,
-    // Raft gives up a transfer after an election timeout; the wait is bounded a little beyond.
-    leaderSettled: (shardId) => leadershipWaits.wait(shardId, 2 * options.electionTimeoutMs),
-    leaderSilent: (shardId) => groups?.leaderSilent(shardId) ?? false,
-    settled: () => store.commitAll(),
-    debugFaults: () => (options.enableDebugCommand === true ? groups?.faults : undefined),
-    flushLed: async () => {
-      const known = groups;
-      if (known === undefined) return 'flushed';
-      const ledTargets = view.splitTargets.filter((t) => known.isLeader(t.id)).map((t) => t.id);
-      const plan = flushPlan(view.ledShards().map((s) => s.id), ledTargets, (id) => known.replicas.get(id)?.splitState() ?? null);
-      if (plan === 'switching') return plan;
-      const nowMs = Date.now();
-      await Promise.all(plan.map((id) => known.flush(id, nowMs)));
-      return 'flushed';
-    },
-  };
-  const dispatcher = new CommandDispatcher(target, metrics);
-  metrics.trackShards(() => [...(groups?.replicas.values() ?? [])].map((r) => ({ id: r.id, keys: r.data.keyCount, bytes: r.data.byteCount })));
-  metrics.trackBus(() => groups?.busCounters);
+  metrics.trackShards(() => [...(core.groups?.replicas.values() ?? [])].map((r) => ({ id: r.id, keys: r.data.keyCount, bytes: r.data.byteCount })));
+  metrics.trackBus(() => transport?.counters);
 
   const server: Server = createServer((socket) => serveClient(socket));
   const serveClient = (socket: Socket): void => {
@@ -372,6 +267,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
    */
   const joinOnce = async (starting: boolean): Promise<void> => {
     let incarnation = store.getMeta('cluster_incarnation') as string | undefined;
+    const selfId = core.selfId;
     const request = (): Promise<JoinResponse> =>
       pilot.join({
         ...(selfId === undefined ? {} : { node_id: selfId }),
@@ -395,48 +291,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       }
     });
     if (response === undefined) return;
-    if (selfId !== response.node_id) {
-      selfId = response.node_id;
-      await store.putMeta('node_id', selfId);
-      rebuildView();
-    }
+    await core.setSelfId(response.node_id);
     if (response.cluster_incarnation !== undefined && response.cluster_incarnation !== incarnation) {
       incarnation = response.cluster_incarnation;
       await store.putMeta('cluster_incarnation', incarnation);
     }
-    logger.info({ nodeId: selfId }, 'joined the pilot');
+    logger.info({ nodeId: core.selfId }, 'joined the pilot');
     await startGroups();
-    applyRouting(response.routing);
+    core.applyRouting(response.routing);
   };
-  // Active expiry, as Redis's cycle: each led shard walks its expiry index 20 keys at a time and keeps
-  // going while a quarter or more of a batch was due, within a time budget per cycle. The deletes go
-  // through the log, proposed by the leader, so every replica deletes the same keys.
-  const expiryCursors = new Map<string, { slot: number; key: Buffer } | undefined>();
-  const expiryTimer = setInterval(() => {
-    const startedAtMs = Date.now();
-    // A write held by a split longer than its buffer timeout is answered: never applied, the client retries.
-    splitBuffer.expire(startedAtMs, SPLIT_TRYAGAIN);
-    for (const shard of view.ledShards()) {
-      const replica = groups?.replicas.get(shard.id);
-      if (replica === undefined) continue;
-      const due: Buffer[] = [];
-      for (;;) {
-        const nowMs = replica.readNowMs(Date.now());
-        const batch = replica.data.scanExpiring(expiryCursors.get(shard.id), EXPIRY_KEYS_PER_CYCLE);
-        let dueInBatch = 0;
-        for (const entry of batch) {
-          if (entry.expireAtMs <= nowMs) {
-            due.push(entry.key);
-            dueInBatch++;
-          }
-        }
-        expiryCursors.set(shard.id, batch.length < EXPIRY_KEYS_PER_CYCLE ? undefined : batch[batch.length - 1]);
-        if (batch.length < EXPIRY_KEYS_PER_CYCLE || dueInBatch * 4 < batch.length || Date.now() - startedAtMs >= EXPIRY_CYCLE_BUDGET_MS) break;
-      }
-      groups!.expire(shard.id, Date.now(), due);
-    }
-  }, EXPIRY_CYCLE_MS);
-
   // One join at a time: every heartbeat refused while the pilot does not know us would start another.
   let joining: Promise<void> | undefined;
   const join = (starting = false): Promise<void> => (joining ??= joinOnce(starting).finally(() => (joining = undefined)));
@@ -445,12 +308,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const shutdown = async (): Promise<void> => {
     closed = true;
     clearInterval(heartbeatTimer);
-    clearInterval(expiryTimer);
-    splitBuffer.releaseAll(Date.now(), SPLIT_TRYAGAIN);
+    core.close();
     for (const conn of connections.values()) conn.socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     if (metricsServer !== undefined) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
-    await groups?.close();
+    await transport?.close();
     await store.close();
     dataDirLock.release();
   };
@@ -462,36 +324,19 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     throw err;
   }
 
-  const shardStats = (intervalMs: number): ShardStats[] => {
-    const out: ShardStats[] = [];
-    let ops = 0;
-    for (const replica of groups?.replicas.values() ?? []) {
-      const taken = replica.takeOps();
-      ops += taken;
-      out.push({
-        shard_id: replica.id,
-        keys: replica.data.keyCount,
-        bytes: replica.data.byteCount,
-        ops_per_sec: Math.round((taken * 1000) / intervalMs),
-        last_access_ms: replica.lastAccessMs,
-      });
-    }
-    stats.opsPerSec = Math.round((ops * 1000) / intervalMs);
-    return out;
-  };
-
   function heartbeat(): void {
+    const selfId = core.selfId;
     if (selfId === undefined) return;
     pilot
       .heartbeat({
         node_id: selfId,
         pid: process.pid,
-        routing_version: table.version,
-        shards: shardStats(options.heartbeatIntervalMs),
-        leaders: groups?.leaders() ?? [],
+        routing_version: core.routingVersion,
+        shards: core.shardStats(options.heartbeatIntervalMs),
+        leaders: core.groups?.leaders() ?? [],
       })
       .then((response) => {
-        if (response.routing !== undefined) applyRouting(response.routing);
+        if (response.routing !== undefined) core.applyRouting(response.routing);
       })
       .catch((err: unknown) => {
         // The pilot forgot us (its data was reset): join again to get an id and a place.
@@ -506,10 +351,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   // The long poll delivers a new routing version as soon as the pilot commits it.
   const followRouting = async (): Promise<void> => {
     while (!closed) {
-      const next = await untilSuccess('routing poll', () => pilot.waitForRouting(table.version, ROUTING_POLL_WAIT_MS));
+      const next = await untilSuccess('routing poll', () => pilot.waitForRouting(core.routingVersion, ROUTING_POLL_WAIT_MS));
       if (next === undefined) continue;
       try {
-        applyRouting(next);
+        core.applyRouting(next);
       } catch (err) {
         // The node serves on with what it runs, and the poll follows newer tables.
         logger.error({ version: next.version, err }, 'applying the routing table failed');
@@ -519,10 +364,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   void followRouting();
 
 
-  logger.info({ host: options.host, port: options.port, nodeId: selfId }, 'node serving');
+  logger.info({ host: options.host, port: options.port, nodeId: core.selfId }, 'node serving');
   return {
     port: (server.address() as { port: number }).port,
-    nodeId: () => selfId,
+    nodeId: () => core.selfId,
     close: shutdown,
   };
 }

@@ -14,6 +14,7 @@
  * on under the new id, as a new member the leader adds as a learner.
  */
 import { nodeNumberOf, nodeNumberOfReplica, replicaIdOf } from '../common/replica-ids.js';
+import type { Cancel, Environment } from '../common/environment.js';
 import type { RoutingShard } from '../common/routing.js';
 import type { Logger } from '../common/logger.js';
 import { NONE, type NodeId, type Role } from '../raft/index.js';
@@ -21,15 +22,13 @@ import type { Reply } from '../resp/reply.js';
 import { encodeShardCommand, type ShardCommand } from '../shard/shard-command.js';
 import { ShardReplica } from '../shard/shard-replica.js';
 import type { NodeStore } from '../storage/node-store.js';
-import type { FaultInjector } from '../transport/fault-injector.js';
-import type { TransportCounters } from '../transport/transport-counters.js';
-import { Transport } from '../transport/transport.js';
+import type { PeerBus } from '../transport/peer-bus.js';
 import { TransportError } from '../transport/transport-error.js';
 import type { ProtocolVersion } from '../resp/writer.js';
 import { failedForward, type ForwardOutcome } from './forward-decision.js';
 import { argvOf, forwardedReply, isForwardRequest, type ForwardRequest } from './forward-wire-check.js';
 import { MEMBERSHIP_CHECK_TICKS, nextMembershipStep, shouldDropReplica } from './membership-step.js';
-import { MultiRaft, type GroupFaultError } from '../multiraft/multi-raft.js';
+import { MultiRaft, type GroupFaultError, type GroupStateMachine } from '../multiraft/multi-raft.js';
 import { isNodeId, nodeIdOf } from '../multiraft/peer-message.js';
 import { peerBatchCheck } from '../multiraft/peer-message-check.js';
 import type { RoutingView } from './routing-view.js';
@@ -40,9 +39,6 @@ import { isSplitRequest, isTargetAnswer } from './split-wire-check.js';
 export interface ShardGroupsOptions {
   readonly store: NodeStore;
   readonly selfId: string;
-  readonly host: string;
-  readonly busPort: number;
-  readonly clusterSecret: string | undefined;
   readonly logger: Logger;
   /** Length of a Raft tick. */
   readonly tickMs: number;
@@ -56,9 +52,41 @@ export interface ShardGroupsOptions {
   readonly splits: Pick<SplitSourceHost, 'buffer' | 'report' | 'movedToTarget' | 'observer'>;
   /** Runs a key command another node forwarded, as a client's here; never throws. */
   readonly serveForwarded: (argv: readonly Buffer[], protocol: ProtocolVersion) => Promise<Reply>;
+  /** Sizes and timeouts; SHARD_GROUP_LIMITS_DEFAULT when absent (the simulation scales them down). */
+  readonly limits?: ShardGroupLimits;
+  /**
+   * Wraps each replica's state machine before its group starts, to watch every apply and restore (the
+   * simulation's checkers); the process passes none.
+   */
+  readonly watchMachine?: (shardId: string, machine: GroupStateMachine, appliedIndex: () => number) => GroupStateMachine;
 }
 
-const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+/** The sizes and timeouts of a node's shard groups. */
+export interface ShardGroupLimits {
+  /** Proposals and reads unanswered this long fail with an unknown outcome. */
+  readonly requestTimeoutMs: number;
+  readonly snapshotChunkBytes: number;
+  /** A snapshot transfer idle this long is abandoned (and restarted by Raft). */
+  readonly snapshotIdleMs: number;
+  readonly compactAfterEntries: number;
+  readonly compactKeepEntries: number;
+  readonly maxUncommittedEntriesBytes: number;
+  readonly maxInflightMsgs?: number;
+  readonly maxSizePerMsgBytes?: number;
+  /** How long a learner no longer wanted may wait to learn of its removal before it drops its copy. */
+  readonly unwantedGraceMs: number;
+}
+
+export const SHARD_GROUP_LIMITS_DEFAULT: ShardGroupLimits = {
+  requestTimeoutMs: 10_000,
+  snapshotChunkBytes: 1024 * 1024,
+  snapshotIdleMs: 30_000,
+  compactAfterEntries: 20_000,
+  compactKeepEntries: 5_000,
+  maxUncommittedEntriesBytes: 256 * 1024 * 1024,
+  unwantedGraceMs: 60_000,
+};
+
 /**
  * How long a forwarded command may take on the serving node before its outcome is called unknown: beyond
  * that node's own bound on a write (Raft's 10 s request timeout), so its answer comes first when it has one.
@@ -68,16 +96,16 @@ const FORWARD_TIMEOUT_MS = 11_000;
  * Bus requests in flight at once: split requests, and forwarded commands, of which a node serving many
  * pipelining clients on stale slot maps has many. Beyond it a forward is not sent and the client redirected.
  */
-const BUS_REQUESTS_OUTSTANDING_MAX = 16_384;
-/** How long a learner no longer wanted may wait to learn of its removal before it drops its copy. */
-const UNWANTED_GRACE_MS = 60_000;
+export const BUS_REQUESTS_OUTSTANDING_MAX = 16_384;
 
 export class ShardGroups {
   readonly replicas = new Map<string, ShardReplica>();
-  private readonly multiRaft: MultiRaft;
+  /** The groups' driver: the node's status views and the simulation's checkers read it. */
+  readonly multiRaft: MultiRaft;
   /** This node's number: its peer id on the bus, and the Raft id of its founding replicas. */
   private readonly nodeNumber: NodeId;
-  private readonly tickTimer: NodeJS.Timeout;
+  private readonly limits: ShardGroupLimits;
+  private readonly stopTicks: Cancel;
   private ticks = 0;
   /** Set by close(): a drop landing after it starts nothing. */
   private closed = false;
@@ -93,11 +121,17 @@ export class ShardGroups {
   /** Replicas stopped because their log or data failed: not started again before the node restarts. */
   private readonly refused = new Set<string>();
 
-  private constructor(
+  /**
+   * The node's groups over `bus`, on `env`'s clock and timers. The caller owns the bus: it tells the
+   * groups of unreachable peers (`reportUnreachable`) and closes it after `close()`.
+   */
+  constructor(
     private readonly options: ShardGroupsOptions,
-    private readonly transport: Transport,
+    private readonly env: Environment,
+    private readonly bus: PeerBus,
   ) {
     this.nodeNumber = nodeNumberOf(options.selfId);
+    const limits = (this.limits = options.limits ?? SHARD_GROUP_LIMITS_DEFAULT);
     const electionTicks = Math.max(3, Math.round(options.electionTimeoutMs / options.tickMs / 1.5));
     this.multiRaft = new MultiRaft(
       {
@@ -105,28 +139,30 @@ export class ShardGroups {
         peerOf: nodeNumberOfReplica,
         electionTicks,
         heartbeatTicks: 1,
-        random: Math.random,
-        requestTimeoutTicks: Math.ceil(10_000 / options.tickMs),
-        snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES,
-        snapshotIdleTicks: Math.ceil(30_000 / options.tickMs),
-        compactAfterEntries: 20_000,
-        compactKeepEntries: 5_000,
-        maxUncommittedEntriesBytes: 256 * 1024 * 1024,
+        random: () => env.random(),
+        requestTimeoutTicks: Math.ceil(limits.requestTimeoutMs / options.tickMs),
+        snapshotChunkBytes: limits.snapshotChunkBytes,
+        snapshotIdleTicks: Math.ceil(limits.snapshotIdleMs / options.tickMs),
+        compactAfterEntries: limits.compactAfterEntries,
+        compactKeepEntries: limits.compactKeepEntries,
+        maxUncommittedEntriesBytes: limits.maxUncommittedEntriesBytes,
+        ...(limits.maxInflightMsgs === undefined ? {} : { maxInflightMsgs: limits.maxInflightMsgs }),
+        ...(limits.maxSizePerMsgBytes === undefined ? {} : { maxSizePerMsgBytes: limits.maxSizePerMsgBytes }),
       },
       {
-        send: (to, messages) => void this.transport.send(nodeIdOf(to), 'raft', messages),
+        send: (to, messages) => void this.bus.send(nodeIdOf(to), 'raft', messages),
         persist: () => options.store.commitAll(),
-        schedule: (fn) => setImmediate(fn),
+        schedule: (fn) => env.soon(fn),
         onLeaderChange: (groupId, leaderId, role, term) => this.onLeaderChange(groupId, leaderId, role, term),
         onGroupFault: (groupId, fault) => this.refuse(groupId, fault),
         onFatal: (error) => {
           options.logger.fatal({ err: error }, 'raft persist failed: stopping, memory no longer matches disk');
-          process.exit(1);
+          env.halt(`raft persist failed: ${String(error)}`);
         },
       },
     );
     // Checked on arrival: nothing malformed reaches multi-raft, and a bad split request is answered with an error.
-    transport.on(
+    bus.on(
       'raft',
       (envelope) => {
         const from = nodeNumberOf(envelope.from);
@@ -134,31 +170,14 @@ export class ShardGroups {
       },
       peerBatchCheck(this.nodeNumber),
     );
-    transport.onRequest('split', (envelope) => this.onSplitRequest(envelope.payload), isSplitRequest);
-    transport.onRequest('forward', (envelope) => options.serveForwarded(argvOf(envelope.payload), envelope.payload.protocol), isForwardRequest);
-    this.tickTimer = setInterval(() => this.tick(), options.tickMs);
+    bus.onRequest('split', (envelope) => this.onSplitRequest(envelope.payload), isSplitRequest);
+    bus.onRequest('forward', (envelope) => options.serveForwarded(argvOf(envelope.payload), envelope.payload.protocol), isForwardRequest);
+    this.stopTicks = env.every(options.tickMs, () => this.tick());
   }
 
-  static async start(options: ShardGroupsOptions): Promise<ShardGroups> {
-    const transport = new Transport({
-      nodeId: options.selfId,
-      clusterSecret: options.clusterSecret,
-      isNodeId,
-      requestsOutstandingMax: BUS_REQUESTS_OUTSTANDING_MAX,
-      onUnreachable: (peer) => groups.multiRaft.reportUnreachable(nodeNumberOf(peer)),
-    });
-    await transport.listen(options.host, options.busPort);
-    const groups: ShardGroups = new ShardGroups(options, transport);
-    return groups;
-  }
-
-  get faults(): FaultInjector {
-    return this.transport.faults;
-  }
-
-  /** The bus's counters, for the node's metrics. */
-  get busCounters(): TransportCounters {
-    return this.transport.counters;
+  /** The bus found `peer` unreachable: Raft stops sending it more than a probe until it answers. */
+  reportUnreachable(peer: string): void {
+    if (isNodeId(peer)) this.multiRaft.reportUnreachable(nodeNumberOf(peer));
   }
 
   /**
@@ -168,7 +187,7 @@ export class ShardGroups {
   sync(view: RoutingView): void {
     const first = this.view === undefined;
     this.view = view;
-    this.transport.setPeers(new Map(view.nodes.map((n) => [n.id, { host: n.host, port: n.busPort }])));
+    this.bus.setPeers(new Map(view.nodes.map((n) => [n.id, { host: n.host, port: n.busPort }])));
     this.startHosted(view);
     if (first) this.resumeUnlisted(view);
     this.dropUnwanted();
@@ -222,8 +241,8 @@ export class ShardGroups {
       observer: splits.observer,
       ...splitGroupsHost(this.multiRaft, this.replicas),
       sendToTarget: (target, command) => this.sendToTarget(target, command),
-      now: () => Date.now(),
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      now: () => this.env.now(),
+      sleep: (ms) => this.env.sleep(ms),
     };
   }
 
@@ -238,7 +257,7 @@ export class ShardGroups {
     return requestTargetLeader(
       this.view?.table.shards.find((s) => s.id === target),
       this.targetLeaders.get(target),
-      async (node) => (node === this.options.selfId ? this.onSplitRequest(request) : this.transport.request(node, 'split', request, SPLIT_REQUEST_TIMEOUT_MS, isTargetAnswer)),
+      async (node) => (node === this.options.selfId ? this.onSplitRequest(request) : this.bus.request(node, 'split', request, SPLIT_REQUEST_TIMEOUT_MS, isTargetAnswer)),
       (node) => (node === undefined ? this.targetLeaders.delete(target) : this.targetLeaders.set(target, node)),
     );
   }
@@ -249,7 +268,7 @@ export class ShardGroups {
     const request: ForwardRequest = { argv, protocol };
     let payload: unknown;
     try {
-      payload = await this.transport.request(node, 'forward', request, FORWARD_TIMEOUT_MS);
+      payload = await this.bus.request(node, 'forward', request, FORWARD_TIMEOUT_MS);
     } catch (err) {
       if (!(err instanceof TransportError)) throw err;
       return { kind: failedForward(err.code) };
@@ -290,7 +309,7 @@ export class ShardGroups {
   private dropUnwanted(): void {
     const view = this.view;
     if (view === undefined) return;
-    const now = Date.now();
+    const now = this.env.now();
     for (const shardId of this.multiRaft.groupIds()) {
       const shard = view.table.shards.find((s) => s.id === shardId);
       if (shard !== undefined && shard.replicas.includes(this.options.selfId)) {
@@ -302,7 +321,7 @@ export class ShardGroups {
       const leaderSilentMs = (this.multiRaft.ticksSinceLeaderContact(shardId) ?? 0) * this.options.tickMs;
       const membership = this.multiRaft.ownMembership(shardId) ?? 'none';
       const unwanted = { shardExists: shard !== undefined, membership, unwantedForMs: now - since, leaderSilentMs };
-      if (shouldDropReplica(unwanted, { graceMs: UNWANTED_GRACE_MS, silenceMs: this.options.electionTimeoutMs })) {
+      if (shouldDropReplica(unwanted, { graceMs: this.limits.unwantedGraceMs, silenceMs: this.options.electionTimeoutMs })) {
         this.unwantedSince.delete(shardId);
         // Disk trouble, or the store closing meanwhile: the other shards run on.
         this.stopGroup(shardId).catch((err: unknown) =>
@@ -366,11 +385,11 @@ export class ShardGroups {
     return this.multiRaft.status(shardId);
   }
 
-  async close(): Promise<void> {
+  /** Stops the ticks and every group; the bus is the caller's to close. */
+  close(): void {
     this.closed = true;
-    clearInterval(this.tickTimer);
+    this.stopTicks();
     this.multiRaft.close();
-    await this.transport.close();
   }
 
   private tick(): void {
@@ -402,7 +421,8 @@ export class ShardGroups {
     }
     const replica = this.replicas.get(shard.id) ?? new ShardReplica(shard.id, data);
     this.replicas.set(shard.id, replica);
-    this.multiRaft.addGroup(shard.id, log, replica, replicaId);
+    const machine = this.options.watchMachine?.(shard.id, replica, () => log.appliedIndex()) ?? replica;
+    this.multiRaft.addGroup(shard.id, log, machine, replicaId);
     // The pilot's choice of leader campaigns at once, so a new cluster serves without waiting a timeout;
     // so does the only voter of a group, which has nobody to wait for.
     const voters = this.multiRaft.confState(shard.id)?.voters ?? [];
@@ -444,8 +464,8 @@ export class ShardGroups {
     const transferTo = shard.transferTo === undefined ? undefined : replicaIdOf(shard, shard.transferTo);
     const step = nextMembershipStep(status, shard.replicas.map((n) => replicaIdOf(shard, n)), status.id, transferTo);
     if (step === undefined) return;
-    if (step.kind === 'transferLeadership') this.multiRaft.transferLeadership(shard.id, step.to);
-    else this.proposeChange(shard.id, step.kind, step.nodeId);
+    if (step.kind !== 'transferLeadership') return this.proposeChange(shard.id, step.kind, step.nodeId);
+    if (this.multiRaft.transferLeadership(shard.id, step.to)) this.options.logger.info({ shard: shard.id, to: nodeIdOf(step.to), replica_id: step.to }, 'leadership transfer requested');
   }
 
   private proposeChange(shardId: string, type: 'addLearner' | 'promoteLearner' | 'removeNode', nodeId: NodeId): void {

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { systemEnvironment } from '../../src/common/environment.js';
 import { freePort } from '../../src/common/free-ports.js';
 import type { RoutingShard, RoutingTable } from '../../src/common/routing.js';
 import { SLOT_COUNT } from '../../src/common/slots.js';
@@ -18,6 +19,7 @@ import { RoutingView, DEFAULT_KEYSPACE } from '../../src/node/routing-view.js';
 import { ShardGroups, type ShardGroupsOptions } from '../../src/node/shard-groups.js';
 import { OK, type Reply } from '../../src/resp/reply.js';
 import { NodeStore } from '../../src/storage/node-store.js';
+import { Transport } from '../../src/transport/transport.js';
 
 const SELF = 'node1';
 const SHARD: RoutingShard = { id: 's1', keyspace: DEFAULT_KEYSPACE, start: 0, end: SLOT_COUNT, epoch: 1, leader: SELF, replicas: [SELF] };
@@ -42,12 +44,11 @@ async function startGroups(t: TestContext): Promise<{ store: NodeStore; groups: 
   const store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2 });
   const busPort = await freePort();
   const logs: Record<string, unknown>[] = [];
-  const groups = await ShardGroups.start({
+  const bus = new Transport({ nodeId: SELF, clusterSecret: 'test-secret' });
+  await bus.listen('127.0.0.1', busPort);
+  const groups = new ShardGroups({
     store,
     selfId: SELF,
-    host: '127.0.0.1',
-    busPort,
-    clusterSecret: 'test-secret',
     logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) }),
     tickMs: 10,
     electionTimeoutMs: 100,
@@ -55,9 +56,10 @@ async function startGroups(t: TestContext): Promise<{ store: NodeStore; groups: 
     onRefused: () => undefined,
     splits: {} as ShardGroupsOptions['splits'],
     serveForwarded: async () => OK,
-  });
+  }, systemEnvironment(), bus);
   t.after(async () => {
-    await groups.close();
+    groups.close();
+    await bus.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
