@@ -1,3 +1,4 @@
+import type { Cancel, Environment } from '../common/environment.js';
 /**
  * Outstanding requests by correlation id, each with a timeout, bounded in number so a peer that never
  * answers cannot make the requester hold unbounded state.
@@ -9,7 +10,7 @@ interface Pending {
   readonly peer: TransportNodeId;
   readonly resolve: (payload: unknown) => void;
   readonly reject: (error: TransportError) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly cancelTimer: Cancel;
   readonly check: PayloadCheck<unknown> | undefined;
 }
 
@@ -19,7 +20,10 @@ export class PendingRequests {
   private nextId = 1;
 
   /** @param requestsMax bound on requests outstanding at once, over all peers. */
-  constructor(private readonly requestsMax: number) {}
+  constructor(
+    private readonly requestsMax: number,
+    private readonly timers: Pick<Environment, 'after'>,
+  ) {}
 
   /** Requests outstanding now. */
   get size(): number {
@@ -38,13 +42,11 @@ export class PendingRequests {
     }
     const id = this.nextId++;
     const response = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancelTimer = this.timers.after(timeoutMs, () => {
         this.pending.delete(id);
         reject(new TransportError('timeout', `no response from ${peer} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      // A pending request alone must not keep the process alive.
-      timer.unref();
-      this.pending.set(id, { peer, resolve, reject, timer, check });
+      });
+      this.pending.set(id, { peer, resolve, reject, cancelTimer, check });
     });
     return { id, response };
   }
@@ -76,7 +78,7 @@ export class PendingRequests {
   rejectAll(peer: TransportNodeId | undefined, error: TransportError): void {
     for (const [id, entry] of this.pending) {
       if (peer !== undefined && entry.peer !== peer) continue;
-      clearTimeout(entry.timer);
+      entry.cancelTimer();
       this.pending.delete(id);
       entry.reject(error);
     }
@@ -86,7 +88,7 @@ export class PendingRequests {
   private take(from: TransportNodeId, id: number): Pending | undefined {
     const entry = this.pending.get(id);
     if (entry === undefined || entry.peer !== from) return undefined;
-    clearTimeout(entry.timer);
+    entry.cancelTimer();
     this.pending.delete(id);
     return entry;
   }

@@ -5,37 +5,17 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { BACKOFF_POLICY_DEFAULT, type BackoffPolicy } from './backoff.js';
-import {
-  FRAME_ERROR_RESPONSE,
-  FRAME_MESSAGE,
-  FRAME_REQUEST,
-  FRAME_RESPONSE,
-  isTransportNodeId,
-  type DataFrame,
-  type Envelope,
-  type PayloadCheck,
-  type TransportNodeId,
-} from './envelope.js';
+import { FRAME_MESSAGE, isTransportNodeId, type DataFrame, type PayloadCheck, type TransportNodeId } from './envelope.js';
 import { FaultInjector } from './fault-injector.js';
 import { FRAME_BYTES_MAX_DEFAULT, FRAME_HEADER_BYTES, decodeFrameBody, encodeFrame } from './frame-codec.js';
 import { InboundLink } from './inbound-link.js';
 import { PeerLink, type PeerAddress, type QueuedFrame } from './peer-link.js';
-import { PendingRequests } from './pending-requests.js';
+import { asDataFrame, FrameRouter, type MessageHandler, type RequestHandler } from './frame-router.js';
 import type { PeerBus } from './peer-bus.js';
 import { emptyPeerCounters, emptyTransportCounters, type FrameRejectReason, type PeerCounters, type TransportCounters } from './transport-counters.js';
 import { TransportError, type TransportErrorCode } from './transport-error.js';
 
-/** Receives one-way messages of a kind. Runs synchronously in the socket's data callback: keep it short. */
-export type MessageHandler<P = unknown> = (envelope: Envelope<P>) => void;
-
-/** Answers requests of a kind; a returned value (or promise) is the response, a throw fails the request. */
-export type RequestHandler<P = unknown> = (envelope: Envelope<P>) => unknown;
-
-/** A handler with the check its payloads pass first. */
-interface Registered<H> {
-  readonly handler: H;
-  readonly check: PayloadCheck<unknown> | undefined;
-}
+export type { MessageHandler, RequestHandler } from './frame-router.js';
 
 /** How to build a Transport. Only `nodeId` is required. */
 export interface TransportOptions {
@@ -96,9 +76,7 @@ export class Transport implements PeerBus {
   private readonly inbound = new Set<InboundLink>();
   private readonly inboundByPeer = new Map<TransportNodeId, InboundLink>();
   private readonly peerCountersById = new Map<TransportNodeId, PeerCounters>();
-  private readonly messageHandlers = new Map<string, Registered<MessageHandler>>();
-  private readonly requestHandlers = new Map<string, Registered<RequestHandler>>();
-  private readonly pending: PendingRequests;
+  private readonly router: FrameRouter;
   private readonly delayTimers = new Set<NodeJS.Timeout>();
   private server: Server | null = null;
   private closed = false;
@@ -116,7 +94,15 @@ export class Transport implements PeerBus {
     this.random = options.random ?? Math.random;
     this.onUnreachable = options.onUnreachable;
     this.faults = options.faults ?? new FaultInjector();
-    this.pending = new PendingRequests(options.requestsOutstandingMax ?? 1024);
+    // A pending request alone must not keep the process alive.
+    const timers = {
+      after: (ms: number, fn: () => void) => {
+        const timer = setTimeout(fn, ms);
+        timer.unref();
+        return () => clearTimeout(timer);
+      },
+    };
+    this.router = new FrameRouter(this.nodeId, this.counters, options.requestsOutstandingMax ?? 1024, timers, (to, frame, requestId) => this.sendFrame(to, frame, requestId));
     const limits = {
       frameBytesMax: this.frameBytesMax,
       sendQueueBytesMax: this.sendQueueBytesMax,
@@ -166,8 +152,7 @@ export class Transport implements PeerBus {
    * whose payload fails it is dropped and counted (`framesRejected.payload`) before the handler sees it.
    */
   on<P = unknown>(kind: string, handler: MessageHandler<P>, check?: PayloadCheck<P>): void {
-    if (this.messageHandlers.has(kind)) throw new Error(`assertion failed: a handler for '${kind}' is registered already`);
-    this.messageHandlers.set(kind, { handler: handler as MessageHandler, check });
+    this.router.on(kind, handler, check);
   }
 
   /**
@@ -175,8 +160,7 @@ export class Transport implements PeerBus {
    * payload fails it is answered with an error and counted, and the handler never sees it.
    */
   onRequest<P = unknown>(kind: string, handler: RequestHandler<P>, check?: PayloadCheck<P>): void {
-    if (this.requestHandlers.has(kind)) throw new Error(`assertion failed: a request handler for '${kind}' is registered already`);
-    this.requestHandlers.set(kind, { handler: handler as RequestHandler, check });
+    this.router.onRequest(kind, handler, check);
   }
 
   /**
@@ -199,11 +183,7 @@ export class Transport implements PeerBus {
    */
   request<R = unknown>(to: TransportNodeId, kind: string, payload: unknown, timeoutMs: number, check?: PayloadCheck<R>): Promise<R> {
     if (this.closed) return Promise.reject(new TransportError('closed', 'transport closed'));
-    const opened = this.pending.open(to, timeoutMs, check);
-    if (opened instanceof TransportError) return Promise.reject(opened);
-    const refusal = this.sendFrame(to, [FRAME_REQUEST, kind, payload, opened.id], opened.id);
-    if (refusal !== null) this.pending.reject(to, opened.id, new TransportError(refusal, `request to ${to} not sent: ${refusal}`));
-    return opened.response as Promise<R>;
+    return this.router.request(to, kind, payload, timeoutMs, check);
   }
 
   /** Counters of traffic with `peer` (zeros if none yet). */
@@ -218,7 +198,7 @@ export class Transport implements PeerBus {
 
   /** Requests waiting for a response. */
   get requestsOutstanding(): number {
-    return this.pending.size;
+    return this.router.pending.size;
   }
 
   /** Stops listening, closes every connection, fails outstanding requests with 'closed'. */
@@ -227,7 +207,7 @@ export class Transport implements PeerBus {
     this.closed = true;
     for (const timer of this.delayTimers) clearTimeout(timer);
     this.delayTimers.clear();
-    this.pending.rejectAll(undefined, new TransportError('closed', 'transport closed'));
+    this.router.pending.rejectAll(undefined, new TransportError('closed', 'transport closed'));
     for (const link of this.links.values()) link.close();
     this.links.clear();
     for (const link of this.inbound) link.close();
@@ -265,7 +245,7 @@ export class Transport implements PeerBus {
         const timer = setTimeout(() => {
           this.delayTimers.delete(timer);
           const refusal = this.enqueue(to, queued);
-          if (refusal !== null && requestId !== undefined) this.pending.reject(to, requestId, new TransportError(refusal, `request to ${to} not sent: ${refusal}`));
+          if (refusal !== null && requestId !== undefined) this.router.pending.reject(to, requestId, new TransportError(refusal, `request to ${to} not sent: ${refusal}`));
         }, decision.delayMs);
         this.delayTimers.add(timer);
         return null;
@@ -305,7 +285,7 @@ export class Transport implements PeerBus {
       random: this.random,
       onFailure: (failed, reason) => this.onLinkFailure(failed, reason),
       onRequestDropped: (dropped, requestId) =>
-        this.pending.reject(dropped, requestId, new TransportError('unreachable', `request to ${dropped} dropped before it was sent`)),
+        this.router.pending.reject(dropped, requestId, new TransportError('unreachable', `request to ${dropped} dropped before it was sent`)),
     });
     this.links.set(peer, link);
     return link;
@@ -314,7 +294,7 @@ export class Transport implements PeerBus {
   private onLinkFailure(peer: TransportNodeId, reason: string): void {
     // The peer may have received a request before the connection broke; its answer would come over its
     // own link, but a caller is better served by failing now and retrying than by waiting for a timeout.
-    this.pending.rejectAll(peer, new TransportError('broken', `connection to ${peer} failed: ${reason}`));
+    this.router.pending.rejectAll(peer, new TransportError('broken', `connection to ${peer} failed: ${reason}`));
     this.onUnreachable?.(peer, reason);
   }
 
@@ -369,49 +349,8 @@ export class Transport implements PeerBus {
     }
     const frame = asDataFrame(value);
     if (frame === null) return 'shape';
-    switch (frame[0]) {
-      case FRAME_MESSAGE: {
-        const registered = this.messageHandlers.get(frame[1]);
-        if (registered === undefined) this.counters.unhandled++;
-        else if (registered.check !== undefined && !registered.check(frame[2], peer)) this.counters.framesRejected.payload++;
-        else registered.handler({ from: peer, to: this.nodeId, kind: frame[1], payload: frame[2] });
-        return null;
-      }
-      case FRAME_REQUEST:
-        this.serveRequest(peer, frame[1], frame[2], frame[3]);
-        return null;
-      case FRAME_RESPONSE:
-        if (this.pending.resolve(peer, frame[1], frame[2]) === 'malformed') this.counters.framesRejected.payload++;
-        return null;
-      case FRAME_ERROR_RESPONSE:
-        this.pending.reject(peer, frame[1], new TransportError('remote', `${peer}: ${frame[2]}`));
-        return null;
-    }
-  }
-
-  private serveRequest(peer: TransportNodeId, kind: string, payload: unknown, requestId: number): void {
-    const registered = this.requestHandlers.get(kind);
-    if (registered === undefined) {
-      this.counters.unhandled++;
-      this.sendFrame(peer, [FRAME_ERROR_RESPONSE, requestId, `no handler for requests of kind '${kind}'`], undefined);
-      return;
-    }
-    if (registered.check !== undefined && !registered.check(payload, peer)) {
-      this.counters.framesRejected.payload++;
-      this.sendFrame(peer, [FRAME_ERROR_RESPONSE, requestId, `malformed '${kind}' request`], undefined);
-      return;
-    }
-    const envelope: Envelope = { from: peer, to: this.nodeId, kind, payload };
-    new Promise<unknown>((resolve) => resolve(registered.handler(envelope))).then(
-      (response) => {
-        const refusal = this.sendFrame(peer, [FRAME_RESPONSE, requestId, response], undefined);
-        // An answer too large to send still owes the requester an answer, just a shorter one.
-        if (refusal === 'too-large') this.sendFrame(peer, [FRAME_ERROR_RESPONSE, requestId, `response exceeds frameBytesMax ${this.frameBytesMax}`], undefined);
-      },
-      (error: unknown) => {
-        this.sendFrame(peer, [FRAME_ERROR_RESPONSE, requestId, error instanceof Error ? error.message : String(error)], undefined);
-      },
-    );
+    this.router.receive(peer, frame);
+    return null;
   }
 
   private countersOf(peer: TransportNodeId): PeerCounters {
@@ -421,22 +360,5 @@ export class Transport implements PeerBus {
       this.peerCountersById.set(peer, counters);
     }
     return counters;
-  }
-}
-
-/** Checks the shape of a decoded data frame; null if it is not one (a peer of another version, or a bug). */
-function asDataFrame(value: unknown): DataFrame | null {
-  if (!Array.isArray(value)) return null;
-  switch (value[0]) {
-    case FRAME_MESSAGE:
-      return value.length === 3 && typeof value[1] === 'string' ? (value as unknown as DataFrame) : null;
-    case FRAME_REQUEST:
-      return value.length === 4 && typeof value[1] === 'string' && Number.isSafeInteger(value[3]) ? (value as unknown as DataFrame) : null;
-    case FRAME_RESPONSE:
-      return value.length === 3 && Number.isSafeInteger(value[1]) ? (value as unknown as DataFrame) : null;
-    case FRAME_ERROR_RESPONSE:
-      return value.length === 3 && Number.isSafeInteger(value[1]) && typeof value[2] === 'string' ? (value as unknown as DataFrame) : null;
-    default:
-      return null;
   }
 }
