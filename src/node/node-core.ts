@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.js';
 import type { ShardStats } from '../common/protocol.js';
 import { EMPTY_ROUTING_TABLE, type RoutingTable } from '../common/routing.js';
 import type { SplitReport, SplitReportResponse } from '../common/split.js';
-import { error } from '../resp/reply.js';
+import { error, type Reply } from '../resp/reply.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import type { NodeStore } from '../storage/node-store.js';
 import type { FaultInjector } from '../transport/fault-injector.js';
@@ -45,6 +45,8 @@ export interface NodeCoreOptions {
   /** The bus's fault rules, served by DEBUG PARTITION/HEAL; undefined when that command is off. */
   readonly debugFaults?: () => FaultInjector | undefined;
   readonly watchMachine?: ShardGroupsOptions['watchMachine'];
+  /** Hears each answer given for a slot a split moved away (the simulation's clients check them). */
+  readonly onSplitRedirect?: (reply: Reply) => void;
 }
 
 /**
@@ -140,7 +142,7 @@ export class NodeCore {
         splits: {
           buffer: this.splitBuffer,
           report: (report) => this.options.reportSplit(report),
-          movedToTarget: (targetShard, slot) => this.splitRouting.movedTo(targetShard, slot),
+          movedToTarget: (targetShard, slot) => this.splitRedirect(this.splitRouting.movedTo(targetShard, slot)),
           observer: {
             snapshotBytesSent: (bytes) => this.metrics?.splitSnapshotBytes.inc(bytes),
             catchUpDelay: (sourceShard, delay) => this.metrics?.splitCatchUpDelay(sourceShard, delay),
@@ -229,6 +231,11 @@ export class NodeCore {
     });
   }
 
+  private splitRedirect(reply: Reply): Reply {
+    this.options.onSplitRedirect?.(reply);
+    return reply;
+  }
+
   private ledReplicas(): ShardReplica[] {
     const out: ShardReplica[] = [];
     for (const shard of this.view.ledShards()) {
@@ -262,7 +269,7 @@ export class NodeCore {
       readBarrier: (shardId) => this.groups?.readBarrier(shardId) ?? notRunning(),
       splitTargetOwning: (slot) => this.splitRouting.splitTargetOwning(slot),
       holdWrite: (shardId, slot) => this.splitRouting.holdWrite(shardId, slot),
-      movedAway: (shardId, slot) => this.splitRouting.movedAway(shardId, slot),
+      movedAway: (shardId, slot) => this.splitRedirect(this.splitRouting.movedAway(shardId, slot)),
       forward: (node, argv, protocol) => this.groups?.forward(node, argv, protocol) ?? Promise.resolve({ kind: 'not-sent' }),
       routingChangedAtMs: () => this.routingChangedAtMs,
       // Raft gives up a transfer after an election timeout; the wait is bounded a little beyond.
