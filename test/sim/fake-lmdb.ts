@@ -434,6 +434,11 @@ export class FakeLmdbEnvironment {
     return { dbs: new Map([...this.landed].map(([name, data]) => [name, data.entries])) };
   }
 
+  /** Neither closed nor crashed. */
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
   get isCrashed(): boolean {
     return this.state === 'crashed';
   }
