@@ -434,6 +434,12 @@ export class FakeLmdbEnvironment {
     return { dbs: new Map([...this.landed].map(([name, data]) => [name, data.entries])) };
   }
 
+  /** A copy of what has landed so far; the environment goes on. */
+  landedImage(): FakeLmdbImage {
+    this.assertUsable();
+    return { dbs: new Map([...this.landed].map(([name, data]) => [name, data.entries.slice()])) };
+  }
+
   /** Neither closed nor crashed. */
   get isOpen(): boolean {
     return this.state === 'open';

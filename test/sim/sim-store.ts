@@ -23,7 +23,11 @@ export interface SimStoreOptions {
 export interface SimStore {
   readonly store: NodeStore;
   readonly environment: FakeLmdbEnvironment;
-  /** The power goes out: everything not landed is lost, the store throws from now on; returns what is on disk. */
+  /**
+   * The power goes out: everything not landed is lost and its commits never settle; returns what is on
+   * disk. From now on whatever reaches LMDB throws, but a shard or log still answers from memory what its
+   * overlay or cache holds: the simulation stops the dead node's code.
+   */
   crash(): FakeLmdbImage;
   /** A clean stop: closes the store (which commits what is pending and waits for it), then returns what is on disk. */
   stop(): Promise<FakeLmdbImage>;
