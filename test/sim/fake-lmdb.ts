@@ -17,8 +17,8 @@
  * - A read transaction (`useReadTransaction`) keeps the view of the moment it was opened.
  * - Keys order as LMDB orders them, by bytes (a string key as its UTF-8 bytes). Default-encoded values
  *   are MessagePack (msgpackr, configured as lmdb-js configures it), so every read decodes a fresh copy.
- *   `getBinaryFast` returns a view of one buffer that the next `getBinaryFast` overwrites, and a plain
- *   Uint8Array (no Buffer methods) for a value over 16 MiB, as lmdb-js does.
+ *   `getBinaryFast` returns one buffer that the next `getBinaryFast` overwrites, and a plain Uint8Array
+ *   (no Buffer methods) for a value over 16 MiB, as lmdb-js does.
  *
  * `crash()` keeps what landed and drops the rest: the open transaction and those waiting for their fsync.
  * Their promises never settle, as a dead process sees no callbacks, and every later use of the environment
@@ -475,12 +475,16 @@ export class FakeLmdbEnvironment {
     return transaction.landed;
   }
 
-  /** `value` in the buffer `getBinaryFast` reuses, or a fresh plain Uint8Array when it is large. */
+  /**
+   * `value` in the one buffer `getBinaryFast` reuses, its `length` set to the value's as lmdb-js does
+   * (so a result held across reads changes under its holder), or a fresh plain Uint8Array when it is large.
+   */
   fastRead(value: Buffer): Uint8Array {
     if (value.length > MMAP_VALUE_BYTES_MIN) return new Uint8Array(value);
-    if (value.length > this.fastReadBytes.length) this.fastReadBytes = Buffer.alloc(Math.max(2 * value.length, READ_BUFFER_BYTES_MIN));
-    value.copy(this.fastReadBytes);
-    return this.fastReadBytes.subarray(0, value.length);
+    if (value.length > this.fastReadBytes.byteLength) this.fastReadBytes = Buffer.alloc(Math.max(2 * value.length, READ_BUFFER_BYTES_MIN));
+    this.fastReadBytes.set(value);
+    Object.defineProperty(this.fastReadBytes, 'length', { value: value.length, writable: true, configurable: true });
+    return this.fastReadBytes;
   }
 
   assertUsable(): void {

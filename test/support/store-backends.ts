@@ -56,7 +56,7 @@ const LMDB_BACKEND: StoreBackend = {
 };
 
 /** Real timers: a fsync delay of 0 lands the transaction after the current event turn, as LMDB's write thread would. */
-const REAL_TIMERS: Pick<Environment, 'after'> = {
+export const REAL_TIMERS: Pick<Environment, 'after'> = {
   after: (ms, fn) => {
     if (ms === 0) {
       const immediate = setImmediate(fn);
