@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { bufferOf } from '../../src/storage/lmdb-bytes.js';
-import { emptyFakeLmdbImage, openFakeLmdb } from '../sim/fake-lmdb.js';
+import { emptyFakeLmdbImage, openFakeLmdb, type FakeLmdbEnvironment } from '../sim/fake-lmdb.js';
+import { Scheduler } from '../sim/scheduler.js';
 import { REAL_TIMERS } from '../support/store-backends.js';
 
 const BINARY: DatabaseOptions = { keyEncoding: 'binary', encoding: 'binary' };
@@ -180,4 +181,63 @@ testOnEachRoot('drop deletes a DB with its name, clearAsync only its entries; cr
   assert.deepEqual([...reopened.getKeys()], []);
   const again = root.openDB<Buffer, Buffer>('doomed', BINARY);
   assert.deepEqual([...again.getKeys()], [], 'a DB created again starts empty');
+});
+
+// --- the fake alone, on virtual time ---------------------------------------------------------------------
+
+function fakeOnScheduler(delaysMs: number[]): { scheduler: Scheduler; environment: FakeLmdbEnvironment } {
+  const scheduler = new Scheduler();
+  const environment = openFakeLmdb(emptyFakeLmdbImage(), {
+    timers: {
+      after: (ms, fn) => {
+        const id = scheduler.after(ms, fn);
+        return () => void scheduler.cancel(id);
+      },
+    },
+    fsyncDelayMs: () => delaysMs.shift() ?? 1,
+  });
+  return { scheduler, environment };
+}
+
+test('a synchronous transaction lands after the transactions of earlier stretches and before the open one', async () => {
+  const { scheduler, environment } = fakeOnScheduler([10, 10]);
+  const meta = environment.openDB('meta')!;
+  const landed: string[] = [];
+  void meta.put('earlier', 1).then(() => landed.push(`earlier@${scheduler.now()}`));
+  await Promise.resolve();
+  void meta.put('open', 2).then(() => landed.push(`open@${scheduler.now()}`));
+  environment.transactionSync(() => void meta.put('sync', 3));
+  assert.deepEqual([meta.get('earlier'), meta.get('open'), meta.get('sync')], [1, undefined, 3]);
+  await scheduler.runUntil(0);
+  assert.deepEqual(landed, ['earlier@0'], 'the earlier transaction landed with the synchronous one, its fsync event cancelled');
+  const image = environment.landedImage();
+  await scheduler.runUntil(10);
+  assert.deepEqual(landed, ['earlier@0', 'open@10']);
+  const restarted = openFakeLmdb(image, { timers: { after: () => () => {} }, fsyncDelayMs: () => 0 }).openDB('meta')!;
+  assert.deepEqual([...restarted.getKeys()], ['earlier', 'sync'], 'a crash before the open transaction landed keeps the synchronous one');
+});
+
+test('a transaction writing to a DB dropped before it fails whole; a closed or crashed environment refuses use', async () => {
+  const { scheduler, environment } = fakeOnScheduler([1, 1]);
+  const data = environment.openDB('data', { keyEncoding: 'binary', encoding: 'binary' })!;
+  const kept = environment.openDB('kept')!;
+  await Promise.all([data.put(bytes(1), bytes(1)), scheduler.runUntil(1)]);
+  void data.drop();
+  const refused = assert.rejects(data.put(bytes(2), bytes(2)), /database data does not exist: it was dropped/);
+  const alongside = assert.rejects(kept.put('k', 1), /dropped/);
+  await scheduler.runUntil(2);
+  await Promise.all([refused, alongside]);
+  assert.deepEqual([...data.getKeys()], [bytes(1)], 'nothing of the failed transaction landed, the drop included');
+  assert.equal(kept.get('k'), undefined);
+
+  void kept.put('last', 1);
+  const closed = environment.close();
+  assert.throws(() => kept.get('last'), /closed/);
+  await Promise.all([closed, scheduler.runUntil(3)]);
+  const image = environment.crash();
+  assert.throws(() => environment.crash(), /already crashed/);
+  const restarted = openFakeLmdb(image, { timers: { after: () => () => {} }, fsyncDelayMs: () => 0 });
+  assert.equal(restarted.openDB('kept')!.get('last'), 1, 'close waited for the transaction in flight');
+  restarted.crash();
+  assert.throws(() => restarted.openDB('kept'), /crashed/);
 });
