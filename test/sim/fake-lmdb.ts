@@ -39,7 +39,7 @@ const READ_BUFFER_BYTES_MIN = 4096;
 const DATABASES_MAX_DEFAULT = 10_000;
 
 /** One stored key and value, as bytes. Never changed once stored. */
-interface StoredEntry {
+export interface StoredEntry {
   readonly key: Buffer;
   readonly value: Buffer;
 }
@@ -251,13 +251,14 @@ export class FakeDatabase {
     data.shared = true;
     const entries = data.entries;
     const reverse = options.reverse === true;
+    const environment = this.environment;
     return {
       *[Symbol.iterator](): Iterator<T> {
         let count = 0;
-        if (reverse) {
-          for (let i = to - 1; i >= from && count < limit; i--, count++) yield map(entries[i]!);
-        } else {
-          for (let i = from; i < to && count < limit; i++, count++) yield map(entries[i]!);
+        for (let i = reverse ? to - 1 : from; (reverse ? i >= from : i < to) && count < limit; i += reverse ? -1 : 1, count++) {
+          // Reading on after a crash or close is as much a use of the environment as starting to.
+          environment.assertUsable();
+          yield map(entries[i]!);
         }
       },
     };

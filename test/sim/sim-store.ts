@@ -8,6 +8,8 @@ import { NodeStore } from '../../src/storage/node-store.js';
 import { emptyFakeLmdbImage, openFakeLmdb, type FakeLmdbEnvironment, type FakeLmdbImage } from './fake-lmdb.js';
 import { Scheduler } from './scheduler.js';
 
+export { emptyFakeLmdbImage, type FakeLmdbImage } from './fake-lmdb.js';
+
 export interface SimStoreOptions {
   /** The clock fsyncs are scheduled on: the simulation's scheduler, or any `after` (real timers in a unit test). */
   readonly timers: Scheduler | Pick<Environment, 'after'>;
