@@ -71,7 +71,14 @@ export class NodeStore {
     assert(Number.isSafeInteger(mapBytes) && mapBytes > 0, `mapBytes ${mapBytes} must be a positive integer`);
     assert(Number.isSafeInteger(databasesMax) && databasesMax > 0, `databasesMax ${databasesMax} must be a positive integer`);
     mkdirSync(dir, { recursive: true });
-    const root = open({ path: dir, mapSize: mapBytes, maxDbs: databasesMax, overlappingSync: false });
+    return NodeStore.over(open({ path: dir, mapSize: mapBytes, maxDbs: databasesMax, overlappingSync: false }));
+  }
+
+  /**
+   * A store over an environment already open: `open`'s, or the simulation's in-memory one. Its commits
+   * must be synced before they resolve (see the module comment).
+   */
+  static over(root: RootDatabase): NodeStore {
     // lmdb-js does not type this; storage's key limit is derived from it.
     const maxKeySize = (root as unknown as { maxKeySize: number }).maxKeySize;
     assert(maxKeySize >= LMDB_KEY_BYTES_MAX, `LMDB accepts keys of ${maxKeySize} bytes, storage assumes ${LMDB_KEY_BYTES_MAX}`);

@@ -1,27 +1,12 @@
-import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { NodeStore } from '../../src/storage/node-store.js';
+import type { NodeStore } from '../../src/storage/node-store.js';
 import type { StoredValue } from '../../src/storage/types.js';
+import { testOnEachBackend, type StoreBackend } from '../support/store-backends.js';
 
-/** A fresh directory; `open()` opens a store in it. Stores are closed, then the directory removed, after the test. */
-function fixture(t: TestContext): { open: () => NodeStore } {
-  const dir = mkdtempSync(join(tmpdir(), 'cleave-storage-'));
-  const stores: NodeStore[] = [];
-  t.after(async () => {
-    for (const store of stores) await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return {
-    open: () => {
-      const store = NodeStore.open(dir, { mapBytes: 256 * 1024 ** 2, databasesMax: 64 });
-      stores.push(store);
-      return store;
-    },
-  };
+/** A fresh disk; `open()` opens a store on it. Stores are closed, then the disk removed, after the test. */
+function fixture(t: TestContext, backend: StoreBackend): { open: () => NodeStore } {
+  return backend.disk(t, { mapBytes: 256 * 1024 ** 2, databasesMax: 64 });
 }
 
 function str(text: string, expireAtMs = 0): StoredValue {
@@ -30,8 +15,8 @@ function str(text: string, expireAtMs = 0): StoredValue {
 
 const k = (text: string): Buffer => Buffer.from(text);
 
-test('shards are listed once created, and openShard returns one instance per shard', async (t) => {
-  const { open } = fixture(t);
+testOnEachBackend('shards are listed once created, and openShard returns one instance per shard', async (t, backend) => {
+  const { open } = fixture(t, backend);
   const store = open();
   assert.deepEqual(store.shardIds(), []);
   const a = store.openShard('shard-b');
@@ -42,8 +27,8 @@ test('shards are listed once created, and openShard returns one instance per sha
   assert.deepEqual(open().shardIds(), ['shard-a', 'shard-b']);
 });
 
-test('shards keep their data apart', async (t) => {
-  const { open } = fixture(t);
+testOnEachBackend('shards keep their data apart', async (t, backend) => {
+  const { open } = fixture(t, backend);
   const store = open();
   const a = store.openShard('a');
   const b = store.openShard('b');
@@ -60,8 +45,8 @@ test('shards keep their data apart', async (t) => {
   assert.equal(b.get(k('key')), undefined);
 });
 
-test('opening a shard while commits are in flight (a synchronous LMDB transaction) keeps them whole', async (t) => {
-  const { open } = fixture(t);
+testOnEachBackend('opening a shard while commits are in flight (a synchronous LMDB transaction) keeps them whole', async (t, backend) => {
+  const { open } = fixture(t, backend);
   const store = open();
   const a = store.openShard('a');
   const commits: Promise<void>[] = [];
@@ -78,8 +63,8 @@ test('opening a shard while commits are in flight (a synchronous LMDB transactio
   assert.equal(reopened.scan(0, 16384, undefined, 10_000).length, 2500);
 });
 
-test('dropShard removes the data, the expiry index and the record', async (t) => {
-  const { open } = fixture(t);
+testOnEachBackend('dropShard removes the data, the expiry index and the record', async (t, backend) => {
+  const { open } = fixture(t, backend);
   const store = open();
   const shard = store.openShard('doomed');
   const keeper = store.openShard('keeper');
@@ -104,8 +89,8 @@ test('dropShard removes the data, the expiry index and the record', async (t) =>
   assert.deepEqual(store.shardIds(), ['doomed', 'keeper']);
 });
 
-test('dropShard works on a shard this process never opened, and DB slots are reused', async (t) => {
-  const { open } = fixture(t);
+testOnEachBackend('dropShard works on a shard this process never opened, and DB slots are reused', async (t, backend) => {
+  const { open } = fixture(t, backend);
   const first = open();
   // databasesMax is 64: creating and dropping more shards than that fits only if drops free their DBs.
   for (let i = 0; i < 40; i++) {
@@ -123,8 +108,8 @@ test('dropShard works on a shard this process never opened, and DB slots are reu
   assert.deepEqual(open().shardIds(), []);
 });
 
-test('node metadata reads its own writes and survives reopening', async (t) => {
-  const { open } = fixture(t);
+testOnEachBackend('node metadata reads its own writes and survives reopening', async (t, backend) => {
+  const { open } = fixture(t, backend);
   const store = open();
   assert.equal(store.getMeta('node_id'), undefined);
   const written = store.putMeta('node_id', 'abc123');
@@ -143,8 +128,8 @@ test('node metadata reads its own writes and survives reopening', async (t) => {
   assert.deepEqual(reopened.getMeta('routing'), table);
 });
 
-test('close commits what is pending; a closed store refuses use', async (t) => {
-  const { open } = fixture(t);
+testOnEachBackend('close commits what is pending; a closed store refuses use', async (t, backend) => {
+  const { open } = fixture(t, backend);
   const store = open();
   const shard = store.openShard('s');
   shard.put(k('pending'), str('v'));

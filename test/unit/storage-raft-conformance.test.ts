@@ -4,17 +4,14 @@
  * then send, then advance), through elections, a partition that makes a leader's uncommitted suffix be
  * overwritten, compaction, a learner that joins from a snapshot, and restarts from disk.
  */
-import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { decodeConfChange, RawNode, type ConfChangeType, type Entry, type Message, type NodeId, type Ready } from '../../src/raft/index.js';
-import { NodeStore } from '../../src/storage/node-store.js';
+import type { NodeStore } from '../../src/storage/node-store.js';
 import type { LmdbRaftLogStorage } from '../../src/storage/raft-log-store.js';
 import type { ShardData } from '../../src/storage/types.js';
 import { cmd, seededRandom } from '../support/raft-network.js';
+import { testOnEachBackend, type StoreBackend, type StoreDisk } from '../support/store-backends.js';
 
 const GROUP_ID = 'g';
 const decoder = new TextDecoder();
@@ -42,7 +39,7 @@ class Member {
 
   constructor(
     readonly id: NodeId,
-    private readonly dir: string,
+    private readonly disk: StoreDisk,
     private readonly seed: number,
     voters: readonly NodeId[] | null,
   ) {
@@ -77,7 +74,7 @@ class Member {
   }
 
   private openStore(): void {
-    this.store = NodeStore.open(this.dir, { mapBytes: 64 * 1024 ** 2, databasesMax: 16 });
+    this.store = this.disk.open();
     // A tiny cache, so that Raft reads from LMDB as much as from memory.
     this.log = this.store.openRaftLog(GROUP_ID, { tailCacheBytesMax: 512, compactBatchEntriesMax: 8 });
     this.shard = this.store.openShard(GROUP_ID);
@@ -111,7 +108,8 @@ class DiskCluster {
   private readonly appliedAt = new Map<number, string>();
 
   constructor(
-    private readonly root: string,
+    private readonly t: TestContext,
+    private readonly backend: StoreBackend,
     private readonly seed: number,
     voters: readonly NodeId[],
   ) {
@@ -119,7 +117,7 @@ class DiskCluster {
   }
 
   add(id: NodeId, voters: readonly NodeId[] | null): Member {
-    const member = new Member(id, join(this.root, `n${id}`), this.seed, voters);
+    const member = new Member(id, this.backend.disk(this.t, { mapBytes: 64 * 1024 ** 2, databasesMax: 16 }), this.seed, voters);
     this.members.set(id, member);
     return member;
   }
@@ -247,13 +245,9 @@ class DiskCluster {
   }
 }
 
-function fixture(t: TestContext, seed: number, voters: readonly NodeId[]): DiskCluster {
-  const root = mkdtempSync(join(tmpdir(), 'cleave-raft-conformance-'));
-  const cluster = new DiskCluster(root, seed, voters);
-  t.after(async () => {
-    await cluster.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+function fixture(t: TestContext, backend: StoreBackend, seed: number, voters: readonly NodeId[]): DiskCluster {
+  const cluster = new DiskCluster(t, backend, seed, voters);
+  t.after(() => cluster.close());
   return cluster;
 }
 
@@ -266,8 +260,8 @@ function commands(member: Member): string[] {
 }
 
 for (const seed of [1, 2, 3]) {
-  test(`a cluster on LMDB storage survives partitions, compaction, a snapshot join and restarts from disk (seed ${seed})`, async (t) => {
-    const cluster = fixture(t, seed, [1, 2, 3]);
+  testOnEachBackend(`a cluster on LMDB storage survives partitions, compaction, a snapshot join and restarts from disk (seed ${seed})`, async (t, backend) => {
+    const cluster = fixture(t, backend, seed, [1, 2, 3]);
     const acknowledged: string[] = [];
     const propose = async (text: string): Promise<void> => {
       await cluster.propose(text);

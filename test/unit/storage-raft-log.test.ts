@@ -1,33 +1,16 @@
-import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MemoryRaftStorage, type ConfState, type Entry, type RaftLogStorage } from '../../src/raft/index.js';
-import { open as lmdbOpen } from 'lmdb';
-import { NodeStore } from '../../src/storage/node-store.js';
+import type { NodeStore } from '../../src/storage/node-store.js';
 import { raftLogDbName } from '../../src/storage/raft-group-ids.js';
 import { decodeIndexKey } from '../../src/storage/raft-log-encoding.js';
 import type { LmdbRaftLogStorage, RaftLogOptions } from '../../src/storage/raft-log-store.js';
 import { seededRandom } from '../support/raft-network.js';
+import { testOnEachBackend, type StoreBackend, type StoreDisk } from '../support/store-backends.js';
 
-/** A fresh directory; `open()` opens a store in it. Stores are closed, then the directory removed, after the test. */
-function fixture(t: TestContext): { dir: string; open: () => NodeStore } {
-  const dir = mkdtempSync(join(tmpdir(), 'cleave-raft-log-'));
-  const stores: NodeStore[] = [];
-  t.after(async () => {
-    for (const store of stores) await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return {
-    dir,
-    open: () => {
-      const store = NodeStore.open(dir, { mapBytes: 256 * 1024 ** 2, databasesMax: 64 });
-      stores.push(store);
-      return store;
-    },
-  };
+/** A fresh disk; `open()` opens a store on it. Stores are closed, then the disk removed, after the test. */
+function fixture(t: TestContext, backend: StoreBackend): StoreDisk {
+  return backend.disk(t, { mapBytes: 256 * 1024 ** 2, databasesMax: 64 });
 }
 
 const VOTERS: ConfState = { voters: [1, 2, 3], learners: [] };
@@ -51,8 +34,8 @@ function bootstrapped(store: NodeStore, groupId = 'g', options: RaftLogOptions =
   return log;
 }
 
-test('append replaces a conflicting suffix and skips compacted entries, as MemoryRaftStorage does', async (t) => {
-  const { open } = fixture(t);
+testOnEachBackend('append replaces a conflicting suffix and skips compacted entries, as MemoryRaftStorage does', async (t, backend) => {
+  const { open } = fixture(t, backend);
   const store = open();
   const log = bootstrapped(store);
   log.append(entries(2, [1, 1, 1, 1]));
@@ -73,8 +56,8 @@ test('append replaces a conflicting suffix and skips compacted entries, as Memor
   assert.equal(reopened.term(4), 'unavailable');
 });
 
-test('term(), entries() and their errors at the boundaries of the kept log', async (t) => {
-  const store = fixture(t).open();
+testOnEachBackend('term(), entries() and their errors at the boundaries of the kept log', async (t, backend) => {
+  const store = fixture(t, backend).open();
   const log = bootstrapped(store);
   log.append(entries(2, [1, 2, 2, 3, 3]));
   log.setHardState({ term: 3, vote: 1, commit: 6 });
@@ -94,8 +77,8 @@ test('term(), entries() and their errors at the boundaries of the kept log', asy
   assert.throws(() => log.entries(4, 8, Infinity), /past last index/);
 });
 
-test('entries() stops at the size limit but returns at least one entry, from cache and from disk alike', async (t) => {
-  const store = fixture(t).open();
+testOnEachBackend('entries() stops at the size limit but returns at least one entry, from cache and from disk alike', async (t, backend) => {
+  const store = fixture(t, backend).open();
   // A cache of ~2 entries: most reads go to LMDB.
   const log = bootstrapped(store, 'g', { tailCacheBytesMax: 250 });
   const all = entries(2, Array.from({ length: 20 }, () => 1), 100);
@@ -115,8 +98,8 @@ test('entries() stops at the size limit but returns at least one entry, from cac
   }
 });
 
-test('a durable entry stays cached until it is applied, so applying it does not read it back from LMDB', async (t) => {
-  const store = fixture(t).open();
+testOnEachBackend('a durable entry stays cached until it is applied, so applying it does not read it back from LMDB', async (t, backend) => {
+  const store = fixture(t, backend).open();
   const log = bootstrapped(store, 'g', { tailCacheBytesMax: 0 });
   const [large, next] = entries(2, [1, 1], 1024 * 1024);
   log.append([large!, next!]);
@@ -133,8 +116,8 @@ test('a durable entry stays cached until it is applied, so applying it does not 
   assert.equal((log.entries(3, 4, Infinity) as Entry[])[0], next, 'the unapplied one stays');
 });
 
-test('a snapshot replaces the log; state survives a reopen', async (t) => {
-  const { open } = fixture(t);
+testOnEachBackend('a snapshot replaces the log; state survives a reopen', async (t, backend) => {
+  const { open } = fixture(t, backend);
   const store = open();
   const log = bootstrapped(store);
   log.append(entries(2, [1, 1, 2]));
@@ -156,8 +139,8 @@ test('a snapshot replaces the log; state survives a reopen', async (t) => {
   assert.deepEqual(plain(reopened.entries(11, 13, Infinity)), plain(entries(11, [4, 4])));
 });
 
-test('writes reach disk only at commit; the snapshot source answers for the leader', async (t) => {
-  const { open } = fixture(t);
+testOnEachBackend('writes reach disk only at commit; the snapshot source answers for the leader', async (t, backend) => {
+  const { open } = fixture(t, backend);
   const store = open();
   const log = bootstrapped(store);
   assert.equal(log.snapshot(), 'temporarilyUnavailable');
@@ -180,8 +163,8 @@ test('writes reach disk only at commit; the snapshot source answers for the lead
   assert.deepEqual(store.raftGroupIds(), ['g']);
 });
 
-test('compaction deletes entries in the background in small batches, and resumes after a reopen', async (t) => {
-  const { dir, open } = fixture(t);
+testOnEachBackend('compaction deletes entries in the background in small batches, and resumes after a reopen', async (t, backend) => {
+  const { open, storedKeys } = fixture(t, backend);
   const store = open();
   const log = bootstrapped(store, 'g', { compactBatchEntriesMax: 7 });
   log.append(entries(2, Array.from({ length: 99 }, () => 1)));
@@ -200,14 +183,12 @@ test('compaction deletes entries in the background in small batches, and resumes
   assert.deepEqual([reopened.firstIndex(), reopened.lastIndex(), reopened.term(90)], [91, 100, 1]);
   await reopenedStore.close();
   // What is left on disk is exactly the kept log.
-  const env = lmdbOpen({ path: dir, maxDbs: 64 });
-  const stored = [...env.openDB<Buffer, Buffer>(raftLogDbName('g'), { keyEncoding: 'binary', encoding: 'binary' }).getKeys()];
-  await env.close();
+  const stored = await storedKeys(raftLogDbName('g'));
   assert.deepEqual(stored.map(decodeIndexKey), Array.from({ length: 10 }, (_, i) => 91 + i));
 });
 
-test('commitAll makes log, hard state, shard data and applied index of several groups durable together', async (t) => {
-  const { open } = fixture(t);
+testOnEachBackend('commitAll makes log, hard state, shard data and applied index of several groups durable together', async (t, backend) => {
+  const { open } = fixture(t, backend);
   const store = open();
   const groups = ['a', 'b', 'c'].map((id) => bootstrapped(store, id));
   const shard = store.openShard('a');
@@ -234,10 +215,10 @@ test('commitAll makes log, hard state, shard data and applied index of several g
  * reopens, run on MemoryRaftStorage (the reference) and on LMDB with a tiny cache; every read must agree.
  */
 for (const seed of [1, 2, 3, 4, 5, 6]) {
-  test(`agrees with MemoryRaftStorage on every read (seed ${seed})`, async (t) => {
+  testOnEachBackend(`agrees with MemoryRaftStorage on every read (seed ${seed})`, async (t, backend) => {
     const random = seededRandom(seed);
     const pick = (n: number): number => Math.floor(random() * n);
-    const { open } = fixture(t);
+    const { open } = fixture(t, backend);
     let store = open();
     const options: RaftLogOptions = { tailCacheBytesMax: 300, compactBatchEntriesMax: 5 };
     let log = bootstrapped(store, 'g', options);

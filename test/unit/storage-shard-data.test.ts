@@ -1,34 +1,20 @@
-import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { keyHashSlot } from '../../src/common/slots.js';
 import { USER_KEY_BYTES_MAX } from '../../src/storage/key-encoding.js';
 import { encodeValue } from '../../src/storage/value-encoding.js';
-import { NodeStore } from '../../src/storage/node-store.js';
+import type { NodeStore } from '../../src/storage/node-store.js';
 import type { ShardData, StoredValue } from '../../src/storage/types.js';
+import { testOnEachBackend, type StoreBackend } from '../support/store-backends.js';
 
-/** A fresh directory; `open()` opens a store in it. Stores are closed, then the directory removed, after the test. */
-function fixture(t: TestContext): { dir: string; open: () => NodeStore } {
-  const dir = mkdtempSync(join(tmpdir(), 'cleave-storage-'));
-  const stores: NodeStore[] = [];
-  t.after(async () => {
-    for (const store of stores) await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const open = (): NodeStore => {
-    const store = NodeStore.open(dir, { mapBytes: 256 * 1024 ** 2 });
-    stores.push(store);
-    return store;
-  };
-  return { dir, open };
+/** A fresh disk; `open()` opens a store on it. Stores are closed, then the disk removed, after the test. */
+function fixture(t: TestContext, backend: StoreBackend): { open: () => NodeStore } {
+  return backend.disk(t, { mapBytes: 256 * 1024 ** 2 });
 }
 
-/** A store in a fresh directory with shard `s1` open. */
-function openStore(t: TestContext): { store: NodeStore; shard: ShardData; open: () => NodeStore } {
-  const { open } = fixture(t);
+/** A store on a fresh disk with shard `s1` open. */
+function openStore(t: TestContext, backend: StoreBackend): { store: NodeStore; shard: ShardData; open: () => NodeStore } {
+  const { open } = fixture(t, backend);
   const store = open();
   return { store, shard: store.openShard('s1'), open };
 }
@@ -50,8 +36,8 @@ function keyInSlot(slot: number, suffix: string): Buffer {
   return Buffer.from(`{${tag}}${suffix}`);
 }
 
-test('reads see writes before commit; isPending until the commit is durable', async (t) => {
-  const { shard } = openStore(t);
+testOnEachBackend('reads see writes before commit; isPending until the commit is durable', async (t, backend) => {
+  const { shard } = openStore(t, backend);
   assert.equal(shard.get(k('a')), undefined);
   assert.equal(shard.isPending(k('a')), false);
   shard.put(k('a'), str('1'));
@@ -77,8 +63,8 @@ test('reads see writes before commit; isPending until the commit is durable', as
   assert.equal(shard.isPending(k('a')), false);
 });
 
-test('committed data and counters survive closing and reopening the store', async (t) => {
-  const { open } = fixture(t);
+testOnEachBackend('committed data and counters survive closing and reopening the store', async (t, backend) => {
+  const { open } = fixture(t, backend);
   const first = open();
   const shard = first.openShard('s1');
   const hash: StoredValue = { type: 'hash', fields: new Map([['f', k('v')]]), expireAtMs: 9_000 };
@@ -104,8 +90,8 @@ test('committed data and counters survive closing and reopening the store', asyn
   assert.deepEqual(reopened.scanExpiring(undefined, 10), [{ slot: keyHashSlot(k('b')), key: k('b'), expireAtMs: 9_000 }]);
 });
 
-test('counters follow puts, overwrites and deletes', async (t) => {
-  const { shard } = openStore(t);
+testOnEachBackend('counters follow puts, overwrites and deletes', async (t, backend) => {
+  const { shard } = openStore(t, backend);
   const size = (key: string, value: StoredValue): number => key.length + encodeValue(value).length;
   shard.put(k('a'), str('1'));
   shard.put(k('bb'), str('22'));
@@ -124,8 +110,8 @@ test('counters follow puts, overwrites and deletes', async (t) => {
   assert.equal(shard.byteCount, 0);
 });
 
-test('a commit finishing does not drop a newer pending write to the same key', async (t) => {
-  const { shard } = openStore(t);
+testOnEachBackend('a commit finishing does not drop a newer pending write to the same key', async (t, backend) => {
+  const { shard } = openStore(t, backend);
   shard.put(k('k'), str('1'));
   const first = shard.commit();
   shard.put(k('k'), str('2'));
@@ -147,8 +133,8 @@ test('a commit finishing does not drop a newer pending write to the same key', a
   assert.deepEqual(shard.scan(0, 16384, undefined, 10).map((s) => s.key.toString()), ['k']);
 });
 
-test('overlapping commits complete in the order they started', async (t) => {
-  const { shard } = openStore(t);
+testOnEachBackend('overlapping commits complete in the order they started', async (t, backend) => {
+  const { shard } = openStore(t, backend);
   const finished: number[] = [];
   const commits: Promise<void>[] = [];
   for (let round = 0; round < 6; round++) {
@@ -163,8 +149,8 @@ test('overlapping commits complete in the order they started', async (t) => {
   assert.equal(shard.scan(0, 16384, undefined, 5000).length, 1200);
 });
 
-test('commit with nothing pending resolves when earlier commits are durable', async (t) => {
-  const { shard } = openStore(t);
+testOnEachBackend('commit with nothing pending resolves when earlier commits are durable', async (t, backend) => {
+  const { shard } = openStore(t, backend);
   await shard.commit();
   shard.put(k('a'), str('1'));
   const first = shard.commit();
@@ -174,8 +160,8 @@ test('commit with nothing pending resolves when earlier commits are durable', as
   await first;
 });
 
-test('clear deletes every key, ordered with the writes around it', async (t) => {
-  const { shard, store, open } = openStore(t);
+testOnEachBackend('clear deletes every key, ordered with the writes around it', async (t, backend) => {
+  const { shard, store, open } = openStore(t, backend);
   shard.put(k('old1'), str('1', 5_000));
   shard.put(k('old2'), str('2'));
   await shard.commit();
@@ -209,8 +195,8 @@ test('clear deletes every key, ordered with the writes around it', async (t) => 
   assert.equal(again.get(k('old2')), undefined);
 });
 
-test('scan pages through slots in (slot, key) order with `after`', async (t) => {
-  const { shard } = openStore(t);
+testOnEachBackend('scan pages through slots in (slot, key) order with `after`', async (t, backend) => {
+  const { shard } = openStore(t, backend);
   const keys = [
     keyInSlot(5, 'a'),
     keyInSlot(5, 'b'),
@@ -245,8 +231,8 @@ test('scan pages through slots in (slot, key) order with `after`', async (t) => 
   assert.deepEqual(shard.scan(0, 16384, undefined, 0), []);
 });
 
-test('countInSlot and keysInSlot read one slot', async (t) => {
-  const { shard } = openStore(t);
+testOnEachBackend('countInSlot and keysInSlot read one slot', async (t, backend) => {
+  const { shard } = openStore(t, backend);
   for (let i = 0; i < 30; i++) shard.put(keyInSlot(77, `k${String(i).padStart(2, '0')}`), str('v'));
   shard.put(keyInSlot(76, 'x'), str('v'));
   shard.put(keyInSlot(78, 'x'), str('v'));
@@ -260,8 +246,8 @@ test('countInSlot and keysInSlot read one slot', async (t) => {
   assert.deepEqual(shard.keysInSlot(78, 100), [keyInSlot(78, 'x')]);
 });
 
-test('scanExpiring walks keys with an expiry in (slot, key) order, tracking changes', async (t) => {
-  const { shard } = openStore(t);
+testOnEachBackend('scanExpiring walks keys with an expiry in (slot, key) order, tracking changes', async (t, backend) => {
+  const { shard } = openStore(t, backend);
   const a = keyInSlot(10, 'a');
   const b = keyInSlot(10, 'b');
   const c = keyInSlot(3000, 'c');
@@ -298,8 +284,8 @@ test('scanExpiring walks keys with an expiry in (slot, key) order, tracking chan
   assert.deepEqual(shard.scanExpiring(undefined, 10), [{ slot: 3000, key: c, expireAtMs: 350 }]);
 });
 
-test('keys longer than the storage limit are refused on write and absent on read', async (t) => {
-  const { shard } = openStore(t);
+testOnEachBackend('keys longer than the storage limit are refused on write and absent on read', async (t, backend) => {
+  const { shard } = openStore(t, backend);
   const longest = Buffer.alloc(USER_KEY_BYTES_MAX, 0x61);
   shard.put(longest, str('v'));
   await shard.commit();
@@ -310,8 +296,8 @@ test('keys longer than the storage limit are refused on write and absent on read
   assert.equal(shard.delete(tooLong), false);
 });
 
-test('empty and binary keys are stored like any other', async (t) => {
-  const { shard } = openStore(t);
+testOnEachBackend('empty and binary keys are stored like any other', async (t, backend) => {
+  const { shard } = openStore(t, backend);
   const binary = Buffer.from([0x00, 0xff, 0x7b, 0x7d, 0x80]);
   shard.put(Buffer.alloc(0), str('empty'));
   shard.put(binary, str('binary'));

@@ -2,30 +2,17 @@
  * LMDB shard data for splits: range snapshots of a slot range, and the shard's meta (its split state),
  * durable with the data, kept by clear(), carried by the first chunk of a whole-shard snapshot only.
  */
-import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { keyHashSlot } from '../../src/common/slots.js';
 import { decodeSlotKey } from '../../src/storage/key-encoding.js';
-import { NodeStore } from '../../src/storage/node-store.js';
+import type { NodeStore } from '../../src/storage/node-store.js';
 import type { ShardData, ShardSnapshotChunk, ShardSnapshotReader, StoredValue } from '../../src/storage/types.js';
+import { testOnEachBackend, type StoreBackend } from '../support/store-backends.js';
 
-/** Opens stores in a fresh directory; all are closed, then the directory removed, after the test. */
-function fixture(t: TestContext): () => NodeStore {
-  const dir = mkdtempSync(join(tmpdir(), 'cleave-snapshot-'));
-  const stores: NodeStore[] = [];
-  t.after(async () => {
-    for (const store of stores) await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return () => {
-    const store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2 });
-    stores.push(store);
-    return store;
-  };
+/** Opens stores on a fresh disk; all are closed, then the disk removed, after the test. */
+function fixture(t: TestContext, backend: StoreBackend): () => NodeStore {
+  return backend.disk(t, { mapBytes: 64 * 1024 ** 2 }).open;
 }
 
 const str = (text: string): StoredValue => ({ type: 'string', value: Buffer.from(text), expireAtMs: 0 });
@@ -69,8 +56,8 @@ async function filled(shard: ShardData, keys: readonly Buffer[]): Promise<void> 
   await shard.commit();
 }
 
-test('a range snapshot holds only the keys of [fromSlot, endSlot), in order, in chunks, without the meta', async (t) => {
-  const shard = fixture(t)().openShard('s1');
+testOnEachBackend('a range snapshot holds only the keys of [fromSlot, endSlot), in order, in chunks, without the meta', async (t, backend) => {
+  const shard = fixture(t, backend)().openShard('s1');
   await filled(shard, keysInSlots([5, 10, 11, 19, 20], 3));
   shard.setMeta(META);
   await shard.commit();
@@ -90,8 +77,8 @@ test('a range snapshot holds only the keys of [fromSlot, endSlot), in order, in 
   assert.deepEqual(whole[0]!.meta, META);
 });
 
-test('a snapshot, whole or of a range, needs every write durable', async (t) => {
-  const shard = fixture(t)().openShard('s1');
+testOnEachBackend('a snapshot, whole or of a range, needs every write durable', async (t, backend) => {
+  const shard = fixture(t, backend)().openShard('s1');
   shard.put(Buffer.from('a'), str('1'));
   assert.throws(() => shard.openSnapshot(), /needs every write durable/);
   assert.throws(() => shard.openSnapshot({ fromSlot: 0, endSlot: 16384 }), /needs every write durable/);
@@ -99,8 +86,8 @@ test('a snapshot, whole or of a range, needs every write durable', async (t) => 
   shard.openSnapshot({ fromSlot: 0, endSlot: 16384 }).close();
 });
 
-test('the meta is durable on its own, kept by clear(), and never counted as a key', async (t) => {
-  const open = fixture(t);
+testOnEachBackend('the meta is durable on its own, kept by clear(), and never counted as a key', async (t, backend) => {
+  const open = fixture(t, backend);
   const first = open();
   const shard = first.openShard('s1');
   await filled(shard, keysInSlots([1, 2], 2));
@@ -124,8 +111,8 @@ test('the meta is durable on its own, kept by clear(), and never counted as a ke
   assert.equal(reopened.meta, undefined);
 });
 
-test('restoring a whole-shard snapshot brings the meta with the keys; a snapshot without meta removes it', async (t) => {
-  const store = fixture(t)();
+testOnEachBackend('restoring a whole-shard snapshot brings the meta with the keys; a snapshot without meta removes it', async (t, backend) => {
+  const store = fixture(t, backend)();
   const source = store.openShard('s1');
   const keys = keysInSlots([3, 4000], 2);
   await filled(source, keys);
