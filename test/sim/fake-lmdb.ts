@@ -178,8 +178,7 @@ export class FakeDatabase {
 
   get(key: unknown): unknown {
     const entry = this.data().find(this.encodeKey(key));
-    if (entry === undefined) return undefined;
-    return this.binaryValues ? Buffer.from(entry.value) : this.environment.packr.unpack(entry.value);
+    return entry === undefined ? undefined : this.decodeValue(entry.value);
   }
 
   /** The value's bytes in a buffer the next call overwrites; see the module comment. */
