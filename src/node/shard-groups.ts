@@ -88,10 +88,10 @@ export const SHARD_GROUP_LIMITS_DEFAULT: ShardGroupLimits = {
 };
 
 /**
- * How long a forwarded command may take on the serving node before its outcome is called unknown: beyond
- * that node's own bound on a write (Raft's 10 s request timeout), so its answer comes first when it has one.
+ * How long a forwarded command may take on the serving node beyond that node's own bound on a write (the
+ * request timeout) before its outcome is called unknown, so the serving node's answer comes first when it has one.
  */
-const FORWARD_TIMEOUT_MS = 11_000;
+const FORWARD_MARGIN_MS = 1_000;
 /**
  * Bus requests in flight at once: split requests, and forwarded commands, of which a node serving many
  * pipelining clients on stale slot maps has many. Beyond it a forward is not sent and the client redirected.
@@ -268,7 +268,7 @@ export class ShardGroups {
     const request: ForwardRequest = { argv, protocol };
     let payload: unknown;
     try {
-      payload = await this.bus.request(node, 'forward', request, FORWARD_TIMEOUT_MS);
+      payload = await this.bus.request(node, 'forward', request, this.limits.requestTimeoutMs + FORWARD_MARGIN_MS);
     } catch (err) {
       if (!(err instanceof TransportError)) throw err;
       return { kind: failedForward(err.code) };

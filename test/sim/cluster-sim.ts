@@ -31,13 +31,14 @@ import { NONE, type NodeId, type Role } from '../../src/raft/index.js';
 import type { StoredValue } from '../../src/storage/types.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { ClusterChecker } from './cluster-checker.js';
-import { emptyDiskImage, type DiskImage } from './crashable-storage.js';
 import { checkLinearizability, checkLostWrites, describeOperation, type RegisterOperation } from './linearizability.js';
 import { Scheduler, type EventId } from './scheduler.js';
 import { SimClient, type ClientCounters, type ClientEnv, type ClientOptions, type ShardKeys } from './sim-client.js';
 import { faultPlan, SimNetwork, type FaultStep, type SimNetworkOptions } from './sim-network.js';
 import type { ShardReplica } from '../../src/shard/shard-replica.js';
-import { SimNode, type SimNodeConfig, type SimNodeCounters, type SimNodeEnv, type SimWire } from './sim-node.js';
+import { SimNode, type SimNodeConfig, type SimNodeCounters, type SimNodeEnv } from './sim-node.js';
+import { emptyFakeLmdbImage, type FakeLmdbImage } from './fake-lmdb.js';
+import { appliedIndexes } from './sim-store.js';
 
 /** The cluster a simulation builds. */
 export interface ClusterSimOptions {
@@ -78,7 +79,7 @@ const LINEARIZABILITY_STEPS_MAX = 300_000;
 export class ClusterSim implements SimNodeEnv, ClientEnv {
   readonly seed: number;
   readonly scheduler = new Scheduler();
-  readonly network: SimNetwork<SimWire>;
+  readonly network: SimNetwork<Buffer>;
   readonly checker = new ClusterChecker();
   readonly config: SimNodeConfig;
   readonly counters: SimNodeCounters = {
@@ -90,7 +91,6 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     groupsStarted: 0,
     groupsDropped: 0,
     splitDriversStarted: 0,
-    splitSnapshotBytes: 0,
   };
   readonly splitCounters = { created: 0, refused: 0, cancelRequests: 0, reportsLost: 0, pilotOutages: 0 };
   readonly clientCounters: ClientCounters = { ok: 0, unknown: 0, gaveUp: 0, redirects: 0, retries: 0 };
@@ -110,7 +110,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
   /** Each node's current incarnation, up or crashed. */
   private readonly nodes = new Map<string, SimNode>();
   /** What each crashed node's disk kept. */
-  private readonly images = new Map<string, DiskImage>();
+  private readonly images = new Map<string, FakeLmdbImage>();
   private readonly incarnations = new Map<string, number>();
   private readonly traceLines: string[] = [];
 
@@ -118,7 +118,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     this.seed = options.seed;
     this.config = options.node;
     this.random = seededRandom(mix(options.seed, 1));
-    this.network = new SimNetwork<SimWire>(this.scheduler, seededRandom(mix(options.seed, 2)), options.network);
+    this.network = new SimNetwork<Buffer>(this.scheduler, seededRandom(mix(options.seed, 2)), options.network);
     this.names = Array.from({ length: options.nodeCount }, (_, i) => nodeIdOf(i + 1));
     const shardCount = options.shardReplicas.length;
     const shards = options.shardReplicas.map((replicas, i): RoutingShard => {
@@ -210,7 +210,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
   start(): void {
     for (const name of this.names) {
       this.network.addNode(name);
-      this.images.set(name, emptyDiskImage());
+      this.images.set(name, emptyFakeLmdbImage());
     }
     for (const name of this.names) this.restart(name);
   }
@@ -243,11 +243,15 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     if (this.network.isUp(name)) this.network.crash(name);
     const image = node.crash();
     this.images.set(name, image);
-    this.checker.onCrash(name, new Map([...image.raftLogs].map(([group, log]) => [group, log.applied])));
+    this.checker.onCrash(name, appliedIndexes(image));
     this.faultCounters.crashes++;
     this.trace(`${name} crashes`);
     // The peers' connections to it break: their transports report it unreachable.
-    for (const other of this.allNodes()) if (other.alive) other.multiRaft.reportUnreachable(node.raftId);
+    for (const other of this.allNodes()) {
+      if (!other.alive) continue;
+      other.groups.reportUnreachable(name);
+      other.bus.peerCrashed(name);
+    }
   }
 
   /** Starts a node's next incarnation from its disk image if it is down. */

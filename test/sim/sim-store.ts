@@ -63,3 +63,10 @@ function schedulerTimers(scheduler: Scheduler): Pick<Environment, 'after'> {
     },
   };
 }
+
+/** What a disk image says each Raft group had applied: the checker's floor for the node's next incarnation. */
+export function appliedIndexes(image: FakeLmdbImage): Map<string, number> {
+  // Reading opens nothing new: the image is copied, and the copy is dropped.
+  const { store } = openSimStore({ timers: { after: () => () => {} }, image });
+  return new Map(store.raftGroupIds().map((groupId) => [groupId, store.openRaftLog(groupId).appliedIndex()]));
+}

@@ -180,7 +180,7 @@ test('a group of one member commits on its own append: a crash before the fsync 
   }
   await sim.settleAndCheck(10_000);
   assert.ok(sim.clientCounters.unknown > 0, 'some writes were in flight at a crash');
-  assert.ok(sim.clientCounters.ok > 500, `clients got answers (${sim.clientCounters.ok})`);
+  assert.ok(sim.clientCounters.ok > 400, `clients got answers (${sim.clientCounters.ok})`);
 });
 
 test('a write in flight when its node stops running the group has an unknown outcome: other members may still commit it', async () => {
