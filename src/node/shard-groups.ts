@@ -91,7 +91,7 @@ export const SHARD_GROUP_LIMITS_DEFAULT: ShardGroupLimits = {
  * How long a forwarded command may take on the serving node beyond that node's own bound on a write (the
  * request timeout) before its outcome is called unknown, so the serving node's answer comes first when it has one.
  */
-const FORWARD_MARGIN_MS = 1_000;
+export const FORWARD_MARGIN_MS = 1_000;
 /**
  * Bus requests in flight at once: split requests, and forwarded commands, of which a node serving many
  * pipelining clients on stale slot maps has many. Beyond it a forward is not sent and the client redirected.

@@ -36,6 +36,7 @@ import { Scheduler, type EventId } from './scheduler.js';
 import { SimClient, type ClientCounters, type ClientEnv, type ClientOptions, type ShardKeys } from './sim-client.js';
 import { faultPlan, SimNetwork, type FaultStep, type SimNetworkOptions } from './sim-network.js';
 import type { ShardReplica } from '../../src/shard/shard-replica.js';
+import { FORWARD_MARGIN_MS } from '../../src/node/shard-groups.js';
 import { SimNode, type SimNodeConfig, type SimNodeCounters, type SimNodeEnv } from './sim-node.js';
 import { emptyFakeLmdbImage, type FakeLmdbImage } from './fake-lmdb.js';
 import { appliedIndexes } from './sim-store.js';
@@ -470,8 +471,11 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
    */
   throwIfFailed(): void {
     if (this.checker.failure !== undefined) throw new SimFailure(this.checker.failure);
-    // A write a split holds waits up to the buffer timeout, and is then answered TRYAGAIN.
-    const limitMs = Math.max(this.config.requestTimeoutMs + 4 * this.config.electionTimeoutMs, this.options.splitParams?.bufferTimeoutMs ?? 0) + 1_000;
+    // A write a split holds waits up to the buffer timeout, and is then answered TRYAGAIN. A command that
+    // waits for an election may then be forwarded to the leader (its request timeout plus a margin) and
+    // have failed here once first (a request timeout).
+    const { requestTimeoutMs, electionTimeoutMs } = this.config;
+    const limitMs = Math.max(2 * requestTimeoutMs + FORWARD_MARGIN_MS + 4 * electionTimeoutMs, this.options.splitParams?.bufferTimeoutMs ?? 0) + 1_000;
     for (const node of this.allNodes()) {
       const oldest = node.alive ? node.oldestPendingMs() : undefined;
       if (oldest !== undefined && this.scheduler.now() - oldest > limitMs) {

@@ -34,7 +34,8 @@ export class SimBus implements PeerBus {
     private readonly tap: (from: string, kind: string, payload: unknown) => void = () => {},
   ) {
     this.router = new FrameRouter(name, this.counters, REQUESTS_OUTSTANDING_MAX, env, (to, frame) => {
-      if (this.alive()) network.deliver(name, to, encodeFrameBytes(frame));
+      // Raft's one-way messages may arrive twice (it is built for that); requests and responses never do.
+      if (this.alive()) network.deliver(name, to, encodeFrameBytes(frame), frame[0] !== FRAME_MESSAGE);
       return null;
     });
     network.attach(name, (from, bytes) => this.arrive(from, bytes));

@@ -151,8 +151,11 @@ export class SimNetwork<T> {
     return [...this.nodes.keys()];
   }
 
-  /** Sends a message from `from` to `to`; it arrives later, maybe twice, maybe never. */
-  deliver(from: string, to: string, payload: T): void {
+  /**
+   * Sends a message from `from` to `to`; it arrives later, maybe never, and maybe twice unless `once`:
+   * the bus's requests and responses, which a real connection never delivers twice.
+   */
+  deliver(from: string, to: string, payload: T, once = false): void {
     const sender = this.state(from);
     const receiver = this.state(to);
     this.stats.sent++;
@@ -170,7 +173,7 @@ export class SimNetwork<T> {
     }
     const message: InFlight<T> = { from, to, payload, toIncarnation: receiver.incarnation };
     this.send(message);
-    if (this.random() < this.duplicateProbability) {
+    if (this.random() < this.duplicateProbability && !once) {
       this.stats.duplicated++;
       this.send(message);
     }

@@ -62,6 +62,18 @@ test('loss and duplication follow their probabilities: exact counts for a fixed 
   assert.equal(network.inFlightCount, 0);
 });
 
+test('a message sent once (a bus request or response) is never duplicated; loss draws as before', async () => {
+  const { scheduler, network, deliveries } = fixture(42, { delayMsMin: 0, delayMsMax: 5, lossProbability: 0.2, duplicateProbability: 0.5 });
+  for (let i = 0; i < 1_000; i++) network.deliver('node1', 'node2', `request#${i}`, true);
+  await scheduler.runUntil(100);
+  const { sent, lost, duplicated, delivered } = network.stats;
+  assert.equal(sent, 1_000);
+  assert.equal(duplicated, 0);
+  assert.equal(delivered, sent - lost);
+  assert.equal(new Set(deliveries.map((d) => d.payload)).size, deliveries.length, 'no payload arrives twice');
+  assert.ok(lost > 100 && lost < 300, `about a fifth is lost (${lost})`);
+});
+
 test('nothing crosses a partition, not even a message already in flight when it starts; heal restores the links', async () => {
   const { scheduler, network, deliveries } = fixture(3, { delayMsMin: 5, delayMsMax: 30, lossProbability: 0, duplicateProbability: 0 });
   const groupA = ['node1', 'node2'];
