@@ -7,7 +7,9 @@
  * - Every async write (`put`, `remove`, `drop`, `clearAsync`, and `batch`) issued in one synchronous
  *   stretch (before the microtask queue drains) joins one transaction, as lmdb-js batches an event turn's
  *   writes. The transaction lands — all of it, at one instant — one fsync delay later, and only then do
- *   its promises resolve. Transactions land in the order they started. This is sim-disk.ts's rule.
+ *   its promises resolve. Transactions land in the order they started. So a crash never separates what
+ *   one commitAll staged (log entries, hard state, applied data, applied index), and never keeps a
+ *   commit while losing an earlier one.
  * - Reads see only landed transactions: a write is invisible until its promise resolves (why
  *   LmdbShardData keeps an overlay).
  * - `transactionSync` (and `putSync`, and `openDB`, which lmdb-js runs in one) lands at once. It waits for

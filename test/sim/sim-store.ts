@@ -64,9 +64,16 @@ function schedulerTimers(scheduler: Scheduler): Pick<Environment, 'after'> {
   };
 }
 
+/**
+ * A store over `image` for reading what a restarted node would find. The image is copied and the copy is
+ * dropped; nothing it writes lands (a log's background deletion, say), so it schedules nothing.
+ */
+export function storeOnImage(image: FakeLmdbImage): NodeStore {
+  return openSimStore({ timers: { after: () => () => {} }, image }).store;
+}
+
 /** What a disk image says each Raft group had applied: the checker's floor for the node's next incarnation. */
 export function appliedIndexes(image: FakeLmdbImage): Map<string, number> {
-  // Reading opens nothing new: the image is copied, and the copy is dropped.
-  const { store } = openSimStore({ timers: { after: () => () => {} }, image });
+  const store = storeOnImage(image);
   return new Map(store.raftGroupIds().map((groupId) => [groupId, store.openRaftLog(groupId).appliedIndex()]));
 }

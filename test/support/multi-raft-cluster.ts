@@ -1,13 +1,14 @@
 /**
- * Three MultiRafts for driver tests: each on its own crashable disk, on one virtual-time scheduler, with a
- * network that delivers every message after DELIVERY_MS; node 1 campaigns for every group and leads.
+ * Three MultiRafts for driver tests: each on its own NodeStore over the simulation's fake LMDB, on one
+ * virtual-time scheduler, with a network that delivers every message after DELIVERY_MS; node 1 campaigns
+ * for every group and leads.
  */
 import assert from 'node:assert/strict';
 import { MultiRaft, type GroupStateMachine } from '../../src/multiraft/multi-raft.js';
 import type { PeerMessage } from '../../src/multiraft/peer-message.js';
 import type { NodeId } from '../../src/raft/index.js';
-import { SimDisk } from '../sim/crashable-storage.js';
 import { Scheduler } from '../sim/scheduler.js';
+import { openSimStore } from '../sim/sim-store.js';
 import { NoData } from './no-data.js';
 
 export const TICK_MS = 10;
@@ -19,7 +20,7 @@ export interface MultiRaftClusterOptions {
   readonly groups: readonly string[];
   /** Each node's state machine of a group (default NoData). */
   readonly machine?: (id: NodeId, scheduler: Scheduler) => GroupStateMachine;
-  /** Each node's persist, given the disk's (default: the disk's at once). */
+  /** Each node's persist, given the store's commitAll (default: that at once). */
   readonly persist?: (id: NodeId, commit: () => Promise<void>, scheduler: Scheduler) => Promise<void>;
   /** Virtual ms a scheduled turn waits (default 0). */
   readonly turnMs?: number;
@@ -33,7 +34,7 @@ export async function multiRaftCluster(options: MultiRaftClusterOptions) {
   const nodes = new Map<NodeId, MultiRaft>();
   const machines = new Map<NodeId, GroupStateMachine>();
   for (const id of NODE_IDS) {
-    const disk = new SimDisk(scheduler, { fsyncDelayMs: 1 });
+    const { store } = openSimStore({ timers: scheduler, fsyncDelayMs: 1 });
     const machine = options.machine?.(id, scheduler) ?? new NoData();
     const multiRaft = new MultiRaft(
       { id, electionTicks: ELECTION_TICKS, heartbeatTicks: 1, random: () => 0.5, requestTimeoutTicks: options.requestTimeoutTicks ?? 10_000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
@@ -44,13 +45,13 @@ export async function multiRaftCluster(options: MultiRaftClusterOptions) {
             for (const message of messages) nodes.get(to)!.receive(id, message);
           });
         },
-        persist: () => (options.persist === undefined ? disk.commitAll() : options.persist(id, () => disk.commitAll(), scheduler)),
+        persist: () => (options.persist === undefined ? store.commitAll() : options.persist(id, () => store.commitAll(), scheduler)),
         schedule: (fn) => void scheduler.after(options.turnMs ?? 0, fn),
         onFatal: (err) => assert.fail(String(err)),
       },
     );
     for (const group of options.groups) {
-      const log = disk.openRaftLog(group);
+      const log = store.openRaftLog(group);
       log.bootstrap([...NODE_IDS]);
       multiRaft.addGroup(group, log, machine);
     }

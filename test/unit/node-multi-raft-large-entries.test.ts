@@ -1,6 +1,6 @@
 /**
  * A large entry on the bus: a MsgApp carrying one travels alone, after the small messages of its turn.
- * MultiRafts over the simulation's crashable disks, virtual-time scheduler and a recording network.
+ * MultiRafts over NodeStores on the simulation's fake LMDB, virtual-time scheduler and a recording network.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -2,8 +2,8 @@
  * How a member learns it was removed from its group: a voter cut off while the others removed it never
  * hears so from the leader (which stops writing to it), so the members that applied its removal tell it
  * when it campaigns. And what a removed member that dropped its copy and was added again may do before
- * a leader gives it the log. MultiRafts over the simulation's crashable disks, virtual-time scheduler and
- * a hand-made network that can cut a node off.
+ * a leader gives it the log. MultiRafts over NodeStores on the simulation's fake LMDB, its virtual-time
+ * scheduler and a hand-made network that can cut a node off.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,8 +12,9 @@ import { nextMembershipStep } from '../../src/node/membership-step.js';
 import { MultiRaft } from '../../src/multiraft/multi-raft.js';
 import type { PeerMessage } from '../../src/multiraft/peer-message.js';
 import type { NodeId } from '../../src/raft/index.js';
-import { SimDisk } from '../sim/crashable-storage.js';
+import type { NodeStore } from '../../src/storage/node-store.js';
 import { Scheduler } from '../sim/scheduler.js';
+import { openSimStore } from '../sim/sim-store.js';
 import { NoData } from '../support/no-data.js';
 
 const GROUP = 'shard_0001';
@@ -28,9 +29,9 @@ async function voters(ids: readonly NodeId[], random: (id: NodeId) => number = (
   const scheduler = new Scheduler();
   const cutOff = new Set<NodeId>();
   const nodes = new Map<NodeId, MultiRaft>();
-  const disks = new Map<NodeId, SimDisk>();
+  const disks = new Map<NodeId, NodeStore>();
   for (const id of ids) {
-    const disk = new SimDisk(scheduler, { fsyncDelayMs: 1 });
+    const { store: disk } = openSimStore({ timers: scheduler, fsyncDelayMs: 1 });
     disks.set(id, disk);
     const multiRaft = new MultiRaft(
       { id, peerOf: nodeNumberOfReplica, electionTicks: 10, heartbeatTicks: 1, random: () => random(id), requestTimeoutTicks: 1000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
@@ -60,7 +61,7 @@ async function voters(ids: readonly NodeId[], random: (id: NodeId) => number = (
   node(1).campaign(GROUP);
   await scheduler.runUntil(200);
   assert.equal(node(1).leadership(GROUP)?.role, 'leader');
-  const disk = (id: NodeId): SimDisk => disks.get(id)!;
+  const disk = (id: NodeId): NodeStore => disks.get(id)!;
   return { scheduler, cutOff, node, disk };
 }
 

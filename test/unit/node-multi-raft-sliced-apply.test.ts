@@ -3,7 +3,7 @@
  * leadership moves while it takes seconds; its proposer hears its result once the last slice ran, past
  * the request timeout (the outcome is known once it is under way); a read and later entries wait for
  * it, so nobody sees part of it.
- * MultiRafts over the simulation's crashable disks, virtual-time scheduler and network; each scheduled
+ * MultiRafts over NodeStores on the simulation's fake LMDB, virtual-time scheduler and network; each scheduled
  * turn takes a virtual millisecond, as a slice of real work does.
  */
 import { describe, it } from 'node:test';

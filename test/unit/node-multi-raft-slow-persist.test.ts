@@ -1,7 +1,7 @@
 /**
  * A slow persist is a busy node, not a dead one: while one LMDB transaction takes seconds (a 100 MB
  * entry), heartbeats and their answers still flow, so no member campaigns and no leader steps down.
- * MultiRafts over the simulation's crashable disks, virtual-time scheduler and network.
+ * MultiRafts over NodeStores on the simulation's fake LMDB, virtual-time scheduler and network.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,15 +1,15 @@
 /**
  * The MultiRaft hooks a split's source leader uses: a stable point to open a range snapshot at,
  * committed entries read back from the log for forwarding, and a retention floor compaction respects.
- * One-member groups on the simulation's crashable disk and virtual-time scheduler.
+ * One-member groups on a NodeStore over the simulation's fake LMDB, on its virtual-time scheduler.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MultiRaft, type GroupStateMachine } from '../../src/multiraft/multi-raft.js';
 import type { Entry } from '../../src/raft/index.js';
 import type { ShardSnapshotReader } from '../../src/storage/types.js';
-import { SimDisk } from '../sim/crashable-storage.js';
 import { Scheduler } from '../sim/scheduler.js';
+import { openSimStore, storeOnImage } from '../sim/sim-store.js';
 
 const GROUP = 'shard_0001';
 const TICK_MS = 10;
@@ -31,12 +31,14 @@ class AppliedList implements GroupStateMachine {
 
 async function oneMemberGroup(compactAfterEntries = 1_000_000, compactKeepEntries = 0) {
   const scheduler = new Scheduler();
-  const disk = new SimDisk(scheduler, { fsyncDelayMs: 3 });
+  const disk = openSimStore({ timers: scheduler, fsyncDelayMs: 3 });
+  /** The group's log as a restart would find it: only what landed. */
+  const durableLog = () => storeOnImage(disk.environment.landedImage()).openRaftLog(GROUP);
   const multiRaft = new MultiRaft(
     { id: 1, electionTicks: 10, heartbeatTicks: 1, random: () => 0.5, requestTimeoutTicks: 1000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries, compactKeepEntries },
-    { send: () => {}, persist: () => disk.commitAll(), schedule: (fn) => void scheduler.after(0, fn), onFatal: (err) => assert.fail(String(err)) },
+    { send: () => {}, persist: () => disk.store.commitAll(), schedule: (fn) => void scheduler.after(0, fn), onFatal: (err) => assert.fail(String(err)) },
   );
-  const log = disk.openRaftLog(GROUP);
+  const log = disk.store.openRaftLog(GROUP);
   log.bootstrap([1]);
   const machine = new AppliedList();
   multiRaft.addGroup(GROUP, log, machine);
@@ -54,7 +56,7 @@ async function oneMemberGroup(compactAfterEntries = 1_000_000, compactKeepEntrie
     await scheduler.runUntil(scheduler.now() + 100);
     return Promise.all(answers);
   };
-  return { scheduler, disk, multiRaft, machine, write };
+  return { scheduler, durableLog, multiRaft, machine, write };
 }
 
 describe('MultiRaft split hooks', () => {
@@ -75,13 +77,12 @@ describe('MultiRaft split hooks', () => {
   });
 
   it('reads back no entry that is not durable yet, though a one-member group commits it on append', async () => {
-    const { scheduler, disk, multiRaft, write } = await oneMemberGroup();
+    const { scheduler, durableLog, multiRaft, write } = await oneMemberGroup();
     const before = await write(2);
     const proposed = multiRaft.propose(GROUP, Buffer.from('in flight')) as Promise<number>;
     // The Ready is staged and its persist in flight (the fsync takes 3 ms): a crash now loses the entry.
     await scheduler.runUntil(scheduler.now() + 1);
-    const durable = disk.durableImage().raftLogs.get(GROUP)!;
-    const durableLast = Math.max(durable.truncated.index, ...durable.entries.keys());
+    const durableLast = durableLog().lastIndex();
     const commit = multiRaft.status(GROUP)!.commit;
     assert.equal(durableLast, before[1], 'the earlier writes are durable');
     assert.equal(commit, durableLast + 1, 'the new entry is committed before it is durable');
@@ -107,7 +108,7 @@ describe('MultiRaft split hooks', () => {
   });
 
   it('runs a stable-state callback only when every applied entry is durable and nothing of the group is in flight', async () => {
-    const { scheduler, disk, multiRaft, machine, write } = await oneMemberGroup();
+    const { scheduler, durableLog, multiRaft, machine, write } = await oneMemberGroup();
     await write(3);
     const idle = await (async () => {
       const opened = multiRaft.stableState(GROUP, (appliedIndex) => appliedIndex);
@@ -121,7 +122,7 @@ describe('MultiRaft split hooks', () => {
     await scheduler.runUntil(scheduler.now() + 1);
     const seen: { index: number; durableApplied: number; appliedHere: number }[] = [];
     const opened = multiRaft.stableState(GROUP, (appliedIndex) => {
-      seen.push({ index: appliedIndex, durableApplied: disk.durableImage().raftLogs.get(GROUP)!.applied, appliedHere: machine.applied.at(-1)! });
+      seen.push({ index: appliedIndex, durableApplied: durableLog().appliedIndex(), appliedHere: machine.applied.at(-1)! });
       return appliedIndex;
     });
     assert.equal(seen.length, 0, 'not run while the proposal is being persisted');

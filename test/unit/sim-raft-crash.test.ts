@@ -1,8 +1,8 @@
 /**
  * The simulation's building blocks together under a minimal driver: one Raft group of three members on
- * virtual time, each on its own crashable disk, talking through the simulated network, driven as the
- * node's driver must (stage a Ready, one commitAll, then send and advance), through
- * a randomized safety phase of partitions, swizzle-clogs and crashes (which drop every write not yet
+ * virtual time, each on its own NodeStore over the fake LMDB, talking through the simulated network,
+ * driven as the node's driver must (stage a Ready, one commitAll, then send and advance), through a
+ * randomized safety phase of partitions, swizzle-clogs and crashes (which drop every write not yet
  * fsync'd), then a quiet liveness phase. Checks: one leader per term, every member applies the same entry
  * at each index, and every proposal acknowledged (applied by its proposer, durably) is in the final state
  * of every member exactly once.
@@ -10,9 +10,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawNode, type Entry, type Message, type NodeId, type Ready } from '../../src/raft/index.js';
-import { SimDisk, type CrashableRaftLog, type CrashableShardData, type DiskImage } from '../sim/crashable-storage.js';
+import type { LmdbRaftLogStorage } from '../../src/storage/raft-log-store.js';
+import type { ShardData } from '../../src/storage/types.js';
 import { Scheduler, type EventId } from '../sim/scheduler.js';
 import { faultPlan, SimNetwork, type FaultStep } from '../sim/sim-network.js';
+import { openSimStore, type FakeLmdbImage, type SimStore } from '../sim/sim-store.js';
 import { seededRandom } from '../support/seeded-random.js';
 
 const GROUP_ID = 'g';
@@ -30,9 +32,9 @@ const appliedValue = (entry: Entry): string => `${entry.term}/${entry.type === '
 
 /** One incarnation of a member: a crash ends it, a restart builds the next from the disk image. */
 class Member {
-  readonly disk: SimDisk;
-  readonly log: CrashableRaftLog;
-  readonly shard: CrashableShardData;
+  readonly disk: SimStore;
+  readonly log: LmdbRaftLogStorage;
+  readonly shard: ShardData;
   readonly raw: RawNode;
   alive = true;
   /** Proposals made through this incarnation, acknowledged once it applied them durably. */
@@ -43,12 +45,12 @@ class Member {
   constructor(
     readonly id: NodeId,
     private readonly sim: Simulation,
-    image: DiskImage | undefined,
+    image: FakeLmdbImage | undefined,
     incarnation: number,
   ) {
-    this.disk = new SimDisk(sim.scheduler, { fsyncDelayMs: () => 1 + Math.floor(sim.random() * 8) }, image);
-    this.log = this.disk.openRaftLog(GROUP_ID);
-    this.shard = this.disk.openShard(GROUP_ID);
+    this.disk = openSimStore({ timers: sim.scheduler, fsyncDelayMs: () => 1 + Math.floor(sim.random() * 8), image });
+    this.log = this.disk.store.openRaftLog(GROUP_ID);
+    this.shard = this.disk.store.openShard(GROUP_ID);
     this.log.setSnapshotSource(() => {
       const index = this.log.appliedIndex();
       const term = this.log.term(index);
@@ -79,7 +81,7 @@ class Member {
     this.tickTimer = sim.scheduler.after(TICK_MS * sim.random(), tick);
   }
 
-  crash(): DiskImage {
+  crash(): FakeLmdbImage {
     this.alive = false;
     this.sim.scheduler.cancel(this.tickTimer);
     return this.disk.crash();
@@ -104,7 +106,7 @@ class Member {
     this.stage(ready);
     this.persisting = true;
     // On a crash this never resolves: the Ready's messages are never sent, as a dead process sends nothing.
-    void this.disk.commitAll().then(() => {
+    void this.disk.store.commitAll().then(() => {
       if (!this.alive) return;
       this.persisting = false;
       for (const message of ready.messages) this.sim.network.deliver(nodeName(message.from), nodeName(message.to), structuredClone(message));
@@ -153,7 +155,7 @@ class Simulation {
   readonly network: SimNetwork<Message>;
   readonly members = new Map<NodeId, Member>();
   readonly acknowledged = new Set<string>();
-  private readonly images = new Map<NodeId, DiskImage>();
+  private readonly images = new Map<NodeId, FakeLmdbImage>();
   private readonly incarnations = new Map<NodeId, number>();
   private readonly leaderOfTerm = new Map<number, NodeId>();
   private readonly appliedAt = new Map<number, string>();
@@ -172,10 +174,10 @@ class Simulation {
   /** Founding members, with their bootstrap durable before the run starts. */
   async start(ids: readonly NodeId[]): Promise<void> {
     for (const id of ids) {
-      const disk = new SimDisk(this.scheduler);
-      disk.openRaftLog(GROUP_ID).bootstrap(ids);
-      disk.openShard(GROUP_ID);
-      void disk.commitAll();
+      const disk = openSimStore({ timers: this.scheduler });
+      disk.store.openRaftLog(GROUP_ID).bootstrap(ids);
+      disk.store.openShard(GROUP_ID);
+      void disk.store.commitAll();
       await this.scheduler.runUntil(this.scheduler.now() + 1);
       this.images.set(id, disk.crash());
       this.network.addNode(nodeName(id));
@@ -229,7 +231,7 @@ class Simulation {
 }
 
 for (const seed of [1, 2, 3, 4, 5]) {
-  test(`a Raft group on crashable disks keeps every acknowledged write through partitions, clogs and crashes (seed ${seed})`, async () => {
+  test(`a Raft group on NodeStores that crash keeps every acknowledged write through partitions, clogs and crashes (seed ${seed})`, async () => {
     const sim = new Simulation(seed);
     const ids = [1, 2, 3];
     await sim.start(ids);

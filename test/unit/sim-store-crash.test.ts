@@ -1,7 +1,7 @@
 /**
  * Crashes of the real NodeStore over the simulation's fake LMDB, on virtual time: what survives, what does
- * not, and that the storage classes keep their promises across a crash (the assertions the crashable
- * copies of the storage were held to, and those of the SIGKILL tests, now on the shipped code).
+ * not, and that the storage classes keep their promises across a crash (as the SIGKILL tests check on
+ * a real LMDB).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
