@@ -1,7 +1,7 @@
 /**
- * A whole cleave cluster in one process on virtual time: N nodes, each the real MultiRaft driver and
- * ShardReplica state machines over a crashable SimDisk (sim-node.ts), talking through a SimNetwork that
- * loses, duplicates, delays, reorders, partitions and clogs messages; a pilot that owns the routing table
+ * A whole cleave cluster in one process on virtual time: N nodes, each the node's own core (shard groups,
+ * split drivers, dispatcher) over the real NodeStore on a fake LMDB (sim-node.ts), talking through a
+ * SimNetwork that loses, duplicates, delays, reorders, partitions and clogs messages; a pilot that owns the routing table
  * (desired replicas, leader reports, leadership transfers); clients running SET/GET/INCR/DEL through the
  * nodes (sim-client.ts); and checkers — election safety and state machine safety online
  * (cluster-checker.ts), linearizability of the client history, lost writes, and convergence of every
