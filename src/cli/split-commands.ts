@@ -6,7 +6,7 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SplitProgress, SplitStatus } from '../common/split.js';
+import type { SplitProgress, SplitStatus } from '../split/types.js';
 import { callPilot, printTable, reportingFailures, withPilotOptions, type PilotFlags } from './admin-commands.js';
 import { parseIntInRange } from './flags.js';
 

@@ -14,7 +14,7 @@ import { ReplyWriter } from '../resp/writer.js';
 import { error, type Reply } from '../resp/reply.js';
 import { NodeStore } from '../storage/node-store.js';
 import { lockDataDir } from '../common/data-dir-lock.js';
-import { flushPlan } from './split-overlay.js';
+import { flushPlan } from '../split/split-overlay.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import { ClientConnection } from './client-connection.js';
 import { CommandDispatcher, type DispatchTarget } from './command-dispatcher.js';
@@ -24,8 +24,8 @@ import { PilotClient, PilotError } from './pilot-client.js';
 import { RoutingView, withKnownLeaders } from './routing-view.js';
 import { ShardGroups } from './shard-groups.js';
 import { LeadershipWaits } from './leadership-waits.js';
-import { SplitBuffer } from './split-buffer.js';
-import { SPLIT_TRYAGAIN, SplitRouting } from './split-routing.js';
+import { SplitBuffer } from '../split/split-buffer.js';
+import { SPLIT_TRYAGAIN, SplitRouting } from '../split/split-routing.js';
 
 export interface NodeOptions {
   readonly host: string;

@@ -11,8 +11,8 @@
  */
 import type { Logger } from '../common/logger.js';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../common/protocol.js';
-import type { RoutingShard, RoutingTable } from '../common/routing.js';
-import type { SplitParams, SplitProgress, SplitReport, SplitReportResponse } from '../common/split.js';
+import type { RoutingShard, RoutingTable, SplitParams } from '../common/routing.js';
+import type { SplitProgress, SplitReport, SplitReportResponse } from '../split/types.js';
 import type { CreateSplitCommand, PilotCommand, PilotRejection, ShardLeaderReport } from './commands.js';
 import { PilotEventLog, type NewPilotEvent } from './event-log.js';
 import { NodeLiveness } from './liveness.js';

@@ -4,8 +4,8 @@
  * the pilot records it, switching the routing table when the target takes over and dropping the target on
  * a rollback. Pure, as the rest of the pilot's state machine: ids and times come in the commands.
  */
-import type { RoutingShard } from '../common/routing.js';
-import { SPLIT_FINAL_STATUSES, SPLIT_STATUSES, splitRollsForward, type SplitParams, type SplitReport, type SplitStatus } from '../common/split.js';
+import type { RoutingShard, SplitParams } from '../common/routing.js';
+import { SPLIT_FINAL_STATUSES, SPLIT_STATUSES, splitRollsForward, type SplitReport, type SplitStatus } from '../split/types.js';
 import type { SplitProgressCommand } from './commands.js';
 
 /** A split task as the pilot records it (seed 000's SplitTask). */

@@ -5,9 +5,8 @@
  */
 import { REPLICA_ID_STRIDE, replicaIdFor } from '../common/replica-ids.js';
 import { SLOT_COUNT } from '../common/slots.js';
-import { splitRollsForward } from '../common/split.js';
-import type { RoutingShard, RoutingTable } from '../common/routing.js';
-import type { RoutingSplit } from '../common/split.js';
+import { splitRollsForward } from '../split/types.js';
+import type { RoutingShard, RoutingTable, RoutingSplit } from '../common/routing.js';
 import type {
   BootstrapKeyspaceCommand,
   CancelSplitCommand,

@@ -19,9 +19,9 @@
  * `npm run sim -- --seed N`.
  */
 import { createHash } from 'node:crypto';
-import type { RoutingShard, RoutingTable } from '../../src/common/routing.js';
+import type { RoutingShard, RoutingTable, SplitParams } from '../../src/common/routing.js';
 import { keyHashSlot, SLOT_COUNT } from '../../src/common/slots.js';
-import type { SplitParams, SplitReport, SplitReportResponse } from '../../src/common/split.js';
+import type { SplitReport, SplitReportResponse } from '../../src/split/types.js';
 import type { PilotCommand } from '../../src/pilot/commands.js';
 import { isFinal, progressCommandFor, type SplitTask } from '../../src/pilot/split-tasks.js';
 import { applyPilotCommand, DEFAULT_KEYSPACE, routingTable, type PilotState, type PilotTransition } from '../../src/pilot/state.js';

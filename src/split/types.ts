@@ -1,8 +1,11 @@
 /**
- * What the pilot, the nodes and the shards share about a split: its statuses, its parameters (seed 000's
- * names and defaults), the marker the routing table carries on a splitting shard, and the report a source
- * shard's leader sends the pilot. docs/SPLIT.md describes the protocol these serve.
+ * What the pilot, the nodes and the split's drivers share about a split: its statuses, the default
+ * parameters (seed 000's), the report a source shard's leader sends the pilot, and the requests it sends
+ * the target's leader with their answers. The marker the routing table carries on a splitting shard, with
+ * the parameters in it, is part of the table (common/routing.ts). docs/SPLIT.md describes the protocol.
  */
+import type { SplitParams } from '../common/routing.js';
+import type { OwnedRange, ShardSplitState, SplitApplyResult } from '../shard/split-state.js';
 
 /** A split task's status, in the order a split that succeeds goes through them (seed 000). */
 export const SPLIT_STATUSES = [
@@ -26,25 +29,6 @@ export function splitRollsForward(status: SplitStatus): boolean {
   return status === 'switching' || status === 'cleanup' || status === 'completed';
 }
 
-/** Seed 000's tunables, plus the deadlines of its failure scenarios. */
-export interface SplitParams {
-  /** Buffering starts once the target is fewer than this many source log entries behind. */
-  readonly catchUpThreshold: number;
-  /** Longest a write waits in the buffer; past it the split rolls back and buffered writes get TRYAGAIN. */
-  readonly bufferTimeoutMs: number;
-  /** Most writes held in the buffer; one more and the split rolls back. */
-  readonly bufferMaxSize: number;
-  /** How often the source's leader reports progress to the pilot. */
-  readonly progressIntervalMs: number;
-  /** Bytes of data per snapshot chunk sent to the target. */
-  readonly snapshotChunkBytes: number;
-  /** Catch-up that still lags by more than `catchUpSlowDelay` entries after this long rolls back. */
-  readonly catchUpDeadlineMs: number;
-  readonly catchUpSlowDelay: number;
-  /** The target's leader not answering for this long (crash, partition) rolls the split back. */
-  readonly targetTimeoutMs: number;
-}
-
 export const SPLIT_PARAMS_DEFAULT: SplitParams = {
   catchUpThreshold: 100,
   bufferTimeoutMs: 5000,
@@ -55,24 +39,6 @@ export const SPLIT_PARAMS_DEFAULT: SplitParams = {
   catchUpSlowDelay: 1000,
   targetTimeoutMs: 30_000,
 };
-
-/**
- * The marker a shard carries in the routing table while it takes part in a split (seed 000's
- * ShardSplitState). The target shard is listed from the start so its replicas start its Raft group, but it
- * serves no slot until the split switches.
- */
-export interface RoutingSplit {
-  readonly taskId: string;
-  readonly role: 'source' | 'target';
-  /** The other shard of the split. */
-  readonly peer: string;
-  /** The first slot that moves; null until the source's leader has chosen it (when the request did not). */
-  readonly splitSlot: number | null;
-  /** The split's parameters, so every source leader drives it alike. */
-  readonly params: SplitParams;
-  /** Someone asked to cancel: the source's leader rolls back unless the switch is already logged. */
-  readonly cancelRequested?: boolean;
-}
 
 /** Progress numbers of a running split (seed 000's SplitProgress, plus what the API shows). */
 export interface SplitProgress {
@@ -115,3 +81,15 @@ export interface SplitReportResponse {
   readonly status: SplitStatus;
   readonly cancel_requested: boolean;
 }
+
+/** What a split's source leader sends a target replica: a split entry to propose, or null to ask its state. */
+export interface SplitRequest {
+  readonly shard: string;
+  readonly command: Uint8Array | null;
+}
+
+/** What the target's leader answered to a split request. */
+export type TargetAnswer =
+  | { readonly kind: 'ok'; readonly result: SplitApplyResult | null; readonly state: ShardSplitState | null; readonly owned: OwnedRange | null }
+  | { readonly kind: 'not-leader' }
+  | { readonly kind: 'unreachable'; readonly reason: string };

@@ -3,7 +3,8 @@
  * marker and the target's last answer say — no I/O, no clock: the driver (split-source.ts) passes times
  * and states in, and carries the answer out. One function per point where the driver has to choose.
  */
-import type { RoutingSplit, SplitParams, SplitStatus } from '../common/split.js';
+import type { RoutingSplit, SplitParams } from '../common/routing.js';
+import type { SplitStatus } from './types.js';
 import { sameCursor } from '../shard/split-machine.js';
 import type { EndedSplit, OwnedRange, SourceSplitState, TargetSplitState } from '../shard/split-state.js';
 

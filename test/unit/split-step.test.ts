@@ -1,7 +1,8 @@
 /** The source leader's split decisions (docs/SPLIT.md), phase by phase, with every rollback trigger and resume case. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SPLIT_PARAMS_DEFAULT, type RoutingSplit } from '../../src/common/split.js';
+import type { RoutingSplit } from '../../src/common/routing.js';
+import { SPLIT_PARAMS_DEFAULT } from '../../src/split/types.js';
 import type { SourceSplitState, TargetSplitState } from '../../src/shard/split-state.js';
 import {
   abortedStatus,
@@ -18,7 +19,7 @@ import {
   targetSilenceStep,
   transferStart,
   type BufferCondition,
-} from '../../src/node/split-step.js';
+} from '../../src/split/split-step.js';
 
 const params = { ...SPLIT_PARAMS_DEFAULT, catchUpThreshold: 100, bufferTimeoutMs: 5000, bufferMaxSize: 10, catchUpDeadlineMs: 60_000, catchUpSlowDelay: 1000, targetTimeoutMs: 30_000, progressIntervalMs: 1000 };
 const marker: RoutingSplit = { taskId: 't1', role: 'source', peer: 'shard_0002', splitSlot: null, params };

@@ -5,14 +5,14 @@
  * leadership, crashed) the next one runs the same code from what the logs say and a probe of the target.
  */
 import type { Logger } from '../common/logger.js';
-import type { RoutingShard } from '../common/routing.js';
-import { SPLIT_FINAL_STATUSES, type SplitParams, type SplitProgress, type SplitReport, type SplitReportResponse, type SplitStatus } from '../common/split.js';
+import type { RoutingShard, SplitParams } from '../common/routing.js';
+import { SPLIT_FINAL_STATUSES, type SplitProgress, type SplitReport, type SplitReportResponse, type SplitStatus, type TargetAnswer } from './types.js';
 import type { Entry } from '../raft/index.js';
 import { error, type Reply } from '../resp/reply.js';
 import { encodeShardCommand, type ForwardedEntry, type ShardCommand } from '../shard/shard-command.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import { forwardedPart } from '../shard/split-forward.js';
-import type { OwnedRange, ShardSplitState, SourceSplitState, SplitApplyResult, TargetSplitState } from '../shard/split-state.js';
+import type { SourceSplitState, SplitApplyResult, TargetSplitState } from '../shard/split-state.js';
 import type { ShardSnapshotReader } from '../storage/types.js';
 import type { SplitBuffer } from './split-buffer.js';
 import type { MultiRaft } from '../multiraft/multi-raft.js';
@@ -36,12 +36,6 @@ import {
   type BufferCondition,
   type SnapshotAttempt,
 } from './split-step.js';
-
-/** What the target's leader answered to a split request. */
-export type TargetAnswer =
-  | { readonly kind: 'ok'; readonly result: SplitApplyResult | null; readonly state: ShardSplitState | null; readonly owned: OwnedRange | null }
-  | { readonly kind: 'not-leader' }
-  | { readonly kind: 'unreachable'; readonly reason: string };
 
 type OkAnswer = Extract<TargetAnswer, { kind: 'ok' }>;
 
