@@ -6,7 +6,7 @@
 import { z } from 'zod/v4';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, ShardStats } from '../common/protocol.js';
 import type { RoutingTable } from '../common/routing.js';
-import { SPLIT_STATUSES } from '../split/types.js';
+import { SPLIT_STATUSES } from '../split/phases.js';
 import { PILOT_EVENTS_MAX } from './event-log.js';
 import { ROUTING_WAIT_MS_MAX } from './routing-waiters.js';
 

@@ -1,5 +1,5 @@
 import type { SplitParams } from '../common/routing.js';
-import type { SplitStatus } from '../split/types.js';
+import type { SplitStatus } from '../split/phases.js';
 import type { PilotState } from './state.js';
 
 /**

@@ -1,33 +1,13 @@
 /**
- * What the pilot, the nodes and the split's drivers share about a split: its statuses, the default
- * parameters (seed 000's), the report a source shard's leader sends the pilot, and the requests it sends
- * the target's leader with their answers. The marker the routing table carries on a splitting shard, with
- * the parameters in it, is part of the table (common/routing.ts). docs/SPLIT.md describes the protocol.
+ * What the pilot, the nodes and the split's drivers share about a split: the default parameters (seed
+ * 000's), the report a source shard's leader sends the pilot, and the requests it sends the target's
+ * leader with their answers. The statuses are in phases.ts; the marker the routing table carries on a
+ * splitting shard, with the parameters in it, is part of the table (common/routing.ts). docs/SPLIT.md
+ * describes the protocol.
  */
 import type { SplitParams } from '../common/routing.js';
 import type { OwnedRange, ShardSplitState, SplitApplyResult } from '../shard/split-state.js';
-
-/** A split task's status, in the order a split that succeeds goes through them (seed 000). */
-export const SPLIT_STATUSES = [
-  'preparing',
-  'snapshot_transfer',
-  'catching_up',
-  'buffering',
-  'switching',
-  'cleanup',
-  'completed',
-  'failed',
-  'cancelled',
-] as const;
-export type SplitStatus = (typeof SPLIT_STATUSES)[number];
-
-/** Statuses after which nothing changes. */
-export const SPLIT_FINAL_STATUSES: readonly SplitStatus[] = ['completed', 'failed', 'cancelled'];
-
-/** From `switching` on, the source has given the range away in its log: the split only rolls forward. */
-export function splitRollsForward(status: SplitStatus): boolean {
-  return status === 'switching' || status === 'cleanup' || status === 'completed';
-}
+import type { SplitStatus } from './phases.js';
 
 export const SPLIT_PARAMS_DEFAULT: SplitParams = {
   catchUpThreshold: 100,

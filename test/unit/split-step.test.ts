@@ -48,7 +48,7 @@ describe('resuming a split from the source log', () => {
   });
 
   it('reports a cancel asked before anything was logged, without beginning', () => {
-    assert.deepEqual(resumeSplit(null, undefined, { ...marker, cancelRequested: true }), { kind: 'cancelled' });
+    assert.deepEqual(resumeSplit(null, undefined, { ...marker, cancelRequested: true }), { kind: 'end', status: 'cancelled' });
   });
 
   it('transfers (or resumes the transfer) once split-begin is logged, even when cancel is asked: the transfer rolls back itself', () => {
@@ -60,17 +60,17 @@ describe('resuming a split from the source log', () => {
   });
 
   it('knows a split this task finished: it reports the end again, never begins it anew', () => {
-    assert.deepEqual(resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'completed' }, marker), { kind: 'completed', splitSlot: 8192 });
+    assert.deepEqual(resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'completed' }, marker), { kind: 'end', status: 'completed', splitSlot: 8192 });
   });
 
   it('knows a split this task rolled back, even when a stale routing table still shows its marker', () => {
     assert.deepEqual(resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'aborted', reason: 'buffer timeout' }, marker), {
-      kind: 'aborted',
-      splitSlot: 8192,
+      kind: 'end',
       status: 'failed',
+      splitSlot: 8192,
       reason: 'buffer timeout',
     });
-    assert.equal((resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'aborted', reason: 'cancelled' }, marker) as { status: string }).status, 'cancelled');
+    assert.deepEqual(resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'aborted', reason: 'cancelled' }, marker), { kind: 'end', status: 'cancelled', splitSlot: 8192 });
   });
 });
 
