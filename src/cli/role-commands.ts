@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { UsageError } from '../common/errors.js';
-import { SPLIT_PARAMS_DEFAULT } from '../common/split.js';
+import { SPLIT_PARAMS_DEFAULT } from '../split/types.js';
 import { createLogger } from '../common/logger.js';
 import { PILOT_ID_DEFAULT, isPilotId, parsePilotPeers, type PilotPeer } from '../pilot/pilot-peers.js';
 import { REPLICAS_DEFAULT, startPilot } from '../pilot/server.js';

@@ -6,7 +6,8 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SplitProgress, SplitStatus } from '../common/split.js';
+import { isFinalStatus, SPLIT_PHASES, type SplitStatus } from '../split/phases.js';
+import type { SplitProgress } from '../split/types.js';
 import { callPilot, printTable, reportingFailures, withPilotOptions, type PilotFlags } from './admin-commands.js';
 import { parseIntInRange } from './flags.js';
 
@@ -31,13 +32,12 @@ interface SplitFlags extends PilotFlags {
 }
 
 const POLL_MS = 500;
-const FINAL: readonly SplitStatus[] = ['completed', 'failed', 'cancelled'];
 
 const task = async (flags: PilotFlags, id: string): Promise<SplitTaskBody> => (await callPilot(flags, 'GET', `/api/v1/splits/${encodeURIComponent(id)}`)) as SplitTaskBody;
 
 function summaryRow(t: SplitTaskBody): (string | number)[] {
   const ageS = Math.round((Date.now() - t.created_at_ms) / 1000);
-  return [t.task_id, t.source_shard, t.target_shard, t.split_slot ?? '-', t.status + (t.cancel_requested && !FINAL.includes(t.status) ? ' (cancel asked)' : ''), t.progress?.delay ?? '-', `${ageS}s`, t.reason ?? ''];
+  return [t.task_id, t.source_shard, t.target_shard, t.split_slot ?? '-', t.status + (t.cancel_requested && !isFinalStatus(t.status) ? ' (cancel asked)' : ''), t.progress?.delay ?? '-', `${ageS}s`, t.reason ?? ''];
 }
 const SUMMARY_HEADERS = ['TASK', 'SOURCE', 'TARGET', 'SLOT', 'STATUS', 'DELAY', 'AGE', 'REASON'];
 
@@ -45,9 +45,14 @@ const SUMMARY_HEADERS = ['TASK', 'SOURCE', 'TARGET', 'SLOT', 'STATUS', 'DELAY', 
 function barValues(t: SplitTaskBody): { value: number; total: number } {
   const p = t.progress;
   if (p === null) return { value: 0, total: 1 };
-  if (t.status === 'snapshot_transfer') return { value: p.snapshot_bytes_sent, total: Math.max(1, p.snapshot_bytes_total) };
-  if (t.status === 'catching_up') return { value: p.target_applied_index, total: Math.max(1, p.source_last_index) };
-  return { value: 1, total: 1 };
+  switch (SPLIT_PHASES[t.status].progress) {
+    case 'snapshot-bytes':
+      return { value: p.snapshot_bytes_sent, total: Math.max(1, p.snapshot_bytes_total) };
+    case 'entries-applied':
+      return { value: p.target_applied_index, total: Math.max(1, p.source_last_index) };
+    case null:
+      return { value: 1, total: 1 };
+  }
 }
 
 /** Polls the task until it ends; one line per phase, and a bar for the phase on a terminal. Exit 1 unless completed. */
@@ -62,7 +67,7 @@ async function follow(flags: PilotFlags, id: string): Promise<void> {
       bar = undefined;
       phase = t.status;
       console.log(`${id}: ${t.status}${t.reason ? ` (${t.reason})` : ''}`);
-      if (tty && (t.status === 'snapshot_transfer' || t.status === 'catching_up')) {
+      if (tty && SPLIT_PHASES[t.status].progress !== null) {
         bar = new cliProgress.SingleBar({ format: `  ${t.status} [{bar}] {percentage}% | delay {delay} | buffered {buffered}`, hideCursor: true }, cliProgress.Presets.shades_classic);
         const { value, total } = barValues(t);
         bar.start(total, value, { delay: t.progress?.delay ?? '-', buffered: t.progress?.buffered_requests ?? 0 });
@@ -72,7 +77,7 @@ async function follow(flags: PilotFlags, id: string): Promise<void> {
       bar.setTotal(total);
       bar.update(value, { delay: t.progress?.delay ?? '-', buffered: t.progress?.buffered_requests ?? 0 });
     }
-    if (FINAL.includes(t.status)) {
+    if (isFinalStatus(t.status)) {
       bar?.stop();
       const took = ((t.phases[t.status] ?? Date.now()) - t.created_at_ms) / 1000;
       console.log(`${id}: ${t.status} after ${took.toFixed(2)} s${t.split_slot === null ? '' : `; ${t.target_shard} owns slots from ${t.split_slot}`}`);

@@ -2,7 +2,6 @@
  * The versioned routing table: which shard owns which part of each keyspace, and where its replicas are.
  * The pilot owns it; nodes receive every new version. Every change gets a new, larger `version`.
  */
-import type { RoutingSplit } from './split.js';
 
 /** A node as the routing table knows it. */
 export interface RoutingNode {
@@ -50,3 +49,40 @@ export interface RoutingTable {
 }
 
 export const EMPTY_ROUTING_TABLE: RoutingTable = { version: 0, nodes: [], shards: [] };
+
+/** Seed 000's tunables, plus the deadlines of its failure scenarios. */
+export interface SplitParams {
+  /** Buffering starts once the target is fewer than this many source log entries behind. */
+  readonly catchUpThreshold: number;
+  /** Longest a write waits in the buffer; past it the split rolls back and buffered writes get TRYAGAIN. */
+  readonly bufferTimeoutMs: number;
+  /** Most writes held in the buffer; one more and the split rolls back. */
+  readonly bufferMaxSize: number;
+  /** How often the source's leader reports progress to the pilot. */
+  readonly progressIntervalMs: number;
+  /** Bytes of data per snapshot chunk sent to the target. */
+  readonly snapshotChunkBytes: number;
+  /** Catch-up that still lags by more than `catchUpSlowDelay` entries after this long rolls back. */
+  readonly catchUpDeadlineMs: number;
+  readonly catchUpSlowDelay: number;
+  /** The target's leader not answering for this long (crash, partition) rolls the split back. */
+  readonly targetTimeoutMs: number;
+}
+
+/**
+ * The marker a shard carries in the routing table while it takes part in a split (seed 000's
+ * ShardSplitState). The target shard is listed from the start so its replicas start its Raft group, but it
+ * serves no slot until the split switches.
+ */
+export interface RoutingSplit {
+  readonly taskId: string;
+  readonly role: 'source' | 'target';
+  /** The other shard of the split. */
+  readonly peer: string;
+  /** The first slot that moves; null until the source's leader has chosen it (when the request did not). */
+  readonly splitSlot: number | null;
+  /** The split's parameters, so every source leader drives it alike. */
+  readonly params: SplitParams;
+  /** Someone asked to cancel: the source's leader rolls back unless the switch is already logged. */
+  readonly cancelRequested?: boolean;
+}

@@ -19,7 +19,7 @@ import { forwardableBytes } from './forward-wire-check.js';
 import { RaftRequestError } from '../multiraft/multi-raft.js';
 import { nodeIdOf } from '../multiraft/peer-message.js';
 import type { RoutingView } from './routing-view.js';
-import type { HoldResult } from './split-buffer.js';
+import type { HoldResult } from '../split/split-buffer.js';
 import { CLUSTER_COMMANDS } from './cluster-commands.js';
 import { KEYSPACE_COMMANDS } from './keyspace-commands.js';
 import type { NodeContext, ServerHandler } from './node-context.js';

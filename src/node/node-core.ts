@@ -9,7 +9,7 @@ import type { Cancel, Environment } from '../common/environment.js';
 import type { Logger } from '../common/logger.js';
 import type { ShardStats } from '../common/protocol.js';
 import { EMPTY_ROUTING_TABLE, type RoutingTable } from '../common/routing.js';
-import type { SplitReport, SplitReportResponse } from '../common/split.js';
+import type { SplitReport, SplitReportResponse } from '../split/types.js';
 import { error, type Reply } from '../resp/reply.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import type { NodeStore } from '../storage/node-store.js';
@@ -22,9 +22,9 @@ import type { NodeStats } from './node-context.js';
 import type { NodeMetrics } from './node-metrics.js';
 import { RoutingView, withKnownLeaders } from './routing-view.js';
 import { ShardGroups, type ShardGroupLimits, type ShardGroupsOptions } from './shard-groups.js';
-import { SplitBuffer } from './split-buffer.js';
-import { flushPlan } from './split-overlay.js';
-import { SPLIT_TRYAGAIN, SplitRouting } from './split-routing.js';
+import { SplitBuffer } from '../split/split-buffer.js';
+import { flushPlan } from '../split/split-overlay.js';
+import { SPLIT_TRYAGAIN, SplitRouting } from '../split/split-routing.js';
 
 export interface NodeCoreOptions {
   /** Where clients reach the node (what CLUSTER SLOTS and MOVED name). */

@@ -6,7 +6,7 @@
  */
 import { PILOT_REQUEST_TIMEOUT_MS, type HeartbeatRequest, type HeartbeatResponse, type JoinRequest, type JoinResponse } from '../common/protocol.js';
 import type { RoutingTable } from '../common/routing.js';
-import type { SplitReport, SplitReportResponse } from '../common/split.js';
+import type { SplitReport, SplitReportResponse } from '../split/types.js';
 import { PilotReplicas, PilotUnreachableError } from '../common/pilot-replicas.js';
 
 /** An answer from the pilot that is not a success; `status` 0 means no pilot replica was reached. */

@@ -32,9 +32,10 @@ import { MultiRaft, type GroupFaultError, type GroupStateMachine } from '../mult
 import { isNodeId, nodeIdOf } from '../multiraft/peer-message.js';
 import { peerBatchCheck } from '../multiraft/peer-message-check.js';
 import type { RoutingView } from './routing-view.js';
-import { SplitSource, splitGroupsHost, type SplitSourceHost, type TargetAnswer } from './split-source.js';
-import { answerSplitRequest, requestTargetLeader, splitTargetHost, SPLIT_CHECK_TICKS, SPLIT_REQUEST_TIMEOUT_MS, type SplitRequest } from './split-target.js';
-import { isSplitRequest, isTargetAnswer } from './split-wire-check.js';
+import { SplitSource, splitGroupsHost, type SplitSourceHost } from '../split/split-source.js';
+import { answerSplitRequest, requestTargetLeader, splitTargetHost, SPLIT_CHECK_TICKS, SPLIT_REQUEST_TIMEOUT_MS } from '../split/split-target.js';
+import type { SplitRequest, TargetAnswer } from '../split/types.js';
+import { isSplitRequest, isTargetAnswer } from '../split/split-wire-check.js';
 
 export interface ShardGroupsOptions {
   readonly store: NodeStore;

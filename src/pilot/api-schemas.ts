@@ -6,7 +6,7 @@
 import { z } from 'zod/v4';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, ShardStats } from '../common/protocol.js';
 import type { RoutingTable } from '../common/routing.js';
-import { SPLIT_STATUSES } from '../common/split.js';
+import { SPLIT_STATUSES } from '../split/phases.js';
 import { PILOT_EVENTS_MAX } from './event-log.js';
 import { ROUTING_WAIT_MS_MAX } from './routing-waiters.js';
 
@@ -163,7 +163,7 @@ export const splitParamsSchema = z
   })
   .register(apiSchemas, { id: 'SplitParams' });
 
-/** The marker a splitting shard carries in the routing table (`RoutingSplit` of common/split). */
+/** The marker a splitting shard carries in the routing table (`RoutingSplit` of common/routing). */
 const splitMarkerSchema = z.object({
   taskId: z.string(),
   role: z.enum(['source', 'target']),
@@ -301,7 +301,7 @@ export const splitListSchema = z.object({ splits: z.array(splitTaskSchema).descr
 
 export const taskIdParamsSchema = z.object({ task_id: z.string().min(1).max(ID_LENGTH_MAX) });
 
-/** Body of `POST /api/v1/internal/splits/{task_id}/report` (`SplitReport` of common/split). */
+/** Body of `POST /api/v1/internal/splits/{task_id}/report` (`SplitReport` of split/types). */
 export const splitReportSchema = z
   .object({
     task_id: z.string().min(1).max(ID_LENGTH_MAX),

@@ -1,4 +1,5 @@
-import type { SplitParams, SplitStatus } from '../common/split.js';
+import type { SplitParams } from '../common/routing.js';
+import type { SplitStatus } from '../split/phases.js';
 import type { PilotState } from './state.js';
 
 /**

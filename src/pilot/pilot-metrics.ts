@@ -4,7 +4,8 @@
  * cluster) can share a process.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { SPLIT_FINAL_STATUSES, SPLIT_STATUSES, type SplitProgress } from '../common/split.js';
+import { SPLIT_FINAL_STATUSES, SPLIT_STATUSES } from '../split/phases.js';
+import type { SplitProgress } from '../split/types.js';
 import type { ShardStats } from '../common/protocol.js';
 import type { Pilot } from './pilot.js';
 

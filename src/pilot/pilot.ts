@@ -11,8 +11,9 @@
  */
 import type { Logger } from '../common/logger.js';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../common/protocol.js';
-import type { RoutingShard, RoutingTable } from '../common/routing.js';
-import type { SplitParams, SplitProgress, SplitReport, SplitReportResponse } from '../common/split.js';
+import type { RoutingShard, RoutingTable, SplitParams } from '../common/routing.js';
+import { SPLIT_PHASES } from '../split/phases.js';
+import type { SplitProgress, SplitReport, SplitReportResponse } from '../split/types.js';
 import type { CreateSplitCommand, PilotCommand, PilotRejection, ShardLeaderReport } from './commands.js';
 import { PilotEventLog, type NewPilotEvent } from './event-log.js';
 import { NodeLiveness } from './liveness.js';
@@ -458,6 +459,6 @@ function splitEvents(before: PilotState, after: PilotState, atMs: number): NewPi
  * to catch up or hold.
  */
 function reportedProgress(report: SplitReport, before: SplitProgress | undefined): SplitProgress {
-  const switched = report.status === 'cleanup' || report.status === 'completed';
+  const switched = SPLIT_PHASES[report.status].targetServes;
   return switched && before !== undefined ? { ...before, delay: 0, buffered_requests: 0 } : report.progress;
 }

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../common/errors.js';
-import { SPLIT_PARAMS_DEFAULT, type SplitParams } from '../common/split.js';
+import type { SplitParams } from '../common/routing.js';
+import { SPLIT_PARAMS_DEFAULT } from '../split/types.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { ApiError } from './api-error.js';
 import { createHttpApp } from './http-app.js';

@@ -4,8 +4,9 @@
  * the pilot records it, switching the routing table when the target takes over and dropping the target on
  * a rollback. Pure, as the rest of the pilot's state machine: ids and times come in the commands.
  */
-import type { RoutingShard } from '../common/routing.js';
-import { SPLIT_FINAL_STATUSES, SPLIT_STATUSES, splitRollsForward, type SplitParams, type SplitReport, type SplitStatus } from '../common/split.js';
+import type { RoutingShard, SplitParams } from '../common/routing.js';
+import { isFinalStatus, SPLIT_STATUSES, splitRolledBack, splitRollsForward, type SplitStatus } from '../split/phases.js';
+import type { SplitReport } from '../split/types.js';
 import type { SplitProgressCommand } from './commands.js';
 
 /** A split task as the pilot records it (seed 000's SplitTask). */
@@ -32,14 +33,10 @@ export interface SplitTask {
 /** Finished tasks kept for the API; older ones are forgotten. */
 export const SPLIT_TASKS_KEPT = 100;
 
-export function isFinal(status: SplitStatus): boolean {
-  return SPLIT_FINAL_STATUSES.includes(status);
-}
-
 /** Whether a task may move from `from` to `to`: forward along the phases, or to a rollback before the switch. */
 export function isSplitTransition(from: SplitStatus, to: SplitStatus): boolean {
-  if (isFinal(from)) return false;
-  if (to === 'failed' || to === 'cancelled') return !splitRollsForward(from);
+  if (isFinalStatus(from)) return false;
+  if (splitRolledBack(to)) return !splitRollsForward(from);
   // Forward only; a phase may be skipped (its report lost), but completion needs the switch first.
   return SPLIT_STATUSES.indexOf(to) > SPLIT_STATUSES.indexOf(from) && (to !== 'completed' || splitRollsForward(from));
 }
@@ -70,7 +67,7 @@ export function progressCommandFor(task: SplitTask, report: SplitReport, newestT
 
 /** Keeps every outstanding task and the newest finished ones. */
 export function pruneSplitTasks(tasks: readonly SplitTask[]): SplitTask[] {
-  const finished = tasks.filter((t) => isFinal(t.status));
+  const finished = tasks.filter((t) => isFinalStatus(t.status));
   const drop = new Set(finished.slice(0, Math.max(0, finished.length - SPLIT_TASKS_KEPT)).map((t) => t.id));
   return tasks.filter((t) => !drop.has(t.id));
 }

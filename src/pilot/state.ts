@@ -5,9 +5,8 @@
  */
 import { REPLICA_ID_STRIDE, replicaIdFor } from '../common/replica-ids.js';
 import { SLOT_COUNT } from '../common/slots.js';
-import { splitRollsForward } from '../common/split.js';
-import type { RoutingShard, RoutingTable } from '../common/routing.js';
-import type { RoutingSplit } from '../common/split.js';
+import { isFinalStatus, splitRolledBack, splitRollsForward, SPLIT_PHASES } from '../split/phases.js';
+import type { RoutingShard, RoutingTable, RoutingSplit } from '../common/routing.js';
 import type {
   BootstrapKeyspaceCommand,
   CancelSplitCommand,
@@ -26,7 +25,7 @@ import type {
   UpdateNodeCommand,
 } from './commands.js';
 import { placeReplicas, presplitSlots } from './presplit.js';
-import { completedShards, isFinal, isSplitTransition, nodesInSplit, pruneSplitTasks, rolledBackShards, switchedShards, type SplitTask } from './split-tasks.js';
+import { completedShards, isSplitTransition, nodesInSplit, pruneSplitTasks, rolledBackShards, switchedShards, type SplitTask } from './split-tasks.js';
 
 /** The Redis keyspace, hash-sharded over 16384 slots; the one Redis Cluster clients reach. */
 export const DEFAULT_KEYSPACE = 'default';
@@ -311,7 +310,7 @@ function createSplit(state: PilotState, command: CreateSplitCommand): PilotTrans
   if (index === -1) return reject(state, 'unknown-shard', `no shard ${command.sourceShard}`);
   const source = state.shards[index]!;
   const tasks = state.splitTasks ?? [];
-  const outstanding = tasks.filter((t) => !isFinal(t.status));
+  const outstanding = tasks.filter((t) => !isFinalStatus(t.status));
   if (source.split !== undefined) return reject(state, 'already-splitting', `${source.id} is already in split ${source.split.taskId}`);
   if (command.splitSlot !== undefined && !(Number.isInteger(command.splitSlot) && command.splitSlot > source.start && command.splitSlot < source.end)) {
     return reject(state, 'invalid-argument', `split_slot must be a slot inside ${source.id}'s range, after its first: ${source.start + 1}..${source.end - 1}`);
@@ -409,9 +408,9 @@ function splitProgress(state: PilotState, command: SplitProgressCommand): PilotT
     });
   }
   // The source reports `cleanup` once the target has taken over: the routing table follows.
-  if (command.status === 'cleanup' || (command.status === 'completed' && task.status === 'switching')) shards = switchedShards(shards, next);
+  if (SPLIT_PHASES[command.status].targetServes && !SPLIT_PHASES[task.status].targetServes) shards = switchedShards(shards, next);
   if (command.status === 'completed') shards = completedShards(shards, next);
-  const rolledBack = command.status === 'failed' || command.status === 'cancelled';
+  const rolledBack = splitRolledBack(command.status);
   if (rolledBack) shards = rolledBackShards(shards, next);
   const routingChanged = shards !== state.shards;
   const splitTasks = tasks.slice();
@@ -428,7 +427,7 @@ function cancelSplit(state: PilotState, command: CancelSplitCommand): PilotTrans
   const index = tasks.findIndex((t) => t.id === command.taskId);
   if (index === -1) return reject(state, 'unknown-split', `no split task ${command.taskId}`);
   const task = tasks[index]!;
-  if (isFinal(task.status) || splitRollsForward(task.status)) return reject(state, 'split-switched', `split ${task.id} is ${task.status}: it can no longer be cancelled`);
+  if (isFinalStatus(task.status) || splitRollsForward(task.status)) return reject(state, 'split-switched', `split ${task.id} is ${task.status}: it can no longer be cancelled`);
   if (task.cancelRequested) return { state, result: { ok: true, taskId: task.id } };
   const splitTasks = tasks.slice();
   splitTasks[index] = { ...task, cancelRequested: true, updatedAtMs: command.atMs };

@@ -1,7 +1,7 @@
 /** The pilot's state and heartbeat knowledge as the HTTP API shows them. */
 import { replicaIdOf } from '../common/replica-ids.js';
 import type { RoutingShard } from '../common/routing.js';
-import type { SplitProgress } from '../common/split.js';
+import type { SplitProgress } from '../split/types.js';
 import type { ClusterView, NodeView, PilotReplicationView, ShardView, SplitTaskView } from './api-schemas.js';
 import type { NodeLiveness } from './liveness.js';
 import { pilotUrlOf } from './pilot-peers.js';

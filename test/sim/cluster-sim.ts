@@ -19,11 +19,12 @@
  * `npm run sim -- --seed N`.
  */
 import { createHash } from 'node:crypto';
-import type { RoutingShard, RoutingTable } from '../../src/common/routing.js';
+import type { RoutingShard, RoutingTable, SplitParams } from '../../src/common/routing.js';
 import { keyHashSlot, SLOT_COUNT } from '../../src/common/slots.js';
-import type { SplitParams, SplitReport, SplitReportResponse } from '../../src/common/split.js';
+import type { SplitReport, SplitReportResponse } from '../../src/split/types.js';
 import type { PilotCommand } from '../../src/pilot/commands.js';
-import { isFinal, progressCommandFor, type SplitTask } from '../../src/pilot/split-tasks.js';
+import { isFinalStatus } from '../../src/split/phases.js';
+import { progressCommandFor, type SplitTask } from '../../src/pilot/split-tasks.js';
 import { applyPilotCommand, DEFAULT_KEYSPACE, routingTable, type PilotState, type PilotTransition } from '../../src/pilot/state.js';
 import { nodeIdOf } from '../../src/multiraft/peer-message.js';
 import { replicaIdOf } from '../../src/common/replica-ids.js';
@@ -558,7 +559,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
    */
   splitProblems(): string[] {
     const problems: string[] = [];
-    for (const task of this.splitTasks) if (!isFinal(task.status)) problems.push(`${task.id} is ${task.status}`);
+    for (const task of this.splitTasks) if (!isFinalStatus(task.status)) problems.push(`${task.id} is ${task.status}`);
     const ranges = this.routing.map((s) => ({ id: s.id, start: s.start, end: s.end, split: s.split })).sort((a, b) => a.start - b.start || a.end - b.end);
     let next = 0;
     for (const range of ranges) {

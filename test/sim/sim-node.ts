@@ -16,7 +16,7 @@ import type { Logger } from '../../src/common/logger.js';
 import { nodeNumberOf } from '../../src/common/replica-ids.js';
 import type { RoutingTable } from '../../src/common/routing.js';
 import { SlicedApply } from '../../src/common/sliced-apply.js';
-import type { SplitReport, SplitReportResponse } from '../../src/common/split.js';
+import type { SplitReport, SplitReportResponse } from '../../src/split/types.js';
 import type { GroupStateMachine, MultiRaft } from '../../src/multiraft/multi-raft.js';
 import type { PeerMessage } from '../../src/multiraft/peer-message.js';
 import { ClientConnection } from '../../src/node/client-connection.js';

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { REPLICA_ID_STRIDE } from '../../src/common/replica-ids.js';
 import { peerBatchCheck } from '../../src/multiraft/peer-message-check.js';
 import type { PeerMessage } from '../../src/multiraft/peer-message.js';
-import { isSplitRequest, isTargetAnswer } from '../../src/node/split-wire-check.js';
+import { isSplitRequest, isTargetAnswer } from '../../src/split/split-wire-check.js';
 import type { Message } from '../../src/raft/index.js';
 import { encodeShardCommand } from '../../src/shard/shard-command.js';
 import { decodeFrameBody, encodeFrameBytes, FRAME_HEADER_BYTES } from '../../src/transport/index.js';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RoutingTable } from '../../src/common/routing.js';
-import { SPLIT_PARAMS_DEFAULT } from '../../src/common/split.js';
+import { SPLIT_PARAMS_DEFAULT } from '../../src/split/types.js';
 import { RoutingView, withKnownLeaders } from '../../src/node/routing-view.js';
 
 const node = (id: string, port: number) => ({ id, clusterId: id.padEnd(40, '0'), host: '127.0.0.1', port, busPort: port + 10000 });

@@ -1,7 +1,7 @@
 /** The pilot's split tasks as its pure state machine records them: creation, limits, phases, switch, rollback, cancel. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SPLIT_PARAMS_DEFAULT } from '../../src/common/split.js';
+import { SPLIT_PARAMS_DEFAULT } from '../../src/split/types.js';
 import type { CreateSplitCommand, PilotCommand, PilotRejectionReason, SplitProgressCommand } from '../../src/pilot/commands.js';
 import { applyPilotCommand, DEFAULT_KEYSPACE, INITIAL_PILOT_STATE, type PilotState } from '../../src/pilot/state.js';
 

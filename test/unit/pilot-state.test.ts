@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { nodeNumberOfReplica, REPLICA_ID_STRIDE, replicaIdOf } from '../../src/common/replica-ids.js';
 import type { RoutingShard } from '../../src/common/routing.js';
 import { SLOT_COUNT } from '../../src/common/slots.js';
-import { SPLIT_PARAMS_DEFAULT } from '../../src/common/split.js';
+import { SPLIT_PARAMS_DEFAULT } from '../../src/split/types.js';
 import type { PilotCommand, PilotRejectionReason, RegisterNodeCommand } from '../../src/pilot/commands.js';
 import { applyPilotCommand, DEFAULT_KEYSPACE, INITIAL_PILOT_STATE, routingTable, type PilotState } from '../../src/pilot/state.js';
 

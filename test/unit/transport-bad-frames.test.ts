@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { peerBatchCheck } from '../../src/multiraft/peer-message-check.js';
 import { isNodeId, type PeerMessage } from '../../src/multiraft/peer-message.js';
-import { isSplitRequest, isTargetAnswer } from '../../src/node/split-wire-check.js';
+import { isSplitRequest, isTargetAnswer } from '../../src/split/split-wire-check.js';
 import { encodeFrameBytes, Transport, TransportError, type Envelope, type PeerAddress } from '../../src/transport/index.js';
 import { messageFrame, rawBusPeer, type RawBusPeer } from '../support/raw-bus-peer.js';
 

@@ -5,7 +5,7 @@
  * its log owns, and a source that gave slots away redirects them to the target once the target took them.
  * Pure: callers pass what the replicas and the table say.
  */
-import type { RoutingSplit } from '../common/split.js';
+import type { RoutingSplit } from '../common/routing.js';
 import type { OwnedRange, ShardSplitState } from '../shard/split-state.js';
 
 /** A split target listed in the table (serving no slot there yet), as this node's replica of it stands. */

@@ -6,8 +6,8 @@ import { error } from '../../src/resp/reply.js';
 import type { ShardReplica } from '../../src/shard/shard-replica.js';
 import type { SourceSplitState } from '../../src/shard/split-state.js';
 import { RoutingView } from '../../src/node/routing-view.js';
-import { SplitBuffer } from '../../src/node/split-buffer.js';
-import { SPLIT_TRYAGAIN, SplitRouting } from '../../src/node/split-routing.js';
+import { SplitBuffer } from '../../src/split/split-buffer.js';
+import { SPLIT_TRYAGAIN, SplitRouting } from '../../src/split/split-routing.js';
 
 const node = (id: string, port: number) => ({ id, clusterId: id.padEnd(40, '0'), host: '127.0.0.1', port, busPort: port + 10000 });
 /** node1 leads the source shard_0001, node2 the target shard_0002, which the table does not give slots yet. */

@@ -1,9 +1,10 @@
 /** Routing between a split's switch and the routing table that records it: what the replicas' logs say wins. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SPLIT_PARAMS_DEFAULT, type RoutingSplit } from '../../src/common/split.js';
+import type { RoutingSplit } from '../../src/common/routing.js';
+import { SPLIT_PARAMS_DEFAULT } from '../../src/split/types.js';
 import type { SourceSplitState } from '../../src/shard/split-state.js';
-import { flushPlan, newOwnerOf, targetServing, type TargetReplica } from '../../src/node/split-overlay.js';
+import { flushPlan, newOwnerOf, targetServing, type TargetReplica } from '../../src/split/split-overlay.js';
 
 const handedOver: TargetReplica = { id: 'shard_0002', owned: { start: 8192, end: 16384 } };
 

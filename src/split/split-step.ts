@@ -3,36 +3,37 @@
  * marker and the target's last answer say — no I/O, no clock: the driver (split-source.ts) passes times
  * and states in, and carries the answer out. One function per point where the driver has to choose.
  */
-import type { RoutingSplit, SplitParams, SplitStatus } from '../common/split.js';
+import type { RoutingSplit, SplitParams } from '../common/routing.js';
+import { resumeStatus, sourceLogPhase, SPLIT_PHASES, type SplitStatus } from './phases.js';
 import { sameCursor } from '../shard/split-machine.js';
 import type { EndedSplit, OwnedRange, SourceSplitState, TargetSplitState } from '../shard/split-state.js';
 
 /** The reason a cancelled split is rolled back with; any other reason makes the task `failed`. */
 export const CANCELLED = 'cancelled';
 
-/** Where a leader of the source picks a split up, from the source's log. */
+/** Where a leader of the source picks a split up: the driver's step at the first status the source's log stands at (phases.ts). */
 export type SplitResume =
-  /** This task already split the shard (cleanup finished before the pilot heard of it). */
-  | { readonly kind: 'completed'; readonly splitSlot: number }
-  /** This task was rolled back (the pilot may not have heard; a stale table may still show its marker). */
-  | { readonly kind: 'aborted'; readonly splitSlot: number; readonly status: 'failed' | 'cancelled'; readonly reason: string }
-  /** Cancelled before anything was logged. */
-  | { readonly kind: 'cancelled' }
   | { readonly kind: 'begin' }
   /** `split-begin` is logged: snapshot and catch-up (or resume them), then buffer and commit. */
   | { readonly kind: 'transfer'; readonly state: SourceSplitState }
   /** `split-commit` is logged: the split only rolls forward. */
-  | { readonly kind: 'switch'; readonly state: SourceSplitState };
+  | { readonly kind: 'switch'; readonly state: SourceSplitState }
+  /**
+   * The task is over: this task already split the shard or was rolled back (the pilot may not have heard;
+   * a stale table may still show its marker), or it was cancelled before anything was logged. The end is
+   * reported again; `reason` comes with `failed`.
+   */
+  | { readonly kind: 'end'; readonly status: SplitStatus; readonly splitSlot?: number; readonly reason?: string };
 
 export function resumeSplit(state: SourceSplitState | null, ended: EndedSplit | undefined, marker: RoutingSplit): SplitResume {
-  if (state !== null) return state.phase === 'committed' ? { kind: 'switch', state } : { kind: 'transfer', state };
-  if (ended?.outcome === 'completed') return { kind: 'completed', splitSlot: ended.splitSlot };
-  if (ended?.outcome === 'aborted') {
-    const reason = ended.reason ?? 'rolled back';
-    return { kind: 'aborted', splitSlot: ended.splitSlot, status: abortedStatus(reason), reason };
-  }
-  if (marker.cancelRequested === true) return { kind: 'cancelled' };
-  return { kind: 'begin' };
+  const log = sourceLogPhase(state, ended);
+  const step = SPLIT_PHASES[resumeStatus(log)].step;
+  if (state !== null && (step === 'transfer' || step === 'switch')) return { kind: step, state };
+  if (ended === undefined) return marker.cancelRequested === true ? { kind: 'end', status: 'cancelled' } : { kind: 'begin' };
+  // Over: a rollback's reason tells a cancel from a failure.
+  const reason = ended.reason ?? 'rolled back';
+  const status = log === 'aborted' ? abortedStatus(reason) : resumeStatus(log);
+  return { kind: 'end', status, splitSlot: ended.splitSlot, ...(status === 'failed' ? { reason } : {}) };
 }
 
 /** Which snapshot of the task the target's log holds: requests of one attempt are answered for by its state only. */

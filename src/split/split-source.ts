@@ -5,14 +5,15 @@
  * leadership, crashed) the next one runs the same code from what the logs say and a probe of the target.
  */
 import type { Logger } from '../common/logger.js';
-import type { RoutingShard } from '../common/routing.js';
-import { SPLIT_FINAL_STATUSES, type SplitParams, type SplitProgress, type SplitReport, type SplitReportResponse, type SplitStatus } from '../common/split.js';
+import type { RoutingShard, SplitParams } from '../common/routing.js';
+import { isFinalStatus, type SplitStatus } from './phases.js';
+import type { SplitProgress, SplitReport, SplitReportResponse, TargetAnswer } from './types.js';
 import type { Entry } from '../raft/index.js';
 import { error, type Reply } from '../resp/reply.js';
 import { encodeShardCommand, type ForwardedEntry, type ShardCommand } from '../shard/shard-command.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import { forwardedPart } from '../shard/split-forward.js';
-import type { OwnedRange, ShardSplitState, SourceSplitState, SplitApplyResult, TargetSplitState } from '../shard/split-state.js';
+import type { SourceSplitState, SplitApplyResult, TargetSplitState } from '../shard/split-state.js';
 import type { ShardSnapshotReader } from '../storage/types.js';
 import type { SplitBuffer } from './split-buffer.js';
 import type { MultiRaft } from '../multiraft/multi-raft.js';
@@ -36,12 +37,6 @@ import {
   type BufferCondition,
   type SnapshotAttempt,
 } from './split-step.js';
-
-/** What the target's leader answered to a split request. */
-export type TargetAnswer =
-  | { readonly kind: 'ok'; readonly result: SplitApplyResult | null; readonly state: ShardSplitState | null; readonly owned: OwnedRange | null }
-  | { readonly kind: 'not-leader' }
-  | { readonly kind: 'unreachable'; readonly reason: string };
 
 type OkAnswer = Extract<TargetAnswer, { kind: 'ok' }>;
 
@@ -196,12 +191,8 @@ export class SplitSource {
     const resume = resumeSplit(this.sourceState(), this.replica().endedSplit(this.taskId), { ...this.shard.split!, cancelRequested: this.cancelRequested });
     this.host.logger.info({ task: this.taskId, shard: this.shard.id, term: this.term, resume: resume.kind }, 'split: driving');
     switch (resume.kind) {
-      case 'completed':
-        return this.report('completed', resume.splitSlot, true, undefined, true);
-      case 'aborted':
-        return this.report(resume.status, resume.splitSlot, true, resume.status === 'failed' ? resume.reason : undefined, true);
-      case 'cancelled':
-        return this.report('cancelled', undefined, true, undefined, true);
+      case 'end':
+        return this.report(resume.status, resume.splitSlot, true, resume.reason, true);
       case 'switch':
         await this.switchOver(resume.state, undefined);
         return this.cleanup(resume.state);
@@ -402,7 +393,7 @@ export class SplitSource {
    * Forwards what is left through the source's `split-commit` and hands the range over, the last batch
    * riding with the handoff (held writes wait for it: one round of the target's Raft fewer).
    */
-  private async handOff(state: SourceSplitState, from: number): Promise<void> {
+  private async sendHandoff(state: SourceSplitState, from: number): Promise<void> {
     const final = state.commitIndex;
     let done = from;
     for (;;) {
@@ -445,7 +436,7 @@ export class SplitSource {
         from = start.from;
       }
     }
-    if (from !== undefined) await this.handOff(state, from);
+    if (from !== undefined) await this.sendHandoff(state, from);
     this.host.observer.catchUpDelay(this.shard.id, undefined);
     // Only now are the moved slots redirected to the target: its node serves them from here on.
     this.host.buffer.confirmHandoff(this.shard.id, this.taskId);
@@ -584,7 +575,7 @@ export class SplitSource {
       if (answer?.cancel_requested) this.cancelRequested = true;
       if (!final || answer?.status === status) return;
       // The task is over at the pilot with another outcome: repeating ours changes nothing.
-      if (answer !== undefined && SPLIT_FINAL_STATUSES.includes(answer.status)) {
+      if (answer !== undefined && isFinalStatus(answer.status)) {
         this.host.logger.warn({ task: this.taskId, shard: this.shard.id, status, recorded: answer.status }, 'split: the pilot recorded another end');
         return;
       }

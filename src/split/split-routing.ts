@@ -3,18 +3,27 @@
  * slot the routing table does not give it yet, where a client goes for a slot its shard gave away, and
  * the writes held meanwhile. Shared by the node server and the simulation, over the node's own replicas.
  */
+import type { RoutingShard, RoutingTable } from '../common/routing.js';
 import { error, type Reply } from '../resp/reply.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
-import type { RoutingView } from './routing-view.js';
 import type { HoldResult, SplitBuffer } from './split-buffer.js';
 import { newOwnerOf, targetServing } from './split-overlay.js';
 
 /** A slot moving in a split whose new owner is not known here yet, or a handover rolled back: retry. */
 export const SPLIT_TRYAGAIN = error('TRYAGAIN the slot is moving to another shard; retry shortly');
 
+/** What the answers read of the node's routing view (node/routing-view.ts). */
+export interface SplitRoutingView {
+  readonly table: RoutingTable;
+  /** Split targets the table lists, serving no slot there yet. */
+  readonly splitTargets: readonly RoutingShard[];
+  address(nodeId: string): string | undefined;
+  shardOfSlot(slot: number): RoutingShard | undefined;
+}
+
 /** What the answers need of the node. */
 export interface SplitRoutingHost {
-  routing(): RoutingView;
+  routing(): SplitRoutingView;
   replica(shardId: string): ShardReplica | undefined;
   readonly buffer: SplitBuffer;
   now(): number;

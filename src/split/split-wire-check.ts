@@ -8,8 +8,7 @@ import { SLOT_COUNT } from '../common/slots.js';
 import { areBytes, isBytesOrNull, isIdString, isIndex } from '../common/wire-check.js';
 import { decodeShardCommand, type ForwardedEntry, type ShardCommand } from '../shard/shard-command.js';
 import type { OwnedRange, ShardSplitState, SplitApplyResult } from '../shard/split-state.js';
-import type { TargetAnswer } from './split-source.js';
-import type { SplitRequest } from './split-target.js';
+import type { SplitRequest, TargetAnswer } from './types.js';
 
 /** Bound on a shard id or split task id on the wire. */
 const ID_CHARS_MAX = 256;

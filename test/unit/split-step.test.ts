@@ -1,7 +1,8 @@
 /** The source leader's split decisions (docs/SPLIT.md), phase by phase, with every rollback trigger and resume case. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SPLIT_PARAMS_DEFAULT, type RoutingSplit } from '../../src/common/split.js';
+import type { RoutingSplit } from '../../src/common/routing.js';
+import { SPLIT_PARAMS_DEFAULT } from '../../src/split/types.js';
 import type { SourceSplitState, TargetSplitState } from '../../src/shard/split-state.js';
 import {
   abortedStatus,
@@ -18,7 +19,7 @@ import {
   targetSilenceStep,
   transferStart,
   type BufferCondition,
-} from '../../src/node/split-step.js';
+} from '../../src/split/split-step.js';
 
 const params = { ...SPLIT_PARAMS_DEFAULT, catchUpThreshold: 100, bufferTimeoutMs: 5000, bufferMaxSize: 10, catchUpDeadlineMs: 60_000, catchUpSlowDelay: 1000, targetTimeoutMs: 30_000, progressIntervalMs: 1000 };
 const marker: RoutingSplit = { taskId: 't1', role: 'source', peer: 'shard_0002', splitSlot: null, params };
@@ -47,7 +48,7 @@ describe('resuming a split from the source log', () => {
   });
 
   it('reports a cancel asked before anything was logged, without beginning', () => {
-    assert.deepEqual(resumeSplit(null, undefined, { ...marker, cancelRequested: true }), { kind: 'cancelled' });
+    assert.deepEqual(resumeSplit(null, undefined, { ...marker, cancelRequested: true }), { kind: 'end', status: 'cancelled' });
   });
 
   it('transfers (or resumes the transfer) once split-begin is logged, even when cancel is asked: the transfer rolls back itself', () => {
@@ -59,17 +60,17 @@ describe('resuming a split from the source log', () => {
   });
 
   it('knows a split this task finished: it reports the end again, never begins it anew', () => {
-    assert.deepEqual(resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'completed' }, marker), { kind: 'completed', splitSlot: 8192 });
+    assert.deepEqual(resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'completed' }, marker), { kind: 'end', status: 'completed', splitSlot: 8192 });
   });
 
   it('knows a split this task rolled back, even when a stale routing table still shows its marker', () => {
     assert.deepEqual(resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'aborted', reason: 'buffer timeout' }, marker), {
-      kind: 'aborted',
-      splitSlot: 8192,
+      kind: 'end',
       status: 'failed',
+      splitSlot: 8192,
       reason: 'buffer timeout',
     });
-    assert.equal((resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'aborted', reason: 'cancelled' }, marker) as { status: string }).status, 'cancelled');
+    assert.deepEqual(resumeSplit(null, { taskId: 't1', splitSlot: 8192, outcome: 'aborted', reason: 'cancelled' }, marker), { kind: 'end', status: 'cancelled', splitSlot: 8192 });
   });
 });
 

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { error, type Reply } from '../../src/resp/reply.js';
-import { SplitBuffer, type HoldResult } from '../../src/node/split-buffer.js';
+import { SplitBuffer, type HoldResult } from '../../src/split/split-buffer.js';
 
 const TRYAGAIN = error('TRYAGAIN retry');
 const moved = (slot: number): Reply => error(`MOVED ${slot} 127.0.0.1:7002`);

@@ -8,13 +8,7 @@ import type { RoutingShard } from '../common/routing.js';
 import type { ShardReplica } from '../shard/shard-replica.js';
 import type { SplitApplyResult } from '../shard/split-state.js';
 import type { MultiRaft } from '../multiraft/multi-raft.js';
-import type { TargetAnswer } from './split-source.js';
-
-/** What a split's source leader sends a target replica: a split entry to propose, or null to ask its state. */
-export interface SplitRequest {
-  readonly shard: string;
-  readonly command: Uint8Array | null;
-}
+import type { SplitRequest, TargetAnswer } from './types.js';
 
 /** How long one split request to a target replica may take before the next replica is tried. */
 export const SPLIT_REQUEST_TIMEOUT_MS = 2000;

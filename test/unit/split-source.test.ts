@@ -6,148 +6,15 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
-import { keyHashSlot } from '../../src/common/slots.js';
-import { SPLIT_PARAMS_DEFAULT, type SplitParams, type SplitReport, type SplitStatus } from '../../src/common/split.js';
-import type { RoutingShard } from '../../src/common/routing.js';
-import { SplitBuffer } from '../../src/node/split-buffer.js';
-import { SplitSource, type SplitSourceHost, type TargetAnswer } from '../../src/node/split-source.js';
-import type { Entry } from '../../src/raft/index.js';
-import { error } from '../../src/resp/reply.js';
-import { decodeShardCommand, encodeShardCommand, type ShardCommand } from '../../src/shard/shard-command.js';
-import { ShardReplica } from '../../src/shard/shard-replica.js';
+import type { SplitParams } from '../../src/common/routing.js';
+import type { ShardCommand } from '../../src/shard/shard-command.js';
 import type { SplitApplyResult } from '../../src/shard/split-state.js';
-import { Scheduler } from '../sim/scheduler.js';
-import { MemoryShardData } from '../support/memory-shard-data.js';
+import { SPLIT_PARAMS_DEFAULT } from '../../src/split/types.js';
+import { END, SOURCE, SPLIT_SLOT, SplitSourceHarness as Harness, TARGET, type OkAnswer } from '../support/split-source-harness.js';
 
-const SOURCE = 'shard_0001';
-const TARGET = 'shard_0002';
-const SPLIT_SLOT = 8192;
-const END = 16384;
-/** A request to the target and its answer take this long. */
-const TARGET_ROUND_TRIP_MS = 2;
 /** The driver's pause between two attempts at a request the target did not take (split-source.ts). */
 const RETRY_MS = 100;
 const PARAMS: SplitParams = { ...SPLIT_PARAMS_DEFAULT, targetTimeoutMs: 3_000, progressIntervalMs: 500 };
-
-type OkAnswer = Extract<TargetAnswer, { kind: 'ok' }>;
-
-/** A source shard whose leader this node is, its log applied as it is appended, and the target it splits to. */
-class Harness {
-  readonly scheduler = new Scheduler();
-  readonly source = new ShardReplica(SOURCE, new MemoryShardData(SOURCE));
-  readonly target = new ShardReplica(TARGET, new MemoryShardData(TARGET));
-  readonly buffer = new SplitBuffer();
-  readonly log: Entry[] = [];
-  readonly reports: SplitReport[] = [];
-  /** Split entries the target was sent, by kind. */
-  readonly sent = new Map<string, number>();
-  /** The pilot answers reports with a cancel from here on. */
-  cancelRequested = false;
-  /** What the wire makes of the target's answer (a stale copy, say); the answer as is by default. */
-  answer: (command: ShardCommand | null, fresh: OkAnswer) => OkAnswer = (_command, fresh) => fresh;
-  /** Runs once, when the pilot hears the given status. */
-  onReport: Partial<Record<SplitStatus, () => void>> = {};
-  private targetIndex = 0;
-
-  constructor(readonly params: SplitParams) {}
-
-  propose(command: ShardCommand): unknown {
-    const entry: Entry = { term: 1, index: this.log.length + 1, type: 'normal', data: encodeShardCommand(command) };
-    this.log.push(entry);
-    return this.source.apply(entry);
-  }
-
-  /** The target's leader proposes `command` and applies it. */
-  applyOnTarget(command: ShardCommand): SplitApplyResult {
-    this.targetIndex++;
-    return this.target.apply({ term: 1, index: this.targetIndex, type: 'normal', data: encodeShardCommand(command) }) as SplitApplyResult;
-  }
-
-  /** SETs of keys in the moving range, each of a value `valueBytes` long. */
-  writeMoving(count: number, valueBytes = 1): void {
-    for (let i = 0, written = 0; written < count; i++) {
-      const key = `k${this.log.length}-${i}`;
-      if (keyHashSlot(Buffer.from(key)) < SPLIT_SLOT) continue;
-      this.propose({ kind: 'command', nowMs: 1, argv: [Buffer.from('SET'), Buffer.from(key), Buffer.alloc(valueBytes, 0x76)] });
-      written++;
-    }
-  }
-
-  /** The split entries the source's log holds, by kind. */
-  splitEntries(kind: ShardCommand['kind']): ShardCommand[] {
-    return this.log.map((e) => decodeShardCommand(e.data)).filter((c) => c.kind === kind);
-  }
-
-  host(): SplitSourceHost {
-    const lastIndex = (): number => this.log.length;
-    return {
-      selfId: 'n1',
-      logger: pino({ level: 'silent' }),
-      buffer: this.buffer,
-      replica: (shardId) => (shardId === SOURCE ? this.source : undefined),
-      leads: () => true,
-      term: () => 1,
-      propose: async (_shardId, command) => this.propose(command),
-      stableState: async (_shardId, open) => open(lastIndex()),
-      committedEntries: (_shardId, lo, hi, maxBytes) => {
-        const batch: Entry[] = [];
-        let bytes = 0;
-        for (const entry of this.log.slice(lo - 1, Math.min(hi, lastIndex() + 1) - 1)) {
-          // At least one entry, as MultiRaft reads them.
-          if (batch.length > 0 && bytes + entry.data.length > maxBytes) break;
-          batch.push(entry);
-          bytes += entry.data.length;
-        }
-        return batch;
-      },
-      readBarrier: async () => {},
-      commitIndex: lastIndex,
-      lastIndex,
-      firstIndex: () => 1,
-      retainLogFrom: () => {},
-      sendToTarget: async (_target, command) => {
-        await this.scheduler.sleep(TARGET_ROUND_TRIP_MS);
-        if (command !== null) this.sent.set(command.kind, (this.sent.get(command.kind) ?? 0) + 1);
-        const result = command === null ? null : this.applyOnTarget(command);
-        return this.answer(command, { kind: 'ok', result, state: this.target.splitState(), owned: this.target.ownedRange() });
-      },
-      report: async (report) => {
-        this.reports.push(report);
-        const hook = this.onReport[report.status];
-        delete this.onReport[report.status];
-        hook?.();
-        return { status: report.status, cancel_requested: this.cancelRequested };
-      },
-      observer: { snapshotBytesSent: () => {}, catchUpDelay: () => {} },
-      movedToTarget: () => error('MOVED'),
-      now: () => this.scheduler.now(),
-      sleep: (ms) => this.scheduler.sleep(ms),
-    };
-  }
-
-  /** Runs a driver for the task until it ends or `untilMs` of virtual time have passed; whether it ended. */
-  async drive(untilMs: number): Promise<boolean> {
-    const shard: RoutingShard = {
-      id: SOURCE,
-      keyspace: 'default',
-      start: 0,
-      end: END,
-      epoch: 1,
-      leader: 'n1',
-      replicas: ['n1'],
-      split: { taskId: 't1', role: 'source', peer: TARGET, splitSlot: SPLIT_SLOT, params: this.params },
-    };
-    let ended = false;
-    void new SplitSource(this.host(), shard).run().then(() => (ended = true));
-    await this.scheduler.runUntil(untilMs);
-    return ended;
-  }
-
-  get lastStatus(): SplitStatus | undefined {
-    return this.reports.at(-1)?.status;
-  }
-}
 
 /** Keys on the source before the split, and writes to the moving range once catch-up begins. */
 function splitUnderWrites(params: SplitParams = PARAMS): Harness {
