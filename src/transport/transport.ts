@@ -21,15 +21,9 @@ import { FRAME_BYTES_MAX_DEFAULT, FRAME_HEADER_BYTES, decodeFrameBody, encodeFra
 import { InboundLink } from './inbound-link.js';
 import { PeerLink, type PeerAddress, type QueuedFrame } from './peer-link.js';
 import { PendingRequests } from './pending-requests.js';
-import type { PeerBus } from './peer-bus.js';
+import type { MessageHandler, PeerBus, RequestHandler } from './peer-bus.js';
 import { emptyPeerCounters, emptyTransportCounters, type FrameRejectReason, type PeerCounters, type TransportCounters } from './transport-counters.js';
 import { TransportError, type TransportErrorCode } from './transport-error.js';
-
-/** Receives one-way messages of a kind. Runs synchronously in the socket's data callback: keep it short. */
-export type MessageHandler<P = unknown> = (envelope: Envelope<P>) => void;
-
-/** Answers requests of a kind; a returned value (or promise) is the response, a throw fails the request. */
-export type RequestHandler<P = unknown> = (envelope: Envelope<P>) => unknown;
 
 /** A handler with the check its payloads pass first. */
 interface Registered<H> {
