@@ -131,6 +131,7 @@ test('three pilot replicas on virtual time elect a leader, apply a join everywhe
   }
 
   // The leader is cut off: the other two elect one of them in a later term, within a few election timeouts.
+  const droppedBeforeCut = network.dropped;
   network.cut(firstId);
   const cutAtMs = scheduler.now();
   const others = all.filter((p) => p !== first);
@@ -139,6 +140,8 @@ test('three pilot replicas on virtual time elect a leader, apply a join everywhe
   const secondView = second.replication();
   assert.notEqual(secondView.selfId, firstId);
   assert.ok(secondView.term > firstTerm, `term ${secondView.term} after ${firstTerm}`);
+  assert.equal(droppedBeforeCut, 0, 'every message arrived while all were connected');
+  assert.ok(network.dropped > 0, 'messages to and from the cut-off leader were dropped');
   const electedAfterMs = scheduler.now() - cutAtMs;
   assert.ok(electedAfterMs >= ELECTION_TIMEOUT_MS / 2 && electedAfterMs <= ELECTION_MS_MAX, `elected ${electedAfterMs} virtual ms after the cut`);
 
