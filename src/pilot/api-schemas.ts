@@ -7,7 +7,7 @@ import { z } from 'zod/v4';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, ShardStats } from '../common/protocol.js';
 import type { RoutingTable } from '../common/routing.js';
 import { SPLIT_STATUSES } from '../split/phases.js';
-import { PILOT_EVENTS_MAX } from './event-log.js';
+import { PILOT_EVENTS_MAX, type PilotEvent } from './event-log.js';
 import { ROUTING_WAIT_MS_MAX } from './routing-waiters.js';
 
 /** Named schemas: the `components/schemas` of the OpenAPI document. */
@@ -331,10 +331,7 @@ const eventBase = {
 };
 const eventAddress = z.string().describe('`host:port` clients connect to.');
 
-/**
- * One cluster event, discriminated by `kind`. The set of kinds is closed: a new kind (split phases) is one
- * more object in this union, and `PilotEvent` and the OpenAPI document follow.
- */
+/** One cluster event (`PilotEvent` of event-log.ts), discriminated by `kind`; the OpenAPI document follows. */
 export const pilotEventSchema = z
   .discriminatedUnion('kind', [
     z.object({ ...eventBase, kind: z.literal('node-registered'), node_id: z.string(), address: eventAddress }),
@@ -377,9 +374,7 @@ export const pilotEventSchema = z
       reason: z.string().nullable().describe('Why it failed, with status failed.'),
     }),
   ])
-  .register(apiSchemas, { id: 'PilotEvent' });
-/** One cluster event as the pilot records and serves it. */
-export type PilotEvent = z.infer<typeof pilotEventSchema>;
+  .register(apiSchemas, { id: 'PilotEvent' }) satisfies z.ZodType<PilotEvent>;
 
 /** `GET /api/v1/events`. */
 export const pilotEventListSchema = z

@@ -1,24 +1,12 @@
 import type { SplitParams } from '../common/routing.js';
 import type { SplitStatus } from '../split/phases.js';
-import type { PilotState } from './state.js';
+import type { NodeProcess, PilotState } from './pilot-state.js';
 
 /**
  * The commands of the pilot's state machine and their results. A command is plain data: everything that is
  * not a function of the state (ids chosen at random, wall-clock times) is chosen by the driver that proposes
  * it, so every replica that applies the same commands in the same order reaches the same state.
  */
-
-/** Where a node process listens, and which process it is. */
-export interface NodeProcess {
-  /** Address clients connect to (RESP). */
-  readonly host: string;
-  readonly port: number;
-  /** Internal RPC port (Raft, snapshots, forwarding). */
-  readonly busPort: number;
-  /** Port of the node's Prometheus `/metrics`; 0 when it serves none. */
-  readonly metricsPort: number;
-  readonly pid: number;
-}
 
 /** A node starts for the first time: the state machine gives it the next id (`node1`, `node2`, ...). */
 export interface RegisterNodeCommand extends NodeProcess {

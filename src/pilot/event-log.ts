@@ -5,10 +5,49 @@
  * again from 1.
  */
 import { assert } from '../common/errors.js';
-import type { PilotEvent } from './api-schemas.js';
+import type { SplitStatus } from '../split/phases.js';
 
 /** Events the ring keeps; the oldest is dropped to make room for a new one. */
 export const PILOT_EVENTS_MAX = 10_000;
+
+/** What every event has: its number in this process's ring (from 1) and when it was recorded (Unix ms). */
+interface PilotEventBase {
+  readonly seq: number;
+  readonly at_ms: number;
+}
+
+/**
+ * One cluster event, discriminated by `kind`, as the pilot records it and `GET /api/v1/events` serves it
+ * (api-schemas.ts describes each field). The set of kinds is closed: a new kind is one more member here
+ * and one more object in the schema's union.
+ */
+export type PilotEvent = PilotEventBase &
+  (
+    | { readonly kind: 'node-registered'; readonly node_id: string; readonly address: string }
+    | { readonly kind: 'node-rejoined'; readonly node_id: string; readonly address: string; readonly pid: number }
+    | { readonly kind: 'node-up'; readonly node_id: string }
+    | { readonly kind: 'node-down'; readonly node_id: string; readonly timeout_ms: number }
+    | { readonly kind: 'keyspace-bootstrapped'; readonly keyspace: string; readonly shard_count: number }
+    | { readonly kind: 'routing-version-changed'; readonly routing_version: number; readonly previous_version: number; readonly cause: string }
+    | { readonly kind: 'shard-leader-changed'; readonly shard_id: string; readonly from: string | null; readonly to: string; readonly term: number }
+    | {
+        readonly kind: 'shard-replicas-changed';
+        readonly shard_id: string;
+        readonly action: 'add' | 'remove';
+        readonly node_id: string;
+        readonly replicas: readonly string[];
+        readonly epoch: number;
+      }
+    | { readonly kind: 'shard-leader-transfer-requested'; readonly shard_id: string; readonly node_id: string }
+    | {
+        readonly kind: 'split-status-changed';
+        readonly task_id: string;
+        readonly source_shard: string;
+        readonly target_shard: string;
+        readonly status: SplitStatus;
+        readonly reason: string | null;
+      }
+  );
 
 /** `Omit` applied to each member of a union, so the result is still discriminated by `kind`. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

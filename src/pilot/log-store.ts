@@ -2,15 +2,15 @@
  * The durable form of the pilot's state before the state became a Raft group: the applied commands, in
  * order, in an LMDB environment under `<dataDir>/pilot`, plus a snapshot record that replaces the log's head
  * once the log grows past `compactEntriesMax` entries. Recovery loads the snapshot and replays the commands
- * after it. The pilot no longer writes it; the state driver recovers a data dir's old log once, to import it
- * into the group (see state-driver.ts).
+ * after it. The pilot no longer writes it; a data dir's old log is recovered once (`recoverOldPilotLog`, at
+ * the process's edge), for the state driver to import it into the group (see state-driver.ts).
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { assert } from '../common/errors.js';
 import type { PilotCommand } from './commands.js';
-import { applyPilotCommand, INITIAL_PILOT_STATE, type PilotState } from './state.js';
+import { applyPilotCommand, INITIAL_PILOT_STATE, isInitialPilotState, type PilotState } from './state.js';
 
 /** Entries kept before they are folded into the snapshot: replay stays short, the file stays small. */
 export const COMPACT_ENTRIES_MAX_DEFAULT = 1000;
@@ -30,6 +30,13 @@ interface SnapshotRecord {
 export interface RecoveredState {
   readonly state: PilotState;
   readonly lastIndex: number;
+}
+
+/** The state of a single-process pilot's command log, waiting to be imported into the group. */
+export interface OldPilotLog {
+  readonly state: PilotState;
+  /** Where the log is, for the logs. */
+  readonly path: string;
 }
 
 /** The pilot's command log and snapshot in LMDB; one writer (the state driver) at a time. */
@@ -100,5 +107,18 @@ export class PilotLogStore {
   /** Closes the LMDB environment; writes already resolved are on disk. */
   async close(): Promise<void> {
     await this.env.close();
+  }
+}
+
+/** The state in a single-process pilot's command log under `<dataDir>/pilot`, if one exists and holds anything. */
+export async function recoverOldPilotLog(dataDir: string): Promise<OldPilotLog | undefined> {
+  const path = join(dataDir, 'pilot', 'pilot.mdb');
+  if (!existsSync(path)) return undefined;
+  const old = PilotLogStore.open(dataDir);
+  try {
+    const { state } = old.recover();
+    return isInitialPilotState(state) ? undefined : { state, path };
+  } finally {
+    await old.close();
   }
 }

@@ -9,6 +9,7 @@
  * joins, heartbeats and replica changes, and only it runs what depends on its clock: liveness sweeps,
  * leader reports from heartbeats, the bootstrap of the default keyspace.
  */
+import type { Environment } from '../common/environment.js';
 import type { Logger } from '../common/logger.js';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../common/protocol.js';
 import type { RoutingShard, RoutingTable, SplitParams } from '../common/routing.js';
@@ -19,7 +20,7 @@ import { PilotEventLog, type NewPilotEvent } from './event-log.js';
 import { NodeLiveness } from './liveness.js';
 import type { PilotPeer } from './pilot-peers.js';
 import { RoutingWaiters } from './routing-waiters.js';
-import { PilotStateDriver, type DriverRefusal, type PilotReplicaStatus, type PilotReplication } from './state-driver.js';
+import { PilotStateDriver, type DriverRefusal, type PilotDriverEdges, type PilotReplicaStatus, type PilotReplication } from './state-driver.js';
 import { progressCommandFor, type SplitTask } from './split-tasks.js';
 import { DEFAULT_KEYSPACE, routingTable, type PilotState } from './state.js';
 
@@ -36,12 +37,10 @@ export interface PilotConfig {
   readonly split: { readonly params: SplitParams; readonly maxSplits: number; readonly maxSplitsPerNode: number };
 }
 
-/** The pilot's sources of time and randomness, and where it logs. */
-export interface PilotEnvironment {
-  readonly clock: () => number;
+/** What a pilot replica runs on: its state driver's edges, and where new nodes' cluster ids come from. */
+export interface PilotEdges extends PilotDriverEdges {
   /** A fresh 40-hex cluster id for a new node. */
   readonly newClusterId: () => string;
-  readonly logger: Logger;
 }
 
 /** Where this replica stands: leading and serving, following a known leader, neither yet, or stopped for good (`reason`). */
@@ -65,7 +64,7 @@ export class Pilot {
   /** Heartbeat knowledge: who is up, and the shard statistics nodes reported. Kept while leading. */
   readonly liveness: NodeLiveness;
   /** Routing long polls waiting for a newer version. */
-  readonly waiters = new RoutingWaiters();
+  readonly waiters: RoutingWaiters;
   /** Recent cluster events, newest last. */
   readonly events = new PilotEventLog();
   private driver!: PilotStateDriver;
@@ -74,32 +73,35 @@ export class Pilot {
   /** The last bootstrap check; the next one starts after it, so each sees the state the previous left. */
   private bootstrapChain: Promise<void> = Promise.resolve();
 
+  private readonly env: Environment;
+  private readonly logger: Logger;
+  private readonly newClusterId: () => string;
+
   private constructor(
     readonly config: PilotConfig,
-    private readonly env: PilotEnvironment,
+    edges: PilotEdges,
   ) {
-    this.liveness = new NodeLiveness(config.nodeTimeoutMs, env.clock());
+    this.env = edges.env;
+    this.logger = edges.logger;
+    this.newClusterId = edges.newClusterId;
+    this.liveness = new NodeLiveness(config.nodeTimeoutMs, this.env.now());
+    this.waiters = new RoutingWaiters(this.env);
   }
 
   /**
-   * Opens this replica's share of the pilot group under `dataDir`. A single replica elects itself at once:
+   * Opens this replica's share of the pilot group in `edges.store`. A single replica elects itself at once:
    * `open` waits for it to serve and bootstraps the default keyspace if it is due. Replicas of a larger
    * group serve once a quorum has elected a leader; `open` does not wait for that.
    */
-  static async open(dataDir: string, config: PilotConfig, env: PilotEnvironment, replication: PilotReplication): Promise<Pilot> {
-    const pilot = new Pilot(config, env);
-    pilot.driver = await PilotStateDriver.open(
-      dataDir,
-      replication,
-      {
-        onApplied: (command, before, after) => pilot.onApplied(command, before, after),
-        onRestored: (before, after) => pilot.onRestored(before, after),
-        onLeadership: (serving) => pilot.onLeadership(serving),
-      },
-      env.logger,
-    );
+  static async open(config: PilotConfig, edges: PilotEdges, replication: PilotReplication): Promise<Pilot> {
+    const pilot = new Pilot(config, edges);
+    pilot.driver = await PilotStateDriver.open(replication, edges, {
+      onApplied: (command, before, after) => pilot.onApplied(command, before, after),
+      onRestored: (before, after) => pilot.onRestored(before, after),
+      onLeadership: (serving) => pilot.onLeadership(serving),
+    });
     const { state } = pilot;
-    env.logger.info({ routing_version: state.routingVersion, nodes: state.nodes.length, shards: state.shards.length, pilot: replication.selfId }, 'pilot state recovered');
+    edges.logger.info({ routing_version: state.routingVersion, nodes: state.nodes.length, shards: state.shards.length, pilot: replication.selfId }, 'pilot state recovered');
     if (replication.peers.length === 1) {
       const leadership = await pilot.awaitLeadership(SINGLE_REPLICA_READY_MS);
       // A refused replica stays up to say why, rather than exit and refuse again at every restart.
@@ -132,22 +134,22 @@ export class Pilot {
    * is known, waits up to `waitMs` for that to settle.
    */
   async awaitLeadership(waitMs: number): Promise<PilotLeadership> {
-    const deadlineMs = Date.now() + waitMs;
+    const deadlineMs = this.env.now() + waitMs;
     for (;;) {
       const refused = this.driver.refused;
       if (refused !== undefined) return { kind: 'refused', reason: refused };
       if (this.driver.serving) return { kind: 'serving' };
       const leader = this.driver.leader();
       if (leader !== undefined && leader.id !== this.driver.selfId) return { kind: 'follower', leader };
-      const leftMs = deadlineMs - Date.now();
+      const leftMs = deadlineMs - this.env.now();
       if (leftMs <= 0) return { kind: 'no-leader' };
       await this.driver.waitForChange(leftMs);
     }
   }
 
-  /** Wall-clock time in milliseconds, from the injected clock. */
+  /** Wall-clock time in milliseconds, from the environment. */
   now(): number {
-    return this.env.clock();
+    return this.env.now();
   }
 
   /**
@@ -156,7 +158,7 @@ export class Pilot {
    * from elsewhere is refused rather than redirecting them.
    */
   async join(request: JoinRequest): Promise<JoinResponse | PilotRejection | DriverRefusal> {
-    const atMs = this.env.clock();
+    const atMs = this.env.now();
     const nodeProcess = { host: request.host, port: request.port, busPort: request.bus_port, metricsPort: request.metrics_port, pid: request.pid };
     const knownId = request.node_id;
     const incarnation = this.state.incarnation;
@@ -165,7 +167,7 @@ export class Pilot {
         `${knownId ?? 'this node'} belongs to cluster ${request.cluster_incarnation}, but this pilot runs ${incarnation === undefined ? 'a new cluster' : `cluster ${incarnation}`}: ` +
         `its data was reset or lost, or the node was pointed at another cluster. Restore the pilot's data dir to bring the old cluster back, ` +
         `or empty the node's data dir (its data is lost) to join this cluster as a new node`;
-      this.env.logger.warn({ node_id: knownId, address: `${request.host}:${request.port}`, incarnation: request.cluster_incarnation }, 'node join refused: another cluster');
+      this.logger.warn({ node_id: knownId, address: `${request.host}:${request.port}`, incarnation: request.cluster_incarnation }, 'node join refused: another cluster');
       return { ok: false, reason: 'other-cluster', message };
     }
     const bound = knownId === undefined ? undefined : this.state.nodes.find((n) => n.id === knownId);
@@ -173,19 +175,19 @@ export class Pilot {
       const message =
         `${bound.id} is registered at ${bound.host}:${bound.port} (bus ${bound.busPort}); a rejoin from ${request.host}:${request.port} (bus ${request.bus_port}) is refused. ` +
         `A node keeps its address: start it there again, or remove ${bound.id} from the cluster first (the pilot has no route to remove a node yet) and start the new one with an empty data dir`;
-      this.env.logger.warn({ node_id: bound.id, address: `${request.host}:${request.port}`, bus_port: request.bus_port, pid: request.pid }, 'node join refused: another address');
+      this.logger.warn({ node_id: bound.id, address: `${request.host}:${request.port}`, bus_port: request.bus_port, pid: request.pid }, 'node join refused: another address');
       return { ok: false, reason: 'address-bound', message };
     }
     const result =
       knownId === undefined
-        ? await this.driver.propose({ kind: 'register-node', clusterId: this.env.newClusterId(), incarnation: this.env.newClusterId(), ...nodeProcess, atMs })
+        ? await this.driver.propose({ kind: 'register-node', clusterId: this.newClusterId(), incarnation: this.newClusterId(), ...nodeProcess, atMs })
         : await this.driver.propose({ kind: 'update-node', nodeId: knownId, ...nodeProcess, atMs });
     if (!result.ok) {
-      this.env.logger.warn({ reason: result.reason, address: `${request.host}:${request.port}`, node_id: request.node_id }, `node join refused: ${result.message}`);
+      this.logger.warn({ reason: result.reason, address: `${request.host}:${request.port}`, node_id: request.node_id }, `node join refused: ${result.message}`);
       return result;
     }
     this.liveness.recordJoin(result.nodeId, atMs);
-    this.env.logger.info({ node_id: result.nodeId, address: `${request.host}:${request.port}`, pid: request.pid }, knownId === undefined ? 'node registered' : 'node rejoined');
+    this.logger.info({ node_id: result.nodeId, address: `${request.host}:${request.port}`, pid: request.pid }, knownId === undefined ? 'node registered' : 'node rejoined');
     // The node whose join completes the expected set learns the bootstrapped table in this answer.
     await this.bootstrapIfDue();
     const founded = this.state.incarnation;
@@ -199,7 +201,7 @@ export class Pilot {
    */
   async heartbeat(request: HeartbeatRequest): Promise<HeartbeatResponse | undefined> {
     if (!this.state.nodes.some((n) => n.id === request.node_id)) return undefined;
-    this.liveness.recordHeartbeat(request.node_id, request.shards, this.env.clock());
+    this.liveness.recordHeartbeat(request.node_id, request.shards, this.env.now());
     if (request.leaders !== undefined && request.leaders.length > 0) await this.recordLeaders(request.node_id, request.leaders);
     const table = routingTable(this.state);
     return request.routing_version < table.version ? { routing: table } : {};
@@ -219,25 +221,25 @@ export class Pilot {
     const result = await this.driver.propose(command);
     if (!result.ok) return result;
     const shard = this.state.shards.find((s) => s.id === shardId)!;
-    this.env.logger.info({ shard: shardId, action, node_id: nodeId, replicas: shard.replicas, epoch: shard.epoch }, 'shard replica change requested');
+    this.logger.info({ shard: shardId, action, node_id: nodeId, replicas: shard.replicas, epoch: shard.epoch }, 'shard replica change requested');
     return { ok: true, shard };
   }
 
   /** Starts a split task; omitted choices are the state machine's (seed 000's defaults). */
   async createSplit(request: { readonly sourceShard: string; readonly splitSlot?: number; readonly targetShardId?: string; readonly targetNodes?: readonly string[] }): Promise<SplitTask | PilotRejection | DriverRefusal> {
     const { params, maxSplits, maxSplitsPerNode } = this.config.split;
-    const command: CreateSplitCommand = { kind: 'create-split', ...request, params, maxSplits, maxSplitsPerNode, atMs: this.env.clock() };
+    const command: CreateSplitCommand = { kind: 'create-split', ...request, params, maxSplits, maxSplitsPerNode, atMs: this.env.now() };
     const result = await this.driver.propose(command);
     if (!result.ok) return result;
     const task = this.splitTask(result.taskId)!;
-    this.env.logger.info({ task: task.id, source: task.sourceShard, target: task.targetShard, split_slot: task.splitSlot, target_nodes: task.targetNodes }, 'split requested');
+    this.logger.info({ task: task.id, source: task.sourceShard, target: task.targetShard, split_slot: task.splitSlot, target_nodes: task.targetNodes }, 'split requested');
     return task;
   }
 
   async cancelSplit(taskId: string): Promise<SplitTask | PilotRejection | DriverRefusal> {
-    const result = await this.driver.propose({ kind: 'cancel-split', taskId, atMs: this.env.clock() });
+    const result = await this.driver.propose({ kind: 'cancel-split', taskId, atMs: this.env.now() });
     if (!result.ok) return result;
-    this.env.logger.info({ task: taskId }, 'split cancel requested');
+    this.logger.info({ task: taskId }, 'split cancel requested');
     return this.splitTask(taskId)!;
   }
 
@@ -259,12 +261,12 @@ export class Pilot {
     if (task === undefined) return { ok: false, reason: 'unknown-split', message: `no split task ${report.task_id}` };
     const last = this.splitReports.get(task.id);
     if (last === undefined || report.term >= last.term) this.splitReports.set(task.id, { term: report.term, progress: reportedProgress(report, last?.progress) });
-    const command = progressCommandFor(task, report, last?.term, this.env.clock());
+    const command = progressCommandFor(task, report, last?.term, this.env.now());
     if (command !== undefined) {
       const result = await this.driver.propose(command);
       // A refused phase (out of order, say) leaves the task as recorded; the reporter learns it below.
       if (!result.ok && result.reason !== 'split-switched') return result;
-      if (result.ok) this.env.logger.info({ task: task.id, status: report.status, reason: report.reason, node: report.node_id }, 'split phase');
+      if (result.ok) this.logger.info({ task: task.id, status: report.status, reason: report.reason, node: report.node_id }, 'split phase');
     }
     const now = this.splitTask(task.id)!;
     return { status: now.status, cancel_requested: now.cancelRequested };
@@ -290,17 +292,17 @@ export class Pilot {
   sweepLiveness(): void {
     if (!this.driver.serving) return;
     if (this.bootstrapDue()) void this.bootstrapIfDue();
-    const atMs = this.env.clock();
+    const atMs = this.env.now();
     const changes = this.liveness.sweep(
       this.state.nodes.map((n) => n.id),
       atMs,
     );
     for (const { nodeId, up } of changes) {
       if (up) {
-        this.env.logger.info({ node_id: nodeId }, 'node up');
+        this.logger.info({ node_id: nodeId }, 'node up');
         this.events.record({ kind: 'node-up', at_ms: atMs, node_id: nodeId });
       } else {
-        this.env.logger.warn({ node_id: nodeId, timeout_ms: this.config.nodeTimeoutMs }, 'node down');
+        this.logger.warn({ node_id: nodeId, timeout_ms: this.config.nodeTimeoutMs }, 'node down');
         this.events.record({ kind: 'node-down', at_ms: atMs, node_id: nodeId, timeout_ms: this.config.nodeTimeoutMs });
       }
     }
@@ -325,15 +327,15 @@ export class Pilot {
       const recordedTerm = shard?.leaderTerm ?? 0;
       if (shard === undefined || term <= recordedTerm || leaders.some((l) => l.shardId === shardId)) continue;
       if (!shard.replicas.includes(nodeId) || term > recordedTerm + LEADER_TERM_STEP_MAX) {
-        this.env.logger.warn({ shard: shardId, node_id: nodeId, term, recorded_term: recordedTerm, replicas: shard.replicas }, 'leader report not believed: not a replica of the shard, or a term too far ahead');
+        this.logger.warn({ shard: shardId, node_id: nodeId, term, recorded_term: recordedTerm, replicas: shard.replicas }, 'leader report not believed: not a replica of the shard, or a term too far ahead');
         continue;
       }
       leaders.push({ shardId, nodeId, term });
     }
     if (leaders.length === 0) return;
     const result = await this.driver.propose({ kind: 'set-shard-leaders', leaders });
-    if (!result.ok) this.env.logger.warn({ node_id: nodeId, reason: result.reason }, `leader report refused: ${result.message}`);
-    else if (result.shardIds.length > 0) this.env.logger.info({ node_id: nodeId, shards: result.shardIds }, 'shard leadership recorded');
+    if (!result.ok) this.logger.warn({ node_id: nodeId, reason: result.reason }, `leader report refused: ${result.message}`);
+    else if (result.shardIds.length > 0) this.logger.info({ node_id: nodeId, shards: result.shardIds }, 'shard leadership recorded');
   }
 
   private bootstrapDue(): boolean {
@@ -358,14 +360,14 @@ export class Pilot {
       keyspace: DEFAULT_KEYSPACE,
       shardsPerNode: config.shardsPerNode,
       replicas,
-      atMs: this.env.clock(),
+      atMs: this.env.now(),
     });
     // The leader may have changed under the check; a new leader bootstraps once it serves.
     if (!result.ok) {
-      if (result.reason !== 'keyspace-exists') this.env.logger.warn({ reason: result.reason }, `bootstrap refused: ${result.message}`);
+      if (result.reason !== 'keyspace-exists') this.logger.warn({ reason: result.reason }, `bootstrap refused: ${result.message}`);
       return;
     }
-    this.env.logger.info(
+    this.logger.info(
       { keyspace: result.keyspace, shards: result.shardIds.length, nodes: this.state.nodes.length, replicas },
       'keyspace bootstrapped',
     );
@@ -378,7 +380,7 @@ export class Pilot {
    */
   private onLeadership(serving: boolean): void {
     if (serving) {
-      this.liveness.reset(this.env.clock());
+      this.liveness.reset(this.env.now());
       void this.bootstrapIfDue();
     } else {
       this.waiters.releaseAll();
@@ -387,8 +389,8 @@ export class Pilot {
 
   /** The state jumped to a snapshot's: one routing change, whatever happened in between. */
   private onRestored(before: PilotState, after: PilotState): void {
-    const atMs = this.env.clock();
-    this.env.logger.info({ routing_version: after.routingVersion, previous_version: before.routingVersion }, 'pilot state restored from a snapshot');
+    const atMs = this.env.now();
+    this.logger.info({ routing_version: after.routingVersion, previous_version: before.routingVersion }, 'pilot state restored from a snapshot');
     if (after.routingVersion === before.routingVersion) return;
     this.events.record({ kind: 'routing-version-changed', at_ms: atMs, routing_version: after.routingVersion, previous_version: before.routingVersion, cause: 'snapshot' });
     this.waiters.notify(after.routingVersion);
@@ -397,10 +399,10 @@ export class Pilot {
   private onApplied(command: PilotCommand, before: PilotState, after: PilotState): void {
     // Recorded here, from what was applied, so every accepted command is an event exactly once and in
     // the order it took effect, whichever code path proposed it.
-    const atMs = this.env.clock();
+    const atMs = this.env.now();
     for (const event of commandEvents(command, before, after, atMs)) this.events.record(event);
     if (after.routingVersion === before.routingVersion) return;
-    this.env.logger.info({ routing_version: after.routingVersion, previous_version: before.routingVersion, cause: command.kind }, 'routing version changed');
+    this.logger.info({ routing_version: after.routingVersion, previous_version: before.routingVersion, cause: command.kind }, 'routing version changed');
     this.events.record({ kind: 'routing-version-changed', at_ms: atMs, routing_version: after.routingVersion, previous_version: before.routingVersion, cause: command.kind });
     this.waiters.notify(after.routingVersion);
   }

@@ -2,6 +2,7 @@
  * Long polls for the routing table: each waiter is released as soon as the routing version exceeds the
  * version it knows, when its wait time ends, when its client goes away, or when the pilot closes.
  */
+import type { Environment } from '../common/environment.js';
 
 /** Longest a long poll may wait. */
 export const ROUTING_WAIT_MS_MAX = 30_000;
@@ -17,7 +18,10 @@ interface Waiter {
 export class RoutingWaiters {
   private readonly waiters = new Set<Waiter>();
 
-  constructor(private readonly waitersMax = ROUTING_WAITERS_MAX) {}
+  constructor(
+    private readonly env: Environment,
+    private readonly waitersMax = ROUTING_WAITERS_MAX,
+  ) {}
 
   /**
    * Resolves once the version exceeds `afterVersion` (as announced by `notify`), after `waitMs`, or when
@@ -27,13 +31,13 @@ export class RoutingWaiters {
     if (this.waiters.size >= this.waitersMax) return undefined;
     return new Promise((resolve) => {
       const release = (): void => {
-        clearTimeout(timer);
+        cancelTimer();
         signal.removeEventListener('abort', release);
         this.waiters.delete(waiter);
         resolve();
       };
       const waiter: Waiter = { afterVersion, release };
-      const timer = setTimeout(release, Math.min(waitMs, ROUTING_WAIT_MS_MAX));
+      const cancelTimer = this.env.after(Math.min(waitMs, ROUTING_WAIT_MS_MAX), release);
       signal.addEventListener('abort', release);
       this.waiters.add(waiter);
       if (signal.aborted) release();

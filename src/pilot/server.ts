@@ -1,9 +1,12 @@
 /**
- * `startPilot`: a pilot replica's entry point. Opens its share of the pilot group under `dataDir` (one
- * replica alone, or one of `peers`), serves the HTTP API — the leader answers, the other replicas point
- * callers at it — and sweeps node liveness on a timer while it leads.
+ * `startPilot`: a pilot replica's entry point and the process's edge. Opens its share of the pilot group
+ * under `dataDir` (one replica alone, or one of `peers`) on the real clock, timers and randomness, a TCP
+ * bus and LMDB; serves the HTTP API — the leader answers, the other replicas point callers at it — and
+ * sweeps node liveness on a timer while it leads.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { systemEnvironment } from '../common/environment.js';
 import { UsageError } from '../common/errors.js';
 import type { SplitParams } from '../common/routing.js';
 import { SPLIT_PARAMS_DEFAULT } from '../split/types.js';
@@ -15,7 +18,10 @@ import { createPilotMetrics } from './pilot-metrics.js';
 import { BUS_PORT_OFFSET, PILOT_ID_DEFAULT, isPilotId, pilotUrlOf, validatePilotPeers, type PilotPeer } from './pilot-peers.js';
 import { pilotRoutes } from './routes.js';
 import { lockDataDir } from '../common/data-dir-lock.js';
-import { LOG_ENTRIES_MAX_DEFAULT } from './state-driver.js';
+import { NodeStore } from '../storage/node-store.js';
+import { Transport } from '../transport/transport.js';
+import { recoverOldPilotLog } from './log-store.js';
+import { LOG_ENTRIES_MAX_DEFAULT, type PilotBusOpener } from './state-driver.js';
 import { SHARD_REPLICAS_MAX } from './state.js';
 
 /** Options of `startPilot`; defaults as documented on each. */
@@ -80,6 +86,10 @@ export const REPLICAS_DEFAULT = 3;
 /** Liveness sweeps are this many times more frequent than the node timeout, so a change is logged promptly. */
 const SWEEPS_PER_TIMEOUT = 3;
 const CLUSTER_ID_BYTES = 20;
+/** The pilot's state is small: a few MiB of map is plenty, and the file grows only as written. */
+const STORE_MAP_BYTES = 4 * 1024 ** 3;
+/** The pilot group's log and the meta DB, with room to spare. */
+const STORE_DATABASES_MAX = 4;
 /**
  * How long a request to a leader's route waits while this replica is the new leader catching up, or while
  * no leader is known: an election takes about one election timeout, and callers time out after 5 s.
@@ -118,15 +128,36 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
     if (!Number.isInteger(value) || value < 0) throw new UsageError(`pilot option ${name} must be a whole number, got ${value}`);
   }
   const dataDirLock = lockDataDir(options.dataDir);
-  const pilot = await Pilot.open(
-    options.dataDir,
-    { ...config, split },
-    { clock: Date.now, newClusterId: () => randomBytes(CLUSTER_ID_BYTES).toString('hex'), logger },
-    { selfId: pilotId, peers, listenHost: options.host, clusterSecret, tickMs: raftTickMs, electionTimeoutMs, logEntriesMax },
-  ).catch((err: unknown) => {
+  const busPort = peers.find((p) => p.id === pilotId)!.busPort;
+  const openBus: PilotBusOpener = async (onUnreachable) => {
+    const transport = new Transport({ nodeId: pilotId, clusterSecret, onUnreachable });
+    try {
+      await transport.listen(options.host, busPort);
+    } catch (error) {
+      await transport.close();
+      throw error;
+    }
+    return transport;
+  };
+  let pilot: Pilot;
+  try {
+    const store = NodeStore.open(join(options.dataDir, 'raft'), { mapBytes: STORE_MAP_BYTES, databasesMax: STORE_DATABASES_MAX });
+    pilot = await Pilot.open(
+      { ...config, split },
+      {
+        env: systemEnvironment(),
+        store,
+        openBus,
+        recoverOldLog: () => recoverOldPilotLog(options.dataDir),
+        newClusterId: () => randomBytes(CLUSTER_ID_BYTES).toString('hex'),
+        logger,
+      },
+      { selfId: pilotId, peers, tickMs: raftTickMs, electionTimeoutMs, logEntriesMax },
+    );
+  } catch (error) {
     dataDirLock.release();
-    throw err;
-  });
+    throw error;
+  }
   const metrics = createPilotMetrics(pilot);
   const leaderGate = async (): Promise<ApiError | undefined> => {
     const leadership = await pilot.awaitLeadership(LEADER_WAIT_MS);

@@ -4,31 +4,13 @@
  * the pilot records it, switching the routing table when the target takes over and dropping the target on
  * a rollback. Pure, as the rest of the pilot's state machine: ids and times come in the commands.
  */
-import type { RoutingShard, SplitParams } from '../common/routing.js';
+import type { RoutingShard } from '../common/routing.js';
 import { isFinalStatus, SPLIT_STATUSES, splitRolledBack, splitRollsForward, type SplitStatus } from '../split/phases.js';
 import type { SplitReport } from '../split/types.js';
 import type { SplitProgressCommand } from './commands.js';
+import type { SplitTask } from './pilot-state.js';
 
-/** A split task as the pilot records it (seed 000's SplitTask). */
-export interface SplitTask {
-  /** `split_1`, `split_2`, ... */
-  readonly id: string;
-  readonly keyspace: string;
-  readonly sourceShard: string;
-  readonly targetShard: string;
-  /** The first slot that moves; null until the source's leader has chosen it. */
-  readonly splitSlot: number | null;
-  readonly targetNodes: readonly string[];
-  readonly status: SplitStatus;
-  /** Why it failed; null otherwise. */
-  readonly reason: string | null;
-  readonly cancelRequested: boolean;
-  readonly createdAtMs: number;
-  readonly updatedAtMs: number;
-  /** When each status was reached. */
-  readonly phases: Readonly<Partial<Record<SplitStatus, number>>>;
-  readonly params: SplitParams;
-}
+export type { SplitTask } from './pilot-state.js';
 
 /** Finished tasks kept for the API; older ones are forgotten. */
 export const SPLIT_TASKS_KEPT = 100;

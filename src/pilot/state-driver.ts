@@ -5,31 +5,35 @@
  * returned. Callers only see `state`, `propose` and the `onApplied` listener, as when the state lived in a
  * single process's log.
  *
- * Storage: the group's log, hard state and applied index live in an LMDB environment under
- * `<dataDir>/raft` (a NodeStore, as a node keeps its shards' logs); the applied PilotState is written there
- * too, in the same transaction as the applied index, whenever it changed. A snapshot for a lagging replica
- * is the whole PilotState in one chunk.
+ * Storage: the group's log, hard state and applied index live in a NodeStore (the process opens it under
+ * `<dataDir>/raft`, as a node keeps its shards' logs); the applied PilotState is written there too, in the
+ * same transaction as the applied index, whenever it changed. A snapshot for a lagging replica is the whole
+ * PilotState in one chunk.
+ *
+ * The driver reaches for nothing itself: time, timers, randomness and the fatal stop come through an
+ * Environment, the bus to the other replicas is a PeerBus the caller opens, the store is opened by the
+ * caller. The process passes the real ones (server.ts); a test or the simulation passes fakes.
  *
  * Only a leader that has applied an entry of its own term proposes (`serving`): before that its state may
  * lack entries the previous leader committed. A follower's `propose` answers `not-leader` naming the leader.
  *
  * A data dir written by the single-process command log (log-store.ts, `<dataDir>/pilot`) keeps its state:
- * while the group's state is still empty, the replica that holds such a log recovers it and, once it leads,
- * proposes it as the group's first change (`import-state`) before serving anything else.
+ * while the group's state is still empty, the replica that holds such a log recovers it (through the
+ * caller's `recoverOldLog`) and, once it leads, proposes it as the group's first change (`import-state`)
+ * before serving anything else.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import type { Environment, Cancel } from '../common/environment.js';
 import type { Logger } from '../common/logger.js';
 import { assert, UsageError } from '../common/errors.js';
 import { MultiRaft, RaftRequestError, type GroupFaultError } from '../multiraft/multi-raft.js';
 import type { PeerMessage } from '../multiraft/peer-message.js';
 import { peerBatchCheck } from '../multiraft/peer-message-check.js';
 import { NONE, type NodeId, type Role } from '../raft/index.js';
-import { NodeStore } from '../storage/node-store.js';
+import type { NodeStore } from '../storage/node-store.js';
 import type { LmdbRaftLogStorage } from '../storage/raft-log-store.js';
-import { Transport } from '../transport/transport.js';
+import type { PeerBus } from '../transport/peer-bus.js';
 import type { PilotCommand, PilotCommandResult } from './commands.js';
-import { PilotLogStore } from './log-store.js';
+import type { OldPilotLog } from './log-store.js';
 import { isPilotId, pilotIdOf, pilotRaftIdOf, pilotUrlOf, type PilotPeer } from './pilot-peers.js';
 import { encodePilotCommand, PilotStateMachine, type AppliedPilotCommand } from './pilot-state-machine.js';
 import { applyPilotCommand, INITIAL_PILOT_STATE, isInitialPilotState, type PilotState } from './state.js';
@@ -47,8 +51,6 @@ export const LOG_ENTRIES_MAX_DEFAULT = 2000;
 const REQUEST_TIMEOUT_MS = 4000;
 /** A follower that stopped pulling a snapshot this long ago is sent a new one. */
 const SNAPSHOT_IDLE_MS = 30_000;
-/** The pilot's state is small: a few MiB of map is plenty, and the file grows only as written. */
-const STORE_MAP_BYTES = 4 * 1024 ** 3;
 /** The meta name of the stored PilotState, and its record format. */
 const STATE_META_NAME = 'pilot_state';
 const STATE_RECORD_FORMAT = 1;
@@ -99,10 +101,6 @@ export interface PilotReplication {
   readonly selfId: string;
   /** Every replica of the group, this one included, the same on every replica. */
   readonly peers: readonly PilotPeer[];
-  /** Where this replica's bus listens (its `peers` entry is where the others dial it). */
-  readonly listenHost: string;
-  /** Proven by every bus handshake; without it the bus accepts loopback peers only. */
-  readonly clusterSecret: string | undefined;
   readonly tickMs: number;
   /** Mean time a follower waits without hearing from the leader before it campaigns. */
   readonly electionTimeoutMs: number;
@@ -133,15 +131,26 @@ export interface PilotReplicaStatus {
   readonly replicas: readonly PilotReplicaView[];
 }
 
+/**
+ * Opens the bus to the other replicas of the group, as this replica (`peers` says where it listens);
+ * `onUnreachable` hears of a replica the bus failed to reach. Not called for a group of one.
+ */
+export type PilotBusOpener = (onUnreachable: (peerId: string) => void) => Promise<PeerBus>;
+
+/** What a replica's driver runs on, all opened or made by its caller. */
+export interface PilotDriverEdges {
+  readonly env: Environment;
+  /** The replica's storage; the driver owns it from `open` on, and closes it when it closes or `open` fails. */
+  readonly store: NodeStore;
+  readonly openBus: PilotBusOpener;
+  /** The state of a single-process pilot's command log kept with this replica, if any; asked only while the group's state is empty. */
+  readonly recoverOldLog: () => Promise<OldPilotLog | undefined>;
+  readonly logger: Logger;
+}
+
 interface StateRecord {
   readonly format: number;
   readonly state: PilotState;
-}
-
-/** The state recovered from a command log of the single-process pilot, waiting to be proposed. */
-interface PendingImport {
-  readonly state: PilotState;
-  readonly path: string;
 }
 
 /** The pilot's state as a Raft group; see the module comment. */
@@ -150,15 +159,15 @@ export class PilotStateDriver {
   private readonly machine: PilotStateMachine;
   private readonly selfRaftId: NodeId;
   private readonly peers: PilotPeer[];
-  private transport: Transport | undefined;
-  private tickTimer: NodeJS.Timeout | undefined;
+  private bus: PeerBus | undefined;
+  private stopTicks: Cancel | undefined;
   /** Index of the last applied entry whose effects are durable and published. */
   private publishedIndex: number;
   private readonly publishWaiters: { readonly index: number; readonly resolve: () => void }[] = [];
   private readonly changeWaiters = new Set<() => void>();
   private pending = 0;
   private isServing = false;
-  private pendingImport: PendingImport | undefined;
+  private pendingImport: OldPilotLog | undefined;
   private importing = false;
   /** The leader term in which this replica asked the leader to hand over, to import its old log. */
   private askedToLeadInTerm = 0;
@@ -166,15 +175,23 @@ export class PilotStateDriver {
   /** Why this replica stopped: an entry or snapshot it cannot decode or apply. */
   private refusal: string | undefined;
 
+  private readonly env: Environment;
+  private readonly store: NodeStore;
+  private readonly openBus: PilotBusOpener;
+  private readonly logger: Logger;
+
   private constructor(
     private readonly replication: PilotReplication,
-    private readonly store: NodeStore,
+    edges: PilotDriverEdges,
     private readonly log: LmdbRaftLogStorage,
     recovered: PilotState,
-    pendingImport: PendingImport | undefined,
+    pendingImport: OldPilotLog | undefined,
     private readonly listeners: PilotDriverListeners,
-    private readonly logger: Logger,
   ) {
+    this.env = edges.env;
+    this.store = edges.store;
+    this.openBus = edges.openBus;
+    this.logger = edges.logger;
     this.selfRaftId = pilotRaftIdOf(replication.selfId);
     this.peers = [...replication.peers];
     this.machine = new PilotStateMachine(recovered);
@@ -187,7 +204,7 @@ export class PilotStateDriver {
         // As the nodes' groups: the randomized timeout averages 1.5 election ticks.
         electionTicks: Math.max(3, Math.round(electionTimeoutMs / tickMs / 1.5)),
         heartbeatTicks: 1,
-        random: Math.random,
+        random: () => this.env.random(),
         requestTimeoutTicks: Math.ceil(REQUEST_TIMEOUT_MS / tickMs),
         snapshotChunkBytes: 1024 * 1024,
         snapshotIdleTicks: Math.ceil(SNAPSHOT_IDLE_MS / tickMs),
@@ -195,30 +212,30 @@ export class PilotStateDriver {
         compactKeepEntries: Math.max(1, Math.floor(logEntriesMax / 4)),
       },
       {
-        send: (to, messages) => void this.transport?.send(pilotIdOf(to), 'raft', messages),
+        send: (to, messages) => void this.bus?.send(pilotIdOf(to), 'raft', messages),
         persist: () => this.persist(),
-        schedule: (fn) => setImmediate(fn),
+        schedule: (fn) => this.env.soon(fn),
         onLeaderChange: (_groupId, leaderId, role, term) => this.onLeaderChange(leaderId, role, term),
         onGroupFault: (_groupId, fault) => this.refuse(fault),
         onFatal: (error) => {
-          logger.fatal({ err: error }, 'pilot raft persist failed: stopping, memory no longer matches disk');
-          process.exit(1);
+          this.logger.fatal({ err: error }, 'pilot raft persist failed: stopping, memory no longer matches disk');
+          this.env.halt('pilot raft persist failed');
         },
       },
     );
   }
 
   /**
-   * Opens the group's storage under `<dataDir>/raft` (a founding replica bootstraps it with every peer as a
-   * voter), starts the bus to the other replicas and the Raft ticks. Throws UsageError when the stored
-   * membership is not the configured one.
+   * Opens the group in `edges.store` (a founding replica bootstraps it with every peer as a voter), opens
+   * the bus to the other replicas and starts the Raft ticks. Throws UsageError when the stored membership
+   * is not the configured one.
    */
-  static async open(dataDir: string, replication: PilotReplication, listeners: PilotDriverListeners, logger: Logger): Promise<PilotStateDriver> {
+  static async open(replication: PilotReplication, edges: PilotDriverEdges, listeners: PilotDriverListeners): Promise<PilotStateDriver> {
+    const { store, logger } = edges;
     const self = replication.peers.find((p) => p.id === replication.selfId);
-    assert(self !== undefined, `pilot ${replication.selfId} is one of its peers`);
-    const store = NodeStore.open(join(dataDir, 'raft'), { mapBytes: STORE_MAP_BYTES, databasesMax: 4 });
     let driver: PilotStateDriver | undefined;
     try {
+      assert(self !== undefined, `pilot ${replication.selfId} is one of its peers`);
       const log = store.openRaftLog(PILOT_GROUP_ID);
       const voters = replication.peers.map((p) => pilotRaftIdOf(p.id)).sort((a, b) => a - b);
       const founding = log.lastIndex() === 0;
@@ -229,18 +246,18 @@ export class PilotStateDriver {
         const members = log.initialState().confState.voters;
         if (members.join() !== voters.join()) {
           throw new UsageError(
-            `the pilot group in ${dataDir} has the members ${members.map(pilotIdOf).join(',')}, but the configured peers are ${voters.map(pilotIdOf).join(',')}; changing the pilot replicas is not supported`,
+            `the stored pilot group has the members ${members.map(pilotIdOf).join(',')}, but the configured peers are ${voters.map(pilotIdOf).join(',')}; changing the pilot replicas is not supported`,
           );
         }
       }
       const record = store.getMeta(STATE_META_NAME) as StateRecord | undefined;
       if (record !== undefined) assert(record.format === STATE_RECORD_FORMAT, `pilot state record format ${record.format}, expected ${STATE_RECORD_FORMAT}`);
       const recovered = record?.state ?? INITIAL_PILOT_STATE;
-      const pendingImport = isInitialPilotState(recovered) ? await recoverOldLog(dataDir) : undefined;
+      const pendingImport = isInitialPilotState(recovered) ? await edges.recoverOldLog() : undefined;
       if (pendingImport !== undefined) {
         logger.info({ path: pendingImport.path, routing_version: pendingImport.state.routingVersion }, 'found the command log of a single-process pilot: importing it once this replica leads');
       }
-      driver = new PilotStateDriver(replication, store, log, recovered, pendingImport, listeners, logger);
+      driver = new PilotStateDriver(replication, edges, log, recovered, pendingImport, listeners);
       await driver.start(self, founding);
       return driver;
     } catch (error) {
@@ -302,11 +319,11 @@ export class PilotStateDriver {
     if (this.closed || this.changeWaiters.size >= CHANGE_WAITERS_MAX) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
-        clearTimeout(timer);
+        cancelTimer();
         this.changeWaiters.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, timeoutMs);
+      const cancelTimer = this.env.after(timeoutMs, done);
       this.changeWaiters.add(done);
     });
   }
@@ -339,40 +356,35 @@ export class PilotStateDriver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.tickTimer);
+    this.stopTicks?.();
     this.multiRaft.close();
     for (const waiter of this.publishWaiters.splice(0)) waiter.resolve();
     for (const waiter of [...this.changeWaiters]) waiter();
-    await this.transport?.close();
+    await this.bus?.close();
     await this.store.close();
   }
 
   private async start(self: PilotPeer, founding: boolean): Promise<void> {
     const others = this.peers.filter((p) => p.id !== self.id);
     if (others.length > 0) {
-      const transport = new Transport({
-        nodeId: self.id,
-        clusterSecret: this.replication.clusterSecret,
-        onUnreachable: (peer) => {
-          if (isPilotId(peer)) this.multiRaft.reportUnreachable(pilotRaftIdOf(peer));
-        },
+      const bus = await this.openBus((peer) => {
+        if (isPilotId(peer)) this.multiRaft.reportUnreachable(pilotRaftIdOf(peer));
       });
-      this.transport = transport;
-      await transport.listen(this.replication.listenHost, self.busPort);
-      transport.setPeers(new Map(others.map((p) => [p.id, { host: p.host, port: p.busPort }])));
+      this.bus = bus;
+      bus.setPeers(new Map(others.map((p) => [p.id, { host: p.host, port: p.busPort }])));
       // Only pilot replicas speak on this bus, and every batch is checked before Raft sees it: a peer that
       // knows the secret can still be buggy.
       const pilotIds = { senderOf: (from: string): NodeId | undefined => (isPilotId(from) ? pilotRaftIdOf(from) : undefined), peerOf: (id: NodeId) => id };
-      transport.on<readonly PeerMessage[]>('raft', (envelope) => {
+      bus.on<readonly PeerMessage[]>('raft', (envelope) => {
         const from = pilotRaftIdOf(envelope.from);
         for (const message of envelope.payload) this.multiRaft.receive(from, message);
       }, peerBatchCheck(this.selfRaftId, pilotIds));
-      transport.on('pilot', (envelope) => this.onPeerRequest(envelope.from, envelope.payload));
+      bus.on('pilot', (envelope) => this.onPeerRequest(envelope.from, envelope.payload));
     }
     this.multiRaft.addGroup(PILOT_GROUP_ID, this.log, this.machine);
     // The only voter has nobody to wait for; a replica with an old log to import should lead, so it asks first.
     if (others.length === 0 || (founding && this.pendingImport !== undefined)) this.multiRaft.campaign(PILOT_GROUP_ID);
-    this.tickTimer = setInterval(() => this.multiRaft.tick(), this.replication.tickMs);
+    this.stopTicks = this.env.every(this.replication.tickMs, () => this.multiRaft.tick());
   }
 
   private async proposeToGroup<C extends PilotCommand>(command: C): Promise<PilotCommandResult<C> | DriverRefusal> {
@@ -510,10 +522,10 @@ export class PilotStateDriver {
   /** A follower holding an old log to import asks the leader, once per term, to hand leadership over. */
   private askToLeadIfImporting(): void {
     const leadership = this.multiRaft.leadership(PILOT_GROUP_ID);
-    if (this.pendingImport === undefined || this.transport === undefined || leadership === undefined) return;
+    if (this.pendingImport === undefined || this.bus === undefined || leadership === undefined) return;
     if (leadership.leaderId === NONE || leadership.leaderId === this.selfRaftId || leadership.term <= this.askedToLeadInTerm) return;
     this.askedToLeadInTerm = leadership.term;
-    this.transport.send(pilotIdOf(leadership.leaderId), 'pilot', { t: 'lead-to-import' });
+    this.bus.send(pilotIdOf(leadership.leaderId), 'pilot', { t: 'lead-to-import' });
   }
 
   private onPeerRequest(from: string, payload: unknown): void {
@@ -522,18 +534,5 @@ export class PilotStateDriver {
     if (!this.isServing || this.pendingImport !== undefined || !isInitialPilotState(this.machine.published)) return;
     this.logger.info({ to: from }, 'handing the pilot leadership to a replica that has a single-process log to import');
     this.multiRaft.transferLeadership(PILOT_GROUP_ID, pilotRaftIdOf(from));
-  }
-}
-
-/** The state in a single-process pilot's command log under `<dataDir>/pilot`, if one exists and holds anything. */
-async function recoverOldLog(dataDir: string): Promise<PendingImport | undefined> {
-  const path = join(dataDir, 'pilot', 'pilot.mdb');
-  if (!existsSync(path)) return undefined;
-  const old = PilotLogStore.open(dataDir);
-  try {
-    const { state } = old.recover();
-    return isInitialPilotState(state) ? undefined : { state, path };
-  } finally {
-    await old.close();
   }
 }

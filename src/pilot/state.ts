@@ -14,7 +14,6 @@ import type {
   SplitProgressCommand,
   ChangeShardReplicasCommand,
   ImportStateCommand,
-  NodeProcess,
   PilotCommand,
   PilotCommandResult,
   PilotRejection,
@@ -25,65 +24,16 @@ import type {
   UpdateNodeCommand,
 } from './commands.js';
 import { placeReplicas, presplitSlots } from './presplit.js';
-import { completedShards, isSplitTransition, nodesInSplit, pruneSplitTasks, rolledBackShards, switchedShards, type SplitTask } from './split-tasks.js';
+import type { NodeProcess, PilotNode, PilotState, SplitTask } from './pilot-state.js';
+import { completedShards, isSplitTransition, nodesInSplit, pruneSplitTasks, rolledBackShards, switchedShards } from './split-tasks.js';
+
+export type { PilotKeyspace, PilotNode, PilotState } from './pilot-state.js';
 
 /** The Redis keyspace, hash-sharded over 16384 slots; the one Redis Cluster clients reach. */
 export const DEFAULT_KEYSPACE = 'default';
 
 /** Most replicas one shard may have: a Raft group of 7 already tolerates 3 failures. */
 export const SHARD_REPLICAS_MAX = 7;
-
-/** A registered node. */
-export interface PilotNode extends NodeProcess {
-  /** `node1`, `node2`, ... in registration order. */
-  readonly id: string;
-  readonly clusterId: string;
-  readonly registeredAtMs: number;
-  /** When the node last joined (registered or restarted). */
-  readonly joinedAtMs: number;
-}
-
-/** A keyspace; only hash keyspaces (slots) exist so far. */
-export interface PilotKeyspace {
-  readonly name: string;
-  readonly kind: 'hash';
-  readonly createdAtMs: number;
-}
-
-/** Everything the pilot replicates; immutable, so each command yields a new state. */
-export interface PilotState {
-  /** Bumped by every command that changes the routing table. */
-  readonly routingVersion: number;
-  /** The number in the id of the next node to register. Ids are never reused. */
-  readonly nextNodeNumber: number;
-  /**
-   * The generation of the next replica id (common/replica-ids.ts) given to a node added to a shard;
-   * never given twice. Absent in states from before replica ids: 1 (founding replicas have generation 0).
-   */
-  readonly nextReplicaGeneration?: number;
-  /** The number in the id of the next shard to create. Ids are never reused. */
-  readonly nextShardNumber: number;
-  /** In registration order, which is id order. */
-  readonly nodes: readonly PilotNode[];
-  /** In creation order. */
-  readonly keyspaces: readonly PilotKeyspace[];
-  /** Grouped by keyspace in keyspace order, each keyspace's shards ordered by start. */
-  readonly shards: readonly RoutingShard[];
-  /** Split tasks, oldest first: every outstanding one and the newest finished ones. Absent in states from before splits. */
-  readonly splitTasks?: readonly SplitTask[];
-  /** The number in the id of the next split task. */
-  readonly nextSplitNumber?: number;
-  /**
-   * Ids of shards that are gone (a rolled-back split's target): never given again, so a node that missed
-   * the removal cannot resume the old log under a new shard of the same name.
-   */
-  readonly retiredShardIds?: readonly string[];
-  /**
-   * The cluster's own random id, founded by the first node's registration (absent in states from before
-   * it existed until a node registers). Nodes keep it, so a pilot whose data was reset can tell them apart.
-   */
-  readonly incarnation?: string;
-}
 
 /** The state before the first command. */
 export const INITIAL_PILOT_STATE: PilotState = {

@@ -6,15 +6,10 @@
  */
 import type { Environment } from '../common/environment.js';
 import { FRAME_ERROR_RESPONSE, FRAME_MESSAGE, FRAME_REQUEST, FRAME_RESPONSE, type DataFrame, type Envelope, type PayloadCheck, type TransportNodeId } from './envelope.js';
+import type { MessageHandler, RequestHandler } from './peer-bus.js';
 import { PendingRequests } from './pending-requests.js';
 import type { TransportCounters } from './transport-counters.js';
 import { TransportError, type TransportErrorCode } from './transport-error.js';
-
-/** Receives one-way messages of a kind. Runs synchronously in the socket's data callback: keep it short. */
-export type MessageHandler<P = unknown> = (envelope: Envelope<P>) => void;
-
-/** Answers requests of a kind; a returned value (or promise) is the response, a throw fails the request. */
-export type RequestHandler<P = unknown> = (envelope: Envelope<P>) => unknown;
 
 /** Sends one frame to a peer: null when it went (or was lost as the wire loses frames), else why not. */
 export type FrameSender = (to: TransportNodeId, frame: DataFrame, requestId: number | undefined) => TransportErrorCode | null;

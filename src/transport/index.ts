@@ -40,5 +40,5 @@ export { ATTACHMENT_BYTES_MIN, FRAME_BYTES_MAX_DEFAULT, FRAME_ENVELOPE_BYTES_MAX
 export type { PeerAddress } from './peer-link.js';
 export { FRAME_REJECT_REASONS, type FrameRejectReason, type PeerCounters, type TransportCounters } from './transport-counters.js';
 export { TransportError, type TransportErrorCode } from './transport-error.js';
-export type { PeerBus } from './peer-bus.js';
-export { Transport, type MessageHandler, type RequestHandler, type TransportOptions } from './transport.js';
+export type { MessageHandler, PeerBus, RequestHandler } from './peer-bus.js';
+export { Transport, type TransportOptions } from './transport.js';

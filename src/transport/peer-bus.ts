@@ -4,9 +4,14 @@
  * simulation's runs over its lossy virtual network. Cores take a PeerBus, never a Transport, so both run
  * the same code.
  */
-import type { PayloadCheck, TransportNodeId } from './envelope.js';
+import type { Envelope, PayloadCheck, TransportNodeId } from './envelope.js';
 import type { PeerAddress } from './peer-link.js';
-import type { MessageHandler, RequestHandler } from './transport.js';
+
+/** Receives one-way messages of a kind. Runs synchronously in the socket's data callback: keep it short. */
+export type MessageHandler<P = unknown> = (envelope: Envelope<P>) => void;
+
+/** Answers requests of a kind; a returned value (or promise) is the response, a throw fails the request. */
+export type RequestHandler<P = unknown> = (envelope: Envelope<P>) => unknown;
 
 export interface PeerBus {
   /** The peers' addresses, replacing the previous map. */

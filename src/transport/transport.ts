@@ -10,12 +10,12 @@ import { FaultInjector } from './fault-injector.js';
 import { FRAME_BYTES_MAX_DEFAULT, FRAME_HEADER_BYTES, decodeFrameBody, encodeFrame } from './frame-codec.js';
 import { InboundLink } from './inbound-link.js';
 import { PeerLink, type PeerAddress, type QueuedFrame } from './peer-link.js';
-import { asDataFrame, FrameRouter, type MessageHandler, type RequestHandler } from './frame-router.js';
-import type { PeerBus } from './peer-bus.js';
+import { asDataFrame, FrameRouter } from './frame-router.js';
+import type { MessageHandler, PeerBus, RequestHandler } from './peer-bus.js';
 import { emptyPeerCounters, emptyTransportCounters, type FrameRejectReason, type PeerCounters, type TransportCounters } from './transport-counters.js';
 import { TransportError, type TransportErrorCode } from './transport-error.js';
 
-export type { MessageHandler, RequestHandler } from './frame-router.js';
+export type { MessageHandler, RequestHandler } from './peer-bus.js';
 
 /** How to build a Transport. Only `nodeId` is required. */
 export interface TransportOptions {

@@ -8,8 +8,8 @@
 import type { Environment } from '../../src/common/environment.js';
 import { FRAME_MESSAGE, FRAME_REQUEST, type PayloadCheck, type TransportNodeId } from '../../src/transport/envelope.js';
 import { decodeFrameBody, encodeFrameBytes, FRAME_HEADER_BYTES } from '../../src/transport/frame-codec.js';
-import { asDataFrame, FrameRouter, type MessageHandler, type RequestHandler } from '../../src/transport/frame-router.js';
-import type { PeerBus } from '../../src/transport/peer-bus.js';
+import { asDataFrame, FrameRouter } from '../../src/transport/frame-router.js';
+import type { MessageHandler, PeerBus, RequestHandler } from '../../src/transport/peer-bus.js';
 import { emptyTransportCounters } from '../../src/transport/transport-counters.js';
 import { TransportError } from '../../src/transport/transport-error.js';
 import type { SimNetwork } from './sim-network.js';

@@ -18,8 +18,8 @@ import {
   shardChangeAcceptedSchema,
   shardListSchema,
   shardSchema,
-  type PilotEvent,
 } from '../../src/pilot/api-schemas.js';
+import type { PilotEvent } from '../../src/pilot/event-log.js';
 import { startPilot, type PilotOptions, type RunningPilot } from '../../src/pilot/server.js';
 
 const ADMIN_TOKEN = 'admin-token-for-tests';

@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { parsePilotEvents } from '../../src/bench/pilot-events.js';
-import { errorBodySchema, pilotEventListSchema, type PilotEvent, type PilotEventList } from '../../src/pilot/api-schemas.js';
-import { PilotEventLog } from '../../src/pilot/event-log.js';
+import { errorBodySchema, pilotEventListSchema, type PilotEventList } from '../../src/pilot/api-schemas.js';
+import { PilotEventLog, type PilotEvent } from '../../src/pilot/event-log.js';
 import { startPilot, type PilotOptions } from '../../src/pilot/server.js';
 
 const ADMIN_TOKEN = 'admin-token-for-event-tests';
