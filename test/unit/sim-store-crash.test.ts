@@ -11,6 +11,7 @@ import type { StoredValue } from '../../src/storage/types.js';
 import { Scheduler } from '../sim/scheduler.js';
 import { openSimStore, type SimStore } from '../sim/sim-store.js';
 import { seededRandom } from '../support/seeded-random.js';
+import { settledFlag } from '../support/settled.js';
 
 const VOTERS: ConfState = { voters: [1, 2, 3], learners: [] };
 const str = (value: string, expireAtMs = 0): StoredValue => ({ type: 'string', value: Buffer.from(value), expireAtMs });
@@ -26,15 +27,6 @@ function plain(found: readonly Entry[] | string): unknown {
   return typeof found === 'string' ? found : found.map((e) => [e.index, e.term, e.type, Buffer.from(e.data).toString()]);
 }
 
-/** Whether `promise` has settled (checked after the continuations queued so far have run). */
-function settledFlag(promise: Promise<unknown>): () => boolean {
-  let settled = false;
-  promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  return () => settled;
-}
 
 /** Runs the scheduler until `promise` settles (commits resolve on virtual time). */
 async function runCommit(scheduler: Scheduler, promise: Promise<unknown>): Promise<void> {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Scheduler } from '../sim/scheduler.js';
 import { openSimStore } from '../sim/sim-store.js';
 import type { StoredValue } from '../../src/storage/types.js';
+import { settledFlag } from '../support/settled.js';
 
 const FSYNC_DELAY_MS = 5;
 
@@ -12,15 +13,6 @@ function str(text: string): StoredValue {
 
 const k = (text: string): Buffer => Buffer.from(text);
 
-/** Whether `promise` settled by now, after every queued continuation ran. */
-function settledFlag(promise: Promise<unknown>): () => boolean {
-  let settled = false;
-  promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  return () => settled;
-}
 
 test('a commit lands one fsync delay later; a crash keeps it and drops the commit still in flight', async () => {
   const scheduler = new Scheduler();
