@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RespErrorValue, respRequest } from '../../src/client/resp-request.js';
-import { CLI_MAIN, TestProcess, startPilots, waitUntil, type TestPilot } from '../support/cluster.js';
+import { CLI_MAIN, testProcess, startPilots, waitUntil, type TestPilot, type TestProcess } from '../support/cluster.js';
 import { freePort, freePortBlock } from '../../src/common/free-ports.js';
 
 interface Running {
@@ -201,7 +201,7 @@ describe('cleave local', () => {
       const pilotUrl = pilots[0]!.url;
       const [port, busPort] = [await freePort(), await freePort()];
       const nodeArgs = ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(dir, 'node'), '--pilot', pilotUrl, '--requirepass-file', passwordFile, '--cluster-secret-file', secretFile];
-      const node = new TestProcess('node', nodeArgs, noEnv);
+      const node = testProcess('node', nodeArgs, noEnv);
       processes.push(node);
       node.start();
       await waitUntil('the node serving', async () => String((await respRequest('127.0.0.1', port, [['AUTH', password], ['CLUSTER', 'INFO']], 1000))[1]).includes('cluster_state:ok'), () => node.log);
