@@ -4,12 +4,11 @@
  * Runs alternate between the two systems and each figure is the median of --repeat runs, because this
  * machine is small and noisy. Prints a table and appends it to docs/BENCHMARKS.md.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, freePortBlock } from '../src/common/free-ports.js';
 import { startRedisCluster } from '../src/bench/redis-cluster.js';
+import { LocalCluster } from '../src/cluster/local-cluster.js';
 import { appendSection, machineSummary, median, redisBenchmark, requireCommand } from './bench-common.js';
 
 interface Options {
@@ -41,28 +40,17 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
+/** A cluster as `cleave local` runs it (3 nodes, its shard and replica defaults, logs in `dir`), on free ports. */
 async function startCleave(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const port = await freePortBlock(3);
-  const pilotPort = await freePort();
-  const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
-  const child = spawn(process.execPath, [main, 'local', '--nodes', '3', '--port', String(port), '--pilot-port', String(pilotPort), '--data-dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Press Ctrl-C to stop.')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`cleave local exited (${code}): ${out}`)));
-  });
-  return {
-    port,
-    stop: () =>
-      new Promise((resolve) => {
-        child.removeAllListeners('exit');
-        child.once('exit', () => resolve());
-        child.kill('SIGINT');
-      }),
-  };
+  mkdirSync(dir, { recursive: true });
+  const cluster = new LocalCluster({ dir, nodes: 3, shardsPerNode: 2, logDir: dir, startStepTimeoutMs: 60_000 });
+  try {
+    await cluster.start();
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return { port: cluster.nodes[0]!.port, stop: () => cluster.stop() };
 }
 
 async function main(): Promise<void> {

@@ -18,6 +18,8 @@ import { Cluster, type ClusterOptions } from 'ioredis';
 import { LatencyHistogram } from '../src/bench/latency-histogram.js';
 import { classifyError } from '../src/bench/op-stats.js';
 import { startRedisCluster, type RedisClusterHandle, type RedisPersistence } from '../src/bench/redis-cluster.js';
+import { exitedOf } from '../src/cluster/local-cluster.js';
+import { pollUntil } from '../src/common/poll.js';
 import { keyHashSlot } from '../src/common/slots.js';
 import {
   appendSection,
@@ -34,7 +36,7 @@ import {
   runScript,
   withTimeout,
 } from './bench-common.js';
-import { CleaveCluster, pollUntil, startEtcdCluster, type SlotRange } from './bench-clusters.js';
+import { CleaveCluster, startEtcdCluster, type SlotRange } from './bench-clusters.js';
 
 const SCRIPT = 'bench:replication';
 const PARTS = ['throughput', 'latency', 'failover', 'etcd'] as const;
@@ -438,7 +440,7 @@ async function failoverRun(o: Options, run: number): Promise<FailoverRun> {
     const load = new FailoverLoad(client, ranges, o.writersPerRange);
     try {
       await sleep(1500);
-      await pollUntil('every range to acknowledge writes before the kill', async () => load.acksBeforeKill.every((n) => n > 0), 20_000, undefined, cluster.nodes);
+      await pollUntil(async () => load.acksBeforeKill.every((n) => n > 0), { what: 'every range to acknowledge writes before the kill', timeoutMs: 20_000, hopeless: exitedOf(cluster.nodes) });
       // The leaders right before the kill: a range may have changed hands since the cluster came up.
       const now = await cluster.servingRanges();
       const leaders = await leaderSpread(cluster, now);
@@ -450,8 +452,8 @@ async function failoverRun(o: Options, run: number): Promise<FailoverRun> {
       if (!led.some(Boolean)) throw new Error(`the ranges changed between the start and the kill: ${JSON.stringify(ranges)} then ${JSON.stringify(now)}`);
       load.killedAt = performance.now();
       await victim.kill('SIGKILL');
-      const deadline = performance.now() + FAILOVER_LIMIT_MS;
-      while (performance.now() < deadline && load.recoveredMs.some((t) => t === undefined)) await sleep(20);
+      // A range still down at the limit is reported as such below.
+      await pollUntil(() => load.recoveredMs.every((t) => t !== undefined), { what: 'every range to recover', timeoutMs: FAILOVER_LIMIT_MS, intervalMs: 20 }).catch(() => undefined);
       // A little longer under load, so errors that trail the recovery are counted too.
       await sleep(1000);
       await load.stop();

@@ -19,9 +19,10 @@ import { Cluster, Redis } from 'ioredis';
 import { LatencyHistogram } from '../src/bench/latency-histogram.js';
 import { classifyError } from '../src/bench/op-stats.js';
 import { startRedisCluster } from '../src/bench/redis-cluster.js';
+import { pollUntil } from '../src/common/poll.js';
 import { keyHashSlot } from '../src/common/slots.js';
 import { appendSection, buildDescription, logRecords, machineFacts, machineSummary, median, positiveIntFlag, requireCommand, runScript } from './bench-common.js';
-import { CleaveCluster, pollUntil } from './bench-clusters.js';
+import { CleaveCluster } from './bench-clusters.js';
 
 const SCRIPT = 'bench:split';
 const SOURCE_SHARD = 'shard_0001';
@@ -345,12 +346,11 @@ async function cleaveScenario(o: Options, scenario: Scenario): Promise<CleaveRes
     if (created.split_task_id === undefined) throw new Error(`POST split answered ${response.status}: ${JSON.stringify(created)}`);
     let task: SplitTaskBody | undefined;
     await pollUntil(
-      `split ${created.split_task_id} to finish`,
       async () => {
         task = (await (await fetch(`${cluster.pilotUrl}/api/v1/splits/${created.split_task_id}`)).json()) as SplitTaskBody;
         return ['completed', 'failed', 'cancelled'].includes(task.status);
       },
-      30 * 60_000,
+      { what: `split ${created.split_task_id} to finish`, timeoutMs: 30 * 60_000 },
     );
     const splitEnd = performance.now();
     await sleep(1000);
@@ -359,7 +359,7 @@ async function cleaveScenario(o: Options, scenario: Scenario): Promise<CleaveRes
     client.disconnect();
     // Read before stop() removes the logs. A source leader that changed mid-split logs its own switch,
     // and only one switch releases held writes; the max covers either.
-    const held = cluster.nodes.flatMap((n) => logRecords(n.logFile, 'split: switched')).map((r) => r['longest_buffered_ms']).filter((v): v is number => typeof v === 'number');
+    const held = cluster.nodes.flatMap((n) => (n.logFile === undefined ? [] : logRecords(n.logFile, 'split: switched'))).map((r) => r['longest_buffered_ms']).filter((v): v is number => typeof v === 'number');
 
     // Phase times are the pilot's wall clock; the load's are this process's monotonic clock.
     const toLocal = (wall: number): number => splitStart + (wall - splitStartWall);

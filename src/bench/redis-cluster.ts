@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../common/logger.js';
+import { pollUntil } from '../common/poll.js';
 
 /**
  * How the servers persist writes. `off` keeps everything in memory (`--save '' --appendonly no`);
@@ -144,9 +145,9 @@ function isPortFree(port: number): Promise<boolean> {
   });
 }
 
-async function waitForPort(port: number, deadline: number): Promise<void> {
-  while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((resolve) => {
+function waitForPort(port: number, deadline: number): Promise<void> {
+  const connects = (): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
       const socket = new Socket();
       socket.once('connect', () => {
         socket.destroy();
@@ -155,19 +156,14 @@ async function waitForPort(port: number, deadline: number): Promise<void> {
       socket.once('error', () => resolve(false));
       socket.connect(port, HOST);
     });
-    if (open) return;
-    await sleep(50);
-  }
-  throw new Error(`redis-server on port ${port} did not start listening`);
+  return pollUntil(connects, { what: `redis-server on port ${port} to listen`, timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 50 });
 }
 
-async function waitForClusterOk(port: number, deadline: number): Promise<void> {
-  while (Date.now() < deadline) {
-    const info = await runRedisCli(['-h', HOST, '-p', String(port), 'cluster', 'info'], 5000).catch(() => '');
-    if (info.includes('cluster_state:ok')) return;
-    await sleep(100);
-  }
-  throw new Error(`redis node ${port} never reported cluster_state:ok`);
+function waitForClusterOk(port: number, deadline: number): Promise<void> {
+  return pollUntil(async () => (await runRedisCli(['-h', HOST, '-p', String(port), 'cluster', 'info'], 5000)).includes('cluster_state:ok'), {
+    what: `redis node ${port} to report cluster_state:ok`,
+    timeoutMs: Math.max(0, deadline - Date.now()),
+  });
 }
 
 function runRedisCli(args: string[], timeoutMs: number): Promise<string> {

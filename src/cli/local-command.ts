@@ -5,11 +5,10 @@
  * lines, which any user can read.
  */
 import type { Command } from 'commander';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { respRequest } from '../client/resp-request.js';
+import { CLI_MAIN } from '../cluster/cluster-process.js';
+import { LocalCluster } from '../cluster/local-cluster.js';
 import { UsageError } from '../common/errors.js';
 import { REPLICAS_DEFAULT } from '../pilot/server.js';
 import { SHARD_REPLICAS_MAX } from '../pilot/state.js';
@@ -31,15 +30,8 @@ interface LocalFlags {
   adminToken?: string;
 }
 
-interface Member {
-  readonly name: string;
-  readonly args: readonly string[];
-  child: ChildProcess;
-}
-
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+/** How long each step of the start may take: the pilot answering, a node registering, a node serving. */
 const STARTUP_TIMEOUT_MS = 60_000;
-const STOP_GRACE_MS = 10_000;
 
 export function registerLocalCommand(program: Command): void {
   const local = program
@@ -62,48 +54,31 @@ async function runLocal(flags: LocalFlags): Promise<void> {
   const dataDir = resolve(flags.dataDir);
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const pilotUrl = `http://${flags.host}:${flags.pilotPort}`;
-  const members: Member[] = [];
   let stopping = false;
-
-  const secretFile = ensureLocalClusterSecret(dataDir);
-  // The children read the cluster secret from its file, the others as given to this command, or none.
-  const childEnv: NodeJS.ProcessEnv = { ...process.env };
-  delete childEnv.CLEAVE_CLUSTER_SECRET;
-  delete childEnv.CLEAVE_REQUIREPASS;
-  delete childEnv.CLEAVE_ADMIN_TOKEN;
-  if (flags.requirepass) childEnv.CLEAVE_REQUIREPASS = flags.requirepass;
-  if (flags.adminToken) childEnv.CLEAVE_ADMIN_TOKEN = flags.adminToken;
-  const envHint = ['CLEAVE_REQUIREPASS', 'CLEAVE_ADMIN_TOKEN'].filter((name) => childEnv[name] !== undefined);
-  const launch = (name: string, roleArgs: readonly string[]): Member => {
-    const log = openSync(join(logDir, `${name}.log`), 'a');
-    const args = [...roleArgs, '--cluster-secret-file', secretFile];
-    const member: Member = { name, args, child: spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', log, log], env: childEnv }) };
-    member.child.on('exit', (code, signal) => {
+  // The members read the cluster secret from its file, the others as given to this command, or none.
+  const envHint = [flags.requirepass && 'CLEAVE_REQUIREPASS', flags.adminToken && 'CLEAVE_ADMIN_TOKEN'].filter((name) => name);
+  const cluster = new LocalCluster({
+    dir: dataDir,
+    nodes: flags.nodes,
+    host: flags.host,
+    pilotPort: flags.pilotPort,
+    firstNodePort: flags.port,
+    shardsPerNode: flags.shardsPerNode,
+    replicas: flags.replicas,
+    clusterSecretFile: ensureLocalClusterSecret(dataDir),
+    ...(flags.requirepass ? { requirepass: flags.requirepass } : {}),
+    ...(flags.adminToken ? { adminToken: flags.adminToken } : {}),
+    logDir,
+    startStepTimeoutMs: STARTUP_TIMEOUT_MS,
+    onCrash: (member) => {
       if (stopping) return;
       const withEnv = envHint.length === 0 ? '' : ` (with ${envHint.join(' and ')} set as for cleave local)`;
-      console.log(`${name} (pid ${member.child.pid}) exited (${signal ?? `code ${code}`}); see ${join(logDir, name + '.log')}. Restart it with: node ${MAIN} ${args.join(' ')}${withEnv}`);
-    });
-    members.push(member);
-    return member;
-  };
-
-  const stopAll = async (): Promise<void> => {
+      console.log(`${member.name} (pid ${member.child?.pid}) exited (${member.exit}); see ${join(logDir, member.name + '.log')}. Restart it with: node ${CLI_MAIN} ${member.args.join(' ')}${withEnv}`);
+    },
+  });
+  const stopAll = (): Promise<void> => {
     stopping = true;
-    const alive = members.filter((m) => m.child.exitCode === null && m.child.signalCode === null);
-    await Promise.all(
-      alive.map(
-        (m) =>
-          new Promise<void>((done) => {
-            const timer = setTimeout(() => m.child.kill('SIGKILL'), STOP_GRACE_MS);
-            m.child.once('exit', () => {
-              clearTimeout(timer);
-              done();
-            });
-            m.child.kill('SIGTERM');
-          }),
-      ),
-    );
+    return cluster.stop();
   };
   const onSignal = (): void => {
     console.log('\nstopping the cluster...');
@@ -112,33 +87,14 @@ async function runLocal(flags: LocalFlags): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  launch('pilot', ['pilot', '--host', flags.host, '--port', String(flags.pilotPort), '--data-dir', join(dataDir, 'pilot'), '--expect-nodes', String(flags.nodes), '--shards-per-node', String(flags.shardsPerNode), '--replicas', String(flags.replicas)]);
-  const headers: Record<string, string> = flags.adminToken ? { authorization: `Bearer ${flags.adminToken}` } : {};
   try {
-    await waitFor('the pilot', () => fetch(`${pilotUrl}/healthz`).then((r) => r.ok));
-    // Nodes start one after another so that on a first start node i gets id node<i>.
-    for (let i = 1; i <= flags.nodes; i++) {
-      const port = flags.port + i - 1;
-      launch(`node${i}`, ['node', '--host', flags.host, '--port', String(port), '--data-dir', join(dataDir, `node${i}`), '--pilot', pilotUrl]);
-      await waitFor(`node${i}`, async () => {
-        const nodes = (await (await fetch(`${pilotUrl}/api/v1/nodes`, { headers })).json()) as { nodes?: { address: string }[] } | { address: string }[];
-        const list = Array.isArray(nodes) ? nodes : (nodes.nodes ?? []);
-        return list.some((n) => n.address === `${flags.host}:${port}`);
-      });
-    }
-    for (let i = 1; i <= flags.nodes; i++) {
-      const port = flags.port + i - 1;
-      const auth = flags.requirepass ? [['AUTH', flags.requirepass]] : [];
-      await waitFor(`node${i}'s routing table`, async () => {
-        const replies = await respRequest(flags.host, port, [...auth, ['CLUSTER', 'INFO']]);
-        return String(replies[replies.length - 1]).includes('cluster_state:ok');
-      });
-    }
+    await cluster.start();
   } catch (err) {
-    console.error(`cleave: ${(err as Error).message}; logs are in ${logDir}`);
+    console.error(`cleave: ${(err as Error).message}\nlogs are in ${logDir}`);
     await stopAll();
     process.exit(1);
   }
+  const pilotUrl = cluster.pilotUrl;
   const auth = flags.requirepass ? ' -a <password>' : '';
   console.log(
     [
@@ -149,18 +105,4 @@ async function runLocal(flags: LocalFlags): Promise<void> {
       `Press Ctrl-C to stop.`,
     ].join('\n'),
   );
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  let lastError = '';
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      lastError = `: ${(err as Error).message}`;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not come up within ${STARTUP_TIMEOUT_MS / 1000} s${lastError}`);
 }

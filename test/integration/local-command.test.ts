@@ -6,8 +6,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RespErrorValue, respRequest } from '../../src/client/resp-request.js';
-import { CLI_MAIN, TestProcess, startPilots, waitUntil, type TestPilot } from '../support/cluster.js';
+import { CLI_MAIN, testProcess, startPilots, waitUntil, type TestPilot, type TestProcess } from '../support/cluster.js';
 import { freePort, freePortBlock } from '../../src/common/free-ports.js';
+import { pollUntil } from '../../src/common/poll.js';
 
 interface Running {
   readonly pid: number;
@@ -72,14 +73,6 @@ async function runLocalUntilReady(args: string[], started: Running[]): Promise<R
   return running;
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('cleave local', () => {
   it('starts a pilot and nodes, stops cleanly on SIGINT, and finds its keys after a restart; no secret on a command line, the cluster secret kept in a 0600 file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cleave-local-'));
@@ -106,7 +99,7 @@ describe('cleave local', () => {
       // A member that dies is reported with how to restart it; the hint holds no secret either.
       const node2 = children.find((pid) => argvOf(pid).includes(String(base + 1)))!;
       process.kill(node2, 'SIGKILL');
-      await waitFor(() => first.output().includes('Restart it with'));
+      await pollUntil(() => first.output().includes('Restart it with'), { what: 'the restart hint', timeoutMs: 10_000, intervalMs: 50, detail: first.output });
       const hint = first.output().split('\n').find((l) => l.includes('Restart it with'))!;
       assert.match(hint, /^node2 .* exited/);
       for (const hidden of [secret, REQUIREPASS, ADMIN_TOKEN]) assert.ok(!hint.includes(hidden), hint);
@@ -201,7 +194,7 @@ describe('cleave local', () => {
       const pilotUrl = pilots[0]!.url;
       const [port, busPort] = [await freePort(), await freePort()];
       const nodeArgs = ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(dir, 'node'), '--pilot', pilotUrl, '--requirepass-file', passwordFile, '--cluster-secret-file', secretFile];
-      const node = new TestProcess('node', nodeArgs, noEnv);
+      const node = testProcess('node', nodeArgs, noEnv);
       processes.push(node);
       node.start();
       await waitUntil('the node serving', async () => String((await respRequest('127.0.0.1', port, [['AUTH', password], ['CLUSTER', 'INFO']], 1000))[1]).includes('cluster_state:ok'), () => node.log);

@@ -13,7 +13,7 @@ import { respRequest } from '../../src/client/resp-request.js';
 import { freePort } from '../../src/common/free-ports.js';
 import { PilotReplicas } from '../../src/common/pilot-replicas.js';
 import type { RoutingTable } from '../../src/common/routing.js';
-import { leadingPilot, newClusterSecretEnv, pilotView, startPilots, TestProcess, waitUntil, type TestPilot } from '../support/cluster.js';
+import { leadingPilot, newClusterSecretEnv, pilotView, startPilots, testProcess, waitUntil, type TestPilot, type TestProcess } from '../support/cluster.js';
 
 type TestNode = TestProcess & { port: number };
 
@@ -33,7 +33,7 @@ describe('three pilot replicas', () => {
   const leaderIndex = (): Promise<number> => leadingPilot(pilots);
   const startNode = async (i: number, pilotUrls: string): Promise<TestNode> => {
     const [port, busPort] = [await freePort(), await freePort()];
-    const node = Object.assign(new TestProcess(`node${i}`, ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(dir, `node${i}`), '--pilot', pilotUrls], env), { port });
+    const node = Object.assign(testProcess(`node${i}`, ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(dir, `node${i}`), '--pilot', pilotUrls], env), { port });
     nodes.push(node);
     node.start();
     await waitUntil(`node${i} registered`, async () => (await get<{ nodes: { address: string }[] }>('/api/v1/nodes')).nodes.some((n) => n.address === `127.0.0.1:${port}`), () => node.log);

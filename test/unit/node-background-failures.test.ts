@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from '../../src/common/protocol.js';
 import { freePort } from '../../src/common/free-ports.js';
+import { pollUntil } from '../../src/common/poll.js';
 import { startNode, type RunningNode } from '../../src/node/node-server.js';
 import { PilotClient, PilotError } from '../../src/node/pilot-client.js';
 import type { RoutingView } from '../../src/node/routing-view.js';
@@ -22,13 +23,12 @@ import { NodeStore } from '../../src/storage/node-store.js';
 
 const CLUSTER_SECRET = 'node-background-failures-secret';
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
+/** Whether `condition` came to hold within `timeoutMs`. */
+function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  return pollUntil(condition, { what: 'the condition', timeoutMs, intervalMs: 20 }).then(
+    () => true,
+    () => false,
+  );
 }
 
 interface Started {

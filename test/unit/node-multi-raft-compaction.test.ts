@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pollUntil } from '../../src/common/poll.js';
 import { MultiRaft, type GroupStateMachine } from '../../src/multiraft/multi-raft.js';
 import type { ConfChange, ConfState } from '../../src/raft/index.js';
 import { NodeStore } from '../../src/storage/node-store.js';
@@ -28,12 +29,8 @@ const NO_STATE: GroupStateMachine = {
   },
 };
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS_MAX;
-  while (!condition()) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
+function until(condition: () => boolean, what: string): Promise<void> {
+  return pollUntil(condition, { what, timeoutMs: WAIT_MS_MAX, intervalMs: 1 });
 }
 
 /** Node 1 running the group from the store in `dir`; compaction and the bytes of committed entries per Ready as given. */

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open as lmdbOpen } from 'lmdb';
+import { pollUntil } from '../../src/common/poll.js';
 import { GroupFaultError, MultiRaft, RaftRequestError } from '../../src/multiraft/multi-raft.js';
 import { OK } from '../../src/resp/reply.js';
 import { encodeShardCommand } from '../../src/shard/shard-command.js';
@@ -33,12 +34,8 @@ function tempDir(t: TestContext): string {
 }
 
 /** Runs until `done()` holds, or fails after `timeoutMs`. */
-async function until(what: string, done: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+function until(what: string, done: () => boolean, timeoutMs = 5_000): Promise<void> {
+  return pollUntil(done, { what, timeoutMs, intervalMs: 2 });
 }
 
 /** A node's groups on the store in `dir`, each the only member of its group; the host closes a refused group's storage, as ShardGroups does. */

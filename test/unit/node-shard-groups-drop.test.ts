@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { systemEnvironment } from '../../src/common/environment.js';
 import { freePort } from '../../src/common/free-ports.js';
+import { pollUntil } from '../../src/common/poll.js';
 import type { RoutingShard, RoutingTable } from '../../src/common/routing.js';
 import { SLOT_COUNT } from '../../src/common/slots.js';
 import { RoutingView, DEFAULT_KEYSPACE } from '../../src/node/routing-view.js';
@@ -29,13 +30,12 @@ function viewOf(version: number, shards: readonly RoutingShard[], busPort: numbe
   return new RoutingView(table, SELF);
 }
 
-async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return true;
+/** Whether `condition` came to hold within `timeoutMs`. */
+function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  return pollUntil(condition, { what: 'the condition', timeoutMs, intervalMs: 10 }).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** One node's groups over a fresh store; `logs` collects what they log at info and above. */

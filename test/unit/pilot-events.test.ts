@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { parsePilotEvents } from '../../src/bench/pilot-events.js';
+import { pollUntil } from '../../src/common/poll.js';
 import { errorBodySchema, pilotEventListSchema, type PilotEventList } from '../../src/pilot/api-schemas.js';
 import { PilotEventLog, type PilotEvent } from '../../src/pilot/event-log.js';
 import { startPilot, type PilotOptions } from '../../src/pilot/server.js';
@@ -173,14 +174,14 @@ test('liveness: a silent node is reported down, and up again after a heartbeat',
   const p = await startEventsPilot(t, { nodeTimeoutMs: 150 });
   const nodeId = await p.join(17821);
   const kinds = async (): Promise<string[]> => (await p.events()).events.filter((e) => e.kind === 'node-down' || e.kind === 'node-up').map(summary);
-  const deadline = Date.now() + 5000;
-  while ((await kinds()).length === 0 && Date.now() < deadline) await sleep(50);
+  const waitFor = { timeoutMs: 5000, intervalMs: 50 };
+  await pollUntil(async () => (await kinds()).length > 0, { ...waitFor, what: 'a node-down event' });
   assert.deepEqual(await kinds(), ['node-down node1']);
   const down = (await p.events()).events.find((e) => e.kind === 'node-down');
   assert.equal(down?.kind === 'node-down' && down.timeout_ms, 150);
 
   await p.heartbeat(nodeId);
-  while ((await kinds()).length === 1 && Date.now() < deadline) await sleep(50);
+  await pollUntil(async () => (await kinds()).length > 1, { ...waitFor, what: 'a node-up event' });
   assert.deepEqual((await kinds()).slice(0, 2), ['node-down node1', 'node-up node1']);
 });
 

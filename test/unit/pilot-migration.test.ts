@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { freePort } from '../../src/common/free-ports.js';
+import { pollUntil } from '../../src/common/poll.js';
 import type { PilotCommand } from '../../src/pilot/commands.js';
 import { PilotLogStore } from '../../src/pilot/log-store.js';
 import type { PilotPeer } from '../../src/pilot/pilot-peers.js';
@@ -93,7 +93,6 @@ test('in a group of three, the replica holding the old command log imports it fo
       await startPilot({ host: '127.0.0.1', port: peer.port, dataDir: dirs[i]!, pilotId: peer.id, peers, electionTimeoutMs: 400, raftTickMs: 50, expectNodes: 3, clusterSecret: CLUSTER_SECRET, logger: silent }),
     );
   }
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline && !running.every((r) => r.pilot.state.routingVersion === expected.routingVersion)) await sleep(20);
+  await pollUntil(() => running.every((r) => r.pilot.state.routingVersion === expected.routingVersion), { what: 'every replica at the old routing version', timeoutMs: 10_000, intervalMs: 20 }).catch(() => undefined);
   for (const replica of running) assert.deepEqual(replica.pilot.state, expected);
 });

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { freePort } from '../../src/common/free-ports.js';
+import { pollUntil } from '../../src/common/poll.js';
 import { PilotClient } from '../../src/node/pilot-client.js';
 import { pilotUrlOf, type PilotPeer } from '../../src/pilot/pilot-peers.js';
 import { startPilot, type PilotOptions, type RunningPilot } from '../../src/pilot/server.js';
@@ -82,22 +83,20 @@ async function threeReplicas(t: TestContext, options: Partial<PilotOptions> = {}
 
 /** The replica that serves, once exactly one does. */
 async function waitForLeader(replicas: Replicas, timeoutMs = 10_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const serving = replicas.running.flatMap((r, i) => (r?.pilot.replication().serving ? [i] : []));
-    if (serving.length === 1) return serving[0]!;
-    await sleep(20);
-  }
-  throw new Error('no single pilot replica leads');
+  let serving: number[] = [];
+  await until(
+    'a single pilot replica to lead',
+    () => {
+      serving = replicas.running.flatMap((r, i) => (r?.pilot.replication().serving ? [i] : []));
+      return serving.length === 1;
+    },
+    timeoutMs,
+  );
+  return serving[0]!;
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
+function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  return pollUntil(check, { what, timeoutMs, intervalMs: 20 });
 }
 
 async function get(url: string, path: string): Promise<{ status: number; json: any }> {

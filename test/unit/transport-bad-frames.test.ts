@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { pollUntil } from '../../src/common/poll.js';
 import { peerBatchCheck } from '../../src/multiraft/peer-message-check.js';
 import { isNodeId, type PeerMessage } from '../../src/multiraft/peer-message.js';
 import { isSplitRequest, isTargetAnswer } from '../../src/split/split-wire-check.js';
@@ -25,12 +26,8 @@ async function rawPeer(address: PeerAddress, identity: string): Promise<RawBusPe
   return peer;
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  return pollUntil(condition, { what, timeoutMs, intervalMs: 2 });
 }
 
 /** A listener configured as a node's bus: node ids only, Raft batches and split requests checked. */

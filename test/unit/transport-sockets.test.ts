@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { after, describe, it } from 'node:test';
+import { pollUntil } from '../../src/common/poll.js';
 import type { Message } from '../../src/raft/index.js';
 import {
   encodeFrameBytes,
@@ -46,12 +47,8 @@ function collect(transport: Transport, kind = 'test'): Envelope[] {
   return received;
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  return pollUntil(condition, { what, timeoutMs, intervalMs: 2 });
 }
 
 function nonLoopbackIPv4(): string | undefined {

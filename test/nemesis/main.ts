@@ -1,11 +1,11 @@
 /**
  * `npm run nemesis -- --seconds N --faults kill,stop,partition,split,transfer,move,pilot-kill [--seed S]
  * [--nodes 3..5] [--clients N]`: runs a real cluster under client load and seeded faults, then checks the
- * history and the cluster (test/nemesis/run.ts). Prints the faults as they happen and a summary; exits 1
+ * history and the cluster (run.ts). Prints the faults as they happen and a summary; exits 1
  * on any anomaly, printing the command that replays the schedule.
  */
-import { FAULT_KINDS, type FaultKind } from '../test/nemesis/faults.js';
-import { runNemesis, type NemesisOptions } from '../test/nemesis/run.js';
+import { FAULT_KINDS, type FaultKind } from './faults.js';
+import { runNemesis, type NemesisOptions } from './run.js';
 
 const USAGE = `usage: npm run nemesis -- [--seconds N] [--faults ${FAULT_KINDS.join(',')}] [--seed S] [--nodes 3..5] [--clients N]`;
 const SECONDS_MAX = 3600;

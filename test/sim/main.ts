@@ -1,10 +1,10 @@
 /**
- * `npm run sim -- --seed N`: runs the seeded whole-cluster simulation (test/sim/cluster-sim.ts) for one
+ * `npm run sim -- --seed N`: runs the seeded whole-cluster simulation (cluster-sim.ts) for one
  * seed, or for `--seeds M` consecutive seeds from N, and prints one line per seed. A failing seed prints
  * what failed, the last lines of its trace and the command that replays it; `--verbose` prints the whole
  * trace as it happens. The other flags fix what the seed would otherwise draw.
  */
-import { runSimulation, type SimRunOptions } from '../test/sim/cluster-sim.js';
+import { runSimulation, type SimRunOptions } from './cluster-sim.js';
 
 const USAGE =
   'usage: npm run sim -- [--seed N] [--seeds M] [--nodes N] [--shards N] [--duration-ms N] [--liveness-ms N] [--clients N] ' +
