@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the compiled test suite with node's built-in runner. Arguments narrow it: a folder name under
-// test/ (`unit`, `integration`) or any part of a test file's path, e.g. `npm test -- resp`.
+// test/ (`raft`, `split`, `integration`: the folders mirror src/) or any part of a test file's path, e.g. `npm test -- resp`.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';

@@ -33,7 +33,7 @@ const REPORT_WAIT_MS = 3_000;
  * either) takes three times as long with another test file's cluster on the same two cores, so the
  * default 1 s would fire elections on a busy machine rather than on a busy node. The defects stay
  * visible: a DEL applied in one stretch holds every replica's loop for seconds, and a persist that
- * holds heartbeats back for a whole 200 MB transaction is pinned by test/unit/node-multi-raft-slow-persist.
+ * holds heartbeats back for a whole 200 MB transaction is pinned by test/multiraft/slow-persist.
  */
 const BUSY_ELECTION_TIMEOUT_MS = 2_000;
 const BUSY_NODE_ARGS = ['--election-timeout-ms', String(BUSY_ELECTION_TIMEOUT_MS)];

@@ -1,6 +1,6 @@
 /**
  * Golden traces of the split's source driver, in the style of etcd raft's testdata: each file under
- * test/unit/testdata/split/ is a script of directives, each followed by `----` and what it produced, and
+ * test/split/testdata/ is a script of directives, each followed by `----` and what it produced, and
  * the test runs the script against the driver over a scripted fake node (test/support/split-source-harness.ts)
  * and compares every output with the file. `UPDATE_GOLDEN=1 npm test -- split-golden` rewrites the files
  * from what the driver does now, so a change of behaviour is reviewed as a diff of the traces.
@@ -41,7 +41,7 @@ import type { SplitSourceHost } from '../../src/split/split-source.js';
 import { SPLIT_PARAMS_DEFAULT, type SplitReport, type SplitReportResponse, type TargetAnswer } from '../../src/split/types.js';
 import { SOURCE, SPLIT_SLOT, SplitSourceHarness } from '../support/split-source-harness.js';
 
-const TESTDATA_DIR = join(process.cwd(), 'test', 'unit', 'testdata', 'split');
+const TESTDATA_DIR = join(process.cwd(), 'test', 'split', 'testdata');
 /** Longest a `run` goes on without `for=`. */
 const RUN_MS_DEFAULT = 120_000;
 const OVERFLOW = error('TRYAGAIN buffer full');
@@ -367,7 +367,7 @@ async function runGolden(file: string): Promise<{ expected: string; actual: stri
   return { expected, actual: formatGolden(blocks) };
 }
 
-describe('split driver golden traces (test/unit/testdata/split)', () => {
+describe('split driver golden traces (test/split/testdata)', () => {
   const files = readdirSync(TESTDATA_DIR).filter((f) => f.endsWith('.txt')).sort();
   it('has the scripts', () => assert.ok(files.length >= 5, `${files.length} scripts`));
   for (const file of files) {
