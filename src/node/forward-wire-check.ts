@@ -5,7 +5,7 @@
  * the dispatcher sees it, the reply before it is written to the client.
  */
 import type { Reply } from '../resp/reply.js';
-import { DEFAULT_MAX_MULTIBULK_LENGTH } from '../resp/parser.js';
+import { MULTIBULK_LENGTH_MAX_DEFAULT } from '../resp/parser.js';
 import type { ProtocolVersion } from '../resp/writer.js';
 
 /** A client's command as the serving node runs it, and the protocol its reply is encoded in. */
@@ -15,7 +15,7 @@ export interface ForwardRequest {
 }
 
 /** Bound on the arguments of a forwarded command: the client parser's own. */
-export const FORWARD_ARGV_COUNT_MAX = DEFAULT_MAX_MULTIBULK_LENGTH;
+export const FORWARD_ARGV_COUNT_MAX = MULTIBULK_LENGTH_MAX_DEFAULT;
 /** Bound on the bytes of a forwarded command's arguments; a larger command is answered with the redirect. */
 export const FORWARD_ARGV_BYTES_MAX = 16 * 1024 * 1024;
 /** Bound on the nesting of a forwarded reply (key commands nest two deep at most). */

@@ -47,7 +47,7 @@ export interface PilotEdges extends PilotDriverEdges {
 export type PilotLeadership =
   | { readonly kind: 'serving' }
   | { readonly kind: 'follower'; readonly leader: PilotPeer }
-  | { readonly kind: 'no-leader' }
+  | { readonly kind: 'noLeader' }
   | { readonly kind: 'refused'; readonly reason: string };
 
 /**
@@ -142,7 +142,7 @@ export class Pilot {
       const leader = this.driver.leader();
       if (leader !== undefined && leader.id !== this.driver.selfId) return { kind: 'follower', leader };
       const leftMs = deadlineMs - this.env.now();
-      if (leftMs <= 0) return { kind: 'no-leader' };
+      if (leftMs <= 0) return { kind: 'noLeader' };
       await this.driver.waitForChange(leftMs);
     }
   }

@@ -315,7 +315,7 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
 
 function rejectionError(rejection: PilotRejection | DriverRefusal): ApiError {
   switch (rejection.reason) {
-    case 'not-leader':
+    case 'notLeader':
       // Leadership moved between the leader check and the proposal.
       return rejection.leaderUrl === null ? new ApiError('no_leader', rejection.message, undefined, null) : new ApiError('not_leader', rejection.message, undefined, rejection.leaderUrl);
     case 'unavailable':

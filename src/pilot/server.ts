@@ -166,7 +166,7 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
         return undefined;
       case 'follower':
         return new ApiError('not_leader', `this pilot replica (${pilotId}) does not lead; ${leadership.leader.id} does: ask it`, undefined, pilotUrlOf(leadership.leader));
-      case 'no-leader':
+      case 'noLeader':
         return new ApiError('no_leader', 'the pilot replicas have no leader yet (an election is under way, or too few replicas are up); retry shortly', undefined, null);
       case 'refused':
         return new ApiError('no_leader', `${leadership.reason}; it serves nothing until its data is repaired: ask another pilot replica`, undefined, null);

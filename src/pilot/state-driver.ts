@@ -15,7 +15,7 @@
  * caller. The process passes the real ones (server.ts); a test or the simulation passes fakes.
  *
  * Only a leader that has applied an entry of its own term proposes (`serving`): before that its state may
- * lack entries the previous leader committed. A follower's `propose` answers `not-leader` naming the leader.
+ * lack entries the previous leader committed. A follower's `propose` answers `notLeader` naming the leader.
  *
  * A data dir written by the single-process command log (log-store.ts, `<dataDir>/pilot`) keeps its state:
  * while the group's state is still empty, the replica that holds such a log recovers it (through the
@@ -67,7 +67,7 @@ export interface Overloaded {
 /** This replica does not lead; `leaderId`/`leaderUrl` name the leader, or are null while none is known. */
 export interface NotLeader {
   readonly ok: false;
-  readonly reason: 'not-leader';
+  readonly reason: 'notLeader';
   readonly message: string;
   readonly leaderId: string | null;
   readonly leaderUrl: string | null;
@@ -417,9 +417,9 @@ export class PilotStateDriver {
     if (leaderId === this.selfRaftId) return { ok: false, reason: 'unavailable', message: `${this.selfId} was just elected and is catching up; retry shortly` };
     const leader = leaderId === NONE ? undefined : this.peers.find((p) => p.id === pilotIdOf(leaderId));
     if (leader === undefined) {
-      return { ok: false, reason: 'not-leader', message: 'the pilot replicas have no leader yet (an election is under way); retry shortly', leaderId: null, leaderUrl: null };
+      return { ok: false, reason: 'notLeader', message: 'the pilot replicas have no leader yet (an election is under way); retry shortly', leaderId: null, leaderUrl: null };
     }
-    return { ok: false, reason: 'not-leader', message: `${this.selfId} does not lead the pilot; ${leader.id} does`, leaderId: leader.id, leaderUrl: pilotUrlOf(leader) };
+    return { ok: false, reason: 'notLeader', message: `${this.selfId} does not lead the pilot; ${leader.id} does`, leaderId: leader.id, leaderUrl: pilotUrlOf(leader) };
   }
 
   private whenPublished(index: number): Promise<void> {

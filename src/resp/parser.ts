@@ -29,13 +29,13 @@ export interface RespParserLimits {
 }
 
 /** Redis's proto-max-bulk-len default. */
-export const DEFAULT_MAX_BULK_BYTES = 512 * 1024 * 1024;
+export const BULK_BYTES_MAX_DEFAULT = 512 * 1024 * 1024;
 /** Redis's client-query-buffer-limit default: the most one command's arguments may add up to. */
-export const DEFAULT_MAX_COMMAND_BYTES = 1024 * 1024 * 1024;
+export const COMMAND_BYTES_MAX_DEFAULT = 1024 * 1024 * 1024;
 /** The argument-count limit Redis applied before 7.0 made it INT_MAX; ours stays bounded. */
-export const DEFAULT_MAX_MULTIBULK_LENGTH = 1024 * 1024;
+export const MULTIBULK_LENGTH_MAX_DEFAULT = 1024 * 1024;
 /** Redis's PROTO_INLINE_MAX_SIZE. */
-export const DEFAULT_MAX_INLINE_BYTES = 64 * 1024;
+export const INLINE_BYTES_MAX_DEFAULT = 64 * 1024;
 /** Before AUTH, as Redis: a client that has not proven itself may hold only this much of a node's memory. */
 export const UNAUTHENTICATED_BULK_BYTES_MAX = 16 * 1024;
 export const UNAUTHENTICATED_MULTIBULK_LENGTH_MAX = 10;
@@ -65,7 +65,7 @@ const EMPTY = Buffer.alloc(0);
  * Payloads up to this size are copied by a JS loop: keys and small values dominate, and for them the loop
  * is about twice as fast as Buffer#copy's native call (measured: 5.2 vs 2.7 M SET commands/s).
  */
-const SMALL_COPY_MAX_BYTES = 64;
+const SMALL_COPY_BYTES_MAX = 64;
 
 /** Queued chunks a caller may feed before draining; a bug (not a client) exceeds it. */
 const QUEUED_CHUNKS_MAX = 1 << 20;
@@ -129,10 +129,10 @@ export class RespParser {
 
   /** Creates a parser for one connection with the given limits (Redis's defaults when omitted). */
   constructor(limits: RespParserLimits = {}) {
-    this.maxBulkBytes = limits.maxBulkBytes ?? DEFAULT_MAX_BULK_BYTES;
-    this.maxCommandBytes = limits.maxCommandBytes ?? DEFAULT_MAX_COMMAND_BYTES;
-    this.maxMultibulkLength = limits.maxMultibulkLength ?? DEFAULT_MAX_MULTIBULK_LENGTH;
-    this.maxInlineBytes = limits.maxInlineBytes ?? DEFAULT_MAX_INLINE_BYTES;
+    this.maxBulkBytes = limits.maxBulkBytes ?? BULK_BYTES_MAX_DEFAULT;
+    this.maxCommandBytes = limits.maxCommandBytes ?? COMMAND_BYTES_MAX_DEFAULT;
+    this.maxMultibulkLength = limits.maxMultibulkLength ?? MULTIBULK_LENGTH_MAX_DEFAULT;
+    this.maxInlineBytes = limits.maxInlineBytes ?? INLINE_BYTES_MAX_DEFAULT;
     assertLimit(this.maxBulkBytes, 'maxBulkBytes');
     assertLimit(this.maxCommandBytes, 'maxCommandBytes');
     assertLimit(this.maxMultibulkLength, 'maxMultibulkLength');
@@ -284,7 +284,7 @@ export class RespParser {
       let arg: Buffer;
       if (this.bulk === undefined && end - pos >= need) {
         arg = length === 0 ? EMPTY : Buffer.allocUnsafe(length);
-        if (length > SMALL_COPY_MAX_BYTES) chunk.copy(arg, 0, pos, pos + length);
+        if (length > SMALL_COPY_BYTES_MAX) chunk.copy(arg, 0, pos, pos + length);
         else for (let i = 0; i < length; i++) arg[i] = chunk[pos + i]!;
         this.pos = pos + need;
       } else {

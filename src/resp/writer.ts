@@ -37,12 +37,12 @@ const TILDE = 126;
 const COMMA = 44;
 const EQUALS = 61;
 
-const DEFAULT_CHUNK_BYTES = 16 * 1024;
-const DEFAULT_ZERO_COPY_MIN_BYTES = 16 * 1024;
+const CHUNK_BYTES_DEFAULT = 16 * 1024;
+const ZERO_COPY_BYTES_MIN_DEFAULT = 16 * 1024;
 /** Room for `<prefix>-9223372036854775808\r\n` and then some. */
-const NUMBER_LINE_MAX_BYTES = 32;
+const NUMBER_LINE_BYTES_MAX = 32;
 /** Raw buffers up to this size are copied into the chunk rather than handed out as their own segment. */
-const RAW_COPY_MAX_BYTES = 256;
+const RAW_COPY_BYTES_MAX = 256;
 
 /** Encoded replies the server sends often, ready to `writeRaw` or to write to a socket directly. */
 export const ENCODED = {
@@ -97,9 +97,9 @@ export class ReplyWriter {
   /** Creates a writer; its first chunk is allocated at once. */
   constructor(options: ReplyWriterOptions = {}) {
     this.protocol = options.protocol ?? 2;
-    this.chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-    this.zeroCopyMinBytes = options.zeroCopyMinBytes ?? DEFAULT_ZERO_COPY_MIN_BYTES;
-    if (!Number.isSafeInteger(this.chunkBytes) || this.chunkBytes < NUMBER_LINE_MAX_BYTES) {
+    this.chunkBytes = options.chunkBytes ?? CHUNK_BYTES_DEFAULT;
+    this.zeroCopyMinBytes = options.zeroCopyMinBytes ?? ZERO_COPY_BYTES_MIN_DEFAULT;
+    if (!Number.isSafeInteger(this.chunkBytes) || this.chunkBytes < NUMBER_LINE_BYTES_MAX) {
       throw new Error(`assertion failed: ReplyWriter chunkBytes too small: ${this.chunkBytes}`);
     }
     this.chunk = Buffer.allocUnsafe(this.chunkBytes);
@@ -120,7 +120,7 @@ export class ReplyWriter {
 
   /** Appends bytes that are already RESP, e.g. one of `ENCODED`. Large ones are not copied. */
   writeRaw(bytes: Buffer): void {
-    if (bytes.length <= RAW_COPY_MAX_BYTES) {
+    if (bytes.length <= RAW_COPY_BYTES_MAX) {
       this.copy(bytes);
       return;
     }
@@ -296,7 +296,7 @@ export class ReplyWriter {
       this.line(prefix, value.toString());
       return;
     }
-    this.ensure(NUMBER_LINE_MAX_BYTES);
+    this.ensure(NUMBER_LINE_BYTES_MAX);
     const chunk = this.chunk;
     let p = this.pos;
     chunk[p++] = prefix;

@@ -36,18 +36,18 @@ export function splitTargetHost(multiRaft: MultiRaft, replicas: ReadonlyMap<stri
 /** On a target replica: proposes what the source's leader sent (when leading the target) and answers its split state. */
 export async function answerSplitRequest(host: SplitTargetHost, request: SplitRequest): Promise<TargetAnswer> {
   const replica = host.replica(request.shard);
-  if (replica === undefined || !host.isLeader(request.shard)) return { kind: 'not-leader' };
+  if (replica === undefined || !host.isLeader(request.shard)) return { kind: 'notLeader' };
   let result: SplitApplyResult | null = null;
   if (request.command !== null) {
     try {
       result = (await host.propose(request.shard, request.command)) as SplitApplyResult;
     } catch {
-      return { kind: 'not-leader' };
+      return { kind: 'notLeader' };
     }
   } else {
     // A probe reads the state: it must reflect every committed entry, as a read does.
     await host.readBarrier(request.shard).catch(() => undefined);
-    if (!host.isLeader(request.shard)) return { kind: 'not-leader' };
+    if (!host.isLeader(request.shard)) return { kind: 'notLeader' };
   }
   return { kind: 'ok', result, state: replica.splitState(), owned: replica.ownedRange() };
 }

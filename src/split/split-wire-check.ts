@@ -27,7 +27,7 @@ export function isTargetAnswer(payload: unknown): payload is TargetAnswer {
   switch (answer['kind']) {
     case 'ok':
       return (answer['result'] === null || isApplyResult(answer['result'])) && isSplitStateOrNull(answer['state']) && (answer['owned'] === null || isOwnedRange(answer['owned']));
-    case 'not-leader':
+    case 'notLeader':
       return true;
     case 'unreachable':
       return typeof answer['reason'] === 'string';

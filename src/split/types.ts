@@ -71,5 +71,5 @@ export interface SplitRequest {
 /** What the target's leader answered to a split request. */
 export type TargetAnswer =
   | { readonly kind: 'ok'; readonly result: SplitApplyResult | null; readonly state: ShardSplitState | null; readonly owned: OwnedRange | null }
-  | { readonly kind: 'not-leader' }
+  | { readonly kind: 'notLeader' }
   | { readonly kind: 'unreachable'; readonly reason: string };

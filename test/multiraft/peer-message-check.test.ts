@@ -149,7 +149,7 @@ describe('split request and answer checks', () => {
       { kind: 'ok', result: null, state: target, owned: { start: 100, end: 100 } },
       { kind: 'ok', result: { ok: true, state: source }, state: null, owned: null },
       { kind: 'ok', result: { ok: false, reason: 'stale', state: null }, state: null, owned: null },
-      { kind: 'not-leader' },
+      { kind: 'notLeader' },
       { kind: 'unreachable', reason: 'no replica answered' },
     ]) {
       assert.ok(isTargetAnswer(wire(answer)), JSON.stringify(answer));

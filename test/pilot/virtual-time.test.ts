@@ -106,7 +106,7 @@ test('three pilot replicas on virtual time elect a leader, apply a join everywhe
   assert.ok(scheduler.now() > START_MS, 'the election took virtual time');
   const follower = all.find((p) => p !== first)!;
   const refused = await settle(scheduler, 'a follower answers a join', follower.join(joinRequest(1)));
-  assert.deepEqual({ ...refused, message: undefined }, { ok: false, reason: 'not-leader', message: undefined, leaderId: firstId, leaderUrl: `http://127.0.0.1:${PEERS.find((p) => p.id === firstId)!.port}` });
+  assert.deepEqual({ ...refused, message: undefined }, { ok: false, reason: 'notLeader', message: undefined, leaderId: firstId, leaderUrl: `http://127.0.0.1:${PEERS.find((p) => p.id === firstId)!.port}` });
 
   // A join through the leader is applied, with its time, on all three.
   const joinedAtMs = scheduler.now();

@@ -4,7 +4,7 @@
  * LMDB), runs clients through a safety phase of partitions, clogs, crashes and membership changes, then
  * a liveness phase, and checks election safety, state machine safety, linearizability, lost writes and
  * convergence. A failing seed prints the command that replays it. SIM_SEEDS and SIM_FIRST_SEED widen
- * the search, e.g. `SIM_SEEDS=2000 SIM_FIRST_SEED=5000 npm test -- sim-cluster`.
+ * the search, e.g. `SIM_SEEDS=2000 SIM_FIRST_SEED=5000 npm test -- simulation/cluster`.
  */
 import assert from 'node:assert/strict';
 import { describe, it, test } from 'node:test';

@@ -2,7 +2,7 @@
  * Golden traces of the split's source driver, in the style of etcd raft's testdata: each file under
  * test/split/testdata/ is a script of directives, each followed by `----` and what it produced, and
  * the test runs the script against the driver over a scripted fake node (test/support/split-source-harness.ts)
- * and compares every output with the file. `UPDATE_GOLDEN=1 npm test -- split-golden` rewrites the files
+ * and compares every output with the file. `UPDATE_GOLDEN=1 npm test -- split/golden` rewrites the files
  * from what the driver does now, so a change of behaviour is reviewed as a diff of the traces.
  *
  * A trace line is `@<virtual ms> <what>`: every call the driver makes that acts on or asks the world —
@@ -129,7 +129,7 @@ function describeCommand(command: ShardCommand | null): string {
 }
 
 function describeAnswer(answer: TargetAnswer): string {
-  if (answer.kind === 'not-leader') return 'not-leader';
+  if (answer.kind === 'notLeader') return 'notLeader';
   if (answer.kind === 'unreachable') return `unreachable (${answer.reason})`;
   return `ok ${describeState(answer.state, answer.owned)}`;
 }
@@ -187,9 +187,9 @@ class GoldenRun {
         this.leader(words[0]);
         break;
       case 'target':
-        if (words[0] !== 'not-leader') throw new Error(`unknown: ${line}`);
+        if (words[0] !== 'notLeader') throw new Error(`unknown: ${line}`);
         this.world.targetNotLeaderUntilMs = this.world.scheduler.now() + intArg(args, 'for');
-        this.print(`the target answers not-leader until @${this.world.targetNotLeaderUntilMs}`);
+        this.print(`the target answers notLeader until @${this.world.targetNotLeaderUntilMs}`);
         break;
       case 'pilot':
         this.pilot(words[0], args);
@@ -374,7 +374,7 @@ describe('split driver golden traces (test/split/testdata)', () => {
     it(file, async () => {
       const { expected, actual } = await runGolden(file);
       if (process.env['UPDATE_GOLDEN'] === '1') writeFileSync(join(TESTDATA_DIR, file), actual);
-      else assert.equal(actual, expected, `${file} differs from the driver's trace; UPDATE_GOLDEN=1 npm test -- split-golden rewrites it`);
+      else assert.equal(actual, expected, `${file} differs from the driver's trace; UPDATE_GOLDEN=1 npm test -- split/golden rewrites it`);
     });
   }
 });

@@ -41,7 +41,7 @@ export class SplitSourceHarness {
   /** Whether this node leads the source, and in which term. */
   leading = true;
   term = 1;
-  /** The target's replicas answer `not-leader` (and apply nothing) until this virtual time. */
+  /** The target's replicas answer `notLeader` (and apply nothing) until this virtual time. */
   targetNotLeaderUntilMs = 0;
   /** The pilot answers reports with a cancel from here on. */
   cancelRequested = false;
@@ -116,7 +116,7 @@ export class SplitSourceHarness {
       retainLogFrom: () => {},
       sendToTarget: async (_target, command) => {
         await this.scheduler.sleep(TARGET_ROUND_TRIP_MS);
-        if (this.scheduler.now() < this.targetNotLeaderUntilMs) return { kind: 'not-leader' };
+        if (this.scheduler.now() < this.targetNotLeaderUntilMs) return { kind: 'notLeader' };
         if (command !== null) this.sent.set(command.kind, (this.sent.get(command.kind) ?? 0) + 1);
         const result = command === null ? null : this.applyOnTarget(command);
         return this.answer(command, { kind: 'ok', result, state: this.target.splitState(), owned: this.target.ownedRange() });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Message } from '../../src/raft/index.js';
-import { DEFAULT_MAX_COMMAND_BYTES } from '../../src/resp/parser.js';
+import { COMMAND_BYTES_MAX_DEFAULT } from '../../src/resp/parser.js';
 import { ATTACHMENT_BYTES_MIN, FRAME_BYTES_MAX_DEFAULT, FRAME_ENVELOPE_BYTES_MAX, FRAME_HEADER_BYTES, FrameDecoder, FrameError, decodeFrameBody, encodeFrame, encodeFrameBytes } from '../../src/transport/index.js';
 import { cmd, RaftNetwork } from '../support/raft-network.js';
 
@@ -176,7 +176,7 @@ describe('transport: frame codec', () => {
   });
 
   it('accepts by default a frame carrying the largest command a client may send', () => {
-    assert.ok(FRAME_BYTES_MAX_DEFAULT >= DEFAULT_MAX_COMMAND_BYTES + FRAME_ENVELOPE_BYTES_MAX);
+    assert.ok(FRAME_BYTES_MAX_DEFAULT >= COMMAND_BYTES_MAX_DEFAULT + FRAME_ENVELOPE_BYTES_MAX);
     assert.ok(FRAME_BYTES_MAX_DEFAULT < 2 ** 32, 'the header holds a 32-bit length');
   });
 });
