@@ -22,5 +22,9 @@ if (chosen.length === 0) {
   console.error(`no test file matches ${filters.join(' ')}`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...chosen], { stdio: 'inherit' });
+// A test file that hangs (a child process left running, a wait without end) fails by name after this
+// long instead of holding the run until CI gives up silently; the slowest file takes about 5 minutes on
+// 2 busy cores. Node 20 applies the timeout to each file, later versions to each test.
+const TEST_FILE_TIME_MAX_MS = 20 * 60 * 1000;
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', `--test-timeout=${TEST_FILE_TIME_MAX_MS}`, ...chosen], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
