@@ -169,8 +169,8 @@ export class PilotStateDriver {
   private isServing = false;
   private pendingImport: OldPilotLog | undefined;
   private importing = false;
-  /** The leader term in which this replica asked the leader to hand over, to import its old log. */
-  private askedToLeadInTerm = 0;
+  /** When this replica last asked the leader to hand over, to import its old log. */
+  private askedToLeadAtMs = Number.NEGATIVE_INFINITY;
   private closed = false;
   /** Why this replica stopped: an entry or snapshot it cannot decode or apply. */
   private refusal: string | undefined;
@@ -384,7 +384,10 @@ export class PilotStateDriver {
     this.multiRaft.addGroup(PILOT_GROUP_ID, this.log, this.machine);
     // The only voter has nobody to wait for; a replica with an old log to import should lead, so it asks first.
     if (others.length === 0 || (founding && this.pendingImport !== undefined)) this.multiRaft.campaign(PILOT_GROUP_ID);
-    this.stopTicks = this.env.every(this.replication.tickMs, () => this.multiRaft.tick());
+    this.stopTicks = this.env.every(this.replication.tickMs, () => {
+      this.multiRaft.tick();
+      this.askToLeadIfImporting();
+    });
   }
 
   private async proposeToGroup<C extends PilotCommand>(command: C): Promise<PilotCommandResult<C> | DriverRefusal> {
@@ -519,12 +522,20 @@ export class PilotStateDriver {
     if (!this.closed) this.refreshServing();
   }
 
-  /** A follower holding an old log to import asks the leader, once per term, to hand leadership over. */
+  /**
+   * A follower holding an old log to import asks the leader to hand leadership over, and again every
+   * election timeout until it leads: a leader takes the ask only once it serves, a follower may hear of
+   * the leader before that, and the ask may be lost.
+   */
   private askToLeadIfImporting(): void {
     const leadership = this.multiRaft.leadership(PILOT_GROUP_ID);
     if (this.pendingImport === undefined || this.bus === undefined || leadership === undefined) return;
-    if (leadership.leaderId === NONE || leadership.leaderId === this.selfRaftId || leadership.term <= this.askedToLeadInTerm) return;
-    this.askedToLeadInTerm = leadership.term;
+    if (leadership.leaderId === NONE || leadership.leaderId === this.selfRaftId) return;
+    // The leader hands over only while the group's state is empty.
+    if (!isInitialPilotState(this.machine.published)) return;
+    const nowMs = this.env.now();
+    if (nowMs - this.askedToLeadAtMs < this.replication.electionTimeoutMs) return;
+    this.askedToLeadAtMs = nowMs;
     this.bus.send(pilotIdOf(leadership.leaderId), 'pilot', { t: 'lead-to-import' });
   }
 

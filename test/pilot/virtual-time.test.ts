@@ -1,19 +1,23 @@
 /**
  * The pilot's core runs on whatever environment it is handed: three real replicas (PilotStateDriver and
  * Pilot) on one virtual clock, an in-memory bus and NodeStores in temp dirs elect a leader, apply a node's
- * join on every replica, and elect another leader, in virtual time, once the first is cut off.
+ * join on every replica, and elect another leader, in virtual time, once the first is cut off; the
+ * replica holding a single-process pilot's log leads and imports it though another was elected first.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import type { JoinRequest, JoinResponse } from '../../src/common/protocol.js';
 import { SPLIT_PARAMS_DEFAULT } from '../../src/split/types.js';
+import type { Environment } from '../../src/common/environment.js';
+import type { OldPilotLog } from '../../src/pilot/log-store.js';
 import { Pilot } from '../../src/pilot/pilot.js';
 import type { PilotPeer } from '../../src/pilot/pilot-peers.js';
+import { applyPilotCommand, INITIAL_PILOT_STATE } from '../../src/pilot/state.js';
 import { NodeStore } from '../../src/storage/node-store.js';
 import { Scheduler } from '../sim/scheduler.js';
 import { MemoryBusNetwork } from '../support/memory-peer-bus.js';
@@ -42,6 +46,40 @@ function countingStore(store: NodeStore): NodeStore {
       };
     },
   });
+}
+
+/** What one replica is opened with, where it differs from the others. */
+interface ReplicaChoices {
+  readonly electionTimeoutMs?: number;
+  readonly oldLog?: OldPilotLog;
+}
+
+/** Opens a pilot replica for each of PEERS, each on a store in a temp dir of its own, closed after the test. */
+async function openPilots(t: TestContext, env: Environment, network: MemoryBusNetwork, choices: Readonly<Record<string, ReplicaChoices>> = {}): Promise<Map<string, Pilot>> {
+  let clusterIds = 0;
+  const pilots = new Map<string, Pilot>();
+  t.after(async () => {
+    for (const pilot of pilots.values()) await pilot.close();
+  });
+  for (const peer of PEERS) {
+    const dir = mkdtempSync(join(tmpdir(), `cleave-pilot-virtual-${peer.id}-`));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const { electionTimeoutMs = ELECTION_TIMEOUT_MS, oldLog } = choices[peer.id] ?? {};
+    const pilot = await Pilot.open(
+      { expectNodes: 10, shardsPerNode: 2, replicas: 3, nodeTimeoutMs: 3000, split: { params: SPLIT_PARAMS_DEFAULT, maxSplits: 1, maxSplitsPerNode: 1 } },
+      {
+        env,
+        store: countingStore(NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2, databasesMax: 4 })),
+        openBus: async () => network.bus(peer.id),
+        recoverOldLog: async () => oldLog,
+        newClusterId: () => (++clusterIds).toString(16).padStart(40, '0'),
+        logger: pino({ level: 'silent' }),
+      },
+      { selfId: peer.id, peers: PEERS, tickMs: TICK_MS, electionTimeoutMs, logEntriesMax: 2000 },
+    );
+    pilots.set(peer.id, pilot);
+  }
+  return pilots;
 }
 
 /** Runs virtual time, an event at a time and each only once every disk write landed, until `done` holds. */
@@ -73,28 +111,7 @@ test('three pilot replicas on virtual time elect a leader, apply a join everywhe
   const scheduler = new Scheduler(START_MS);
   const env = schedulerEnvironment(scheduler, 7);
   const network = new MemoryBusNetwork(scheduler);
-  let clusterIds = 0;
-  const pilots = new Map<string, Pilot>();
-  for (const peer of PEERS) {
-    const dir = mkdtempSync(join(tmpdir(), `cleave-pilot-virtual-${peer.id}-`));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const pilot = await Pilot.open(
-      { expectNodes: 10, shardsPerNode: 2, replicas: 3, nodeTimeoutMs: 3000, split: { params: SPLIT_PARAMS_DEFAULT, maxSplits: 1, maxSplitsPerNode: 1 } },
-      {
-        env,
-        store: countingStore(NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2, databasesMax: 4 })),
-        openBus: async () => network.bus(peer.id),
-        recoverOldLog: async () => undefined,
-        newClusterId: () => (++clusterIds).toString(16).padStart(40, '0'),
-        logger: pino({ level: 'silent' }),
-      },
-      { selfId: peer.id, peers: PEERS, tickMs: TICK_MS, electionTimeoutMs: ELECTION_TIMEOUT_MS, logEntriesMax: 2000 },
-    );
-    pilots.set(peer.id, pilot);
-  }
-  t.after(async () => {
-    for (const pilot of pilots.values()) await pilot.close();
-  });
+  const pilots = await openPilots(t, env, network);
   const all = [...pilots.values()];
   const servingIds = (): string[] => [...pilots].filter(([, p]) => p.replication().serving).map(([id]) => id);
 
@@ -166,5 +183,28 @@ test('three pilot replicas on virtual time elect a leader, apply a join everywhe
   await runUntil(scheduler, 'the old leader following and caught up', () => first.state.nodes.length === 2 && first.replication().leader?.id === secondView.selfId, ELECTION_MS_MAX);
   assert.equal(first.replication().serving, false);
   assert.deepEqual(servingIds(), [secondView.selfId]);
+  assert.deepEqual(env.halts, []);
+});
+
+test('the replica holding a single-process log leads and imports it, though another replica was elected while it followed', async (t) => {
+  const scheduler = new Scheduler(START_MS);
+  const env = schedulerEnvironment(scheduler, 7);
+  const network = new MemoryBusNetwork(scheduler);
+  const oldState = applyPilotCommand(INITIAL_PILOT_STATE, { kind: 'register-node', clusterId: '1'.padStart(40, '0'), host: '127.0.0.1', port: 7001, busPort: 17001, metricsPort: 0, pid: 4001, atMs: START_MS }).state;
+  // pilot1 holds the old log. Its campaign at the start is lost, and it waits longest to campaign again:
+  // pilot2 or pilot3 is elected while pilot1 follows, and pilot1 first asks it to hand over before it serves.
+  network.cut('pilot1');
+  const pilots = await openPilots(t, env, network, { pilot1: { electionTimeoutMs: 5 * ELECTION_TIMEOUT_MS, oldLog: { state: oldState, path: 'the old log' } } });
+  const all = [...pilots.values()];
+  const importer = pilots.get('pilot1')!;
+  await runUntil(scheduler, "pilot1's first campaign lost", () => scheduler.now() > START_MS + 10, ELECTION_MS_MAX);
+  network.reconnect('pilot1');
+  await runUntil(scheduler, 'a serving leader', () => all.some((p) => p.replication().serving), ELECTION_MS_MAX);
+  const first = all.find((p) => p.replication().serving)!;
+  assert.notEqual(first.replication().selfId, 'pilot1');
+  assert.equal(first.state.routingVersion, 0, 'the first leader serves an empty state');
+
+  await runUntil(scheduler, 'pilot1 serving the imported state on every replica', () => importer.replication().serving && all.every((p) => p.state.routingVersion === oldState.routingVersion), ELECTION_MS_MAX);
+  for (const pilot of all) assert.deepEqual(pilot.state, oldState);
   assert.deepEqual(env.halts, []);
 });

@@ -1,31 +1,34 @@
 /**
  * A whole cleave cluster in one process on virtual time: N nodes, each the node's own core (shard groups,
  * split drivers, dispatcher) over the real NodeStore on a fake LMDB (sim-node.ts), talking through a
- * SimNetwork that loses, duplicates, delays, reorders, partitions and clogs messages; a pilot that owns the routing table
- * (desired replicas, leader reports, leadership transfers); clients running SET/GET/INCR/DEL through the
- * nodes (sim-client.ts); and checkers — election safety and state machine safety online
+ * SimNetwork that loses, duplicates, delays, reorders, partitions and clogs messages; the shipped pilot,
+ * one or three replicas that crash and restart like the nodes (sim-pilot.ts), which owns the routing table
+ * (desired replicas, leader reports, leadership transfers, split tasks) and which each node heartbeats,
+ * reports splits to and long-polls for the table (sim-pilot-link.ts); clients running SET/GET/INCR/DEL
+ * through the nodes (sim-client.ts); and checkers — election safety and state machine safety online
  * (cluster-checker.ts), linearizability of the client history, lost writes, and convergence of every
  * member at the end.
  *
  * `ClusterSim` is the cluster, with the levers a scenario pulls (crash, restart, partition, replicas,
  * transfers, clients). `runSimulation` is one seeded run: the seed picks the cluster's shape (3 or 5
- * nodes, 2–4 shards of 1, 3 or 5 replicas, a spare node when membership changes), the limits (small
- * compaction thresholds and snapshot chunks in some seeds, so snapshots are pulled in many chunks), the
- * network's faults and the clients; then a safety phase under a fault plan (partitions, swizzle-clogs,
- * crashes, leader crashes, membership changes), and a liveness phase (faults quiesced, every node up)
- * in which every group must elect a leader, every client command finish, and every member converge to
- * the same applied index and data within a bounded virtual time. Everything random comes from the seed
- * and everything timed from the scheduler, so a seed replays exactly: a failure prints
+ * nodes, 2–4 shards of 1, 3 or 5 replicas, a spare node when membership changes, 1 or 3 pilot replicas),
+ * the limits (small compaction thresholds and snapshot chunks in some seeds, so snapshots are pulled in
+ * many chunks), the network's faults and the clients; then a safety phase under a fault plan (partitions,
+ * swizzle-clogs, crashes, leader crashes, membership changes, splits, crashes of the pilot's leader), and a
+ * liveness phase (faults quiesced, every node and pilot replica up) in which every group must elect a
+ * leader, every client command finish, and every member converge to the same applied index and data
+ * within a bounded virtual time. Everything random comes from the seed and everything timed from the
+ * scheduler, so a seed replays exactly: a failure prints
  * `npm run sim -- --seed N`.
  */
 import { createHash } from 'node:crypto';
 import type { RoutingShard, RoutingTable, SplitParams } from '../../src/common/routing.js';
 import { keyHashSlot, SLOT_COUNT } from '../../src/common/slots.js';
-import type { SplitReport, SplitReportResponse } from '../../src/split/types.js';
-import type { PilotCommand } from '../../src/pilot/commands.js';
+import { SPLIT_PARAMS_DEFAULT, type SplitReport, type SplitReportResponse } from '../../src/split/types.js';
 import { isFinalStatus } from '../../src/split/phases.js';
-import { progressCommandFor, type SplitTask } from '../../src/pilot/split-tasks.js';
-import { applyPilotCommand, DEFAULT_KEYSPACE, routingTable, type PilotState, type PilotTransition } from '../../src/pilot/state.js';
+import type { SplitTask } from '../../src/pilot/split-tasks.js';
+import { LOG_ENTRIES_MAX_DEFAULT } from '../../src/pilot/state-driver.js';
+import { DEFAULT_KEYSPACE, routingTable, type PilotState } from '../../src/pilot/state.js';
 import { nodeIdOf } from '../../src/multiraft/peer-message.js';
 import { replicaIdOf } from '../../src/common/replica-ids.js';
 import { NONE, type NodeId, type Role } from '../../src/raft/index.js';
@@ -40,6 +43,8 @@ import type { ShardReplica } from '../../src/shard/shard-replica.js';
 import { FORWARD_MARGIN_MS } from '../../src/node/shard-groups.js';
 import { SimNode, type SimNodeConfig, type SimNodeCounters, type SimNodeEnv } from './sim-node.js';
 import { emptyFakeLmdbImage, type FakeLmdbImage } from './fake-lmdb.js';
+import { SimPilotGroup } from './sim-pilot.js';
+import { SimPilotLink, type SimPilotLinkEnv } from './sim-pilot-link.js';
 import { appliedIndexes } from './sim-store.js';
 
 /** The cluster a simulation builds. */
@@ -55,8 +60,10 @@ export interface ClusterSimOptions {
   readonly client: ClientOptions;
   readonly registerKeysPerShard: number;
   readonly counterKeysPerShard: number;
-  /** A routing table change reaches each node within [0, routingDelayMsMax] (its next pilot heartbeat). */
+  /** A routing table change reaches each node within [0, routingDelayMsMax] of its long poll's answer. */
   readonly routingDelayMsMax: number;
+  /** The pilot group: its replicas, and the applied entries its log keeps before it compacts. */
+  readonly pilot: { readonly replicas: number; readonly logEntriesMax: number };
   /** The parameters split tasks run with (seed 000's, scaled to a short virtual run). */
   readonly splitParams?: SplitParams;
   /** Receives every trace line as it happens (--verbose). */
@@ -76,6 +83,13 @@ const POLL_MS = 50;
 const FINAL_READ_ATTEMPTS_MAX = 5;
 /** Search steps per key of the linearizability checker before it falls back to the lost-write check. */
 const LINEARIZABILITY_STEPS_MAX = 300_000;
+/** The pilot group's Raft tick and election timeout, scaled to a short virtual run as the nodes' are. */
+const PILOT_TICK_MS = 20;
+const PILOT_ELECTION_TIMEOUT_MS = 300;
+/** A node the pilot does not hear from for this long is down (its events only; nothing here acts on it). */
+const PILOT_NODE_TIMEOUT_MS = 1_000;
+/** Virtual ms the pilot may take at the start to elect a leader and take the simulation's cluster. */
+const PILOT_READY_MS = 10_000;
 
 /** The simulated cluster; see the module comment. */
 export class ClusterSim implements SimNodeEnv, ClientEnv {
@@ -102,13 +116,12 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
   readonly clients: SimClient[] = [];
   /** The simulation's own choices (pilot actions, scenario timing), apart from the nodes' and the network's. */
   readonly random: () => number;
-  /** The pilot's replicated state: nodes, the routing table's shards, split tasks. */
-  private pilot: PilotState;
-  /** The pilot answers nothing until then (its leader crashed and a new one is taking over). */
-  private pilotDownUntilMs = 0;
-  /** The newest source term each split task heard from (the pilot keeps it in memory). */
-  private readonly splitReportTerms = new Map<string, number>();
+  /** The pilot's replicas, which own the nodes, the routing table's shards and the split tasks. */
+  readonly pilots: SimPilotGroup;
   private readonly names: string[];
+  /** Each live node incarnation's link to the pilot. */
+  private readonly links = new Map<string, SimPilotLink>();
+  private readonly linkEnv: SimPilotLinkEnv;
   /** Each node's current incarnation, up or crashed. */
   private readonly nodes = new Map<string, SimNode>();
   /** What each crashed node's disk kept. */
@@ -135,7 +148,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
         replicas: [...replicas],
       };
     });
-    this.pilot = {
+    const initialState: PilotState = {
       routingVersion: 1,
       nextNodeNumber: this.names.length + 1,
       nextShardNumber: shardCount + 1,
@@ -144,6 +157,38 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
       shards,
       splitTasks: [],
       nextSplitNumber: 1,
+    };
+    const trace = (line: string): void => this.trace(line);
+    const fail = (message: string): void => this.fail(message);
+    this.pilots = new SimPilotGroup(
+      { scheduler: this.scheduler, network: this.network, random: (replica, incarnation) => seededRandom(mix(options.seed, 1_000 * replica + incarnation)), trace, fail },
+      {
+        replicas: options.pilot.replicas,
+        config: {
+          expectNodes: this.names.length,
+          shardsPerNode: 1,
+          replicas: 3,
+          nodeTimeoutMs: PILOT_NODE_TIMEOUT_MS,
+          split: { params: options.splitParams ?? SPLIT_PARAMS_DEFAULT, maxSplits: 1, maxSplitsPerNode: 1 },
+        },
+        initialState,
+        tickMs: PILOT_TICK_MS,
+        electionTimeoutMs: PILOT_ELECTION_TIMEOUT_MS,
+        logEntriesMax: options.pilot.logEntriesMax,
+        fsyncDelayMsMax: options.node.fsyncDelayMsMax,
+      },
+    );
+    const { lossProbability, delayMsMax } = options.network;
+    this.linkEnv = {
+      scheduler: this.scheduler,
+      pilots: this.pilots,
+      network: this.network,
+      lossProbability,
+      delayMsMax,
+      routingDelayMsMax: options.routingDelayMsMax,
+      onReportLost: () => void this.splitCounters.reportsLost++,
+      trace,
+      fail,
     };
     this.keys = shards.map((shard) => keysOf(shard, options.registerKeysPerShard, options.counterKeysPerShard));
     for (let i = 1; i <= options.clients; i++) {
@@ -164,23 +209,21 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     this.checker.fail(message);
   }
 
-  /** A node reports leadership (its heartbeat to the pilot, which follows newer terms only). */
+  /** A node's shard changed leader or role: the checker hears of a new leader, and the node heartbeats at once if it leads. */
   onLeaderChange(node: SimNode, groupId: string, leaderId: NodeId, role: Role, term: number): void {
     this.trace(`${node.name} ${groupId}: ${role}, leader ${leaderId === NONE ? 'none' : nodeIdOf(leaderId)}, term ${term}`);
+    this.links.get(node.name)?.leadershipChanged();
     if (role !== 'leader') return;
     const status = node.multiRaft.status(groupId);
     if (status?.role !== 'leader' || status.term !== term) {
       this.fail(`${node.name} reports leading ${groupId} in term ${term}, but Raft says ${status?.role} in term ${status?.term}`);
     }
     this.checker.onLeader(groupId, node.name, term);
-    // A pilot taking over hears of leaders from the nodes' next heartbeats (see pilotBack).
-    if (this.pilotDown) return;
-    const shard = this.shard(groupId);
-    if (shard === undefined || term <= (shard.leaderTerm ?? 0)) return;
-    const { transferTo, ...rest } = shard;
-    const reached = transferTo === node.name;
-    // Nodes redirect clients to the leader the table names, so every change of it is published.
-    this.replaceShard({ ...rest, leader: node.name, leaderTerm: term, ...(transferTo === undefined || reached ? {} : { transferTo }) });
+  }
+
+  /** A split source's leader reports to the pilot through its node's link. */
+  reportSplit(node: SimNode, report: SplitReport): Promise<SplitReportResponse | undefined> {
+    return this.links.get(node.name)?.reportSplit(report) ?? Promise.resolve(undefined);
   }
 
   liveNode(name: string): SimNode | undefined {
@@ -199,7 +242,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
 
   /** The shard serving `slot` in the pilot's table (split targets serve nothing until the switch). */
   shardOfSlot(slot: number): RoutingShard | undefined {
-    return this.pilot.shards.find((s) => slot >= s.start && slot < s.end);
+    return this.pilots.state.shards.find((s) => slot >= s.start && slot < s.end);
   }
 
   record(op: RegisterOperation): void {
@@ -208,8 +251,14 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
 
   // --- the cluster --------------------------------------------------------------------------------------
 
-  /** Starts every node on an empty disk: founding members bootstrap their groups. */
-  start(): void {
+  /**
+   * Starts the pilot replicas, and once one serves the simulation's cluster, every node on an empty disk:
+   * founding members bootstrap their groups when the pilot's table reaches them.
+   */
+  async start(): Promise<void> {
+    this.pilots.start();
+    const ready = await this.runUntil(() => (this.pilots.serving()?.pilot!.state.routingVersion ?? 0) > 0, PILOT_READY_MS);
+    if (!ready) throw new SimFailure(`no pilot replica served the cluster within ${PILOT_READY_MS} virtual ms of the start`);
     for (const name of this.names) {
       this.network.addNode(name);
       this.images.set(name, emptyFakeLmdbImage());
@@ -217,20 +266,21 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     for (const name of this.names) this.restart(name);
   }
 
+  /** The serving pilot replica's shards (or the newest a live replica has; see SimPilotGroup.state). */
   get routing(): readonly RoutingShard[] {
-    return this.pilot.shards;
+    return this.pilots.state.shards;
   }
 
   get table(): RoutingTable {
-    return routingTable(this.pilot);
+    return routingTable(this.pilots.state);
   }
 
   get splitTasks(): readonly SplitTask[] {
-    return this.pilot.splitTasks ?? [];
+    return this.pilots.state.splitTasks ?? [];
   }
 
   shard(shardId: string): RoutingShard | undefined {
-    return this.pilot.shards.find((s) => s.id === shardId);
+    return this.pilots.state.shards.find((s) => s.id === shardId);
   }
 
   /** Every node's current incarnation, up or down. */
@@ -243,6 +293,8 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     const node = this.liveNode(name);
     if (node === undefined) return;
     if (this.network.isUp(name)) this.network.crash(name);
+    this.links.get(name)?.stop();
+    this.links.delete(name);
     const image = node.crash();
     this.images.set(name, image);
     this.checker.onCrash(name, appliedIndexes(image));
@@ -266,7 +318,8 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     this.nodes.set(name, node);
     if (incarnation > 1) this.faultCounters.restarts++;
     this.trace(`${name} starts (incarnation ${incarnation})`);
-    node.sync(this.table);
+    // The node follows the table its disk holds until its long poll brings the pilot's.
+    this.links.set(name, new SimPilotLink(node, this.linkEnv, seededRandom(mix(this.seed, 10_000 * node.raftId + incarnation))));
   }
 
   /** The live node leading the shard in the highest term, if any. */
@@ -286,132 +339,73 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
   // --- the pilot ----------------------------------------------------------------------------------------
 
   /**
-   * Adds a desired replica (the pilot's `add`, through its state machine, which gives the replica a new
-   * replica id): the shard's leader adds it as a learner, then promotes it.
+   * Adds a desired replica through the pilot (`add`, which gives the replica a new replica id): the shard's
+   * leader adds it as a learner, then promotes it. Whether the pilot took it.
    */
-  addReplica(shardId: string, name: string): boolean {
+  async addReplica(shardId: string, name: string): Promise<boolean> {
     const shard = this.shard(shardId);
     if (shard === undefined || shard.replicas.length >= 5) return false;
-    const { result } = this.applyPilot({ kind: 'change-shard-replicas', shardId, action: 'add', nodeId: name });
-    if (result.ok) this.trace(`pilot: add ${name} to ${shardId} as replica ${replicaIdOf(this.shard(shardId)!, name)}`);
-    return result.ok;
+    return this.changeReplicas(shardId, 'add', name);
   }
 
   /** Removes a desired replica (the pilot's `remove`); a transfer to it is cancelled. */
-  removeReplica(shardId: string, name: string): boolean {
-    const { result } = this.applyPilot({ kind: 'change-shard-replicas', shardId, action: 'remove', nodeId: name });
-    if (result.ok) this.trace(`pilot: remove ${name} from ${shardId}`);
-    return result.ok;
+  removeReplica(shardId: string, name: string): Promise<boolean> {
+    return this.changeReplicas(shardId, 'remove', name);
   }
 
-  /** Asks the shard's leader to hand leadership to `name` (a replica). */
-  transferLeader(shardId: string, name: string): boolean {
-    const { result } = this.applyPilot({ kind: 'transfer-shard-leader', shardId, nodeId: name });
-    if (result.ok) this.trace(`pilot: transfer ${shardId} to ${name}`);
-    return result.ok;
+  /** Asks the shard's leader, through the pilot, to hand leadership to `name` (a replica). */
+  transferLeader(shardId: string, name: string): Promise<boolean> {
+    return this.changeReplicas(shardId, 'transfer_leader', name);
   }
 
-  /** Replaces a shard in the table; a change nodes act on reaches each after its own delay. */
-  private replaceShard(next: RoutingShard): void {
-    this.pilot = { ...this.pilot, routingVersion: this.pilot.routingVersion + 1, shards: this.pilot.shards.map((s) => (s.id === next.id ? next : s)) };
-    this.publish();
+  /** `POST /api/v1/shards/{id}/replicas` to the serving pilot replica. */
+  private async changeReplicas(shardId: string, action: 'add' | 'remove' | 'transfer_leader', name: string): Promise<boolean> {
+    const answer = await this.pilots.ask((pilot) => pilot.changeShardReplicas(shardId, action, name, undefined));
+    if (answer === undefined || !answer.ok) {
+      this.trace(`pilot: ${action} ${name} on ${shardId} refused (${answer?.message ?? 'no pilot replica serves'})`);
+      return false;
+    }
+    const { shard } = answer;
+    if (action === 'add') this.trace(`pilot: add ${name} to ${shardId} as replica ${replicaIdOf(shard, name)}`);
+    else if (action === 'remove') this.trace(`pilot: remove ${name} from ${shardId}`);
+    else this.trace(`pilot: transfer ${shardId} to ${name}`);
+    return true;
   }
 
-  /** Applies a command to the pilot's state machine, and publishes the routing table if it changed. */
-  private applyPilot<C extends PilotCommand>(command: C): PilotTransition<C> {
-    const transition = applyPilotCommand(this.pilot, command);
-    const changed = transition.state.routingVersion !== this.pilot.routingVersion;
-    this.pilot = transition.state;
-    if (changed) this.publish();
-    return transition;
-  }
-
-  /** Splits a shard through the pilot (`POST /api/v1/shards/{id}/split`); the task id, undefined when refused. */
-  createSplit(sourceShard: string, choices: { splitSlot?: number; targetNodes?: readonly string[] } = {}): string | undefined {
-    const params = this.options.splitParams;
-    if (params === undefined) throw new Error('this simulation runs no splits');
-    if (this.pilotDown) return undefined;
-    const { result } = this.applyPilot({ kind: 'create-split', sourceShard, ...choices, params, maxSplits: 1, maxSplitsPerNode: 1, atMs: this.scheduler.now() });
-    if (!result.ok) {
+  /** Splits a shard through the pilot (`POST /api/v1/shards/{id}/split`); the task, undefined when refused. */
+  async createSplit(sourceShard: string, choices: { splitSlot?: number; targetNodes?: readonly string[] } = {}): Promise<SplitTask | undefined> {
+    if (this.options.splitParams === undefined) throw new Error('this simulation runs no splits');
+    const task = await this.pilots.ask((pilot) => pilot.createSplit({ sourceShard, ...choices }));
+    if (task === undefined || 'ok' in task) {
       this.splitCounters.refused++;
-      this.trace(`pilot: split of ${sourceShard} refused (${result.message})`);
+      this.trace(`pilot: split of ${sourceShard} refused (${task?.message ?? 'no pilot replica serves'})`);
       return undefined;
     }
     this.splitCounters.created++;
-    this.trace(`pilot: ${result.taskId} splits ${sourceShard} into ${result.targetShard}${choices.splitSlot === undefined ? '' : ` at ${choices.splitSlot}`}`);
-    return result.taskId;
+    this.trace(`pilot: ${task.id} splits ${sourceShard} into ${task.targetShard}${choices.splitSlot === undefined ? '' : ` at ${choices.splitSlot}`}`);
+    return task;
   }
 
   /** `DELETE /api/v1/splits/{task_id}`. */
-  cancelSplit(taskId: string): void {
-    if (this.pilotDown) return;
-    const { result } = this.applyPilot({ kind: 'cancel-split', taskId, atMs: this.scheduler.now() });
-    if (result.ok) this.splitCounters.cancelRequests++;
-    this.trace(`pilot: cancel ${taskId}: ${result.ok ? 'asked' : result.message}`);
-  }
-
-  /** As Pilot.reportSplit, over a link as lossy as the network: the report or its answer may be lost. */
-  async reportSplit(node: SimNode, report: SplitReport): Promise<SplitReportResponse | undefined> {
-    const { lossProbability, delayMsMax } = this.options.network;
-    const lost = (): Promise<undefined> => {
-      this.splitCounters.reportsLost++;
-      return this.scheduler.sleep(delayMsMax * 2).then(() => undefined);
-    };
-    await this.scheduler.sleep(1 + Math.floor(this.random() * delayMsMax));
-    if (this.pilotDown || this.random() < lossProbability) return lost();
-    const task = this.splitTasks.find((t) => t.id === report.task_id);
-    if (task === undefined) return undefined;
-    const newest = this.splitReportTerms.get(task.id);
-    if (newest === undefined || report.term > newest) this.splitReportTerms.set(task.id, report.term);
-    const command = progressCommandFor(task, report, newest, this.scheduler.now());
-    if (command !== undefined) {
-      const { result } = this.applyPilot(command);
-      this.trace(`pilot: ${task.id} ${report.status} from ${node.name} (term ${report.term})${result.ok ? '' : `: refused, ${result.message}`}${report.reason === undefined ? '' : ` — ${report.reason}`}`);
-    }
-    const now = this.splitTasks.find((t) => t.id === task.id)!;
-    if (this.random() < lossProbability) return lost();
-    await this.scheduler.sleep(1 + Math.floor(this.random() * delayMsMax));
-    return { status: now.status, cancel_requested: now.cancelRequested };
-  }
-
-  get pilotDown(): boolean {
-    return this.scheduler.now() < this.pilotDownUntilMs;
+  async cancelSplit(taskId: string): Promise<void> {
+    const task = await this.pilots.ask((pilot) => pilot.cancelSplit(taskId));
+    const asked = task !== undefined && !('ok' in task);
+    if (asked) this.splitCounters.cancelRequests++;
+    this.trace(`pilot: cancel ${taskId}: ${asked ? 'asked' : (task?.message ?? 'no pilot replica serves')}`);
   }
 
   /**
-   * The pilot's leader crashes: for `forMs` it answers nothing and publishes nothing (its replicated state
-   * survives in the new leader, its in-memory report terms do not); then the nodes' heartbeats tell it
-   * who leads what, and the table is published again.
+   * The serving pilot replica crashes, and restarts `downMs` later: meanwhile a single pilot answers
+   * nothing, and of three the other two elect a leader, which hears of the shards' leaders from the nodes'
+   * next heartbeats and holds no split reports (they were kept in its predecessor's memory).
    */
-  pilotOutage(forMs: number): void {
-    if (this.pilotDown) return;
+  crashPilotLeader(downMs: number): void {
+    const leader = this.pilots.serving();
+    if (leader === undefined) return;
     this.splitCounters.pilotOutages++;
-    this.pilotDownUntilMs = this.scheduler.now() + forMs;
-    this.splitReportTerms.clear();
-    this.trace(`pilot: leader crashes, back in ${forMs} ms`);
-    this.scheduler.after(forMs, () => this.pilotBack());
-  }
-
-  private pilotBack(): void {
-    this.trace('pilot: a new leader serves');
-    for (const node of this.allNodes()) {
-      if (!node.alive) continue;
-      for (const groupId of node.multiRaft.groupIds()) {
-        // What the node's heartbeat carries: the leaderships its groups report right now.
-        const status = node.multiRaft.status(groupId);
-        if (status?.role === 'leader') this.onLeaderChange(node, groupId, status.id, 'leader', status.term);
-      }
-    }
-    this.publish();
-  }
-
-  /** Sends the current table to every node, each after its own delay (its next heartbeat). */
-  private publish(): void {
-    for (const name of this.names) {
-      const delayMs = Math.floor(this.random() * (this.options.routingDelayMsMax + 1));
-      // The node syncs to whatever table is current when the heartbeat comes.
-      this.scheduler.after(delayMs, () => this.liveNode(name)?.sync(this.table));
-    }
+    this.pilots.crash(leader.id);
+    this.trace(`pilot: leader ${leader.id} crashes, back in ${downMs} ms`);
+    this.scheduler.after(downMs, () => this.pilots.restart(leader.id));
   }
 
   // --- clients ------------------------------------------------------------------------------------------
@@ -493,13 +487,20 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
   // --- end-of-run checks ----------------------------------------------------------------------------------
 
   /**
-   * What keeps the cluster from having converged (empty when it has): per shard a leader every member
-   * follows, the membership the pilot wants with no learner left, every member at the leader's commit
-   * index with the same data, no node outside the membership still running the group, no client waiting.
+   * What keeps the cluster from having converged (empty when it has): a serving pilot replica whose routing
+   * table every node follows, per shard a leader every member follows, the membership the pilot wants with
+   * no learner left, every member at the leader's commit index with the same data, no node outside the
+   * membership still running the group, no client waiting.
    */
   convergenceProblems(): string[] {
     const problems: string[] = [];
     for (const client of this.clients) if (!client.idle) problems.push(`client ${client.id} is waiting since ${client.busySinceMs} ms`);
+    const serving = this.pilots.serving();
+    if (serving === undefined) problems.push('no pilot replica serves');
+    const { routingVersion } = this.pilots.state;
+    for (const node of this.allNodes()) {
+      if (node.alive && node.core.routingVersion !== routingVersion) problems.push(`${node.name} follows routing version ${node.core.routingVersion}, the pilot's is ${routingVersion}`);
+    }
     problems.push(...this.splitProblems());
     for (const shard of this.routing) {
       const leader = this.leaderOf(shard.id);
@@ -652,6 +653,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     for (const node of this.allNodes()) {
       for (const shardId of node.alive ? node.multiRaft.groupIds().sort() : []) hash.update(`${node.name}/${shardId}@${node.multiRaft.appliedIndex(shardId)}\n`);
     }
+    hash.update(JSON.stringify(this.table));
     hash.update(JSON.stringify(this.network.stats));
     return hash.digest('hex').slice(0, 16);
   }
@@ -697,6 +699,7 @@ export function calmClusterOptions(seed: number, nodeCount: number, shardReplica
     registerKeysPerShard: 2,
     counterKeysPerShard: 1,
     routingDelayMsMax: 100,
+    pilot: { replicas: 1, logEntriesMax: LOG_ENTRIES_MAX_DEFAULT },
     ...overrides,
   };
 }
@@ -715,7 +718,7 @@ export interface SimRunOptions {
   readonly membership?: boolean;
   /** Whether logs compact after a few dozen entries, so lagging members catch up by snapshot. */
   readonly smallCompaction?: boolean;
-  /** Whether shards are split during the run (with cancels and pilot leader crashes). */
+  /** Whether shards are split during the run (with cancels and crashes of the pilot's leader). */
   readonly splits?: boolean;
   readonly trace?: (line: string) => void;
 }
@@ -820,6 +823,7 @@ export function scenarioFor(options: SimRunOptions): SimScenario {
     catchUpSlowDelay: 50,
     targetTimeoutMs: pick([1_000, 3_000]),
   };
+  const pilotReplicas = r() < 0.5 ? 1 : 3;
   const cluster: ClusterSimOptions = {
     seed: options.seed,
     nodeCount: hosts + (membership ? 1 : 0),
@@ -832,6 +836,8 @@ export function scenarioFor(options: SimRunOptions): SimScenario {
     registerKeysPerShard: splits ? 4 : 2,
     counterKeysPerShard: splits ? 2 : 1,
     routingDelayMsMax: 300,
+    // Small compaction compacts the pilot's log too, so a replica that was down restores a snapshot.
+    pilot: { replicas: pilotReplicas, logEntriesMax: smallCompaction ? 20 : LOG_ENTRIES_MAX_DEFAULT },
     ...(splits ? { splitParams } : {}),
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   };
@@ -871,18 +877,19 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
   let fellBack: string[] = [];
   try {
     sim.trace(`cluster: ${describeScenario(scenario)}`);
-    sim.start();
-    const ownEvents = scheduleSafetyPhase(sim, scenario);
+    await sim.start();
+    const endSafetyPhase = scheduleSafetyPhase(sim, scenario);
     sim.startClients();
     await sim.runFor(scenario.durationMs);
 
-    // Liveness: no more faults, every node up; the cluster must settle within a bounded time.
+    // Liveness: no more faults, every node and pilot replica up; the cluster must settle within a bounded time.
     sim.stopClients();
-    for (const id of ownEvents) sim.scheduler.cancel(id);
-    for (const name of sim.network.quiesce()) sim.restart(name);
+    endSafetyPhase();
+    sim.network.quiesce();
     for (const name of sim.nodeNames()) sim.restart(name);
-    await sim.runUntil(() => !sim.pilotDown, 5_000);
-    sim.trace('liveness phase: faults quiesced, every node up');
+    for (const id of sim.pilots.ids) sim.pilots.restart(id);
+    await sim.runUntil(() => sim.pilots.serving() !== undefined, PILOT_READY_MS);
+    sim.trace('liveness phase: faults quiesced, every node and pilot replica up');
     fellBack = await sim.settleAndCheck(scenario.livenessMs);
   } catch (error) {
     failure = error instanceof SimFailure ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
@@ -923,8 +930,11 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
   };
 }
 
-/** Schedules the safety phase's faults and pilot actions; returns the events that the liveness phase cancels. */
-function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): EventId[] {
+/**
+ * Schedules the safety phase's faults and pilot actions; returns what ends them for the liveness phase
+ * (actions still waiting for the pilot's answer then schedule nothing more).
+ */
+function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): () => void {
   const r = sim.random;
   const { durationMs, faults } = scenario;
   const plan: FaultStep[] = faultPlan(r, sim.nodeNames(), durationMs, {
@@ -937,7 +947,10 @@ function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): EventId[] 
   sim.trace(`fault plan: ${plan.map(describeFault).join(', ')}`);
   sim.network.scheduleFaults(plan, { onCrash: (name) => sim.crash(name), onRestart: (name) => sim.restart(name) });
   const events: EventId[] = [];
-  const at = (atMs: number, fn: () => void): void => void events.push(sim.scheduler.after(atMs, fn));
+  let ended = false;
+  const at = (atMs: number, fn: () => void): void => {
+    if (!ended) events.push(sim.scheduler.after(atMs, fn));
+  };
   // Leaders crash at moments of their own too, often with writes in flight, and come back a bit later.
   if (faults.leaderCrashEveryMs > 0) {
     for (let t = 300 + r() * faults.leaderCrashEveryMs; t < durationMs - 500; t += 300 + r() * 2 * faults.leaderCrashEveryMs) {
@@ -958,14 +971,13 @@ function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): EventId[] 
   }
   if (scenario.splits) {
     for (let t = 200 + r() * 800; t < durationMs - 1_000; t += 800 + r() * 2_000) {
-      at(Math.floor(t), () => {
-        const taskId = startSplit(sim);
-        if (taskId === undefined) return;
+      at(Math.floor(t), async () => {
+        const task = await startSplit(sim);
+        if (task === undefined) return;
         // Some splits are cancelled: in time (rolled back) or too late (they roll forward).
-        if (r() < 0.2) at(Math.floor(50 + r() * 1_500), () => sim.cancelSplit(taskId));
+        if (r() < 0.2) at(Math.floor(50 + r() * 1_500), () => void sim.cancelSplit(task.id));
         // The source's or the target's leader crashes mid-split, in whatever phase it has reached.
         if (r() < 0.4) {
-          const task = sim.splitTasks.find((k) => k.id === taskId)!;
           const shardId = r() < 0.5 ? task.sourceShard : task.targetShard;
           at(Math.floor(r() * 1_500), () => {
             const leader = sim.leaderOf(shardId);
@@ -978,21 +990,24 @@ function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): EventId[] 
     }
     // The pilot's leader crashes now and then: reports and routing changes wait for its successor.
     for (let t = 500 + r() * 3_000; t < durationMs - 1_000; t += 1_000 + r() * 4_000) {
-      at(Math.floor(t), () => sim.pilotOutage(200 + Math.floor(r() * 1_500)));
+      at(Math.floor(t), () => sim.crashPilotLeader(200 + Math.floor(r() * 1_500)));
     }
   }
-  return events;
+  return () => {
+    ended = true;
+    for (const id of events) sim.scheduler.cancel(id);
+  };
 }
 
 /**
  * Asks the pilot to split a random shard: at a random slot or the one that halves its data, onto the
- * least-loaded nodes or nodes of the simulation's choosing. The task id, or undefined when refused.
+ * least-loaded nodes or nodes of the simulation's choosing. The task, or undefined when refused.
  */
-function startSplit(sim: ClusterSim): string | undefined {
+function startSplit(sim: ClusterSim): Promise<SplitTask | undefined> {
   const r = sim.random;
   const candidates = sim.routing.filter((s) => s.end - s.start >= 2 && s.split === undefined);
   const shard = candidates[Math.floor(r() * candidates.length)];
-  if (shard === undefined) return undefined;
+  if (shard === undefined) return Promise.resolve(undefined);
   const splitSlot = r() < 0.5 ? shard.start + 1 + Math.floor(r() * (shard.end - shard.start - 1)) : undefined;
   const targetNodes = r() < 0.5 ? shuffle(r, sim.nodeNames()).slice(0, shard.replicas.length) : undefined;
   return sim.createSplit(shard.id, { ...(splitSlot === undefined ? {} : { splitSlot }), ...(targetNodes === undefined ? {} : { targetNodes }) });
@@ -1006,11 +1021,11 @@ function changeMembership(sim: ClusterSim, founding: Map<string, number>): void 
   const others = sim.nodeNames().filter((n) => !shard.replicas.includes(n));
   if (r() < 0.25 && shard.replicas.length > 1) {
     const candidates = shard.replicas.filter((n) => n !== shard.leader);
-    sim.transferLeader(shard.id, candidates[Math.floor(r() * candidates.length)]!);
+    void sim.transferLeader(shard.id, candidates[Math.floor(r() * candidates.length)]!);
   } else if (shard.replicas.length > founding.get(shard.id)! || shard.replicas.length >= 5 || others.length === 0) {
-    sim.removeReplica(shard.id, shard.replicas[Math.floor(r() * shard.replicas.length)]!);
+    void sim.removeReplica(shard.id, shard.replicas[Math.floor(r() * shard.replicas.length)]!);
   } else {
-    sim.addReplica(shard.id, others[Math.floor(r() * others.length)]!);
+    void sim.addReplica(shard.id, others[Math.floor(r() * others.length)]!);
   }
 }
 
@@ -1020,7 +1035,7 @@ function describeScenario(scenario: SimScenario): string {
   return (
     `${cluster.nodeCount} nodes, ${shards}, ${cluster.clients} clients, loss ${cluster.network.lossProbability}, dup ${cluster.network.duplicateProbability}, ` +
     `delay ≤${cluster.network.delayMsMax} ms${smallCompaction ? `, compaction after ${cluster.node.compactAfterEntries} with ${cluster.node.snapshotChunkBytes} B chunks` : ''}` +
-    `${membership ? ', membership changes' : ''}${scenario.splits ? ', splits' : ''}`
+    `${membership ? ', membership changes' : ''}${scenario.splits ? ', splits' : ''}, ${cluster.pilot.replicas} pilot replica${cluster.pilot.replicas === 1 ? '' : 's'}`
   );
 }
 

@@ -12,7 +12,6 @@
  * never resolves (so nothing staged after the last fsync leaves), its clients learn nothing more, and
  * the disk's image is all that remains for the next incarnation.
  */
-import type { Logger } from '../../src/common/logger.js';
 import { nodeNumberOf } from '../../src/common/replica-ids.js';
 import type { RoutingTable } from '../../src/common/routing.js';
 import { SlicedApply } from '../../src/common/sliced-apply.js';
@@ -33,6 +32,7 @@ import type { ClusterChecker } from './cluster-checker.js';
 import type { FakeLmdbImage } from './fake-lmdb.js';
 import type { Scheduler } from './scheduler.js';
 import { SimBus } from './sim-bus.js';
+import { simLogger } from './sim-logger.js';
 import { NEVER, simEnvironment } from './sim-environment.js';
 import type { SimNetwork } from './sim-network.js';
 import { openSimStore, type SimStore } from './sim-store.js';
@@ -78,9 +78,6 @@ export type ServeOutcome =
   | { readonly kind: 'reply'; readonly reply: Reply }
   /** The node crashed with the request in flight: the client's connection dropped. */
   | { readonly kind: 'crashed' };
-
-/** Errors that say the code is wrong, not that the cluster misbehaved: a node logging one fails the run. */
-const BUG_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError];
 
 /** What the node's log lines count, by message (see simLogger). */
 const COUNTED_LOG_LINES: Readonly<Record<string, keyof SimNodeCounters>> = {
@@ -131,7 +128,16 @@ export class SimNode {
         host: name,
         port: 0,
         requirepass: undefined,
-        logger: simLogger(this, env),
+        logger: simLogger({
+          name,
+          alive,
+          trace: (line) => env.trace(line),
+          fail,
+          onMessage: (message) => {
+            const counted = COUNTED_LOG_LINES[message];
+            if (counted !== undefined) env.counters[counted]++;
+          },
+        }),
         tickMs: config.tickMs,
         electionTimeoutMs: config.electionTimeoutMs,
         limits: config,
@@ -309,25 +315,4 @@ function mixSeed(seed: number, raftId: number, incarnation: number): number {
   h = Math.imul(h ^ (raftId * 0x27d4eb2f), 0xc2b2ae35) >>> 0;
   h = Math.imul(h ^ (incarnation * 0x165667b1), 0x85ebca6b) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
-}
-
-/**
- * The node's logger: its lines go to the trace and count into the simulation's counters, and an error
- * that says the code is wrong (a TypeError, say) fails the run.
- */
-function simLogger(node: SimNode, env: SimNodeEnv): Logger {
-  const log =
-    (level: string) =>
-    (fields: Record<string, unknown>, message?: string): void => {
-      if (!node.alive) return;
-      const err = fields['err'];
-      if (BUG_ERRORS.some((kind) => err instanceof kind)) node.fail(`${node.name}: ${message ?? ''}: ${(err as Error).stack}`);
-      const counted = message === undefined ? undefined : COUNTED_LOG_LINES[message];
-      if (counted !== undefined) env.counters[counted]++;
-      const { err: _err, ...rest } = fields;
-      env.trace(`${node.name} ${level} ${message ?? ''} ${JSON.stringify(rest, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value))}${err instanceof Error ? ` (${err.message})` : ''}`);
-    };
-  const logger: Record<string, unknown> = { info: log('info'), warn: log('warn'), error: log('error'), fatal: log('fatal'), debug: () => {}, trace: () => {} };
-  logger['child'] = () => logger;
-  return logger as unknown as Logger;
 }

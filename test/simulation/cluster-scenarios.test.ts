@@ -22,7 +22,7 @@ function errorOf(outcome: ServeOutcome | undefined): string | undefined {
 }
 
 async function startedCluster(sim: ClusterSim): Promise<SimNode> {
-  sim.start();
+  await sim.start();
   assert.ok(await sim.runUntil(() => sim.leaderOf(SHARD) !== undefined, 2_000), 'the founding leader is elected');
   return sim.leaderOf(SHARD)!;
 }
@@ -116,14 +116,14 @@ test('a learner is added, caught up and promoted, then the leader is removed: it
   await sim.runFor(300);
   const conf = () => sim.leaderOf(SHARD)?.multiRaft.confState(SHARD);
 
-  assert.ok(sim.addReplica(SHARD, 'node4'));
+  assert.ok(await sim.drive(sim.addReplica(SHARD, 'node4'), 2_000, 'the pilot taking the change'));
   const added = replicaIdOf(sim.shard(SHARD)!, 'node4');
   assert.ok(await sim.runUntil(() => conf()?.learners.includes(added) === true, 3_000, 5), 'node4 joins as a learner');
   assert.ok(!conf()!.voters.includes(added), 'a learner does not vote yet');
   assert.ok(await sim.runUntil(() => conf()?.voters.includes(added) === true, 3_000, 5), 'the caught-up learner is promoted');
   assert.ok(sim.liveNode('node4')!.restores.length > 0, 'node4 started from the leader\'s snapshot');
 
-  assert.ok(sim.removeReplica(SHARD, old.name));
+  assert.ok(await sim.drive(sim.removeReplica(SHARD, old.name), 2_000, 'the pilot taking the change'));
   assert.ok(
     await sim.runUntil(() => {
       const c = conf();
@@ -150,9 +150,9 @@ for (const { when, waitForDrop } of [
     const moved = sim.leaderOf(SHARD)!.name === 'node3' ? 'node2' : 'node3';
     const oldId = replicaIdOf(sim.shard(SHARD)!, moved);
 
-    assert.ok(sim.removeReplica(SHARD, moved));
+    assert.ok(await sim.drive(sim.removeReplica(SHARD, moved), 2_000, 'the pilot taking the change'));
     if (waitForDrop) assert.ok(await sim.runUntil(() => !sim.liveNode(moved)!.multiRaft.hasGroup(SHARD), 5_000), `${moved} drops its replica`);
-    assert.ok(sim.addReplica(SHARD, moved));
+    assert.ok(await sim.drive(sim.addReplica(SHARD, moved), 2_000, 'the pilot taking the change'));
     const newId = replicaIdOf(sim.shard(SHARD)!, moved);
     assert.notEqual(newId, oldId);
     assert.equal(nodeNumberOfReplica(newId), nodeNumberOfReplica(oldId));
@@ -170,7 +170,7 @@ test('a group of one member commits on its own append: a crash before the fsync 
   const calm = calmClusterOptions(1, 2, [['node1']], { clients: 4 });
   // Slow fsyncs leave writes applied in memory and not yet durable at many of the crashes.
   const sim = new ClusterSim({ ...calm, node: { ...calm.node, fsyncDelayMsMax: 20 } });
-  sim.start();
+  await sim.start();
   sim.startClients();
   for (let i = 0; i < 20; i++) {
     await sim.runFor(100 + Math.floor(sim.random() * 300));

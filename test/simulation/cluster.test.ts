@@ -1,10 +1,11 @@
 /**
  * The seeded whole-cluster simulation (test/sim/cluster-sim.ts) over many seeds: each seed builds a
  * cluster of shipped nodes (MultiRaft drivers, shard state machines, the real NodeStore over a fake
- * LMDB), runs clients through a safety phase of partitions, clogs, crashes and membership changes, then
- * a liveness phase, and checks election safety, state machine safety, linearizability, lost writes and
- * convergence. A failing seed prints the command that replays it. SIM_SEEDS and SIM_FIRST_SEED widen
- * the search, e.g. `SIM_SEEDS=2000 SIM_FIRST_SEED=5000 npm test -- simulation/cluster`.
+ * LMDB) and the shipped pilot (one or three replicas), runs clients through a safety phase of
+ * partitions, clogs, crashes, membership changes and splits, then a liveness phase, and checks election
+ * safety, state machine safety, linearizability, lost writes and convergence. A failing seed prints the
+ * command that replays it. SIM_SEEDS and SIM_FIRST_SEED widen the search, e.g.
+ * `SIM_SEEDS=2000 SIM_FIRST_SEED=5000 npm test -- simulation/cluster.test`.
  */
 import assert from 'node:assert/strict';
 import { describe, it, test } from 'node:test';
