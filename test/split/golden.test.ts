@@ -20,7 +20,7 @@
  *   write n=N [bytes=B]            N client writes of B-byte values to the moving range: proposed, or
  *                                  held by the buffer
  *   leader lose | leader elect     this node stops leading the source | leads it in the next term
- *   target not-leader for=MS       the target's replicas answer not-leader for MS
+ *   target notLeader for=MS        the target's replicas answer notLeader for MS
  *   pilot cancel | pilot lose n=N | pilot stale n=N
  *                                  the pilot asks for a cancel | loses its next N answers | answers its
  *                                  next N reports with the status it recorded before, not the reported one
