@@ -100,7 +100,8 @@ export class CleaveCluster extends LocalCluster {
   /** CLUSTER SLOTS as the node on `port` answers it. */
   private async slotsOf(port: number): Promise<SlotRange[]> {
     const [reply] = await respRequest(HOST, port, [['CLUSTER', 'SLOTS']], 2000);
-    if (reply instanceof RespErrorValue || !Array.isArray(reply)) throw new Error(`CLUSTER SLOTS on port ${port}: ${reply instanceof RespErrorValue ? reply.message : String(reply)}`);
+    if (reply instanceof RespErrorValue || !Array.isArray(reply))
+      throw new Error(`CLUSTER SLOTS on port ${port}: ${reply instanceof RespErrorValue ? reply.message : String(reply)}`);
     return reply.map((entry) => parseSlotRange(entry as RespValue[]));
   }
 
@@ -173,17 +174,28 @@ export async function startEtcdCluster(members: number, startTimeoutMs: number):
     ports.forEach((p, i) => {
       const name = `e${i + 1}`;
       const args = [
-        '--name', name,
-        '--data-dir', join(dir, name),
-        '--listen-client-urls', `http://${HOST}:${p.client}`,
-        '--advertise-client-urls', `http://${HOST}:${p.client}`,
-        '--listen-peer-urls', `http://${HOST}:${p.peer}`,
-        '--initial-advertise-peer-urls', `http://${HOST}:${p.peer}`,
-        '--initial-cluster', initialCluster,
-        '--initial-cluster-token', token,
-        '--initial-cluster-state', 'new',
-        '--logger', 'zap',
-        '--log-level', 'warn',
+        '--name',
+        name,
+        '--data-dir',
+        join(dir, name),
+        '--listen-client-urls',
+        `http://${HOST}:${p.client}`,
+        '--advertise-client-urls',
+        `http://${HOST}:${p.client}`,
+        '--listen-peer-urls',
+        `http://${HOST}:${p.peer}`,
+        '--initial-advertise-peer-urls',
+        `http://${HOST}:${p.peer}`,
+        '--initial-cluster',
+        initialCluster,
+        '--initial-cluster-token',
+        token,
+        '--initial-cluster-state',
+        'new',
+        '--logger',
+        'zap',
+        '--log-level',
+        'warn',
       ];
       const member = new ClusterProcess(name, args, { command: 'etcd', env: {}, logFile: join(dir, `${name}.log`), onSpawn: trackChild });
       processes.push(member);

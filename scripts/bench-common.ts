@@ -114,7 +114,7 @@ export const BENCHMARKS_FILE = join(process.cwd(), 'docs', 'BENCHMARKS.md');
 /** Appends `section` to `file` (docs/BENCHMARKS.md by default), creating it with its preamble if missing. */
 export function appendSection(section: string, file = BENCHMARKS_FILE): void {
   if (!existsSync(file)) writeFileSync(file, '# Benchmarks\n\nEvery figure here was measured by the command shown with it, on the machine named.\n\n');
-  appendFileSync(file, '\n' + section);
+  appendFileSync(file, `\n${section}`);
   console.log(`appended to ${file}`);
 }
 

@@ -154,7 +154,13 @@ async function measure(system: System, writerKey: string, command: () => Promise
   await sleep(SETTLE_MS);
   const after = await system.leaders();
   await writer.stop();
-  return { durationMs, reply, writerMaxMs: writer.maxMs, writerErrors: writer.errors, leaderChanges: before === undefined || after === undefined ? undefined : changedLeaders(before, after) };
+  return {
+    durationMs,
+    reply,
+    writerMaxMs: writer.maxMs,
+    writerErrors: writer.errors,
+    leaderChanges: before === undefined || after === undefined ? undefined : changedLeaders(before, after),
+  };
 }
 
 /** Writes every key of `keys` with MSETs of FILL_PAIRS pairs. */
@@ -294,6 +300,6 @@ runScript(SCRIPT, async () => {
   await cleave.stop();
   await redis.stop();
   const section = report({ options: o, commandLine, build, load1Start, shards, bigSlot, writerSlot, runs });
-  console.log('\n' + section);
+  console.log(`\n${section}`);
   if (o.write) appendSection(section);
 });

@@ -64,7 +64,10 @@ async function main(): Promise<void> {
     for (const pipeline of options.pipelines) {
       const samples = { cleave: { set: [] as number[], get: [] as number[] }, redis: { set: [] as number[], get: [] as number[] } };
       for (let r = 0; r < options.repeat; r++) {
-        for (const [name, port] of [['cleave', cleave.port], ['redis', redis.ports[0]!]] as const) {
+        for (const [name, port] of [
+          ['cleave', cleave.port],
+          ['redis', redis.ports[0]!],
+        ] as const) {
           const { set, get } = await redisBenchmark({ port, requests: options.requests, clients: options.clients, pipeline });
           samples[name].set.push(set);
           samples[name].get.push(get);
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
     ...rows,
     '',
   ].join('\n');
-  console.log('\n' + table);
+  console.log(`\n${table}`);
   if (options.write) appendSection(table);
 }
 

@@ -325,7 +325,9 @@ async function latencyPart(o: Options, targets: readonly Target[]): Promise<stri
         const sample = await closedLoops(o.latencyConcurrency, sliceMs, () => client.set(randomKey(o, 'lat'), value).then(() => undefined));
         totals[i]!.add(sample);
         const s = sample.histogram.summary();
-        console.log(`  slice ${r + 1}/${o.runs} ${targets[i]!.label.padEnd(33)} ${rate(sample.ops / sample.elapsedSec)} SET/s p50 ${ms(s.p50Us)} p99 ${ms(s.p99Us)} ms, errors ${sample.errors.size === 0 ? 0 : [...sample.errors].join(' ')}`);
+        console.log(
+          `  slice ${r + 1}/${o.runs} ${targets[i]!.label.padEnd(33)} ${rate(sample.ops / sample.elapsedSec)} SET/s p50 ${ms(s.p50Us)} p99 ${ms(s.p99Us)} ms, errors ${sample.errors.size === 0 ? 0 : [...sample.errors].join(' ')}`,
+        );
       }
     }
   } finally {
@@ -440,7 +442,11 @@ async function failoverRun(o: Options, run: number): Promise<FailoverRun> {
     const load = new FailoverLoad(client, ranges, o.writersPerRange);
     try {
       await sleep(1500);
-      await pollUntil(async () => load.acksBeforeKill.every((n) => n > 0), { what: 'every range to acknowledge writes before the kill', timeoutMs: 20_000, hopeless: exitedOf(cluster.nodes) });
+      await pollUntil(async () => load.acksBeforeKill.every((n) => n > 0), {
+        what: 'every range to acknowledge writes before the kill',
+        timeoutMs: 20_000,
+        hopeless: exitedOf(cluster.nodes),
+      });
       // The leaders right before the kill: a range may have changed hands since the cluster came up.
       const now = await cluster.servingRanges();
       const leaders = await leaderSpread(cluster, now);
@@ -453,13 +459,16 @@ async function failoverRun(o: Options, run: number): Promise<FailoverRun> {
       load.killedAt = performance.now();
       await victim.kill('SIGKILL');
       // A range still down at the limit is reported as such below.
-      await pollUntil(() => load.recoveredMs.every((t) => t !== undefined), { what: 'every range to recover', timeoutMs: FAILOVER_LIMIT_MS, intervalMs: 20 }).catch(() => undefined);
+      await pollUntil(() => load.recoveredMs.every((t) => t !== undefined), { what: 'every range to recover', timeoutMs: FAILOVER_LIMIT_MS, intervalMs: 20 }).catch(
+        () => undefined,
+      );
       // A little longer under load, so errors that trail the recovery are counted too.
       await sleep(1000);
       await load.stop();
       const victimEachMs = load.recoveredMs.filter((_, r) => led[r]);
       const others = load.recoveredMs.filter((_, r) => !led[r]);
-      const maxOf = (values: (number | undefined)[]): number | undefined => (values.length === 0 || values.some((v) => v === undefined) ? undefined : Math.max(...(values as number[])));
+      const maxOf = (values: (number | undefined)[]): number | undefined =>
+        values.length === 0 || values.some((v) => v === undefined) ? undefined : Math.max(...(values as number[]));
       const result: FailoverRun = {
         victimRanges: victimEachMs.length,
         ranges: ranges.length,
@@ -513,13 +522,24 @@ function failoverRows(runs: readonly FailoverRun[]): { perRun: string[]; summary
 function etcdPut(agent: Agent, url: URL, key: string, value: string): Promise<void> {
   const body = JSON.stringify({ key: Buffer.from(key).toString('base64'), value: Buffer.from(value).toString('base64') });
   return new Promise((resolve, reject) => {
-    const req = request({ agent, host: url.hostname, port: url.port, path: '/v3/kv/put', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => (res.statusCode === 200 && text.includes('"header"') ? resolve() : reject(new Error(`ETCD_${res.statusCode} ${text.slice(0, 200)}`))));
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: '/v3/kv/put',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: 10_000,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => (res.statusCode === 200 && text.includes('"header"') ? resolve() : reject(new Error(`ETCD_${res.statusCode} ${text.slice(0, 200)}`))));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('etcd put timed out')));
     req.on('error', reject);
     req.end(body);
@@ -549,11 +569,16 @@ async function etcdPart(o: Options): Promise<{ rows: string[]; version: string; 
     await closedLoops(o.etcdConcurrency, 1000, cleaveOp);
     const sliceMs = (o.etcdSeconds * 1000) / o.runs;
     for (let r = 0; r < o.runs; r++) {
-      for (const [name, op] of [['etcd', etcdOp], ['cleave', cleaveOp]] as const) {
+      for (const [name, op] of [
+        ['etcd', etcdOp],
+        ['cleave', cleaveOp],
+      ] as const) {
         const sample = await closedLoops(o.etcdConcurrency, sliceMs, op);
         totals[name].add(sample);
         const s = sample.histogram.summary();
-        console.log(`  slice ${r + 1}/${o.runs} ${name.padEnd(7)} ${rate(sample.ops / sample.elapsedSec)} writes/s p50 ${ms(s.p50Us)} p99 ${ms(s.p99Us)} ms, errors ${sample.errors.size === 0 ? 0 : [...sample.errors].join(' ')}`);
+        console.log(
+          `  slice ${r + 1}/${o.runs} ${name.padEnd(7)} ${rate(sample.ops / sample.elapsedSec)} writes/s p50 ${ms(s.p50Us)} p99 ${ms(s.p99Us)} ms, errors ${sample.errors.size === 0 ? 0 : [...sample.errors].join(' ')}`,
+        );
       }
     }
     const row = (label: string, t: LoadTotals): string => {
@@ -561,7 +586,11 @@ async function etcdPart(o: Options): Promise<{ rows: string[]; version: string; 
       return `| ${label} | ${rate(median(t.rates))} | ${ms(s.p50Us)} | ${ms(s.p99Us)} | ${ms(s.p999Us)} | ${rate(s.count)} | ${t.errorText} |`;
     };
     return {
-      rows: [row(`etcd ${etcd.version}, 3 members: PUT via /v3/kv/put (HTTP/JSON)`, totals.etcd), row('cleave RF3, 3 nodes: SET via ioredis Cluster (RESP)', totals.cleave), `| ratio cleave / etcd | ${ratio(median(totals.cleave.rates), median(totals.etcd.rates))} | | | | | |`],
+      rows: [
+        row(`etcd ${etcd.version}, 3 members: PUT via /v3/kv/put (HTTP/JSON)`, totals.etcd),
+        row('cleave RF3, 3 nodes: SET via ioredis Cluster (RESP)', totals.cleave),
+        `| ratio cleave / etcd | ${ratio(median(totals.cleave.rates), median(totals.etcd.rates))} | | | | | |`,
+      ],
       version: etcd.version,
       leaders,
     };
@@ -694,7 +723,7 @@ async function main(): Promise<void> {
           '| --- | --- | --- | --- | --- | --- | --- |',
           ...rows,
           '',
-          'How comparable this is: both acknowledge a write once a majority of 3 replicas has it fsync\'d, on the same disk and cores. But etcd orders every write through one Raft group, whose leader does all the ordering work, while cleave spreads the keyspace over 6 Raft groups whose leaders are spread over the 3 nodes; etcd keeps an MVCC history (each put is a new revision) and serves it over HTTP/JSON through its gRPC gateway, which costs both the servers and this client more CPU per write than RESP; etcd\'s Go servers can use both cores each, a cleave node runs on one Node.js thread. So this compares two systems as clients use them, not two Raft implementations.',
+          "How comparable this is: both acknowledge a write once a majority of 3 replicas has it fsync'd, on the same disk and cores. But etcd orders every write through one Raft group, whose leader does all the ordering work, while cleave spreads the keyspace over 6 Raft groups whose leaders are spread over the 3 nodes; etcd keeps an MVCC history (each put is a new revision) and serves it over HTTP/JSON through its gRPC gateway, which costs both the servers and this client more CPU per write than RESP; etcd's Go servers can use both cores each, a cleave node runs on one Node.js thread. So this compares two systems as clients use them, not two Raft implementations.",
         ].join('\n'),
       );
     }

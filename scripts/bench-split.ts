@@ -53,7 +53,19 @@ interface Options {
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { scenarios: [{ keys: 100_000, elsewhere: 1 }, { keys: 100_000, elsewhere: 10 }, { keys: 1_000_000, elsewhere: 1 }], valueBytes: 100, writers: 16, readers: 4, replicas: 3, redis: true, write: true };
+  const o: Options = {
+    scenarios: [
+      { keys: 100_000, elsewhere: 1 },
+      { keys: 100_000, elsewhere: 10 },
+      { keys: 1_000_000, elsewhere: 1 },
+    ],
+    valueBytes: 100,
+    writers: 16,
+    readers: 4,
+    replicas: 3,
+    redis: true,
+    write: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = argv[i + 1];
@@ -92,7 +104,9 @@ function parseArgs(argv: readonly string[]): Options {
         o.write = false;
         break;
       default:
-        console.error(`${SCRIPT}: unknown flag ${flag}\nusage: npm run bench:split -- [--scenarios 100000x1,100000x10,1000000x1] [--value-bytes N] [--writers N] [--readers N] [--replicas N] [--no-redis] [--no-write]`);
+        console.error(
+          `${SCRIPT}: unknown flag ${flag}\nusage: npm run bench:split -- [--scenarios 100000x1,100000x10,1000000x1] [--value-bytes N] [--writers N] [--readers N] [--replicas N] [--no-redis] [--no-write]`,
+        );
         process.exit(2);
     }
   }
@@ -162,7 +176,11 @@ async function load(keys: readonly string[], value: string, leaderOf: (slot: num
       }),
     );
   } finally {
-    for (const client of clients.values()) void client.then((c) => c.disconnect(), () => undefined);
+    for (const client of clients.values())
+      void client.then(
+        (c) => c.disconnect(),
+        () => undefined,
+      );
   }
 }
 
@@ -277,7 +295,10 @@ function percentileMs(ops: readonly Op[], p: number): number {
 
 /** Nearest-rank percentile of the successful ops, exact: for the few writes of a handover, where the histogram's rounding would show a p99 above the max. */
 function exactPercentileMs(ops: readonly Op[], p: number): number | undefined {
-  const sorted = ops.filter((op) => op.error === undefined).map((op) => op.latencyMs).sort((a, b) => a - b);
+  const sorted = ops
+    .filter((op) => op.error === undefined)
+    .map((op) => op.latencyMs)
+    .sort((a, b) => a - b);
   return sorted.length === 0 ? undefined : sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
@@ -332,7 +353,9 @@ async function cleaveScenario(o: Options, scenario: Scenario): Promise<CleaveRes
     const otherKeys = keysInSlots('other', scenario.keys * scenario.elsewhere, source.end + 1, 16384);
     const loadStart = performance.now();
     await load([...shardKeys, ...otherKeys], value, leaderOf);
-    console.log(`  loaded ${shardKeys.length.toLocaleString('en-US')} keys into ${SOURCE_SHARD} and ${otherKeys.length.toLocaleString('en-US')} elsewhere in ${((performance.now() - loadStart) / 1000).toFixed(1)} s`);
+    console.log(
+      `  loaded ${shardKeys.length.toLocaleString('en-US')} keys into ${SOURCE_SHARD} and ${otherKeys.length.toLocaleString('en-US')} elsewhere in ${((performance.now() - loadStart) / 1000).toFixed(1)} s`,
+    );
 
     const client = clusterClient(cluster.startupNodes);
     // The load works on a sample of the shard's keys, spread over its slots, so some move and some stay.
@@ -359,7 +382,10 @@ async function cleaveScenario(o: Options, scenario: Scenario): Promise<CleaveRes
     client.disconnect();
     // Read before stop() removes the logs. A source leader that changed mid-split logs its own switch,
     // and only one switch releases held writes; the max covers either.
-    const held = cluster.nodes.flatMap((n) => (n.logFile === undefined ? [] : logRecords(n.logFile, 'split: switched'))).map((r) => r['longest_buffered_ms']).filter((v): v is number => typeof v === 'number');
+    const held = cluster.nodes
+      .flatMap((n) => (n.logFile === undefined ? [] : logRecords(n.logFile, 'split: switched')))
+      .map((r) => r['longest_buffered_ms'])
+      .filter((v): v is number => typeof v === 'number');
 
     // Phase times are the pilot's wall clock; the load's are this process's monotonic clock.
     const toLocal = (wall: number): number => splitStart + (wall - splitStartWall);
@@ -439,7 +465,20 @@ async function redisReshard(o: Options, keys: number): Promise<RedisResult> {
     const runLoad = new Load(client, loadKeys, o.writers, o.readers);
     await sleep(BASELINE_MS);
     const start = performance.now();
-    await runRedisCli(['--cluster', 'reshard', `${redis.host}:${first}`, '--cluster-from', fromId, '--cluster-to', toId, '--cluster-slots', String(movedSlots), '--cluster-yes', '--cluster-pipeline', '100']);
+    await runRedisCli([
+      '--cluster',
+      'reshard',
+      `${redis.host}:${first}`,
+      '--cluster-from',
+      fromId,
+      '--cluster-to',
+      toId,
+      '--cluster-slots',
+      String(movedSlots),
+      '--cluster-yes',
+      '--cluster-pipeline',
+      '100',
+    ]);
     const end = performance.now();
     await sleep(1000);
     await runLoad.stop();
@@ -452,7 +491,10 @@ async function redisReshard(o: Options, keys: number): Promise<RedisResult> {
       seconds: (end - start) / 1000,
       errors: errorsIn([...runLoad.writes, ...runLoad.reads]),
       maxWriteMs: maxMs(during),
-      p99BeforeMs: percentileMs(runLoad.writes.filter((w) => w.startMs < start), 99),
+      p99BeforeMs: percentileMs(
+        runLoad.writes.filter((w) => w.startMs < start),
+        99,
+      ),
       p99DuringMs: percentileMs(during, 99),
       lost: lost.length,
     };
@@ -488,7 +530,7 @@ function report(o: Options, results: readonly CleaveResult[], redisResults: read
     '| scenario | status | total s | ' +
       PHASES.join(' ms | ') +
       ' ms | snapshot MB/s | longest held ms (node) | moving-slot writes in handover | their max ms | their p99 ms | p99 before ms | slowest write in handover, any slot ms | p99 during ms | client errors | lost / checked |',
-    '| --- | --- | --- | ' + PHASES.map(() => '---').join(' | ') + ' | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| --- | --- | --- | ${PHASES.map(() => '---').join(' | ')} | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`,
     ...results.map((r) => {
       const f = pauseFigures(r);
       return `| ${fmt(r.scenario.keys)} keys, ${r.scenario.elsewhere}× elsewhere | ${r.status}${r.reason ? ` (${r.reason})` : ''} | ${fmt(r.totalMs / 1000, 2)} | ${PHASES.map((p) => (r.phaseMs[p] === undefined ? '-' : fmt(r.phaseMs[p]!))).join(' | ')} | ${fmt(r.snapshotMBps, 1)} | ${f.held} | ${f.moving} | ${f.movingMax} | ${f.movingP99} | ${f.p99Before} | ${f.anySlot} | ${fmt(percentileMs(r.writesDuring, 99), 1)} | ${formatErrors(r.errors)} | ${r.lost} / ${fmt(r.checked)} |`;
@@ -501,12 +543,19 @@ function report(o: Options, results: readonly CleaveResult[], redisResults: read
       '',
       '| keys moved | slots | seconds | keys/s | max write ms | p99 before ms | p99 during ms | client errors | lost |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-      ...redisResults.map((r) => `| ${fmt(r.keys)} | ${r.slots} | ${fmt(r.seconds, 2)} | ${fmt(r.keys / r.seconds)} | ${fmt(r.maxWriteMs, 1)} | ${fmt(r.p99BeforeMs, 1)} | ${fmt(r.p99DuringMs, 1)} | ${formatErrors(r.errors)} | ${r.lost} |`),
+      ...redisResults.map(
+        (r) =>
+          `| ${fmt(r.keys)} | ${r.slots} | ${fmt(r.seconds, 2)} | ${fmt(r.keys / r.seconds)} | ${fmt(r.maxWriteMs, 1)} | ${fmt(r.p99BeforeMs, 1)} | ${fmt(r.p99DuringMs, 1)} | ${formatErrors(r.errors)} | ${r.lost} |`,
+      ),
     );
     const cleaveRates = results.filter((r) => r.status === 'completed').map((r) => r.scenario.keys / 2 / (r.totalMs / 1000));
-    if (cleaveRates.length > 0) lines.push('', `cleave moved about half of each shard's keys; its median rate over the completed scenarios, keys moved per second of total split time: ${fmt(median(cleaveRates))}.`);
+    if (cleaveRates.length > 0)
+      lines.push(
+        '',
+        `cleave moved about half of each shard's keys; its median rate over the completed scenarios, keys moved per second of total split time: ${fmt(median(cleaveRates))}.`,
+      );
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 runScript(SCRIPT, async () => {
@@ -534,6 +583,6 @@ runScript(SCRIPT, async () => {
     }
   }
   const section = report(o, results, redisResults, commandLine, build);
-  console.log('\n' + section);
+  console.log(`\n${section}`);
   if (o.write) appendSection(section);
 });

@@ -15,9 +15,7 @@ const files = [];
   }
 })(root);
 const filters = process.argv.slice(2);
-const chosen = files
-  .filter((f) => filters.length === 0 || filters.some((p) => relative(root, f).includes(p)))
-  .sort();
+const chosen = files.filter((f) => filters.length === 0 || filters.some((p) => relative(root, f).includes(p))).sort();
 if (chosen.length === 0) {
   console.error(`no test file matches ${filters.join(' ')}`);
   process.exit(1);

@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { ADMIN_TOKEN, withSecretFile, type SecretFlag } from '../cli/secret-flags.js';
 import { UsageError } from '../common/errors.js';
@@ -171,7 +171,10 @@ async function benchOne(options: YcsbOptions, flags: YcsbFlags, timelinePath: st
           (event) => timeline?.writeEvent(event),
           (reason) => process.stderr.write(`cleave bench: ${reason}\n`),
         );
-  const bar = flags.progress && process.stderr.isTTY ? new cliProgress.SingleBar({ format: `${label} {phase} [{bar}] {percentage}% | {value}/{total} ops | {rate} ops/s`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  const bar =
+    flags.progress && process.stderr.isTTY
+      ? new cliProgress.SingleBar({ format: `${label} {phase} [{bar}] {percentage}% | {value}/{total} ops | {rate} ops/s`, hideCursor: true }, cliProgress.Presets.shades_classic)
+      : undefined;
   let phaseStartMs = 0;
   let currentPhase: Phase = 'load';
   poller?.start();

@@ -86,16 +86,25 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
       await mkdir(nodeDir);
       // redis-server takes config directives as `--name value...` arguments.
       const args = [
-        '--port', String(port),
-        '--bind', HOST,
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', 'nodes.conf',
-        '--cluster-node-timeout', '5000',
-        '--dir', nodeDir,
+        '--port',
+        String(port),
+        '--bind',
+        HOST,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        '5000',
+        '--dir',
+        nodeDir,
         ...PERSISTENCE_ARGS[options.persistence ?? 'off'],
-        '--daemonize', 'no',
-        '--protected-mode', 'no',
-        '--logfile', join(nodeDir, 'redis.log'),
+        '--daemonize',
+        'no',
+        '--protected-mode',
+        'no',
+        '--logfile',
+        join(nodeDir, 'redis.log'),
       ];
       const server = spawn('redis-server', args, { stdio: 'ignore' });
       servers.push(server);

@@ -108,7 +108,9 @@ export function renderTimelineSvg(rows: readonly TimelineRow[], options: PlotOpt
     const labelX = Math.max(eventXs[i]! + 3, labelXMin);
     labelXMin = labelX + EVENT_LABEL_GAP_PX;
     out.push(`<g class="event-label"><title>${escapeXml(event.detail)}</title>`);
-    out.push(`<text transform="translate(${fmt(labelX)},${MARGIN_TOP_PX + 4}) rotate(90)" fill="#2ca02c" stroke="#ffffff" stroke-width="3" paint-order="stroke">${escapeXml(event.op)}</text></g>`);
+    out.push(
+      `<text transform="translate(${fmt(labelX)},${MARGIN_TOP_PX + 4}) rotate(90)" fill="#2ca02c" stroke="#ffffff" stroke-width="3" paint-order="stroke">${escapeXml(event.op)}</text></g>`,
+    );
   });
   for (const sec of errorTimes) {
     const x = xOf(sec);
@@ -175,7 +177,7 @@ const LINEAR_TICK_INTERVALS_MAX = 8;
  * not 200 s.
  */
 function linearTicks(value: number): number[] {
-  const magnitude = Math.pow(10, Math.floor(Math.log10(value / LINEAR_TICK_INTERVALS_MAX)));
+  const magnitude = 10 ** Math.floor(Math.log10(value / LINEAR_TICK_INTERVALS_MAX));
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((candidate) => value / candidate <= LINEAR_TICK_INTERVALS_MAX)!;
   const intervals = Math.ceil(value / step - 1e-9);
   return Array.from({ length: intervals + 1 }, (_, i) => i * step);

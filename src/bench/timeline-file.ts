@@ -20,7 +20,12 @@ export class TimelineFile {
 
   /** Writes one interval's rows. */
   writeInterval(snapshot: IntervalSnapshot): void {
-    writeSync(this.fd, intervalRows(snapshot, this.benchStartMs).map((r) => `${csvLine(r)}\n`).join(''));
+    writeSync(
+      this.fd,
+      intervalRows(snapshot, this.benchStartMs)
+        .map((r) => `${csvLine(r)}\n`)
+        .join(''),
+    );
   }
 
   /** Writes one pilot event. */

@@ -101,9 +101,7 @@ export function parseTimeline(text: string): TimelineRow[] {
   const records = parseCsv(text);
   const header = records.shift();
   if (header === undefined) return [];
-  return records
-    .filter((r) => r.length > 1)
-    .map((r) => Object.fromEntries(TIMELINE_COLUMNS.map((c) => [c, r[header.indexOf(c)] ?? ''])) as TimelineRow);
+  return records.filter((r) => r.length > 1).map((r) => Object.fromEntries(TIMELINE_COLUMNS.map((c) => [c, r[header.indexOf(c)] ?? ''])) as TimelineRow);
 }
 
 function parseCsv(text: string): string[][] {

@@ -158,7 +158,10 @@ export interface SerializedPhaseResult {
 }
 
 /** Messages between the coordinator and a worker process. */
-export type ToWorker = { readonly type: 'init'; readonly options: YcsbOptions; readonly worker: WorkerShare } | { readonly type: 'phase'; readonly phase: Phase } | { readonly type: 'exit' };
+export type ToWorker =
+  | { readonly type: 'init'; readonly options: YcsbOptions; readonly worker: WorkerShare }
+  | { readonly type: 'phase'; readonly phase: Phase }
+  | { readonly type: 'exit' };
 export type FromWorker =
   | { readonly type: 'ready' }
   | { readonly type: 'progress'; readonly completed: number }
@@ -297,7 +300,10 @@ class WorkerPool implements PhaseRunner {
       const listener = (message: FromWorker): void => {
         if (message.type === 'progress') {
           completed[i] = message.completed;
-          hooks.onProgress?.(phase, completed.reduce((a, b) => a + b, 0));
+          hooks.onProgress?.(
+            phase,
+            completed.reduce((a, b) => a + b, 0),
+          );
         } else if (message.type === 'interval') {
           merger.add({ phase: message.phase, index: message.index, startMs: message.startMs, endMs: message.endMs, stats: OpStats.deserialize(message.stats) });
         }
@@ -319,7 +325,7 @@ class WorkerPool implements PhaseRunner {
         return { ...message.result, stats: OpStats.deserialize(message.result.stats) };
       });
     } finally {
-      this.children.forEach((child, i) => child.off('message', listeners[i]!));
+      for (const [i, child] of this.children.entries()) child.off('message', listeners[i]!);
     }
   }
 

@@ -38,7 +38,7 @@ export class ZipfianGenerator {
     this.alpha = 1 / (1 - this.theta);
     this.zetan = zetan ?? zetaStatic(0, this.items, this.theta, 0);
     this.countForZeta = this.items;
-    this.eta = (1 - Math.pow(2 / this.items, 1 - this.theta)) / (1 - this.zeta2Theta / this.zetan);
+    this.eta = (1 - (2 / this.items) ** (1 - this.theta)) / (1 - this.zeta2Theta / this.zetan);
   }
 
   /** The next item drawn over the first `itemCount` items; zeta grows incrementally when it rises. */
@@ -46,13 +46,13 @@ export class ZipfianGenerator {
     if (itemCount > this.countForZeta) {
       this.zetan = zetaStatic(this.countForZeta, itemCount, this.theta, this.zetan);
       this.countForZeta = itemCount;
-      this.eta = (1 - Math.pow(2 / this.items, 1 - this.theta)) / (1 - this.zeta2Theta / this.zetan);
+      this.eta = (1 - (2 / this.items) ** (1 - this.theta)) / (1 - this.zeta2Theta / this.zetan);
     }
     const u = this.random.nextDouble();
     const uz = u * this.zetan;
     if (uz < 1) return this.base;
-    if (uz < 1 + Math.pow(0.5, this.theta)) return this.base + 1;
-    return this.base + Math.floor(itemCount * Math.pow(this.eta * u - this.eta + 1, this.alpha));
+    if (uz < 1 + 0.5 ** this.theta) return this.base + 1;
+    return this.base + Math.floor(itemCount * (this.eta * u - this.eta + 1) ** this.alpha);
   }
 
   /** The next item over all items. */
@@ -64,6 +64,6 @@ export class ZipfianGenerator {
 /** zeta(n) = sum over i in [st, n) of 1/(i+1)^theta, continuing from `initialSum` (YCSB's `zetastatic`). */
 export function zetaStatic(st: number, n: number, theta: number, initialSum: number): number {
   let sum = initialSum;
-  for (let i = st; i < n; i++) sum += 1 / Math.pow(i + 1, theta);
+  for (let i = st; i < n; i++) sum += 1 / (i + 1) ** theta;
   return sum;
 }

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../common/errors.js';
-import { PilotReplicas, PilotUnreachableError } from '../common/pilot-replicas.js';
+import { type PilotAnswer, PilotReplicas, PilotUnreachableError } from '../common/pilot-replicas.js';
 import { parseIntInRange, parseUrls } from './flags.js';
 import { ADMIN_TOKEN, withSecretFile, type SecretFlag } from './secret-flags.js';
 
@@ -28,7 +28,7 @@ export async function callPilot(flags: PilotFlags, method: 'GET' | 'POST' | 'DEL
   const headers: Record<string, string> = flags.token ? { authorization: `Bearer ${flags.token}` } : {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   const replicas = new PilotReplicas(flags.pilot);
-  let answer;
+  let answer: PilotAnswer;
   try {
     answer = await replicas.request(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), timeoutMs: REQUEST_TIMEOUT_MS });
   } catch (err) {
@@ -66,7 +66,11 @@ export function reportingFailures<A extends unknown[]>(action: (...args: A) => P
 /** Prints rows as aligned columns. */
 export function printTable(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): void {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells: readonly (string | number)[]): string => cells.map((c, i) => String(c).padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: readonly (string | number)[]): string =>
+    cells
+      .map((c, i) => String(c).padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   console.log(line(headers));
   for (const row of rows) console.log(line(row));
 }
@@ -75,7 +79,12 @@ export function printTable(headers: readonly string[], rows: readonly (readonly 
 const TOKEN: SecretFlag = { ...ADMIN_TOKEN, flag: '--token' };
 
 export function withPilotOptions(command: Command): Command {
-  command.option('--pilot <urls>', "the pilot: its URL, or its replicas' URLs separated by commas (env CLEAVE_PILOT)", parseUrls('--pilot'), process.env.CLEAVE_PILOT ?? 'http://127.0.0.1:7000');
+  command.option(
+    '--pilot <urls>',
+    "the pilot: its URL, or its replicas' URLs separated by commas (env CLEAVE_PILOT)",
+    parseUrls('--pilot'),
+    process.env.CLEAVE_PILOT ?? 'http://127.0.0.1:7000',
+  );
   return withSecretFile(command, TOKEN).option('--json', 'print the API response as JSON');
 }
 

@@ -44,7 +44,10 @@ export function parseUrl(flag: string): (value: string) => string {
 /** One URL, or the URLs of the pilot's replicas separated by commas; answered joined by commas, normalized. */
 export function parseUrls(flag: string): (value: string) => string {
   return (value) => {
-    const urls = value.split(',').map((u) => u.trim()).filter((u) => u !== '');
+    const urls = value
+      .split(',')
+      .map((u) => u.trim())
+      .filter((u) => u !== '');
     if (urls.length === 0) throw new UsageError(`${flag} must be one or more http:// URLs separated by commas, got '${value}'`);
     return urls.map(parseUrl(flag)).join(',');
   };

@@ -50,7 +50,8 @@ export function registerLocalCommand(program: Command): void {
 async function runLocal(flags: LocalFlags): Promise<void> {
   const lastPort = flags.port + flags.nodes - 1;
   if (lastPort + 20000 > 65535) throw new UsageError(`--port ${flags.port} leaves no room for the nodes' bus and metrics ports (port + 10000, + 20000)`);
-  if (flags.pilotPort >= flags.port && flags.pilotPort <= lastPort) throw new UsageError(`--pilot-port ${flags.pilotPort} collides with the nodes' ports ${flags.port}-${lastPort}`);
+  if (flags.pilotPort >= flags.port && flags.pilotPort <= lastPort)
+    throw new UsageError(`--pilot-port ${flags.pilotPort} collides with the nodes' ports ${flags.port}-${lastPort}`);
   const dataDir = resolve(flags.dataDir);
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -73,7 +74,9 @@ async function runLocal(flags: LocalFlags): Promise<void> {
     onCrash: (member) => {
       if (stopping) return;
       const withEnv = envHint.length === 0 ? '' : ` (with ${envHint.join(' and ')} set as for cleave local)`;
-      console.log(`${member.name} (pid ${member.child?.pid}) exited (${member.exit}); see ${join(logDir, member.name + '.log')}. Restart it with: node ${CLI_MAIN} ${member.args.join(' ')}${withEnv}`);
+      console.log(
+        `${member.name} (pid ${member.child?.pid}) exited (${member.exit}); see ${join(logDir, `${member.name}.log`)}. Restart it with: node ${CLI_MAIN} ${member.args.join(' ')}${withEnv}`,
+      );
     },
   });
   const stopAll = (): Promise<void> => {

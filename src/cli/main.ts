@@ -16,7 +16,7 @@ const program = new Command('cleave')
   .version(version)
   .showHelpAfterError(false)
   .exitOverride()
-  .configureOutput({ writeErr: (text) => process.stderr.write(text.split('\n')[0] + '\n') });
+  .configureOutput({ writeErr: (text) => process.stderr.write(`${text.split('\n')[0]}\n`) });
 
 registerLocalCommand(program);
 registerPilotCommand(program);

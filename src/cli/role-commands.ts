@@ -75,19 +75,64 @@ export function registerPilotCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the pilot keeps its state', './data/pilot')
     .option('--expect-nodes <n>', 'create the default keyspace once this many nodes have joined', parseIntInRange('--expect-nodes', 1, 1000), 1)
     .option('--shards-per-node <n>', 'shards of the default keyspace per node at creation', parseIntInRange('--shards-per-node', 1, 256), 2)
-    .option('--replicas <n>', 'replicas per shard, the leader included (fewer while fewer nodes have joined)', parseIntInRange('--replicas', 1, SHARD_REPLICAS_MAX), REPLICAS_DEFAULT);
+    .option(
+      '--replicas <n>',
+      'replicas per shard, the leader included (fewer while fewer nodes have joined)',
+      parseIntInRange('--replicas', 1, SHARD_REPLICAS_MAX),
+      REPLICAS_DEFAULT,
+    );
   withSecretFile(withSecretFile(pilot, ADMIN_TOKEN), CLUSTER_SECRET)
     .option('--node-timeout-ms <ms>', 'a node is down after this long without a heartbeat', parseIntInRange('--node-timeout-ms', 100, 600_000), 3000)
     .option('--max-splits <n>', 'splits under way at once in the cluster', parseIntInRange('--max-splits', 1, 1000), 1)
     .option('--max-splits-per-node <n>', 'splits a node takes part in at once', parseIntInRange('--max-splits-per-node', 1, 1000), 1)
-    .option('--split-catch-up-threshold <entries>', 'buffer writes once the target is fewer entries behind', parseIntInRange('--split-catch-up-threshold', 1, 1_000_000), SPLIT_PARAMS_DEFAULT.catchUpThreshold)
-    .option('--split-buffer-timeout-ms <ms>', 'roll back when buffered writes wait longer', parseIntInRange('--split-buffer-timeout-ms', 1, 600_000), SPLIT_PARAMS_DEFAULT.bufferTimeoutMs)
-    .option('--split-buffer-max-size <n>', 'roll back when more writes wait in the buffer', parseIntInRange('--split-buffer-max-size', 1, 10_000_000), SPLIT_PARAMS_DEFAULT.bufferMaxSize)
-    .option('--split-progress-interval-ms <ms>', 'how often a source leader reports progress', parseIntInRange('--split-progress-interval-ms', 10, 600_000), SPLIT_PARAMS_DEFAULT.progressIntervalMs)
-    .option('--split-snapshot-chunk-bytes <bytes>', 'bytes per snapshot chunk sent to the target', parseIntInRange('--split-snapshot-chunk-bytes', 1024, 64 * 1024 * 1024), SPLIT_PARAMS_DEFAULT.snapshotChunkBytes)
-    .option('--split-catch-up-deadline-ms <ms>', 'roll back when catch-up still lags this long after it began', parseIntInRange('--split-catch-up-deadline-ms', 1, 24 * 3_600_000), SPLIT_PARAMS_DEFAULT.catchUpDeadlineMs)
-    .option('--split-catch-up-slow-delay <entries>', 'catch-up past its deadline rolls back while more entries behind than this', parseIntInRange('--split-catch-up-slow-delay', 0, 100_000_000), SPLIT_PARAMS_DEFAULT.catchUpSlowDelay)
-    .option('--split-target-timeout-ms <ms>', "roll back when the target's leader does not answer this long", parseIntInRange('--split-target-timeout-ms', 1, 3_600_000), SPLIT_PARAMS_DEFAULT.targetTimeoutMs)
+    .option(
+      '--split-catch-up-threshold <entries>',
+      'buffer writes once the target is fewer entries behind',
+      parseIntInRange('--split-catch-up-threshold', 1, 1_000_000),
+      SPLIT_PARAMS_DEFAULT.catchUpThreshold,
+    )
+    .option(
+      '--split-buffer-timeout-ms <ms>',
+      'roll back when buffered writes wait longer',
+      parseIntInRange('--split-buffer-timeout-ms', 1, 600_000),
+      SPLIT_PARAMS_DEFAULT.bufferTimeoutMs,
+    )
+    .option(
+      '--split-buffer-max-size <n>',
+      'roll back when more writes wait in the buffer',
+      parseIntInRange('--split-buffer-max-size', 1, 10_000_000),
+      SPLIT_PARAMS_DEFAULT.bufferMaxSize,
+    )
+    .option(
+      '--split-progress-interval-ms <ms>',
+      'how often a source leader reports progress',
+      parseIntInRange('--split-progress-interval-ms', 10, 600_000),
+      SPLIT_PARAMS_DEFAULT.progressIntervalMs,
+    )
+    .option(
+      '--split-snapshot-chunk-bytes <bytes>',
+      'bytes per snapshot chunk sent to the target',
+      parseIntInRange('--split-snapshot-chunk-bytes', 1024, 64 * 1024 * 1024),
+      SPLIT_PARAMS_DEFAULT.snapshotChunkBytes,
+    )
+    .option(
+      '--split-catch-up-deadline-ms <ms>',
+      'roll back when catch-up still lags this long after it began',
+      parseIntInRange('--split-catch-up-deadline-ms', 1, 24 * 3_600_000),
+      SPLIT_PARAMS_DEFAULT.catchUpDeadlineMs,
+    )
+    .option(
+      '--split-catch-up-slow-delay <entries>',
+      'catch-up past its deadline rolls back while more entries behind than this',
+      parseIntInRange('--split-catch-up-slow-delay', 0, 100_000_000),
+      SPLIT_PARAMS_DEFAULT.catchUpSlowDelay,
+    )
+    .option(
+      '--split-target-timeout-ms <ms>',
+      "roll back when the target's leader does not answer this long",
+      parseIntInRange('--split-target-timeout-ms', 1, 3_600_000),
+      SPLIT_PARAMS_DEFAULT.targetTimeoutMs,
+    )
     .action(async (flags: PilotFlags, command: Command) => {
       const clusterSecret = requireClusterSecret('the pilot', flags.clusterSecret);
       if (!isLoopback(flags.host) && !flags.adminToken) {
@@ -144,7 +189,9 @@ function pilotPeerPorts(flags: PilotFlags, portGiven: boolean): number {
   if (self === undefined) throw new UsageError(`--peers does not name this replica, ${flags.pilotId} (set --pilot-id)`);
   if (portGiven && self.port !== flags.port) throw new UsageError(`--peers gives ${self.id} the port ${self.port}, but --port is ${flags.port}`);
   if (flags.busPort !== undefined && flags.busPort !== self.busPort) {
-    throw new UsageError(`--peers gives ${self.id} the bus port ${self.busPort}, but --bus-port is ${flags.busPort}; write it as ${self.id}@${self.host}:${self.port}:${flags.busPort}`);
+    throw new UsageError(
+      `--peers gives ${self.id} the bus port ${self.busPort}, but --bus-port is ${flags.busPort}; write it as ${self.id}@${self.host}:${self.port}:${flags.busPort}`,
+    );
   }
   return self.port;
 }
@@ -179,7 +226,12 @@ export function registerNodeCommand(program: Command): void {
     .option('--pilot <urls>', "the pilot to join: its URL, or its replicas' URLs separated by commas", parseUrls('--pilot'), 'http://127.0.0.1:7000');
   withSecretFile(withSecretFile(node, REQUIREPASS), CLUSTER_SECRET)
     .option('--proto-max-bulk-len <bytes>', 'largest bulk string a client may send', parseIntInRange('--proto-max-bulk-len', 1024, 512 * 1024 * 1024), 512 * 1024 * 1024)
-    .option('--client-input-bytes-max <bytes>', "what all clients' requests not yet run may hold together; past it, the connection that adds more is closed", parseIntInRange('--client-input-bytes-max', 1024 * 1024, Number.MAX_SAFE_INTEGER), CLIENT_INPUT_BYTES_MAX_DEFAULT)
+    .option(
+      '--client-input-bytes-max <bytes>',
+      "what all clients' requests not yet run may hold together; past it, the connection that adds more is closed",
+      parseIntInRange('--client-input-bytes-max', 1024 * 1024, Number.MAX_SAFE_INTEGER),
+      CLIENT_INPUT_BYTES_MAX_DEFAULT,
+    )
     .option('--election-timeout-ms <ms>', 'mean time without a leader before a shard replica campaigns', parseIntInRange('--election-timeout-ms', 200, 60_000), 1000)
     .option('--raft-tick-ms <ms>', 'Raft tick: leaders heartbeat every tick', parseIntInRange('--raft-tick-ms', 10, 1000), 100)
     .option('--enable-debug-command', 'serve DEBUG PARTITION/PARTITION-ONEWAY/HEAL, which cut this node off from others (failure tests)', false)

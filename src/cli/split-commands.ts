@@ -37,7 +37,16 @@ const task = async (flags: PilotFlags, id: string): Promise<SplitTaskBody> => (a
 
 function summaryRow(t: SplitTaskBody): (string | number)[] {
   const ageS = Math.round((Date.now() - t.created_at_ms) / 1000);
-  return [t.task_id, t.source_shard, t.target_shard, t.split_slot ?? '-', t.status + (t.cancel_requested && !isFinalStatus(t.status) ? ' (cancel asked)' : ''), t.progress?.delay ?? '-', `${ageS}s`, t.reason ?? ''];
+  return [
+    t.task_id,
+    t.source_shard,
+    t.target_shard,
+    t.split_slot ?? '-',
+    t.status + (t.cancel_requested && !isFinalStatus(t.status) ? ' (cancel asked)' : ''),
+    t.progress?.delay ?? '-',
+    `${ageS}s`,
+    t.reason ?? '',
+  ];
 }
 const SUMMARY_HEADERS = ['TASK', 'SOURCE', 'TARGET', 'SLOT', 'STATUS', 'DELAY', 'AGE', 'REASON'];
 
@@ -68,7 +77,10 @@ async function follow(flags: PilotFlags, id: string): Promise<void> {
       phase = t.status;
       console.log(`${id}: ${t.status}${t.reason ? ` (${t.reason})` : ''}`);
       if (tty && SPLIT_PHASES[t.status].progress !== null) {
-        bar = new cliProgress.SingleBar({ format: `  ${t.status} [{bar}] {percentage}% | delay {delay} | buffered {buffered}`, hideCursor: true }, cliProgress.Presets.shades_classic);
+        bar = new cliProgress.SingleBar(
+          { format: `  ${t.status} [{bar}] {percentage}% | delay {delay} | buffered {buffered}`, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        );
         const { value, total } = barValues(t);
         bar.start(total, value, { delay: t.progress?.delay ?? '-', buffered: t.progress?.buffered_requests ?? 0 });
       }
@@ -99,7 +111,14 @@ export function registerSplitCommands(program: Command): void {
       reportingFailures(async (shardId: string, flags: SplitFlags) => {
         const body = {
           ...(flags.slot === undefined ? {} : { split_slot: flags.slot }),
-          ...(flags.targetNodes === undefined ? {} : { target_nodes: flags.targetNodes.split(',').map((n) => n.trim()).filter((n) => n !== '') }),
+          ...(flags.targetNodes === undefined
+            ? {}
+            : {
+                target_nodes: flags.targetNodes
+                  .split(',')
+                  .map((n) => n.trim())
+                  .filter((n) => n !== ''),
+              }),
           ...(flags.targetShard === undefined ? {} : { target_shard_id: flags.targetShard }),
         };
         const created = (await callPilot(flags, 'POST', `/api/v1/shards/${encodeURIComponent(shardId)}/split`, body)) as { split_task_id: string; target_shard: string };

@@ -64,7 +64,7 @@ export function respRequest(host: string, port: number, commands: readonly (read
     socket.on('connect', () => socket.write(Buffer.concat(commands.map(encodeCommand))));
     socket.on('data', (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
-      let parsed;
+      let parsed: ReturnType<typeof parseValue>;
       while ((parsed = parseValue(buffer, 0)) !== undefined) {
         replies.push(parsed.value);
         buffer = buffer.subarray(parsed.end);

@@ -96,7 +96,11 @@ export async function pilotProcesses(dir: string, count: number, args: readonly 
   const { host } = settings;
   if (count === 1) {
     const httpPort = port ?? (await freePort());
-    return [Object.assign(member('pilot', ['pilot', '--host', host, '--port', String(httpPort), '--data-dir', join(dir, 'pilot'), ...args], settings), { url: `http://${host}:${httpPort}` })];
+    return [
+      Object.assign(member('pilot', ['pilot', '--host', host, '--port', String(httpPort), '--data-dir', join(dir, 'pilot'), ...args], settings), {
+        url: `http://${host}:${httpPort}`,
+      }),
+    ];
   }
   if (port !== undefined) throw new Error('assertion failed: a fixed pilot port is for a single pilot');
   const ports: [number, number][] = [];
@@ -104,7 +108,9 @@ export async function pilotProcesses(dir: string, count: number, args: readonly 
   const peers = ports.map(([httpPort, busPort], i) => `pilot${i + 1}@${host}:${httpPort}:${busPort}`).join(',');
   return ports.map(([httpPort], i) => {
     const id = `pilot${i + 1}`;
-    return Object.assign(member(id, ['pilot', '--host', host, '--pilot-id', id, '--peers', peers, '--data-dir', join(dir, id), ...args], settings), { url: `http://${host}:${httpPort}` });
+    return Object.assign(member(id, ['pilot', '--host', host, '--pilot-id', id, '--peers', peers, '--data-dir', join(dir, id), ...args], settings), {
+      url: `http://${host}:${httpPort}`,
+    });
   });
 }
 
@@ -132,7 +138,8 @@ export async function leadingPilot(pilots: readonly PilotProcess[]): Promise<num
 export async function startPilots(pilots: readonly PilotProcess[], timeoutMs = START_STEP_TIMEOUT_MS_DEFAULT): Promise<void> {
   for (const pilot of pilots) pilot.start();
   const waitFor = { timeoutMs, detail: logsOf(pilots), hopeless: exitedOf(pilots) };
-  for (const pilot of pilots) await pollUntil(async () => (await fetch(`${pilot.url}/healthz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).ok, { ...waitFor, what: `${pilot.name} to answer` });
+  for (const pilot of pilots)
+    await pollUntil(async () => (await fetch(`${pilot.url}/healthz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).ok, { ...waitFor, what: `${pilot.name} to answer` });
   if (pilots.length > 1) await pollUntil(async () => (await leadingPilot(pilots)) >= 0, { ...waitFor, what: 'a pilot leader' });
 }
 
@@ -152,9 +159,22 @@ export class LocalCluster {
       ...(adminToken === undefined ? {} : { CLEAVE_ADMIN_TOKEN: adminToken }),
     };
     // Secrets the caller's environment holds are not passed on: each member gets this cluster's only.
-    const env = { CLEAVE_CLUSTER_SECRET: undefined, CLEAVE_REQUIREPASS: undefined, CLEAVE_ADMIN_TOKEN: undefined, ...(logLevel === undefined ? {} : { CLEAVE_LOG_LEVEL: logLevel }), ...this.env };
+    const env = {
+      CLEAVE_CLUSTER_SECRET: undefined,
+      CLEAVE_REQUIREPASS: undefined,
+      CLEAVE_ADMIN_TOKEN: undefined,
+      ...(logLevel === undefined ? {} : { CLEAVE_LOG_LEVEL: logLevel }),
+      ...this.env,
+    };
     const { host = HOST_DEFAULT, logDir, execArgv, onSpawn, onCrash } = options;
-    this.settings = { host, env, ...(logDir === undefined ? {} : { logDir }), ...(execArgv === undefined ? {} : { execArgv }), ...(onSpawn === undefined ? {} : { onSpawn }), ...(onCrash === undefined ? {} : { onCrash }) };
+    this.settings = {
+      host,
+      env,
+      ...(logDir === undefined ? {} : { logDir }),
+      ...(execArgv === undefined ? {} : { execArgv }),
+      ...(onSpawn === undefined ? {} : { onSpawn }),
+      ...(onCrash === undefined ? {} : { onCrash }),
+    };
   }
 
   /**
@@ -166,7 +186,8 @@ export class LocalCluster {
     const timeoutMs = o.startStepTimeoutMs ?? START_STEP_TIMEOUT_MS_DEFAULT;
     const secretFile = o.clusterSecretFile === undefined ? [] : ['--cluster-secret-file', o.clusterSecretFile];
     const pilotArgs = [
-      '--expect-nodes', String(o.nodes),
+      '--expect-nodes',
+      String(o.nodes),
       ...(o.shardsPerNode === undefined ? [] : ['--shards-per-node', String(o.shardsPerNode)]),
       ...(o.replicas === undefined ? [] : ['--replicas', String(o.replicas)]),
       ...secretFile,
@@ -177,7 +198,10 @@ export class LocalCluster {
     await startPilots(this.pilots, timeoutMs);
     const urls = this.pilotUrls;
     for (let i = 1; i <= o.nodes; i++) {
-      const ports = o.firstNodePort === undefined ? ['--port', String(await freePort()), '--bus-port', String(await freePort()), '--metrics-port', '0'] : ['--port', String(o.firstNodePort + i - 1)];
+      const ports =
+        o.firstNodePort === undefined
+          ? ['--port', String(await freePort()), '--bus-port', String(await freePort()), '--metrics-port', '0']
+          : ['--port', String(o.firstNodePort + i - 1)];
       // Each node lists the pilots starting from another one, so most ask a follower first.
       const pilotList = [...urls.slice((i - 1) % urls.length), ...urls.slice(0, (i - 1) % urls.length)].join(',');
       const args = ['node', '--host', this.settings.host, ...ports, '--data-dir', join(o.dir, `node${i}`), '--pilot', pilotList, ...secretFile];

@@ -13,15 +13,7 @@ export function globMatch(pattern: Uint8Array, subject: Uint8Array, nocase = fal
   return matchFrom(pattern, 0, subject, 0, nocase, state, 0);
 }
 
-function matchFrom(
-  pattern: Uint8Array,
-  p: number,
-  subject: Uint8Array,
-  s: number,
-  nocase: boolean,
-  state: { skipLongerMatches: boolean },
-  nesting: number,
-): boolean {
+function matchFrom(pattern: Uint8Array, p: number, subject: Uint8Array, s: number, nocase: boolean, state: { skipLongerMatches: boolean }, nesting: number): boolean {
   if (nesting > NESTING_MAX) return false;
   const patternEnd = pattern.length;
   const subjectEnd = subject.length;

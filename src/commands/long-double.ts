@@ -48,13 +48,7 @@ export function parseLongDouble(bytes: Uint8Array): LongDouble | undefined {
   return undefined;
 }
 
-function parseDigits(
-  negative: boolean,
-  whole: string,
-  fraction: string,
-  exponentText: string | undefined,
-  radix: 10 | 16,
-): LongDouble | undefined {
+function parseDigits(negative: boolean, whole: string, fraction: string, exponentText: string | undefined, radix: 10 | 16): LongDouble | undefined {
   if (whole.length === 0 && fraction.length === 0) return undefined;
   const digits = BigInt((radix === 16 ? '0x' : '') + (whole + fraction || '0'));
   if (digits === 0n) return { finite: true, negative, significand: 0n, exponent: 0 };
@@ -72,10 +66,7 @@ function parseDigits(
     const magnitude = digits.toString().length + exponent10;
     if (magnitude > DECIMAL_MAGNITUDE_MAX) return undefined;
     if (magnitude < DECIMAL_MAGNITUDE_MIN) return undefined;
-    result =
-      exponent10 >= 0
-        ? roundToLongDouble(negative, digits * 10n ** BigInt(exponent10), 1n, 0)
-        : roundToLongDouble(negative, digits, 10n ** BigInt(-exponent10), 0);
+    result = exponent10 >= 0 ? roundToLongDouble(negative, digits * 10n ** BigInt(exponent10), 1n, 0) : roundToLongDouble(negative, digits, 10n ** BigInt(-exponent10), 0);
   }
   // strtold reports ERANGE for these and string2ld refuses them.
   if (!result.finite || result.significand === 0n) return undefined;
@@ -105,10 +96,7 @@ export function addLongDouble(a: LongDouble, b: LongDouble): LongDouble | undefi
 /** Rounds `numerator / denominator * 2^exponent` (both non-negative) to the nearest long double, ties to even. */
 function roundToLongDouble(negative: boolean, numerator: bigint, denominator: bigint, exponent: number): LongDouble {
   if (numerator === 0n) return { finite: true, negative, significand: 0n, exponent: 0 };
-  let target = Math.max(
-    EXPONENT_MIN,
-    bitLength(numerator) - bitLength(denominator) + exponent - SIGNIFICAND_BITS,
-  );
+  let target = Math.max(EXPONENT_MIN, bitLength(numerator) - bitLength(denominator) + exponent - SIGNIFICAND_BITS);
   for (;;) {
     const shift = exponent - target;
     const n = shift >= 0 ? numerator << BigInt(shift) : numerator;
@@ -152,6 +140,6 @@ export function formatLongDouble(value: LongDouble & { finite: true }): string {
   const digits = scaled.toString().padStart(FRACTION_DIGITS + 1, '0');
   const whole = digits.slice(0, -FRACTION_DIGITS);
   const fraction = digits.slice(-FRACTION_DIGITS).replace(/0+$/, '');
-  const text = (value.negative ? '-' : '') + whole + (fraction.length > 0 ? '.' + fraction : '');
+  const text = (value.negative ? '-' : '') + whole + (fraction.length > 0 ? `.${fraction}` : '');
   return text === '-0' ? '0' : text;
 }

@@ -695,7 +695,12 @@ export class MultiRaft {
    * Applies committed entries in order, up to one that applies in slices: that one and the entries after
    * it are returned. Proposals of entries below `firstUnpersisted` hear at once, the others in `answers`.
    */
-  private applyCommitted(group: Group, entries: readonly Entry[], firstUnpersisted: number, answers: StagedReady['answers']): { appliedUnpersisted: boolean; slicing: Slicing | undefined } {
+  private applyCommitted(
+    group: Group,
+    entries: readonly Entry[],
+    firstUnpersisted: number,
+    answers: StagedReady['answers'],
+  ): { appliedUnpersisted: boolean; slicing: Slicing | undefined } {
     let appliedUnpersisted = false;
     for (const [i, entry] of entries.entries()) {
       // After a restart Raft hands back entries the durable state already holds.

@@ -100,7 +100,7 @@ function slotRanges(shards: readonly RoutingShard[], nodeId: string): string[] {
 /** One line of CLUSTER NODES: id, address, flags, master id ("-" for a master), pings, epoch, link, slots. */
 function nodeLine(ctx: NodeContext, view: RoutingView, node: RoutingNode, role: 'master' | 'slave', masterId: string, slots: readonly string[], nowMs: number): string {
   const flags = node.id === ctx.selfId ? `myself,${role}` : role;
-  return `${node.clusterId} ${node.host}:${node.port}@${node.busPort} ${flags} ${masterId} 0 ${nowMs} ${view.version} connected${slots.length > 0 ? ' ' + slots.join(' ') : ''}`;
+  return `${node.clusterId} ${node.host}:${node.port}@${node.busPort} ${flags} ${masterId} 0 ${nowMs} ${view.version} connected${slots.length > 0 ? ` ${slots.join(' ')}` : ''}`;
 }
 
 /**
@@ -109,7 +109,7 @@ function nodeLine(ctx: NodeContext, view: RoutingView, node: RoutingNode, role: 
  */
 function clusterNodes(ctx: NodeContext, view: RoutingView, nowMs: number): string {
   let out = '';
-  for (const node of view.nodes) out += nodeLine(ctx, view, node, 'master', '-', slotRanges(view.shards, node.id), nowMs) + '\n';
+  for (const node of view.nodes) out += `${nodeLine(ctx, view, node, 'master', '-', slotRanges(view.shards, node.id), nowMs)}\n`;
   return out;
 }
 
@@ -204,7 +204,18 @@ const clusterCommand: ServerHandler = (ctx, _conn, argv) => {
     }
     case 'help':
       return array(
-        ['CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:', 'SLOTS', 'SHARDS', 'NODES', 'REPLICAS <node-id>', 'INFO', 'MYID', 'KEYSLOT <key>', 'COUNTKEYSINSLOT <slot>', 'GETKEYSINSLOT <slot> <count>'].map((l) => simple(l)),
+        [
+          'CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+          'SLOTS',
+          'SHARDS',
+          'NODES',
+          'REPLICAS <node-id>',
+          'INFO',
+          'MYID',
+          'KEYSLOT <key>',
+          'COUNTKEYSINSLOT <slot>',
+          'GETKEYSINSLOT <slot> <count>',
+        ].map((l) => simple(l)),
       );
     default:
       return error(`ERR unknown subcommand '${argv[1]!.toString()}'. Try CLUSTER HELP.`);

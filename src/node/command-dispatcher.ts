@@ -198,7 +198,7 @@ export class CommandDispatcher {
   /** Whether the table lists this node among the replicas of `shardId` (the routed shard or a split's target). */
   private listedHere(view: RoutingView, shardId: string, routed: RoutingShard): boolean {
     const shard = shardId === routed.id ? routed : view.splitTargets.find((t) => t.id === shardId);
-    return this.node.selfId !== undefined && shard !== undefined && shard.replicas.includes(this.node.selfId);
+    return this.node.selfId !== undefined && shard?.replicas.includes(this.node.selfId) === true;
   }
 
   /** A read served by `replica` if its log still owns the slot; otherwise where the slot went. */
@@ -239,9 +239,11 @@ export class CommandDispatcher {
     const node = this.node.routing().nodeAt(reply.message.slice(reply.message.lastIndexOf(' ') + 1));
     if (node === undefined) return reply;
     this.observer?.onForward(reason);
-    return this.node.forward(node, argv, request.protocol).then((outcome) =>
-      outcome.kind === 'not-sent' && request.leaderAwaited !== true ? this.unreachable(command, node) : forwardAnswer(outcome, reply, command.isWrite, UNCONFIRMED),
-    );
+    return this.node
+      .forward(node, argv, request.protocol)
+      .then((outcome) =>
+        outcome.kind === 'not-sent' && request.leaderAwaited !== true ? this.unreachable(command, node) : forwardAnswer(outcome, reply, command.isWrite, UNCONFIRMED),
+      );
   }
 
   /**

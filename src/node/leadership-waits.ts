@@ -38,5 +38,4 @@ export class LeadershipWaits {
     this.waits.delete(shardId);
     for (const done of [...waiting]) done();
   }
-
 }

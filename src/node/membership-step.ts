@@ -33,15 +33,13 @@ export function nextMembershipStep(status: Status, desired: readonly NodeId[], s
   // A transfer blocks proposals until it completes or times out, so only a live, caught-up voter gets one.
   const canLead = (n: NodeId): boolean => {
     const p = progress.get(n);
-    return n !== self && voters.includes(n) && p !== undefined && p.recentActive && p.match + LEARNER_CAUGHT_UP_ENTRIES >= status.commit;
+    return n !== self && voters.includes(n) && p?.recentActive === true && p.match + LEARNER_CAUGHT_UP_ENTRIES >= status.commit;
   };
   if (transferTo !== undefined && canLead(transferTo)) return { kind: 'transferLeadership', to: transferTo };
   const leaving = !desired.includes(self);
   if (leaving) {
     // Hand over to the most caught-up voter that stays; the new leader then removes us.
-    const successor = voters
-      .filter((v) => desired.includes(v) && canLead(v))
-      .sort((a, b) => (progress.get(b)?.match ?? 0) - (progress.get(a)?.match ?? 0))[0];
+    const successor = voters.filter((v) => desired.includes(v) && canLead(v)).sort((a, b) => (progress.get(b)?.match ?? 0) - (progress.get(a)?.match ?? 0))[0];
     if (successor !== undefined) return { kind: 'transferLeadership', to: successor };
     // No voter that stays can lead yet (a group of one moving to another node): the desired members
     // must be added and promoted first, or the group would wait for a successor forever.
@@ -61,7 +59,7 @@ export function nextMembershipStep(status: Status, desired: readonly NodeId[], s
   // every commit, including the one that would remove it.
   const caughtUp = (n: NodeId): boolean => {
     const p = progress.get(n);
-    return p !== undefined && p.recentActive && p.match > 0 && p.match + LEARNER_CAUGHT_UP_ENTRIES >= status.commit;
+    return p?.recentActive === true && p.match > 0 && p.match + LEARNER_CAUGHT_UP_ENTRIES >= status.commit;
   };
   const ready = learners.find((n) => desired.includes(n) && caughtUp(n));
   if (ready !== undefined) return { kind: 'promoteLearner', nodeId: ready };

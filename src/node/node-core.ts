@@ -281,7 +281,11 @@ export class NodeCore {
         const known = this.groups;
         if (known === undefined) return 'flushed';
         const ledTargets = this.view.splitTargets.filter((t) => known.isLeader(t.id)).map((t) => t.id);
-        const plan = flushPlan(this.view.ledShards().map((s) => s.id), ledTargets, (id) => known.replicas.get(id)?.splitState() ?? null);
+        const plan = flushPlan(
+          this.view.ledShards().map((s) => s.id),
+          ledTargets,
+          (id) => known.replicas.get(id)?.splitState() ?? null,
+        );
         if (plan === 'switching') return plan;
         const nowMs = this.env.now();
         await Promise.all(plan.map((id) => known.flush(id, nowMs)));

@@ -14,7 +14,12 @@ import { FORWARD_REASONS, type ForwardReason } from './forward-decision.js';
 export class NodeMetrics implements CommandObserver {
   readonly registry = new Registry();
   private readonly commands = new Counter({ name: 'cleave_node_commands_total', help: 'Commands processed, by command', labelNames: ['command'], registers: [this.registry] });
-  private readonly errors = new Counter({ name: 'cleave_node_command_errors_total', help: 'Error replies, by command and error prefix', labelNames: ['command', 'error'], registers: [this.registry] });
+  private readonly errors = new Counter({
+    name: 'cleave_node_command_errors_total',
+    help: 'Error replies, by command and error prefix',
+    labelNames: ['command', 'error'],
+    registers: [this.registry],
+  });
   private readonly latency = new Histogram({
     name: 'cleave_node_command_duration_seconds',
     help: 'Time from a command being read to its reply being ready, by command',
@@ -28,7 +33,12 @@ export class NodeMetrics implements CommandObserver {
   readonly routingVersion = new Gauge({ name: 'cleave_node_routing_version', help: 'Routing table version known to this node', registers: [this.registry] });
   /** Split traffic and pauses seen by this node as a split's source leader (docs/SPLIT.md). */
   readonly splitSnapshotBytes = new Counter({ name: 'cleave_node_split_snapshot_bytes_total', help: 'Snapshot bytes sent to split targets', registers: [this.registry] });
-  private readonly splitDelay = new Gauge({ name: 'cleave_node_split_catch_up_delay', help: 'Source log entries a split target is behind, by source shard', labelNames: ['shard'], registers: [this.registry] });
+  private readonly splitDelay = new Gauge({
+    name: 'cleave_node_split_catch_up_delay',
+    help: 'Source log entries a split target is behind, by source shard',
+    labelNames: ['shard'],
+    registers: [this.registry],
+  });
   readonly splitWritePause = new Histogram({
     name: 'cleave_node_split_write_pause_seconds',
     help: 'Time a write was held in a split buffer before its answer',

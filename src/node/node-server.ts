@@ -73,7 +73,8 @@ const PILOT_RETRY_MS_MAX = 2_000;
 const JOIN_REFUSED_RETRY_MS = 30_000;
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
-  if (options.clusterSecret === '') throw new UsageError('a node needs a cluster secret (CLEAVE_CLUSTER_SECRET or --cluster-secret-file): the pilot and the other nodes ask for it');
+  if (options.clusterSecret === '')
+    throw new UsageError('a node needs a cluster secret (CLEAVE_CLUSTER_SECRET or --cluster-secret-file): the pilot and the other nodes ask for it');
   const logger = options.logger ?? createLogger('node', { port: options.port });
   const env = systemEnvironment();
   const dataDirLock = lockDataDir(options.dataDir);
@@ -362,7 +363,6 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
   };
   void followRouting();
-
 
   logger.info({ host: options.host, port: options.port, nodeId: core.selfId }, 'node serving');
   return {

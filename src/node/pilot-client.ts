@@ -7,7 +7,7 @@
 import { PILOT_REQUEST_TIMEOUT_MS, type HeartbeatRequest, type HeartbeatResponse, type JoinRequest, type JoinResponse } from '../common/protocol.js';
 import type { RoutingTable } from '../common/routing.js';
 import type { SplitReport, SplitReportResponse } from '../split/types.js';
-import { PilotReplicas, PilotUnreachableError } from '../common/pilot-replicas.js';
+import { type PilotAnswer, PilotReplicas, PilotUnreachableError } from '../common/pilot-replicas.js';
 
 /** An answer from the pilot that is not a success; `status` 0 means no pilot replica was reached. */
 export class PilotError extends Error {
@@ -59,14 +59,15 @@ export class PilotClient {
   private async call<T>(method: string, path: string, body: unknown, timeoutMs = this.requestTimeoutMs): Promise<T> {
     const headers: Record<string, string> = { 'x-cleave-secret': this.clusterSecret };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let answer;
+    let answer: PilotAnswer;
     try {
       answer = await this.replicas.request(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), timeoutMs });
     } catch (err) {
       if (err instanceof PilotUnreachableError) throw new PilotError(0, `pilot unreachable: ${err.message}`);
       throw err;
     }
-    if (answer.status < 200 || answer.status >= 300) throw new PilotError(answer.status, `pilot ${answer.url} answered ${answer.status} to ${method} ${path}: ${answer.text}`, errorMessageOf(answer.text));
+    if (answer.status < 200 || answer.status >= 300)
+      throw new PilotError(answer.status, `pilot ${answer.url} answered ${answer.status} to ${method} ${path}: ${answer.text}`, errorMessageOf(answer.text));
     return JSON.parse(answer.text) as T;
   }
 }

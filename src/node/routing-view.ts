@@ -28,7 +28,7 @@ export class RoutingView {
     // A split's target owns no slot until the switch: it is listed apart, never routed to.
     this.shards = keyspace.filter((s) => s.end > s.start).sort((a, b) => a.start - b.start);
     this.splitTargets = keyspace.filter((s) => s.end <= s.start);
-    this.shards.forEach((shard, index) => this.slotToShard.fill(index, shard.start, shard.end));
+    for (const [index, shard] of this.shards.entries()) this.slotToShard.fill(index, shard.start, shard.end);
     for (const node of table.nodes) {
       this.nodesById.set(node.id, node);
       this.addressById.set(node.id, `${node.host}:${node.port}`);

@@ -75,7 +75,10 @@ const hello: ServerHandler = (ctx, conn, argv) => {
       return error(`ERR Syntax error in HELLO option '${argv[i]!.toString()}'`);
     }
   }
-  if (!conn.authenticated) return error('NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time');
+  if (!conn.authenticated)
+    return error(
+      'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+    );
   if (name !== undefined) {
     if (!validClientName(name)) return error('ERR Client names cannot contain spaces, newlines or special characters.');
     conn.name = name === '' ? undefined : name;
@@ -137,7 +140,9 @@ const client: ServerHandler = (ctx, conn, argv) => {
       return OK;
     }
     case 'help':
-      return array(['CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:', 'ID', 'GETNAME', 'SETNAME <name>', 'INFO', 'LIST', 'SETINFO <option> <value>'].map((l) => simple(l)));
+      return array(
+        ['CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:', 'ID', 'GETNAME', 'SETNAME <name>', 'INFO', 'LIST', 'SETINFO <option> <value>'].map((l) => simple(l)),
+      );
     default:
       return unknownSub('CLIENT', argv[1]!);
   }
@@ -151,17 +156,29 @@ const command: ServerHandler = (_ctx, _conn, argv) => {
       return argv.length === 2 ? int(allCommands().length) : wrongArgs('command|count');
     case 'info': {
       const names = argv.length === 2 ? allCommands().map((s) => s.name) : argv.slice(2).map((a) => a.toString());
-      return array(names.map((n) => {
-        const spec = findCommand(n);
-        return spec === undefined ? NULL : commandInfoReply(spec);
-      }));
+      return array(
+        names.map((n) => {
+          const spec = findCommand(n);
+          return spec === undefined ? NULL : commandInfoReply(spec);
+        }),
+      );
     }
     case 'docs': {
-      const specs = argv.length === 2 ? allCommands() : argv.slice(2).map((a) => findCommand(a)).filter((s) => s !== undefined);
+      const specs =
+        argv.length === 2
+          ? allCommands()
+          : argv
+              .slice(2)
+              .map((a) => findCommand(a))
+              .filter((s) => s !== undefined);
       return map(specs.map((s) => [bulk(s.name), commandDocsReply(s)] as const));
     }
     case 'help':
-      return array(['COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:', '(no subcommand)', 'COUNT', 'INFO [<command-name> ...]', 'DOCS [<command-name> ...]'].map((l) => simple(l)));
+      return array(
+        ['COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:', '(no subcommand)', 'COUNT', 'INFO [<command-name> ...]', 'DOCS [<command-name> ...]'].map((l) =>
+          simple(l),
+        ),
+      );
     default:
       return unknownSub('COMMAND', argv[1]!);
   }
@@ -207,7 +224,7 @@ function infoText(ctx: NodeContext, sections: Set<string>): string {
   const out: string[] = [];
   const section = (name: string, fields: [string, string | number][]): void => {
     if (!all && !sections.has(name.toLowerCase())) return;
-    out.push(`# ${name}\r\n` + fields.map(([k, v]) => `${k}:${v}\r\n`).join(''));
+    out.push(`# ${name}\r\n${fields.map(([k, v]) => `${k}:${v}\r\n`).join('')}`);
   };
   section('Server', [
     ['redis_version', REDIS_COMPAT_VERSION],
@@ -226,13 +243,19 @@ function infoText(ctx: NodeContext, sections: Set<string>): string {
     ['used_memory_rss', mem.rss],
     ['maxmemory', 0],
   ]);
-  section('Persistence', [['loading', 0], ['aof_enabled', 0]]);
+  section('Persistence', [
+    ['loading', 0],
+    ['aof_enabled', 0],
+  ]);
   section('Stats', [
     ['total_connections_received', ctx.stats.connectionsReceived],
     ['total_commands_processed', ctx.stats.commandsProcessed],
     ['instantaneous_ops_per_sec', ctx.stats.opsPerSec],
   ]);
-  section('Replication', [['role', 'master'], ['connected_slaves', 0]]);
+  section('Replication', [
+    ['role', 'master'],
+    ['connected_slaves', 0],
+  ]);
   section('Cluster', [['cluster_enabled', 1]]);
   section('Keyspace', keys > 0 ? [['db0', `keys=${keys},expires=0,avg_ttl=0`]] : []);
   return out.join('\r\n');
@@ -302,11 +325,17 @@ const discard: ServerHandler = (_ctx, conn) => {
 const debug: ServerHandler = (ctx, _conn, argv) => {
   const faults = ctx.debugFaults();
   if (faults === undefined) {
-    return error('ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.');
+    return error(
+      'ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.',
+    );
   }
   const sub = argv[1]!.toString().toLowerCase();
   if ((sub === 'partition' || sub === 'partition-oneway') && argv.length > 2 && ctx.selfId !== undefined) {
-    faults.partition([ctx.selfId], argv.slice(2).map((a) => a.toString()), sub === 'partition' ? 'both' : 'a-to-b');
+    faults.partition(
+      [ctx.selfId],
+      argv.slice(2).map((a) => a.toString()),
+      sub === 'partition' ? 'both' : 'a-to-b',
+    );
     return OK;
   }
   if (sub === 'heal' && argv.length === 2) {
@@ -323,16 +352,40 @@ export const SERVER_COMMANDS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ['hello', hello],
   ['auth', auth],
   ['select', select],
-  ['quit', (_ctx, conn) => { conn.closing = true; return OK; }],
+  [
+    'quit',
+    (_ctx, conn) => {
+      conn.closing = true;
+      return OK;
+    },
+  ],
   ['reset', reset],
   ['client', client],
   ['command', command],
   ['config', config],
   ['info', info],
   ['time', time],
-  ['readonly', (_ctx, conn) => { conn.readonlyMode = true; return OK; }],
-  ['readwrite', (_ctx, conn) => { conn.readonlyMode = false; return OK; }],
-  ['asking', (_ctx, conn) => { conn.asking = true; return OK; }],
+  [
+    'readonly',
+    (_ctx, conn) => {
+      conn.readonlyMode = true;
+      return OK;
+    },
+  ],
+  [
+    'readwrite',
+    (_ctx, conn) => {
+      conn.readonlyMode = false;
+      return OK;
+    },
+  ],
+  [
+    'asking',
+    (_ctx, conn) => {
+      conn.asking = true;
+      return OK;
+    },
+  ],
   ['multi', multi],
   ['exec', exec],
   ['discard', discard],

@@ -224,9 +224,7 @@ export class ShardGroups {
     if (view === undefined) return;
     for (const shard of view.table.shards) {
       if (shard.split?.role !== 'source' || this.splitDrivers.has(shard.id) || !this.isLeader(shard.id)) continue;
-      const driver = new SplitSource(this.splitHost(), shard)
-        .run()
-        .finally(() => this.splitDrivers.delete(shard.id));
+      const driver = new SplitSource(this.splitHost(), shard).run().finally(() => this.splitDrivers.delete(shard.id));
       this.splitDrivers.set(shard.id, driver);
     }
   }
@@ -313,7 +311,7 @@ export class ShardGroups {
     const now = this.env.now();
     for (const shardId of this.multiRaft.groupIds()) {
       const shard = view.table.shards.find((s) => s.id === shardId);
-      if (shard !== undefined && shard.replicas.includes(this.options.selfId)) {
+      if (shard?.replicas.includes(this.options.selfId)) {
         this.unwantedSince.delete(shardId);
         continue;
       }
@@ -463,10 +461,16 @@ export class ShardGroups {
     const status = this.multiRaft.status(shard.id);
     if (status === undefined) return;
     const transferTo = shard.transferTo === undefined ? undefined : replicaIdOf(shard, shard.transferTo);
-    const step = nextMembershipStep(status, shard.replicas.map((n) => replicaIdOf(shard, n)), status.id, transferTo);
+    const step = nextMembershipStep(
+      status,
+      shard.replicas.map((n) => replicaIdOf(shard, n)),
+      status.id,
+      transferTo,
+    );
     if (step === undefined) return;
     if (step.kind !== 'transferLeadership') return this.proposeChange(shard.id, step.kind, step.nodeId);
-    if (this.multiRaft.transferLeadership(shard.id, step.to)) this.options.logger.info({ shard: shard.id, to: nodeIdOf(step.to), replica_id: step.to }, 'leadership transfer requested');
+    if (this.multiRaft.transferLeadership(shard.id, step.to))
+      this.options.logger.info({ shard: shard.id, to: nodeIdOf(step.to), replica_id: step.to }, 'leadership transfer requested');
   }
 
   private proposeChange(shardId: string, type: 'addLearner' | 'promoteLearner' | 'removeNode', nodeId: NodeId): void {

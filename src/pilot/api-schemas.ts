@@ -205,7 +205,11 @@ export const joinRequestSchema = z
     bus_port: port,
     metrics_port: z.number().int().min(0).max(65535),
     pid: z.number().int().min(1),
-    cluster_incarnation: z.string().regex(/^[0-9a-f]{40}$/).optional().describe('The cluster the node belongs to, from an earlier join.'),
+    cluster_incarnation: z
+      .string()
+      .regex(/^[0-9a-f]{40}$/)
+      .optional()
+      .describe('The cluster the node belongs to, from an earlier join.'),
   })
   .register(apiSchemas, { id: 'JoinRequest' }) satisfies z.ZodType<JoinRequest>;
 
@@ -248,9 +252,18 @@ export const idParamsSchema = z.object({ id: z.string().min(1).max(ID_LENGTH_MAX
 /** `POST /api/v1/shards/{id}/split`: every field optional (seed 000's TriggerSplit). */
 export const splitRequestSchema = z
   .object({
-    split_slot: z.number().int().min(1).max(16383).optional().describe('The first slot that moves to the new shard; default: the slot that halves the shard\'s bytes.'),
-    target_shard_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().describe('Id of the new shard; default: the next shard_NNNN.'),
-    target_nodes: z.array(nodeId).min(1).max(7).optional().describe('Nodes for the new shard\'s replicas, the first its first leader; default: the least loaded, as many as the source has replicas.'),
+    split_slot: z.number().int().min(1).max(16383).optional().describe("The first slot that moves to the new shard; default: the slot that halves the shard's bytes."),
+    target_shard_id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .optional()
+      .describe('Id of the new shard; default: the next shard_NNNN.'),
+    target_nodes: z
+      .array(nodeId)
+      .min(1)
+      .max(7)
+      .optional()
+      .describe("Nodes for the new shard's replicas, the first its first leader; default: the least loaded, as many as the source has replicas."),
   })
   .strict()
   .register(apiSchemas, { id: 'SplitRequest' });
@@ -281,7 +294,7 @@ export const splitTaskSchema = z
     task_id: z.string(),
     source_shard: z.string(),
     target_shard: z.string(),
-    split_slot: count.nullable().describe('Null until the source\'s leader has chosen it.'),
+    split_slot: count.nullable().describe("Null until the source's leader has chosen it."),
     target_nodes: z.array(z.string()),
     status: z.enum(SPLIT_STATUSES),
     reason: z.string().nullable().describe('Why it failed.'),
@@ -289,7 +302,7 @@ export const splitTaskSchema = z
     created_at_ms: count,
     updated_at_ms: count,
     phases: z.record(z.string(), count).describe('When each status was reached (Unix ms).'),
-    progress: splitProgressSchema.nullable().describe('Null until the source\'s leader has reported.'),
+    progress: splitProgressSchema.nullable().describe("Null until the source's leader has reported."),
     params: splitParamsSchema,
   })
   .register(apiSchemas, { id: 'SplitTask' });
@@ -389,13 +402,7 @@ export type PilotEventList = z.infer<typeof pilotEventListSchema>;
 /** Query of `GET /api/v1/events`. */
 export const pilotEventsQuerySchema = z.object({
   since: z.coerce.number().int().min(0).default(0).describe('Only events recorded at or after this Unix time in milliseconds.'),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(PILOT_EVENTS_MAX)
-    .default(EVENTS_LIMIT_DEFAULT)
-    .describe('At most this many events: the newest of those matching `since`.'),
+  limit: z.coerce.number().int().min(1).max(PILOT_EVENTS_MAX).default(EVENTS_LIMIT_DEFAULT).describe('At most this many events: the newest of those matching `since`.'),
 });
 
 const pilotRoleSchema = z.enum(['leader', 'follower', 'candidate', 'pre-candidate']);

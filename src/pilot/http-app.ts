@@ -93,7 +93,10 @@ async function handle(route: RouteDefinition, options: HttpAppOptions, request: 
   reply.raw.once('close', () => gone.abort());
   const answer = await route.handle({ params, query, body, signal: gone.signal });
   if (answer instanceof ApiError) return send(reply, answer);
-  return reply.code(route.status ?? 200).type(route.contentType ?? 'application/json; charset=utf-8').send(answer);
+  return reply
+    .code(route.status ?? 200)
+    .type(route.contentType ?? 'application/json; charset=utf-8')
+    .send(answer);
 }
 
 function parse(location: InputLocation, schema: z.ZodType | undefined, input: unknown): unknown {
@@ -149,11 +152,12 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
     socket.destroy();
     return;
   }
-  const apiError = error.code === 'HPE_HEADER_OVERFLOW'
-    ? new ApiError('header_fields_too_large', 'request headers are too large')
-    : new ApiError('invalid_request', 'malformed HTTP request');
+  const apiError =
+    error.code === 'HPE_HEADER_OVERFLOW' ? new ApiError('header_fields_too_large', 'request headers are too large') : new ApiError('invalid_request', 'malformed HTTP request');
   const body = JSON.stringify(apiError.toBody());
-  socket.end(`HTTP/1.1 ${apiError.status} ${STATUS_CODES[apiError.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${apiError.status} ${STATUS_CODES[apiError.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 function send(reply: FastifyReply, error: ApiError): FastifyReply {

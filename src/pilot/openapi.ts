@@ -33,7 +33,12 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
       schemas: componentSchemas(),
       securitySchemes: {
         adminToken: { type: 'http', scheme: 'bearer', description: "The pilot's admin token, when one is set." },
-        clusterSecret: { type: 'apiKey', in: 'header', name: 'x-cleave-secret', description: 'The cluster secret the pilot and its nodes share; every internal route requires it.' },
+        clusterSecret: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-cleave-secret',
+          description: 'The cluster secret the pilot and its nodes share; every internal route requires it.',
+        },
       },
     },
   };

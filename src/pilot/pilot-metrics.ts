@@ -84,7 +84,7 @@ export function createPilotMetrics(pilot: Pilot): PilotMetrics {
   });
   new Gauge({
     name: 'cleave_pilot_raft_term',
-    help: "Raft term of the pilot group, as this replica knows it.",
+    help: 'Raft term of the pilot group, as this replica knows it.',
     registers: [registry],
     collect() {
       this.set(pilot.replication().term);
@@ -126,8 +126,18 @@ function splitMetrics(registry: Registry, pilot: Pilot): void {
     registers: [registry],
     collect: () => observe(),
   });
-  const failures = new Counter({ name: 'cleave_split_failures_total', help: 'Splits rolled back, by reason.', labelNames: ['reason'] as const, registers: [registry], collect: () => observe() });
-  const seen = (key: string): boolean => observed.has(key) || (observed.add(key), false);
+  const failures = new Counter({
+    name: 'cleave_split_failures_total',
+    help: 'Splits rolled back, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect: () => observe(),
+  });
+  const seen = (key: string): boolean => {
+    if (observed.has(key)) return true;
+    observed.add(key);
+    return false;
+  };
   function observe(): void {
     for (const task of pilot.state.splitTasks ?? []) {
       const times = SPLIT_STATUSES.flatMap((status) => (task.phases[status] === undefined ? [] : [[status, task.phases[status]!] as const]));
@@ -149,7 +159,8 @@ function splitMetrics(registry: Registry, pilot: Pilot): void {
         this.reset();
         for (const task of pilot.state.splitTasks ?? []) {
           const progress = pilot.splitProgress(task.id);
-          if (progress !== undefined && !SPLIT_FINAL_STATUSES.includes(task.status)) this.set({ task: task.id, source: task.sourceShard, target: task.targetShard }, read(progress));
+          if (progress !== undefined && !SPLIT_FINAL_STATUSES.includes(task.status))
+            this.set({ task: task.id, source: task.sourceShard, target: task.targetShard }, read(progress));
         }
       },
     });
@@ -160,13 +171,7 @@ function splitMetrics(registry: Registry, pilot: Pilot): void {
 }
 
 /** A per-shard gauge of one reported statistic; shards nobody reported yet are left out, not shown as 0. */
-function shardStatGauge(
-  registry: Registry,
-  pilot: Pilot,
-  name: string,
-  help: string,
-  read: (stats: ShardStats) => number,
-): void {
+function shardStatGauge(registry: Registry, pilot: Pilot, name: string, help: string, read: (stats: ShardStats) => number): void {
   new Gauge({
     name,
     help,

@@ -226,7 +226,12 @@ export class Pilot {
   }
 
   /** Starts a split task; omitted choices are the state machine's (seed 000's defaults). */
-  async createSplit(request: { readonly sourceShard: string; readonly splitSlot?: number; readonly targetShardId?: string; readonly targetNodes?: readonly string[] }): Promise<SplitTask | PilotRejection | DriverRefusal> {
+  async createSplit(request: {
+    readonly sourceShard: string;
+    readonly splitSlot?: number;
+    readonly targetShardId?: string;
+    readonly targetNodes?: readonly string[];
+  }): Promise<SplitTask | PilotRejection | DriverRefusal> {
     const { params, maxSplits, maxSplitsPerNode } = this.config.split;
     const command: CreateSplitCommand = { kind: 'create-split', ...request, params, maxSplits, maxSplitsPerNode, atMs: this.env.now() };
     const result = await this.driver.propose(command);
@@ -327,7 +332,10 @@ export class Pilot {
       const recordedTerm = shard?.leaderTerm ?? 0;
       if (shard === undefined || term <= recordedTerm || leaders.some((l) => l.shardId === shardId)) continue;
       if (!shard.replicas.includes(nodeId) || term > recordedTerm + LEADER_TERM_STEP_MAX) {
-        this.logger.warn({ shard: shardId, node_id: nodeId, term, recorded_term: recordedTerm, replicas: shard.replicas }, 'leader report not believed: not a replica of the shard, or a term too far ahead');
+        this.logger.warn(
+          { shard: shardId, node_id: nodeId, term, recorded_term: recordedTerm, replicas: shard.replicas },
+          'leader report not believed: not a replica of the shard, or a term too far ahead',
+        );
         continue;
       }
       leaders.push({ shardId, nodeId, term });
@@ -367,10 +375,7 @@ export class Pilot {
       if (result.reason !== 'keyspace-exists') this.logger.warn({ reason: result.reason }, `bootstrap refused: ${result.message}`);
       return;
     }
-    this.logger.info(
-      { keyspace: result.keyspace, shards: result.shardIds.length, nodes: this.state.nodes.length, replicas },
-      'keyspace bootstrapped',
-    );
+    this.logger.info({ keyspace: result.keyspace, shards: result.shardIds.length, nodes: this.state.nodes.length, replicas }, 'keyspace bootstrapped');
   }
 
   /**
@@ -433,7 +438,9 @@ function commandEvents(command: PilotCommand, before: PilotState, after: PilotSt
     }
     case 'change-shard-replicas': {
       const shard = after.shards.find((s) => s.id === command.shardId)!;
-      return [{ kind: 'shard-replicas-changed', at_ms: atMs, shard_id: shard.id, action: command.action, node_id: command.nodeId, replicas: [...shard.replicas], epoch: shard.epoch }];
+      return [
+        { kind: 'shard-replicas-changed', at_ms: atMs, shard_id: shard.id, action: command.action, node_id: command.nodeId, replicas: [...shard.replicas], epoch: shard.epoch },
+      ];
     }
     case 'transfer-shard-leader':
       return [{ kind: 'shard-leader-transfer-requested', at_ms: atMs, shard_id: command.shardId, node_id: command.nodeId }];

@@ -134,7 +134,7 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
       path: '/api/v1/shards/{id}/split',
       operationId: 'splitShard',
       summary:
-        "Splits a shard online (seed 000): the slots from split_slot on move to a new shard while clients keep reading and writing. Every field is optional. The answer (202) names the split task; follow it at /api/v1/splits/{task_id}.",
+        'Splits a shard online (seed 000): the slots from split_slot on move to a new shard while clients keep reading and writing. Every field is optional. The answer (202) names the split task; follow it at /api/v1/splits/{task_id}.',
       access: 'admin',
       params: idParamsSchema,
       body: splitRequestSchema,
@@ -219,8 +219,7 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
       method: 'GET',
       path: '/api/v1/events',
       operationId: 'listEvents',
-      summary:
-        'Recent cluster events (nodes registering, rejoining, going down or up; keyspace bootstrap; shard leader and replica changes; routing versions), newest last.',
+      summary: 'Recent cluster events (nodes registering, rejoining, going down or up; keyspace bootstrap; shard leader and replica changes; routing versions), newest last.',
       access: 'admin',
       query: pilotEventsQuerySchema,
       response: pilotEventListSchema,
@@ -317,7 +316,9 @@ function rejectionError(rejection: PilotRejection | DriverRefusal): ApiError {
   switch (rejection.reason) {
     case 'notLeader':
       // Leadership moved between the leader check and the proposal.
-      return rejection.leaderUrl === null ? new ApiError('no_leader', rejection.message, undefined, null) : new ApiError('not_leader', rejection.message, undefined, rejection.leaderUrl);
+      return rejection.leaderUrl === null
+        ? new ApiError('no_leader', rejection.message, undefined, null)
+        : new ApiError('not_leader', rejection.message, undefined, rejection.leaderUrl);
     case 'unavailable':
       return new ApiError('unavailable', rejection.message);
     case 'unknown-node':

@@ -192,7 +192,10 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   if (options.peers === undefined) pilot.setOwnHttpPort(port);
   const url = pilotUrlOf({ host: options.host, port });
-  logger.info({ url, pilot: pilotId, peers: peers.map((p) => p.id), expect_nodes: config.expectNodes, shards_per_node: config.shardsPerNode, replicas: config.replicas }, 'pilot listening');
+  logger.info(
+    { url, pilot: pilotId, peers: peers.map((p) => p.id), expect_nodes: config.expectNodes, shards_per_node: config.shardsPerNode, replicas: config.replicas },
+    'pilot listening',
+  );
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     clearInterval(sweeper);

@@ -255,7 +255,10 @@ export class PilotStateDriver {
       const recovered = record?.state ?? INITIAL_PILOT_STATE;
       const pendingImport = isInitialPilotState(recovered) ? await edges.recoverOldLog() : undefined;
       if (pendingImport !== undefined) {
-        logger.info({ path: pendingImport.path, routing_version: pendingImport.state.routingVersion }, 'found the command log of a single-process pilot: importing it once this replica leads');
+        logger.info(
+          { path: pendingImport.path, routing_version: pendingImport.state.routingVersion },
+          'found the command log of a single-process pilot: importing it once this replica leads',
+        );
       }
       driver = new PilotStateDriver(replication, edges, log, recovered, pendingImport, listeners);
       await driver.start(self, founding);
@@ -375,10 +378,14 @@ export class PilotStateDriver {
       // Only pilot replicas speak on this bus, and every batch is checked before Raft sees it: a peer that
       // knows the secret can still be buggy.
       const pilotIds = { senderOf: (from: string): NodeId | undefined => (isPilotId(from) ? pilotRaftIdOf(from) : undefined), peerOf: (id: NodeId) => id };
-      bus.on<readonly PeerMessage[]>('raft', (envelope) => {
-        const from = pilotRaftIdOf(envelope.from);
-        for (const message of envelope.payload) this.multiRaft.receive(from, message);
-      }, peerBatchCheck(this.selfRaftId, pilotIds));
+      bus.on<readonly PeerMessage[]>(
+        'raft',
+        (envelope) => {
+          const from = pilotRaftIdOf(envelope.from);
+          for (const message of envelope.payload) this.multiRaft.receive(from, message);
+        },
+        peerBatchCheck(this.selfRaftId, pilotIds),
+      );
       bus.on('pilot', (envelope) => this.onPeerRequest(envelope.from, envelope.payload));
     }
     this.multiRaft.addGroup(PILOT_GROUP_ID, this.log, this.machine);
@@ -490,7 +497,10 @@ export class PilotStateDriver {
   private setServing(serving: boolean): void {
     if (serving === this.isServing) return;
     this.isServing = serving;
-    this.logger.info({ pilot: this.selfId, term: this.multiRaft.leadership(PILOT_GROUP_ID)?.term }, serving ? 'this pilot replica leads and serves' : 'this pilot replica stopped leading');
+    this.logger.info(
+      { pilot: this.selfId, term: this.multiRaft.leadership(PILOT_GROUP_ID)?.term },
+      serving ? 'this pilot replica leads and serves' : 'this pilot replica stopped leading',
+    );
     this.listeners.onLeadership?.(serving);
     this.notifyChange();
   }
@@ -508,7 +518,10 @@ export class PilotStateDriver {
         ? await this.proposeToGroup({ kind: 'import-state', state: pending.state })
         : ({ ok: false, reason: 'state-not-empty', message: 'the pilot group has state already' } as const);
       if (answer.ok) {
-        this.logger.info({ path: pending.path, routing_version: answer.routingVersion, nodes: pending.state.nodes.length, shards: pending.state.shards.length }, 'imported the single-process pilot log into the pilot group');
+        this.logger.info(
+          { path: pending.path, routing_version: answer.routingVersion, nodes: pending.state.nodes.length, shards: pending.state.shards.length },
+          'imported the single-process pilot log into the pilot group',
+        );
         this.pendingImport = undefined;
       } else if (answer.reason === 'state-not-empty') {
         this.logger.error({ path: pending.path }, 'the single-process pilot log was not imported: the pilot group already has a state of its own');

@@ -288,7 +288,12 @@ function createSplit(state: PilotState, command: CreateSplitCommand): PilotTrans
   const busy = new Map<string, number>();
   for (const task of outstanding) for (const node of nodesInSplit(task, state.shards)) busy.set(node, (busy.get(node) ?? 0) + 1);
   const crowded = [...new Set([...source.replicas, ...targetNodes])].find((n) => (busy.get(n) ?? 0) >= command.maxSplitsPerNode);
-  if (crowded !== undefined) return reject(state, 'too-many-splits', `${crowded} takes part in ${busy.get(crowded)} split(s) already, the most per node (--max-splits-per-node ${command.maxSplitsPerNode})`);
+  if (crowded !== undefined)
+    return reject(
+      state,
+      'too-many-splits',
+      `${crowded} takes part in ${busy.get(crowded)} split(s) already, the most per node (--max-splits-per-node ${command.maxSplitsPerNode})`,
+    );
 
   const number = state.nextSplitNumber ?? 1;
   const task: SplitTask = {
@@ -309,7 +314,16 @@ function createSplit(state: PilotState, command: CreateSplitCommand): PilotTrans
   const marker = (role: RoutingSplit['role'], peer: string): RoutingSplit => ({ taskId: task.id, role, peer, splitSlot: task.splitSlot, params: task.params });
   // The target is listed at once so its replicas start its Raft group; it serves nothing until the switch.
   const from = task.splitSlot ?? source.end;
-  const target: RoutingShard = { id: targetShard, keyspace: source.keyspace, start: from, end: from, epoch: 1, leader: targetNodes[0]!, replicas: [...targetNodes], split: marker('target', source.id) };
+  const target: RoutingShard = {
+    id: targetShard,
+    keyspace: source.keyspace,
+    start: from,
+    end: from,
+    epoch: 1,
+    leader: targetNodes[0]!,
+    replicas: [...targetNodes],
+    split: marker('target', source.id),
+  };
   const shards = state.shards.slice();
   shards[index] = { ...source, split: marker('source', targetShard) };
   shards.splice(index + 1, 0, target);
@@ -367,7 +381,13 @@ function splitProgress(state: PilotState, command: SplitProgressCommand): PilotT
   splitTasks[index] = next;
   const retiredShardIds = rolledBack ? [...(state.retiredShardIds ?? []), task.targetShard] : state.retiredShardIds;
   return {
-    state: { ...state, routingVersion: state.routingVersion + (routingChanged ? 1 : 0), shards, splitTasks: pruneSplitTasks(splitTasks), ...(retiredShardIds === undefined ? {} : { retiredShardIds }) },
+    state: {
+      ...state,
+      routingVersion: state.routingVersion + (routingChanged ? 1 : 0),
+      shards,
+      splitTasks: pruneSplitTasks(splitTasks),
+      ...(retiredShardIds === undefined ? {} : { retiredShardIds }),
+    },
     result: { ok: true, taskId: task.id, changed: true },
   };
 }

@@ -9,18 +9,7 @@ import type { Snapshot } from './snapshot.js';
  * than the other's, then it updates its current term"). Local events (tick, proposals, reports) are
  * RawNode methods, not messages, so nothing local can be confused with something from the wire.
  */
-export type Message =
-  | MsgApp
-  | MsgAppResp
-  | MsgVote
-  | MsgVoteResp
-  | MsgHeartbeat
-  | MsgHeartbeatResp
-  | MsgSnap
-  | MsgTimeoutNow
-  | MsgReadIndex
-  | MsgReadIndexResp
-  | MsgTransferLeader;
+export type Message = MsgApp | MsgAppResp | MsgVote | MsgVoteResp | MsgHeartbeat | MsgHeartbeatResp | MsgSnap | MsgTimeoutNow | MsgReadIndex | MsgReadIndexResp | MsgTransferLeader;
 
 /** The message type names. */
 export type MessageType = Message['type'];

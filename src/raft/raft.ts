@@ -308,8 +308,7 @@ export class Raft {
     const respType = m.type === 'MsgVote' ? 'MsgVoteResp' : 'MsgPreVoteResp';
     // We can vote for a candidate we already voted for (a retransmission), for anyone when we have not
     // voted and know no leader, and pre-vote for anyone at a later term.
-    const canVote =
-      this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (m.type === 'MsgPreVote' && m.term > this.term);
+    const canVote = this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (m.type === 'MsgPreVote' && m.term > this.term);
     const mayVote = this.config.votesWhenEmpty || this.log.lastIndex() > 0;
     // Election restriction (Raft paper §5.4.1): only for a log at least as up-to-date as ours.
     if (mayVote && canVote && this.log.isUpToDate(m.index, m.logTerm)) {
@@ -327,7 +326,7 @@ export class Raft {
   private sendVoteRejection(type: 'MsgVoteResp' | 'MsgPreVoteResp', to: NodeId): void {
     const commit = this.log.committed;
     const commitTerm = this.log.termOf(commit);
-    assert(commitTerm !== undefined, 'the committed entry\'s term is known (it is at or after the snapshot)');
+    assert(commitTerm !== undefined, "the committed entry's term is known (it is at or after the snapshot)");
     this.send({ type, to, reject: true, commit, commitTerm });
   }
 

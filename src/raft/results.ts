@@ -21,11 +21,7 @@ export type ProposeResult =
   | { readonly ok: false; readonly reason: ProposalRejection; readonly leaderId: NodeId };
 
 /** Outcome of readIndex. `ok` means the request is on its way: a ReadState with the context follows unless leadership changes (the driver times out and retries). */
-export type ReadIndexResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: 'notLeader' | 'tooManyPendingReads'; readonly leaderId: NodeId };
+export type ReadIndexResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'notLeader' | 'tooManyPendingReads'; readonly leaderId: NodeId };
 
 /** Outcome of transferLeadership. `ok` means started (or forwarded to the leader); watch softState for the result. */
-export type TransferResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: 'notLeader' | 'unknownNode' | 'learner' };
+export type TransferResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'notLeader' | 'unknownNode' | 'learner' };

@@ -375,11 +375,7 @@ export class RespParser {
    */
   private checkHeaderBytes(contentBytes: number): void {
     if (contentBytes <= this.maxInlineBytes) return;
-    throw new ProtocolError(
-      this.lineKind === LINE_MULTIBULK_COUNT
-        ? 'Protocol error: too big mbulk count string'
-        : 'Protocol error: too big bulk count string',
-    );
+    throw new ProtocolError(this.lineKind === LINE_MULTIBULK_COUNT ? 'Protocol error: too big mbulk count string' : 'Protocol error: too big bulk count string');
   }
 
   /** Reads an inline line, which ends at '\n' (a '\r' before it is dropped, as in Redis). */
@@ -528,8 +524,7 @@ export function splitArgs(src: Uint8Array, from: number, to: number): Buffer[] {
         } else if (c === BACKSLASH && at(p + 1) !== 0) {
           p++;
           const e = at(p);
-          scratch[n++] =
-            e === 110 ? LF : e === 114 ? CR : e === 116 ? 9 : e === 98 ? 8 : e === 97 ? 7 : e;
+          scratch[n++] = e === 110 ? LF : e === 114 ? CR : e === 116 ? 9 : e === 98 ? 8 : e === 97 ? 7 : e;
         } else if (c === DQUOTE) {
           if (at(p + 1) !== 0 && !isSpace(at(p + 1))) throw unbalancedQuotes();
           done = true;

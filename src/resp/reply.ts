@@ -29,8 +29,7 @@ export const simple = (value: string): Reply => ({ kind: 'simple', value });
 export const error = (message: string): Reply => ({ kind: 'error', message });
 export const int = (value: number | bigint): Reply => ({ kind: 'int', value });
 export const bulk = (value: Buffer | string): Reply => ({ kind: 'bulk', value });
-export const bulkOrNull = (value: Buffer | string | undefined | null): Reply =>
-  value === undefined || value === null ? NULL : { kind: 'bulk', value };
+export const bulkOrNull = (value: Buffer | string | undefined | null): Reply => (value === undefined || value === null ? NULL : { kind: 'bulk', value });
 export const array = (items: readonly Reply[]): Reply => ({ kind: 'array', items });
 export const map = (entries: readonly (readonly [Reply, Reply])[]): Reply => ({ kind: 'map', entries });
 export const double = (value: number): Reply => ({ kind: 'double', value });

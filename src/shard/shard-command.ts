@@ -70,7 +70,19 @@ export type SplitCommand = Extract<ShardCommand, { taskId: string }>;
 // Arrays, not records: every entry must decode on its own, on any replica, in any later version.
 const packr = new Packr({ useRecords: false });
 /** Position = the code on disk: append only. */
-const KIND_CODES = ['command', 'expire', 'flush', 'split-begin', 'split-commit', 'split-abort', 'split-cleanup', 'split-reset', 'split-ingest', 'split-forward', 'split-handoff'] as const;
+const KIND_CODES = [
+  'command',
+  'expire',
+  'flush',
+  'split-begin',
+  'split-commit',
+  'split-abort',
+  'split-cleanup',
+  'split-reset',
+  'split-ingest',
+  'split-forward',
+  'split-handoff',
+] as const;
 
 /**
  * First byte of a key command or expiry in the byte-list layout: a byte MessagePack never writes, so
@@ -166,6 +178,7 @@ export function decodeShardCommand(data: Uint8Array): ShardCommand {
   const fields = packr.unpack(data) as unknown[];
   const kind = KIND_CODES[fields[0] as number];
   // Each kind's fields by position, as encodeShardCommand wrote them.
+  // biome-ignore lint/suspicious/noExplicitAny: entries come from the shard's own log, laid out by encodeShardCommand
   const f = fields as [number, ...any[]];
   switch (kind) {
     case 'command':

@@ -101,7 +101,8 @@ export class ShardSplit {
         if (this.ended(command.taskId) !== undefined) return this.skip(`split ${command.taskId} is over`);
         const { start, splitSlot, end } = command;
         if (!(start < splitSlot && splitSlot < end)) return this.skip(`split slot ${splitSlot} is not inside [${start}, ${end})`);
-        if (this.meta.owned !== null && (this.meta.owned.start !== start || this.meta.owned.end !== end)) return this.skip(`the shard owns [${this.meta.owned.start}, ${this.meta.owned.end}), not [${start}, ${end})`);
+        if (this.meta.owned !== null && (this.meta.owned.start !== start || this.meta.owned.end !== end))
+          return this.skip(`the shard owns [${this.meta.owned.start}, ${this.meta.owned.end}), not [${start}, ${end})`);
         return this.set({ role: 'source', taskId: command.taskId, target: command.target, splitSlot, end, phase: 'begun', commitIndex: 0 }, { start, end });
       }
       case 'split-commit': {
@@ -121,7 +122,9 @@ export class ShardSplit {
           const buffer = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
           if (!this.ownsKey(buffer)) this.data.delete(buffer);
         }
-        return command.keys.length === 0 ? this.set(null, this.meta.owned, null, { taskId: split.taskId, splitSlot: split.splitSlot, outcome: 'completed' }) : { ok: true, state: split };
+        return command.keys.length === 0
+          ? this.set(null, this.meta.owned, null, { taskId: split.taskId, splitSlot: split.splitSlot, outcome: 'completed' })
+          : { ok: true, state: split };
       }
       case 'split-reset': {
         if (split !== null && split.role === 'source') return this.skip('this shard is the source of a split');

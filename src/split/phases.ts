@@ -6,17 +6,7 @@
 import type { EndedSplit, SourceSplitState } from '../shard/split-state.js';
 
 /** A split task's status, in the order a split that succeeds goes through them (seed 000). */
-export const SPLIT_STATUSES = [
-  'preparing',
-  'snapshot_transfer',
-  'catching_up',
-  'buffering',
-  'switching',
-  'cleanup',
-  'completed',
-  'failed',
-  'cancelled',
-] as const;
+export const SPLIT_STATUSES = ['preparing', 'snapshot_transfer', 'catching_up', 'buffering', 'switching', 'cleanup', 'completed', 'failed', 'cancelled'] as const;
 export type SplitStatus = (typeof SPLIT_STATUSES)[number];
 
 /**

@@ -28,8 +28,7 @@ interface Buffered {
 /** What happened to a write offered to the buffer. */
 export type HoldResult =
   /** The slot is not being handed over: propose the write. */
-  | { readonly kind: 'pass' }
-  | { readonly kind: 'held'; readonly reply: Promise<Reply> };
+  { readonly kind: 'pass' } | { readonly kind: 'held'; readonly reply: Promise<Reply> };
 
 export class SplitBuffer {
   private readonly buffers = new Map<string, Buffered>();

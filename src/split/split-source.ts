@@ -321,7 +321,16 @@ export class SplitSource {
       const attempt: SnapshotAttempt = { attempt: nextAttempt(holds), snapshotIndex: index };
       this.attempt = attempt;
       const reset = await this.untilTarget(
-        { kind: 'split-reset', taskId: this.taskId, source: this.shard.id, splitSlot: state.splitSlot, end: state.end, snapshotIndex: index, attempt: attempt.attempt, sourceClockMs: clockMs },
+        {
+          kind: 'split-reset',
+          taskId: this.taskId,
+          source: this.shard.id,
+          splitSlot: state.splitSlot,
+          end: state.end,
+          snapshotIndex: index,
+          attempt: attempt.attempt,
+          sourceClockMs: clockMs,
+        },
         state,
         (answer) => holdsAttempt(this.targetState(answer), attempt),
       );
@@ -400,7 +409,14 @@ export class SplitSource {
       const batch = done < final ? await this.nextBatch(state, done, final) : { moving: [], last: final };
       if (batch.last >= final) {
         // Any answer ends the wait: one that does not show the handoff stops the driver, and the next run's probe finds where the target stands.
-        const handoff: ShardCommand = { kind: 'split-handoff', taskId: this.taskId, finalIndex: final, fromIndex: done, entries: batch.moving, sourceClockMs: this.replica().clockMs };
+        const handoff: ShardCommand = {
+          kind: 'split-handoff',
+          taskId: this.taskId,
+          finalIndex: final,
+          fromIndex: done,
+          entries: batch.moving,
+          sourceClockMs: this.replica().clockMs,
+        };
         const answer = await this.untilTarget(handoff, state, () => true);
         if (answer === 'aborted' || !handedOff(state, this.targetState(answer), answer.owned)) throw new Error(`the target of ${this.taskId} did not take the handoff`);
         return;

@@ -82,8 +82,7 @@ export function transferStart(target: TargetSplitState | null, logFirstIndex: nu
 /** What the target's answer to a probe says about a committed split (the switching phase). */
 export type SwitchStart =
   /** The target applied `split-handoff`: it serves the range. */
-  | { readonly kind: 'handed-off' }
-  | TransferStart;
+  { readonly kind: 'handed-off' } | TransferStart;
 
 export function switchStart(state: SourceSplitState, target: TargetSplitState | null, owned: OwnedRange | null, logFirstIndex: number): SwitchStart {
   if (handedOff(state, target, owned)) return { kind: 'handed-off' };

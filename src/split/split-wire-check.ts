@@ -42,9 +42,18 @@ function isTargetCommand(data: Uint8Array): boolean {
   if (command === null || !('taskId' in command) || !isId(command.taskId)) return false;
   switch (command.kind) {
     case 'split-reset':
-      return isId(command.source) && isSlotRange(command.splitSlot, command.end) && isIndex(command.snapshotIndex) && isIndex(command.attempt) && Number.isFinite(command.sourceClockMs);
+      return (
+        isId(command.source) && isSlotRange(command.splitSlot, command.end) && isIndex(command.snapshotIndex) && isIndex(command.attempt) && Number.isFinite(command.sourceClockMs)
+      );
     case 'split-ingest':
-      return isIndex(command.snapshotIndex) && isIndex(command.attempt) && isBytesOrNull(command.cursor) && isBytesOrNull(command.next) && areBytes(command.entries) && command.entries.length % 2 === 0;
+      return (
+        isIndex(command.snapshotIndex) &&
+        isIndex(command.attempt) &&
+        isBytesOrNull(command.cursor) &&
+        isBytesOrNull(command.next) &&
+        areBytes(command.entries) &&
+        command.entries.length % 2 === 0
+      );
     case 'split-forward':
       return isIndex(command.throughIndex) && areForwarded(command.entries);
     case 'split-handoff':
@@ -60,7 +69,8 @@ function areForwarded(entries: readonly ForwardedEntry[]): boolean {
     if (!isIndex(entry.index) || !(entry.data instanceof Uint8Array)) return false;
     const command = decode(entry.data);
     if (command === null || !Number.isFinite((command as { nowMs?: unknown }).nowMs)) return false;
-    if (command.kind === 'command' ? !areBytes(command.argv) || command.argv.length === 0 : command.kind === 'expire' ? !areBytes(command.keys) : command.kind !== 'flush') return false;
+    if (command.kind === 'command' ? !areBytes(command.argv) || command.argv.length === 0 : command.kind === 'expire' ? !areBytes(command.keys) : command.kind !== 'flush')
+      return false;
   }
   return true;
 }

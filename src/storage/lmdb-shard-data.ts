@@ -265,10 +265,7 @@ export class LmdbShardData implements ShardData {
   scanExpiring(after: ScannedKey | undefined, limit: number): { slot: number; key: Buffer; expireAtMs: number }[] {
     this.assertUsable();
     if (limit <= 0) return [];
-    const range =
-      after === undefined
-        ? { limit }
-        : { start: encodeSlotKey(after.slot, after.key), exclusiveStart: true, limit };
+    const range = after === undefined ? { limit } : { start: encodeSlotKey(after.slot, after.key), exclusiveStart: true, limit };
     const found: { slot: number; key: Buffer; expireAtMs: number }[] = [];
     for (const { key, value } of this.expiry.getRange(range)) {
       const { slot, key: userKey } = decodeSlotKey(key);
@@ -340,10 +337,7 @@ export class LmdbShardData implements ShardData {
         encodedBytes: pending.encoded?.length,
         // A write of the open generation replaces `pending` in the same commit, so what the index
         // holds when that commit runs is what it held before `pending`.
-        expiryIndexed:
-          pending.generation === this.openGeneration
-            ? pending.expiryIndexed
-            : pending.value !== undefined && pending.value.expireAtMs > 0,
+        expiryIndexed: pending.generation === this.openGeneration ? pending.expiryIndexed : pending.value !== undefined && pending.value.expireAtMs > 0,
       };
     }
     if (this.clearGeneration !== undefined) return ABSENT;
@@ -352,14 +346,7 @@ export class LmdbShardData implements ShardData {
     return { encodedBytes: stored.length, expiryIndexed: encodedExpireAtMs(stored) > 0 };
   }
 
-  private record(
-    id: string,
-    dataKey: Buffer,
-    keyBytes: number,
-    value: StoredValue | undefined,
-    encoded: Buffer | undefined,
-    previous: PreviousState,
-  ): void {
+  private record(id: string, dataKey: Buffer, keyBytes: number, value: StoredValue | undefined, encoded: Buffer | undefined, previous: PreviousState): void {
     if (previous.encodedBytes !== undefined) {
       this.counters.keyCount--;
       this.counters.byteCount -= keyBytes + previous.encodedBytes;

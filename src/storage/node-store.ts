@@ -287,10 +287,7 @@ export class NodeStore {
 }
 
 function assertShardId(shardId: string): void {
-  assert(
-    shardId.length > 0 && shardId.length <= NAME_CHARS_MAX && !shardId.includes('\0'),
-    `shard id ${JSON.stringify(shardId)} must be 1..${NAME_CHARS_MAX} chars without NUL`,
-  );
+  assert(shardId.length > 0 && shardId.length <= NAME_CHARS_MAX && !shardId.includes('\0'), `shard id ${JSON.stringify(shardId)} must be 1..${NAME_CHARS_MAX} chars without NUL`);
 }
 
 function assertMetaName(name: string): void {

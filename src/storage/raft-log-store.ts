@@ -29,15 +29,7 @@ import { bootstrapSnapshot, EMPTY_SNAPSHOT, type ConfState, type Snapshot, type 
 import type { RaftLogStorage, StorageError } from '../raft/storage.js';
 import { readStored } from './lmdb-bytes.js';
 import { assertRaftGroupId, raftLogDbName, raftRecordKey } from './raft-group-ids.js';
-import {
-  decodeEntryTerm,
-  decodeEntryValue,
-  decodeIndexKey,
-  encodeEntryValue,
-  encodeIndexKey,
-  RAFT_LOG_FORMAT,
-  type RaftGroupRecord,
-} from './raft-log-encoding.js';
+import { decodeEntryTerm, decodeEntryValue, decodeIndexKey, encodeEntryValue, encodeIndexKey, RAFT_LOG_FORMAT, type RaftGroupRecord } from './raft-log-encoding.js';
 
 /** Tuning of one group's log. */
 export interface RaftLogOptions {
@@ -107,7 +99,10 @@ export class LmdbRaftLogStorage implements RaftLogStorage {
     this.tailCacheBytesMax = options.tailCacheBytesMax ?? TAIL_CACHE_BYTES_MAX_DEFAULT;
     this.compactBatchEntriesMax = options.compactBatchEntriesMax ?? COMPACT_BATCH_ENTRIES_MAX_DEFAULT;
     assert(Number.isSafeInteger(this.tailCacheBytesMax) && this.tailCacheBytesMax >= 0, `tailCacheBytesMax ${this.tailCacheBytesMax} must be a non-negative integer`);
-    assert(Number.isSafeInteger(this.compactBatchEntriesMax) && this.compactBatchEntriesMax > 0, `compactBatchEntriesMax ${this.compactBatchEntriesMax} must be a positive integer`);
+    assert(
+      Number.isSafeInteger(this.compactBatchEntriesMax) && this.compactBatchEntriesMax > 0,
+      `compactBatchEntriesMax ${this.compactBatchEntriesMax} must be a positive integer`,
+    );
     this.hardState = record.hardState;
     this.truncated = record.truncated;
     this.applied = record.applied;
@@ -117,7 +112,10 @@ export class LmdbRaftLogStorage implements RaftLogStorage {
     this.durableTruncatedIndex = record.truncated.index;
     // Entries below the compaction point left by a deletion a crash or close interrupted are deleted again.
     this.deletedThrough = storedFirst === undefined ? this.last : storedFirst - 1;
-    assert(this.applied >= this.truncated.index && this.applied <= Math.max(this.hardState.commit, this.truncated.index), `raft group ${groupId}: applied ${this.applied} out of range`);
+    assert(
+      this.applied >= this.truncated.index && this.applied <= Math.max(this.hardState.commit, this.truncated.index),
+      `raft group ${groupId}: applied ${this.applied} out of range`,
+    );
     assert(this.hardState.commit <= this.last, `raft group ${groupId}: commit ${this.hardState.commit} past last index ${this.last}`);
     if (this.last > this.truncated.index) {
       assert(this.entriesDb.doesExist(encodeIndexKey(this.truncated.index + 1)), `raft group ${groupId}: first entry ${this.truncated.index + 1} is missing`);
@@ -450,9 +448,7 @@ export class LmdbRaftLogStorage implements RaftLogStorage {
     while (this.unusableReason === undefined && this.deletedThrough < this.durableTruncatedIndex) {
       const through = this.durableTruncatedIndex;
       // Only keys that exist: after a snapshot install the range may be mostly empty and very long.
-      const keys = [
-        ...this.entriesDb.getKeys({ start: encodeIndexKey(this.deletedThrough + 1), end: encodeIndexKey(through + 1), limit: this.compactBatchEntriesMax }),
-      ];
+      const keys = [...this.entriesDb.getKeys({ start: encodeIndexKey(this.deletedThrough + 1), end: encodeIndexKey(through + 1), limit: this.compactBatchEntriesMax })];
       if (keys.length > 0) {
         await this.entriesDb.batch(() => {
           for (const key of keys) void this.entriesDb.remove(key);

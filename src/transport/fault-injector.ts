@@ -11,9 +11,7 @@
 import type { TransportNodeId } from './envelope.js';
 
 /** What happens to one message on a link. */
-export type FaultDecision =
-  | { readonly kind: 'deliver'; readonly delayMs: number }
-  | { readonly kind: 'drop'; readonly reason: 'partition' | 'loss' };
+export type FaultDecision = { readonly kind: 'deliver'; readonly delayMs: number } | { readonly kind: 'drop'; readonly reason: 'partition' | 'loss' };
 
 const DELIVER_NOW: FaultDecision = Object.freeze({ kind: 'deliver', delayMs: 0 });
 const DROP_PARTITION: FaultDecision = Object.freeze({ kind: 'drop', reason: 'partition' });

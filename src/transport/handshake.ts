@@ -36,16 +36,12 @@ export function createNonce(): Uint8Array {
 }
 
 /** The proof a side gives: HMAC over an unambiguous encoding of what it vouches for. */
-export function handshakeProof(
-  secret: string | undefined,
-  step: 'dial' | 'accept',
-  nonce: Uint8Array,
-  dialer: TransportNodeId,
-  listener: TransportNodeId,
-): Uint8Array {
+export function handshakeProof(secret: string | undefined, step: 'dial' | 'accept', nonce: Uint8Array, dialer: TransportNodeId, listener: TransportNodeId): Uint8Array {
   // Without a secret there is nothing to prove; an empty proof keeps one frame shape.
   if (secret === undefined) return new Uint8Array(0);
-  return createHmac('sha256', secret).update(encodeFrameBytes([step, nonce, dialer, listener])).digest();
+  return createHmac('sha256', secret)
+    .update(encodeFrameBytes([step, nonce, dialer, listener]))
+    .digest();
 }
 
 /** Constant-time comparison of a received proof with the expected one. */

@@ -7,15 +7,7 @@
 import type { Socket } from 'node:net';
 import type { TransportNodeId } from './envelope.js';
 import { FRAME_HEADER_BYTES, FrameDecoder, FrameError, decodeFrameBody, encodeFrameBytes } from './frame-codec.js';
-import {
-  HANDSHAKE_FRAME_BYTES_MAX,
-  asHandshakeFrame,
-  createNonce,
-  handshakeProof,
-  isLoopbackAddress,
-  proofMatches,
-  type RefusalReason,
-} from './handshake.js';
+import { HANDSHAKE_FRAME_BYTES_MAX, asHandshakeFrame, createNonce, handshakeProof, isLoopbackAddress, proofMatches, type RefusalReason } from './handshake.js';
 import type { FrameRejectReason } from './transport-counters.js';
 
 /** What an inbound link needs from its transport. */

@@ -36,7 +36,18 @@
 export { BACKOFF_POLICY_DEFAULT, backoffDelayMs, type BackoffPolicy } from './backoff.js';
 export { isTransportNodeId, type Envelope, type PayloadCheck, type TransportNodeId } from './envelope.js';
 export { FaultInjector, type FaultDecision, type PartitionDirection } from './fault-injector.js';
-export { ATTACHMENT_BYTES_MIN, FRAME_BYTES_MAX_DEFAULT, FRAME_ENVELOPE_BYTES_MAX, FRAME_HEADER_BYTES, FrameDecoder, FrameError, decodeFrameBody, encodeFrame, encodeFrameBytes, type EncodedFrame } from './frame-codec.js';
+export {
+  ATTACHMENT_BYTES_MIN,
+  FRAME_BYTES_MAX_DEFAULT,
+  FRAME_ENVELOPE_BYTES_MAX,
+  FRAME_HEADER_BYTES,
+  FrameDecoder,
+  FrameError,
+  decodeFrameBody,
+  encodeFrame,
+  encodeFrameBytes,
+  type EncodedFrame,
+} from './frame-codec.js';
 export type { PeerAddress } from './peer-link.js';
 export { FRAME_REJECT_REASONS, type FrameRejectReason, type PeerCounters, type TransportCounters } from './transport-counters.js';
 export { TransportError, type TransportErrorCode } from './transport-error.js';

@@ -179,11 +179,14 @@ export class PeerLink {
     this.counters.connectFailures++;
     this.failures++;
     this.state = 'backoff';
-    this.backoffTimer = setTimeout(() => {
-      this.backoffTimer = null;
-      // Lazy: the next frame dials again, so a peer nobody talks to costs nothing.
-      if (this.state === 'backoff') this.state = 'idle';
-    }, backoffDelayMs(this.failures, this.env.backoff, this.env.random));
+    this.backoffTimer = setTimeout(
+      () => {
+        this.backoffTimer = null;
+        // Lazy: the next frame dials again, so a peer nobody talks to costs nothing.
+        if (this.state === 'backoff') this.state = 'idle';
+      },
+      backoffDelayMs(this.failures, this.env.backoff, this.env.random),
+    );
     this.env.onFailure(this.peer, reason);
   }
 

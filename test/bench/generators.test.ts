@@ -58,7 +58,7 @@ describe('ZipfianGenerator', () => {
     // which overshoots item 2 by about 17% (YCSB's generator does the same).
     const tolerances = [0.03, 0.05, 0.25, 0.15, 0.12, 0.1, 0.1, 0.1, 0.1, 0.1];
     for (const [item, tolerance] of tolerances.entries()) {
-      const expected = 1 / Math.pow(item + 1, 0.99) / zetan;
+      const expected = 1 / (item + 1) ** 0.99 / zetan;
       const actual = (seen.get(item) ?? 0) / draws;
       assert.ok(Math.abs(actual - expected) / expected < tolerance, `item ${item}: ${actual} vs ${expected}`);
     }
@@ -105,7 +105,10 @@ describe('UniformGenerator', () => {
   it('covers the range evenly', () => {
     const gen = new UniformGenerator(10, 19, seededRandom(5));
     const seen = counts(100_000, () => gen.nextValue());
-    assert.deepEqual([...seen.keys()].sort((a, b) => a - b), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    assert.deepEqual(
+      [...seen.keys()].sort((a, b) => a - b),
+      [10, 11, 12, 13, 14, 15, 16, 17, 18, 19],
+    );
     for (const n of seen.values()) assert.ok(Math.abs(n - 10_000) < 500, `bucket ${n}`);
   });
 });
@@ -139,7 +142,10 @@ describe('CoreWorkload', () => {
       if (op.type !== 'INSERT') continue;
       keys.add(op.key);
       assert.equal(op.values.length, 20);
-      assert.deepEqual(op.values.filter((_, i) => i % 2 === 0), Array.from({ length: 10 }, (_, i) => `field${i}`));
+      assert.deepEqual(
+        op.values.filter((_, i) => i % 2 === 0),
+        Array.from({ length: 10 }, (_, i) => `field${i}`),
+      );
       assert.ok(op.values.filter((_, i) => i % 2 === 1).every((v) => v.length === 100));
     }
     assert.equal(keys.size, 1000);

@@ -65,7 +65,15 @@ describe('timeline CSV', () => {
     stats.recordSuccess('UPDATE', 300);
     stats.recordError('UPDATE', 'CLUSTERDOWN');
     const rows = intervalRows({ phase: 'run', index: 1, startMs: 10_000, endMs: 12_000, stats }, 9_000);
-    assert.deepEqual(rows.map((r) => [r.kind, r.op]), [['interval', 'ALL'], ['interval', 'READ'], ['interval', 'UPDATE'], ['error', 'UPDATE']]);
+    assert.deepEqual(
+      rows.map((r) => [r.kind, r.op]),
+      [
+        ['interval', 'ALL'],
+        ['interval', 'READ'],
+        ['interval', 'UPDATE'],
+        ['error', 'UPDATE'],
+      ],
+    );
     assert.equal(rows[0]!.count, '11');
     assert.equal(rows[0]!.ops_per_sec, '5.5');
     assert.equal(rows[0]!.elapsed_sec, '3.000');
@@ -133,7 +141,10 @@ describe('a small run, its timeline and its SVG', () => {
       const names = checkWellFormedXml(svg);
       assert.equal(names[0], 'svg');
       const series = [...svg.matchAll(/<path class="series" data-series="([\w-]+)" d="([^"]+)"/g)].map((m) => [m[1], m[2]!.split(' ').length]);
-      assert.deepEqual(series.map(([name]) => name), ['throughput', 'p99']);
+      assert.deepEqual(
+        series.map(([name]) => name),
+        ['throughput', 'p99'],
+      );
       for (const [, points] of series) assert.equal(points, all.length);
       assert.equal(svg.match(/<line class="event-mark"/g)?.length, 2);
       const labelXs = [...svg.matchAll(/<g class="event-label"><title>[^<]*<\/title>\s*<text transform="translate\(([\d.]+),/g)].map((m) => Number(m[1]));

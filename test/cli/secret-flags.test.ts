@@ -52,7 +52,10 @@ describe('secret files', () => {
 
   it('refuses a missing, empty or many-line file with a one-line UsageError naming the flag', async () => {
     const refused = (path: string, message: RegExp): void => {
-      assert.throws(() => resolveSecret(REQUIREPASS, path, {}), (err: unknown) => err instanceof UsageError && message.test(err.message) && !err.message.includes('\n'));
+      assert.throws(
+        () => resolveSecret(REQUIREPASS, path, {}),
+        (err: unknown) => err instanceof UsageError && message.test(err.message) && !err.message.includes('\n'),
+      );
     };
     refused(join(tmpdir(), 'cleave-no-such-secret'), /^cannot read the client password from --requirepass-file .*: ENOENT$/);
     await withFile('', (path) => refused(path, /^--requirepass-file .* is empty$/));

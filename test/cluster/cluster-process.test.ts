@@ -15,7 +15,9 @@ describe('ClusterProcess', () => {
   it('passes the given variables, removes those set to undefined, and keeps the output', async () => {
     process.env.CLUSTER_PROCESS_TEST_INHERITED = 'from the parent';
     try {
-      const p = script('env', 'console.log(process.env.CLUSTER_PROCESS_TEST_GIVEN, process.env.CLUSTER_PROCESS_TEST_INHERITED ?? "removed")', { env: { CLUSTER_PROCESS_TEST_GIVEN: 'given', CLUSTER_PROCESS_TEST_INHERITED: undefined } });
+      const p = script('env', 'console.log(process.env.CLUSTER_PROCESS_TEST_GIVEN, process.env.CLUSTER_PROCESS_TEST_INHERITED ?? "removed")', {
+        env: { CLUSTER_PROCESS_TEST_GIVEN: 'given', CLUSTER_PROCESS_TEST_INHERITED: undefined },
+      });
       p.start();
       // The output may arrive after the exit: wait for both.
       await pollUntil(() => p.exit !== undefined && p.log.endsWith('\n'), { what: 'the script to print and end', timeoutMs: 10_000 });

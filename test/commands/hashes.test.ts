@@ -30,7 +30,14 @@ const cases: Record<string, readonly CommandStep[]> = {
   'HGETALL, HKEYS, HVALS keep insertion order': [
     ['HSET h z 1 a 2 m 3', int(3)],
     ['HSET h a 9', ZERO],
-    ['HGETALL h', map([[bulk('z'), bulk('1')], [bulk('a'), bulk('9')], [bulk('m'), bulk('3')]])],
+    [
+      'HGETALL h',
+      map([
+        [bulk('z'), bulk('1')],
+        [bulk('a'), bulk('9')],
+        [bulk('m'), bulk('3')],
+      ]),
+    ],
     ['HKEYS h', bulks('z', 'a', 'm')],
     ['HVALS h', bulks('1', '9', '3')],
     ['HGETALL none', map([])],
@@ -57,7 +64,7 @@ const cases: Record<string, readonly CommandStep[]> = {
     ['EXISTS h', ZERO],
     ['HDEL h', error("ERR wrong number of arguments for 'hdel' command")],
   ],
-  'HINCRBY': [
+  HINCRBY: [
     ['HINCRBY h i 5', int(5)],
     ['HINCRBY h i -10', int(-5)],
     ['HINCRBY h i 9223372036854775807', int(9223372036854775802n)],
@@ -71,7 +78,7 @@ const cases: Record<string, readonly CommandStep[]> = {
     ['HSET h z 012', ONE],
     ['HINCRBY h z 1', error('ERR hash value is not an integer')],
   ],
-  'HINCRBYFLOAT': [
+  HINCRBYFLOAT: [
     ['HINCRBYFLOAT h f 10.5', bulk('10.5')],
     ['HINCRBYFLOAT h f 0.1', bulk('10.6')],
     ['HINCRBYFLOAT h f 5.0e3', bulk('5010.60000000000000009')],
@@ -133,10 +140,7 @@ const cases: Record<string, readonly CommandStep[]> = {
     ['HRANDFIELD h 10 WITHVALUE', SYNTAX],
     ['HRANDFIELD h 10 WITHVALUES x', SYNTAX],
     ['HRANDFIELD h x', NOT_INTEGER],
-    [
-      'HRANDFIELD h -9223372036854775808',
-      error('ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807'),
-    ],
+    ['HRANDFIELD h -9223372036854775808', error('ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807')],
     ['HRANDFIELD h 4611686018427387904 WITHVALUES', error('ERR value is out of range')],
     ['HRANDFIELD h -4611686018427387904 WITHVALUES', error('ERR value is out of range')],
   ],
@@ -213,19 +217,13 @@ describe('hash commands', () => {
     const names = distinct.kind === 'array' ? distinct.items.map((i) => (i.kind === 'bulk' ? i.value.toString() : '')) : [];
     assert.equal(new Set(names).size, 3);
     next = 0;
-    assert.deepEqual(
-      normalize(runCommand(data, ['HRANDFIELD', 'h', '-5'], { random: () => 0.6 })),
-      normalize(bulks('c', 'c', 'c', 'c', 'c')),
-    );
+    assert.deepEqual(normalize(runCommand(data, ['HRANDFIELD', 'h', '-5'], { random: () => 0.6 })), normalize(bulks('c', 'c', 'c', 'c', 'c')));
   });
 
   it('HRANDFIELD WITHVALUES: flat in RESP2, pairs in RESP3', () => {
     const data = new MemoryShardData();
     runCommand(data, ['HSET', 'h', 'a', '1']);
     assert.deepEqual(normalize(runCommand(data, ['HRANDFIELD', 'h', '-2', 'WITHVALUES'], { protocol: 2 })), normalize(bulks('a', '1', 'a', '1')));
-    assert.deepEqual(
-      normalize(runCommand(data, ['HRANDFIELD', 'h', '-2', 'WITHVALUES'], { protocol: 3 })),
-      normalize(array([bulks('a', '1'), bulks('a', '1')])),
-    );
+    assert.deepEqual(normalize(runCommand(data, ['HRANDFIELD', 'h', '-2', 'WITHVALUES'], { protocol: 3 })), normalize(array([bulks('a', '1'), bulks('a', '1')])));
   });
 });

@@ -162,7 +162,7 @@ const cases: Record<string, readonly CommandStep[]> = {
     ['EXPIRE k 10 lt LT', ONE],
     ['EXPIRE k', error("ERR wrong number of arguments for 'expire' command")],
   ],
-  'PERSIST': [
+  PERSIST: [
     ['PERSIST none', ZERO],
     ['SET k v', OK],
     ['PERSIST k', ZERO],

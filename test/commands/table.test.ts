@@ -51,7 +51,12 @@ describe('command table', () => {
     }
     assert.equal(allCommands().length, KEY_COMMANDS.length + SERVER_COMMANDS.length);
     for (const [container, subs] of Object.entries(SUBCOMMANDS)) {
-      assert.deepEqual(spec(container).subcommands?.map((s) => s.name).sort(), subs.map((s) => `${container}|${s}`).sort());
+      assert.deepEqual(
+        spec(container)
+          .subcommands?.map((s) => s.name)
+          .sort(),
+        subs.map((s) => `${container}|${s}`).sort(),
+      );
     }
   });
 
@@ -97,10 +102,7 @@ describe('command table', () => {
 
   it('echoes at most 128 bytes of the unknown command and its arguments', () => {
     const long = 'x'.repeat(200);
-    assert.equal(
-      unknownCommandMessage(argv(long, long, 'b')),
-      `ERR unknown command '${'x'.repeat(128)}', with args beginning with: '${'x'.repeat(128)}' `,
-    );
+    assert.equal(unknownCommandMessage(argv(long, long, 'b')), `ERR unknown command '${'x'.repeat(128)}', with args beginning with: '${'x'.repeat(128)}' `);
     assert.equal(
       unknownCommandMessage(argv('foo', 'x'.repeat(100), 'y'.repeat(100))),
       `ERR unknown command 'foo', with args beginning with: '${'x'.repeat(100)}' '${'y'.repeat(25)}' `,
@@ -206,12 +208,25 @@ function resolveSpec(args: string[]): CommandSpec {
 function keySpec(flags: string[], index: number, lastKey: number, keyStep: number): Reply {
   return map([
     [bulk('flags'), set(flags.map((f) => simple(f)))],
-    [bulk('begin_search'), map([[bulk('type'), bulk('index')], [bulk('spec'), map([[bulk('index'), int(index)]])]])],
+    [
+      bulk('begin_search'),
+      map([
+        [bulk('type'), bulk('index')],
+        [bulk('spec'), map([[bulk('index'), int(index)]])],
+      ]),
+    ],
     [
       bulk('find_keys'),
       map([
         [bulk('type'), bulk('range')],
-        [bulk('spec'), map([[bulk('lastkey'), int(lastKey)], [bulk('keystep'), int(keyStep)], [bulk('limit'), int(0)]])],
+        [
+          bulk('spec'),
+          map([
+            [bulk('lastkey'), int(lastKey)],
+            [bulk('keystep'), int(keyStep)],
+            [bulk('limit'), int(0)],
+          ]),
+        ],
       ]),
     ],
   ]);
@@ -266,7 +281,7 @@ describe('globMatch', () => {
   });
 
   it('stays fast on patterns that are exponential for naive matchers', () => {
-    const pattern = Buffer.from('a*'.repeat(30) + 'b');
+    const pattern = Buffer.from(`${'a*'.repeat(30)}b`);
     const subject = Buffer.from('a'.repeat(60));
     assert.equal(globMatch(pattern, subject), false);
   });

@@ -13,10 +13,14 @@ import { CLI_MAIN, waitUntil } from '../support/cluster.js';
 /** A `cleave node` on `dir` whose pilot never answers: it holds its data dir and waits. */
 async function nodeOn(dir: string): Promise<{ child: ChildProcess; exited: Promise<{ code: number | null; stderr: string }> }> {
   const [port, busPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [CLI_MAIN, 'node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', dir, '--pilot', 'http://127.0.0.1:9'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, CLEAVE_LOG_LEVEL: 'warn', CLEAVE_CLUSTER_SECRET: 'test-secret-for-the-lock' },
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI_MAIN, 'node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', dir, '--pilot', 'http://127.0.0.1:9'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CLEAVE_LOG_LEVEL: 'warn', CLEAVE_CLUSTER_SECRET: 'test-secret-for-the-lock' },
+    },
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
@@ -61,7 +65,10 @@ describe('data dir lock', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cleave-lock-'));
     try {
       writeFileSync(join(dir, DATA_DIR_LOCK_FILE), `${process.ppid}\n`);
-      assert.throws(() => lockDataDir(dir), (err: unknown) => err instanceof UsageError && err.message.includes(`in use by process ${process.ppid}`));
+      assert.throws(
+        () => lockDataDir(dir),
+        (err: unknown) => err instanceof UsageError && err.message.includes(`in use by process ${process.ppid}`),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

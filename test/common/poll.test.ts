@@ -43,18 +43,26 @@ describe('pollUntil', () => {
 
   it('checks once with a timeout of 0', async () => {
     let checks = 0;
-    await assert.rejects(pollUntil(() => (checks++, false), { what: 'nothing', timeoutMs: 0, environment: fakeClock() }), /timed out after 0 s waiting for nothing$/);
+    const neverReady = (): boolean => {
+      checks++;
+      return false;
+    };
+    await assert.rejects(pollUntil(neverReady, { what: 'nothing', timeoutMs: 0, environment: fakeClock() }), /timed out after 0 s waiting for nothing$/);
     assert.equal(checks, 1);
   });
 
   it('gives up at once when waiting cannot help', async () => {
     const environment = fakeClock();
     let checks = 0;
+    const neverReady = (): boolean => {
+      checks++;
+      return false;
+    };
     await assert.rejects(
-      pollUntil(() => (checks++, false), { what: 'the pilot', timeoutMs: 60_000, environment, hopeless: () => (checks === 2 ? 'pilot exited (code 1)' : undefined) }),
+      pollUntil(neverReady, { what: 'the pilot', timeoutMs: 60_000, environment, hopeless: () => (checks === 2 ? 'pilot exited (code 1)' : undefined) }),
       /^PollTimeoutError: gave up waiting for the pilot: pilot exited \(code 1\)$/,
     );
     assert.equal(checks, 2);
-    assert.equal(environment.now(), 200, "asked before the third check");
+    assert.equal(environment.now(), 200, 'asked before the third check');
   });
 });

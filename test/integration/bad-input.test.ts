@@ -59,10 +59,20 @@ describe('bad input', () => {
     const [noauth] = await respRequest('127.0.0.1', port, [['GET', 'x']]);
     assert.ok(noauth instanceof RespErrorValue);
     assert.equal(noauth.message, 'NOAUTH Authentication required.');
-    const [wrong, stillNoauth] = await respRequest('127.0.0.1', port, [['AUTH', 'nope'], ['GET', 'x']]);
+    const [wrong, stillNoauth] = await respRequest('127.0.0.1', port, [
+      ['AUTH', 'nope'],
+      ['GET', 'x'],
+    ]);
     assert.equal((wrong as RespErrorValue).message, 'WRONGPASS invalid username-password pair or user is disabled.');
     assert.ok(stillNoauth instanceof RespErrorValue);
-    assert.deepEqual(await respRequest('127.0.0.1', port, [['AUTH', password], ['SET', 'x', '1'], ['GET', 'x']]), ['OK', 'OK', '1']);
+    assert.deepEqual(
+      await respRequest('127.0.0.1', port, [
+        ['AUTH', password],
+        ['SET', 'x', '1'],
+        ['GET', 'x'],
+      ]),
+      ['OK', 'OK', '1'],
+    );
   });
 
   it('answers malformed RESP with a protocol error and closes only that connection', async () => {
@@ -108,7 +118,11 @@ describe('bad input', () => {
     assert.ok(many.closed);
     // AUTH and a large SET in one write: the limit is lifted from the command after AUTH on.
     const value = 'v'.repeat(100_000);
-    const [authed, stored, read] = await respRequest('127.0.0.1', port, [['AUTH', password], ['SET', 'big', value], ['STRLEN', 'big']]);
+    const [authed, stored, read] = await respRequest('127.0.0.1', port, [
+      ['AUTH', password],
+      ['SET', 'big', value],
+      ['STRLEN', 'big'],
+    ]);
     assert.deepEqual([authed, stored, read], ['OK', 'OK', 100_000]);
   });
 
@@ -118,7 +132,9 @@ describe('bad input', () => {
     const before = mappedBytes(node.child!.pid!);
     const authCommand = `*2\r\n$4\r\nAUTH\r\n$${password.length}\r\n${password}\r\n`;
     // Four clients each announce a 400 MB value and send 1 MB of it.
-    const sockets = await Promise.all([1, 2, 3, 4].map(() => holdOpen(port, Buffer.concat([Buffer.from(`${authCommand}*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$400000000\r\n`), Buffer.alloc(1_000_000, 120)]))));
+    const sockets = await Promise.all(
+      [1, 2, 3, 4].map(() => holdOpen(port, Buffer.concat([Buffer.from(`${authCommand}*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$400000000\r\n`), Buffer.alloc(1_000_000, 120)]))),
+    );
     try {
       const grown = mappedBytes(node.child!.pid!) - before;
       assert.ok(grown < 200_000_000, `the node grew by ${Math.round(grown / 1e6)} MB for 4 MB received`);
@@ -131,7 +147,13 @@ describe('bad input', () => {
   it('reads of a key over the key limit find nothing, as for any absent key; writes of one are refused', async () => {
     const port = cluster.nodes[0]!.port;
     const long = 'k'.repeat(5000);
-    const [, get, exists, ttl, set] = await respRequest('127.0.0.1', port, [['AUTH', password], ['GET', long], ['EXISTS', long], ['TTL', long], ['SET', long, 'v']]);
+    const [, get, exists, ttl, set] = await respRequest('127.0.0.1', port, [
+      ['AUTH', password],
+      ['GET', long],
+      ['EXISTS', long],
+      ['TTL', long],
+      ['SET', long, 'v'],
+    ]);
     assert.deepEqual([get, exists, ttl], [null, 0, -2]);
     assert.match((set as RespErrorValue).message, /^ERR key is longer than \d+ bytes/);
   });
@@ -171,6 +193,12 @@ describe('client input limit of a node', () => {
     const third = await holdOpen(port, halfSent());
     assert.equal(third.destroyed, false);
     third.destroy();
-    assert.deepEqual(await respRequest('127.0.0.1', port, [['SET', 'after', '1'], ['GET', 'after']]), ['OK', '1']);
+    assert.deepEqual(
+      await respRequest('127.0.0.1', port, [
+        ['SET', 'after', '1'],
+        ['GET', 'after'],
+      ]),
+      ['OK', '1'],
+    );
   });
 });

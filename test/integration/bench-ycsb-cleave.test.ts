@@ -45,7 +45,28 @@ describe('bench ycsb against a 3-node cleave cluster', () => {
   it('--timeline with --pilot marks a node restart on the timeline, and bench plot draws it', async () => {
     const csv = join(cluster.dir, 'timeline.csv');
     const svg = join(cluster.dir, 'timeline.svg');
-    const bench = cli(['bench', 'ycsb', '--workload', 'a', '--records', String(TEST_RECORDS), '--no-load', '--operations', '10000000', '--duration', '4', '--threads', '4', '--port', String(cluster.nodes[0]!.port), '--timeline', csv, '--pilot', cluster.pilotUrl, '--no-progress']);
+    const bench = cli([
+      'bench',
+      'ycsb',
+      '--workload',
+      'a',
+      '--records',
+      String(TEST_RECORDS),
+      '--no-load',
+      '--operations',
+      '10000000',
+      '--duration',
+      '4',
+      '--threads',
+      '4',
+      '--port',
+      String(cluster.nodes[0]!.port),
+      '--timeline',
+      csv,
+      '--pilot',
+      cluster.pilotUrl,
+      '--no-progress',
+    ]);
     // A restart in the middle of the run: the pilot records the node's rejoin.
     await sleep(1500);
     const node3 = cluster.nodes[2]!;
@@ -56,7 +77,10 @@ describe('bench ycsb against a 3-node cleave cluster', () => {
     assert.match(report, /\[RUN\]/);
 
     const rows = parseTimeline(readFileSync(csv, 'utf8'));
-    assert.ok(rows.some((r) => r.kind === 'interval' && r.phase === 'run' && r.op === 'ALL' && Number(r.count) > 0), 'run intervals');
+    assert.ok(
+      rows.some((r) => r.kind === 'interval' && r.phase === 'run' && r.op === 'ALL' && Number(r.count) > 0),
+      'run intervals',
+    );
     const events = rows.filter((r) => r.kind === 'event');
     assert.ok(
       events.some((r) => r.op === 'node-rejoined node3'),

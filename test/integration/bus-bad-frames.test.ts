@@ -10,7 +10,6 @@ import { encodeFrameBytes } from '../../src/transport/index.js';
 import { TestCluster } from '../support/cluster.js';
 import { messageFrame, rawBusPeer } from '../support/raw-bus-peer.js';
 
-
 describe('node bus: malformed peer frames', () => {
   let cluster: TestCluster;
   let metricsPort: number;
@@ -67,7 +66,14 @@ describe('node bus: malformed peer frames', () => {
     await shapeless.closed;
 
     assert.ok(node.running, node.log);
-    assert.deepEqual(await respRequest('127.0.0.1', node.port, [['SET', 'bus-key', 'v'], ['GET', 'bus-key'], ['GET', 'kept-key']]), ['OK', 'v', 'v']);
+    assert.deepEqual(
+      await respRequest('127.0.0.1', node.port, [
+        ['SET', 'bus-key', 'v'],
+        ['GET', 'bus-key'],
+        ['GET', 'kept-key'],
+      ]),
+      ['OK', 'v', 'v'],
+    );
     assert.deepEqual(await rejected(), { oversize: 1, undecodable: 1, shape: 1, identity: 1, payload: 6 });
   });
 });

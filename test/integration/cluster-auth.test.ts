@@ -47,7 +47,10 @@ describe('cluster secret and node identity', () => {
     assert.match(takeover.json.error.message, /node1 is registered at 127\.0\.0\.1:\d+/);
 
     const nodes = (await cluster.api('GET', '/api/v1/nodes')).json.nodes as { id: string; address: string }[];
-    assert.deepEqual(nodes.map((n) => n.address), cluster.nodes.map((n) => `127.0.0.1:${n.port}`));
+    assert.deepEqual(
+      nodes.map((n) => n.address),
+      cluster.nodes.map((n) => `127.0.0.1:${n.port}`),
+    );
     // Give a wrongly accepted routing change the time to reach the nodes before looking.
     await new Promise((r) => setTimeout(r, 1500));
     for (const node of cluster.nodes) {
@@ -65,7 +68,7 @@ describe('cluster secret and node identity', () => {
     const heartbeat = { node_id: forger, pid: 1, routing_version: 0, shards: [], leaders: [{ shard_id: shard.id, term: 1e12 }] };
     assert.equal((await internal('/api/v1/internal/heartbeat', heartbeat)).status, 401);
     assert.equal((await internal('/api/v1/internal/heartbeat', heartbeat, cluster.env.CLEAVE_CLUSTER_SECRET)).status, 200);
-    const after = ((await cluster.api('GET', `/api/v1/shards/${shard.id}`)).json) as { leader: string; leader_term: number };
+    const after = (await cluster.api('GET', `/api/v1/shards/${shard.id}`)).json as { leader: string; leader_term: number };
     assert.equal(after.leader, shard.leader);
     assert.ok(after.leader_term < 1e6, `leader term ${after.leader_term}`);
   });

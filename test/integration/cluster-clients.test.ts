@@ -39,7 +39,10 @@ describe('cluster clients', () => {
         await Promise.all(keys.slice(i, i + 500).map((k) => client.set(k, `v-${k}`)));
       }
       const values = await Promise.all(keys.map((k) => client.get(k)));
-      assert.deepEqual(values, keys.map((k) => `v-${k}`));
+      assert.deepEqual(
+        values,
+        keys.map((k) => `v-${k}`),
+      );
 
       await client.mset('{user1}:a', '1', '{user1}:b', '2', '{user1}:c', '3');
       assert.deepEqual(await client.mget('{user1}:a', '{user1}:b', '{user1}:missing', '{user1}:c'), ['1', '2', null, '3']);
@@ -63,7 +66,10 @@ describe('cluster clients', () => {
 
       // DBSIZE per node adds up to every key written.
       const sizes = await Promise.all(client.nodes('master').map((n) => n.dbsize()));
-      assert.equal(sizes.reduce((a, b) => a + b, 0), SLOT_COUNT + 3 + 1 + 1);
+      assert.equal(
+        sizes.reduce((a, b) => a + b, 0),
+        SLOT_COUNT + 3 + 1 + 1,
+      );
     } finally {
       client.disconnect();
     }
@@ -77,8 +83,14 @@ describe('cluster clients', () => {
       const keys = Array.from({ length: 3000 }, (_, i) => `nr:${i}`);
       await Promise.all(keys.map((k, i) => client.set(k, String(i))));
       const values = await Promise.all(keys.map((k) => client.get(k)));
-      assert.deepEqual(values, keys.map((_, i) => String(i)));
-      await client.mSet([['{t}x', '1'], ['{t}y', '2']]);
+      assert.deepEqual(
+        values,
+        keys.map((_, i) => String(i)),
+      );
+      await client.mSet([
+        ['{t}x', '1'],
+        ['{t}y', '2'],
+      ]);
       assert.deepEqual(await client.mGet(['{t}x', '{t}y', '{t}z']), ['1', '2', null]);
       assert.equal(await client.incr('nr:counter'), 1);
       assert.equal(await client.hSet('nr:hash', { a: '1', b: '2' }), 2);

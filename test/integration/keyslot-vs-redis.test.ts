@@ -19,7 +19,26 @@ describe('hash slots against redis-server', () => {
     requireBinary('redis-server', 'redis-server');
     dir = mkdtempSync(join(tmpdir(), 'cleave-keyslot-'));
     port = await freePort();
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    server = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, 'nodes.conf'),
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
+      { stdio: 'ignore' },
+    );
     await waitUntil('redis-server', async () => (await respRequest('127.0.0.1', port, [['PING']]))[0] === 'PONG');
   });
   after(() => {
@@ -30,7 +49,14 @@ describe('hash slots against redis-server', () => {
   it('agrees on 2000 keys', async () => {
     const keys = ['', '{}', '{', '}', '{{}}', 'a{b}c', 'a{}b{c}', '{a}{b}', 'x{y', 'é{ü}', 'user:{42}:name'];
     for (let i = 0; i < 2000 - keys.length; i++) keys.push(`key-${i}-${(i * 7919) % 104729}${i % 5 === 0 ? `{t${i % 37}}` : ''}`);
-    const replies = await respRequest('127.0.0.1', port, keys.map((k) => ['CLUSTER', 'KEYSLOT', k]));
-    assert.deepEqual(replies, keys.map((k) => keyHashSlot(Buffer.from(k))));
+    const replies = await respRequest(
+      '127.0.0.1',
+      port,
+      keys.map((k) => ['CLUSTER', 'KEYSLOT', k]),
+    );
+    assert.deepEqual(
+      replies,
+      keys.map((k) => keyHashSlot(Buffer.from(k))),
+    );
   });
 });

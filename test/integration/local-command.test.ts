@@ -25,17 +25,26 @@ const LOCAL_ENV = { ...process.env, CLEAVE_REQUIREPASS: REQUIREPASS, CLEAVE_ADMI
 
 /** The command line of a running process, argument by argument. */
 function argvOf(pid: number): string[] {
-  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    .split('\0')
+    .filter((a) => a !== '');
 }
 
 /** The pids of the processes `pid` started. */
 function childrenOf(pid: number): number[] {
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((p) => p !== '').map(Number);
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter((p) => p !== '')
+    .map(Number);
 }
 
 /** The port of the node that leads the shard of `slot`, as CLUSTER SLOTS on `port` tells it. */
 async function leaderPortOf(port: number, slot: number): Promise<number> {
-  const slots = await respRequest('127.0.0.1', port, [['AUTH', REQUIREPASS], ['CLUSTER', 'SLOTS']]);
+  const slots = await respRequest('127.0.0.1', port, [
+    ['AUTH', REQUIREPASS],
+    ['CLUSTER', 'SLOTS'],
+  ]);
   const owner = (slots[1] as unknown[][]).find((entry) => (entry[0] as number) <= slot && (entry[1] as number) >= slot);
   assert.ok(owner, `CLUSTER SLOTS lists slot ${slot}`);
   return (owner[2] as unknown[])[1] as number;
@@ -82,7 +91,10 @@ describe('cleave local', () => {
       const pilotPort = await freePort();
       const args = ['--nodes', '2', '--port', String(base), '--pilot-port', String(pilotPort), '--data-dir', dir];
       const first = await runLocalUntilReady(args, started);
-      const cluster = (await (await fetch(`http://127.0.0.1:${pilotPort}/api/v1/cluster`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Record<string, unknown>;
+      const cluster = (await (await fetch(`http://127.0.0.1:${pilotPort}/api/v1/cluster`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Record<
+        string,
+        unknown
+      >;
       assert.equal(cluster.state, 'ok');
       const secretFile = join(dir, 'cluster-secret');
       assert.equal(statSync(secretFile).mode & 0o777, 0o600);
@@ -95,12 +107,21 @@ describe('cleave local', () => {
         for (const hidden of [secret, REQUIREPASS, ADMIN_TOKEN]) assert.ok(!argv.includes(hidden), `pid ${pid} shows a secret in its arguments: ${argv}`);
       }
       // 12182 is the slot of "foo".
-      assert.deepEqual(await respRequest('127.0.0.1', await leaderPortOf(base, 12182), [['AUTH', REQUIREPASS], ['SET', 'foo', 'bar']]), ['OK', 'OK']);
+      assert.deepEqual(
+        await respRequest('127.0.0.1', await leaderPortOf(base, 12182), [
+          ['AUTH', REQUIREPASS],
+          ['SET', 'foo', 'bar'],
+        ]),
+        ['OK', 'OK'],
+      );
       // A member that dies is reported with how to restart it; the hint holds no secret either.
       const node2 = children.find((pid) => argvOf(pid).includes(String(base + 1)))!;
       process.kill(node2, 'SIGKILL');
       await pollUntil(() => first.output().includes('Restart it with'), { what: 'the restart hint', timeoutMs: 10_000, intervalMs: 50, detail: first.output });
-      const hint = first.output().split('\n').find((l) => l.includes('Restart it with'))!;
+      const hint = first
+        .output()
+        .split('\n')
+        .find((l) => l.includes('Restart it with'))!;
       assert.match(hint, /^node2 .* exited/);
       for (const hidden of [secret, REQUIREPASS, ADMIN_TOKEN]) assert.ok(!hint.includes(hidden), hint);
       const stopped = await first.stop();
@@ -110,7 +131,13 @@ describe('cleave local', () => {
       assert.equal(readFileSync(secretFile, 'utf8').trim(), secret, 'the secret is kept across restarts');
       assert.equal(statSync(secretFile).mode & 0o777, 0o600);
       // After the restart another replica may lead the shard.
-      assert.deepEqual(await respRequest('127.0.0.1', await leaderPortOf(base, 12182), [['AUTH', REQUIREPASS], ['GET', 'foo']]), ['OK', 'bar']);
+      assert.deepEqual(
+        await respRequest('127.0.0.1', await leaderPortOf(base, 12182), [
+          ['AUTH', REQUIREPASS],
+          ['GET', 'foo'],
+        ]),
+        ['OK', 'bar'],
+      );
       assert.equal((await second.stop()).code, 0);
     } finally {
       // A failed assertion must not leave the cluster running: the test run would wait for it forever.
@@ -189,21 +216,66 @@ describe('cleave local', () => {
       const [passwordFile, tokenFile, secretFile] = [file('requirepass', `${password}\n`), file('admin-token', `${token}\n`), file('cluster-secret', 'file-cluster-secret\n')];
       // Nothing from the environment: every secret comes from its file.
       const noEnv = { CLEAVE_REQUIREPASS: '', CLEAVE_ADMIN_TOKEN: '', CLEAVE_CLUSTER_SECRET: '' };
-      const pilots: TestPilot[] = await startPilots(dir, 1, ['--expect-nodes', '1', '--shards-per-node', '1', '--replicas', '1', '--admin-token-file', tokenFile, '--cluster-secret-file', secretFile], noEnv);
+      const pilots: TestPilot[] = await startPilots(
+        dir,
+        1,
+        ['--expect-nodes', '1', '--shards-per-node', '1', '--replicas', '1', '--admin-token-file', tokenFile, '--cluster-secret-file', secretFile],
+        noEnv,
+      );
       processes.push(...pilots);
       const pilotUrl = pilots[0]!.url;
       const [port, busPort] = [await freePort(), await freePort()];
-      const nodeArgs = ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(dir, 'node'), '--pilot', pilotUrl, '--requirepass-file', passwordFile, '--cluster-secret-file', secretFile];
+      const nodeArgs = [
+        'node',
+        '--port',
+        String(port),
+        '--bus-port',
+        String(busPort),
+        '--metrics-port',
+        '0',
+        '--data-dir',
+        join(dir, 'node'),
+        '--pilot',
+        pilotUrl,
+        '--requirepass-file',
+        passwordFile,
+        '--cluster-secret-file',
+        secretFile,
+      ];
       const node = testProcess('node', nodeArgs, noEnv);
       processes.push(node);
       node.start();
-      await waitUntil('the node serving', async () => String((await respRequest('127.0.0.1', port, [['AUTH', password], ['CLUSTER', 'INFO']], 1000))[1]).includes('cluster_state:ok'), () => node.log);
+      await waitUntil(
+        'the node serving',
+        async () =>
+          String(
+            (
+              await respRequest(
+                '127.0.0.1',
+                port,
+                [
+                  ['AUTH', password],
+                  ['CLUSTER', 'INFO'],
+                ],
+                1000,
+              )
+            )[1],
+          ).includes('cluster_state:ok'),
+        () => node.log,
+      );
 
       const [noauth] = await respRequest('127.0.0.1', port, [['GET', 'x']]);
       assert.equal((noauth as RespErrorValue).message, 'NOAUTH Authentication required.');
       const [withNewline] = await respRequest('127.0.0.1', port, [['AUTH', `${password}\n`]]);
       assert.ok(withNewline instanceof RespErrorValue, 'the trailing newline is not part of the password');
-      assert.deepEqual(await respRequest('127.0.0.1', port, [['AUTH', password], ['SET', 'x', '1'], ['GET', 'x']]), ['OK', 'OK', '1']);
+      assert.deepEqual(
+        await respRequest('127.0.0.1', port, [
+          ['AUTH', password],
+          ['SET', 'x', '1'],
+          ['GET', 'x'],
+        ]),
+        ['OK', 'OK', '1'],
+      );
 
       assert.equal((await fetch(`${pilotUrl}/api/v1/cluster`)).status, 401);
       assert.equal((await fetch(`${pilotUrl}/api/v1/cluster`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
@@ -220,7 +292,12 @@ describe('cleave local', () => {
   });
 
   it('rejects a bad flag with one line and exit code 2', () => {
-    for (const args of [['local', '--nodes', 'abc'], ['node', '--port', '70000'], ['pilot', '--no-such-flag'], ['node', '--host', '0.0.0.0']]) {
+    for (const args of [
+      ['local', '--nodes', 'abc'],
+      ['node', '--port', '70000'],
+      ['pilot', '--no-such-flag'],
+      ['node', '--host', '0.0.0.0'],
+    ]) {
       const result = spawnSync(process.execPath, [CLI_MAIN, ...args], { encoding: 'utf8' });
       assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);

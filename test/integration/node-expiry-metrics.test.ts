@@ -38,7 +38,11 @@ describe('a node on its own', () => {
 
   it('serves Prometheus metrics with command counts and latencies', async () => {
     const port = cluster.nodes[0]!.port;
-    await respRequest('127.0.0.1', port, [['SET', 'm', '1'], ['GET', 'm'], ['GET', 'm']]);
+    await respRequest('127.0.0.1', port, [
+      ['SET', 'm', '1'],
+      ['GET', 'm'],
+      ['GET', 'm'],
+    ]);
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     const gets = Number(/cleave_node_commands_total\{command="get"\} (\d+)/.exec(text)?.[1]);
     assert.ok(gets >= 2, `get count ${gets}`);

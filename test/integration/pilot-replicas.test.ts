@@ -33,14 +33,29 @@ describe('three pilot replicas', () => {
   const leaderIndex = (): Promise<number> => leadingPilot(pilots);
   const startNode = async (i: number, pilotUrls: string): Promise<TestNode> => {
     const [port, busPort] = [await freePort(), await freePort()];
-    const node = Object.assign(testProcess(`node${i}`, ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(dir, `node${i}`), '--pilot', pilotUrls], env), { port });
+    const node = Object.assign(
+      testProcess(
+        `node${i}`,
+        ['node', '--port', String(port), '--bus-port', String(busPort), '--metrics-port', '0', '--data-dir', join(dir, `node${i}`), '--pilot', pilotUrls],
+        env,
+      ),
+      { port },
+    );
     nodes.push(node);
     node.start();
-    await waitUntil(`node${i} registered`, async () => (await get<{ nodes: { address: string }[] }>('/api/v1/nodes')).nodes.some((n) => n.address === `127.0.0.1:${port}`), () => node.log);
+    await waitUntil(
+      `node${i} registered`,
+      async () => (await get<{ nodes: { address: string }[] }>('/api/v1/nodes')).nodes.some((n) => n.address === `127.0.0.1:${port}`),
+      () => node.log,
+    );
     return node;
   };
   const clusterOk = (node: TestNode): Promise<void> =>
-    waitUntil(`${node.name} cluster_state:ok`, async () => String((await respRequest('127.0.0.1', node.port, [['CLUSTER', 'INFO']], 1000))[0]).includes('cluster_state:ok'), () => node.log);
+    waitUntil(
+      `${node.name} cluster_state:ok`,
+      async () => String((await respRequest('127.0.0.1', node.port, [['CLUSTER', 'INFO']], 1000))[0]).includes('cluster_state:ok'),
+      () => node.log,
+    );
 
   before(async () => {
     pilots = await startPilots(dir, 3, ['--expect-nodes', '3', '--shards-per-node', '2'], env);
@@ -67,7 +82,12 @@ describe('three pilot replicas', () => {
     assert.ok(killed >= 0);
     const killedAt = Date.now();
     await pilots[killed]!.kill('SIGKILL');
-    await waitUntil('a new pilot leader', async () => (await leaderIndex()) >= 0, () => pilots.map((p) => p.log).join('\n'), 10_000);
+    await waitUntil(
+      'a new pilot leader',
+      async () => (await leaderIndex()) >= 0,
+      () => pilots.map((p) => p.log).join('\n'),
+      10_000,
+    );
     const electedMs = Date.now() - killedAt;
     assert.ok(electedMs < 5000, `a new pilot leader took ${electedMs} ms`);
     t.diagnostic(`a new pilot leader serves ${electedMs} ms after kill -9 of the old one`);
@@ -94,10 +114,15 @@ describe('three pilot replicas', () => {
 
     const leader = pilots[await leaderIndex()]!;
     pilots[killed]!.start();
-    await waitUntil('the restarted pilot caught up', async () => {
-      const [mine, theirs] = await Promise.all([pilotView(pilots[killed]!), pilotView(leader)]);
-      return mine.leader === theirs.id && mine.applied_index >= theirs.commit_index && !mine.serving;
-    }, () => pilots[killed]!.log, 15_000);
+    await waitUntil(
+      'the restarted pilot caught up',
+      async () => {
+        const [mine, theirs] = await Promise.all([pilotView(pilots[killed]!), pilotView(leader)]);
+        return mine.leader === theirs.id && mine.applied_index >= theirs.commit_index && !mine.serving;
+      },
+      () => pilots[killed]!.log,
+      15_000,
+    );
     const answered = await fetch(`${pilots[killed]!.url}/api/v1/routing`);
     assert.equal(answered.status, 421);
     assert.equal(((await answered.json()) as { leader: string }).leader, leader.url);

@@ -24,11 +24,27 @@ describe('a pilot reset under running nodes', () => {
     await cluster.pilot.kill('SIGTERM');
     rmSync(join(cluster.dir, 'pilot'), { recursive: true, force: true });
     cluster.pilot.start();
-    await waitUntil('the new pilot answers', () => fetch(`${cluster.pilotUrl}/healthz`).then((r) => r.ok, () => false), () => cluster.pilot.log);
+    await waitUntil(
+      'the new pilot answers',
+      () =>
+        fetch(`${cluster.pilotUrl}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      () => cluster.pilot.log,
+    );
     node.start();
-    await waitUntil('the node exits', async () => !node.running, () => node.log, 20_000);
+    await waitUntil(
+      'the node exits',
+      async () => !node.running,
+      () => node.log,
+      20_000,
+    );
     assert.equal(node.child!.exitCode, 2, node.log);
-    const lines = node.log.trim().split('\n').filter((l) => l.startsWith('cleave:'));
+    const lines = node.log
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('cleave:'));
     assert.equal(lines.length, 1, node.log);
     assert.match(lines[0]!, /belongs to cluster [0-9a-f]{40}.*this pilot.*data dir/);
     const nodes = (await cluster.api('GET', '/api/v1/nodes')).json as { nodes: unknown[] };

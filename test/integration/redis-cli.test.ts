@@ -68,15 +68,24 @@ describe('redis-cli and redis-benchmark', () => {
     const slot = keyHashSlot(Buffer.from('slotted'));
     // COUNTKEYSINSLOT answers on the node that owns the slot: ask each and sum.
     const counts = cluster.nodes.map((n) => Number(cli(n.port, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot))));
-    assert.equal(counts.reduce((a, b) => a + b, 0), 5);
-    const owner = cluster.nodes[counts.findIndex((c) => c === 5)]!;
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      5,
+    );
+    const owner = cluster.nodes[counts.indexOf(5)]!;
     const keys = cli(owner.port, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '10').split('\n').sort();
-    assert.deepEqual(keys, [0, 1, 2, 3, 4].map((i) => `{slotted}:${i}`));
+    assert.deepEqual(
+      keys,
+      [0, 1, 2, 3, 4].map((i) => `{slotted}:${i}`),
+    );
   });
 
   it('redis-benchmark --cluster runs SET and GET to completion without errors', () => {
     requireBinary('redis-benchmark', 'redis-tools');
-    const result = spawnSync('redis-benchmark', ['--cluster', '-p', String(cluster.nodes[0]!.port), '-t', 'set,get', '-n', '20000', '-c', '20', '-q'], { encoding: 'utf8', timeout: 120_000 });
+    const result = spawnSync('redis-benchmark', ['--cluster', '-p', String(cluster.nodes[0]!.port), '-t', 'set,get', '-n', '20000', '-c', '20', '-q'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(result.status, 0, result.stderr + result.stdout);
     assert.match(result.stdout, /SET: [\d.]+ requests per second/);
     assert.match(result.stdout, /GET: [\d.]+ requests per second/);

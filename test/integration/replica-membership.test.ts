@@ -60,10 +60,15 @@ describe('replica membership', () => {
     assert.equal(added.status, 202, JSON.stringify(added.json));
     assert.ok((added.json.replicas as string[]).includes(outsider));
     // The new member starts with nothing; it can only serve these keys after the leader's snapshot.
-    await waitUntil(`${outsider} holds the shard's keys`, async () => {
-      const replies = await respRequest('127.0.0.1', ports.get(outsider)!, [['READONLY'], ...keys.map((k) => ['GET', k])], 5000);
-      return keys.every((k, i) => replies[i + 1] === `v-${k}`);
-    }, () => cluster.nodes.map((n) => n.log).join('\n'), 30_000);
+    await waitUntil(
+      `${outsider} holds the shard's keys`,
+      async () => {
+        const replies = await respRequest('127.0.0.1', ports.get(outsider)!, [['READONLY'], ...keys.map((k) => ['GET', k])], 5000);
+        return keys.every((k, i) => replies[i + 1] === `v-${k}`);
+      },
+      () => cluster.nodes.map((n) => n.log).join('\n'),
+      30_000,
+    );
 
     const transfer = await api('POST', '/api/v1/shards/shard_0001/replicas', { action: 'transfer_leader', node_id: outsider });
     assert.equal(transfer.status, 202, JSON.stringify(transfer.json));
@@ -75,17 +80,25 @@ describe('replica membership', () => {
     const leaving = before_.replicas.find((id) => id !== outsider)!;
     const removed = await api('POST', '/api/v1/shards/shard_0001/replicas', { action: 'remove', node_id: leaving });
     assert.equal(removed.status, 202, JSON.stringify(removed.json));
-    await waitUntil(`${leaving} drops its copy of shard_0001`, async () => {
-      const [reply] = await respRequest('127.0.0.1', ports.get(leaving)!, [['CLUSTER', 'COUNTKEYSINSLOT', String(keyHashSlot(Buffer.from(keys[0]!)))]]);
-      const [slotsNow] = (await respRequest('127.0.0.1', ports.get(leaving)!, [['CLUSTER', 'SLOTS']])) as unknown[][][];
-      const rangeNow = slotsNow!.find((r) => Number(r[0]) === before_.slot_range.start);
-      const listed = (rangeNow ?? []).slice(2).some((n) => Number((n as unknown[])[1]) === ports.get(leaving));
-      return reply === 0 && !listed;
-    }, undefined, 30_000);
+    await waitUntil(
+      `${leaving} drops its copy of shard_0001`,
+      async () => {
+        const [reply] = await respRequest('127.0.0.1', ports.get(leaving)!, [['CLUSTER', 'COUNTKEYSINSLOT', String(keyHashSlot(Buffer.from(keys[0]!)))]]);
+        const [slotsNow] = (await respRequest('127.0.0.1', ports.get(leaving)!, [['CLUSTER', 'SLOTS']])) as unknown[][][];
+        const rangeNow = slotsNow!.find((r) => Number(r[0]) === before_.slot_range.start);
+        const listed = (rangeNow ?? []).slice(2).some((n) => Number((n as unknown[])[1]) === ports.get(leaving));
+        return reply === 0 && !listed;
+      },
+      undefined,
+      30_000,
+    );
 
     // Every key still reads back, and writes go on, through the new leader.
     const values = await Promise.all(keys.map((k) => client.get(k)));
-    assert.deepEqual(values, keys.map((k) => `v-${k}`));
+    assert.deepEqual(
+      values,
+      keys.map((k) => `v-${k}`),
+    );
     assert.equal(await client.set(keys[0]!, 'after'), 'OK');
     assert.equal(await client.get(keys[0]!), 'after');
     moved = { leaving, keys };
@@ -100,16 +113,24 @@ describe('replica membership', () => {
     const replicaId = (added.json.replica_ids as Record<string, number>)[leaving]!;
     assert.notEqual(replicaId, founding, 'not the Raft id it had before');
     assert.equal(replicaId % 1_000_000, founding, 'an id of the same node');
-    await waitUntil(`${leaving} holds the shard's keys again`, async () => {
-      const replies = await respRequest('127.0.0.1', ports.get(leaving)!, [['READONLY'], ...keys.map((k) => ['GET', k])], 5000);
-      return keys.every((k, i) => replies[i + 1] === (i === 0 ? 'after' : `v-${k}`));
-    }, () => cluster.nodes.map((n) => n.log).join('\n'), 30_000);
+    await waitUntil(
+      `${leaving} holds the shard's keys again`,
+      async () => {
+        const replies = await respRequest('127.0.0.1', ports.get(leaving)!, [['READONLY'], ...keys.map((k) => ['GET', k])], 5000);
+        return keys.every((k, i) => replies[i + 1] === (i === 0 ? 'after' : `v-${k}`));
+      },
+      () => cluster.nodes.map((n) => n.log).join('\n'),
+      30_000,
+    );
     // Only a caught-up voter is handed leadership: the learner under the new id was promoted.
     const transfer = await api('POST', '/api/v1/shards/shard_0001/replicas', { action: 'transfer_leader', node_id: leaving });
     assert.equal(transfer.status, 202, JSON.stringify(transfer.json));
     await waitUntil(`${leaving} leads shard_0001 as replica ${replicaId}`, async () => (await shard('shard_0001')).leader === leaving, undefined, 30_000);
     assert.equal(await client.set(keys[1]!, 'again'), 'OK');
     const values = await Promise.all(keys.map((k) => client.get(k)));
-    assert.deepEqual(values, keys.map((k, i) => (i === 0 ? 'after' : i === 1 ? 'again' : `v-${k}`)));
+    assert.deepEqual(
+      values,
+      keys.map((k, i) => (i === 0 ? 'after' : i === 1 ? 'again' : `v-${k}`)),
+    );
   });
 });

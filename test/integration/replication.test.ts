@@ -74,12 +74,17 @@ describe('replication', () => {
       // Back up, it catches up from the leaders: a READONLY read of every key on it sees the final value.
       victim.start();
       await cluster.waitForNode(victim);
-      await waitUntil('the restarted node caught up', async () => {
-        const sample = [...writers.attempted.keys()];
-        const replies = await respRequest('127.0.0.1', victim.port, [['READONLY'], ...sample.map((k) => ['GET', k])], 5000);
-        const finals = await Promise.all(sample.map((k) => client.get(k)));
-        return sample.every((_, i) => replies[i + 1] === finals[i]);
-      }, () => victim.log, 30_000);
+      await waitUntil(
+        'the restarted node caught up',
+        async () => {
+          const sample = [...writers.attempted.keys()];
+          const replies = await respRequest('127.0.0.1', victim.port, [['READONLY'], ...sample.map((k) => ['GET', k])], 5000);
+          const finals = await Promise.all(sample.map((k) => client.get(k)));
+          return sample.every((_, i) => replies[i + 1] === finals[i]);
+        },
+        () => victim.log,
+        30_000,
+      );
     } finally {
       await writers.stop();
       client.disconnect();
@@ -115,10 +120,15 @@ describe('replication', () => {
     } finally {
       await respRequest('127.0.0.1', isolated.port, [['DEBUG', 'HEAL']], 2000);
     }
-    await waitUntil('the healed node sees the majority write', async () => {
-      const replies = await respRequest('127.0.0.1', isolated.port, [['READONLY'], ['GET', key]], 2000);
-      return replies[1] === 'majority';
-    }, () => isolated.log, 20_000);
+    await waitUntil(
+      'the healed node sees the majority write',
+      async () => {
+        const replies = await respRequest('127.0.0.1', isolated.port, [['READONLY'], ['GET', key]], 2000);
+        return replies[1] === 'majority';
+      },
+      () => isolated.log,
+      20_000,
+    );
   });
 
   it('kill -9 of every node, then restart: no acknowledged write lost', async () => {

@@ -54,7 +54,12 @@ describe('a split across a pilot leader change (3 pilots, 3 nodes, 3 replicas)',
         await cluster.pilots[killed]!.kill('SIGKILL');
         t.diagnostic(`killed the leading ${cluster.pilots[killed]!.name} during ${midway.status}`);
 
-        await waitUntil('a new pilot leader', async () => (await leadingPilot(cluster.pilots)) >= 0, () => cluster.pilots.map((p) => p.log).join('\n'), 10_000);
+        await waitUntil(
+          'a new pilot leader',
+          async () => (await leadingPilot(cluster.pilots)) >= 0,
+          () => cluster.pilots.map((p) => p.log).join('\n'),
+          10_000,
+        );
         const leader = cluster.pilots[await leadingPilot(cluster.pilots)]!;
         assert.notEqual(leader, cluster.pilots[killed]);
         assert.ok((await pilotView(leader)).term > oldTerm, 'the new leader was elected in a later term');
@@ -66,7 +71,11 @@ describe('a split across a pilot leader change (3 pilots, 3 nodes, 3 replicas)',
       }
       assert.equal(task.status, 'completed', JSON.stringify(task));
       assert.deepEqual(Object.keys(task.phases), SPLIT_PHASES);
-      t.diagnostic(`phases (ms): ${SPLIT_PHASES.slice(1).map((p, i) => `${SPLIT_PHASES[i]} ${task.phases[p]! - task.phases[SPLIT_PHASES[i]!]!}`).join(', ')}`);
+      t.diagnostic(
+        `phases (ms): ${SPLIT_PHASES.slice(1)
+          .map((p, i) => `${SPLIT_PHASES[i]} ${task.phases[p]! - task.phases[SPLIT_PHASES[i]!]!}`)
+          .join(', ')}`,
+      );
       const splitSlot = task.split_slot!;
       assert.ok(splitSlot > source.start && splitSlot < source.end, `split slot ${splitSlot} within [${source.start}, ${source.end})`);
 
@@ -91,7 +100,10 @@ describe('a split across a pilot leader change (3 pilots, 3 nodes, 3 replicas)',
       for (const node of cluster.nodes) {
         const ranges = await clusterSlots(node.port);
         assert.equal(ranges.length, before.shards.length + 1, `${node.name}: ${JSON.stringify(ranges)}`);
-        assertEverySlotOnce(ranges.map((r) => ({ start: r.start, end: r.end + 1 })), `${node.name}'s CLUSTER SLOTS`);
+        assertEverySlotOnce(
+          ranges.map((r) => ({ start: r.start, end: r.end + 1 })),
+          `${node.name}'s CLUSTER SLOTS`,
+        );
       }
 
       // The killed replica, restarted, applies the same history: the completed split and the same table.

@@ -199,7 +199,11 @@ describe('split failure scenarios roll back (2 nodes, 1 replica)', () => {
 
 describe('split failure: catch-up too slow (1 node)', () => {
   it('rolls back when the target still lags past the deadline', async () => {
-    const cluster = await TestCluster.start({ nodes: 1, replicas: 1, extraPilotArgs: ['--split-catch-up-threshold', '1', '--split-catch-up-deadline-ms', '1', '--split-catch-up-slow-delay', '0'] });
+    const cluster = await TestCluster.start({
+      nodes: 1,
+      replicas: 1,
+      extraPilotArgs: ['--split-catch-up-threshold', '1', '--split-catch-up-deadline-ms', '1', '--split-catch-up-slow-delay', '0'],
+    });
     const client = failoverClient(cluster);
     try {
       const writers = new Writers(client, [keysInSlots('w', 256, 0, 8191)], 16);

@@ -39,7 +39,18 @@ function start(dir: string, compactAfterEntries: number, compactKeepEntries: num
   const log = store.openRaftLog(GROUP);
   if (log.lastIndex() === 0) log.bootstrap([1]);
   const multiRaft = new MultiRaft(
-    { id: 1, electionTicks: ELECTION_TICKS, heartbeatTicks: 1, random: () => 0.5, requestTimeoutTicks: 1000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries, compactKeepEntries, maxSizePerMsgBytes },
+    {
+      id: 1,
+      electionTicks: ELECTION_TICKS,
+      heartbeatTicks: 1,
+      random: () => 0.5,
+      requestTimeoutTicks: 1000,
+      snapshotChunkBytes: 1024,
+      snapshotIdleTicks: 100,
+      compactAfterEntries,
+      compactKeepEntries,
+      maxSizePerMsgBytes,
+    },
     { send: () => {}, persist: () => store.commitAll(), schedule: (fn) => void setImmediate(fn), onFatal: (err) => assert.fail(String(err)) },
   );
   multiRaft.addGroup(GROUP, log, NO_STATE);

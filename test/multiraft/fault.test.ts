@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open as lmdbOpen } from 'lmdb';
 import { pollUntil } from '../../src/common/poll.js';
-import { GroupFaultError, MultiRaft, RaftRequestError } from '../../src/multiraft/multi-raft.js';
+import { type GroupFaultError, MultiRaft, RaftRequestError } from '../../src/multiraft/multi-raft.js';
 import { OK } from '../../src/resp/reply.js';
 import { encodeShardCommand } from '../../src/shard/shard-command.js';
 import { ShardReplica } from '../../src/shard/shard-replica.js';
@@ -43,7 +43,17 @@ async function startNode(t: TestContext, dir: string) {
   const store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2, databasesMax: 16 });
   const faults: GroupFaultError[] = [];
   const multiRaft = new MultiRaft(
-    { id: 1, electionTicks: 10, heartbeatTicks: 1, random: () => 0.5, requestTimeoutTicks: 1000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
+    {
+      id: 1,
+      electionTicks: 10,
+      heartbeatTicks: 1,
+      random: () => 0.5,
+      requestTimeoutTicks: 1000,
+      snapshotChunkBytes: 1024,
+      snapshotIdleTicks: 100,
+      compactAfterEntries: 1_000_000,
+      compactKeepEntries: 0,
+    },
     {
       send: () => {},
       persist: () => store.commitAll(),

@@ -34,7 +34,18 @@ async function voters(ids: readonly NodeId[], random: (id: NodeId) => number = (
     const { store: disk } = openSimStore({ timers: scheduler, fsyncDelayMs: 1 });
     disks.set(id, disk);
     const multiRaft = new MultiRaft(
-      { id, peerOf: nodeNumberOfReplica, electionTicks: 10, heartbeatTicks: 1, random: () => random(id), requestTimeoutTicks: 1000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
+      {
+        id,
+        peerOf: nodeNumberOfReplica,
+        electionTicks: 10,
+        heartbeatTicks: 1,
+        random: () => random(id),
+        requestTimeoutTicks: 1000,
+        snapshotChunkBytes: 1024,
+        snapshotIdleTicks: 100,
+        compactAfterEntries: 1_000_000,
+        compactKeepEntries: 0,
+      },
       {
         send: (to: NodeId, messages: readonly PeerMessage[]) => {
           if (cutOff.has(id) || cutOff.has(to)) return;
@@ -178,7 +189,7 @@ describe('MultiRaft: a replica added again under a new replica id', () => {
     node(3).receive(1, oldHeartbeat);
     await scheduler.runUntil(scheduler.now() + 50);
     const status = node(1).status(GROUP)!;
-    assert.equal(status.progress?.get(reborn)?.match, 0, 'the old acknowledgement is not the new replica\'s');
+    assert.equal(status.progress?.get(reborn)?.match, 0, "the old acknowledgement is not the new replica's");
     assert.equal(nextMembershipStep(status, [1, 2, reborn], 1, undefined), undefined, 'an empty learner is not promoted');
     assert.deepEqual(node(3).leadership(GROUP), { leaderId: 0, role: 'follower', term: 0 }, 'the new replica steps nothing addressed to the old one');
     // Nor does it take the old one's heartbeat for a leader speaking to it: cut off, it has heard none since it started.

@@ -19,7 +19,19 @@ const accepts = (messages: unknown[], from = 'node2'): boolean => check(wire(mes
 
 /** One of every Raft message type, from node2 to node1. */
 const RAFT: Message[] = [
-  { type: 'MsgApp', from: 2, to: 1, term: 4, index: 5, logTerm: 3, commit: 5, entries: [{ term: 3, index: 6, type: 'normal', data: bytes(1) }, { term: 4, index: 7, type: 'confChange', data: bytes(2) }] },
+  {
+    type: 'MsgApp',
+    from: 2,
+    to: 1,
+    term: 4,
+    index: 5,
+    logTerm: 3,
+    commit: 5,
+    entries: [
+      { term: 3, index: 6, type: 'normal', data: bytes(1) },
+      { term: 4, index: 7, type: 'confChange', data: bytes(2) },
+    ],
+  },
   { type: 'MsgApp', from: 2, to: 1, term: 4, index: 0, logTerm: 0, commit: 0, entries: [] },
   { type: 'MsgAppResp', from: 2, to: 1, term: 4, index: 5, reject: true, rejectHint: 3, logTerm: 2 },
   { type: 'MsgVote', from: 2, to: 1, term: 4, index: 5, logTerm: 3, transfer: false },
@@ -59,7 +71,8 @@ describe('peer batch check', () => {
   const app = RAFT[0] as Extract<Message, { type: 'MsgApp' }>;
   const snap = RAFT[10] as Extract<Message, { type: 'MsgSnap' }>;
   const raft = (m: unknown): unknown => ({ t: 'raft', g: 's1', m });
-  const withConf = (voters: unknown, learners: unknown): unknown => raft({ ...snap, snapshot: { ...snap.snapshot, metadata: { ...snap.snapshot.metadata, confState: { voters, learners } } } });
+  const withConf = (voters: unknown, learners: unknown): unknown =>
+    raft({ ...snap, snapshot: { ...snap.snapshot, metadata: { ...snap.snapshot.metadata, confState: { voters, learners } } } });
   const refused: [string, unknown][] = [
     ['null', null],
     ['a string', 'raft'],
@@ -74,7 +87,7 @@ describe('peer batch check', () => {
     ['a fractional commit', raft({ ...heartbeat, commit: 1.5 })],
     ['a 64-bit term', raft({ ...heartbeat, term: 2n ** 63n })],
     ['sender 0', raft({ ...heartbeat, from: 0 })],
-    ['a sender other than the frame\'s', raft({ ...heartbeat, from: 3 })],
+    ["a sender other than the frame's", raft({ ...heartbeat, from: 3 })],
     ['a receiver other than this node', raft({ ...heartbeat, to: 3 })],
     ['a sender replica of another node', raft({ ...heartbeat, from: 3 + REPLICA_ID_STRIDE })],
     ['a receiver replica of another node', raft({ ...heartbeat, to: 3 + 2 * REPLICA_ID_STRIDE })],
@@ -87,7 +100,7 @@ describe('peer batch check', () => {
     ['an entry out of sequence', raft({ ...app, entries: [{ ...app.entries[0]!, index: 7 }] })],
     ['entry terms going down', raft({ ...app, entries: [app.entries[1], { ...app.entries[0]!, index: 7 }].map((e, i) => ({ ...e, index: 6 + i })) })],
     ['an entry term past the message term', raft({ ...app, entries: [{ ...app.entries[0]!, term: 5 }] })],
-    ['an entry term before the previous entry\'s', raft({ ...app, logTerm: 4, entries: [app.entries[0]] })],
+    ["an entry term before the previous entry's", raft({ ...app, logTerm: 4, entries: [app.entries[0]] })],
     ['an unknown entry type', raft({ ...app, entries: [{ ...app.entries[0]!, type: 'blob' }] })],
     ['string entry data', raft({ ...app, entries: [{ ...app.entries[0]!, data: 'x' }] })],
     ['a snapshot without metadata', raft({ ...snap, snapshot: { data: new Uint8Array(0) } })],
@@ -140,10 +153,30 @@ describe('split request and answer checks', () => {
       encodeShardCommand({ kind: 'split-ingest', taskId: 't1', snapshotIndex: 9, cursor: null, attempt: 1, entries: [bytes(1), bytes(2)], next: null }),
       forwarded(setX),
       forwarded(encodeShardCommand({ kind: 'expire', nowMs: 5, keys: [bytes(120)] })),
-      encodeShardCommand({ kind: 'split-handoff', taskId: 't1', finalIndex: 9, fromIndex: 8, entries: [{ index: 9, data: encodeShardCommand({ kind: 'flush', nowMs: 5 }) }], sourceClockMs: 5 }),
+      encodeShardCommand({
+        kind: 'split-handoff',
+        taskId: 't1',
+        finalIndex: 9,
+        fromIndex: 8,
+        entries: [{ index: 9, data: encodeShardCommand({ kind: 'flush', nowMs: 5 }) }],
+        sourceClockMs: 5,
+      }),
     ];
     for (const command of [null, ...commands]) assert.ok(isSplitRequest(wire({ shard: 's2', command })));
-    const target = { role: 'target', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: 1, nextCursor: null, snapshotDone: true, lastSourceIndex: 9, handedOff: false, bytesIngested: 10 };
+    const target = {
+      role: 'target',
+      taskId: 't1',
+      source: 's1',
+      splitSlot: 100,
+      end: 200,
+      snapshotIndex: 9,
+      attempt: 1,
+      nextCursor: null,
+      snapshotDone: true,
+      lastSourceIndex: 9,
+      handedOff: false,
+      bytesIngested: 10,
+    };
     const source = { role: 'source', taskId: 't1', target: 's2', splitSlot: 100, end: 200, phase: 'begun', commitIndex: 0 };
     for (const answer of [
       { kind: 'ok', result: null, state: target, owned: { start: 100, end: 100 } },
@@ -168,7 +201,10 @@ describe('split request and answer checks', () => {
       { shard: 's2', command: encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 300, end: 200, snapshotIndex: 9, attempt: 1, sourceClockMs: 5 }) },
       { shard: 's2', command: encodeShardCommand({ kind: 'split-ingest', taskId: 't1', snapshotIndex: 9, cursor: null, attempt: 1, entries: [bytes(1)], next: null }) },
       { shard: 's2', command: encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: -1, sourceClockMs: 5 }) },
-      { shard: 's2', command: encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: 1, sourceClockMs: Number.NaN }) },
+      {
+        shard: 's2',
+        command: encodeShardCommand({ kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 100, end: 200, snapshotIndex: 9, attempt: 1, sourceClockMs: Number.NaN }),
+      },
       { shard: 's2', command: forwarded(bytes(1, 2, 3)) },
       { shard: 's2', command: forwarded(encodeShardCommand({ kind: 'split-commit', taskId: 't1' })) },
       { shard: 's2', command: forwarded(encodeShardCommand({ kind: 'command', nowMs: 5, argv: [] })) },
@@ -177,7 +213,14 @@ describe('split request and answer checks', () => {
   });
 
   it('refuses a malformed answer', () => {
-    for (const answer of [null, { kind: 'ok' }, { kind: 'ok', result: 1, state: null, owned: null }, { kind: 'ok', result: null, state: { role: 'both' }, owned: null }, { kind: 'unreachable' }, { kind: 'maybe' }]) {
+    for (const answer of [
+      null,
+      { kind: 'ok' },
+      { kind: 'ok', result: 1, state: null, owned: null },
+      { kind: 'ok', result: null, state: { role: 'both' }, owned: null },
+      { kind: 'unreachable' },
+      { kind: 'maybe' },
+    ]) {
       assert.equal(isTargetAnswer(wire(answer)), false, JSON.stringify(answer));
     }
   });

@@ -81,7 +81,17 @@ describe('MultiRaft: an entry applied in slices', () => {
     );
     for (const outcome of outcomes) assert.ok(Number(outcome.split(' at ')[1]) >= largeDoneMs, `${outcome}: not before the large entry finished at ${largeDoneMs}`);
     // Every replica applied both, in log order.
-    for (const id of [1, 2, 3] as NodeId[]) assert.deepEqual(machine(id).finished.slice(-2).map((f) => f.index), [largeIndex, largeIndex + 1], `node ${id}`);
-    assert.deepEqual(([1, 2, 3] as NodeId[]).map((id) => node(id).leadership(GROUP)), before);
+    for (const id of [1, 2, 3] as NodeId[])
+      assert.deepEqual(
+        machine(id)
+          .finished.slice(-2)
+          .map((f) => f.index),
+        [largeIndex, largeIndex + 1],
+        `node ${id}`,
+      );
+    assert.deepEqual(
+      ([1, 2, 3] as NodeId[]).map((id) => node(id).leadership(GROUP)),
+      before,
+    );
   });
 });

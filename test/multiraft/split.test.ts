@@ -35,7 +35,17 @@ async function oneMemberGroup(compactAfterEntries = 1_000_000, compactKeepEntrie
   /** The group's log as a restart would find it: only what landed. */
   const durableLog = () => storeOnImage(disk.environment.landedImage()).openRaftLog(GROUP);
   const multiRaft = new MultiRaft(
-    { id: 1, electionTicks: 10, heartbeatTicks: 1, random: () => 0.5, requestTimeoutTicks: 1000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries, compactKeepEntries },
+    {
+      id: 1,
+      electionTicks: 10,
+      heartbeatTicks: 1,
+      random: () => 0.5,
+      requestTimeoutTicks: 1000,
+      snapshotChunkBytes: 1024,
+      snapshotIdleTicks: 100,
+      compactAfterEntries,
+      compactKeepEntries,
+    },
     { send: () => {}, persist: () => disk.store.commitAll(), schedule: (fn) => void scheduler.after(0, fn), onFatal: (err) => assert.fail(String(err)) },
   );
   const log = disk.store.openRaftLog(GROUP);
@@ -67,11 +77,21 @@ describe('MultiRaft split hooks', () => {
     assert.equal(commit, indexes[4]);
     const entries = multiRaft.committedEntries(GROUP, indexes[1]!, indexes[3]! + 1, 1 << 20);
     assert.notEqual(entries, 'compacted');
-    assert.deepEqual((entries as readonly Entry[]).map((e) => e.index), [indexes[1], indexes[2], indexes[3]]);
-    assert.deepEqual((entries as readonly Entry[]).map((e) => Buffer.from(e.data).toString()), ['w1', 'w2', 'w3']);
+    assert.deepEqual(
+      (entries as readonly Entry[]).map((e) => e.index),
+      [indexes[1], indexes[2], indexes[3]],
+    );
+    assert.deepEqual(
+      (entries as readonly Entry[]).map((e) => Buffer.from(e.data).toString()),
+      ['w1', 'w2', 'w3'],
+    );
     assert.deepEqual(multiRaft.committedEntries(GROUP, commit + 1, commit + 10, 1 << 20), [], 'nothing committed there yet');
     const upToCommit = multiRaft.committedEntries(GROUP, commit, commit + 10, 1 << 20) as readonly Entry[];
-    assert.deepEqual(upToCommit.map((e) => e.index), [commit], 'hi is capped at the commit index');
+    assert.deepEqual(
+      upToCommit.map((e) => e.index),
+      [commit],
+      'hi is capped at the commit index',
+    );
     assert.equal((multiRaft.committedEntries(GROUP, indexes[0]!, commit + 1, 1) as readonly Entry[]).length, 1, 'maxBytes bounds the batch (at least one entry)');
     assert.deepEqual(multiRaft.committedEntries('no-such-group', 1, 2, 1), []);
   });
@@ -87,11 +107,19 @@ describe('MultiRaft split hooks', () => {
     assert.equal(durableLast, before[1], 'the earlier writes are durable');
     assert.equal(commit, durableLast + 1, 'the new entry is committed before it is durable');
     const read = multiRaft.committedEntries(GROUP, before[0]!, commit + 1, 1 << 20) as readonly Entry[];
-    assert.deepEqual(read.map((e) => e.index), before, 'only what a restart would find');
+    assert.deepEqual(
+      read.map((e) => e.index),
+      before,
+      'only what a restart would find',
+    );
     await scheduler.runUntil(scheduler.now() + 100);
     const index = await proposed;
     const after = multiRaft.committedEntries(GROUP, before[0]!, index + 1, 1 << 20) as readonly Entry[];
-    assert.deepEqual(after.map((e) => e.index), [...before, index], 'and the entry once its persist is done');
+    assert.deepEqual(
+      after.map((e) => e.index),
+      [...before, index],
+      'and the entry once its persist is done',
+    );
   });
 
   it('keeps the log from the retention floor through compaction, and compacts once the floor is lifted', async () => {
@@ -136,6 +164,9 @@ describe('MultiRaft split hooks', () => {
 
   it('refuses a stable state of a group it does not run', async () => {
     const { multiRaft } = await oneMemberGroup();
-    await assert.rejects(multiRaft.stableState('no-such-group', () => 1), /removed/);
+    await assert.rejects(
+      multiRaft.stableState('no-such-group', () => 1),
+      /removed/,
+    );
   });
 });

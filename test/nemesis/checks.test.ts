@@ -5,16 +5,43 @@ import { refusedWithoutEffect } from '../nemesis/load.js';
 
 describe('nemesis checks', () => {
   it('slot coverage: a full cover passes; a slot owned twice and a gap are named', () => {
-    assert.deepEqual(slotCoverageProblems('v', [{ start: 0, end: 8191 }, { start: 8192, end: 16383 }]), []);
-    assert.deepEqual(slotCoverageProblems('v', [{ start: 0, end: 8192 }, { start: 8192, end: 16383 }]), ['v: slot 8192 is owned by 2 ranges']);
-    assert.deepEqual(slotCoverageProblems('v', [{ start: 0, end: 100 }, { start: 102, end: 16383 }]), ['v: slot 101 is owned by no range']);
+    assert.deepEqual(
+      slotCoverageProblems('v', [
+        { start: 0, end: 8191 },
+        { start: 8192, end: 16383 },
+      ]),
+      [],
+    );
+    assert.deepEqual(
+      slotCoverageProblems('v', [
+        { start: 0, end: 8192 },
+        { start: 8192, end: 16383 },
+      ]),
+      ['v: slot 8192 is owned by 2 ranges'],
+    );
+    assert.deepEqual(
+      slotCoverageProblems('v', [
+        { start: 0, end: 100 },
+        { start: 102, end: 16383 },
+      ]),
+      ['v: slot 101 is owned by no range'],
+    );
     assert.deepEqual(slotCoverageProblems('v', [{ start: 0, end: 16384 }]), ['v: range [0, 16384] is not within 0..16383', 'v: slot 0 is owned by no range']);
   });
 
   it('two views agree whatever the order of their ranges, and disagree on a different boundary', () => {
-    const a = [{ start: 0, end: 99 }, { start: 100, end: 16383 }];
+    const a = [
+      { start: 0, end: 99 },
+      { start: 100, end: 16383 },
+    ];
     assert.deepEqual(rangeDisagreement('a', a, 'b', [...a].reverse()), []);
-    assert.equal(rangeDisagreement('a', a, 'b', [{ start: 0, end: 100 }, { start: 101, end: 16383 }]).length, 1);
+    assert.equal(
+      rangeDisagreement('a', a, 'b', [
+        { start: 0, end: 100 },
+        { start: 101, end: 16383 },
+      ]).length,
+      1,
+    );
   });
 
   it('replication: a shard short of replicas or without a leader among them is named', () => {

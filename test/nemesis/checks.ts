@@ -26,7 +26,7 @@ export function slotCoverageProblems(view: string, ranges: readonly OwnedRange[]
     for (let slot = start; slot <= end; slot++) owners[slot]!++;
   }
   const twice = owners.findIndex((n) => n > 1);
-  const none = owners.findIndex((n) => n === 0);
+  const none = owners.indexOf(0);
   if (twice >= 0) problems.push(`${view}: slot ${twice} is owned by ${owners[twice]} ranges`);
   if (none >= 0) problems.push(`${view}: slot ${none} is owned by no range`);
   return problems;
@@ -34,7 +34,11 @@ export function slotCoverageProblems(view: string, ranges: readonly OwnedRange[]
 
 /** Problems between two views: each must list the same ranges. */
 export function rangeDisagreement(a: string, aRanges: readonly OwnedRange[], b: string, bRanges: readonly OwnedRange[]): string[] {
-  const text = (ranges: readonly OwnedRange[]): string => [...ranges].sort((x, y) => x.start - y.start).map((r) => `${r.start}-${r.end}`).join(' ');
+  const text = (ranges: readonly OwnedRange[]): string =>
+    [...ranges]
+      .sort((x, y) => x.start - y.start)
+      .map((r) => `${r.start}-${r.end}`)
+      .join(' ');
   return text(aRanges) === text(bRanges) ? [] : [`${a} and ${b} disagree: ${text(aRanges)} vs ${text(bRanges)}`];
 }
 

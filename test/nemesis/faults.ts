@@ -293,16 +293,24 @@ export class Nemesis {
   }
 
   private async waitServing(node: TestNode): Promise<void> {
-    await waitUntil(`${node.name} serving`, async () => {
-      const [reply] = await respRequest('127.0.0.1', node.port, [['CLUSTER', 'INFO']], COMMAND_TIMEOUT_MS);
-      return String(reply).includes('cluster_state:ok');
-    }, undefined, RECOVERY_WAIT_MS).catch((err: Error) => this.log('kill', 'refused', err.message.split('\n')[0]!));
+    await waitUntil(
+      `${node.name} serving`,
+      async () => {
+        const [reply] = await respRequest('127.0.0.1', node.port, [['CLUSTER', 'INFO']], COMMAND_TIMEOUT_MS);
+        return String(reply).includes('cluster_state:ok');
+      },
+      undefined,
+      RECOVERY_WAIT_MS,
+    ).catch((err: Error) => this.log('kill', 'refused', err.message.split('\n')[0]!));
   }
 
   private async waitPilot(pilot: TestPilot): Promise<void> {
-    await waitUntil(`${pilot.name} up`, () => fetch(`${pilot.url}/healthz`, { signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS) }).then((r) => r.ok), undefined, RECOVERY_WAIT_MS).catch((err: Error) =>
-      this.log('pilot-kill', 'refused', err.message.split('\n')[0]!),
-    );
+    await waitUntil(
+      `${pilot.name} up`,
+      () => fetch(`${pilot.url}/healthz`, { signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS) }).then((r) => r.ok),
+      undefined,
+      RECOVERY_WAIT_MS,
+    ).catch((err: Error) => this.log('pilot-kill', 'refused', err.message.split('\n')[0]!));
   }
 }
 

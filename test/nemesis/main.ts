@@ -39,7 +39,8 @@ function parseArgs(argv: readonly string[]): NemesisOptions {
       case '--faults': {
         const names = (argv[++i] ?? '').split(',').filter((s) => s !== '');
         const unknown = names.filter((n) => !(FAULT_KINDS as readonly string[]).includes(n));
-        if (names.length === 0 || unknown.length > 0) usage(`--faults takes a comma-separated list of ${FAULT_KINDS.join(', ')}${unknown.length > 0 ? `; not ${unknown.join(', ')}` : ''}`);
+        if (names.length === 0 || unknown.length > 0)
+          usage(`--faults takes a comma-separated list of ${FAULT_KINDS.join(', ')}${unknown.length > 0 ? `; not ${unknown.join(', ')}` : ''}`);
         faults = new Set(names as FaultKind[]);
         break;
       }

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { checkLinearizability, checkLostWrites, type RegisterOperation } from '../sim/linearizability.js';
 import { TestCluster, waitUntil } from '../support/cluster.js';
 import { layoutProblems } from './checks.js';
@@ -103,7 +103,10 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisResult
     const historyFile = ok ? undefined : join(tmpdir(), `cleave-nemesis-${options.seed}-${Date.now()}.json`);
     if (historyFile !== undefined) {
       // +Infinity (an unknown outcome's return time) has no JSON form: written as null.
-      writeFileSync(historyFile, JSON.stringify({ replay, anomalies, events: nemesis.events, history: history.annotated() }, (_, v) => (v === Number.POSITIVE_INFINITY ? null : v)));
+      writeFileSync(
+        historyFile,
+        JSON.stringify({ replay, anomalies, events: nemesis.events, history: history.annotated() }, (_, v) => (v === Number.POSITIVE_INFINITY ? null : v)),
+      );
     }
     return { ok, faults, refused, outcomes: { ...history.outcomes }, anomalies, undecided, events: nemesis.events, summary, replay, historyFile };
   } finally {
@@ -137,19 +140,24 @@ async function nodeIdsOf(cluster: TestCluster): Promise<string[]> {
 async function converge(cluster: TestCluster, nemesis: Nemesis, factor: number): Promise<string[]> {
   let problems: string[] = ['the pilot API never answered'];
   let converged = false;
-  await waitUntil('the cluster to converge', async () => {
-    // A heal sent while a node was still starting is lost: send it again.
-    await nemesis.healAll();
-    const splits = await cluster.api('GET', '/api/v1/splits');
-    if (splits.status !== 200) {
-      problems = [`GET /api/v1/splits answered ${splits.status}`];
-      return false;
-    }
-    const running = (splits.json as { splits: { task_id: string; status: string }[] }).splits.filter((t) => !TERMINAL_SPLIT_STATUSES.includes(t.status));
-    problems = [...running.map((t) => `split ${t.task_id} still ${t.status}`), ...(await layoutProblems(cluster, factor))];
-    converged = problems.length === 0;
-    return converged;
-  }, undefined, CONVERGE_WAIT_MS).catch(() => undefined);
+  await waitUntil(
+    'the cluster to converge',
+    async () => {
+      // A heal sent while a node was still starting is lost: send it again.
+      await nemesis.healAll();
+      const splits = await cluster.api('GET', '/api/v1/splits');
+      if (splits.status !== 200) {
+        problems = [`GET /api/v1/splits answered ${splits.status}`];
+        return false;
+      }
+      const running = (splits.json as { splits: { task_id: string; status: string }[] }).splits.filter((t) => !TERMINAL_SPLIT_STATUSES.includes(t.status));
+      problems = [...running.map((t) => `split ${t.task_id} still ${t.status}`), ...(await layoutProblems(cluster, factor))];
+      converged = problems.length === 0;
+      return converged;
+    },
+    undefined,
+    CONVERGE_WAIT_MS,
+  ).catch(() => undefined);
   return converged ? [] : problems;
 }
 
@@ -164,10 +172,15 @@ async function finalReads(cluster: TestCluster, history: History): Promise<{ val
     for (const key of keys) {
       const read = history.invoke(-1, key, { kind: 'get' });
       let value: string | null | undefined;
-      await waitUntil(`final read of ${key}`, async () => {
-        value = await client.get(key);
-        return true;
-      }, undefined, Math.max(0, deadline - Date.now())).catch(() => undefined);
+      await waitUntil(
+        `final read of ${key}`,
+        async () => {
+          value = await client.get(key);
+          return true;
+        },
+        undefined,
+        Math.max(0, deadline - Date.now()),
+      ).catch(() => undefined);
       if (value === undefined) unreadable.push(key);
       else {
         values.set(key, value);

@@ -46,7 +46,16 @@ async function startCluster(t: TestContext): Promise<Started> {
   const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
   process.on('unhandledRejection', onUnhandled);
   t.after(() => void process.off('unhandledRejection', onUnhandled));
-  const pilot = await startPilot({ host: '127.0.0.1', port: 0, dataDir: join(dir, 'pilot'), expectNodes: 1, shardsPerNode: 1, replicas: 1, clusterSecret: CLUSTER_SECRET, logger: pino({ level: 'silent' }) });
+  const pilot = await startPilot({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: join(dir, 'pilot'),
+    expectNodes: 1,
+    shardsPerNode: 1,
+    replicas: 1,
+    clusterSecret: CLUSTER_SECRET,
+    logger: pino({ level: 'silent' }),
+  });
   t.after(() => pilot.close());
   const logs: Record<string, unknown>[] = [];
   const node = await startNode({

@@ -52,6 +52,9 @@ describe('ClientConnection', () => {
     conn.reply(int(2));
     slow.resolve(int(1));
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(written, [[int(1), 2], [int(2), 3]]);
+    assert.deepEqual(written, [
+      [int(1), 2],
+      [int(2), 3],
+    ]);
   });
 });

@@ -69,7 +69,13 @@ function plain(reply: Reply): unknown {
 
 async function cluster(view: RoutingView, ...args: string[]): Promise<unknown> {
   const handler = CLUSTER_COMMANDS.get('cluster')!;
-  return plain(await handler(context(view), undefined as unknown as ClientConnection, ['CLUSTER', ...args].map((a) => Buffer.from(a))));
+  return plain(
+    await handler(
+      context(view),
+      undefined as unknown as ClientConnection,
+      ['CLUSTER', ...args].map((a) => Buffer.from(a)),
+    ),
+  );
 }
 
 const entry = (id: string, port: number): unknown[] => ['127.0.0.1', port, clusterIdOf(id), {}];
@@ -95,9 +101,18 @@ describe('CLUSTER on replicated shards', () => {
     assert.deepEqual(
       shards.map((s) => [s.slots, s.nodes.map((n) => `${n.port}:${n.role}:${n.health}`)]),
       [
-        [[0, 4999], ['17101:master:online', '17102:replica:online', '17103:replica:online']],
-        [[5000, 9999], ['17103:master:online', '17102:replica:online', '17101:replica:online']],
-        [[10000, 16383], ['17103:master:online', '17101:replica:online', '17102:replica:online']],
+        [
+          [0, 4999],
+          ['17101:master:online', '17102:replica:online', '17103:replica:online'],
+        ],
+        [
+          [5000, 9999],
+          ['17103:master:online', '17102:replica:online', '17101:replica:online'],
+        ],
+        [
+          [10000, 16383],
+          ['17103:master:online', '17101:replica:online', '17102:replica:online'],
+        ],
       ],
     );
     assert.equal(shards[0]!.nodes[0]!.id, clusterIdOf('node1'));
@@ -109,15 +124,24 @@ describe('CLUSTER on replicated shards', () => {
     assert.equal(splitting.shardOfSlot(2500)!.id, 'shard_0001');
     assert.deepEqual(await cluster(splitting, 'SLOTS'), [[0, 4999, entry('node1', 17101), entry('node2', 17102), entry('node3', 17103)]]);
     const shards = (await cluster(splitting, 'SHARDS')) as { slots: number[]; nodes: { port: number; role: string }[] }[];
-    assert.deepEqual(shards.map((s) => [s.slots, s.nodes.map((n) => `${n.port}:${n.role}`)]), [
-      [[0, 4999], ['17101:master', '17102:replica', '17103:replica']],
-      [[], ['17104:master']],
-    ]);
+    assert.deepEqual(
+      shards.map((s) => [s.slots, s.nodes.map((n) => `${n.port}:${n.role}`)]),
+      [
+        [
+          [0, 4999],
+          ['17101:master', '17102:replica', '17103:replica'],
+        ],
+        [[], ['17104:master']],
+      ],
+    );
   });
 
   it('NODES: every node a master, listing the ranges it leads; this node marked myself', async () => {
     const text = (await cluster(view, 'NODES')) as string;
-    const lines = text.trimEnd().split('\n').map((l) => l.split(' '));
+    const lines = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(' '));
     assert.deepEqual(
       lines.map((f) => [f[0], f[1], f[2], f[3], f[6], f[7], ...f.slice(8)]),
       [

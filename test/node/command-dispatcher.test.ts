@@ -83,7 +83,15 @@ describe('CommandDispatcher', () => {
  * node2 follows shard_0001; the table names `leader` as its leader. Forwards are recorded and answered
  * with `outcome`; writes proposed here fail with `writeError` (none: this node's replica applies them).
  */
-function forwardingNode(options: { leader: string; outcome?: ForwardOutcome; unreachable?: string; writeError?: () => unknown; routingChangedAtMs?: number; leaderAfterWait?: string; leaderSilent?: boolean }) {
+function forwardingNode(options: {
+  leader: string;
+  outcome?: ForwardOutcome;
+  unreachable?: string;
+  writeError?: () => unknown;
+  routingChangedAtMs?: number;
+  leaderAfterWait?: string;
+  leaderSilent?: boolean;
+}) {
   const forwards: { node: string; argv: string[]; protocol: number }[] = [];
   const reasons: ForwardReason[] = [];
   let view = new RoutingView({ ...table, shards: [{ ...table.shards[0]!, leader: options.leader }] }, 'node2');
@@ -146,7 +154,10 @@ describe('CommandDispatcher forwarding', () => {
     // node3 won; the table changed just now, so the command goes to it over the bus, not back to the client.
     assert.deepEqual(await dispatcher.dispatch(connection(), SET), OK);
     assert.deepEqual(settled, ['shard_0001']);
-    assert.deepEqual(forwards.map((f) => f.node), ['node3']);
+    assert.deepEqual(
+      forwards.map((f) => f.node),
+      ['node3'],
+    );
   });
 
   it('forwards a lone command within the handover window after a routing change', async () => {
@@ -174,14 +185,20 @@ describe('CommandDispatcher forwarding', () => {
     const { dispatcher, forwards, settled } = forwardingNode({ leader: 'node1', unreachable: 'node1' });
     assert.deepEqual(await dispatcher.dispatch(pipelined(), SET), OK);
     assert.deepEqual(settled, ['shard_0001']);
-    assert.deepEqual(forwards.map((f) => f.node), ['node1', 'node3']);
+    assert.deepEqual(
+      forwards.map((f) => f.node),
+      ['node1', 'node3'],
+    );
   });
 
   it('waits once only for a leader it could not reach: still unreachable after the wait, the redirect is answered', async () => {
     const { dispatcher, forwards, settled } = forwardingNode({ leader: 'node1', unreachable: 'node1', leaderAfterWait: 'node1' });
     assert.deepEqual(await dispatcher.dispatch(pipelined(), SET), error(`MOVED ${slotOfK} 127.0.0.1:7001`));
     assert.equal(settled.length, 1);
-    assert.deepEqual(forwards.map((f) => f.node), ['node1', 'node1']);
+    assert.deepEqual(
+      forwards.map((f) => f.node),
+      ['node1', 'node1'],
+    );
   });
 
   it('answers an unknown outcome for a write that may have run, and the redirect for a read', async () => {
@@ -197,7 +214,10 @@ describe('CommandDispatcher forwarding', () => {
     assert.deepEqual(await dispatcher.dispatch(connection(), SET), OK);
     assert.deepEqual(settled, ['shard_0001']);
     // Routed again: node3 leads, the view just changed, so the lone write is forwarded rather than redirected.
-    assert.deepEqual(forwards.map((f) => f.node), ['node3']);
+    assert.deepEqual(
+      forwards.map((f) => f.node),
+      ['node3'],
+    );
   });
 
   it('waits for the leader once only: a second refusal is answered TRYAGAIN, never MOVED to this node', async () => {

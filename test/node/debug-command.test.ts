@@ -19,7 +19,11 @@ function context(faults: FaultInjector | undefined): NodeContext {
 }
 
 function run(ctx: NodeContext, ...args: string[]): Reply {
-  return debug(ctx, conn, ['DEBUG', ...args].map((a) => Buffer.from(a))) as Reply;
+  return debug(
+    ctx,
+    conn,
+    ['DEBUG', ...args].map((a) => Buffer.from(a)),
+  ) as Reply;
 }
 
 /** Every blocked link among node1..node3, as "from>to". */

@@ -57,7 +57,15 @@ describe('forwarded reply check', () => {
     { kind: 'null-array' },
     { kind: 'array', items: [{ kind: 'bulk', value: Buffer.from('a') }, { kind: 'null' }, { kind: 'array', items: [] }] },
     { kind: 'set', items: [{ kind: 'bulk', value: Buffer.from('m') }] },
-    { kind: 'map', entries: [[{ kind: 'bulk', value: Buffer.from('f') }, { kind: 'double', value: 1.5 }]] },
+    {
+      kind: 'map',
+      entries: [
+        [
+          { kind: 'bulk', value: Buffer.from('f') },
+          { kind: 'double', value: 1.5 },
+        ],
+      ],
+    },
     { kind: 'bool', value: true },
     { kind: 'verbatim', format: 'txt', text: 'hello' },
   ];

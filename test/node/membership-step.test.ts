@@ -43,74 +43,120 @@ describe('nextMembershipStep', () => {
   const cases: { name: string; status: Status; desired: NodeId[]; transferTo?: NodeId; expected: MembershipStep | undefined }[] = [
     {
       name: 'nothing to do when the voters are the desired replicas',
-      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }, { id: 3, match: 50 }]),
+      status: leaderStatus(50, [
+        { id: 1, match: 50 },
+        { id: 2, match: 50 },
+        { id: 3, match: 50 },
+      ]),
       desired: [1, 2, 3],
       expected: undefined,
     },
     {
       name: 'a requested transfer to a caught-up voter comes first',
-      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }, { id: 3, match: 50 }]),
+      status: leaderStatus(50, [
+        { id: 1, match: 50 },
+        { id: 2, match: 50 },
+        { id: 3, match: 50 },
+      ]),
       desired: [1, 2, 3, 4],
       transferTo: 3,
       expected: { kind: 'transferLeadership', to: 3 },
     },
     {
       name: 'a replica given a new id (removed and added again) leaves under its old id before it comes back under the new one',
-      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }, { id: 3, match: 50 }]),
+      status: leaderStatus(50, [
+        { id: 1, match: 50 },
+        { id: 2, match: 50 },
+        { id: 3, match: 50 },
+      ]),
       desired: [1, 2, 3 + REPLICA_ID_STRIDE],
       expected: { kind: 'removeNode', nodeId: 3 },
     },
     {
       name: 'an old id that was a learner goes first too',
-      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }, { id: 3, match: 40, learner: true }]),
+      status: leaderStatus(50, [
+        { id: 1, match: 50 },
+        { id: 2, match: 50 },
+        { id: 3, match: 40, learner: true },
+      ]),
       desired: [1, 2, 3 + REPLICA_ID_STRIDE],
       expected: { kind: 'removeNode', nodeId: 3 },
     },
     {
       name: 'the new id of a replica is then added as a learner',
-      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }]),
+      status: leaderStatus(50, [
+        { id: 1, match: 50 },
+        { id: 2, match: 50 },
+      ]),
       desired: [1, 2, 3 + REPLICA_ID_STRIDE],
       expected: { kind: 'addLearner', nodeId: 3 + REPLICA_ID_STRIDE },
     },
     {
       name: 'a missing replica is added as a learner',
-      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }, { id: 3, match: 50 }]),
+      status: leaderStatus(50, [
+        { id: 1, match: 50 },
+        { id: 2, match: 50 },
+        { id: 3, match: 50 },
+      ]),
       desired: [1, 2, 3, 4],
       expected: { kind: 'addLearner', nodeId: 4 },
     },
     {
       name: 'a learner within reach of the commit index is promoted',
-      status: leaderStatus(500, [{ id: 1, match: 500 }, { id: 2, match: 500 }, { id: 4, match: 450, learner: true }]),
+      status: leaderStatus(500, [
+        { id: 1, match: 500 },
+        { id: 2, match: 500 },
+        { id: 4, match: 450, learner: true },
+      ]),
       desired: [1, 2, 4],
       expected: { kind: 'promoteLearner', nodeId: 4 },
     },
     {
       name: 'a learner far behind is not promoted yet',
-      status: leaderStatus(500, [{ id: 1, match: 500 }, { id: 2, match: 500 }, { id: 4, match: 100, learner: true }]),
+      status: leaderStatus(500, [
+        { id: 1, match: 500 },
+        { id: 2, match: 500 },
+        { id: 4, match: 100, learner: true },
+      ]),
       desired: [1, 2, 4],
       expected: undefined,
     },
     {
       name: 'a learner that has received nothing is not promoted, even in a young group',
-      status: leaderStatus(30, [{ id: 1, match: 30 }, { id: 4, match: 0, learner: true }]),
+      status: leaderStatus(30, [
+        { id: 1, match: 30 },
+        { id: 4, match: 0, learner: true },
+      ]),
       desired: [1, 4],
       expected: undefined,
     },
     {
       name: 'a learner that does not answer is not promoted',
-      status: leaderStatus(30, [{ id: 1, match: 30 }, { id: 4, match: 30, learner: true, active: false }]),
+      status: leaderStatus(30, [
+        { id: 1, match: 30 },
+        { id: 4, match: 30, learner: true, active: false },
+      ]),
       desired: [1, 4],
       expected: undefined,
     },
     {
       name: 'a member no longer wanted is removed once the rest are in place',
-      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 50 }, { id: 3, match: 50 }, { id: 4, match: 50 }]),
+      status: leaderStatus(50, [
+        { id: 1, match: 50 },
+        { id: 2, match: 50 },
+        { id: 3, match: 50 },
+        { id: 4, match: 50 },
+      ]),
       desired: [1, 2, 4],
       expected: { kind: 'removeNode', nodeId: 3 },
     },
     {
       name: 'a leader no longer wanted hands over to the most caught-up voter that stays',
-      status: leaderStatus(50, [{ id: 1, match: 50 }, { id: 2, match: 45 }, { id: 3, match: 49 }]),
+      status: leaderStatus(50, [
+        { id: 1, match: 50 },
+        { id: 2, match: 45 },
+        { id: 3, match: 49 },
+      ]),
       desired: [2, 3],
       expected: { kind: 'transferLeadership', to: 3 },
     },
@@ -122,13 +168,20 @@ describe('nextMembershipStep', () => {
     },
     {
       name: 'a leader no longer wanted, with no voter to succeed it, promotes the caught-up learner',
-      status: leaderStatus(30, [{ id: 1, match: 30 }, { id: 4, match: 30, learner: true }]),
+      status: leaderStatus(30, [
+        { id: 1, match: 30 },
+        { id: 4, match: 30, learner: true },
+      ]),
       desired: [4],
       expected: { kind: 'promoteLearner', nodeId: 4 },
     },
     {
       name: 'a leader no longer wanted never removes a member itself',
-      status: leaderStatus(30, [{ id: 1, match: 30 }, { id: 2, match: 30, active: false }, { id: 3, match: 30, active: false }]),
+      status: leaderStatus(30, [
+        { id: 1, match: 30 },
+        { id: 2, match: 30, active: false },
+        { id: 3, match: 30, active: false },
+      ]),
       desired: [2],
       expected: undefined,
     },

@@ -46,17 +46,21 @@ async function startGroups(t: TestContext): Promise<{ store: NodeStore; groups: 
   const logs: Record<string, unknown>[] = [];
   const bus = new Transport({ nodeId: SELF, clusterSecret: 'test-secret' });
   await bus.listen('127.0.0.1', busPort);
-  const groups = new ShardGroups({
-    store,
-    selfId: SELF,
-    logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) }),
-    tickMs: 10,
-    electionTimeoutMs: 100,
-    onLeaderChange: () => undefined,
-    onRefused: () => undefined,
-    splits: {} as ShardGroupsOptions['splits'],
-    serveForwarded: async () => OK,
-  }, systemEnvironment(), bus);
+  const groups = new ShardGroups(
+    {
+      store,
+      selfId: SELF,
+      logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) }),
+      tickMs: 10,
+      electionTimeoutMs: 100,
+      onLeaderChange: () => undefined,
+      onRefused: () => undefined,
+      splits: {} as ShardGroupsOptions['splits'],
+      serveForwarded: async () => OK,
+    },
+    systemEnvironment(),
+    bus,
+  );
   t.after(async () => {
     groups.close();
     await bus.close();

@@ -145,7 +145,13 @@ test('expectNodes: the default keyspace is bootstrapped when the last expected n
   assert.equal(third.routing.version, 4);
   cluster = clusterSchema.parse((await p.call('GET', '/api/v1/cluster')).json);
   assert.deepEqual(
-    { state: cluster.state, version: cluster.routing_version, nodes: cluster.nodes, shards: cluster.shards.total, keyspaces: cluster.keyspaces.map((k) => [k.name, k.shard_count]) },
+    {
+      state: cluster.state,
+      version: cluster.routing_version,
+      nodes: cluster.nodes,
+      shards: cluster.shards.total,
+      keyspaces: cluster.keyspaces.map((k) => [k.name, k.shard_count]),
+    },
     { state: 'ok', version: 4, nodes: { total: 3, up: 3, down: 0 }, shards: 6, keyspaces: [['default', 6]] },
   );
   const nodes = nodeListSchema.parse((await p.call('GET', '/api/v1/nodes')).json).nodes;
@@ -273,7 +279,17 @@ test('cluster secret: every internal route answers 401 JSON without it and 403 w
   const p = await startTestPilot(t, { shardsPerNode: 1, replicas: 1 });
   await p.join({ port: 17501 });
   assert.equal((await p.call('POST', '/api/v1/shards/shard_0001/split', {})).status, 202);
-  const progress = { snapshot_done: false, snapshot_index: 0, snapshot_bytes_sent: 0, snapshot_bytes_total: 0, source_last_index: 0, target_applied_index: 0, delay: 0, buffered_requests: 0, eta_seconds: 0 };
+  const progress = {
+    snapshot_done: false,
+    snapshot_index: 0,
+    snapshot_bytes_sent: 0,
+    snapshot_bytes_total: 0,
+    source_last_index: 0,
+    target_applied_index: 0,
+    delay: 0,
+    buffered_requests: 0,
+    eta_seconds: 0,
+  };
   const internal = [
     ['POST', '/api/v1/internal/join', { host: '127.0.0.1', port: 17502, bus_port: 27502, metrics_port: 0, pid: 1 }],
     ['POST', '/api/v1/internal/heartbeat', { node_id: 'node1', pid: 1, routing_version: 0, shards: [], leaders: [{ shard_id: 'shard_0001', term: 7 }] }],
@@ -281,8 +297,16 @@ test('cluster secret: every internal route answers 401 JSON without it and 403 w
     ['POST', '/api/v1/internal/splits/split_1/report', { task_id: 'split_1', node_id: 'node1', term: 1, status: 'failed', reason: 'forged', progress }],
   ] as const;
   for (const [method, path, body] of internal) {
-    for (const [secret, status, code] of [[undefined, 401, 'unauthorized'], ['', 401, 'unauthorized'], ['wrong', 403, 'forbidden']] as const) {
-      const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(secret === undefined ? {} : { 'x-cleave-secret': secret }) };
+    for (const [secret, status, code] of [
+      [undefined, 401, 'unauthorized'],
+      ['', 401, 'unauthorized'],
+      ['wrong', 403, 'forbidden'],
+    ] as const) {
+      const headers: Record<string, string> = {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(secret === undefined ? {} : { 'x-cleave-secret': secret }),
+      };
       const response = await fetch(`${p.pilot.url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
       assert.equal(response.status, status, `${method} ${path} with secret ${JSON.stringify(secret)}`);
       assert.equal(errorBodySchema.parse(await response.json()).error.code, code);
@@ -290,7 +314,10 @@ test('cluster secret: every internal route answers 401 JSON without it and 403 w
   }
   // Nothing the refused requests carried took effect.
   const nodes = nodeListSchema.parse((await p.call('GET', '/api/v1/nodes')).json).nodes;
-  assert.deepEqual(nodes.map((n) => n.address), ['127.0.0.1:17501']);
+  assert.deepEqual(
+    nodes.map((n) => n.address),
+    ['127.0.0.1:17501'],
+  );
   assert.equal(shardSchema.parse((await p.call('GET', '/api/v1/shards/shard_0001')).json).leader_term, 0);
   assert.equal((await p.call('GET', '/api/v1/splits/split_1')).json.status, 'preparing');
   for (const [method, path, body] of internal) assert.equal((await p.call(method, path, body)).status, 200, `${method} ${path} with the secret`);
@@ -343,7 +370,10 @@ test('openapi.json: an OpenAPI 3.1 document listing every route, every $ref reso
     operationIds.add(op.operationId);
     assert.ok((op.responses['200'] ?? op.responses['202']).content, `${path} documents its answer`);
     for (const param of path.match(/\{(\w+)\}/g) ?? []) {
-      assert.ok(op.parameters.some((x: any) => x.in === 'path' && `{${x.name}}` === param && x.required), `${path} documents ${param}`);
+      assert.ok(
+        op.parameters.some((x: any) => x.in === 'path' && `{${x.name}}` === param && x.required),
+        `${path} documents ${param}`,
+      );
     }
   }
   assert.ok(doc.paths['/api/v1/internal/routing'].get.parameters.some((x: any) => x.name === 'wait_ms' && x.in === 'query' && x.schema.maximum === 30000));
@@ -478,7 +508,10 @@ test('replicas: the default keyspace gets min(--replicas, nodes) per shard; more
   );
   const dir = mkdtempSync(join(tmpdir(), 'cleave-pilot-api-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  await assert.rejects(startPilot({ host: '127.0.0.1', port: 0, dataDir: dir, replicas: 8, clusterSecret: CLUSTER_SECRET, logger: pino({ level: 'silent' }) }), { name: 'UsageError', message: /at most 7/ });
+  await assert.rejects(startPilot({ host: '127.0.0.1', port: 0, dataDir: dir, replicas: 8, clusterSecret: CLUSTER_SECRET, logger: pino({ level: 'silent' }) }), {
+    name: 'UsageError',
+    message: /at most 7/,
+  });
 });
 
 /** The events recorded at or after `sinceMs`, as compact strings, routing versions included. */
@@ -532,7 +565,13 @@ test('heartbeat leader reports: a newer term names the leader, in the answer, th
   for (const [nodeId, leaders] of [
     ['node1', [{ shard_id: 'shard_0001', term: 1 }]],
     ['node2', [{ shard_id: 'shard_0001', term: 2 }]],
-    ['node3', [{ shard_id: 'shard_9999', term: 3 }, { shard_id: 'shard_0003', term: 0 }]],
+    [
+      'node3',
+      [
+        { shard_id: 'shard_9999', term: 3 },
+        { shard_id: 'shard_0003', term: 0 },
+      ],
+    ],
   ] as const) {
     assert.deepEqual(await p.heartbeat({ node_id: nodeId, pid: 4000, routing_version: 5, shards: [], leaders }), {});
   }
@@ -673,7 +712,17 @@ test('split API: POST starts a task, reports move it and show progress, DELETE c
   assert.deepEqual(created.json, { split_task_id: 'split_1', source_shard: 'shard_0001', target_shard: 'shard_0003', status: 'preparing' });
   assert.equal((await p.call('POST', '/api/v1/shards/shard_0002/split', {})).status, 409, 'one split at a time by default');
 
-  const progress = { snapshot_done: false, snapshot_index: 40, snapshot_bytes_sent: 1000, snapshot_bytes_total: 4000, source_last_index: 45, target_applied_index: 40, delay: 5, buffered_requests: 0, eta_seconds: 2 };
+  const progress = {
+    snapshot_done: false,
+    snapshot_index: 40,
+    snapshot_bytes_sent: 1000,
+    snapshot_bytes_total: 4000,
+    source_last_index: 45,
+    target_applied_index: 40,
+    delay: 5,
+    buffered_requests: 0,
+    eta_seconds: 2,
+  };
   const report = (body: Record<string, unknown>): Promise<{ status: number; json: any }> =>
     p.call('POST', '/api/v1/internal/splits/split_1/report', { task_id: 'split_1', node_id: 'node1', term: 3, progress, ...body });
   const reported = await report({ status: 'snapshot_transfer', split_slot: 4000 });
@@ -695,14 +744,32 @@ test('split API: POST starts a task, reports move it and show progress, DELETE c
   assert.equal((await report({ status: 'cancelled', term: 2 })).json.status, 'catching_up', 'a report of an older term is ignored');
   assert.equal((await report({ status: 'cancelled' })).json.status, 'cancelled');
   const after = await p.call('GET', '/api/v1/routing');
-  assert.equal(after.json.shards.some((s: any) => s.id === 'shard_0003'), false, 'the rolled-back target leaves the routing table');
+  assert.equal(
+    after.json.shards.some((s: any) => s.id === 'shard_0003'),
+    false,
+    'the rolled-back target leaves the routing table',
+  );
   assert.equal((await p.call('DELETE', '/api/v1/splits/split_1')).status, 409);
   assert.equal((await p.call('GET', '/api/v1/splits/split_9')).status, 404);
 
   assert.equal((await p.call('POST', '/api/v1/shards/shard_0002/split', { target_nodes: ['node1'] })).status, 202);
   const list = await p.call('GET', '/api/v1/splits');
-  assert.deepEqual(list.json.splits.map((s: any) => [s.task_id, s.status]), [['split_2', 'preparing'], ['split_1', 'cancelled']], 'newest first');
-  const failed = await p.call('POST', '/api/v1/internal/splits/split_2/report', { task_id: 'split_2', node_id: 'node1', term: 1, status: 'failed', reason: 'buffer timeout: writes held for more than 5000 ms', progress });
+  assert.deepEqual(
+    list.json.splits.map((s: any) => [s.task_id, s.status]),
+    [
+      ['split_2', 'preparing'],
+      ['split_1', 'cancelled'],
+    ],
+    'newest first',
+  );
+  const failed = await p.call('POST', '/api/v1/internal/splits/split_2/report', {
+    task_id: 'split_2',
+    node_id: 'node1',
+    term: 1,
+    status: 'failed',
+    reason: 'buffer timeout: writes held for more than 5000 ms',
+    progress,
+  });
   assert.equal(failed.json.status, 'failed');
   const metrics = String((await p.call('GET', '/metrics')).json);
   assert.match(metrics, /cleave_split_phase_seconds_count\{phase="snapshot_transfer"\} 1/);
@@ -716,9 +783,29 @@ test('split API: a completed split keeps the figures of its transfer, not the ze
   const p = await startTestPilot(t, { shardsPerNode: 2, replicas: 1 });
   await p.join({ port: 17402 });
   assert.equal((await p.call('POST', '/api/v1/shards/shard_0001/split', {})).status, 202);
-  const transfer = { snapshot_done: true, snapshot_index: 40, snapshot_bytes_sent: 4000, snapshot_bytes_total: 4000, source_last_index: 45, target_applied_index: 44, delay: 1, buffered_requests: 3, eta_seconds: 0 };
+  const transfer = {
+    snapshot_done: true,
+    snapshot_index: 40,
+    snapshot_bytes_sent: 4000,
+    snapshot_bytes_total: 4000,
+    source_last_index: 45,
+    target_applied_index: 44,
+    delay: 1,
+    buffered_requests: 3,
+    eta_seconds: 0,
+  };
   // A leader that took over during cleanup knows none of the transfer's figures.
-  const none = { snapshot_done: false, snapshot_index: 0, snapshot_bytes_sent: 0, snapshot_bytes_total: 0, source_last_index: 0, target_applied_index: 0, delay: 0, buffered_requests: 0, eta_seconds: null };
+  const none = {
+    snapshot_done: false,
+    snapshot_index: 0,
+    snapshot_bytes_sent: 0,
+    snapshot_bytes_total: 0,
+    source_last_index: 0,
+    target_applied_index: 0,
+    delay: 0,
+    buffered_requests: 0,
+    eta_seconds: null,
+  };
   const report = (status: string, progress: object, extra: object = {}): Promise<{ status: number; json: any }> =>
     p.call('POST', '/api/v1/internal/splits/split_1/report', { task_id: 'split_1', node_id: 'node1', term: 3, status, progress, ...extra });
   for (const status of ['snapshot_transfer', 'catching_up', 'buffering']) assert.equal((await report(status, transfer, { split_slot: 4000 })).status, 200);

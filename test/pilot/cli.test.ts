@@ -30,7 +30,17 @@ function cleave(args: readonly string[]): Promise<CliResult> {
 test('cleave shards lists leaders and followers; cleave shards replicas changes them, exit 1 with the pilot message on refusal, 2 on usage', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cleave-pilot-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const pilot = await startPilot({ host: '127.0.0.1', port: 0, dataDir: dir, expectNodes: 3, shardsPerNode: 1, replicas: 2, adminToken: ADMIN_TOKEN, clusterSecret: CLUSTER_SECRET, logger: pino({ level: 'silent' }) });
+  const pilot = await startPilot({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: dir,
+    expectNodes: 3,
+    shardsPerNode: 1,
+    replicas: 2,
+    adminToken: ADMIN_TOKEN,
+    clusterSecret: CLUSTER_SECRET,
+    logger: pino({ level: 'silent' }),
+  });
   t.after(() => pilot.close());
   for (const port of [17961, 17962, 17963]) {
     const response = await fetch(`${pilot.url}/api/v1/internal/join`, {
@@ -45,7 +55,10 @@ test('cleave shards lists leaders and followers; cleave shards replicas changes 
   const listed = await cleave(['shards', ...at]);
   assert.equal(listed.code, 0, listed.stderr);
   assert.deepEqual(
-    listed.stdout.trimEnd().split('\n').map((l) => l.split(/\s+/).slice(0, 6)),
+    listed.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(/\s+/).slice(0, 6)),
     [
       ['ID', 'KEYSPACE', 'SLOTS', 'EPOCH', 'LEADER', 'FOLLOWERS'],
       ['shard_0001', 'default', '0-5461', '1', 'node1', 'node2'],

@@ -70,9 +70,22 @@ interface EventsPilot {
 async function startEventsPilot(t: TestContext, options: Partial<PilotOptions> = {}): Promise<EventsPilot> {
   const dir = mkdtempSync(join(tmpdir(), 'cleave-pilot-events-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const pilot = await startPilot({ host: '127.0.0.1', port: 0, dataDir: dir, adminToken: ADMIN_TOKEN, clusterSecret: CLUSTER_SECRET, logger: pino({ level: 'silent' }), ...options });
+  const pilot = await startPilot({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: dir,
+    adminToken: ADMIN_TOKEN,
+    clusterSecret: CLUSTER_SECRET,
+    logger: pino({ level: 'silent' }),
+    ...options,
+  });
   t.after(() => pilot.close());
-  const request = async (method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}`, 'x-cleave-secret': CLUSTER_SECRET }): Promise<{ status: number; json: any }> => {
+  const request = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}`, 'x-cleave-secret': CLUSTER_SECRET },
+  ): Promise<{ status: number; json: any }> => {
     const response = await fetch(`${pilot.url}${path}`, {
       method,
       headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -88,7 +101,8 @@ async function startEventsPilot(t: TestContext, options: Partial<PilotOptions> =
   return {
     get: (path, headers) => request('GET', path, undefined, headers),
     join: async (port, nodeId) =>
-      (await post('/api/v1/internal/join', { ...(nodeId === undefined ? {} : { node_id: nodeId }), host: '127.0.0.1', port, bus_port: port + 1, metrics_port: 0, pid: 4242 })).node_id,
+      (await post('/api/v1/internal/join', { ...(nodeId === undefined ? {} : { node_id: nodeId }), host: '127.0.0.1', port, bus_port: port + 1, metrics_port: 0, pid: 4242 }))
+        .node_id,
     heartbeat: async (nodeId) => {
       await post('/api/v1/internal/heartbeat', { node_id: nodeId, pid: 4242, routing_version: 0, shards: [] });
     },

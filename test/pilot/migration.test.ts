@@ -90,9 +90,24 @@ test('in a group of three, the replica holding the old command log imports it fo
   const expected = await writeOldLog(dirs[2]!);
   for (const [i, peer] of peers.entries()) {
     running.push(
-      await startPilot({ host: '127.0.0.1', port: peer.port, dataDir: dirs[i]!, pilotId: peer.id, peers, electionTimeoutMs: 400, raftTickMs: 50, expectNodes: 3, clusterSecret: CLUSTER_SECRET, logger: silent }),
+      await startPilot({
+        host: '127.0.0.1',
+        port: peer.port,
+        dataDir: dirs[i]!,
+        pilotId: peer.id,
+        peers,
+        electionTimeoutMs: 400,
+        raftTickMs: 50,
+        expectNodes: 3,
+        clusterSecret: CLUSTER_SECRET,
+        logger: silent,
+      }),
     );
   }
-  await pollUntil(() => running.every((r) => r.pilot.state.routingVersion === expected.routingVersion), { what: 'every replica at the old routing version', timeoutMs: 10_000, intervalMs: 20 }).catch(() => undefined);
+  await pollUntil(() => running.every((r) => r.pilot.state.routingVersion === expected.routingVersion), {
+    what: 'every replica at the old routing version',
+    timeoutMs: 10_000,
+    intervalMs: 20,
+  }).catch(() => undefined);
   for (const replica of running) assert.deepEqual(replica.pilot.state, expected);
 });

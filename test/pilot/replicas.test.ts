@@ -25,7 +25,9 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 function cleave(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, CLEAVE_CLUSTER_SECRET: CLUSTER_SECRET } }, (error, stdout, stderr) => done({ code: error === null ? 0 : Number(error.code), stdout, stderr }));
+    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, CLEAVE_CLUSTER_SECRET: CLUSTER_SECRET } }, (error, stdout, stderr) =>
+      done({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
+    );
   });
 }
 
@@ -120,9 +122,15 @@ test('three pilots elect one leader; followers answer 421 naming it, every repli
     assert.equal(json.leader, `pilot${leader + 1}`);
     assert.equal(json.leader_url, leaderUrl);
     assert.equal(json.serving, i === leader);
-    assert.deepEqual(json.replicas.map((r: any) => [r.id, r.role]), [1, 2, 3].map((n) => [`pilot${n}`, n === leader + 1 ? 'leader' : 'follower']));
+    assert.deepEqual(
+      json.replicas.map((r: any) => [r.id, r.role]),
+      [1, 2, 3].map((n) => [`pilot${n}`, n === leader + 1 ? 'leader' : 'follower']),
+    );
     // Only the leader tracks the others' progress.
-    assert.equal(json.replicas.every((r: any) => r.match_index !== null), i === leader);
+    assert.equal(
+      json.replicas.every((r: any) => r.match_index !== null),
+      i === leader,
+    );
     const cluster = await get(url, '/api/v1/cluster');
     if (i === leader) {
       assert.equal(cluster.status, 200);
@@ -160,7 +168,8 @@ test('nodes join through any replica; every replica applies the commands and wak
   assert.equal((await woken)?.version, 1);
   const expected = replicas.running[leader]!.pilot.state;
   assert.equal(expected.shards.length, 6, 'the third join bootstrapped the default keyspace');
-  for (const replica of replicas.running) await until('the replica applied everything', () => replica!.pilot.state === expected || replica!.pilot.state.routingVersion === expected.routingVersion);
+  for (const replica of replicas.running)
+    await until('the replica applied everything', () => replica!.pilot.state === expected || replica!.pilot.state.routingVersion === expected.routingVersion);
   for (const replica of replicas.running) assert.deepEqual(routingTable(replica!.pilot.state), routingTable(expected));
   const events = followerPilot.events.since(0, 100).events.map((e) => e.kind);
   assert.deepEqual(events.filter((k) => k === 'node-registered').length, 3, 'followers record the events of applied commands');
@@ -196,7 +205,10 @@ test('the leader stops: a new leader within a few seconds keeps the routing tabl
   const restarted = await replicas.start(first);
   await until('the restarted replica caught up', () => restarted.pilot.state.routingVersion === leaderState.routingVersion);
   assert.deepEqual(routingTable(restarted.pilot.state), routingTable(leaderState));
-  assert.ok(restarted.pilot.events.since(0, 100).events.some((e) => e.kind === 'routing-version-changed' && e.cause === 'snapshot'), 'it was sent a snapshot');
+  assert.ok(
+    restarted.pilot.events.since(0, 100).events.some((e) => e.kind === 'routing-version-changed' && e.cause === 'snapshot'),
+    'it was sent a snapshot',
+  );
   assert.equal(restarted.pilot.replication().leader?.id, `pilot${second + 1}`);
 });
 
@@ -205,10 +217,13 @@ test('a replica restarted with other peers refuses to start: the pilot group can
   await waitForLeader(replicas);
   await replicas.stop(2);
   const [a, b] = replicas.peers;
-  await assert.rejects(replicas.start(2, { pilotId: 'pilot3', peers: [a!, b!, { ...replicas.peers[2]! }, { id: 'pilot4', host: '127.0.0.1', port: await freePort(), busPort: await freePort() }] }), {
-    name: 'UsageError',
-    message: /members pilot1,pilot2,pilot3, but the configured peers are pilot1,pilot2,pilot3,pilot4/,
-  });
+  await assert.rejects(
+    replicas.start(2, { pilotId: 'pilot3', peers: [a!, b!, { ...replicas.peers[2]! }, { id: 'pilot4', host: '127.0.0.1', port: await freePort(), busPort: await freePort() }] }),
+    {
+      name: 'UsageError',
+      message: /members pilot1,pilot2,pilot3, but the configured peers are pilot1,pilot2,pilot3,pilot4/,
+    },
+  );
 });
 
 test('PilotClient: an unreachable replica is skipped, a 421 is followed, the leader is asked first afterwards', async (t) => {
@@ -246,7 +261,12 @@ test('the CLI finds the leader from any replica it is given: `cleave pilots`, `c
   for (let attempt = 0; attempt < 20; attempt++) {
     const listed = await cleave(['pilots', '--pilot', follower]);
     assert.equal(listed.code, 0, listed.stderr);
-    rows = listed.stdout.trimEnd().split('\n').slice(2).map((line) => line.split(/\s+/)).map((r) => [r[0]!, r[1]!, r[3]!, r[5]!]);
+    rows = listed.stdout
+      .trimEnd()
+      .split('\n')
+      .slice(2)
+      .map((line) => line.split(/\s+/))
+      .map((r) => [r[0]!, r[1]!, r[3]!, r[5]!]);
     if (JSON.stringify(rows) === JSON.stringify(expected)) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

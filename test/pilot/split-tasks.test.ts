@@ -22,7 +22,16 @@ function refused(state: PilotState, command: PilotCommand, reason: PilotRejectio
 function cluster(nodes: number, shardsPerNode: number, replicas: number): PilotState {
   let state = INITIAL_PILOT_STATE;
   for (let n = 1; n <= nodes; n++) {
-    state = apply(state, { kind: 'register-node', clusterId: n.toString(16).padStart(40, '0'), host: '127.0.0.1', port: 17000 + n, busPort: 27000 + n, metricsPort: 0, pid: n, atMs: n });
+    state = apply(state, {
+      kind: 'register-node',
+      clusterId: n.toString(16).padStart(40, '0'),
+      host: '127.0.0.1',
+      port: 17000 + n,
+      busPort: 27000 + n,
+      metricsPort: 0,
+      pid: n,
+      atMs: n,
+    });
   }
   return apply(state, { kind: 'bootstrap-keyspace', keyspace: DEFAULT_KEYSPACE, shardsPerNode, replicas, atMs: 10 });
 }
@@ -37,7 +46,13 @@ const create = (sourceShard: string, extra: Partial<CreateSplitCommand> = {}): C
   ...extra,
 });
 
-const progress = (taskId: string, status: SplitProgressCommand['status'], extra: Partial<SplitProgressCommand> = {}): SplitProgressCommand => ({ kind: 'split-progress', taskId, status, atMs: 200, ...extra });
+const progress = (taskId: string, status: SplitProgressCommand['status'], extra: Partial<SplitProgressCommand> = {}): SplitProgressCommand => ({
+  kind: 'split-progress',
+  taskId,
+  status,
+  atMs: 200,
+  ...extra,
+});
 
 describe('split tasks in the pilot state', () => {
   it('creating a split lists the target, serving nothing, right after the marked source', () => {
@@ -146,7 +161,10 @@ describe('split tasks in the pilot state', () => {
   it("never gives a shard id again: a rolled-back target's id is refused, and generated ids skip every id used", () => {
     let state = apply(cluster(3, 2, 3), create('shard_0001', { targetShardId: 'orders_b' }));
     state = apply(state, progress('split_1', 'failed', { reason: 'target timeout' }));
-    assert.equal(state.shards.some((s) => s.id === 'orders_b'), false);
+    assert.equal(
+      state.shards.some((s) => s.id === 'orders_b'),
+      false,
+    );
     refused(state, create('shard_0001', { targetShardId: 'orders_b' }), 'shard-exists');
     // An id chosen by hand that a later generated id would have matched.
     state = apply(state, create('shard_0001', { targetShardId: 'shard_0007' }));

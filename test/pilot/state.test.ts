@@ -85,7 +85,10 @@ for (const { nodes, shardsPerNode, replicas } of bootstrapCases) {
       expectedStart = shard.end;
     }
     assert.equal(expectedStart, SLOT_COUNT);
-    assert.ok(owners.every((c) => c === 1), 'every slot owned exactly once');
+    assert.ok(
+      owners.every((c) => c === 1),
+      'every slot owned exactly once',
+    );
 
     const sizes = shards.map((s) => s.end - s.start);
     assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, 'sizes differ by at most 1');
@@ -191,10 +194,7 @@ test('the same commands give the same state (replay determinism)', () => {
 });
 
 test('shard ids continue after earlier shards: a second keyspace starts at the next number', () => {
-  const state = applyAll(
-    [bootstrapCommand(2, 1), { kind: 'bootstrap-keyspace', keyspace: 'second', shardsPerNode: 1, replicas: 1, atMs: 1 }],
-    withNodes(2),
-  );
+  const state = applyAll([bootstrapCommand(2, 1), { kind: 'bootstrap-keyspace', keyspace: 'second', shardsPerNode: 1, replicas: 1, atMs: 1 }], withNodes(2));
   assert.deepEqual(
     state.shards.map((s) => `${s.keyspace}/${s.id}`),
     ['default/shard_0001', 'default/shard_0002', 'default/shard_0003', 'default/shard_0004', 'second/shard_0005', 'second/shard_0006'],
@@ -223,7 +223,7 @@ function leaders(...reports: [shardId: string, nodeId: string, term: number][]):
 }
 
 describe('set-shard-leaders', () => {
-  it('records a newer term\'s leader, once per batch in the routing version, keeping the epoch', () => {
+  it("records a newer term's leader, once per batch in the routing version, keeping the epoch", () => {
     const before = replicated();
     const { state, result } = applyPilotCommand(before, leaders(['shard_0001', 'node2', 2], ['shard_0004', 'node3', 5]));
     assert.deepEqual(result, { ok: true, shardIds: ['shard_0001', 'shard_0004'] });
@@ -400,17 +400,33 @@ test('replica changes, transfers and leader reports replay to the same state', (
   ];
   const state = applyAll(commands);
   assert.deepEqual(applyAll(commands), state);
-  assert.deepEqual(shard(state, 'shard_0001'), { id: 'shard_0001', keyspace: DEFAULT_KEYSPACE, start: 0, end: 4096, epoch: 3, leader: 'node4', leaderTerm: 2, replicas: ['node2', 'node3', 'node4'], replicaIds: { node4: 4 + REPLICA_ID_STRIDE } });
+  assert.deepEqual(shard(state, 'shard_0001'), {
+    id: 'shard_0001',
+    keyspace: DEFAULT_KEYSPACE,
+    start: 0,
+    end: 4096,
+    epoch: 3,
+    leader: 'node4',
+    leaderTerm: 2,
+    replicas: ['node2', 'node3', 'node4'],
+    replicaIds: { node4: 4 + REPLICA_ID_STRIDE },
+  });
 });
 
 describe('replica ids', () => {
   const idsOf = (state: PilotState, shardId: string): number[] => shard(state, shardId).replicas.map((n) => replicaIdOf(shard(state, shardId), n));
 
   it('founding replicas, presplit or a split target, are Raft members under their node numbers', () => {
-    const state = applyAll([{ kind: 'create-split', sourceShard: 'shard_0001', targetNodes: ['node2', 'node3'], params: SPLIT_PARAMS_DEFAULT, maxSplits: 4, maxSplitsPerNode: 4, atMs: 1 }], replicated());
+    const state = applyAll(
+      [{ kind: 'create-split', sourceShard: 'shard_0001', targetNodes: ['node2', 'node3'], params: SPLIT_PARAMS_DEFAULT, maxSplits: 4, maxSplitsPerNode: 4, atMs: 1 }],
+      replicated(),
+    );
     for (const s of state.shards) {
       assert.equal(s.replicaIds, undefined, `${s.id} records no replica id`);
-      assert.deepEqual(idsOf(state, s.id), s.replicas.map((n) => Number(n.slice('node'.length))));
+      assert.deepEqual(
+        idsOf(state, s.id),
+        s.replicas.map((n) => Number(n.slice('node'.length))),
+      );
     }
   });
 

@@ -116,14 +116,22 @@ test('three pilot replicas on virtual time elect a leader, apply a join everywhe
   const servingIds = (): string[] => [...pilots].filter(([, p]) => p.replication().serving).map(([id]) => id);
 
   // An election, in virtual time: one leader, known to all three.
-  await runUntil(scheduler, 'a serving leader known to every replica', () => servingIds().length === 1 && all.every((p) => p.replication().leader?.id === servingIds()[0]), ELECTION_MS_MAX);
+  await runUntil(
+    scheduler,
+    'a serving leader known to every replica',
+    () => servingIds().length === 1 && all.every((p) => p.replication().leader?.id === servingIds()[0]),
+    ELECTION_MS_MAX,
+  );
   const firstId = servingIds()[0]!;
   const first = pilots.get(firstId)!;
   const firstTerm = first.replication().term;
   assert.ok(scheduler.now() > START_MS, 'the election took virtual time');
   const follower = all.find((p) => p !== first)!;
   const refused = await settle(scheduler, 'a follower answers a join', follower.join(joinRequest(1)));
-  assert.deepEqual({ ...refused, message: undefined }, { ok: false, reason: 'notLeader', message: undefined, leaderId: firstId, leaderUrl: `http://127.0.0.1:${PEERS.find((p) => p.id === firstId)!.port}` });
+  assert.deepEqual(
+    { ...refused, message: undefined },
+    { ok: false, reason: 'notLeader', message: undefined, leaderId: firstId, leaderUrl: `http://127.0.0.1:${PEERS.find((p) => p.id === firstId)!.port}` },
+  );
 
   // A join through the leader is applied, with its time, on all three.
   const joinedAtMs = scheduler.now();
@@ -180,7 +188,12 @@ test('three pilot replicas on virtual time elect a leader, apply a join everywhe
 
   // Reconnected, the old leader follows the new one and catches up.
   network.reconnect(firstId);
-  await runUntil(scheduler, 'the old leader following and caught up', () => first.state.nodes.length === 2 && first.replication().leader?.id === secondView.selfId, ELECTION_MS_MAX);
+  await runUntil(
+    scheduler,
+    'the old leader following and caught up',
+    () => first.state.nodes.length === 2 && first.replication().leader?.id === secondView.selfId,
+    ELECTION_MS_MAX,
+  );
   assert.equal(first.replication().serving, false);
   assert.deepEqual(servingIds(), [secondView.selfId]);
   assert.deepEqual(env.halts, []);
@@ -190,7 +203,16 @@ test('the replica holding a single-process log leads and imports it, though anot
   const scheduler = new Scheduler(START_MS);
   const env = schedulerEnvironment(scheduler, 7);
   const network = new MemoryBusNetwork(scheduler);
-  const oldState = applyPilotCommand(INITIAL_PILOT_STATE, { kind: 'register-node', clusterId: '1'.padStart(40, '0'), host: '127.0.0.1', port: 7001, busPort: 17001, metricsPort: 0, pid: 4001, atMs: START_MS }).state;
+  const oldState = applyPilotCommand(INITIAL_PILOT_STATE, {
+    kind: 'register-node',
+    clusterId: '1'.padStart(40, '0'),
+    host: '127.0.0.1',
+    port: 7001,
+    busPort: 17001,
+    metricsPort: 0,
+    pid: 4001,
+    atMs: START_MS,
+  }).state;
   // pilot1 holds the old log. Its campaign at the start is lost, and it waits longest to campaign again:
   // pilot2 or pilot3 is elected while pilot1 follows, and pilot1 first asks it to hand over before it serves.
   network.cut('pilot1');
@@ -204,7 +226,12 @@ test('the replica holding a single-process log leads and imports it, though anot
   assert.notEqual(first.replication().selfId, 'pilot1');
   assert.equal(first.state.routingVersion, 0, 'the first leader serves an empty state');
 
-  await runUntil(scheduler, 'pilot1 serving the imported state on every replica', () => importer.replication().serving && all.every((p) => p.state.routingVersion === oldState.routingVersion), ELECTION_MS_MAX);
+  await runUntil(
+    scheduler,
+    'pilot1 serving the imported state on every replica',
+    () => importer.replication().serving && all.every((p) => p.state.routingVersion === oldState.routingVersion),
+    ELECTION_MS_MAX,
+  );
   for (const pilot of all) assert.deepEqual(pilot.state, oldState);
   assert.deepEqual(env.halts, []);
 });

@@ -23,7 +23,7 @@ describe('raft: leader election (Raft paper §5.2)', () => {
         const s = net.raw(id).basicStatus();
         assert.equal(s.leaderId, leader, `node ${id} follows ${leader}`);
         assert.equal(s.role, id === leader ? 'leader' : 'follower');
-        assert.equal(s.commit, 2, 'the leader\'s empty entry is committed everywhere');
+        assert.equal(s.commit, 2, "the leader's empty entry is committed everywhere");
       }
     });
   }
@@ -56,7 +56,11 @@ describe('raft: leader election (Raft paper §5.2)', () => {
     const rd = node.ready();
     assert.deepEqual(
       rd.messages.map((m) => [m.to, m.type, m.type === 'MsgVoteResp' && m.reject]),
-      [[2, 'MsgVoteResp', false], [3, 'MsgVoteResp', true], [2, 'MsgVoteResp', false]],
+      [
+        [2, 'MsgVoteResp', false],
+        [3, 'MsgVoteResp', true],
+        [2, 'MsgVoteResp', false],
+      ],
     );
     assert.deepEqual(rd.hardState, { term: 5, vote: 2, commit: 1 });
     assert.equal(rd.mustSync, true, 'a vote must be durable before the reply is sent');
@@ -69,9 +73,18 @@ describe('raft: leader election (Raft paper §5.2)', () => {
       node.step({ type: 'MsgVote', from: 3, to: 4, term: 6, index: 1, logTerm: 1, transfer: false });
       return node.ready().messages.map((m) => [m.type, (m.type === 'MsgVoteResp' || m.type === 'MsgPreVoteResp') && m.reject]);
     };
-    assert.deepEqual(answers(true, new MemoryRaftStorage()), [['MsgPreVoteResp', false], ['MsgVoteResp', false]]);
-    assert.deepEqual(answers(false, new MemoryRaftStorage()), [['MsgPreVoteResp', true], ['MsgVoteResp', true]]);
-    assert.deepEqual(answers(false, MemoryRaftStorage.bootstrap([3, 4])), [['MsgPreVoteResp', false], ['MsgVoteResp', false]]);
+    assert.deepEqual(answers(true, new MemoryRaftStorage()), [
+      ['MsgPreVoteResp', false],
+      ['MsgVoteResp', false],
+    ]);
+    assert.deepEqual(answers(false, new MemoryRaftStorage()), [
+      ['MsgPreVoteResp', true],
+      ['MsgVoteResp', true],
+    ]);
+    assert.deepEqual(answers(false, MemoryRaftStorage.bootstrap([3, 4])), [
+      ['MsgPreVoteResp', false],
+      ['MsgVoteResp', false],
+    ]);
   });
 
   it('election restriction: a candidate whose log is not up-to-date cannot win (§5.4.1)', () => {
@@ -120,7 +133,7 @@ describe('raft: pre-vote and check-quorum (Raft thesis §9.6, §6.2)', () => {
     assert.equal(net.raw(3).basicStatus().leaderId, 1);
   });
 
-  it('pre-vote alone (no check-quorum): a lagging node\'s pre-vote changes no one\'s term', () => {
+  it("pre-vote alone (no check-quorum): a lagging node's pre-vote changes no one's term", () => {
     const net = new RaftNetwork({ voters: [1, 2, 3], node: { checkQuorum: false } });
     net.campaign(1);
     const term = net.raw(1).basicStatus().term;

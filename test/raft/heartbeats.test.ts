@@ -39,7 +39,10 @@ describe('raft: heartbeats taken ahead of a Ready', () => {
     net.raw(3).advance(ready);
     net.raw(3).step({ type: 'MsgHeartbeat', from: 2, to: 3, term: term + 1, commit: 0, context: null });
     assert.deepEqual(
-      net.raw(3).takeHeartbeats().map((m) => `${m.type} ${m.to} term ${m.term}`),
+      net
+        .raw(3)
+        .takeHeartbeats()
+        .map((m) => `${m.type} ${m.to} term ${m.term}`),
       [`MsgHeartbeatResp 2 term ${term + 1}`],
       'once the term is durable, answers leave at once',
     );

@@ -25,7 +25,10 @@ describe('raft log', () => {
     assert.equal(log.termOf(7), undefined);
     const all = log.slice(2, 7, Infinity);
     assert(all !== 'compacted');
-    assert.deepEqual(all.map((e) => e.term), [1, 2, 2, 3, 3]);
+    assert.deepEqual(
+      all.map((e) => e.term),
+      [1, 2, 2, 3, 3],
+    );
     assert.equal(log.slice(1, 3, Infinity), 'compacted');
   });
 
@@ -67,7 +70,10 @@ describe('raft log', () => {
   it('hands out committed entries once, and none while a snapshot is pending', () => {
     const log = logWith([1, 1, 1]);
     log.commitTo(4);
-    assert.deepEqual(log.nextCommittedEntries().map((e) => e.index), [2, 3, 4]);
+    assert.deepEqual(
+      log.nextCommittedEntries().map((e) => e.index),
+      [2, 3, 4],
+    );
     log.appliedTo(4);
     assert.equal(log.hasNextCommittedEntries(), false);
     log.restore({ metadata: { index: 10, term: 5, confState: { voters: [1], learners: [] } }, data: new Uint8Array() });
@@ -81,7 +87,13 @@ describe('raft unstable log', () => {
     const u = new Unstable(5);
     u.truncateAndAppend(entries(5, [1, 1, 1]));
     u.truncateAndAppend(entries(6, [2]));
-    assert.deepEqual(u.entries.map((e) => [e.index, e.term]), [[5, 1], [6, 2]]);
+    assert.deepEqual(
+      u.entries.map((e) => [e.index, e.term]),
+      [
+        [5, 1],
+        [6, 2],
+      ],
+    );
     u.stableTo(6, 1); // That entry was overwritten: ignore.
     assert.equal(u.entries.length, 2);
     u.stableTo(5, 1);

@@ -119,7 +119,7 @@ describe('raft: membership changes, one server at a time (Raft thesis §4.1)', (
     assert.deepEqual(net.node(3).appliedCommands(), ['x', 'z']);
   });
 
-  it('a voter that has not learned its peer\'s removal committed learns it from the vote rejection', () => {
+  it("a voter that has not learned its peer's removal committed learns it from the vote rejection", () => {
     // Regression (found by the randomized simulation, seed 164). 1 leads {1, 2} and commits its own
     // removal; 2 holds the entry but never hears it is committed, and lacks 1's later entry. 1 then loses
     // check-quorum and steps down. By its membership {1, 2}, 2 needs 1's vote, which 1's longer log
@@ -210,7 +210,10 @@ describe('raft: membership changes, one server at a time (Raft thesis §4.1)', (
 
     const restarted = new RawNode(config);
     const replay = restarted.ready();
-    assert.deepEqual(replay.committedEntries.map((e) => e.index), [2, 3, 4]);
+    assert.deepEqual(
+      replay.committedEntries.map((e) => e.index),
+      [2, 3, 4],
+    );
     assert.deepEqual(restarted.advance(replay), [
       { index: 3, confState: { voters: [1], learners: [2] } },
       { index: 4, confState: { voters: [1, 2], learners: [] } },

@@ -109,7 +109,10 @@ function simulate(seed: number): RunStats {
       if (net.raw(id).readIndex(cmd(key)).ok) reads.set(key, net.maxAppliedIndex);
     } else if (r < 0.91) {
       const cut = new Set(ids.filter(() => rnd() < 0.5));
-      net.partition([...cut], ids.filter((x) => !cut.has(x)));
+      net.partition(
+        [...cut],
+        ids.filter((x) => !cut.has(x)),
+      );
     } else if (r < 0.93) {
       net.heal();
     } else if (r < 0.935) {

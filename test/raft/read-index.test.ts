@@ -75,7 +75,10 @@ describe('raft: linearizable reads by ReadIndex (Raft thesis §6.4)', () => {
     // Only the last request's heartbeat round gets through.
     net.intercept = (m) => (m.type === 'MsgHeartbeat' && m.context !== null && m.context[0] !== 'c'.charCodeAt(0) ? null : m);
     net.stabilize();
-    assert.deepEqual(net.node(1).readStates.map((r) => new TextDecoder().decode(r.context)), ['a', 'b', 'c']);
+    assert.deepEqual(
+      net.node(1).readStates.map((r) => new TextDecoder().decode(r.context)),
+      ['a', 'b', 'c'],
+    );
   });
 
   it('a single-node group answers at once', () => {

@@ -38,25 +38,44 @@ describe('raft: log replication (Raft paper §5.3)', () => {
     // The new leader (term 3) has index 3 with term 2, then its own entries from index 4.
     node.step(appendFrom1(3, 3, 2, [entry(4, 3, 'a'), entry(5, 3, 'b'), entry(6, 3, 'c')], 5));
     const rd = node.ready();
-    assert.deepEqual(rd.entries.map((e) => [e.index, e.term]), [[4, 3], [5, 3], [6, 3]]);
+    assert.deepEqual(
+      rd.entries.map((e) => [e.index, e.term]),
+      [
+        [4, 3],
+        [5, 3],
+        [6, 3],
+      ],
+    );
     const resp = rd.messages[0] as MsgAppResp;
     assert.deepEqual([resp.reject, resp.index], [false, 6]);
     // The commit index follows the leader's, bounded by what this message proved to match.
     assert.equal(rd.hardState?.commit, 5);
-    assert.deepEqual(rd.committedEntries.map((e) => e.index), [2, 3, 4, 5]);
+    assert.deepEqual(
+      rd.committedEntries.map((e) => e.index),
+      [2, 3, 4, 5],
+    );
     storage.append(rd.entries);
     node.advance(rd);
     const stored = storage.entries(2, 7, Infinity);
     assert(typeof stored !== 'string');
-    assert.deepEqual(stored.map((e) => [e.index, e.term]), [[2, 2], [3, 2], [4, 3], [5, 3], [6, 3]]);
+    assert.deepEqual(
+      stored.map((e) => [e.index, e.term]),
+      [
+        [2, 2],
+        [3, 2],
+        [4, 3],
+        [5, 3],
+        [6, 3],
+      ],
+    );
   });
 
-  it('a follower commits only up to the last entry the leader\'s message proved to match', () => {
+  it("a follower commits only up to the last entry the leader's message proved to match", () => {
     const { node } = followerWithLog([2, 2, 2, 2]); // indexes 2..5, term 2, possibly stale beyond 2
     // A probe from a term-3 leader matching at 2, carrying no entries, with the leader's commit at 5.
     node.step(appendFrom1(3, 2, 2, [], 5));
     const rd = node.ready();
-    assert.equal(rd.hardState?.commit, 2, 'entries 3..5 were not shown to match the leader\'s log');
+    assert.equal(rd.hardState?.commit, 2, "entries 3..5 were not shown to match the leader's log");
     assert.equal((rd.messages[0] as MsgAppResp).index, 2);
   });
 
@@ -68,7 +87,7 @@ describe('raft: log replication (Raft paper §5.3)', () => {
     assert.equal((rd.messages[0] as MsgAppResp).index, 3);
   });
 
-  it('the leader finds the point where the logs agree and overwrites the follower\'s conflicting entries', () => {
+  it("the leader finds the point where the logs agree and overwrites the follower's conflicting entries", () => {
     const net = new RaftNetwork({ voters: [1, 2, 3], node: { checkQuorum: false } });
     net.campaign(1);
     net.propose(1, 'committed');
@@ -156,7 +175,7 @@ describe('raft: log replication (Raft paper §5.3)', () => {
     for (const id of [1, 2, 3, 4]) assert.deepEqual(net.node(id).appliedCommands(), ['a']);
     net.restart(5);
     net.tickAll(3);
-    assert.deepEqual(net.node(5).appliedCommands(), ['a'], 'S5\'s uncommitted term-3 entry was overwritten');
+    assert.deepEqual(net.node(5).appliedCommands(), ['a'], "S5's uncommitted term-3 entry was overwritten");
     net.checkLogMatching();
   });
 });

@@ -54,13 +54,16 @@ describe('raft: log compaction and snapshots (Raft paper §7)', () => {
     assert.deepEqual(net.node(2).appliedCommands(), before);
   });
 
-  it('a follower that already holds the snapshot\'s last entry only moves its commit index', () => {
+  it("a follower that already holds the snapshot's last entry only moves its commit index", () => {
     const storage = MemoryRaftStorage.bootstrap([1, 2]);
     storage.append([2, 3, 4].map((index) => ({ index, term: 2, type: 'normal' as const, data: new Uint8Array() })));
     storage.setHardState({ term: 2, vote: 1, commit: 1 });
     const node = new RawNode({ id: 2, storage, random: seededRandom(1), electionTicks: 10, heartbeatTicks: 1, maxInflightMsgs: 4, maxSizePerMsgBytes: 1024 });
     node.step({
-      type: 'MsgSnap', from: 1, to: 2, term: 2,
+      type: 'MsgSnap',
+      from: 1,
+      to: 2,
+      term: 2,
       snapshot: { metadata: { index: 3, term: 2, confState: { voters: [1, 2], learners: [] } }, data: new Uint8Array() },
     });
     const rd = node.ready();

@@ -85,11 +85,30 @@ describe('raft tracker: progress', () => {
 
 describe('raft quorum: majority', () => {
   it('the committed index is the highest index a majority has', () => {
-    const match = new Map([[1, 10], [2, 7], [3, 3], [4, 9], [5, 1]]);
-    assert.equal(committedIndex([1, 2, 3, 4, 5], (id) => match.get(id)), 7);
-    assert.equal(committedIndex([1, 2, 3], (id) => match.get(id)), 7);
-    assert.equal(committedIndex([1], (id) => match.get(id)), 10);
-    assert.equal(committedIndex([1, 2, 6], (id) => match.get(id)), 7, 'unknown voters count as 0');
+    const match = new Map([
+      [1, 10],
+      [2, 7],
+      [3, 3],
+      [4, 9],
+      [5, 1],
+    ]);
+    assert.equal(
+      committedIndex([1, 2, 3, 4, 5], (id) => match.get(id)),
+      7,
+    );
+    assert.equal(
+      committedIndex([1, 2, 3], (id) => match.get(id)),
+      7,
+    );
+    assert.equal(
+      committedIndex([1], (id) => match.get(id)),
+      10,
+    );
+    assert.equal(
+      committedIndex([1, 2, 6], (id) => match.get(id)),
+      7,
+      'unknown voters count as 0',
+    );
   });
 
   it('a vote is won by a majority, lost when a majority can no longer grant', () => {
@@ -99,7 +118,17 @@ describe('raft quorum: majority', () => {
     assert.equal(voteResult([1, 2, 3], votes), 'pending');
     votes.set(3, true);
     assert.equal(voteResult([1, 2, 3], votes), 'won');
-    assert.equal(voteResult([1, 2, 3, 4], new Map([[1, true], [2, false], [3, false]])), 'lost');
+    assert.equal(
+      voteResult(
+        [1, 2, 3, 4],
+        new Map([
+          [1, true],
+          [2, false],
+          [3, false],
+        ]),
+      ),
+      'lost',
+    );
     assert.equal(hasQuorum([1, 2, 3, 4], new Set([1, 2])), false);
     assert.equal(hasQuorum([1, 2, 3, 4], new Set([1, 2, 4])), true);
   });

@@ -208,7 +208,14 @@ describe('RespParser inline commands', () => {
     const input = Buffer.from('SET a "hello world"\r\nGET a\r\n');
     for (let split = 1; split < input.length; split++) {
       const commands = parseChunks([input.subarray(0, split), input.subarray(split)]);
-      assert.deepEqual(toStrings(commands), [['SET', 'a', 'hello world'], ['GET', 'a']], `split at ${split}`);
+      assert.deepEqual(
+        toStrings(commands),
+        [
+          ['SET', 'a', 'hello world'],
+          ['GET', 'a'],
+        ],
+        `split at ${split}`,
+      );
     }
   });
 });
@@ -325,7 +332,9 @@ describe('parseLength (Redis string2ll)', () => {
     ['-1', -1],
     ['512', 512],
     ['9007199254740991', 9007199254740991],
+    // biome-ignore lint/correctness/noPrecisionLoss: the parser rounds 64-bit integers as JavaScript numbers do
     ['9223372036854775807', 9223372036854775807],
+    // biome-ignore lint/correctness/noPrecisionLoss: as above
     ['-9223372036854775808', -9223372036854775808],
     ['9223372036854775808', NaN],
     ['-9223372036854775809', NaN],
@@ -350,14 +359,14 @@ describe('parseLength (Redis string2ll)', () => {
 describe('RespParser command size limit', () => {
   it('refuses a command whose bulks together pass maxCommandBytes, from the headers alone', () => {
     const parser = new RespParser({ maxBulkBytes: 100, maxCommandBytes: 250 });
-    parser.feed(Buffer.from('*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*4\r\n$3\r\nSET\r\n$100\r\n' + 'a'.repeat(100) + '\r\n$100\r\n' + 'b'.repeat(100) + '\r\n$100\r\n'));
+    parser.feed(Buffer.from(`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*4\r\n$3\r\nSET\r\n$100\r\n${'a'.repeat(100)}\r\n$100\r\n${'b'.repeat(100)}\r\n$100\r\n`));
     assert.deepEqual(parser.next()?.map(String), ['GET', 'k']);
     assert.throws(() => parser.next(), /^ProtocolError: Protocol error: command exceeds the query buffer limit$/);
   });
 
   it('counts each command afresh', () => {
     const parser = new RespParser({ maxBulkBytes: 100, maxCommandBytes: 150 });
-    const set = '*2\r\n$3\r\nSET\r\n$100\r\n' + 'x'.repeat(100) + '\r\n';
+    const set = `*2\r\n$3\r\nSET\r\n$100\r\n${'x'.repeat(100)}\r\n`;
     parser.feed(Buffer.from(set + set + set));
     for (let i = 0; i < 3; i++) assert.equal(parser.next()?.length, 2);
     assert.equal(parser.next(), undefined);

@@ -1,22 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  array,
-  bulk,
-  bulkArray,
-  bulkOrNull,
-  double,
-  EMPTY_ARRAY,
-  error,
-  int,
-  map,
-  NULL,
-  NULL_ARRAY,
-  OK,
-  ONE,
-  simple,
-  ZERO,
-} from '../../src/resp/reply.js';
+import { array, bulk, bulkArray, bulkOrNull, double, EMPTY_ARRAY, error, int, map, NULL, NULL_ARRAY, OK, ONE, simple, ZERO } from '../../src/resp/reply.js';
 import type { Reply } from '../../src/resp/reply.js';
 import { encodeReply, ENCODED, formatDouble, ReplyWriter } from '../../src/resp/writer.js';
 
@@ -114,7 +98,9 @@ describe('formatDouble matches Redis 7.0 %.17g (values checked against redis-ser
     [5e-324, '4.9406564584124654e-324'],
     [2 ** 53, '9007199254740992'],
     // Exact ties at the 17th digit: glibc rounds to even, JavaScript would round up.
+    // biome-ignore lint/correctness/noPrecisionLoss: ties at the 17th digit are what these lines test
     [1234567890123456.25, '1234567890123456.2'],
+    // biome-ignore lint/correctness/noPrecisionLoss: as above
     [1234567890123456.75, '1234567890123456.8'],
     [0, '0'],
     [-0, '-0'],

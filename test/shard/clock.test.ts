@@ -28,7 +28,6 @@ function snapshotOf(replica: ShardReplica): ShardSnapshotChunk[] {
   return readChunks(replica.openSnapshot(), 1 << 20);
 }
 
-
 for (const storage of SHARD_STORAGES) {
   describe(`a shard's replicated clock (${storage.name})`, () => {
     it('never lets a leader with a slower clock resurrect or extend a key', (t) => {

@@ -12,7 +12,11 @@ const text = (s: string): Uint8Array => Buffer.from(s);
 
 /** Byte strings compare by content, whatever view class they decoded into. */
 function plain(command: ShardCommand): unknown {
-  return JSON.parse(JSON.stringify(command, (_, v: unknown) => (v instanceof Uint8Array ? [...v] : (v as { type?: string; data?: number[] })?.type === 'Buffer' ? (v as { data: number[] }).data : v)));
+  return JSON.parse(
+    JSON.stringify(command, (_, v: unknown) =>
+      v instanceof Uint8Array ? [...v] : (v as { type?: string; data?: number[] })?.type === 'Buffer' ? (v as { data: number[] }).data : v,
+    ),
+  );
 }
 
 const COMMANDS: readonly ShardCommand[] = [

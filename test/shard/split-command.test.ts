@@ -15,7 +15,15 @@ const SPLIT_ENTRIES: readonly ShardCommand[] = [
   { kind: 'split-reset', taskId: 't1', source: 's1', splitSlot: 8192, end: 16384, snapshotIndex: 42, attempt: 3, sourceClockMs: 1_700_000_000_123 },
   { kind: 'split-ingest', taskId: 't1', snapshotIndex: 42, attempt: 3, cursor: null, entries: [bytes(0x20, 0, 0x6b), bytes(9)], next: bytes(0x20, 0, 0x6b) },
   { kind: 'split-ingest', taskId: 't1', snapshotIndex: 42, attempt: 3, cursor: bytes(0x20, 0, 0x6b), entries: [], next: null },
-  { kind: 'split-forward', taskId: 't1', entries: [{ index: 43, data: encodeShardCommand({ kind: 'flush', nowMs: 5 }) }, { index: 45, data: bytes(7) }], throughIndex: 47 },
+  {
+    kind: 'split-forward',
+    taskId: 't1',
+    entries: [
+      { index: 43, data: encodeShardCommand({ kind: 'flush', nowMs: 5 }) },
+      { index: 45, data: bytes(7) },
+    ],
+    throughIndex: 47,
+  },
   { kind: 'split-handoff', taskId: 't1', finalIndex: 50, fromIndex: 47, entries: [{ index: 49, data: bytes(9, 8) }], sourceClockMs: 1_700_000_000_456 },
 ];
 

@@ -67,5 +67,8 @@ test('no split entry is forwarded', () => {
     encodeShardCommand({ kind: 'split-forward', taskId: 't', entries: [], throughIndex: 1 }),
     encodeShardCommand({ kind: 'split-handoff', taskId: 't', finalIndex: 1, fromIndex: 1, entries: [], sourceClockMs: 0 }),
   ];
-  assert.deepEqual(splitEntries.map((data) => forwardedPart(data, FROM, END)), splitEntries.map(() => null));
+  assert.deepEqual(
+    splitEntries.map((data) => forwardedPart(data, FROM, END)),
+    splitEntries.map(() => null),
+  );
 });

@@ -39,7 +39,6 @@ function chunksOf(replica: ShardReplica, from: number, end: number, maxBytes: nu
   return readChunks(replica.openRangeSnapshot(from, end), maxBytes);
 }
 
-
 for (const storage of SHARD_STORAGES) {
   describe(`a split at the shard layer (${storage.name})`, () => {
     it('moves [splitSlot, end) to the target exactly once and leaves each key owned by one shard', async (t) => {
@@ -63,7 +62,10 @@ for (const storage of SHARD_STORAGES) {
 
       // A write to the moving range after the snapshot: it reaches the target by forwarding.
       source.set(moving[0]!, 'v1');
-      const forwarded = { index: source.lastIndex, data: encodeShardCommand({ kind: 'command', nowMs: 1, argv: [Buffer.from('SET'), Buffer.from(moving[0]!), Buffer.from('v1')] }) };
+      const forwarded = {
+        index: source.lastIndex,
+        data: encodeShardCommand({ kind: 'command', nowMs: 1, argv: [Buffer.from('SET'), Buffer.from(moving[0]!), Buffer.from('v1')] }),
+      };
       // A write that stays: a sender that forwarded it by mistake must not put it on the target.
       const strayKey = keysIn(START, SPLIT, 1, 'stray')[0]!;
       source.set(strayKey, 'stray');
@@ -74,7 +76,15 @@ for (const storage of SHARD_STORAGES) {
       assert.equal(target.set(moving[3]!, 'early'), NOT_OWNED, 'a write routed to the target before the handoff is not applied');
       let cursor: Uint8Array | null = null;
       for (const [i, chunk] of chunks.entries()) {
-        const ingest: Extract<ShardCommand, { kind: 'split-ingest' }> = { kind: 'split-ingest', taskId: 't1', snapshotIndex, attempt: 1, cursor, entries: chunk.entries, next: chunk.next };
+        const ingest: Extract<ShardCommand, { kind: 'split-ingest' }> = {
+          kind: 'split-ingest',
+          taskId: 't1',
+          snapshotIndex,
+          attempt: 1,
+          cursor,
+          entries: chunk.entries,
+          next: chunk.next,
+        };
         if (i === 1) {
           // A chunk ahead of the one expected is skipped.
           const ahead = target.split({ ...ingest, cursor: chunk.next ?? new Uint8Array([1]) });
@@ -91,7 +101,10 @@ for (const storage of SHARD_STORAGES) {
         { snapshotDone: afterSnapshot.snapshotDone, nextCursor: afterSnapshot.nextCursor, lastSourceIndex: afterSnapshot.lastSourceIndex },
         { snapshotDone: true, nextCursor: null, lastSourceIndex: snapshotIndex },
       );
-      assert.equal(afterSnapshot.bytesIngested, chunks.flatMap((c) => c.entries).reduce((sum, e) => sum + e.byteLength, 0));
+      assert.equal(
+        afterSnapshot.bytesIngested,
+        chunks.flatMap((c) => c.entries).reduce((sum, e) => sum + e.byteLength, 0),
+      );
       assert.equal(target.get(moving[0]!), `v0-${moving[0]}`);
       assert.equal(target.replica.data.keyCount, moving.length, 'the target holds exactly the moving keys');
 
@@ -112,7 +125,14 @@ for (const storage of SHARD_STORAGES) {
       assert.equal(source.set(moving[1]!, 'late'), NOT_OWNED, 'the source refuses the moved slots after the commit');
       assert.equal(source.get(moving[1]!), `v0-${moving[1]}`, 'and leaves them as they were');
       assert.equal(source.split({ kind: 'split-abort', taskId: 't1', reason: 'too late' }).ok, false, 'after the commit the split only rolls forward');
-      const handoffFrom = (fromIndex: number, entries: ForwardedEntry[] = []): ShardCommand => ({ kind: 'split-handoff', taskId: 't1', finalIndex: commitIndex, fromIndex, entries, sourceClockMs: 0 });
+      const handoffFrom = (fromIndex: number, entries: ForwardedEntry[] = []): ShardCommand => ({
+        kind: 'split-handoff',
+        taskId: 't1',
+        finalIndex: commitIndex,
+        fromIndex,
+        entries,
+        sourceClockMs: 0,
+      });
       assert.equal(target.split(handoffFrom(commitIndex)).ok, false, 'not yet applied up to where the handoff takes over');
       // The last entries ride with the handoff: here one more write to the moving range, and a stray one.
       const setAt = (index: number, key: string, value: string): ForwardedEntry => ({
@@ -237,7 +257,10 @@ for (const storage of SHARD_STORAGES) {
       reader.close();
       assert.ok(chunks.length >= 2);
       assert.ok(chunks[0]!.meta instanceof Uint8Array);
-      assert.deepEqual(chunks.slice(1).map((c) => c.meta), chunks.slice(1).map(() => undefined));
+      assert.deepEqual(
+        chunks.slice(1).map((c) => c.meta),
+        chunks.slice(1).map(() => undefined),
+      );
       assert.equal(chunks.flatMap((c) => c.entries).length, 4, 'the snapshot holds the two keys and no meta entry');
       for (const follower of [new ShardReplica('s1', new MemoryShardData('s1')), new ShardReplica('s1', storage.open(t, 's1').data)]) {
         follower.restore(chunks);
@@ -280,7 +303,10 @@ for (const storage of SHARD_STORAGES) {
       assert.equal(empty.chooseSplitSlot(START, END), 100, 'an empty range is cut in the middle');
 
       // All the bytes in the first or the last slot: the cut is still strictly inside the range.
-      for (const [slot, expected] of [[START, START + 1], [END - 1, END - 1]] as const) {
+      for (const [slot, expected] of [
+        [START, START + 1],
+        [END - 1, END - 1],
+      ] as const) {
         const edge = new LogFedReplica(new ShardReplica(`edge${slot}`, storage.open(t, `edge${slot}`).data));
         for (const key of keysIn(slot, slot + 1, 3)) edge.set(key, 'e'.repeat(100));
         await edge.replica.data.flushed();
@@ -293,7 +319,19 @@ for (const storage of SHARD_STORAGES) {
 describe('a target state stored before snapshot attempts were numbered', () => {
   it('reads as attempt 0, takes its unnumbered chunks, and gives way to a numbered reset', () => {
     const data = new MemoryShardData('s2');
-    const stored = { role: 'target', taskId: 't1', source: 's1', splitSlot: SPLIT, end: END, snapshotIndex: 7, nextCursor: null, snapshotDone: false, lastSourceIndex: 7, handedOff: false, bytesIngested: 0 };
+    const stored = {
+      role: 'target',
+      taskId: 't1',
+      source: 's1',
+      splitSlot: SPLIT,
+      end: END,
+      snapshotIndex: 7,
+      nextCursor: null,
+      snapshotDone: false,
+      lastSourceIndex: 7,
+      handedOff: false,
+      bytesIngested: 0,
+    };
     data.setMeta(new Packr({ useRecords: false }).pack([2, stored, { start: SPLIT, end: SPLIT }, []]));
     const target = new LogFedReplica(new ShardReplica('s2', data));
     const state = target.replica.splitState();

@@ -79,7 +79,9 @@ export class ClusterChecker {
       return;
     }
     if (known.term !== record.term || known.data !== record.data) {
-      this.fail(`state machine safety: group ${group} index ${entry.index}: ${node} applied term ${record.term} ${record.data}, ${known.node} applied term ${known.term} ${known.data}`);
+      this.fail(
+        `state machine safety: group ${group} index ${entry.index}: ${node} applied term ${record.term} ${record.data}, ${known.node} applied term ${known.term} ${known.data}`,
+      );
     } else if (known.reply !== record.reply) {
       this.fail(`state divergence: group ${group} index ${entry.index}: ${node} answered ${record.reply}, ${known.node} answered ${known.reply} to the same entry`);
     }

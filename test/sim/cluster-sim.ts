@@ -257,7 +257,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
    */
   async start(): Promise<void> {
     this.pilots.start();
-    const ready = await this.runUntil(() => (this.pilots.serving()?.pilot!.state.routingVersion ?? 0) > 0, PILOT_READY_MS);
+    const ready = await this.runUntil(() => (this.pilots.serving()?.pilot?.state.routingVersion ?? 0) > 0, PILOT_READY_MS);
     if (!ready) throw new SimFailure(`no pilot replica served the cluster within ${PILOT_READY_MS} virtual ms of the start`);
     for (const name of this.names) {
       this.network.addNode(name);
@@ -499,7 +499,8 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     if (serving === undefined) problems.push('no pilot replica serves');
     const { routingVersion } = this.pilots.state;
     for (const node of this.allNodes()) {
-      if (node.alive && node.core.routingVersion !== routingVersion) problems.push(`${node.name} follows routing version ${node.core.routingVersion}, the pilot's is ${routingVersion}`);
+      if (node.alive && node.core.routingVersion !== routingVersion)
+        problems.push(`${node.name} follows routing version ${node.core.routingVersion}, the pilot's is ${routingVersion}`);
     }
     problems.push(...this.splitProblems());
     for (const shard of this.routing) {
@@ -530,10 +531,14 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
         const leadership = node.multiRaft.leadership(shard.id)!;
         const applied = node.multiRaft.appliedIndex(shard.id)!;
         if (leadership.leaderId !== status.id) problems.push(`${shard.id}: ${name} follows ${leadership.leaderId}, not ${leader.name}`);
-        if (node.multiRaft.selfId(shard.id) !== replicaIdOf(shard, name)) problems.push(`${shard.id}: ${name} runs replica ${node.multiRaft.selfId(shard.id)}, the pilot gave it ${replicaIdOf(shard, name)}`);
+        if (node.multiRaft.selfId(shard.id) !== replicaIdOf(shard, name))
+          problems.push(`${shard.id}: ${name} runs replica ${node.multiRaft.selfId(shard.id)}, the pilot gave it ${replicaIdOf(shard, name)}`);
         if (applied !== status.commit) {
           const progress = status.progress?.get(node.multiRaft.selfId(shard.id)!);
-          const seen = progress === undefined ? 'untracked' : `${progress.state}, match ${progress.match}, next ${progress.next}${progress.pendingSnapshot > 0 ? `, snapshot ${progress.pendingSnapshot}` : ''}`;
+          const seen =
+            progress === undefined
+              ? 'untracked'
+              : `${progress.state}, match ${progress.match}, next ${progress.next}${progress.pendingSnapshot > 0 ? `, snapshot ${progress.pendingSnapshot}` : ''}`;
           problems.push(`${shard.id}: ${name} applied ${applied}, the leader committed ${status.commit} (leader's progress of it: ${seen})`);
         }
         const replica = node.replicas.get(shard.id)!;
@@ -660,10 +665,12 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
 
   /** The clients' keys whose slots the shard serves in the routing table. */
   private keysOfShard(shard: RoutingShard): string[] {
-    return this.keys.flatMap((k) => [...k.registers, ...k.counters]).filter((key) => {
-      const slot = keyHashSlot(Buffer.from(key));
-      return slot >= shard.start && slot < shard.end;
-    });
+    return this.keys
+      .flatMap((k) => [...k.registers, ...k.counters])
+      .filter((key) => {
+        const slot = keyHashSlot(Buffer.from(key));
+        return slot >= shard.start && slot < shard.end;
+      });
   }
 }
 

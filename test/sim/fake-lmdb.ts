@@ -93,20 +93,20 @@ class DbData {
 
   find(key: Buffer): StoredEntry | undefined {
     const entry = this.entries[this.lowerBound(key)];
-    return entry !== undefined && entry.key.equals(key) ? entry : undefined;
+    return entry?.key.equals(key) ? entry : undefined;
   }
 
   put(entry: StoredEntry): void {
     const index = this.lowerBound(entry.key);
     const found = this.entries[index];
-    if (found !== undefined && found.key.equals(entry.key)) this.entries[index] = entry;
+    if (found?.key.equals(entry.key)) this.entries[index] = entry;
     else this.entries.splice(index, 0, entry);
   }
 
   remove(key: Buffer): void {
     const index = this.lowerBound(key);
     const found = this.entries[index];
-    if (found !== undefined && found.key.equals(key)) this.entries.splice(index, 1);
+    if (found?.key.equals(key)) this.entries.splice(index, 1);
   }
 
   clear(): void {

@@ -563,7 +563,11 @@ function checkCounter(key: string, writes: readonly RegisterOperation[], final: 
   const value = final === null ? (acknowledgedCount > 0 ? undefined : 0n) : parseInteger(final);
   const range = `[${acknowledged + unknownLow}, ${acknowledged + unknownHigh}]`;
   if (value === undefined) {
-    return { key, kind: 'counterOutOfRange', explanation: `counter ${JSON.stringify(key)} took ${acknowledgedCount} acknowledged increments but its final value is ${describeState(final)}` };
+    return {
+      key,
+      kind: 'counterOutOfRange',
+      explanation: `counter ${JSON.stringify(key)} took ${acknowledgedCount} acknowledged increments but its final value is ${describeState(final)}`,
+    };
   }
   if (value < acknowledged + unknownLow || value > acknowledged + unknownHigh) {
     const what = value < acknowledged + unknownLow ? 'an increment was lost' : 'an increment applied twice';

@@ -75,7 +75,7 @@ export class SimBus implements PeerBus {
 
   private arrive(from: string, bytes: Buffer): void {
     if (!this.alive()) return;
-    let frame;
+    let frame: ReturnType<typeof asDataFrame>;
     try {
       frame = asDataFrame(decodeFrameBody(bytes.subarray(FRAME_HEADER_BYTES)));
     } catch (err) {
@@ -85,6 +85,7 @@ export class SimBus implements PeerBus {
     if (frame[0] === FRAME_MESSAGE) this.tap(from, frame[1], frame[2]);
     const rejected = this.counters.framesRejected.payload;
     this.router.receive(from, frame);
-    if (this.counters.framesRejected.payload !== rejected) this.fail(`${this.name}: a '${frame[0] === FRAME_MESSAGE || frame[0] === FRAME_REQUEST ? frame[1] : 'response'}' frame from ${from} fails the bus's check`);
+    if (this.counters.framesRejected.payload !== rejected)
+      this.fail(`${this.name}: a '${frame[0] === FRAME_MESSAGE || frame[0] === FRAME_REQUEST ? frame[1] : 'response'}' frame from ${from} fails the bus's check`);
   }
 }

@@ -28,7 +28,9 @@ export function simLogger(target: SimLogTarget): Logger {
       if (BUG_ERRORS.some((kind) => err instanceof kind)) target.fail(`${target.name}: ${message ?? ''}: ${(err as Error).stack}`);
       if (message !== undefined) target.onMessage?.(message);
       const { err: _err, ...rest } = fields;
-      target.trace(`${target.name} ${level} ${message ?? ''} ${JSON.stringify(rest, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value))}${err instanceof Error ? ` (${err.message})` : ''}`);
+      target.trace(
+        `${target.name} ${level} ${message ?? ''} ${JSON.stringify(rest, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value))}${err instanceof Error ? ` (${err.message})` : ''}`,
+      );
     };
   const logger: Record<string, unknown> = { info: log('info'), warn: log('warn'), error: log('error'), fatal: log('fatal'), debug: () => {}, trace: () => {} };
   logger['child'] = () => logger;

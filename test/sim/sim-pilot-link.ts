@@ -64,7 +64,12 @@ export class SimPilotLink {
     private readonly link: SimPilotLinkEnv,
     private readonly random: () => number,
   ) {
-    this.env = simEnvironment(link.scheduler, random, () => this.running && node.alive, (reason) => link.fail(`${node.name}'s pilot link halts: ${reason}`));
+    this.env = simEnvironment(
+      link.scheduler,
+      random,
+      () => this.running && node.alive,
+      (reason) => link.fail(`${node.name}'s pilot link halts: ${reason}`),
+    );
     this.preferred = link.pilots.ids[0]!;
     this.stopHeartbeats = this.env.every(HEARTBEAT_INTERVAL_MS, () => this.heartbeat());
     void this.followRouting();

@@ -108,7 +108,7 @@ export class SimPilotGroup {
     let bestTerm = -1;
     for (const { id } of this.peers) {
       const replica = this.replica(id);
-      const status = replica?.pilot!.replication();
+      const status = replica?.pilot?.replication();
       if (status?.serving === true && status.term > bestTerm) {
         best = replica;
         bestTerm = status.term;

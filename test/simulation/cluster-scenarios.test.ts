@@ -98,10 +98,7 @@ test('a lagging follower catches up through a snapshot pulled in many chunks', a
 
   sim.restart(lagging);
   const follower = sim.liveNode(lagging)!;
-  assert.ok(
-    await sim.runUntil(() => follower.multiRaft.appliedIndex(SHARD)! >= firstIndex, 5_000),
-    `${lagging} catches up past the leader's compacted log`,
-  );
+  assert.ok(await sim.runUntil(() => follower.multiRaft.appliedIndex(SHARD)! >= firstIndex, 5_000), `${lagging} catches up past the leader's compacted log`);
   const restore = follower.restores.find((r) => r.shardId === SHARD);
   assert.ok(restore !== undefined, `${lagging} restored a snapshot`);
   assert.ok(restore.chunks > 1, `the snapshot came in ${restore.chunks} chunks`);
@@ -121,7 +118,7 @@ test('a learner is added, caught up and promoted, then the leader is removed: it
   assert.ok(await sim.runUntil(() => conf()?.learners.includes(added) === true, 3_000, 5), 'node4 joins as a learner');
   assert.ok(!conf()!.voters.includes(added), 'a learner does not vote yet');
   assert.ok(await sim.runUntil(() => conf()?.voters.includes(added) === true, 3_000, 5), 'the caught-up learner is promoted');
-  assert.ok(sim.liveNode('node4')!.restores.length > 0, 'node4 started from the leader\'s snapshot');
+  assert.ok(sim.liveNode('node4')!.restores.length > 0, "node4 started from the leader's snapshot");
 
   assert.ok(await sim.drive(sim.removeReplica(SHARD, old.name), 2_000, 'the pilot taking the change'));
   assert.ok(
@@ -134,7 +131,10 @@ test('a learner is added, caught up and promoted, then the leader is removed: it
   assert.notEqual(sim.leaderOf(SHARD)!.name, old.name, 'the leader handed over before it was removed');
   assert.ok(await sim.runUntil(() => !sim.liveNode(old.name)!.multiRaft.hasGroup(SHARD), 5_000), `${old.name} drops its replica`);
   await sim.settleAndCheck(10_000);
-  assert.deepEqual([...conf()!.voters], [1, 2, 3, added].filter((id) => id !== old.raftId));
+  assert.deepEqual(
+    [...conf()!.voters],
+    [1, 2, 3, added].filter((id) => id !== old.raftId),
+  );
 });
 
 for (const { when, waitForDrop } of [
@@ -162,7 +162,10 @@ for (const { when, waitForDrop } of [
     assert.equal(sim.liveNode(moved)!.multiRaft.selfId(SHARD), newId);
     // settleAndCheck: every replica runs its id, the group is the pilot's, no acknowledged write is lost.
     await sim.settleAndCheck(10_000);
-    assert.deepEqual([...conf()!.voters].sort((a, b) => a - b), [1, 2, 3].filter((id) => id !== oldId).concat(newId));
+    assert.deepEqual(
+      [...conf()!.voters].sort((a, b) => a - b),
+      [1, 2, 3].filter((id) => id !== oldId).concat(newId),
+    );
   });
 }
 

@@ -48,7 +48,9 @@ describe(`whole-cluster simulation, seeds ${FIRST_SEED}..${FIRST_SEED + SEEDS_CO
   }
 });
 
-test('the seeds reach what the simulation is for: crashes, unknown outcomes, chunked snapshots, membership changes', { skip: SEEDS_COUNT < 50 ? 'too few seeds to expect every kind of run' : false }, () => {
+test('the seeds reach what the simulation is for: crashes, unknown outcomes, chunked snapshots, membership changes', {
+  skip: SEEDS_COUNT < 50 ? 'too few seeds to expect every kind of run' : false,
+}, () => {
   const sum = (pick: (r: SimRunResult) => number): number => results.reduce((total, r) => total + pick(r), 0);
   assert.ok(sum((r) => r.stats.crashes) > SEEDS_COUNT, 'nodes crash');
   assert.ok(sum((r) => r.stats.unknown) > 0, 'some client commands end with an unknown outcome');

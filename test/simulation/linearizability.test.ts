@@ -86,14 +86,7 @@ test('keys are checked separately; the failing key is named', () => {
 // --- rejected -------------------------------------------------------------------------------------------
 
 test('rejects a stale read after a completed write, and shows the three operations involved', () => {
-  const explanation = assertNotLinearizable([
-    set(1, 0, 1, 'a'),
-    get(4, 1, 2, 'a'),
-    set(2, 2, 3, 'b'),
-    get(4, 3, 4, 'b'),
-    get(3, 5, 6, 'a'),
-    get(4, 7, 8, 'b'),
-  ]);
+  const explanation = assertNotLinearizable([set(1, 0, 1, 'a'), get(4, 1, 2, 'a'), set(2, 2, 3, 'b'), get(4, 3, 4, 'b'), get(3, 5, 6, 'a'), get(4, 7, 8, 'b')]);
   assert.match(explanation, /3 of its 6 operations already fail/);
   assert.match(explanation, /client 1 set "k" "a" → ok \[0, 1\]/);
   assert.match(explanation, /client 2 set "k" "b" → ok \[2, 3\]/);
@@ -108,7 +101,10 @@ test('rejects a read of a value never written, down to that one read', () => {
   // A number an increment could have produced is not that obvious: the search finds it impossible.
   const search = checkLinearizability([incr(1, 0, 1, 1), get(2, 2, 3, '7')]);
   assert(search.ok === false);
-  assert.match(search.explanation, /the longest valid order places 1 of them .* leaving the value "1"; no order continues with any of:\n  client 2 get "k" → "7" \[2, 3\] \(the register holds the value "1"\)/);
+  assert.match(
+    search.explanation,
+    /the longest valid order places 1 of them .* leaving the value "1"; no order continues with any of:\n {2}client 2 get "k" → "7" \[2, 3\] \(the register holds the value "1"\)/,
+  );
 });
 
 test('rejects a lost write: an acknowledged set whose value vanishes with no write after it', () => {
@@ -124,14 +120,7 @@ test('rejects an increment applied twice', () => {
 });
 
 test('rejects two readers that see two writes in opposite orders', () => {
-  assertNotLinearizable([
-    set(1, 0, 100, 'a'),
-    set(2, 0, 100, 'b'),
-    get(3, 10, 20, 'a'),
-    get(3, 30, 40, 'b'),
-    get(4, 10, 20, 'b'),
-    get(4, 30, 40, 'a'),
-  ]);
+  assertNotLinearizable([set(1, 0, 100, 'a'), set(2, 0, 100, 'b'), get(3, 10, 20, 'a'), get(3, 30, 40, 'b'), get(4, 10, 20, 'b'), get(4, 30, 40, 'a')]);
 });
 
 test('rejects a value that comes back after it was overwritten, even through an unknown write', () => {
@@ -316,7 +305,14 @@ function bruteForce(history: readonly RegisterOperation[]): boolean {
       // A candidate may go first only if no other remaining operation returned before it was called.
       if (ops.some((other) => other !== candidate && other.returnMs < candidate.callMs)) continue;
       const next = apply(value, candidate);
-      if (next.ok && orders(ops.filter((o) => o !== candidate), next.value)) return true;
+      if (
+        next.ok &&
+        orders(
+          ops.filter((o) => o !== candidate),
+          next.value,
+        )
+      )
+        return true;
     }
     return false;
   };
@@ -338,7 +334,15 @@ test('randomized: agrees with a brute-force search on tiny histories with random
       const returnMs = random() < 0.15 ? UNKNOWN : callMs + pick(6);
       const roll = pick(5);
       const input: RegisterInput =
-        roll === 0 ? { kind: 'get' } : roll === 1 ? { kind: 'set', value: values[pick(3)]! } : roll === 2 ? { kind: 'incr' } : roll === 3 ? { kind: 'incrby', delta: pick(3) } : { kind: 'del' };
+        roll === 0
+          ? { kind: 'get' }
+          : roll === 1
+            ? { kind: 'set', value: values[pick(3)]! }
+            : roll === 2
+              ? { kind: 'incr' }
+              : roll === 3
+                ? { kind: 'incrby', delta: pick(3) }
+                : { kind: 'del' };
       const output: RegisterOutput =
         input.kind === 'get' ? [null, ...values][pick(4)]! : input.kind === 'set' ? 'ok' : input.kind === 'del' ? pick(2) : random() < 0.2 ? 'error' : pick(5);
       history.push(op(i, callMs, returnMs, input, output));

@@ -86,8 +86,14 @@ test('nothing crosses a partition, not even a message already in flight when it 
   const during = deliveries.filter((d) => d.atMs >= 100 && d.atMs < 200);
   assert.ok(during.length > 0);
   assert.deepEqual(during.filter(crosses), [], 'no delivery across the cut while it stands');
-  assert.ok(during.some((d) => !crosses(d)), 'links within a side keep working');
-  assert.ok(deliveries.some((d) => d.atMs >= 200 && crosses(d)), 'healed links carry messages again');
+  assert.ok(
+    during.some((d) => !crosses(d)),
+    'links within a side keep working',
+  );
+  assert.ok(
+    deliveries.some((d) => d.atMs >= 200 && crosses(d)),
+    'healed links carry messages again',
+  );
   assert.equal(network.stats.delivered + network.stats.droppedPartitioned, network.stats.sent);
 
   network.isolate('node3');
@@ -207,7 +213,10 @@ test('a swizzle clogs its nodes one by one, then unclogs them in another order',
   }
   assert.ok(found !== undefined, 'some seed draws a swizzle of 3+ nodes unclogged in a different order');
   const clogTimes = found.filter((step) => step.kind === 'clog').map((step) => step.atMs);
-  assert.ok(clogTimes.every((t, i) => i === 0 || t > clogTimes[i - 1]!), 'clogs are spread out, one at a time');
+  assert.ok(
+    clogTimes.every((t, i) => i === 0 || t > clogTimes[i - 1]!),
+    'clogs are spread out, one at a time',
+  );
 });
 
 test('scheduleFaults runs a plan through the hooks; quiesce cancels the rest and ends every fault', async () => {

@@ -27,7 +27,6 @@ function plain(found: readonly Entry[] | string): unknown {
   return typeof found === 'string' ? found : found.map((e) => [e.index, e.term, e.type, Buffer.from(e.data).toString()]);
 }
 
-
 /** Runs the scheduler until `promise` settles (commits resolve on virtual time). */
 async function runCommit(scheduler: Scheduler, promise: Promise<unknown>): Promise<void> {
   const done = settledFlag(promise);
@@ -55,7 +54,13 @@ test('shard writes are visible at once, pending until their transaction lands, a
   assert.equal(durableAt, 5);
   assert.equal(shard.isPending(key('a')), false);
   assert.equal(shard.isPending(key('c')), true, 'written after the commit: still pending');
-  assert.deepEqual(shard.scan(0, 16384, undefined, 10).map((k) => k.key.toString()).sort(), ['a', 'b']);
+  assert.deepEqual(
+    shard
+      .scan(0, 16384, undefined, 10)
+      .map((k) => k.key.toString())
+      .sort(),
+    ['a', 'b'],
+  );
   assert.equal(shard.keyCount, 3);
 
   const image = disk.crash();
@@ -253,7 +258,11 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
         const start = from + pick(model.lastIndex() + 2 - from);
         if (random() < 0.3) term++;
         const previousTerm = model.term(start - 1) as number;
-        const batch = entries(start, Array.from({ length: 1 + pick(6) }, () => Math.max(term, previousTerm)), pick(40));
+        const batch = entries(
+          start,
+          Array.from({ length: 1 + pick(6) }, () => Math.max(term, previousTerm)),
+          pick(40),
+        );
         log.append(batch);
         run((m) => m.append(batch));
       } else if (roll < 0.6) {
@@ -386,7 +395,11 @@ for (const seed of [1, 2, 3]) {
       const data = disk.store.openShard(shardId);
       assert.equal(data.scan(0, 16384, undefined, 100).length, data.keyCount, `${shardId}: stored keys match the counter`);
       const expiring = data.scanExpiring(undefined, 100).map((found) => found.key.toString());
-      assert.deepEqual(expiring.filter((name) => (data.get(key(name))?.expireAtMs ?? 0) === 0), [], `${shardId}: the expiry index holds only keys with an expiry`);
+      assert.deepEqual(
+        expiring.filter((name) => (data.get(key(name))?.expireAtMs ?? 0) === 0),
+        [],
+        `${shardId}: the expiry index holds only keys with an expiry`,
+      );
     }
   });
 }

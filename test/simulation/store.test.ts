@@ -13,7 +13,6 @@ function str(text: string): StoredValue {
 
 const k = (text: string): Buffer => Buffer.from(text);
 
-
 test('a commit lands one fsync delay later; a crash keeps it and drops the commit still in flight', async () => {
   const scheduler = new Scheduler();
   const first = openSimStore({ timers: scheduler, fsyncDelayMs: FSYNC_DELAY_MS });
@@ -25,7 +24,10 @@ test('a commit lands one fsync delay later; a crash keeps it and drops the commi
   assert.deepEqual(shard.scan(0, 16384, undefined, 10), [], 'a scan reads LMDB, which has not got the write yet');
   await scheduler.runUntil(FSYNC_DELAY_MS);
   assert.equal(landed(), true);
-  assert.deepEqual(shard.scan(0, 16384, undefined, 10).map((found) => found.key.toString()), ['a']);
+  assert.deepEqual(
+    shard.scan(0, 16384, undefined, 10).map((found) => found.key.toString()),
+    ['a'],
+  );
 
   shard.put(k('b'), str('2'));
   const dropped = settledFlag(shard.commit());

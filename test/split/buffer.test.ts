@@ -87,7 +87,8 @@ describe('SplitBuffer', () => {
     buffer.start('s1', 200, 300, 10, 5000, 50);
     assert.equal(buffer.bufferingForMs('s1', 100), 100);
     const held = heldReply(buffer.hold('s1', 1, 0, TRYAGAIN));
-    const other = (buffer.start('s2', 0, 10, 10, 5000, 0), heldReply(buffer.hold('s2', 3, 0, TRYAGAIN)));
+    buffer.start('s2', 0, 10, 10, 5000, 0);
+    const other = heldReply(buffer.hold('s2', 3, 0, TRYAGAIN));
     buffer.releaseAll(10, TRYAGAIN);
     assert.deepEqual(await held, TRYAGAIN);
     assert.deepEqual(await other, TRYAGAIN);

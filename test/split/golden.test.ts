@@ -75,7 +75,7 @@ function parseGolden(text: string, file: string): Block[] {
 }
 
 function formatGolden(blocks: readonly { comments: readonly string[]; directive: string; output: readonly string[] }[]): string {
-  return blocks.map((b) => [...b.comments, b.directive, '----', ...b.output].join('\n')).join('\n\n') + '\n';
+  return `${blocks.map((b) => [...b.comments, b.directive, '----', ...b.output].join('\n')).join('\n\n')}\n`;
 }
 
 /** `name word key=value key="a value" ...` */
@@ -326,17 +326,39 @@ class GoldenRun {
     };
     return {
       ...host,
-      readBarrier: (shardId) => traced('read-barrier', () => host.readBarrier(shardId), () => ''),
-      stableState: (shardId, open) => traced(`stable-state`, () => host.stableState(shardId, open), () => ` at ${this.world.log.length}`),
-      propose: (shardId, command) => traced(`propose ${describeCommand(command)}`, () => host.propose(shardId, command), () => ` -> index ${this.world.log.length}`),
+      readBarrier: (shardId) =>
+        traced(
+          'read-barrier',
+          () => host.readBarrier(shardId),
+          () => '',
+        ),
+      stableState: (shardId, open) =>
+        traced(
+          `stable-state`,
+          () => host.stableState(shardId, open),
+          () => ` at ${this.world.log.length}`,
+        ),
+      propose: (shardId, command) =>
+        traced(
+          `propose ${describeCommand(command)}`,
+          () => host.propose(shardId, command),
+          () => ` -> index ${this.world.log.length}`,
+        ),
       retainLogFrom: (shardId, index) => {
         this.print(`retain-log-from ${index ?? 'none'}`);
         host.retainLogFrom(shardId, index);
       },
-      sendToTarget: (target, command) => traced(`send ${describeCommand(command)}`, () => host.sendToTarget(target, command), (answer) => ` -> ${describeAnswer(answer)}`),
+      sendToTarget: (target, command) =>
+        traced(
+          `send ${describeCommand(command)}`,
+          () => host.sendToTarget(target, command),
+          (answer) => ` -> ${describeAnswer(answer)}`,
+        ),
       report: (report) =>
-        traced(describeReport(report), () => host.report(report), (answer) =>
-          answer === undefined ? ' -> lost' : ` -> ${answer.status}${answer.cancel_requested ? ' cancel-requested' : ''}`,
+        traced(
+          describeReport(report),
+          () => host.report(report),
+          (answer) => (answer === undefined ? ' -> lost' : ` -> ${answer.status}${answer.cancel_requested ? ' cancel-requested' : ''}`),
         ),
       movedToTarget: (target, slot) => {
         this.print(`moved-to-target slot=${slot}`);
@@ -368,7 +390,9 @@ async function runGolden(file: string): Promise<{ expected: string; actual: stri
 }
 
 describe('split driver golden traces (test/split/testdata)', () => {
-  const files = readdirSync(TESTDATA_DIR).filter((f) => f.endsWith('.txt')).sort();
+  const files = readdirSync(TESTDATA_DIR)
+    .filter((f) => f.endsWith('.txt'))
+    .sort();
   it('has the scripts', () => assert.ok(files.length >= 5, `${files.length} scripts`));
   for (const file of files) {
     it(file, async () => {

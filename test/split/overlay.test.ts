@@ -48,7 +48,10 @@ describe('a source that gave a slot away', () => {
 
   it('knows no owner between its commit and the handoff seen here: the target still routes the slot back', () => {
     assert.equal(newOwnerOf('shard_0001', state, marker, 'shard_0001', notYet), undefined);
-    assert.equal(newOwnerOf('shard_0001', state, marker, 'shard_0001', (taskId) => taskId === 'an earlier task'), undefined);
+    assert.equal(
+      newOwnerOf('shard_0001', state, marker, 'shard_0001', (taskId) => taskId === 'an earlier task'),
+      undefined,
+    );
   });
 
   it('redirects to the target the routing marker names once cleanup cleared the log state', () => {

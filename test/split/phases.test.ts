@@ -45,10 +45,7 @@ describe('the split phase table', () => {
 
   it('resumes at the first status of what the source log holds', () => {
     const logs: SourceLogPhase[] = ['none', 'begun', 'committed', 'completed', 'aborted'];
-    assert.deepEqual(
-      logs.map(resumeStatus),
-      ['preparing', 'snapshot_transfer', 'switching', 'completed', 'failed'],
-    );
+    assert.deepEqual(logs.map(resumeStatus), ['preparing', 'snapshot_transfer', 'switching', 'completed', 'failed']);
   });
 
   it('reads the log phase from the split state, else from the record of ended tasks', () => {

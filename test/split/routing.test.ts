@@ -48,7 +48,7 @@ describe('a source whose log committed the switch', () => {
     assert.deepEqual(routing.movedAway('shard_0001', 9000), error('MOVED 9000 127.0.0.1:7002'));
   });
 
-  it('redirects to the node that took the handoff as the target\'s leader, not to the one the table still names', () => {
+  it("redirects to the node that took the handoff as the target's leader, not to the one the table still names", () => {
     // The table's leader (node2) may not have applied the handoff yet, and would send the client back.
     const { routing, buffer } = sourceNode('node3');
     buffer.confirmHandoff('shard_0001', 't1');

@@ -21,7 +21,16 @@ import {
   type BufferCondition,
 } from '../../src/split/split-step.js';
 
-const params = { ...SPLIT_PARAMS_DEFAULT, catchUpThreshold: 100, bufferTimeoutMs: 5000, bufferMaxSize: 10, catchUpDeadlineMs: 60_000, catchUpSlowDelay: 1000, targetTimeoutMs: 30_000, progressIntervalMs: 1000 };
+const params = {
+  ...SPLIT_PARAMS_DEFAULT,
+  catchUpThreshold: 100,
+  bufferTimeoutMs: 5000,
+  bufferMaxSize: 10,
+  catchUpDeadlineMs: 60_000,
+  catchUpSlowDelay: 1000,
+  targetTimeoutMs: 30_000,
+  progressIntervalMs: 1000,
+};
 const marker: RoutingSplit = { taskId: 't1', role: 'source', peer: 'shard_0002', splitSlot: null, params };
 const begun: SourceSplitState = { role: 'source', taskId: 't1', target: 'shard_0002', splitSlot: 8192, end: 16384, phase: 'begun', commitIndex: 0 };
 const committed: SourceSplitState = { ...begun, phase: 'committed', commitIndex: 500 };
@@ -127,7 +136,11 @@ describe('switching after the commit', () => {
   });
 
   it('forwards the rest, or resends a snapshot, when the handoff is not applied yet', () => {
-    assert.deepEqual(switchStart(committed, target({ lastSourceIndex: 450 }), { start: 8192, end: 8192 }, 1), { kind: 'forward', from: 450, attempt: { attempt: 1, snapshotIndex: 200 } });
+    assert.deepEqual(switchStart(committed, target({ lastSourceIndex: 450 }), { start: 8192, end: 8192 }, 1), {
+      kind: 'forward',
+      from: 450,
+      attempt: { attempt: 1, snapshotIndex: 200 },
+    });
     assert.deepEqual(switchStart(committed, target({ lastSourceIndex: 450 }), { start: 8192, end: 8192 }, 600), { kind: 'snapshot' });
     assert.deepEqual(switchStart(committed, null, null, 1), { kind: 'snapshot' }, 'a target that lost its state');
   });

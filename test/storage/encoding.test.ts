@@ -1,23 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { keyHashSlot } from '../../src/common/slots.js';
-import {
-  USER_KEY_BYTES_MAX,
-  LMDB_KEY_BYTES_MAX,
-  SLOT_PREFIX_BYTES,
-  decodeSlotKey,
-  encodeDataKey,
-  encodeSlotKey,
-  slotRange,
-} from '../../src/storage/key-encoding.js';
-import {
-  VALUE_HEADER_BYTES,
-  decodeValue,
-  encodeExpireAtMs,
-  encodeValue,
-  encodedExpireAtMs,
-  readExpireAtMs,
-} from '../../src/storage/value-encoding.js';
+import { USER_KEY_BYTES_MAX, LMDB_KEY_BYTES_MAX, SLOT_PREFIX_BYTES, decodeSlotKey, encodeDataKey, encodeSlotKey, slotRange } from '../../src/storage/key-encoding.js';
+import { VALUE_HEADER_BYTES, decodeValue, encodeExpireAtMs, encodeValue, encodedExpireAtMs, readExpireAtMs } from '../../src/storage/value-encoding.js';
 import type { StoredValue } from '../../src/storage/types.js';
 
 const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));

@@ -81,7 +81,11 @@ testOnEachBackend('entries() stops at the size limit but returns at least one en
   const store = fixture(t, backend).open();
   // A cache of ~2 entries: most reads go to LMDB.
   const log = bootstrapped(store, 'g', { tailCacheBytesMax: 250 });
-  const all = entries(2, Array.from({ length: 20 }, () => 1), 100);
+  const all = entries(
+    2,
+    Array.from({ length: 20 }, () => 1),
+    100,
+  );
   log.append(all);
   // Applied entries leave the cache; unapplied ones stay.
   log.setHardState({ term: 1, vote: 0, commit: 21 });
@@ -94,7 +98,10 @@ testOnEachBackend('entries() stops at the size limit but returns at least one en
     assert.deepEqual(plain(log.entries(lo, 23, 1)), plain([...all, ...entries(22, [1], 100)].slice(lo - 2, lo - 1)));
     const three = log.entries(lo, 23, 3 * entryBytes + 10);
     assert.ok(typeof three !== 'string');
-    assert.deepEqual(three.map((e) => e.index), [lo, lo + 1, lo + 2]);
+    assert.deepEqual(
+      three.map((e) => e.index),
+      [lo, lo + 1, lo + 2],
+    );
   }
 });
 
@@ -167,7 +174,12 @@ testOnEachBackend('compaction deletes entries in the background in small batches
   const { open, storedKeys } = fixture(t, backend);
   const store = open();
   const log = bootstrapped(store, 'g', { compactBatchEntriesMax: 7 });
-  log.append(entries(2, Array.from({ length: 99 }, () => 1)));
+  log.append(
+    entries(
+      2,
+      Array.from({ length: 99 }, () => 1),
+    ),
+  );
   log.setHardState({ term: 1, vote: 0, commit: 100 });
   log.setApplied(100);
   await store.commitAll();
@@ -184,7 +196,10 @@ testOnEachBackend('compaction deletes entries in the background in small batches
   await reopenedStore.close();
   // What is left on disk is exactly the kept log.
   const stored = await storedKeys(raftLogDbName('g'));
-  assert.deepEqual(stored.map(decodeIndexKey), Array.from({ length: 10 }, (_, i) => 91 + i));
+  assert.deepEqual(
+    stored.map(decodeIndexKey),
+    Array.from({ length: 10 }, (_, i) => 91 + i),
+  );
 });
 
 testOnEachBackend('commitAll makes log, hard state, shard data and applied index of several groups durable together', async (t, backend) => {
@@ -233,7 +248,11 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
         const start = from + pick(model.lastIndex() + 2 - from);
         if (random() < 0.3) term++;
         const previousTerm = model.term(start - 1) as number;
-        const batch = entries(start, Array.from({ length: 1 + pick(6) }, () => Math.max(term, previousTerm)), pick(120));
+        const batch = entries(
+          start,
+          Array.from({ length: 1 + pick(6) }, () => Math.max(term, previousTerm)),
+          pick(120),
+        );
         model.append(batch);
         log.append(batch);
       } else if (roll < 0.65) {

@@ -130,7 +130,10 @@ testOnEachBackend('a commit finishing does not drop a newer pending write to the
   assert.equal(shard.get(k('d')), undefined);
   await shard.commit();
   assert.equal(shard.get(k('d')), undefined);
-  assert.deepEqual(shard.scan(0, 16384, undefined, 10).map((s) => s.key.toString()), ['k']);
+  assert.deepEqual(
+    shard.scan(0, 16384, undefined, 10).map((s) => s.key.toString()),
+    ['k'],
+  );
 });
 
 testOnEachBackend('overlapping commits complete in the order they started', async (t, backend) => {
@@ -184,8 +187,14 @@ testOnEachBackend('clear deletes every key, ordered with the writes around it', 
   await shard.commit();
   assert.equal(shard.isPending(k('old1')), false);
   assert.equal(shard.get(k('old1')), undefined);
-  assert.deepEqual(shard.scan(0, 16384, undefined, 10).map((s) => s.key.toString()), ['new']);
-  assert.deepEqual(shard.scanExpiring(undefined, 10).map((e) => e.key.toString()), ['new']);
+  assert.deepEqual(
+    shard.scan(0, 16384, undefined, 10).map((s) => s.key.toString()),
+    ['new'],
+  );
+  assert.deepEqual(
+    shard.scanExpiring(undefined, 10).map((e) => e.key.toString()),
+    ['new'],
+  );
   await store.close();
 
   const reopened = open();
@@ -197,14 +206,7 @@ testOnEachBackend('clear deletes every key, ordered with the writes around it', 
 
 testOnEachBackend('scan pages through slots in (slot, key) order with `after`', async (t, backend) => {
   const { shard } = openStore(t, backend);
-  const keys = [
-    keyInSlot(5, 'a'),
-    keyInSlot(5, 'b'),
-    keyInSlot(0x00ff, 'z'),
-    keyInSlot(0x0100, 'a'),
-    keyInSlot(9000, 'q'),
-    keyInSlot(16383, 'end'),
-  ];
+  const keys = [keyInSlot(5, 'a'), keyInSlot(5, 'b'), keyInSlot(0x00ff, 'z'), keyInSlot(0x0100, 'a'), keyInSlot(9000, 'q'), keyInSlot(16383, 'end')];
   for (const key of [...keys].reverse()) shard.put(key, str('v'));
   await shard.flushed();
 
@@ -241,7 +243,10 @@ testOnEachBackend('countInSlot and keysInSlot read one slot', async (t, backend)
   assert.equal(shard.countInSlot(76), 1);
   assert.equal(shard.countInSlot(1000), 0);
   const firstTen = shard.keysInSlot(77, 10);
-  assert.deepEqual(firstTen, Array.from({ length: 10 }, (_, i) => keyInSlot(77, `k0${i}`)));
+  assert.deepEqual(
+    firstTen,
+    Array.from({ length: 10 }, (_, i) => keyInSlot(77, `k0${i}`)),
+  );
   assert.equal(shard.keysInSlot(77, 100).length, 30);
   assert.deepEqual(shard.keysInSlot(78, 100), [keyInSlot(78, 'x')]);
 });

@@ -68,7 +68,11 @@ testOnEachBackend('a range snapshot holds only the keys of [fromSlot, endSlot), 
   const chunks = readAll(reader, 1);
   assert.deepEqual(slotsOf(chunks), [10, 10, 10, 11, 11, 11, 19, 19, 19]);
   assert.ok(chunks.length >= 9, 'one key per chunk at 1 byte a chunk');
-  assert.deepEqual(chunks.map((chunk) => chunk.meta), chunks.map(() => undefined), 'a range snapshot carries no meta');
+  assert.deepEqual(
+    chunks.map((chunk) => chunk.meta),
+    chunks.map(() => undefined),
+    'a range snapshot carries no meta',
+  );
   assert.throws(() => reader.chunk(null, 1), /closed/);
 
   const whole = readAll(shard.openSnapshot(), 1 << 20);
@@ -119,7 +123,11 @@ testOnEachBackend('restoring a whole-shard snapshot brings the meta with the key
   source.setMeta(META);
   await source.commit();
   const chunks = readAll(source.openSnapshot(), 1);
-  assert.deepEqual(chunks.slice(1).map((chunk) => chunk.meta), chunks.slice(1).map(() => undefined), 'only the first chunk carries it');
+  assert.deepEqual(
+    chunks.slice(1).map((chunk) => chunk.meta),
+    chunks.slice(1).map(() => undefined),
+    'only the first chunk carries it',
+  );
 
   const follower = store.openShard('s2');
   for (const chunk of chunks) follower.restoreChunk(chunk);

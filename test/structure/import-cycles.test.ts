@@ -59,7 +59,16 @@ test('the cycle finder reports a cycle through several files, and none in a chai
     ['d', []],
   ]);
   assert.deepEqual(importCycles(cyclic), [['a', 'b', 'c', 'a']]);
-  assert.deepEqual(importCycles(new Map([['a', ['b']], ['b', ['c']], ['c', []]])), []);
+  assert.deepEqual(
+    importCycles(
+      new Map([
+        ['a', ['b']],
+        ['b', ['c']],
+        ['c', []],
+      ]),
+    ),
+    [],
+  );
 });
 
 test('no module of src/ imports one that imports it back', () => {

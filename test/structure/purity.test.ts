@@ -16,9 +16,27 @@ import { describe, it } from 'node:test';
 const SRC = join(process.cwd(), 'src');
 
 /** Reaching for the world: what neither kind may do. */
-const AMBIENT = [/Date\.now/, /new Date\(/, /Math\.random/, /setTimeout/, /setInterval/, /setImmediate/, /performance\.now/, /process\./, /from 'node:/, /from 'lmdb'/, /new Transport\b/, /NodeStore\.open/];
+const AMBIENT = [
+  /Date\.now/,
+  /new Date\(/,
+  /Math\.random/,
+  /setTimeout/,
+  /setInterval/,
+  /setImmediate/,
+  /performance\.now/,
+  /process\./,
+  /from 'node:/,
+  /from 'lmdb'/,
+  /new Transport\b/,
+  /NodeStore\.open/,
+];
 /** What only a core may import (types aside): a pure decision takes no environment and sends nothing. */
-const CORE_ONLY = [/^import (?!type\b)[^;]*common\/environment\.js'/m, /^import (?!type\b)[^;]*\/transport\//m, /^import (?!type\b)[^;]*\/storage\/node-store\.js'/m, /^import (?!type\b)[^;]*\/multiraft\//m];
+const CORE_ONLY = [
+  /^import (?!type\b)[^;]*common\/environment\.js'/m,
+  /^import (?!type\b)[^;]*\/transport\//m,
+  /^import (?!type\b)[^;]*\/storage\/node-store\.js'/m,
+  /^import (?!type\b)[^;]*\/multiraft\//m,
+];
 
 const PURE = [
   'raft/',
@@ -99,7 +117,7 @@ describe('purity', () => {
   });
 
   it('the check finds a clock in code, and not in a comment', () => {
-    assert.deepEqual(offencesIn('a.ts', '/** Unlike Date.now, ... */\n// process.exit is the edge\'s\nconst t = clock.now();', AMBIENT), []);
+    assert.deepEqual(offencesIn('a.ts', "/** Unlike Date.now, ... */\n// process.exit is the edge's\nconst t = clock.now();", AMBIENT), []);
     assert.deepEqual(offencesIn('b.ts', 'const t = Date.now(); // the clock', AMBIENT), ['b.ts uses /Date\\.now/']);
     assert.equal(offencesIn('c.ts', "import { Transport } from '../transport/transport.js';", CORE_ONLY).length, 1);
     assert.deepEqual(offencesIn('d.ts', "import type { TransportErrorCode } from '../transport/transport-error.js';", CORE_ONLY), []);

@@ -37,7 +37,17 @@ export async function multiRaftCluster(options: MultiRaftClusterOptions) {
     const { store } = openSimStore({ timers: scheduler, fsyncDelayMs: 1 });
     const machine = options.machine?.(id, scheduler) ?? new NoData();
     const multiRaft = new MultiRaft(
-      { id, electionTicks: ELECTION_TICKS, heartbeatTicks: 1, random: () => 0.5, requestTimeoutTicks: options.requestTimeoutTicks ?? 10_000, snapshotChunkBytes: 1024, snapshotIdleTicks: 100, compactAfterEntries: 1_000_000, compactKeepEntries: 0 },
+      {
+        id,
+        electionTicks: ELECTION_TICKS,
+        heartbeatTicks: 1,
+        random: () => 0.5,
+        requestTimeoutTicks: options.requestTimeoutTicks ?? 10_000,
+        snapshotChunkBytes: 1024,
+        snapshotIdleTicks: 100,
+        compactAfterEntries: 1_000_000,
+        compactKeepEntries: 0,
+      },
       {
         send: (to, messages) => {
           options.onSend?.(id, to, messages);

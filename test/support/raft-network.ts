@@ -324,7 +324,7 @@ export class RaftNetwork {
   partition(...groups: NodeId[][]): void {
     this.heal();
     const groupOf = new Map<NodeId, number>();
-    groups.forEach((g, i) => g.forEach((id) => groupOf.set(id, i)));
+    for (const [i, g] of groups.entries()) for (const id of g) groupOf.set(id, i);
     for (const a of this.nodes.keys()) {
       for (const b of this.nodes.keys()) {
         if (a !== b && groupOf.get(a) !== groupOf.get(b)) this.cut.add(`${a}->${b}`);

@@ -59,7 +59,7 @@ export async function assertAllReadable(client: Cluster, keys: readonly string[]
   for (let i = 0; i < keys.length; i += 200) {
     const batch = keys.slice(i, i + 200);
     const values = await Promise.all(batch.map((key) => client.get(key)));
-    batch.forEach((key, j) => assert.equal(values[j], value(key), `${key} after the split`));
+    for (const [j, key] of batch.entries()) assert.equal(values[j], value(key), `${key} after the split`);
   }
 }
 

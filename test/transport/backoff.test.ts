@@ -14,14 +14,26 @@ describe('transport: reconnect backoff', () => {
   });
 
   it('scales the jitter fraction by the random draw', () => {
-    assert.equal(backoffDelayMs(1, policy, () => 0), 50);
-    assert.equal(backoffDelayMs(1, policy, () => 0.5), 75);
+    assert.equal(
+      backoffDelayMs(1, policy, () => 0),
+      50,
+    );
+    assert.equal(
+      backoffDelayMs(1, policy, () => 0.5),
+      75,
+    );
     assert.ok(backoffDelayMs(10, policy, () => 0.999999) < 1000);
-    assert.equal(backoffDelayMs(10, policy, () => 0), 500);
+    assert.equal(
+      backoffDelayMs(10, policy, () => 0),
+      500,
+    );
   });
 
   it('stays finite for any number of failures', () => {
-    assert.equal(backoffDelayMs(1_000_000, { ...policy, jitter: 0 }, () => 0), 1000);
+    assert.equal(
+      backoffDelayMs(1_000_000, { ...policy, jitter: 0 }, () => 0),
+      1000,
+    );
   });
 
   it('refuses a failure count below one', () => {

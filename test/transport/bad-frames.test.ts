@@ -77,8 +77,20 @@ describe('bus: payloads that fail their check are dropped, counted, and the link
     ['an unknown Raft message type', [{ t: 'raft', g: 's1', m: { type: 'MsgBogus', from: 2, to: 1, term: 3 } }]],
     ['a Raft message claiming another sender', [heartbeat(3)]],
     ['a Raft message for another node', [heartbeat(2, 5)]],
-    ['an entry without data', [{ t: 'raft', g: 's1', m: { type: 'MsgApp', from: 2, to: 1, term: 3, index: 4, logTerm: 3, commit: 4, entries: [{ term: 3, index: 5, type: 'normal' }] } }]],
-    ['a snapshot with overlapping voters and learners', [{ t: 'raft', g: 's1', m: { type: 'MsgSnap', from: 2, to: 1, term: 3, snapshot: { metadata: { index: 9, term: 3, confState: { voters: [1, 2], learners: [2] } }, data: new Uint8Array(0) } } }]],
+    [
+      'an entry without data',
+      [{ t: 'raft', g: 's1', m: { type: 'MsgApp', from: 2, to: 1, term: 3, index: 4, logTerm: 3, commit: 4, entries: [{ term: 3, index: 5, type: 'normal' }] } }],
+    ],
+    [
+      'a snapshot with overlapping voters and learners',
+      [
+        {
+          t: 'raft',
+          g: 's1',
+          m: { type: 'MsgSnap', from: 2, to: 1, term: 3, snapshot: { metadata: { index: 9, term: 3, confState: { voters: [1, 2], learners: [2] } }, data: new Uint8Array(0) } },
+        },
+      ],
+    ],
     ['a snapshot chunk with a numeric cursor', [{ t: 'snap-chunk', g: 's1', snap: 1, cursor: 7, chunk: { entries: [], next: null } }]],
     ['a snapshot request with a negative id', [{ t: 'snap-req', g: 's1', r: 2, snap: -1, cursor: null }]],
   ];
@@ -104,9 +116,15 @@ describe('bus: payloads that fail their check are dropped, counted, and the link
     const requesterAddress = await requester.listen('127.0.0.1', 0);
     requester.setPeers(new Map([['node1', address]]));
     bus.setPeers(new Map([['node2', requesterAddress]]));
-    await assert.rejects(requester.request('node1', 'split', { shard: 7, command: null }, 2000), (e: unknown) => e instanceof TransportError && e.code === 'remote' && /malformed/.test(e.message));
+    await assert.rejects(
+      requester.request('node1', 'split', { shard: 7, command: null }, 2000),
+      (e: unknown) => e instanceof TransportError && e.code === 'remote' && /malformed/.test(e.message),
+    );
     assert.equal(bus.counters.framesRejected.payload, 1);
-    await assert.rejects(requester.request('node1', 'split', { shard: 's1', command: null }, 2000, isTargetAnswer), (e: unknown) => e instanceof TransportError && e.code === 'remote' && /malformed/.test(e.message));
+    await assert.rejects(
+      requester.request('node1', 'split', { shard: 's1', command: null }, 2000, isTargetAnswer),
+      (e: unknown) => e instanceof TransportError && e.code === 'remote' && /malformed/.test(e.message),
+    );
     assert.equal(requester.counters.framesRejected.payload, 1);
   });
 });
@@ -115,13 +133,17 @@ describe('bus: frames that cannot be decoded close the link, counted', () => {
   const cases: [string, (frameBytesMax: number) => Buffer, 'oversize' | 'undecodable' | 'shape'][] = [
     ['an oversize frame header', (max) => Buffer.from([(max + 1) >>> 24, ((max + 1) >>> 16) & 0xff, ((max + 1) >>> 8) & 0xff, (max + 1) & 0xff]), 'oversize'],
     ['a huge msgpack array length', () => Buffer.from([0, 0, 0, 5, 0xdd, 0xff, 0xff, 0xff, 0xff]), 'undecodable'],
-    ['a truncated msgpack body', () => {
-      const full = messageFrame('raft', [heartbeat(2)]);
-      const body = full.subarray(4, full.length - 6);
-      const header = Buffer.alloc(4);
-      header.writeUInt32BE(body.length);
-      return Buffer.concat([header, body]);
-    }, 'undecodable'],
+    [
+      'a truncated msgpack body',
+      () => {
+        const full = messageFrame('raft', [heartbeat(2)]);
+        const body = full.subarray(4, full.length - 6);
+        const header = Buffer.alloc(4);
+        header.writeUInt32BE(body.length);
+        return Buffer.concat([header, body]);
+      },
+      'undecodable',
+    ],
     ['an empty frame', () => Buffer.alloc(4), 'undecodable'],
     ['a value that is not a data frame', () => encodeFrameBytes({ t: 'raft' }), 'shape'],
     ['a message frame with a numeric kind', () => encodeFrameBytes([0, 7, []]), 'shape'],
@@ -154,4 +176,3 @@ describe('bus: frames that cannot be decoded close the link, counted', () => {
     await stillServes(address, received);
   });
 });
-

@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Message } from '../../src/raft/index.js';
 import { COMMAND_BYTES_MAX_DEFAULT } from '../../src/resp/parser.js';
-import { ATTACHMENT_BYTES_MIN, FRAME_BYTES_MAX_DEFAULT, FRAME_ENVELOPE_BYTES_MAX, FRAME_HEADER_BYTES, FrameDecoder, FrameError, decodeFrameBody, encodeFrame, encodeFrameBytes } from '../../src/transport/index.js';
+import {
+  ATTACHMENT_BYTES_MIN,
+  FRAME_BYTES_MAX_DEFAULT,
+  FRAME_ENVELOPE_BYTES_MAX,
+  FRAME_HEADER_BYTES,
+  FrameDecoder,
+  FrameError,
+  decodeFrameBody,
+  encodeFrame,
+  encodeFrameBytes,
+} from '../../src/transport/index.js';
 import { cmd, RaftNetwork } from '../support/raft-network.js';
 
 function decodeAll(decoder: FrameDecoder, chunks: readonly Buffer[]): unknown[] {
@@ -133,7 +143,17 @@ describe('transport: frame codec', () => {
   it('frames a large byte field without copying it, and decodes it as a view of the received body', () => {
     const data = new Uint8Array(100_000_000).fill(0x62);
     data[99_999_999] = 0x63;
-    const message = { t: 'raft', g: 'shard_0001', m: { type: 'MsgApp', entries: [{ index: 7, data }, { index: 8, data: new Uint8Array([1, 2]) }] } };
+    const message = {
+      t: 'raft',
+      g: 'shard_0001',
+      m: {
+        type: 'MsgApp',
+        entries: [
+          { index: 7, data },
+          { index: 8, data: new Uint8Array([1, 2]) },
+        ],
+      },
+    };
     const frame = encodeFrame(message);
     // The caller's buffer itself is among the parts written to the socket.
     assert.equal(frame.body.filter((part) => part.buffer === data.buffer).length, 1);

@@ -4,16 +4,7 @@ import { networkInterfaces } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { pollUntil } from '../../src/common/poll.js';
 import type { Message } from '../../src/raft/index.js';
-import {
-  encodeFrameBytes,
-  FaultInjector,
-  FrameDecoder,
-  Transport,
-  TransportError,
-  type Envelope,
-  type PeerAddress,
-  type TransportOptions,
-} from '../../src/transport/index.js';
+import { encodeFrameBytes, FaultInjector, FrameDecoder, Transport, TransportError, type Envelope, type PeerAddress, type TransportOptions } from '../../src/transport/index.js';
 import { cmd, seededRandom } from '../support/raft-network.js';
 
 const FAST_BACKOFF = { baseMs: 5, delayMsMax: 20, jitter: 0.5 };
@@ -24,10 +15,7 @@ after(async () => {
   await Promise.all(opened.map((t) => t.close()));
 });
 
-async function cluster(
-  ids: readonly string[],
-  options: Partial<TransportOptions> = {},
-): Promise<{ transports: Map<string, Transport>; addresses: Map<string, PeerAddress> }> {
+async function cluster(ids: readonly string[], options: Partial<TransportOptions> = {}): Promise<{ transports: Map<string, Transport>; addresses: Map<string, PeerAddress> }> {
   const transports = new Map<string, Transport>();
   const addresses = new Map<string, PeerAddress>();
   for (const [i, id] of ids.entries()) {
@@ -76,7 +64,11 @@ describe('transport: messages over loopback sockets', () => {
       for (const from of ids) {
         if (from === to) continue;
         const seqs = inbox.filter((e) => e.from === from).map((e) => (e.payload as { seq: number }).seq);
-        assert.deepEqual(seqs, Array.from({ length: perPair }, (_, i) => i), `${from} → ${to}`);
+        assert.deepEqual(
+          seqs,
+          Array.from({ length: perPair }, (_, i) => i),
+          `${from} → ${to}`,
+        );
         assert.ok(inbox.every((e) => e.to === to && e.kind === 'test'));
       }
     }
@@ -103,7 +95,13 @@ describe('transport: messages over loopback sockets', () => {
     const messages: Message[] = [
       { type: 'MsgApp', from: 1, to: 2, term: 2, index: 5, logTerm: 2, commit: 5, entries: [{ term: 2, index: 6, type: 'normal', data: cmd('x') }] },
       { type: 'MsgHeartbeat', from: 1, to: 2, term: 2, commit: 5, context: null },
-      { type: 'MsgSnap', from: 1, to: 2, term: 2, snapshot: { metadata: { index: 5, term: 2, confState: { voters: [1, 2], learners: [] } }, data: new Uint8Array(300_000).fill(3) } },
+      {
+        type: 'MsgSnap',
+        from: 1,
+        to: 2,
+        term: 2,
+        snapshot: { metadata: { index: 5, term: 2, confState: { voters: [1, 2], learners: [] } }, data: new Uint8Array(300_000).fill(3) },
+      },
     ];
     transports.get('a')!.send('b', 'raft', { shard: 's1', messages });
     await until(() => inbox.length === 1, 'raft batch');
@@ -293,7 +291,11 @@ describe('transport: messages over loopback sockets', () => {
     await until(() => inbox.length > 0 && a.peerCounters('b').framesSent === inbox.length, 'delivery');
     const received = inbox.map((e) => (e.payload as { i: number }).i);
     assert.ok(received.length < 100 && received.length > 5, `${received.length} received`);
-    assert.deepEqual(received, Array.from({ length: received.length }, (_, k) => 100 - received.length + k), 'the newest survive, in order');
+    assert.deepEqual(
+      received,
+      Array.from({ length: received.length }, (_, k) => 100 - received.length + k),
+      'the newest survive, in order',
+    );
     assert.equal(a.peerCounters('b').dropsQueueFull, 100 - received.length);
     assert.equal(a.send('b', 'test', 'x'.repeat(3000)), false, 'a frame larger than the queue is refused');
   });
@@ -319,7 +321,10 @@ describe('transport: requests', () => {
     });
     const a = transports.get('a')!;
     const responses = await Promise.all(Array.from({ length: 20 }, (_, n) => a.request('b', 'echo', n, 2000)));
-    assert.deepEqual(responses, Array.from({ length: 20 }, (_, n) => ({ n, from: 'a' })));
+    assert.deepEqual(
+      responses,
+      Array.from({ length: 20 }, (_, n) => ({ n, from: 'a' })),
+    );
     assert.equal(a.requestsOutstanding, 0);
   });
 
@@ -482,7 +487,10 @@ describe('transport: fault injection over sockets', () => {
     await until(() => inbox.length === 11, 'delayed messages');
     arrivals.push(performance.now() - sentAt);
     assert.ok(arrivals[0]! >= delayMs - 1, `arrived after ${arrivals[0]} ms`);
-    assert.deepEqual(inbox.slice(1).map((e) => e.payload), Array.from({ length: 10 }, (_, i) => i));
+    assert.deepEqual(
+      inbox.slice(1).map((e) => e.payload),
+      Array.from({ length: 10 }, (_, i) => i),
+    );
     // The other direction is not delayed.
     const back = inboxes.get('n1')!;
     const t0 = performance.now();
