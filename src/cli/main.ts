@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from '../common/errors.js';
-import { registerBenchCommands } from '../bench/cli.js';
+import { registerBenchCommands } from './bench-commands.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerLocalCommand } from './local-command.js';
 import { registerNodeCommand, registerPilotCommand } from './role-commands.js';

@@ -1,18 +1,18 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { ADMIN_TOKEN, withSecretFile, type SecretFlag } from '../cli/secret-flags.js';
+import { ADMIN_TOKEN, withSecretFile, type SecretFlag } from './secret-flags.js';
 import { UsageError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
-import { PilotEventPoller } from './pilot-events.js';
-import { REDIS_PERSISTENCE_MODES, startRedisCluster, type RedisPersistence } from './redis-cluster.js';
-import { compareRuns, formatComparison, formatResult } from './report.js';
-import type { Phase } from './runner.js';
-import { renderTimelineSvg } from './svg-plot.js';
-import { parseTimeline } from './timeline.js';
-import { TimelineFile } from './timeline-file.js';
-import { runYcsb, type YcsbOptions, type YcsbResult } from './ycsb.js';
-import { workloadSpec, type RequestDistribution } from './workload.js';
+import { PilotEventPoller } from '../bench/pilot-events.js';
+import { REDIS_PERSISTENCE_MODES, startRedisCluster, type RedisPersistence } from '../bench/redis-cluster.js';
+import { compareRuns, formatComparison, formatResult } from '../bench/report.js';
+import type { Phase } from '../bench/runner.js';
+import { renderTimelineSvg } from '../bench/svg-plot.js';
+import { parseTimeline } from '../bench/timeline.js';
+import { TimelineFile } from '../bench/timeline-file.js';
+import { runYcsb, type YcsbOptions, type YcsbResult } from '../bench/ycsb.js';
+import { workloadSpec, type RequestDistribution } from '../bench/workload.js';
 
 interface YcsbFlags {
   workload: string;
