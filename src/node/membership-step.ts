@@ -66,7 +66,16 @@ export function nextMembershipStep(status: Status, desired: readonly NodeId[], s
   // A leaving leader removes nobody: its successor does, itself included.
   if (leaving) return undefined;
   const extra = [...voters, ...learners].find((n) => !desired.includes(n));
-  return extra === undefined ? undefined : { kind: 'removeNode', nodeId: extra };
+  if (extra === undefined) return undefined;
+  // The voters that stay must hold a majority that answers and holds the log, or every later commit
+  // waits on members that cannot vote: a founding voter that started empty, having first seen the shard
+  // after a change, votes for nobody until a leader's snapshot reaches it. Until then the voter stays.
+  if (voters.includes(extra)) {
+    const staying = voters.filter((n) => n !== extra);
+    const answering = staying.filter((n) => n === self || caughtUp(n)).length;
+    if (answering * 2 <= staying.length) return undefined;
+  }
+  return { kind: 'removeNode', nodeId: extra };
 }
 
 /** What a node knows about one of its replicas that the routing table no longer lists. */

@@ -151,6 +151,47 @@ describe('nextMembershipStep', () => {
       expected: { kind: 'removeNode', nodeId: 3 },
     },
     {
+      name: 'a voter is not removed while the voters that stay have no answering majority: a founding voter that started empty, a learner still copying',
+      status: leaderStatus(40, [
+        { id: 1, match: 40 },
+        { id: 2, match: 40 },
+        { id: 4, match: 0 },
+        { id: 3 + 2 * REPLICA_ID_STRIDE, match: 0, learner: true },
+      ]),
+      desired: [1, 4, 3 + 2 * REPLICA_ID_STRIDE],
+      expected: undefined,
+    },
+    {
+      name: 'a voter is not removed while the voter that would stay with the leader is silent',
+      status: leaderStatus(50, [
+        { id: 1, match: 50 },
+        { id: 2, match: 50, active: false },
+        { id: 3, match: 50 },
+      ]),
+      desired: [1, 2],
+      expected: undefined,
+    },
+    {
+      name: 'a silent voter is removed when the voters that stay answer',
+      status: leaderStatus(50, [
+        { id: 1, match: 50 },
+        { id: 2, match: 50 },
+        { id: 3, match: 10, active: false },
+      ]),
+      desired: [1, 2],
+      expected: { kind: 'removeNode', nodeId: 3 },
+    },
+    {
+      name: 'a learner no longer wanted is removed whatever the voters do',
+      status: leaderStatus(50, [
+        { id: 1, match: 50 },
+        { id: 2, match: 0, active: false },
+        { id: 3, match: 0, learner: true },
+      ]),
+      desired: [1, 2],
+      expected: { kind: 'removeNode', nodeId: 3 },
+    },
+    {
       name: 'a leader no longer wanted hands over to the most caught-up voter that stays',
       status: leaderStatus(50, [
         { id: 1, match: 50 },
