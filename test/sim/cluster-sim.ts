@@ -322,6 +322,21 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     this.links.set(name, new SimPilotLink(node, this.linkEnv, seededRandom(mix(this.seed, 10_000 * node.raftId + incarnation))));
   }
 
+  /** Stops a live node's process, which keeps its connections (see PauseGate), until `resume`. */
+  pause(name: string): void {
+    const node = this.liveNode(name);
+    if (node === undefined || node.gate.paused) return;
+    node.gate.pause();
+    this.trace(`${name} pauses`);
+  }
+
+  resume(name: string): void {
+    const node = this.liveNode(name);
+    if (node === undefined || !node.gate.paused) return;
+    node.gate.resume();
+    this.trace(`${name} resumes`);
+  }
+
   /** The live node leading the shard in the highest term, if any. */
   leaderOf(shardId: string): SimNode | undefined {
     let best: SimNode | undefined;
@@ -762,6 +777,13 @@ export interface SimRunResult {
 }
 
 const SAFETY_MS_DEFAULT = 8_000;
+/**
+ * Longest pause of a node: its senders time out, and a successor takes over. Short enough that a
+ * client request paused at a node is still within the held-request bound (throwIfFailed).
+ */
+const PAUSE_MS_MAX = 2_500;
+/** A crash waiting for its node's next write crashes it anyway after this long. */
+const WRITE_WAIT_MS_MAX = 500;
 const LIVENESS_MS_DEFAULT = 30_000;
 
 /** What a seed stands for: the cluster, and the safety phase's length and faults. */
@@ -807,7 +829,7 @@ export function scenarioFor(options: SimRunOptions): SimScenario {
     lossProbability: pick([0, 0.01, 0.05, 0.1]),
     duplicateProbability: pick([0, 0.01, 0.05]),
   };
-  const faults: FaultKnobs = {
+  const faults = {
     faultMsMax: pick([1_000, 3_000]),
     calmMsMax: pick([200, 1_000]),
     leaderCrashEveryMs: pick([0, 1_500, 3_000]),
@@ -831,11 +853,22 @@ export function scenarioFor(options: SimRunOptions): SimScenario {
     targetTimeoutMs: pick([1_000, 3_000]),
   };
   const pilotReplicas = r() < 0.5 ? 1 : 3;
+  // Drawn last, so that a seed keeps the cluster it had. Faults most seeds run without: slow disks widen
+  // the window in which a write is acknowledged in memory but not durable, and pauses deliver requests
+  // past their senders' timeouts to a process acting on an old view.
+  const slowDisks = r() < 0.25 ? { nodes: shuffle(r, hostNames).slice(0, 1 + Math.floor(r() * hosts)), fsyncDelayMsMax: pick([100, 300]) } : undefined;
+  const pauses = r() < 0.3;
+  const crashesAtWrites = r() < 0.5;
+  // A split of a one-member shard is where a crash loses what the source already forwarded.
+  if (splits && r() < 0.5) {
+    const single = Math.floor(r() * shardCount);
+    shardReplicas[single] = shardReplicas[single]!.slice(0, 1);
+  }
   const cluster: ClusterSimOptions = {
     seed: options.seed,
     nodeCount: hosts + (membership ? 1 : 0),
     shardReplicas,
-    node,
+    node: slowDisks === undefined ? node : { ...node, slowDisks },
     network,
     clients: options.clients ?? drawn.clients,
     client: CLIENT_OPTIONS,
@@ -848,7 +881,15 @@ export function scenarioFor(options: SimRunOptions): SimScenario {
     ...(splits ? { splitParams } : {}),
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   };
-  return { cluster, durationMs: options.durationMs ?? SAFETY_MS_DEFAULT, livenessMs: options.livenessMs ?? LIVENESS_MS_DEFAULT, membership, smallCompaction, splits, faults };
+  return {
+    cluster,
+    durationMs: options.durationMs ?? SAFETY_MS_DEFAULT,
+    livenessMs: options.livenessMs ?? LIVENESS_MS_DEFAULT,
+    membership,
+    smallCompaction,
+    splits,
+    faults: { ...faults, pauses, crashesAtWrites },
+  };
 }
 
 /** Fault settings a seed draws. */
@@ -857,6 +898,10 @@ export interface FaultKnobs {
   readonly calmMsMax: number;
   /** Mean virtual ms between crashes of a shard's current leader (0: none beyond the fault plan's). */
   readonly leaderCrashEveryMs: number;
+  /** Whether the fault plan pauses nodes, and splits pause their source's or target's leader. */
+  readonly pauses: boolean;
+  /** Whether half the leader crashes wait for the leader's next write and land before its fsync. */
+  readonly crashesAtWrites: boolean;
 }
 
 /** The command that replays a run with these options. */
@@ -893,7 +938,10 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
     sim.stopClients();
     endSafetyPhase();
     sim.network.quiesce();
-    for (const name of sim.nodeNames()) sim.restart(name);
+    for (const name of sim.nodeNames()) {
+      sim.restart(name);
+      sim.resume(name);
+    }
     for (const id of sim.pilots.ids) sim.pilots.restart(id);
     await sim.runUntil(() => sim.pilots.serving() !== undefined, PILOT_READY_MS);
     sim.trace('liveness phase: faults quiesced, every node and pilot replica up');
@@ -950,13 +998,38 @@ function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): () => void
     faultMsMax: faults.faultMsMax,
     calmMsMax: faults.calmMsMax,
     swizzleStepMsMax: 100,
+    pauses: faults.pauses,
+    pauseMsMax: PAUSE_MS_MAX,
   });
   sim.trace(`fault plan: ${plan.map(describeFault).join(', ')}`);
-  sim.network.scheduleFaults(plan, { onCrash: (name) => sim.crash(name), onRestart: (name) => sim.restart(name) });
+  sim.network.scheduleFaults(plan, {
+    onCrash: (name) => sim.crash(name),
+    onRestart: (name) => sim.restart(name),
+    onPause: (name) => sim.pause(name),
+    onResume: (name) => sim.resume(name),
+  });
   const events: EventId[] = [];
   let ended = false;
   const at = (atMs: number, fn: () => void): void => {
     if (!ended) events.push(sim.scheduler.after(atMs, fn));
+  };
+  /** Crashes a node and restarts it a bit later; some crashes wait for its next write and land before its fsync. */
+  const crashAndRestart = (name: string): void => {
+    const down = (): void => {
+      sim.crash(name);
+      at(50 + Math.floor(r() * 1_500), () => sim.restart(name));
+    };
+    const node = sim.liveNode(name);
+    if (node === undefined || !faults.crashesAtWrites || r() < 0.5) return down();
+    let waiting = true;
+    const crashOnce = (): void => {
+      if (!waiting) return;
+      waiting = false;
+      // Not the node's next incarnation, if something else crashed it meanwhile.
+      if (sim.liveNode(name) === node) down();
+    };
+    node.onNextWrite((fsyncDelayMs) => at(Math.floor(r() * fsyncDelayMs), crashOnce));
+    at(WRITE_WAIT_MS_MAX, crashOnce);
   };
   // Leaders crash at moments of their own too, often with writes in flight, and come back a bit later.
   if (faults.leaderCrashEveryMs > 0) {
@@ -964,9 +1037,7 @@ function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): () => void
       at(Math.floor(t), () => {
         const shard = sim.routing[Math.floor(r() * sim.routing.length)]!;
         const leader = sim.leaderOf(shard.id);
-        if (leader === undefined) return;
-        sim.crash(leader.name);
-        at(50 + Math.floor(r() * 1_500), () => sim.restart(leader.name));
+        if (leader !== undefined) crashAndRestart(leader.name);
       });
     }
   }
@@ -988,9 +1059,17 @@ function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): () => void
           const shardId = r() < 0.5 ? task.sourceShard : task.targetShard;
           at(Math.floor(r() * 1_500), () => {
             const leader = sim.leaderOf(shardId);
+            if (leader !== undefined) crashAndRestart(leader.name);
+          });
+        }
+        // Or pauses: a successor takes over, and the paused leader resumes acting on what it knew.
+        if (faults.pauses && r() < 0.4) {
+          const shardId = r() < 0.5 ? task.sourceShard : task.targetShard;
+          at(Math.floor(r() * 1_500), () => {
+            const leader = sim.leaderOf(shardId);
             if (leader === undefined) return;
-            sim.crash(leader.name);
-            at(50 + Math.floor(r() * 1_500), () => sim.restart(leader.name));
+            sim.pause(leader.name);
+            at(200 + Math.floor(r() * (PAUSE_MS_MAX - 200)), () => sim.resume(leader.name));
           });
         }
       });
@@ -1038,11 +1117,14 @@ function changeMembership(sim: ClusterSim, founding: Map<string, number>): void 
 
 function describeScenario(scenario: SimScenario): string {
   const { cluster, membership, smallCompaction } = scenario;
+  const { slowDisks } = cluster.node;
   const shards = cluster.shardReplicas.map((replicas, i) => `s${i + 1}[${replicas.map((n) => n.slice(4)).join('')}]`).join(' ');
   return (
     `${cluster.nodeCount} nodes, ${shards}, ${cluster.clients} clients, loss ${cluster.network.lossProbability}, dup ${cluster.network.duplicateProbability}, ` +
     `delay ≤${cluster.network.delayMsMax} ms${smallCompaction ? `, compaction after ${cluster.node.compactAfterEntries} with ${cluster.node.snapshotChunkBytes} B chunks` : ''}` +
-    `${membership ? ', membership changes' : ''}${scenario.splits ? ', splits' : ''}, ${cluster.pilot.replicas} pilot replica${cluster.pilot.replicas === 1 ? '' : 's'}`
+    `${membership ? ', membership changes' : ''}${scenario.splits ? ', splits' : ''}, ${cluster.pilot.replicas} pilot replica${cluster.pilot.replicas === 1 ? '' : 's'}` +
+    `${slowDisks === undefined ? '' : `, fsync ≤${slowDisks.fsyncDelayMsMax} ms on ${slowDisks.nodes.join('+')}`}${scenario.faults.pauses ? ', pauses' : ''}` +
+    `${scenario.faults.crashesAtWrites ? ', crashes at writes' : ''}`
   );
 }
 

@@ -23,7 +23,8 @@ export class SimBus implements PeerBus {
 
   /**
    * `name`'s bus on `network`; `alive` says whether this incarnation still runs, `fail` ends the run,
-   * `tap` sees each decoded one-way message before its handler (the simulation's counters).
+   * `tap` sees each decoded one-way message before its handler (the simulation's counters), `hold` runs
+   * each arrival, later while the process is paused (PauseGate.run).
    */
   constructor(
     private readonly name: string,
@@ -32,13 +33,14 @@ export class SimBus implements PeerBus {
     private readonly alive: () => boolean,
     private readonly fail: (message: string) => void,
     private readonly tap: (from: string, kind: string, payload: unknown) => void = () => {},
+    hold: (arrival: () => void) => void = (arrival) => arrival(),
   ) {
     this.router = new FrameRouter(name, this.counters, REQUESTS_OUTSTANDING_MAX, env, (to, frame) => {
       // Raft's one-way messages may arrive twice (it is built for that); requests and responses never do.
       if (this.alive()) network.deliver(name, to, encodeFrameBytes(frame), frame[0] !== FRAME_MESSAGE);
       return null;
     });
-    network.attach(name, (from, bytes) => this.arrive(from, bytes));
+    network.attach(name, (from, bytes) => hold(() => this.arrive(from, bytes)));
   }
 
   setPeers(): void {

@@ -10,7 +10,12 @@
  *   one by one, then unclogs them in a random order, which makes links fail and recover in patterns
  *   that a plain partition never produces;
  * - crashes: a crashed node sends nothing and receives nothing; a message sent to one incarnation of a
- *   node is never delivered to the next (its connection died with the process).
+ *   node is never delivered to the next (its connection died with the process);
+ * - pauses: a stopped process (a long GC pause, SIGSTOP, a descheduled VM) whose connections stay up: the
+ *   plan's 'pause' and 'resume' steps call the simulation's hooks, which stop the node's timers and hold
+ *   what reaches it, in order, until it resumes (sim-environment.ts's PauseGate). What it had sent before
+ *   arrives; what was sent to it waits past its senders' timeouts, and what it does on resuming it does
+ *   on a view of the cluster as old as the pause.
  *
  * Every random choice comes from the `random` given to the constructor, and the order of events from the
  * scheduler, so a seed replays the same deliveries. `faultPlan` draws a schedule of faults for a
@@ -66,7 +71,9 @@ export type FaultStep =
   | { readonly atMs: number; readonly kind: 'clog'; readonly node: string }
   | { readonly atMs: number; readonly kind: 'unclog'; readonly node: string }
   | { readonly atMs: number; readonly kind: 'crash'; readonly node: string }
-  | { readonly atMs: number; readonly kind: 'restart'; readonly node: string };
+  | { readonly atMs: number; readonly kind: 'restart'; readonly node: string }
+  | { readonly atMs: number; readonly kind: 'pause'; readonly node: string }
+  | { readonly atMs: number; readonly kind: 'resume'; readonly node: string };
 
 /** What the simulation does when a planned crash or restart comes: rebuild the node from its disk, etc. */
 export interface FaultHooks {
@@ -74,6 +81,9 @@ export interface FaultHooks {
   readonly onCrash?: (node: string) => void;
   /** Called after the network marked the node up again (attach its new handler here). */
   readonly onRestart?: (node: string) => void;
+  /** Stops the node's process, which keeps its connections (see the module comment). */
+  readonly onPause?: (node: string) => void;
+  readonly onResume?: (node: string) => void;
 }
 
 interface InFlight<T> {
@@ -311,6 +321,12 @@ export class SimNetwork<T> {
         this.restart(step.node);
         hooks.onRestart?.(step.node);
         return;
+      case 'pause':
+        hooks.onPause?.(step.node);
+        return;
+      case 'resume':
+        hooks.onResume?.(step.node);
+        return;
     }
   }
 
@@ -372,14 +388,18 @@ export interface FaultPlanOptions {
   readonly swizzleStepMsMax?: number;
   /** Whether the plan crashes and restarts nodes (the simulation must pass hooks that rebuild them). Default false. */
   readonly crashes?: boolean;
+  /** Whether the plan pauses and resumes nodes (the simulation must pass hooks that stop them). Default false. */
+  readonly pauses?: boolean;
+  /** A pause lasts at most this long (and at most the fault's length). Default 2.5 s. */
+  readonly pauseMsMax?: number;
 }
 
-type FaultKind = 'partition' | 'isolate' | 'swizzle' | 'crash';
+type FaultKind = 'partition' | 'isolate' | 'swizzle' | 'crash' | 'pause';
 
 /**
  * A random schedule of faults over [0, durationMs) for a safety phase: one fault at a time — a partition
- * into two random groups, an isolated node, a swizzle-clog of a random subset, or (with `crashes`) a
- * crashed node — each undone before the next starts, with calm stretches between. Every fault is undone
+ * into two random groups, an isolated node, a swizzle-clog of a random subset, (with `crashes`) a
+ * crashed node, or (with `pauses`) a paused node — each undone before the next starts, with calm stretches between. Every fault is undone
  * by `durationMs`. Plain data: print it next to the seed to see what a failing run went through.
  */
 export function faultPlan(random: () => number, nodes: readonly string[], durationMs: number, options: FaultPlanOptions = {}): FaultStep[] {
@@ -387,11 +407,14 @@ export function faultPlan(random: () => number, nodes: readonly string[], durati
   const faultMsMax = options.faultMsMax ?? 10_000;
   const calmMsMax = options.calmMsMax ?? 3_000;
   const swizzleStepMsMax = options.swizzleStepMsMax ?? 500;
+  const pauseMsMax = options.pauseMsMax ?? 2_500;
   assert(nodes.length >= 2, 'a fault plan needs at least two nodes');
   assert(faultMsMin > 0 && faultMsMax >= faultMsMin, `fault duration range [${faultMsMin}, ${faultMsMax}] is empty or not positive`);
   assert(swizzleStepMsMax >= 1, `swizzleStepMsMax ${swizzleStepMsMax} must be at least 1`);
   const between = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
-  const kinds: FaultKind[] = options.crashes === true ? ['partition', 'isolate', 'swizzle', 'crash'] : ['partition', 'isolate', 'swizzle'];
+  const kinds: FaultKind[] = ['partition', 'isolate', 'swizzle'];
+  if (options.crashes === true) kinds.push('crash');
+  if (options.pauses === true) kinds.push('pause');
   const steps: FaultStep[] = [];
   let t = between(0, calmMsMax);
   for (;;) {
@@ -413,6 +436,11 @@ export function faultPlan(random: () => number, nodes: readonly string[], durati
       case 'crash': {
         const node = pick(random, nodes);
         steps.push({ atMs: t, kind: 'crash', node }, { atMs: end, kind: 'restart', node });
+        break;
+      }
+      case 'pause': {
+        const node = pick(random, nodes);
+        steps.push({ atMs: t, kind: 'pause', node }, { atMs: t + Math.min(lengthMs, pauseMsMax), kind: 'resume', node });
         break;
       }
       case 'swizzle': {

@@ -33,7 +33,7 @@ import type { FakeLmdbImage } from './fake-lmdb.js';
 import type { Scheduler } from './scheduler.js';
 import { SimBus } from './sim-bus.js';
 import { simLogger } from './sim-logger.js';
-import { NEVER, simEnvironment } from './sim-environment.js';
+import { NEVER, PauseGate, simEnvironment } from './sim-environment.js';
 import type { SimNetwork } from './sim-network.js';
 import { openSimStore, type SimStore } from './sim-store.js';
 
@@ -43,6 +43,8 @@ export interface SimNodeConfig extends ShardGroupLimits {
   readonly electionTimeoutMs: number;
   /** Virtual ms from a transaction's first write to its fsync, drawn per transaction. */
   readonly fsyncDelayMsMax: number;
+  /** Nodes with a slow disk, and their largest fsync delay instead of `fsyncDelayMsMax`. */
+  readonly slowDisks?: { readonly nodes: readonly string[]; readonly fsyncDelayMsMax: number };
 }
 
 /** Counters of what the simulated nodes did, for the run's summary and the scenario tests. */
@@ -95,17 +97,24 @@ export class SimNode {
   readonly core: NodeCore;
   readonly bus: SimBus;
   alive = true;
+  /** Whether this incarnation runs or is stopped (see PauseGate). */
+  readonly gate: PauseGate;
   /** The snapshots this incarnation restored, with the chunks it pulled for each. */
   readonly restores: { readonly shardId: string; readonly index: number; readonly chunks: number }[] = [];
   private readonly disk: SimStore;
-  /** Settles each client request in flight here, with when it arrived; a crash settles them all as 'crashed'. */
-  private readonly pending = new Map<(outcome: ServeOutcome) => void, { readonly atMs: number; readonly isWrite: boolean }>();
+  /**
+   * Settles each client request in flight here, with when it arrived and how long the node had been
+   * paused by then; a crash settles them all as 'crashed'.
+   */
+  private readonly pending = new Map<(outcome: ServeOutcome) => void, { readonly atMs: number; readonly stoppedMs: number; readonly isWrite: boolean }>();
   /** Snapshot chunks received per group since its last restore. */
   private readonly chunksSinceRestore = new Map<string, number>();
   /** Every client request arrives on this one connection: the dispatcher keeps no state per request. */
   private readonly connection = new ClientConnection(0, undefined as never, false, 0, () => {});
   /** The MOVED replies this node gave for slots a split moved away: clients tell them from leader redirects. */
   private readonly splitRedirects = new WeakSet<Reply>();
+  /** Told of the disk's next transaction, with its fsync delay (see `onNextWrite`). */
+  private nextWrite: ((fsyncDelayMs: number) => void) | undefined;
 
   constructor(
     private readonly env: SimNodeEnv,
@@ -118,11 +127,20 @@ export class SimNode {
     const random = seededRandom(mixSeed(env.seed, this.raftId, incarnation));
     const alive = (): boolean => this.alive;
     const fail = (message: string): void => env.checker.fail(message);
-    const environment = simEnvironment(scheduler, random, alive, (reason) => fail(`${name} halts: ${reason}`));
-    this.disk = openSimStore({ timers: scheduler, fsyncDelayMs: () => 1 + Math.floor(random() * config.fsyncDelayMsMax), image });
-    this.bus = new SimBus(name, env.network, environment, alive, fail, (_from, kind, payload) => {
-      if (kind === 'raft') this.countChunks(payload as readonly PeerMessage[]);
-    });
+    this.gate = new PauseGate(scheduler);
+    const environment = simEnvironment(scheduler, random, alive, (reason) => fail(`${name} halts: ${reason}`), this.gate);
+    const fsyncDelayMsMax = config.slowDisks?.nodes.includes(name) === true ? config.slowDisks.fsyncDelayMsMax : config.fsyncDelayMsMax;
+    const fsyncDelayMs = (): number => {
+      const delayMs = 1 + Math.floor(random() * fsyncDelayMsMax);
+      const told = this.nextWrite;
+      this.nextWrite = undefined;
+      told?.(delayMs);
+      return delayMs;
+    };
+    // A stopped process learns of its fsyncs when it resumes.
+    this.disk = openSimStore({ timers: environment, fsyncDelayMs, image });
+    const hold = (arrival: () => void): void => this.gate.run(arrival);
+    this.bus = new SimBus(name, env.network, environment, alive, fail, (_from, kind, payload) => this.countChunks(kind, payload), hold);
     this.core = new NodeCore(
       {
         host: name,
@@ -171,7 +189,7 @@ export class SimNode {
 
   /** Follows a routing table as a node follows the pilot's. */
   sync(table: RoutingTable): void {
-    if (this.alive) this.core.applyRouting(table);
+    this.gate.run(() => (this.alive ? this.core.applyRouting(table) : undefined));
   }
 
   isLeader(shardId: string): boolean {
@@ -189,14 +207,17 @@ export class SimNode {
       const settle = (outcome: ServeOutcome): void => {
         if (this.pending.delete(settle)) resolve(outcome);
       };
-      this.pending.set(settle, { atMs: this.env.scheduler.now(), isWrite });
-      Promise.resolve(this.core.dispatcher.dispatch(this.connection, argv)).then(
-        (reply) => settle({ kind: 'reply', reply }),
-        (error: unknown) => {
-          this.env.checker.fail(`${this.name}: a client request failed with ${error instanceof Error ? error.stack : String(error)}`);
-          settle({ kind: 'crashed' });
-        },
-      );
+      this.pending.set(settle, { atMs: this.env.scheduler.now(), stoppedMs: this.gate.stoppedMs(), isWrite });
+      this.gate.run(() => {
+        if (!this.alive) return;
+        Promise.resolve(this.core.dispatcher.dispatch(this.connection, argv)).then(
+          (reply) => settle({ kind: 'reply', reply }),
+          (error: unknown) => {
+            this.env.checker.fail(`${this.name}: a client request failed with ${error instanceof Error ? error.stack : String(error)}`);
+            settle({ kind: 'crashed' });
+          },
+        );
+      });
     });
   }
 
@@ -212,11 +233,26 @@ export class SimNode {
     return writes;
   }
 
-  /** When the oldest client request in flight here arrived (undefined if none). */
+  /**
+   * When the oldest client request in flight here arrived (undefined if none), later by the time the node
+   * has been paused since: its timeouts stood still meanwhile.
+   */
   oldestPendingMs(): number | undefined {
     let oldest: number | undefined;
-    for (const { atMs } of this.pending.values()) oldest = oldest === undefined ? atMs : Math.min(oldest, atMs);
+    const stoppedMs = this.gate.stoppedMs();
+    for (const request of this.pending.values()) {
+      const atMs = request.atMs + stoppedMs - request.stoppedMs;
+      oldest = oldest === undefined ? atMs : Math.min(oldest, atMs);
+    }
     return oldest;
+  }
+
+  /**
+   * Calls `told` once, when the disk starts its next transaction, with that transaction's fsync delay:
+   * a crash within it finds written in memory, and maybe acknowledged, what the disk loses.
+   */
+  onNextWrite(told: (fsyncDelayMs: number) => void): void {
+    this.nextWrite = told;
   }
 
   /** The power goes out: returns what the disk kept. */
@@ -246,8 +282,9 @@ export class SimNode {
     this.env.checker.fail(message);
   }
 
-  private countChunks(messages: readonly PeerMessage[]): void {
-    for (const message of messages) {
+  private countChunks(kind: string, payload: unknown): void {
+    if (kind !== 'raft') return;
+    for (const message of payload as readonly PeerMessage[]) {
       if (message.t !== 'snap-chunk' || !this.multiRaft.hasGroup(message.g)) continue;
       this.env.counters.snapshotChunksReceived++;
       this.chunksSinceRestore.set(message.g, (this.chunksSinceRestore.get(message.g) ?? 0) + 1);

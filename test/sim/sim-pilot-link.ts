@@ -69,6 +69,8 @@ export class SimPilotLink {
       random,
       () => this.running && node.alive,
       (reason) => link.fail(`${node.name}'s pilot link halts: ${reason}`),
+      // The link is part of the node's process: it stops with it.
+      node.gate,
     );
     this.preferred = link.pilots.ids[0]!;
     this.stopHeartbeats = this.env.every(HEARTBEAT_INTERVAL_MS, () => this.heartbeat());
