@@ -17,7 +17,7 @@
  * swizzle-clogs, crashes, leader crashes, membership changes, splits, crashes of the pilot's leader), and a
  * liveness phase (faults quiesced, every node and pilot replica up) in which every group must elect a
  * leader, every client command finish, and every member converge to the same applied index, membership and
- * data within a bounded virtual time.
+ * data within a bounded virtual time, then again after each node in turn restarts from its disk.
  * Everything random comes from the seed and everything timed from the scheduler, so a seed replays
  * exactly: a failure prints `npm run sim -- --seed N`.
  */
@@ -601,6 +601,19 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
   }
 
   /**
+   * A rolling restart of a converged cluster: each node in turn crashes, restarts from its disk and the
+   * cluster must converge again (within `timeoutMs` each). What a node acts on after a restart is what its
+   * disk recorded (a compaction's membership, say), not what its memory held.
+   */
+  async restartEachNode(timeoutMs: number): Promise<void> {
+    for (const name of this.names) {
+      this.crash(name);
+      this.restart(name);
+      await this.converge(timeoutMs, `${name} restarted`);
+    }
+  }
+
+  /**
    * Reads every key through its shard's leader (recorded in the history, so a lost write shows as a
    * non-linearizable final read) and returns the values; every member's data must agree with them.
    */
@@ -907,6 +920,9 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
     for (const id of sim.pilots.ids) sim.pilots.restart(id);
     await sim.runUntil(() => sim.pilots.serving() !== undefined, PILOT_READY_MS);
     sim.trace('liveness phase: faults quiesced, every node and pilot replica up');
+    await sim.converge(scenario.livenessMs, 'the faults ended');
+    sim.trace('liveness phase: converged; a rolling restart of every node');
+    await sim.restartEachNode(scenario.livenessMs);
     fellBack = await sim.settleAndCheck(scenario.livenessMs);
   } catch (error) {
     failure = error instanceof SimFailure ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
