@@ -288,8 +288,8 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     return this.names.map((name) => this.nodes.get(name)).filter((node): node is SimNode => node !== undefined);
   }
 
-  /** Crashes a node if it is up: it keeps only what its disk had made durable. */
-  crash(name: string): void {
+  /** Crashes a node if it is up: it keeps only what its disk had made durable. A fault's crash is counted (`fault`). */
+  crash(name: string, fault = true): void {
     const node = this.liveNode(name);
     if (node === undefined) return;
     if (this.network.isUp(name)) this.network.crash(name);
@@ -298,7 +298,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     const image = node.crash();
     this.images.set(name, image);
     this.checker.onCrash(name, appliedIndexes(image));
-    this.faultCounters.crashes++;
+    if (fault) this.faultCounters.crashes++;
     this.trace(`${name} crashes`);
     // The peers' connections to it break: their transports report it unreachable.
     for (const other of this.allNodes()) {
@@ -607,7 +607,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
    */
   async restartEachNode(timeoutMs: number): Promise<void> {
     for (const name of this.names) {
-      this.crash(name);
+      this.crash(name, false);
       this.restart(name);
       await this.converge(timeoutMs, `${name} restarted`);
     }
