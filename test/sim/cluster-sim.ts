@@ -16,10 +16,10 @@
  * many chunks), the network's faults and the clients; then a safety phase under a fault plan (partitions,
  * swizzle-clogs, crashes, leader crashes, membership changes, splits, crashes of the pilot's leader), and a
  * liveness phase (faults quiesced, every node and pilot replica up) in which every group must elect a
- * leader, every client command finish, and every member converge to the same applied index and data
- * within a bounded virtual time. Everything random comes from the seed and everything timed from the
- * scheduler, so a seed replays exactly: a failure prints
- * `npm run sim -- --seed N`.
+ * leader, every client command finish, and every member converge to the same applied index, membership and
+ * data within a bounded virtual time, then again after each node in turn restarts from its disk.
+ * Everything random comes from the seed and everything timed from the scheduler, so a seed replays
+ * exactly: a failure prints `npm run sim -- --seed N`.
  */
 import { createHash } from 'node:crypto';
 import type { RoutingShard, RoutingTable, SplitParams } from '../../src/common/routing.js';
@@ -288,8 +288,8 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     return this.names.map((name) => this.nodes.get(name)).filter((node): node is SimNode => node !== undefined);
   }
 
-  /** Crashes a node if it is up: it keeps only what its disk had made durable. */
-  crash(name: string): void {
+  /** Crashes a node if it is up: it keeps only what its disk had made durable. A fault's crash is counted (`fault`). */
+  crash(name: string, fault = true): void {
     const node = this.liveNode(name);
     if (node === undefined) return;
     if (this.network.isUp(name)) this.network.crash(name);
@@ -298,7 +298,7 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     const image = node.crash();
     this.images.set(name, image);
     this.checker.onCrash(name, appliedIndexes(image));
-    this.faultCounters.crashes++;
+    if (fault) this.faultCounters.crashes++;
     this.trace(`${name} crashes`);
     // The peers' connections to it break: their transports report it unreachable.
     for (const other of this.allNodes()) {
@@ -504,8 +504,8 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
   /**
    * What keeps the cluster from having converged (empty when it has): a serving pilot replica whose routing
    * table every node follows, per shard a leader every member follows, the membership the pilot wants with
-   * no learner left, every member at the leader's commit index with the same data, no node outside the
-   * membership still running the group, no client waiting.
+   * no learner left in every member's Raft, every member at the leader's commit index with the same data,
+   * no node outside the membership still running the group, no client waiting.
    */
   convergenceProblems(): string[] {
     const problems: string[] = [];
@@ -548,6 +548,11 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
         if (leadership.leaderId !== status.id) problems.push(`${shard.id}: ${name} follows ${leadership.leaderId}, not ${leader.name}`);
         if (node.multiRaft.selfId(shard.id) !== replicaIdOf(shard, name))
           problems.push(`${shard.id}: ${name} runs replica ${node.multiRaft.selfId(shard.id)}, the pilot gave it ${replicaIdOf(shard, name)}`);
+        // Each member acts on its own membership (whom it replicates to, counts votes of, after a restart from its disk).
+        const own = node.multiRaft.status(shard.id)!.confState;
+        if (own.voters.join() !== voters.join() || own.learners.join() !== learners.join()) {
+          problems.push(`${shard.id}: ${name} has voters [${own.voters.join()}] learners [${own.learners.join()}], ${leader.name} [${voters.join()}] [${learners.join()}]`);
+        }
         if (applied !== status.commit) {
           const progress = status.progress?.get(node.multiRaft.selfId(shard.id)!);
           const seen =
@@ -599,10 +604,28 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
    */
   async settleAndCheck(timeoutMs: number): Promise<string[]> {
     this.stopClients();
-    const settled = await this.runUntil(() => this.convergenceProblems().length === 0, timeoutMs);
-    if (!settled) throw new SimFailure(`liveness: not converged ${timeoutMs} virtual ms after the faults ended: ${this.convergenceProblems().slice(0, 8).join('; ')}`);
+    await this.converge(timeoutMs, 'the faults ended');
     const finalValues = await this.finalReads(timeoutMs);
     return this.checkHistory(finalValues);
+  }
+
+  /** Waits (at most `timeoutMs` of virtual time) until the cluster has converged; fails saying what it has not done `since`. */
+  async converge(timeoutMs: number, since: string): Promise<void> {
+    const settled = await this.runUntil(() => this.convergenceProblems().length === 0, timeoutMs);
+    if (!settled) throw new SimFailure(`liveness: not converged ${timeoutMs} virtual ms after ${since}: ${this.convergenceProblems().slice(0, 8).join('; ')}`);
+  }
+
+  /**
+   * A rolling restart of a converged cluster: each node in turn crashes, restarts from its disk and the
+   * cluster must converge again (within `timeoutMs` each). What a node acts on after a restart is what its
+   * disk recorded (a compaction's membership, say), not what its memory held.
+   */
+  async restartEachNode(timeoutMs: number): Promise<void> {
+    for (const name of this.names) {
+      this.crash(name, false);
+      this.restart(name);
+      await this.converge(timeoutMs, `${name} restarted`);
+    }
   }
 
   /**
@@ -945,6 +968,9 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
     for (const id of sim.pilots.ids) sim.pilots.restart(id);
     await sim.runUntil(() => sim.pilots.serving() !== undefined, PILOT_READY_MS);
     sim.trace('liveness phase: faults quiesced, every node and pilot replica up');
+    await sim.converge(scenario.livenessMs, 'the faults ended');
+    sim.trace('liveness phase: converged; a rolling restart of every node');
+    await sim.restartEachNode(scenario.livenessMs);
     fellBack = await sim.settleAndCheck(scenario.livenessMs);
   } catch (error) {
     failure = error instanceof SimFailure ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
