@@ -214,6 +214,13 @@ export class Pilot {
     nodeId: string,
     epoch: number | undefined,
   ): Promise<{ readonly ok: true; readonly shard: RoutingShard } | PilotRejection | DriverRefusal> {
+    // A founding replica that first sees its shard after a change starts empty and waits for a leader
+    // that, with the other founders gone or not yet started, may never exist: so the membership changes
+    // only once the group has elected its first leader (a node reported one).
+    const current = this.state.shards.find((s) => s.id === shardId);
+    if (action !== 'transfer_leader' && current !== undefined && current.leaderTerm === undefined) {
+      return { ok: false, reason: 'unavailable', message: `${shardId} has not elected its first leader yet; change its replicas once a node reports one` };
+    }
     const command: PilotCommand =
       action === 'transfer_leader'
         ? { kind: 'transfer-shard-leader', shardId, nodeId, ...(epoch === undefined ? {} : { epoch }) }

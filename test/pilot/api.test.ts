@@ -611,7 +611,10 @@ test('heartbeat leader reports of a node that holds no replica of the shard chan
 test('POST /shards/{id}/replicas: add, remove and transfer_leader answer 202 with the changed shard; versions, epochs and events follow', async (t) => {
   const p = await startTestPilot(t, { expectNodes: 4, shardsPerNode: 1, replicas: 2 });
   for (const port of [17921, 17922, 17923, 17924]) await p.join({ port });
-  assert.equal(await routingVersion(p), 5);
+  // Replicas change once a shard's group has had a leader.
+  await p.heartbeat({ node_id: 'node1', pid: 4000, routing_version: 5, shards: [], leaders: [{ shard_id: 'shard_0001', term: 1 }] });
+  await p.heartbeat({ node_id: 'node2', pid: 4000, routing_version: 6, shards: [], leaders: [{ shard_id: 'shard_0002', term: 1 }] });
+  assert.equal(await routingVersion(p), 7);
   const sinceMs = Date.now();
   const post = async (shardId: string, body: unknown): Promise<{ status: number; json: any }> => p.call('POST', `/api/v1/shards/${shardId}/replicas`, body);
 
@@ -626,7 +629,7 @@ test('POST /shards/{id}/replicas: add, remove and transfer_leader answer 202 wit
   assert.deepEqual(addedShard.replica_ids, { node1: 1, node2: 2, node3: 1_000_003 });
   const { pending: _pending, ...view } = added.json;
   assert.deepEqual((await p.call('GET', '/api/v1/shards/shard_0001')).json, view, 'the same shape GET answers');
-  assert.equal(await routingVersion(p), 6);
+  assert.equal(await routingVersion(p), 8);
 
   const removed = await post('shard_0001', { action: 'remove', node_id: 'node2', epoch: 2 });
   assert.equal(removed.status, 202);
@@ -635,24 +638,24 @@ test('POST /shards/{id}/replicas: add, remove and transfer_leader answer 202 wit
   const transfer = await post('shard_0001', { action: 'transfer_leader', node_id: 'node3' });
   assert.equal(transfer.status, 202);
   assert.deepEqual([transfer.json.epoch, transfer.json.leader, transfer.json.transfer_to, transfer.json.pending], [3, 'node1', 'node3', true]);
-  assert.equal(await routingVersion(p), 8);
+  assert.equal(await routingVersion(p), 10);
   const routed = routingTableSchema.parse((await p.call('GET', '/api/v1/routing')).json).shards[0]!;
   assert.deepEqual([routed.transferTo, routed.epoch], ['node3', 3], 'nodes see the transfer in the routing table');
 
   // The target reports its leadership: the transfer is done.
-  await p.heartbeat({ node_id: 'node3', pid: 4000, routing_version: 8, shards: [], leaders: [{ shard_id: 'shard_0001', term: 2 }] });
+  await p.heartbeat({ node_id: 'node3', pid: 4000, routing_version: 10, shards: [], leaders: [{ shard_id: 'shard_0001', term: 2 }] });
   const done = shardSchema.parse((await p.call('GET', '/api/v1/shards/shard_0001')).json);
   assert.deepEqual([done.leader, done.leader_term, done.followers, 'transfer_to' in done], ['node3', 2, ['node1'], false]);
 
   assert.deepEqual(await eventsSince(p, sinceMs), [
     'shard-replicas-changed shard_0001 add node3 [node1,node2,node3] epoch 2',
-    'routing-version-changed 5→6 change-shard-replicas',
+    'routing-version-changed 7→8 change-shard-replicas',
     'shard-replicas-changed shard_0001 remove node2 [node1,node3] epoch 3',
-    'routing-version-changed 6→7 change-shard-replicas',
+    'routing-version-changed 8→9 change-shard-replicas',
     'shard-leader-transfer-requested shard_0001 node3',
-    'routing-version-changed 7→8 transfer-shard-leader',
+    'routing-version-changed 9→10 transfer-shard-leader',
     'shard-leader-changed shard_0001 node1→node3 term 2',
-    'routing-version-changed 8→9 set-shard-leaders',
+    'routing-version-changed 10→11 set-shard-leaders',
   ]);
 
   // shard_0002 is on node2 and node3; its last replica cannot go.
@@ -686,11 +689,34 @@ test('POST /shards/{id}/replicas: add, remove and transfer_leader answer 202 wit
   assert.equal(errorBodySchema.parse(anonymous.json).error.code, 'unauthorized');
 });
 
+test('POST /shards/{id}/replicas waits for the shard to elect its first leader: 503 until a node reports one', async (t) => {
+  // A founding replica that first sees its shard after a change starts empty and never bootstraps it:
+  // a change before the group ever had a leader could leave it with no member able to start it.
+  const p = await startTestPilot(t, { expectNodes: 3, shardsPerNode: 1, replicas: 1 });
+  for (const port of [17951, 17952, 17953]) await p.join({ port });
+  const version = await routingVersion(p);
+  for (const body of [
+    { action: 'add', node_id: 'node2' },
+    { action: 'remove', node_id: 'node1' },
+  ]) {
+    const refused = await p.call('POST', '/api/v1/shards/shard_0001/replicas', body);
+    assert.equal(refused.status, 503, JSON.stringify(refused.json));
+    const { error } = errorBodySchema.parse(refused.json);
+    assert.equal(error.code, 'unavailable');
+    assert.match(error.message, /shard_0001 has not elected its first leader/);
+  }
+  assert.equal(await routingVersion(p), version, 'a refused change is no new routing version');
+  await p.heartbeat({ node_id: 'node1', pid: 4000, routing_version: version, shards: [], leaders: [{ shard_id: 'shard_0001', term: 2 }] });
+  const added = await p.call('POST', '/api/v1/shards/shard_0001/replicas', { action: 'add', node_id: 'node2' });
+  assert.equal(added.status, 202, JSON.stringify(added.json));
+});
+
 test('POST /shards/{id}/replicas refuses an eighth replica with 409', async (t) => {
   const p = await startTestPilot(t, { expectNodes: 8, shardsPerNode: 1, replicas: 7 });
   for (let i = 1; i <= 8; i++) await p.join({ port: 17930 + i });
   const shard = shardSchema.parse((await p.call('GET', '/api/v1/shards/shard_0001')).json);
   assert.deepEqual(shard.replicas, ['node1', 'node2', 'node3', 'node4', 'node5', 'node6', 'node7']);
+  await p.heartbeat({ node_id: 'node1', pid: 4000, routing_version: 0, shards: [], leaders: [{ shard_id: 'shard_0001', term: 1 }] });
   const { status, json } = await p.call('POST', '/api/v1/shards/shard_0001/replicas', { action: 'add', node_id: 'node8' });
   assert.equal(status, 409);
   assert.match(errorBodySchema.parse(json).error.message, /7 replicas/);

@@ -67,6 +67,13 @@ test('cleave shards lists leaders and followers; cleave shards replicas changes 
     ],
   );
 
+  // Replicas change once the shard's group has had a leader: node1 reports leading it.
+  const beat = await fetch(`${pilot.url}/api/v1/internal/heartbeat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-cleave-secret': CLUSTER_SECRET },
+    body: JSON.stringify({ node_id: 'node1', pid: 1, routing_version: 0, shards: [], leaders: [{ shard_id: 'shard_0001', term: 1 }] }),
+  });
+  assert.equal(beat.status, 200);
   const added = await cleave(['shards', 'replicas', 'shard_0001', 'add', 'node3', ...at]);
   assert.equal(added.code, 0, added.stderr);
   assert.match(added.stdout, /^accepted: add node3 to shard_0001/);
