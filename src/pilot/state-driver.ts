@@ -541,8 +541,9 @@ export class PilotStateDriver {
    * the leader before that, and the ask may be lost.
    */
   private askToLeadIfImporting(): void {
+    if (this.pendingImport === undefined || this.bus === undefined) return;
     const leadership = this.multiRaft.leadership(PILOT_GROUP_ID);
-    if (this.pendingImport === undefined || this.bus === undefined || leadership === undefined) return;
+    if (leadership === undefined) return;
     if (leadership.leaderId === NONE || leadership.leaderId === this.selfRaftId) return;
     // The leader hands over only while the group's state is empty.
     if (!isInitialPilotState(this.machine.published)) return;

@@ -605,6 +605,11 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
   async settleAndCheck(timeoutMs: number): Promise<string[]> {
     this.stopClients();
     await this.converge(timeoutMs, 'the faults ended');
+    return this.checkConverged(timeoutMs);
+  }
+
+  /** On a converged cluster: the final reads, then the history's checks; the keys whose check fell back to the lost-write one. */
+  async checkConverged(timeoutMs: number): Promise<string[]> {
     const finalValues = await this.finalReads(timeoutMs);
     return this.checkHistory(finalValues);
   }
@@ -971,7 +976,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
     await sim.converge(scenario.livenessMs, 'the faults ended');
     sim.trace('liveness phase: converged; a rolling restart of every node');
     await sim.restartEachNode(scenario.livenessMs);
-    fellBack = await sim.settleAndCheck(scenario.livenessMs);
+    fellBack = await sim.checkConverged(scenario.livenessMs);
   } catch (error) {
     failure = error instanceof SimFailure ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
   } finally {
