@@ -318,16 +318,28 @@ export class MultiRaft {
   }
 
   /**
-   * Ticks since this member last heard from a leader of the group, or led it; undefined for an unknown
-   * group. Only members hear from a leader, so a replica that still does must not be dropped, even when
-   * its own membership (a snapshot older than its addition, say) does not list it yet.
+   * Whether this member leads the group and its leadership would survive a crash: its hard state and an
+   * entry of its term are on disk. A one-member group elects itself before its log is durable, so a
+   * leader reported earlier may restart with none of it (an empty log, when it had just bootstrapped).
    */
+  leadsDurably(groupId: string): boolean {
+    const group = this.groups.get(groupId);
+    if (group === undefined || group.role !== 'leader' || group.durableHardState.term !== group.term) return false;
+    const last = group.durableLastIndex;
+    return last >= group.log.firstIndex() && group.log.term(last) === group.term;
+  }
+
   /** Whether this member of the group has heard nothing from a leader for LEADER_SILENT_TICKS ticks; false for an unknown group. */
   leaderSilent(groupId: string): boolean {
     const ticks = this.ticksSinceLeaderContact(groupId);
     return ticks !== undefined && ticks >= LEADER_SILENT_TICKS;
   }
 
+  /**
+   * Ticks since this member last heard from a leader of the group, or led it; undefined for an unknown
+   * group. Only members hear from a leader, so a replica that still does must not be dropped, even when
+   * its own membership (a snapshot older than its addition, say) does not list it yet.
+   */
   ticksSinceLeaderContact(groupId: string): number | undefined {
     const group = this.groups.get(groupId);
     return group === undefined ? undefined : this.ticks - group.leaderContactTick;

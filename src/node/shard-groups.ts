@@ -337,12 +337,15 @@ export class ShardGroups {
     return leadership.leaderId === NONE ? null : nodeIdOf(leadership.leaderId);
   }
 
-  /** Shards this node leads, with the Raft term: what the pilot learns from heartbeats. */
+  /**
+   * Shards this node leads, with the Raft term: what the pilot learns from heartbeats. Only leaderships
+   * on disk: the pilot acts on a reported leader (it adds replicas, bumping the epoch), and a founder
+   * that crashed before its bootstrap landed would restart empty under an epoch that no longer founds.
+   */
   leaders(): { shard_id: string; term: number }[] {
     const out: { shard_id: string; term: number }[] = [];
     for (const shardId of this.multiRaft.groupIds()) {
-      const leadership = this.multiRaft.leadership(shardId)!;
-      if (leadership.role === 'leader') out.push({ shard_id: shardId, term: leadership.term });
+      if (this.multiRaft.leadsDurably(shardId)) out.push({ shard_id: shardId, term: this.multiRaft.leadership(shardId)!.term });
     }
     return out;
   }

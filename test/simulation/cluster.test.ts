@@ -37,10 +37,21 @@ async function checkedSeed(run: SimRunOptions, record: (result: SimRunResult) =>
  * replica was added) and could not vote; the group lost its leader and never elected another. 260 with
  * splits: the only founder of a one-member shard crashed before it started the shard's group, the pilot
  * added a replica, and both then started as added members, empty, so nobody ever started the group (the
- * pilot now changes a shard's replicas only once it has had a leader). Seeds replay the simulation as it
+ * pilot now changes a shard's replicas only once it has had a leader). 30325 and 40151: a founder reported
+ * leading its one-member shard before its bootstrap was on disk, crashed, and restarted empty under the
+ * epoch the pilot's replica change had bumped, so again nobody started the group (a leader is now reported
+ * only once its term is durable). Seeds replay the simulation as it
  * was when they failed; a change to what the simulation draws moves them.
  */
-const REGRESSION_RUNS: readonly SimRunOptions[] = [{ seed: 260, splits: true }, { seed: 20033 }, { seed: 100035 }, { seed: 100111 }, { seed: 100212 }];
+const REGRESSION_RUNS: readonly SimRunOptions[] = [
+  { seed: 260, splits: true },
+  { seed: 20033 },
+  { seed: 30325 },
+  { seed: 40151 },
+  { seed: 100035 },
+  { seed: 100111 },
+  { seed: 100212 },
+];
 
 describe('whole-cluster simulation, seeds that once failed', () => {
   for (const run of REGRESSION_RUNS) {
