@@ -78,13 +78,16 @@ export function nextMembershipStep(status: Status, desired: readonly NodeId[], s
   return { kind: 'removeNode', nodeId: extra };
 }
 
-/** What a node knows about one of its replicas that the routing table no longer lists. */
+/**
+ * What a node knows about one of its replicas that the routing table no longer lists under the replica
+ * id it runs: not at all, or under a new id (the pilot removed and added it again).
+ */
 export interface UnwantedReplica {
   /** The routing table still has the shard at all. */
   readonly shardExists: boolean;
   /** This node's place in the group as far as it knows (MultiRaft.ownMembership). */
   readonly membership: 'voter' | 'learner' | 'none';
-  /** How long the routing table has not listed this node as a replica of the shard. */
+  /** How long the routing table has not listed this node as a replica of the shard under the id it runs. */
   readonly unwantedForMs: number;
   /** How long since this node last heard from a leader of the group (0 while it leads). */
   readonly leaderSilentMs: number;
@@ -99,7 +102,8 @@ export interface DropDelays {
 }
 
 /**
- * Whether to stop and drop a replica the routing table does not list. A leader talks only to the
+ * Whether to stop a replica the routing table does not list under the id it runs, dropping its data
+ * (unlisted) or rejoining under its new id. A leader talks only to the
  * members of its group, so a replica that still hears from one is a member whatever its own view says:
  * that view may lag (a snapshot taken before the replica was added does not list it), and the group may
  * need its vote to commit its very removal (a group of two voters always does). So a replica is dropped

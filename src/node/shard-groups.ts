@@ -11,7 +11,8 @@
  *
  * A replica is a member under the replica id the routing table gives it (common/replica-ids.ts). When
  * the table gives this node's replica a new id (the pilot removed and added it again), the node runs it
- * on under the new id, as a new member the leader adds as a learner.
+ * on under the new id, as a new member the leader adds as a learner, once it may stop running the old
+ * id as it would stop a replica the table no longer lists (shouldDropReplica).
  */
 import { nodeNumberOf, nodeNumberOfReplica, replicaIdOf } from '../common/replica-ids.js';
 import type { Cancel, Environment } from '../common/environment.js';
@@ -191,28 +192,19 @@ export class ShardGroups {
     this.bus.setPeers(new Map(view.nodes.map((n) => [n.id, { host: n.host, port: n.busPort }])));
     this.startHosted(view);
     if (first) this.resumeUnlisted(view);
-    this.dropUnwanted();
+    this.retireUnwanted();
     this.driveSplits();
   }
 
   /**
-   * Starts a group for each shard that lists this node and runs none here, and runs a replica the table
-   * gave a new id on under it: the same log and data, a new member to the group.
+   * Starts a group for each shard that lists this node and runs none here. One running under an id the
+   * table no longer gives it rejoins under the new id once retireUnwanted lets the old one go.
    */
   private startHosted(view: RoutingView): void {
     for (const shard of view.hostedShards()) {
       // A copy still being deleted is started again once the deletion lands (stopGroup).
-      if (this.refused.has(shard.id) || this.options.store.isDropping(shard.id)) continue;
-      const running = this.multiRaft.selfId(shard.id);
-      const wanted = replicaIdOf(shard, this.options.selfId);
-      if (running === wanted) continue;
-      if (running !== undefined) {
-        // The old replica runs on until its removal is applied: the group may need its vote to commit it.
-        if (this.multiRaft.ownMembership(shard.id) !== 'none') continue;
-        this.options.logger.info({ shard: shard.id, replica_id: running, new_replica_id: wanted }, 'shard replica has a new replica id: it rejoins the group as a new member');
-        this.multiRaft.removeGroup(shard.id);
-      }
-      this.startGroup(shard, wanted);
+      if (this.refused.has(shard.id) || this.options.store.isDropping(shard.id) || this.multiRaft.hasGroup(shard.id)) continue;
+      this.startGroup(shard, replicaIdOf(shard, this.options.selfId));
     }
   }
 
@@ -301,17 +293,22 @@ export class ShardGroups {
   }
 
   /**
-   * Stops the groups of shards that no longer list this node, once this node knows the group's
-   * membership has dropped it too and no leader speaks to it any more (shouldDropReplica: a voter waits
-   * to be told, a learner may go after the grace).
+   * Stops the replicas this node runs under an id the table no longer gives them (the shard no longer
+   * lists this node, or lists it under a new replica id), once this node knows the group's membership has
+   * dropped that id too and no leader speaks to it any more (shouldDropReplica: a voter waits to be told,
+   * a learner may go after the grace, as the leader that removed it stops writing to it and it never
+   * campaigns to be told). An unlisted replica's data is dropped; a replica with a new id rejoins under it.
    */
-  private dropUnwanted(): void {
+  private retireUnwanted(): void {
     const view = this.view;
     if (view === undefined) return;
     const now = this.env.now();
+    const { selfId } = this.options;
     for (const shardId of this.multiRaft.groupIds()) {
       const shard = view.table.shards.find((s) => s.id === shardId);
-      if (shard?.replicas.includes(this.options.selfId)) {
+      const running = this.multiRaft.selfId(shardId)!;
+      const wanted = shard?.replicas.includes(selfId) ? replicaIdOf(shard, selfId) : undefined;
+      if (running === wanted) {
         this.unwantedSince.delete(shardId);
         continue;
       }
@@ -320,13 +317,19 @@ export class ShardGroups {
       const leaderSilentMs = (this.multiRaft.ticksSinceLeaderContact(shardId) ?? 0) * this.options.tickMs;
       const membership = this.multiRaft.ownMembership(shardId) ?? 'none';
       const unwanted = { shardExists: shard !== undefined, membership, unwantedForMs: now - since, leaderSilentMs };
-      if (shouldDropReplica(unwanted, { graceMs: this.limits.unwantedGraceMs, silenceMs: this.options.electionTimeoutMs })) {
-        this.unwantedSince.delete(shardId);
-        // Disk trouble, or the store closing meanwhile: the other shards run on.
-        this.stopGroup(shardId).catch((err: unknown) =>
-          this.options.logger.error({ shard: shardId, err }, 'shard replica removed, but dropping its data or starting the listed replicas again failed'),
-        );
+      if (!shouldDropReplica(unwanted, { graceMs: this.limits.unwantedGraceMs, silenceMs: this.options.electionTimeoutMs })) continue;
+      this.unwantedSince.delete(shardId);
+      if (shard !== undefined && wanted !== undefined) {
+        // The same log and data, a new member to the group.
+        this.options.logger.info({ shard: shardId, replica_id: running, new_replica_id: wanted }, 'shard replica has a new replica id: it rejoins the group as a new member');
+        this.multiRaft.removeGroup(shardId);
+        this.startGroup(shard, wanted);
+        continue;
       }
+      // Disk trouble, or the store closing meanwhile: the other shards run on.
+      this.stopGroup(shardId).catch((err: unknown) =>
+        this.options.logger.error({ shard: shardId, err }, 'shard replica removed, but dropping its data or starting the listed replicas again failed'),
+      );
     }
   }
 
@@ -400,9 +403,7 @@ export class ShardGroups {
     if (this.ticks % SPLIT_CHECK_TICKS === 0) this.driveSplits();
     if (this.ticks % MEMBERSHIP_CHECK_TICKS === 0 && this.view !== undefined) {
       for (const shard of this.view.table.shards) if (this.isLeader(shard.id)) this.reconcileMembership(shard);
-      this.dropUnwanted();
-      // A replica waiting to rejoin under a new id, once its old one is removed.
-      this.startHosted(this.view);
+      this.retireUnwanted();
     }
   }
 

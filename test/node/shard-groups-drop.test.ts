@@ -3,7 +3,9 @@
  * replica once the deletion is durable, rather than failing to open a shard that is being dropped (which
  * left the routing table's update half applied and the replica never started). A drop that fails on disk
  * is logged and the node serves its other shards on, rather than dying of an unhandled rejection; so is
- * a failed write of the replica id a replica runs under.
+ * a failed write of the replica id a replica runs under. A learner given a new replica id that never
+ * hears of its old id's removal rejoins under the new id once unspoken to past the grace, rather than
+ * running the old id for good while the group waits for the new one.
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +19,7 @@ import { pollUntil } from '../../src/common/poll.js';
 import type { RoutingShard, RoutingTable } from '../../src/common/routing.js';
 import { SLOT_COUNT } from '../../src/common/slots.js';
 import { RoutingView, DEFAULT_KEYSPACE } from '../../src/node/routing-view.js';
-import { ShardGroups, type ShardGroupsOptions } from '../../src/node/shard-groups.js';
+import { SHARD_GROUP_LIMITS_DEFAULT, ShardGroups, type ShardGroupsOptions } from '../../src/node/shard-groups.js';
 import { OK, type Reply } from '../../src/resp/reply.js';
 import { NodeStore } from '../../src/storage/node-store.js';
 import { Transport } from '../../src/transport/transport.js';
@@ -25,9 +27,15 @@ import { Transport } from '../../src/transport/transport.js';
 const SELF = 'node1';
 const SHARD: RoutingShard = { id: 's1', keyspace: DEFAULT_KEYSPACE, start: 0, end: SLOT_COUNT, epoch: 1, leader: SELF, replicas: [SELF] };
 
+/** Nobody listens there: a peer on it never answers. */
+const SILENT_PEER_BUS_PORT = 1;
+
 function viewOf(version: number, shards: readonly RoutingShard[], busPort: number): RoutingView {
-  const table: RoutingTable = { version, nodes: [{ id: SELF, clusterId: 'a'.repeat(40), host: '127.0.0.1', port: 1, busPort }], shards };
-  return new RoutingView(table, SELF);
+  const nodes: RoutingTable['nodes'] = [
+    { id: SELF, clusterId: 'a'.repeat(40), host: '127.0.0.1', port: 1, busPort },
+    { id: 'node2', clusterId: 'b'.repeat(40), host: '127.0.0.1', port: 2, busPort: SILENT_PEER_BUS_PORT },
+  ];
+  return new RoutingView({ version, nodes, shards }, SELF);
 }
 
 /** Whether `condition` came to hold within `timeoutMs`. */
@@ -39,7 +47,10 @@ function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
 }
 
 /** One node's groups over a fresh store; `logs` collects what they log at info and above. */
-async function startGroups(t: TestContext): Promise<{ store: NodeStore; groups: ShardGroups; busPort: number; logs: Record<string, unknown>[] }> {
+async function startGroups(
+  t: TestContext,
+  limits = SHARD_GROUP_LIMITS_DEFAULT,
+): Promise<{ store: NodeStore; groups: ShardGroups; busPort: number; logs: Record<string, unknown>[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'cleave-groups-'));
   const store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2 });
   const busPort = await freePort();
@@ -57,6 +68,7 @@ async function startGroups(t: TestContext): Promise<{ store: NodeStore; groups: 
       onRefused: () => undefined,
       splits: {} as ShardGroupsOptions['splits'],
       serveForwarded: async () => OK,
+      limits,
     },
     systemEnvironment(),
     bus,
@@ -129,5 +141,32 @@ describe('ShardGroups: a replica id that fails to be recorded on disk', () => {
     assert.equal(failure()?.shard, 's1', 'the failed write is logged as an error naming its shard');
     assert.equal(failure()?.replica_id, 1_000_001);
     assert.ok(await until(() => groups.isLeader('s1'), 5_000), 'the replica runs');
+  });
+});
+
+describe("ShardGroups: a learner given a new replica id that never hears of its old id's removal", () => {
+  it('rejoins under the new id, with its log, once no leader has spoken to it past the grace', async (t) => {
+    const graceMs = 300;
+    const { store, groups, busPort, logs } = await startGroups(t, { ...SHARD_GROUP_LIMITS_DEFAULT, unwantedGraceMs: graceMs });
+    // This node's replica 1000001 as it last applied the log: a learner of node2's group. The leader
+    // that removed it stopped writing to it, so it never learns so; a learner never campaigns, so no
+    // member ever answers it that it is gone.
+    const log = store.openRaftLog('s1');
+    log.applySnapshot({ metadata: { index: 1, term: 1, confState: { voters: [2], learners: [1_000_001] } }, data: new Uint8Array(0) });
+    log.setHardState({ term: 1, vote: 0, commit: 1 });
+    await store.commitAll();
+    const shard: RoutingShard = { ...SHARD, epoch: 3, leader: 'node2', replicas: ['node2', SELF], replicaIds: { [SELF]: 1_000_001 } };
+    groups.sync(viewOf(1, [shard], busPort));
+    assert.equal(groups.multiRaft.selfId('s1'), 1_000_001);
+    assert.equal(groups.multiRaft.ownMembership('s1'), 'learner');
+
+    // The pilot added the node again: the group's leader waits for learner 2000001.
+    const readded = Date.now();
+    groups.sync(viewOf(2, [{ ...shard, epoch: 5, replicaIds: { [SELF]: 2_000_001 } }], busPort));
+    assert.equal(groups.multiRaft.selfId('s1'), 1_000_001, 'a learner unlisted for less than the grace runs on under its old id');
+    assert.ok(await until(() => groups.multiRaft.selfId('s1') === 2_000_001, 5_000), 'the replica rejoins under its new id');
+    assert.ok(Date.now() - readded >= graceMs, 'not before the grace');
+    assert.deepEqual(groups.multiRaft.confState('s1'), { voters: [2], learners: [1_000_001] }, 'the same log, which the leader appends to');
+    assert.equal(logs.filter((l) => l.msg === 'shard replica has a new replica id: it rejoins the group as a new member').length, 1);
   });
 });
