@@ -1,8 +1,9 @@
 /**
  * Leader rebalance: the hottest shards' leaders on different nodes, then leader counts of the up nodes
- * within ±1, both by transferring leadership to a node that already holds a replica (no data moves). A
- * count move only goes from a node to one leading at least two fewer, so every move narrows the spread and
- * the scheduler settles; it never puts a hot leader beside another. Pure.
+ * within ±1, both by transferring leadership to a node that already holds a replica (no data moves). Counts
+ * move along a chain of transfers from a node to one leading at least two fewer, so every chain narrows the
+ * spread and the scheduler settles; the chain reaches nodes a direct transfer cannot. No transfer puts a
+ * hot leader beside another. Pure.
  */
 import { figure } from './figures.js';
 import { bump, busyShardIds, compareIds, fewestFirst, leaderCounts, mostFirst, nodeIdsIn } from './snapshot-views.js';
@@ -45,27 +46,57 @@ export function leaderRebalance(snapshot: ClusterSnapshot, config: SchedulerConf
     hotLeaders.add(target);
   }
 
-  // Counts: from the node leading the most to a replica's node leading at least two fewer.
+  // Counts: a chain of transfers from the node leading the most to one leading at least two fewer. Each link
+  // hands one shard's leadership to one of its followers, so the nodes along the chain keep their counts; a
+  // direct transfer is a chain of one link. Breadth first, so the shortest chain wins.
   const hot = new Set(hottest.map((s) => s.id));
   const moved = new Set(operators.map((o) => o.shardId));
-  const nextMove = (): { shard: SnapshotShard; from: string; to: string } | undefined => {
-    for (const from of mostFirst(up, counts)) {
-      for (const shard of led) {
-        if (leaderOf.get(shard.id) !== from || busy.has(shard.id) || moved.has(shard.id)) continue;
-        const to = fewestFirst(followers(shard), counts).find((n) => counts.get(from)! - counts.get(n)! > 1 && !(hot.has(shard.id) && hotLeaders.has(n)));
-        if (to !== undefined) return { shard, from, to };
+  const mayLead = (shard: SnapshotShard, nodeId: string): boolean => !(hot.has(shard.id) && hotLeaders.has(nodeId));
+  const nextChain = (): Link[] | undefined => {
+    for (const source of mostFirst(up, counts)) {
+      const via = new Map<string, Link | undefined>([[source, undefined]]);
+      const queue = [source];
+      for (let i = 0; i < queue.length; i++) {
+        const from = queue[i]!;
+        for (const shard of led) {
+          if (leaderOf.get(shard.id) !== from || busy.has(shard.id) || moved.has(shard.id)) continue;
+          for (const to of fewestFirst(followers(shard), counts)) {
+            if (via.has(to) || !mayLead(shard, to)) continue;
+            via.set(to, { shard, from, to });
+            if (counts.get(source)! - counts.get(to)! > 1) return chainTo(via, to);
+            queue.push(to);
+          }
+        }
       }
     }
     return undefined;
   };
-  for (let move = nextMove(); move !== undefined; move = nextMove()) {
-    const { shard, from, to } = move;
-    transfer(shard, to, `${from} leads ${counts.get(from)} shards, ${to} leads ${counts.get(to)}`);
-    moved.add(shard.id);
-    if (hot.has(shard.id)) {
-      hotLeaders.delete(from);
-      hotLeaders.add(to);
-    }
+  for (let chain = nextChain(); chain !== undefined; chain = nextChain()) {
+    const source = chain[0]!.from;
+    const end = chain.at(-1)!.to;
+    const why = `${source} leads ${counts.get(source)} shards, ${end} leads ${counts.get(end)}`;
+    chain.forEach((link, i) => {
+      transfer(link.shard, link.to, chain.length === 1 ? why : `${why}: link ${i + 1} of ${chain.length} from ${source} to ${end}`);
+      moved.add(link.shard.id);
+      if (hot.has(link.shard.id)) {
+        hotLeaders.delete(link.from);
+        hotLeaders.add(link.to);
+      }
+    });
   }
   return operators;
+}
+
+/** One transfer of a chain: `shard`'s leadership from `from` to `to`. */
+interface Link {
+  readonly shard: SnapshotShard;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** The links from the chain's source to `end`, in order. */
+function chainTo(via: ReadonlyMap<string, Link | undefined>, end: string): Link[] {
+  const chain: Link[] = [];
+  for (let link = via.get(end); link !== undefined; link = via.get(link.from)) chain.unshift(link);
+  return chain;
 }

@@ -19,6 +19,15 @@ describe('leader rebalance', () => {
       expected: ['transfer-leader shard_01 on node2', 'transfer-leader shard_02 on node2'],
     },
     {
+      name: 'when no follower of the fullest node leads two fewer, a chain of transfers carries one leadership there',
+      snapshot: snapshot(nodes(3), [
+        shard('shard_01', { replicas: ['node1', 'node2'] }),
+        shard('shard_02', { replicas: ['node1', 'node2'] }),
+        shard('shard_03', { replicas: ['node2', 'node3'] }),
+      ]),
+      expected: ['transfer-leader shard_01 on node2', 'transfer-leader shard_03 on node3'],
+    },
+    {
       name: 'the two hottest shards led by one node are split up even when the counts are within one',
       snapshot: snapshot(nodes(3), [
         shard('shard_01', { replicas: THREE, opsSamples: steady(3000, TEMPERATURE_WINDOW_MS) }),

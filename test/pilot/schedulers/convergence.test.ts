@@ -1,0 +1,72 @@
+/**
+ * Convergence over seeded random clusters: carrying out every round's operators reaches replica and leader
+ * counts within one on the up nodes, every shard at the replication factor on up nodes only, within a
+ * bounded number of rounds; then rounds return nothing (no flapping). A failure names its seed.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runSchedulers } from '../../../src/pilot/schedulers/run-schedulers.js';
+import { type ClusterSnapshot, REPLICATION_FACTOR, SCHEDULER_CONFIG_DEFAULT } from '../../../src/pilot/schedulers/types.js';
+import { applyOperator, countsOf, keyspace, NOW_MS, node, nodes, seededRandom, snapshot, spread } from './cluster-fixture.js';
+
+type Scenario = 'new nodes' | 'a node down for good' | 'a draining node';
+const SCENARIOS: readonly Scenario[] = ['new nodes', 'a node down for good', 'a draining node'];
+const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+/** Rounds a cluster may take: every shard may need a few moves, two at a time. */
+const roundsMax = (shardCount: number): number => 4 * shardCount + 10;
+const QUIET_ROUNDS = 3;
+
+/**
+ * 4 to 8 nodes; 6 to 40 shards of three replicas placed at random on the nodes that were there first (the
+ * others are new and empty), each led by a random replica; then one node down 10 minutes or draining.
+ */
+function randomCluster(seed: number, scenario: Scenario): ClusterSnapshot {
+  const random = seededRandom(seed);
+  const pick = (n: number): number => Math.floor(random() * n);
+  const nodeCount = 4 + pick(5);
+  const oldNodes = nodes(nodeCount)
+    .slice(0, Math.max(REPLICATION_FACTOR + 1, nodeCount - 1 - pick(2)))
+    .map((n) => n.id);
+  const shards = keyspace(6 + pick(35), [], () => {
+    const replicas = [...oldNodes].sort(() => random() - 0.5).slice(0, REPLICATION_FACTOR);
+    return { replicas, leader: replicas[pick(REPLICATION_FACTOR)] };
+  });
+  const victim = oldNodes[pick(oldNodes.length)]!;
+  const clusterNodes = nodes(nodeCount).map((n) =>
+    n.id !== victim || scenario === 'new nodes' ? n : scenario === 'a draining node' ? node(n.id, 'draining') : node(n.id, 'down', NOW_MS - 10 * 60_000),
+  );
+  return snapshot(clusterNodes, shards);
+}
+
+describe('convergence on seeded random clusters', () => {
+  for (const scenario of SCENARIOS) {
+    for (const seed of SEEDS) {
+      it(`with ${scenario}, seed ${seed}: counts within one on the up nodes, then no more operators`, () => {
+        let cluster = randomCluster(seed, scenario);
+        const limit = roundsMax(cluster.shards.length);
+        let rounds = 0;
+        for (; rounds < limit; rounds++) {
+          const { operators } = runSchedulers(cluster, SCHEDULER_CONFIG_DEFAULT);
+          if (operators.length === 0) break;
+          cluster = operators.reduce(applyOperator, cluster);
+        }
+        assert.ok(rounds < limit, `seed ${seed}: still changing after ${limit} rounds`);
+        const up = cluster.nodes.filter((n) => n.state === 'up').map((n) => n.id);
+        const counts = countsOf(cluster, up);
+        assert.ok(spread(counts.replicas) <= 1, `seed ${seed}: replicas per up node ${counts.replicas}`);
+        assert.ok(spread(counts.leaders) <= 1, `seed ${seed}: leaders per up node ${counts.leaders}`);
+        for (const shard of cluster.shards) {
+          assert.equal(shard.replicas.length, REPLICATION_FACTOR, `seed ${seed}: ${shard.id} has ${shard.replicas}`);
+          assert.ok(
+            shard.replicas.every((n) => up.includes(n)),
+            `seed ${seed}: ${shard.id} on ${shard.replicas}`,
+          );
+        }
+        for (let quiet = 0; quiet < QUIET_ROUNDS; quiet++) {
+          cluster = { ...cluster, nowMs: cluster.nowMs + 10_000 };
+          assert.deepEqual(runSchedulers(cluster, SCHEDULER_CONFIG_DEFAULT).operators, [], `seed ${seed}: flapping`);
+        }
+      });
+    }
+  }
+});
