@@ -7,6 +7,7 @@
  */
 import { figure } from './figures.js';
 import { bump, busyShardIds, compareIds, fewestFirst, leaderCounts, mostFirst, nodeIdsIn } from './snapshot-views.js';
+import { spreadHotLeaders } from './hot-leader-spread.js';
 import { shardLoad, shardTemperature } from './temperature.js';
 import type { ClusterSnapshot, Operator, SchedulerConfig, SnapshotShard } from './types.js';
 
@@ -27,24 +28,25 @@ export function leaderRebalance(snapshot: ClusterSnapshot, config: SchedulerConf
   };
   const followers = (shard: SnapshotShard): string[] => shard.replicas.filter((n) => upSet.has(n) && n !== leaderOf.get(shard.id));
 
-  // The hottest shards, one per up node at most, each on a node leading no hotter one.
+  // The hottest shards, one per up node at most, each led from a node leading no other of them.
   const load = new Map(led.map((s) => [s.id, shardLoad(s, nowMs, config)]));
   const hottest = led
     .filter((s) => shardTemperature(s, nowMs, config) === 'hot')
     .sort((a, b) => load.get(b.id)! - load.get(a.id)! || compareIds(a.id, b.id))
     .slice(0, up.length);
-  const hotLeaders = new Set<string>();
+  const placed = spreadHotLeaders(
+    hottest.map((s) => {
+      const leader = leaderOf.get(s.id)!;
+      return { id: s.id, leader, candidates: busy.has(s.id) ? [leader] : [leader, ...fewestFirst(followers(s), counts)] };
+    }),
+  );
   for (const shard of hottest) {
+    const node = placed.get(shard.id);
     const leader = leaderOf.get(shard.id)!;
-    if (!hotLeaders.has(leader)) {
-      hotLeaders.add(leader);
-      continue;
-    }
-    const target = busy.has(shard.id) ? undefined : fewestFirst(followers(shard), counts).find((n) => !hotLeaders.has(n));
-    if (target === undefined) continue;
-    transfer(shard, target, `${figure(load.get(shard.id)!)} ops/s, one of the ${hottest.length} hottest shards, and ${leader} leads a hotter one`);
-    hotLeaders.add(target);
+    if (node === undefined || node === leader) continue;
+    transfer(shard, node, `${figure(load.get(shard.id)!)} ops/s, one of the ${hottest.length} hottest shards, whose leaders go to different nodes (from ${leader})`);
   }
+  const hotLeaders = new Set(placed.values());
 
   // Counts: a chain of transfers from the node leading the most to one leading at least two fewer. Each link
   // hands one shard's leadership to one of its followers, so the nodes along the chain keep their counts; a

@@ -38,6 +38,15 @@ describe('leader rebalance', () => {
       expected: ['transfer-leader shard_01 on node2'],
     },
     {
+      name: 'a hot shard whose followers lead hotter shards gets a node by moving one of those along',
+      snapshot: snapshot(nodes(3), [
+        shard('shard_01', { replicas: ['node1', 'node2'], opsSamples: steady(5000, TEMPERATURE_WINDOW_MS) }),
+        shard('shard_02', { replicas: ['node2', 'node3'], opsSamples: steady(4000, TEMPERATURE_WINDOW_MS) }),
+        shard('shard_03', { replicas: ['node1', 'node2'], opsSamples: steady(3000, TEMPERATURE_WINDOW_MS) }),
+      ]),
+      expected: ['transfer-leader shard_02 on node3', 'transfer-leader shard_03 on node2'],
+    },
+    {
       name: 'a count move does not put a hot leader beside another hot one',
       snapshot: snapshot(nodes(2), [
         shard('shard_01', { replicas: ['node1', 'node2'], opsSamples: steady(3000, TEMPERATURE_WINDOW_MS) }),
