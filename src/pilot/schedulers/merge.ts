@@ -2,8 +2,8 @@
  * Merge: two adjacent shards of one keyspace, both below `mergeSizeFraction` of the split threshold that
  * would apply after the merge, both cold (or frozen) over the temperature window, neither created by a
  * split within `mergeAfterSplitDelayMs`, neither in a task. Measuring against the threshold after the merge
- * keeps the merged shard below half of it, so it does not split again (no flapping). Scanned left to right;
- * a shard takes part in one merge per round. The left shard absorbs the right one. Pure.
+ * keeps the merged shard below half of it, so it does not split again (no flapping). The smallest pairs go
+ * first; a shard takes part in one merge per round. The left shard absorbs the right one. Pure.
  */
 import { formatBytes, formatDuration } from './figures.js';
 import { busyShardIds, nodeIdsIn, shardsByKeyspace } from './snapshot-views.js';
@@ -22,11 +22,16 @@ export function merge(snapshot: ClusterSnapshot, config: SchedulerConfig): Opera
     !busy.has(shard.id) && (shard.splitAtMs === undefined || nowMs - shard.splitAtMs >= config.mergeAfterSplitDelayMs) && MERGEABLE.has(shardTemperature(shard, nowMs, config));
   const operators: Operator[] = [];
   for (const shards of shardsByKeyspace(snapshot).values()) {
+    // The smallest pairs first, so merged sizes stay even instead of one shard absorbing its neighbours in turn.
+    const pairs = shards
+      .slice(1)
+      .map((right, i) => ({ left: shards[i]!, right }))
+      .filter(({ left, right }) => left.slots.end === right.slots.start && settled(left) && settled(right))
+      .sort((a, b) => a.left.bytes + a.right.bytes - (b.left.bytes + b.right.bytes) || a.left.slots.start - b.left.slots.start);
+    const merging = new Set<string>();
     let shardCount = shards.length;
-    for (let i = 0; i + 1 < shards.length; i++) {
-      const left = shards[i]!;
-      const right = shards[i + 1]!;
-      if (left.slots.end !== right.slots.start || !settled(left) || !settled(right)) continue;
+    for (const { left, right } of pairs) {
+      if (merging.has(left.id) || merging.has(right.id)) continue;
       const threshold = splitThreshold(shardCount - 1, upNodeCount, config);
       const sizeMax = threshold.bytes * config.mergeSizeFraction;
       if (left.bytes >= sizeMax || right.bytes >= sizeMax) continue;
@@ -40,8 +45,8 @@ export function merge(snapshot: ClusterSnapshot, config: SchedulerConfig): Opera
           `bytes ${formatBytes(left.bytes)} and ${formatBytes(right.bytes)} < ${formatBytes(sizeMax)} (${config.mergeSizeFraction} of ${formatBytes(threshold.bytes)}, ${threshold.because} after the merge), ` +
           `${temperatures} over ${formatDuration(config.temperatureWindowMs)}`,
       });
+      merging.add(left.id).add(right.id);
       shardCount--;
-      i++;
     }
   }
   return operators;

@@ -74,7 +74,10 @@ export function brief(operator: Operator): string {
   }
 }
 
-/** The snapshot once `operator` has been carried out; a removed leader's shard elects its first remaining replica. */
+/**
+ * The snapshot once `operator` has been carried out; a removed leader's shard elects its first remaining
+ * replica; a split's new shard is named after its first slot, which no other shard has.
+ */
 export function applyOperator(before: ClusterSnapshot, operator: Operator): ClusterSnapshot {
   const change = (fn: (s: SnapshotShard) => SnapshotShard[]): ClusterSnapshot => ({
     ...before,
@@ -93,7 +96,7 @@ export function applyOperator(before: ClusterSnapshot, operator: Operator): Clus
     case 'split':
       return change((s) => [
         { ...s, slots: { start: s.slots.start, end: operator.atSlot }, bytes: s.bytes / 2, splitAtMs: before.nowMs, opsSamples: [] },
-        { ...s, id: `${s.id}r`, slots: { start: operator.atSlot, end: s.slots.end }, bytes: s.bytes / 2, splitAtMs: before.nowMs, opsSamples: [] },
+        { ...s, id: `split_at_${operator.atSlot}`, slots: { start: operator.atSlot, end: s.slots.end }, bytes: s.bytes / 2, splitAtMs: before.nowMs, opsSamples: [] },
       ]);
     case 'merge': {
       const right = before.shards.find((s) => s.id === operator.withShardId)!;

@@ -28,6 +28,11 @@ describe('merge', () => {
       expected: ['merge shard_02 with shard_03'],
     },
     {
+      name: 'the smallest pair merges first, so one shard does not absorb its neighbours in turn',
+      snapshot: cold4((i) => (i === 0 ? { bytes: 30 * MIB } : {})),
+      expected: ['merge shard_02 with shard_03'],
+    },
+    {
       name: 'a warm shard does not merge, so its neighbours pair elsewhere',
       snapshot: cold4((i) => (i === 1 ? { opsSamples: WARM } : {})),
       expected: ['merge shard_03 with shard_04'],
