@@ -1,7 +1,7 @@
 /**
  * Two kinds of module the simulation depends on, checked by their text:
  * - pure decisions (the Raft core, the shard's apply, the split's and membership's steps, routing, the
- *   pilot's state and commands, the Redis commands): no clock, timers, randomness or I/O of any kind, and
+ *   pilot's state, commands and schedulers, the Redis commands): no clock, timers, randomness or I/O of any kind, and
  *   no import of the environment or the bus: what they decide follows from their arguments alone;
  * - process cores (the node's shard groups and core, the split drivers, multi-raft, the pilot's driver,
  *   the bus's frame routing): they reach the clock, timers, randomness, the bus and the disk only through
@@ -57,6 +57,7 @@ const PURE = [
   'pilot/presplit.ts',
   'pilot/liveness.ts',
   'pilot/pilot-state-machine.ts',
+  'pilot/schedulers/',
 ];
 
 const CORES = [
