@@ -40,13 +40,16 @@ async function checkedSeed(run: SimRunOptions, record: (result: SimRunResult) =>
  * pilot now changes a shard's replicas only once it has had a leader). 30325 and 40151: a founder reported
  * leading its one-member shard before its bootstrap was on disk, crashed, and restarted empty under the
  * epoch the pilot's replica change had bumped, so again nobody started the group (a leader is now reported
- * only once its term is durable). Seeds replay the simulation as it
- * was when they failed; a change to what the simulation draws moves them.
+ * only once its term is durable). 30501: every node's fsync took up to 300 ms against a 100-200 ms
+ * election timeout, and each candidate's timeout ran out while its vote requests still waited for its
+ * disk, so no shard elected a leader for 30 s (a campaign's clock now starts when its requests leave).
+ * Seeds replay the simulation as it was when they failed; a change to what the simulation draws moves them.
  */
 const REGRESSION_RUNS: readonly SimRunOptions[] = [
   { seed: 260, splits: true },
   { seed: 20033 },
   { seed: 30325 },
+  { seed: 30501 },
   { seed: 40151 },
   { seed: 100035 },
   { seed: 100111 },
