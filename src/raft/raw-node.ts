@@ -33,8 +33,14 @@ export class RawNode {
     return this.raft.id;
   }
 
-  /** Advances logical time by one tick (election timeouts and heartbeats are counted in ticks). */
+  /**
+   * Advances logical time by one tick (election timeouts and heartbeats are counted in ticks). A
+   * campaigning member's clock stands still while its requests for votes wait to be sent: they leave
+   * only once its term and vote are durable, and a timeout counted while the disk is slower than it
+   * would end every campaign before a voter heard of it.
+   */
   tick(): void {
+    if (this.voteRequestsUnsent()) return;
     this.raft.tick();
   }
 
@@ -80,6 +86,13 @@ export class RawNode {
   /** The transport could not reach `to`. */
   reportUnreachable(to: NodeId): void {
     this.raft.reportUnreachable(to);
+  }
+
+  /** Whether this member's own pre-vote or vote requests are still in its messages or in the Ready not yet advanced. */
+  private voteRequestsUnsent(): boolean {
+    const r = this.raft;
+    if (r.role !== 'preCandidate' && r.role !== 'candidate') return false;
+    return r.messages.some(isVoteRequest) || this.outstanding?.messages.some(isVoteRequest) === true;
   }
 
   /** Whether ready() would have anything to do. False while a Ready is outstanding. */
@@ -189,4 +202,8 @@ export class RawNode {
   basicStatus(): Status {
     return this.raft.status(false);
   }
+}
+
+function isVoteRequest(m: Message): boolean {
+  return m.type === 'MsgVote' || m.type === 'MsgPreVote';
 }

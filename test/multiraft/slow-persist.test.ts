@@ -1,13 +1,14 @@
 /**
  * A slow persist is a busy node, not a dead one: while one LMDB transaction takes seconds (a 100 MB
- * entry), heartbeats and their answers still flow, so no member campaigns and no leader steps down.
+ * entry), heartbeats and their answers still flow, so no member campaigns and no leader steps down; and
+ * a member whose every persist outlasts the election timeout still wins an election.
  * MultiRafts over NodeStores on the simulation's fake LMDB, virtual-time scheduler and network.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MultiRaft } from '../../src/multiraft/multi-raft.js';
 import type { NodeId } from '../../src/raft/index.js';
-import { multiRaftCluster } from '../support/multi-raft-cluster.js';
+import { ELECTION_TICKS, multiRaftCluster, TICK_MS } from '../support/multi-raft-cluster.js';
 
 const GROUPS = ['shard_0001', 'shard_0002'] as const;
 /** Thirty election timeouts. */
@@ -54,4 +55,25 @@ describe('MultiRaft: a slow persist', () => {
       assert.deepEqual(leaderships(node), before);
     });
   }
+
+  it('hands leadership to a member whose every persist takes longer than an election timeout', async () => {
+    // Twice the longest randomized election timeout: the transferee's vote requests wait that long for its disk.
+    const slowMs = 4 * ELECTION_TICKS * TICK_MS;
+    let slowFrom = Number.POSITIVE_INFINITY;
+    const { scheduler, node } = await multiRaftCluster({
+      groups: GROUPS,
+      persist: (id, commit, scheduler) => {
+        const written = commit();
+        return id === 2 && scheduler.now() >= slowFrom ? written.then(() => scheduler.sleep(slowMs)) : written;
+      },
+    });
+    slowFrom = scheduler.now();
+    assert.equal(node(1).transferLeadership(GROUPS[0], 2), true);
+    await scheduler.runUntil(scheduler.now() + 4 * slowMs);
+    assert.deepEqual(leaderships(node).slice(0, 3), [
+      `${GROUPS[0]} node1 follower leader=2 term=3`,
+      `${GROUPS[0]} node2 leader leader=2 term=3`,
+      `${GROUPS[0]} node3 follower leader=2 term=3`,
+    ]);
+  });
 });

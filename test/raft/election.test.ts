@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryRaftStorage, RawNode, type Message } from '../../src/raft/index.js';
+import { MemoryRaftStorage, RawNode, type Message, type Ready } from '../../src/raft/index.js';
 import { RaftNetwork, seededRandom } from '../support/raft-network.js';
 
 describe('raft: leader election (Raft paper §5.2)', () => {
@@ -180,6 +180,73 @@ describe('raft: pre-vote and check-quorum (Raft thesis §9.6, §6.2)', () => {
     net.tickAll(30);
     assert.equal(net.leader(), 1);
     assert.equal(net.raw(2).basicStatus().term, term, '2 ignored the higher-term vote requests');
+  });
+});
+
+describe('raft: a campaign on a disk slower than the election timeout', () => {
+  const ELECTION_TICKS = 10;
+  /** The disk holds a Ready this long before the driver sends its messages and advances. */
+  const PERSIST_TICKS = 10 * ELECTION_TICKS;
+
+  /** Node 1 of three, driven as the multi-raft driver drives it: a Ready's messages leave once it is durable. */
+  function member(preVote: boolean) {
+    const storage = MemoryRaftStorage.bootstrap([1, 2, 3]);
+    const node = new RawNode({ id: 1, storage, random: seededRandom(1), electionTicks: ELECTION_TICKS, heartbeatTicks: 1, maxInflightMsgs: 8, maxSizePerMsgBytes: 1024, preVote });
+    return {
+      node,
+      /** Ticks `n` times: the disk at work on whatever Ready is out. */
+      tick: (n: number): void => {
+        for (let i = 0; i < n; i++) node.tick();
+      },
+      /** Makes `rd` durable and advances; what it sends, as `type to term`. */
+      persisted: (rd: Ready): string[] => {
+        storage.append(rd.entries);
+        if (rd.hardState !== null) storage.setHardState(rd.hardState);
+        node.advance(rd);
+        return rd.messages.map((m) => `${m.type} ${m.to} ${m.term}`);
+      },
+      state: (): string => `${node.basicStatus().role} ${node.basicStatus().term}`,
+    };
+  }
+
+  const grant = (type: 'MsgVoteResp' | 'MsgPreVoteResp', term: number): Message => ({ type, from: 2, to: 1, term, reject: false, commit: 0, commitTerm: 0 });
+
+  it("a candidate's election timeout runs from when its vote requests leave, not while its disk holds them", () => {
+    const { node, tick, persisted, state } = member(false);
+    node.campaign();
+    const rd = node.ready();
+    tick(PERSIST_TICKS);
+    assert.equal(state(), 'candidate 2', 'still campaigning in the term it asks votes for');
+    assert.deepEqual(persisted(rd), ['MsgVote 2 2', 'MsgVote 3 2']);
+    // A grant within an election timeout of the requests leaving wins.
+    tick(ELECTION_TICKS - 1);
+    node.step(grant('MsgVoteResp', 2));
+    assert.equal(state(), 'leader 2');
+  });
+
+  it('a pre-candidate whose requests wait behind an earlier Ready starts no second round meanwhile', () => {
+    const { node, tick, persisted, state } = member(true);
+    // Answering a peer's pre-vote: that Ready is on its way to disk when this member's timeout fires.
+    node.step({ type: 'MsgPreVote', from: 2, to: 1, term: 2, index: 1, logTerm: 1, transfer: false });
+    const answer = node.ready();
+    node.campaign();
+    tick(PERSIST_TICKS);
+    assert.deepEqual(persisted(answer), ['MsgPreVoteResp 2 2']);
+    const requests = node.ready();
+    tick(PERSIST_TICKS);
+    assert.deepEqual(persisted(requests), ['MsgPreVote 2 2', 'MsgPreVote 3 2'], 'one round of pre-vote requests');
+    assert.equal(node.hasReady(), false, 'and no other round after it');
+    tick(ELECTION_TICKS - 1);
+    node.step(grant('MsgPreVoteResp', 2));
+    assert.equal(state(), 'candidate 2');
+  });
+
+  it('once its requests have left, a campaign that hears nothing starts again after an election timeout', () => {
+    const { node, tick, persisted, state } = member(false);
+    node.campaign();
+    persisted(node.ready());
+    tick(2 * ELECTION_TICKS);
+    assert.equal(state(), 'candidate 3');
   });
 });
 
