@@ -29,7 +29,7 @@ export class FrameRouter {
     private readonly selfId: TransportNodeId,
     private readonly counters: TransportCounters,
     requestsOutstandingMax: number,
-    timers: Pick<Environment, 'after'>,
+    timers: Pick<Environment, 'after' | 'random'>,
     private readonly send: FrameSender,
   ) {
     this.pending = new PendingRequests(requestsOutstandingMax, timers);

@@ -14,16 +14,25 @@ interface Pending {
   readonly check: PayloadCheck<unknown> | undefined;
 }
 
+/**
+ * Ids start at a random point below this. A peer answers over its own link to this node's name, which
+ * reaches a restarted process too: an answer to a request of the process before the restart must not
+ * match a request of this one, as it would if every process counted from 1. Counting on from any start
+ * below 2^48 stays a safe integer.
+ */
+const REQUEST_ID_START_MAX = 2 ** 48;
+
 export class PendingRequests {
   private readonly pending = new Map<number, Pending>();
-  // Ids only need to be unique among outstanding requests of this process; a safe integer never wraps.
-  private nextId = 1;
+  private nextId: number;
 
   /** @param requestsMax bound on requests outstanding at once, over all peers. */
   constructor(
     private readonly requestsMax: number,
-    private readonly timers: Pick<Environment, 'after'>,
-  ) {}
+    private readonly timers: Pick<Environment, 'after' | 'random'>,
+  ) {
+    this.nextId = 1 + Math.floor(timers.random() * REQUEST_ID_START_MAX);
+  }
 
   /** Requests outstanding now. */
   get size(): number {

@@ -101,6 +101,7 @@ export class Transport implements PeerBus {
         timer.unref();
         return () => clearTimeout(timer);
       },
+      random: () => Math.random(),
     };
     this.router = new FrameRouter(this.nodeId, this.counters, options.requestsOutstandingMax ?? 1024, timers, (to, frame, requestId) => this.sendFrame(to, frame, requestId));
     const limits = {
