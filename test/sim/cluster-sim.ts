@@ -245,6 +245,19 @@ export class ClusterSim implements SimNodeEnv, ClientEnv {
     return this.pilots.state.shards.find((s) => slot >= s.start && slot < s.end);
   }
 
+  movingKeys(): ShardKeys | undefined {
+    const source = this.routing.find((s) => s.split?.role === 'source');
+    if (source === undefined) return undefined;
+    const from = source.split!.splitSlot ?? source.start;
+    const inRange = (key: string): boolean => {
+      const slot = keyHashSlot(Buffer.from(key));
+      return slot >= from && slot < source.end;
+    };
+    const registers = this.keys.flatMap((k) => k.registers.filter(inRange));
+    const counters = this.keys.flatMap((k) => k.counters.filter(inRange));
+    return registers.length + counters.length === 0 ? undefined : { shardId: source.id, registers, counters };
+  }
+
   record(op: RegisterOperation): void {
     this.history.push(op);
   }
@@ -805,6 +818,8 @@ export interface SimRunResult {
 }
 
 const SAFETY_MS_DEFAULT = 8_000;
+/** Clients a seed with splits runs beyond those it draws: concurrent writers put several entries in one Raft write. */
+const SPLIT_CLIENTS_EXTRA = 4;
 /**
  * Longest pause of a node: its senders time out, and a successor takes over. Short enough that a
  * client request paused at a node is still within the held-request bound (throwIfFailed).
@@ -812,6 +827,9 @@ const SAFETY_MS_DEFAULT = 8_000;
 const PAUSE_MS_MAX = 2_500;
 /** A crash waiting for its node's next write crashes it anyway after this long. */
 const WRITE_WAIT_MS_MAX = 500;
+/** A crash waiting for a split's forwarding to begin looks this often, and gives up after the longest wait. */
+const FORWARDING_POLL_MS = 10;
+const FORWARDING_WAIT_MS_MAX = 5_000;
 const LIVENESS_MS_DEFAULT = 30_000;
 
 /** What a seed stands for: the cluster, and the safety phase's length and faults. */
@@ -884,13 +902,19 @@ export function scenarioFor(options: SimRunOptions): SimScenario {
   // Drawn last, so that a seed keeps the cluster it had. Faults most seeds run without: slow disks widen
   // the window in which a write is acknowledged in memory but not durable, and pauses deliver requests
   // past their senders' timeouts to a process acting on an old view.
-  const slowDisks = r() < 0.25 ? { nodes: shuffle(r, hostNames).slice(0, 1 + Math.floor(r() * hosts)), fsyncDelayMsMax: pick([100, 300]) } : undefined;
+  let slowDisks = r() < 0.25 ? { nodes: shuffle(r, hostNames).slice(0, 1 + Math.floor(r() * hosts)), fsyncDelayMsMax: pick([100, 300]) } : undefined;
   const pauses = r() < 0.3;
   const crashesAtWrites = r() < 0.5;
   // A split of a one-member shard is where a crash loses what the source already forwarded.
   if (splits && r() < 0.5) {
     const single = Math.floor(r() * shardCount);
-    shardReplicas[single] = shardReplicas[single]!.slice(0, 1);
+    const member = shardReplicas[single]![0]!;
+    shardReplicas[single] = [member];
+    // Often on a slow disk: its leader then holds committed entries in memory for up to the fsync delay,
+    // long enough for its split driver to read them and for a crash to take them back after.
+    if (r() < 0.5 && slowDisks?.nodes.includes(member) !== true) {
+      slowDisks = { nodes: [...(slowDisks?.nodes ?? []), member], fsyncDelayMsMax: slowDisks?.fsyncDelayMsMax ?? pick([100, 300]) };
+    }
   }
   const cluster: ClusterSimOptions = {
     seed: options.seed,
@@ -898,7 +922,8 @@ export function scenarioFor(options: SimRunOptions): SimScenario {
     shardReplicas,
     node: slowDisks === undefined ? node : { ...node, slowDisks },
     network,
-    clients: options.clients ?? drawn.clients,
+    // Splits run with more clients, half of whose commands go to the range being moved (see SimClient).
+    clients: options.clients ?? drawn.clients + (splits ? SPLIT_CLIENTS_EXTRA : 0),
     client: CLIENT_OPTIONS,
     // Splits move some keys away from others of their shard.
     registerKeysPerShard: splits ? 4 : 2,
@@ -1044,14 +1069,17 @@ function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): () => void
   const at = (atMs: number, fn: () => void): void => {
     if (!ended) events.push(sim.scheduler.after(atMs, fn));
   };
-  /** Crashes a node and restarts it a bit later; some crashes wait for its next write and land before its fsync. */
-  const crashAndRestart = (name: string): void => {
+  /**
+   * Crashes a node and restarts it a bit later; some crashes (`atWrite`: each one) wait for its next write
+   * and land at a drawn moment inside its fsync window, when what it wrote is in memory but not on disk.
+   */
+  const crashAndRestart = (name: string, atWrite = faults.crashesAtWrites && r() < 0.5): void => {
     const down = (): void => {
       sim.crash(name);
       at(50 + Math.floor(r() * 1_500), () => sim.restart(name));
     };
     const node = sim.liveNode(name);
-    if (node === undefined || !faults.crashesAtWrites || r() < 0.5) return down();
+    if (node === undefined || !atWrite) return down();
     let waiting = true;
     const crashOnce = (): void => {
       if (!waiting) return;
@@ -1093,6 +1121,18 @@ function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): () => void
             if (leader !== undefined) crashAndRestart(leader.name);
           });
         }
+        // Or the source's leader crashes at a write once the target holds the snapshot: the driver is
+        // then forwarding what the source commits, and the crash falls where its disk lags its log.
+        if (faults.crashesAtWrites && r() < 0.5) {
+          const deadlineMs = sim.scheduler.now() + FORWARDING_WAIT_MS_MAX;
+          const whenForwarding = (): void => {
+            const source = sim.leaderOf(task.sourceShard);
+            const target = sim.leaderOf(task.targetShard)?.replicas.get(task.targetShard)?.splitState();
+            if (source !== undefined && target?.role === 'target' && target.taskId === task.id && target.snapshotDone) crashAndRestart(source.name, true);
+            else if (sim.scheduler.now() < deadlineMs) at(FORWARDING_POLL_MS, whenForwarding);
+          };
+          at(0, whenForwarding);
+        }
         // Or pauses: a successor takes over, and the paused leader resumes acting on what it knew.
         if (faults.pauses && r() < 0.4) {
           const shardId = r() < 0.5 ? task.sourceShard : task.targetShard;
@@ -1123,7 +1163,10 @@ function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): () => void
 function startSplit(sim: ClusterSim): Promise<SplitTask | undefined> {
   const r = sim.random;
   const candidates = sim.routing.filter((s) => s.end - s.start >= 2 && s.split === undefined);
-  const shard = candidates[Math.floor(r() * candidates.length)];
+  // A one-member source is often chosen when there is one: nothing but its own disk holds what it forwards.
+  const single = candidates.filter((s) => s.replicas.length === 1);
+  const pool = single.length > 0 && r() < 0.5 ? single : candidates;
+  const shard = pool[Math.floor(r() * pool.length)];
   if (shard === undefined) return Promise.resolve(undefined);
   const splitSlot = r() < 0.5 ? shard.start + 1 + Math.floor(r() * (shard.end - shard.start - 1)) : undefined;
   const targetNodes = r() < 0.5 ? shuffle(r, sim.nodeNames()).slice(0, shard.replicas.length) : undefined;

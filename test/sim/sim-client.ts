@@ -40,6 +40,8 @@ export interface ClientEnv {
   nodeNames(): readonly string[];
   /** The leader and replicas of the shard serving `slot` in the pilot's routing table (what CLUSTER SLOTS would say). */
   routeOfSlot(slot: number): { readonly leader: string | null; readonly replicas: readonly string[] };
+  /** The clients' keys in the slots a split under way moves (a hot range is what gets split), if any. */
+  movingKeys(): ShardKeys | undefined;
   record(op: RegisterOperation): void;
   fail(message: string): void;
   trace(line: string): void;
@@ -77,6 +79,9 @@ export interface ClientCounters {
 }
 
 type Operation = RegisterInput['kind'];
+
+/** Of the commands issued while a split is under way, the share that goes to the keys it moves. */
+const MOVING_KEYS_SHARE = 0.5;
 
 export class SimClient {
   /** Whether a command is in flight, and since when. */
@@ -142,8 +147,9 @@ export class SimClient {
 
   private async loop(): Promise<void> {
     while (this.running) {
-      const shard = this.env.keys[Math.floor(this.random() * this.env.keys.length)]!;
-      const counter = shard.counters.length > 0 && this.random() < 0.3;
+      const moving = this.env.movingKeys();
+      const shard = moving !== undefined && this.random() < MOVING_KEYS_SHARE ? moving : this.env.keys[Math.floor(this.random() * this.env.keys.length)]!;
+      const counter = shard.counters.length > 0 && (shard.registers.length === 0 || this.random() < 0.3);
       const keys = counter ? shard.counters : shard.registers;
       const key = keys[Math.floor(this.random() * keys.length)]!;
       const roll = this.random();
