@@ -477,6 +477,9 @@ export class MultiRaft {
         case 'not-member':
           if (Number.isSafeInteger(message.index)) group.notMemberAt = Math.max(group.notMemberAt, message.index);
           break;
+        case 'member-probe':
+          this.answerNonMember(group, message.r);
+          break;
       }
     } catch (error) {
       this.refuse(group, error);
@@ -496,6 +499,16 @@ export class MultiRaft {
     if (group.notMemberAt > applied) return 'none';
     if (confState.voters.includes(group.selfId)) return 'voter';
     return confState.learners.includes(group.selfId) ? 'learner' : 'none';
+  }
+
+  /**
+   * Asks the group's replicas on `peers` whether the membership they applied still has this member: one
+   * that has no place for it answers 'not-member', as to a removed voter's campaign (ownMembership).
+   */
+  probeMembership(groupId: string, peers: readonly NodeId[]): void {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return;
+    for (const peer of peers) this.host.send(peer, [{ t: 'member-probe', g: groupId, r: group.selfId }]);
   }
 
   /**

@@ -40,6 +40,11 @@ export function peerBatchCheck(self: NodeId, ids: PeerIds = SHARD_PEER_IDS): Pay
   };
 }
 
+/** A Raft member id of the sending peer: a peer speaks only for its own members. */
+function isMemberOf(value: unknown, sender: NodeId, peerOf: (id: NodeId) => NodeId): value is NodeId {
+  return typeof value === 'number' && isValidNodeId(value) && peerOf(value) === sender;
+}
+
 function isPeerMessage(value: unknown, sender: NodeId, self: NodeId, peerOf: (id: NodeId) => NodeId): value is PeerMessage {
   if (typeof value !== 'object' || value === null) return false;
   const message = value as Fields;
@@ -49,16 +54,16 @@ function isPeerMessage(value: unknown, sender: NodeId, self: NodeId, peerOf: (id
       const m = message['m'];
       return isMessage(m) && peerOf(m.from) === sender && peerOf(m.to) === self;
     }
-    case 'snap-req': {
-      const requester = message['r'];
-      return typeof requester === 'number' && isValidNodeId(requester) && peerOf(requester) === sender && isIndex(message['snap']) && isBytesOrNull(message['cursor']);
-    }
+    case 'snap-req':
+      return isMemberOf(message['r'], sender, peerOf) && isIndex(message['snap']) && isBytesOrNull(message['cursor']);
     case 'snap-chunk':
       return isIndex(message['snap']) && isBytesOrNull(message['cursor']) && isSnapshotChunk(message['chunk']);
     case 'snap-gone':
       return isIndex(message['snap']);
     case 'not-member':
       return isIndex(message['index']);
+    case 'member-probe':
+      return isMemberOf(message['r'], sender, peerOf);
     default:
       return false;
   }

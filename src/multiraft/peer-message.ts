@@ -23,7 +23,12 @@ export type PeerMessage =
    * receiver: told by a member ahead of it, a removed member learns of its removal, which its own log,
    * cut off by the leader that removed it, may never show.
    */
-  | { readonly t: 'not-member'; readonly g: string; readonly index: number };
+  | { readonly t: 'not-member'; readonly g: string; readonly index: number }
+  /**
+   * Member `r` asks whether the group still has a place for it: a voter removed while cut off, whose own
+   * log lists only peers that have left the group since, has nobody to campaign to who could say no.
+   */
+  | { readonly t: 'member-probe'; readonly g: string; readonly r: NodeId };
 
 /**
  * The node that hosts Raft member `raftId` of a shard group (the pilot's group uses its own ids, see

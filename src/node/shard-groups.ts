@@ -317,7 +317,14 @@ export class ShardGroups {
       const leaderSilentMs = (this.multiRaft.ticksSinceLeaderContact(shardId) ?? 0) * this.options.tickMs;
       const membership = this.multiRaft.ownMembership(shardId) ?? 'none';
       const unwanted = { shardExists: shard !== undefined, membership, unwantedForMs: now - since, leaderSilentMs };
-      if (!shouldDropReplica(unwanted, { graceMs: this.limits.unwantedGraceMs, silenceMs: this.options.electionTimeoutMs })) continue;
+      if (!shouldDropReplica(unwanted, { graceMs: this.limits.unwantedGraceMs, silenceMs: this.options.electionTimeoutMs })) {
+        // A voter that hears no leader may have been removed while cut off, by members its log does not
+        // list (its own peers may all have left): the replicas the table lists can tell it.
+        if (shard !== undefined && membership === 'voter' && leaderSilentMs > this.options.electionTimeoutMs) {
+          this.multiRaft.probeMembership(shardId, shard.replicas.filter((n) => n !== selfId).map(nodeNumberOf));
+        }
+        continue;
+      }
       this.unwantedSince.delete(shardId);
       if (shard !== undefined && wanted !== undefined) {
         // The same log and data, a new member to the group.
