@@ -134,7 +134,7 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
       path: '/api/v1/shards/{id}/split',
       operationId: 'splitShard',
       summary:
-        'Splits a shard online (seed 000): the slots from split_slot on move to a new shard while clients keep reading and writing. Every field is optional. The answer (202) names the split task; follow it at /api/v1/splits/{task_id}.',
+        'Splits a shard online: the slots from split_slot on move to a new shard while clients keep reading and writing. Every field is optional. The answer (202) names the split task; follow it at /api/v1/splits/{task_id}.',
       access: 'admin',
       params: idParamsSchema,
       body: splitRequestSchema,
