@@ -830,6 +830,18 @@ const WRITE_WAIT_MS_MAX = 500;
 /** A crash waiting for a split's forwarding to begin looks this often, and gives up after the longest wait. */
 const FORWARDING_POLL_MS = 10;
 const FORWARDING_WAIT_MS_MAX = 5_000;
+/**
+ * A split source's leader stopped during the transfer stays stopped until a successor forwards, up to this
+ * long, past PAUSE_MS_MAX: the successor needs an election, a read barrier, a probe and a whole snapshot
+ * first, and real stops (SIGSTOP, a stalled VM) last seconds. Clients' requests held there meanwhile are
+ * measured without the stop (oldestPendingMs).
+ */
+const TRANSFER_PAUSE_MS_MAX = 6_000;
+/** Such a stop comes this long at most after the request leaves (its answer may be back by then), and ends this long at most after the target holds the successor's snapshot. */
+const TRANSFER_PAUSE_DELAY_MS_MAX = 5;
+const FORWARDING_MS_MAX = 100;
+/** How often the split's begin is looked for. */
+const SPLIT_BEGUN_POLL_MS = 1;
 const LIVENESS_MS_DEFAULT = 30_000;
 
 /** What a seed stands for: the cluster, and the safety phase's length and faults. */
@@ -1132,6 +1144,39 @@ function scheduleSafetyPhase(sim: ClusterSim, scenario: SimScenario): () => void
             else if (sim.scheduler.now() < deadlineMs) at(FORWARDING_POLL_MS, whenForwarding);
           };
           at(0, whenForwarding);
+        }
+        // Or the source's leader stops as its driver's next request to the target leaves (after the split's
+        // begin: the probe, or a reset being retried) and stays stopped until a successor has sent the target
+        // a snapshot of its own and is forwarding. Resumed, it first runs what came while it was stopped, in
+        // order: the answer it awaited comes before the new term's messages, and its driver goes on as leader.
+        if (faults.pauses && r() < 0.8) {
+          const deadlineMs = sim.scheduler.now() + FORWARDING_WAIT_MS_MAX;
+          const delayMs = Math.floor(r() * TRANSFER_PAUSE_DELAY_MS_MAX);
+          const forwardingMs = Math.floor(r() * FORWARDING_MS_MAX);
+          const whenBegun = (): void => {
+            const source = sim.leaderOf(task.sourceShard);
+            const begun = source?.replicas.get(task.sourceShard)?.splitState();
+            if (source === undefined || begun?.role !== 'source' || begun.taskId !== task.id) {
+              if (sim.scheduler.now() < deadlineMs) at(SPLIT_BEGUN_POLL_MS, whenBegun);
+              return;
+            }
+            source.onNextRequest('split', () => at(delayMs, () => pauseUntilSucceeded(source)));
+          };
+          const pauseUntilSucceeded = (source: SimNode): void => {
+            if (sim.liveNode(source.name) !== source) return;
+            sim.pause(source.name);
+            const resumeByMs = sim.scheduler.now() + TRANSFER_PAUSE_MS_MAX;
+            const whenSucceeded = (): void => {
+              const successor = sim.leaderOf(task.sourceShard);
+              const target = sim.leaderOf(task.targetShard)?.replicas.get(task.targetShard)?.splitState();
+              const forwarding = successor !== undefined && successor !== source && target?.role === 'target' && target.taskId === task.id && target.snapshotDone;
+              if (forwarding) at(forwardingMs, () => sim.resume(source.name));
+              else if (sim.scheduler.now() < resumeByMs) at(FORWARDING_POLL_MS, whenSucceeded);
+              else sim.resume(source.name);
+            };
+            at(FORWARDING_POLL_MS, whenSucceeded);
+          };
+          at(0, whenBegun);
         }
         // Or pauses: a successor takes over, and the paused leader resumes acting on what it knew.
         if (faults.pauses && r() < 0.4) {

@@ -24,7 +24,8 @@ export class SimBus implements PeerBus {
   /**
    * `name`'s bus on `network`; `alive` says whether this incarnation still runs, `fail` ends the run,
    * `tap` sees each decoded one-way message before its handler (the simulation's counters), `hold` runs
-   * each arrival, later while the process is paused (PauseGate.run).
+   * each arrival, later while the process is paused (PauseGate.run), and `requested` sees the kind of
+   * each request this process sends as it leaves.
    */
   constructor(
     private readonly name: string,
@@ -34,10 +35,13 @@ export class SimBus implements PeerBus {
     private readonly fail: (message: string) => void,
     private readonly tap: (from: string, kind: string, payload: unknown) => void = () => {},
     hold: (arrival: () => void) => void = (arrival) => arrival(),
+    requested: (to: string, kind: string) => void = () => {},
   ) {
     this.router = new FrameRouter(name, this.counters, REQUESTS_OUTSTANDING_MAX, env, (to, frame) => {
+      if (!this.alive()) return null;
       // Raft's one-way messages may arrive twice (it is built for that); requests and responses never do.
-      if (this.alive()) network.deliver(name, to, encodeFrameBytes(frame), frame[0] !== FRAME_MESSAGE);
+      network.deliver(name, to, encodeFrameBytes(frame), frame[0] !== FRAME_MESSAGE);
+      if (frame[0] === FRAME_REQUEST) requested(to, frame[1]);
       return null;
     });
     network.attach(name, (from, bytes) => hold(() => this.arrive(from, bytes)));

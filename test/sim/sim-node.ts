@@ -115,6 +115,8 @@ export class SimNode {
   private readonly splitRedirects = new WeakSet<Reply>();
   /** Told of the disk's next transaction, with its fsync delay (see `onNextWrite`). */
   private nextWrite: ((fsyncDelayMs: number) => void) | undefined;
+  /** Told when this process next sends a request of a kind (see `onNextRequest`). */
+  private nextRequest: { readonly kind: string; readonly told: () => void } | undefined;
 
   constructor(
     private readonly env: SimNodeEnv,
@@ -140,7 +142,12 @@ export class SimNode {
     // A stopped process learns of its fsyncs when it resumes.
     this.disk = openSimStore({ timers: environment, fsyncDelayMs, image });
     const hold = (arrival: () => void): void => this.gate.run(arrival);
-    this.bus = new SimBus(name, env.network, environment, alive, fail, (_from, kind, payload) => this.countChunks(kind, payload), hold);
+    this.bus = new SimBus(name, env.network, environment, alive, fail, (_from, kind, payload) => this.countChunks(kind, payload), hold, (_to, kind) => {
+      const next = this.nextRequest;
+      if (next?.kind !== kind) return;
+      this.nextRequest = undefined;
+      next.told();
+    });
     this.core = new NodeCore(
       {
         host: name,
@@ -253,6 +260,11 @@ export class SimNode {
    */
   onNextWrite(told: (fsyncDelayMs: number) => void): void {
     this.nextWrite = told;
+  }
+
+  /** Calls `told` once, when this process next sends a request of `kind` to a peer (its frame has left). */
+  onNextRequest(kind: string, told: () => void): void {
+    this.nextRequest = { kind, told };
   }
 
   /** The power goes out: returns what the disk kept. */
