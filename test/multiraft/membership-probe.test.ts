@@ -36,7 +36,10 @@ describe('MultiRaft: a membership probe', () => {
           compactKeepEntries: 0,
         },
         {
-          send: (to, messages) => void scheduler.after(DELIVERY_MS, () => messages.forEach((m) => nodes.get(to)?.receive(id, m))),
+          send: (to, messages) =>
+            void scheduler.after(DELIVERY_MS, () => {
+              for (const m of messages) nodes.get(to)?.receive(id, m);
+            }),
           persist: () => store.commitAll(),
           schedule: (fn) => void scheduler.after(0, fn),
           onFatal: (err) => assert.fail(String(err)),

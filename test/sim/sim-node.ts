@@ -142,12 +142,21 @@ export class SimNode {
     // A stopped process learns of its fsyncs when it resumes.
     this.disk = openSimStore({ timers: environment, fsyncDelayMs, image });
     const hold = (arrival: () => void): void => this.gate.run(arrival);
-    this.bus = new SimBus(name, env.network, environment, alive, fail, (_from, kind, payload) => this.countChunks(kind, payload), hold, (_to, kind) => {
-      const next = this.nextRequest;
-      if (next?.kind !== kind) return;
-      this.nextRequest = undefined;
-      next.told();
-    });
+    this.bus = new SimBus(
+      name,
+      env.network,
+      environment,
+      alive,
+      fail,
+      (_from, kind, payload) => this.countChunks(kind, payload),
+      hold,
+      (_to, kind) => {
+        const next = this.nextRequest;
+        if (next?.kind !== kind) return;
+        this.nextRequest = undefined;
+        next.told();
+      },
+    );
     this.core = new NodeCore(
       {
         host: name,
