@@ -9,6 +9,9 @@ import { runYcsb } from '../../src/bench/ycsb.js';
 import { CLI_MAIN, TestCluster } from '../support/cluster.js';
 import { assertCleanRun, EXPECTED_OP_TYPES, shortRunOptions, TEST_RECORDS } from './bench-ycsb-cases.js';
 
+/** The timeline run's length: a node's restart and rejoin must fit in it with room on loaded cores. */
+const TIMELINE_RUN_S = 8;
+
 /** Runs the built CLI to completion; rejects with its output if it fails. */
 function cli(args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -56,7 +59,7 @@ describe('bench ycsb against a 3-node cleave cluster', () => {
       '--operations',
       '10000000',
       '--duration',
-      '4',
+      String(TIMELINE_RUN_S),
       '--threads',
       '4',
       '--port',
@@ -67,8 +70,9 @@ describe('bench ycsb against a 3-node cleave cluster', () => {
       cluster.pilotUrl,
       '--no-progress',
     ]);
-    // A restart in the middle of the run: the pilot records the node's rejoin.
-    await sleep(1500);
+    // A restart early in the run: the pilot records the node's rejoin, which the bench must see before it
+    // ends; a restart on two loaded cores has taken over 2.5 s.
+    await sleep(1000);
     const node3 = cluster.nodes[2]!;
     await node3.kill('SIGKILL');
     node3.start();
