@@ -10,6 +10,7 @@ import { MultiRaft, type GroupStateMachine } from '../../src/multiraft/multi-raf
 import type { ShardSnapshotReader } from '../../src/storage/types.js';
 import { Scheduler } from '../sim/scheduler.js';
 import { openSimStore, storeOnImage } from '../sim/sim-store.js';
+import { testMultiRaftConfig } from '../support/test-multi-raft-config.js';
 
 const GROUP = 'shard_0001';
 const FSYNC_MS = 50;
@@ -30,20 +31,12 @@ describe('MultiRaft: durable leadership', () => {
   it('a one-member leader leads durably only once its bootstrap and an entry of its term are on disk', async () => {
     const scheduler = new Scheduler();
     const disk = openSimStore({ timers: scheduler, fsyncDelayMs: FSYNC_MS });
-    const multiRaft = new MultiRaft(
-      {
-        id: 1,
-        electionTicks: 10,
-        heartbeatTicks: 1,
-        random: () => 0.5,
-        requestTimeoutTicks: 1000,
-        snapshotChunkBytes: 1024,
-        snapshotIdleTicks: 100,
-        compactAfterEntries: 1000,
-        compactKeepEntries: 0,
-      },
-      { send: () => {}, persist: () => disk.store.commitAll(), schedule: (fn) => void scheduler.after(0, fn), onFatal: (err) => assert.fail(String(err)) },
-    );
+    const multiRaft = new MultiRaft(testMultiRaftConfig(1), {
+      send: () => {},
+      persist: () => disk.store.commitAll(),
+      schedule: (fn) => void scheduler.after(0, fn),
+      onFatal: (err) => assert.fail(String(err)),
+    });
     const log = disk.store.openRaftLog(GROUP);
     log.bootstrap([1]);
     multiRaft.addGroup(GROUP, log, new NoMachine());

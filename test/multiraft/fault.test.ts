@@ -16,6 +16,7 @@ import { OK } from '../../src/resp/reply.js';
 import { encodeShardCommand } from '../../src/shard/shard-command.js';
 import { ShardReplica } from '../../src/shard/shard-replica.js';
 import { NodeStore } from '../../src/storage/node-store.js';
+import { testMultiRaftConfig } from '../support/test-multi-raft-config.js';
 import { raftLogDbName } from '../../src/storage/raft-group-ids.js';
 import { encodeIndexKey } from '../../src/storage/raft-log-encoding.js';
 
@@ -42,29 +43,16 @@ function until(what: string, done: () => boolean, timeoutMs = 5_000): Promise<vo
 async function startNode(t: TestContext, dir: string) {
   const store = NodeStore.open(dir, { mapBytes: 64 * 1024 ** 2, databasesMax: 16 });
   const faults: GroupFaultError[] = [];
-  const multiRaft = new MultiRaft(
-    {
-      id: 1,
-      electionTicks: 10,
-      heartbeatTicks: 1,
-      random: () => 0.5,
-      requestTimeoutTicks: 1000,
-      snapshotChunkBytes: 1024,
-      snapshotIdleTicks: 100,
-      compactAfterEntries: 1_000_000,
-      compactKeepEntries: 0,
+  const multiRaft = new MultiRaft(testMultiRaftConfig(1), {
+    send: () => {},
+    persist: () => store.commitAll(),
+    schedule: (fn) => void setImmediate(fn),
+    onGroupFault: (groupId, fault) => {
+      faults.push(fault);
+      store.closeShard(groupId, 'was refused');
     },
-    {
-      send: () => {},
-      persist: () => store.commitAll(),
-      schedule: (fn) => void setImmediate(fn),
-      onGroupFault: (groupId, fault) => {
-        faults.push(fault);
-        store.closeShard(groupId, 'was refused');
-      },
-      onFatal: (error) => assert.fail(String(error)),
-    },
-  );
+    onFatal: (error) => assert.fail(String(error)),
+  });
   const ticker = setInterval(() => multiRaft.tick(), 2);
   let stopped = false;
   const stop = async (): Promise<void> => {

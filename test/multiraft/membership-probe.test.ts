@@ -12,6 +12,7 @@ import type { NodeId } from '../../src/raft/index.js';
 import { Scheduler } from '../sim/scheduler.js';
 import { openSimStore } from '../sim/sim-store.js';
 import { NoData } from '../support/no-data.js';
+import { testMultiRaftConfig } from '../support/test-multi-raft-config.js';
 
 const GROUP = 's1';
 const TICK_MS = 10;
@@ -23,28 +24,15 @@ describe('MultiRaft: a membership probe', () => {
     const nodes = new Map<NodeId, MultiRaft>();
     const start = (id: NodeId, voters: NodeId[]): MultiRaft => {
       const { store } = openSimStore({ timers: scheduler, fsyncDelayMs: 1 });
-      const multiRaft = new MultiRaft(
-        {
-          id,
-          electionTicks: 10,
-          heartbeatTicks: 1,
-          random: () => 0.5,
-          requestTimeoutTicks: 1000,
-          snapshotChunkBytes: 1024,
-          snapshotIdleTicks: 100,
-          compactAfterEntries: 1000,
-          compactKeepEntries: 0,
-        },
-        {
-          send: (to, messages) =>
-            void scheduler.after(DELIVERY_MS, () => {
-              for (const m of messages) nodes.get(to)?.receive(id, m);
-            }),
-          persist: () => store.commitAll(),
-          schedule: (fn) => void scheduler.after(0, fn),
-          onFatal: (err) => assert.fail(String(err)),
-        },
-      );
+      const multiRaft = new MultiRaft(testMultiRaftConfig(id), {
+        send: (to, messages) =>
+          void scheduler.after(DELIVERY_MS, () => {
+            for (const m of messages) nodes.get(to)?.receive(id, m);
+          }),
+        persist: () => store.commitAll(),
+        schedule: (fn) => void scheduler.after(0, fn),
+        onFatal: (err) => assert.fail(String(err)),
+      });
       const log = store.openRaftLog(GROUP);
       log.bootstrap(voters);
       multiRaft.addGroup(GROUP, log, new NoData());

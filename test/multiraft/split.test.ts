@@ -10,6 +10,7 @@ import type { Entry } from '../../src/raft/index.js';
 import type { ShardSnapshotReader } from '../../src/storage/types.js';
 import { Scheduler } from '../sim/scheduler.js';
 import { openSimStore, storeOnImage } from '../sim/sim-store.js';
+import { testMultiRaftConfig } from '../support/test-multi-raft-config.js';
 
 const GROUP = 'shard_0001';
 const TICK_MS = 10;
@@ -34,20 +35,12 @@ async function oneMemberGroup(compactAfterEntries = 1_000_000, compactKeepEntrie
   const disk = openSimStore({ timers: scheduler, fsyncDelayMs: 3 });
   /** The group's log as a restart would find it: only what landed. */
   const durableLog = () => storeOnImage(disk.environment.landedImage()).openRaftLog(GROUP);
-  const multiRaft = new MultiRaft(
-    {
-      id: 1,
-      electionTicks: 10,
-      heartbeatTicks: 1,
-      random: () => 0.5,
-      requestTimeoutTicks: 1000,
-      snapshotChunkBytes: 1024,
-      snapshotIdleTicks: 100,
-      compactAfterEntries,
-      compactKeepEntries,
-    },
-    { send: () => {}, persist: () => disk.store.commitAll(), schedule: (fn) => void scheduler.after(0, fn), onFatal: (err) => assert.fail(String(err)) },
-  );
+  const multiRaft = new MultiRaft(testMultiRaftConfig(1, { compactAfterEntries, compactKeepEntries }), {
+    send: () => {},
+    persist: () => disk.store.commitAll(),
+    schedule: (fn) => void scheduler.after(0, fn),
+    onFatal: (err) => assert.fail(String(err)),
+  });
   const log = disk.store.openRaftLog(GROUP);
   log.bootstrap([1]);
   const machine = new AppliedList();

@@ -106,18 +106,6 @@ export function applyOperator(before: ClusterSnapshot, operator: Operator): Clus
   }
 }
 
-/** Mulberry32: a small seeded generator, so a failing cluster replays from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Per-node counts of replicas and of leaders among `nodeIds`. */
 export function countsOf(snap: ClusterSnapshot, nodeIds: readonly string[]): { replicas: number[]; leaders: number[] } {
   return {

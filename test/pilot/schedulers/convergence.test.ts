@@ -8,7 +8,8 @@ import { describe, it } from 'node:test';
 import { runSchedulers } from '../../../src/pilot/schedulers/run-schedulers.js';
 import { shardLoad, shardTemperature } from '../../../src/pilot/schedulers/temperature.js';
 import { type ClusterSnapshot, REPLICATION_FACTOR, SCHEDULER_CONFIG_DEFAULT, TEMPERATURE_WINDOW_MS } from '../../../src/pilot/schedulers/types.js';
-import { applyOperator, countsOf, GIB, keyspace, MIB, NOW_MS, node, nodes, seededRandom, snapshot, spread, steady } from './cluster-fixture.js';
+import { seededRandom } from '../../support/seeded-random.js';
+import { applyOperator, countsOf, GIB, keyspace, MIB, NOW_MS, node, nodes, snapshot, spread, steady } from './cluster-fixture.js';
 
 type Scenario = 'new nodes' | 'a node down for good' | 'a draining node' | 'hot shards';
 const SCENARIOS: readonly Scenario[] = ['new nodes', 'a node down for good', 'a draining node', 'hot shards'];
