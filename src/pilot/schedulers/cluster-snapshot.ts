@@ -70,3 +70,17 @@ function lastSplitAtMs(shardId: string, tasks: readonly SplitTask[]): number | u
   }
   return atMs;
 }
+
+/**
+ * A shard's samples once `sample` is taken: appended when newer than the last, and those older than the
+ * window of `windowMs` ending at `nowMs` dropped, all but the newest of them, which shows the window was
+ * watched whole.
+ */
+export function keptOpsSamples(samples: readonly OpsSample[], sample: OpsSample, nowMs: number, windowMs: number): OpsSample[] {
+  const last = samples.at(-1);
+  const all = last === undefined || sample.atMs > last.atMs ? [...samples, sample] : [...samples];
+  const startMs = nowMs - windowMs;
+  const firstInWindow = all.findIndex((s) => s.atMs >= startMs);
+  if (firstInWindow === -1) return all.slice(-1);
+  return all.slice(Math.max(0, firstInWindow - 1));
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RoutingShard } from '../../../src/common/routing.js';
 import type { PilotNode, PilotState, SplitTask } from '../../../src/pilot/pilot-state.js';
-import { clusterSnapshot, type NodeLivenessView, type SnapshotSources } from '../../../src/pilot/schedulers/cluster-snapshot.js';
+import { clusterSnapshot, keptOpsSamples, type NodeLivenessView, type SnapshotSources } from '../../../src/pilot/schedulers/cluster-snapshot.js';
 import { INITIAL_PILOT_STATE } from '../../../src/pilot/state.js';
 import { SPLIT_PARAMS_DEFAULT } from '../../../src/split/types.js';
 
@@ -159,6 +159,28 @@ describe('cluster snapshot', () => {
   for (const c of cases) {
     it(c.name, () => {
       assert.deepEqual(c.expected(clusterSnapshot(c.sources)), c.equals);
+    });
+  }
+});
+
+describe('kept ops/s samples', () => {
+  const s = (atMs: number, opsPerSec = 1) => ({ atMs, opsPerSec });
+  const cases = [
+    { name: 'a newer sample is appended', samples: [s(100)], sample: s(200, 5), nowMs: 200, expected: [s(100), s(200, 5)] },
+    { name: 'a report seen again is not appended twice', samples: [s(100), s(200)], sample: s(200), nowMs: 300, expected: [s(100), s(200)] },
+    {
+      name: 'samples older than the window go, all but the newest of them',
+      samples: [s(100), s(200), s(300)],
+      sample: s(400),
+      nowMs: 1250,
+      windowMs: 1000,
+      expected: [s(200), s(300), s(400)],
+    },
+    { name: 'with every sample older than the window, the newest stays', samples: [s(100)], sample: s(100), nowMs: 5000, windowMs: 1000, expected: [s(100)] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      assert.deepEqual(keptOpsSamples(c.samples, c.sample, c.nowMs, c.windowMs ?? 10_000), c.expected);
     });
   }
 });
