@@ -24,6 +24,7 @@ interface LocalFlags {
   dataDir: string;
   shardsPerNode: number;
   replicas: number;
+  schedulers: boolean;
   /** From --requirepass-file or the environment. */
   requirepass?: string;
   /** From --admin-token-file or the environment. */
@@ -43,7 +44,8 @@ export function registerLocalCommand(program: Command): void {
     .option('--host <host>', 'address everything listens on', parseHost('--host'), '127.0.0.1')
     .option('--data-dir <dir>', 'where the cluster keeps its data', './data')
     .option('--shards-per-node <n>', 'shards of the default keyspace per node at creation', parseIntInRange('--shards-per-node', 1, 256), 2)
-    .option('--replicas <n>', 'replicas per shard, the leader included (at most --nodes take effect)', parseIntInRange('--replicas', 1, SHARD_REPLICAS_MAX), REPLICAS_DEFAULT);
+    .option('--replicas <n>', 'replicas per shard, the leader included (at most --nodes take effect)', parseIntInRange('--replicas', 1, SHARD_REPLICAS_MAX), REPLICAS_DEFAULT)
+    .option('--schedulers', "the pilot rebalances leaders and replicas and repairs shards by itself (the pilot's --schedulers)", false);
   withSecretFile(withSecretFile(local, REQUIREPASS), ADMIN_TOKEN).action(async (flags: LocalFlags) => runLocal(flags));
 }
 
@@ -66,6 +68,7 @@ async function runLocal(flags: LocalFlags): Promise<void> {
     firstNodePort: flags.port,
     shardsPerNode: flags.shardsPerNode,
     replicas: flags.replicas,
+    ...(flags.schedulers ? { pilotArgs: ['--schedulers'] } : {}),
     clusterSecretFile: ensureLocalClusterSecret(dataDir),
     ...(flags.requirepass ? { requirepass: flags.requirepass } : {}),
     ...(flags.adminToken ? { adminToken: flags.adminToken } : {}),

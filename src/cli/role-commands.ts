@@ -7,6 +7,7 @@ import { createLogger } from '../common/logger.js';
 import { PILOT_ID_DEFAULT, isPilotId, parsePilotPeers, type PilotPeer } from '../pilot/pilot-peers.js';
 import { REPLICAS_DEFAULT, startPilot } from '../pilot/server.js';
 import { SHARD_REPLICAS_MAX } from '../pilot/state.js';
+import { SCHEDULE_INTERVAL_MS } from '../pilot/scheduler-driver.js';
 import { CLIENT_INPUT_BYTES_MAX_DEFAULT, startNode } from '../node/node-server.js';
 import { requireClusterSecret } from './cluster-secret.js';
 import { isLoopback, parseHost, parseIntInRange, parsePort, parsePortOrZero, parseUrls } from './flags.js';
@@ -46,6 +47,8 @@ interface PilotFlags {
   /** From --cluster-secret-file or the environment. */
   clusterSecret?: string;
   nodeTimeoutMs: number;
+  schedulers: boolean;
+  scheduleIntervalMs: number;
   maxSplits: number;
   maxSplitsPerNode: number;
   splitCatchUpThreshold: number;
@@ -83,6 +86,8 @@ export function registerPilotCommand(program: Command): void {
     );
   withSecretFile(withSecretFile(pilot, ADMIN_TOKEN), CLUSTER_SECRET)
     .option('--node-timeout-ms <ms>', 'a node is down after this long without a heartbeat', parseIntInRange('--node-timeout-ms', 100, 600_000), 3000)
+    .option('--schedulers', 'rebalance leaders and replicas and repair shards by itself (repair, drain, replica and leader rebalancing)', false)
+    .option('--schedule-interval-ms <ms>', 'how often the schedulers run, with --schedulers', parseIntInRange('--schedule-interval-ms', 100, 3_600_000), SCHEDULE_INTERVAL_MS)
     .option('--max-splits <n>', 'splits under way at once in the cluster', parseIntInRange('--max-splits', 1, 1000), 1)
     .option('--max-splits-per-node <n>', 'splits a node takes part in at once', parseIntInRange('--max-splits-per-node', 1, 1000), 1)
     .option(
@@ -152,6 +157,8 @@ export function registerPilotCommand(program: Command): void {
         adminToken: flags.adminToken,
         clusterSecret,
         nodeTimeoutMs: flags.nodeTimeoutMs,
+        schedulers: flags.schedulers,
+        scheduleIntervalMs: flags.scheduleIntervalMs,
         maxSplits: flags.maxSplits,
         maxSplitsPerNode: flags.maxSplitsPerNode,
         splitParams: {

@@ -379,6 +379,17 @@ export const pilotEventSchema = z
     z.object({ ...eventBase, kind: z.literal('shard-leader-transfer-requested'), shard_id: z.string(), node_id: z.string().describe('The replica to lead next.') }),
     z.object({
       ...eventBase,
+      kind: z.literal('scheduler-operator'),
+      scheduler: z.enum(['repair', 'drain', 'size-split', 'load-split', 'merge', 'replica-rebalance', 'leader-rebalance']).describe('The scheduler that proposed it.'),
+      operator: z.enum(['split', 'merge', 'add-replica', 'remove-replica', 'transfer-leader']),
+      shard_id: z.string(),
+      node_id: z.string().nullable().describe('The node an add, remove or leadership transfer names; null for a split or merge.'),
+      reason: z.string().describe('Why the scheduler proposed it, with the figures.'),
+      outcome: z.enum(['executed', 'refused', 'skipped']).describe('Proposed and accepted, refused by the pilot (a stale epoch, say), or not carried out (merges cannot be yet).'),
+      detail: z.string().nullable().describe('The refusal or skip message, or the split task id.'),
+    }),
+    z.object({
+      ...eventBase,
       kind: z.literal('split-status-changed'),
       task_id: z.string(),
       source_shard: z.string(),

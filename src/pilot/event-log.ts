@@ -6,6 +6,7 @@
  */
 import { assert } from '../common/errors.js';
 import type { SplitStatus } from '../split/phases.js';
+import type { Operator, SchedulerName } from './schedulers/types.js';
 
 /** Events the ring keeps; the oldest is dropped to make room for a new one. */
 export const PILOT_EVENTS_MAX = 10_000;
@@ -39,6 +40,16 @@ export type PilotEvent = PilotEventBase &
         readonly epoch: number;
       }
     | { readonly kind: 'shard-leader-transfer-requested'; readonly shard_id: string; readonly node_id: string }
+    | {
+        readonly kind: 'scheduler-operator';
+        readonly scheduler: SchedulerName;
+        readonly operator: Operator['kind'];
+        readonly shard_id: string;
+        readonly node_id: string | null;
+        readonly reason: string;
+        readonly outcome: 'executed' | 'refused' | 'skipped';
+        readonly detail: string | null;
+      }
     | {
         readonly kind: 'split-status-changed';
         readonly task_id: string;

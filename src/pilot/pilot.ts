@@ -119,6 +119,11 @@ export class Pilot {
     return this.driver.state;
   }
 
+  /** Leads the pilot group and has caught up: it takes proposals and runs what depends on its clock. */
+  get serving(): boolean {
+    return this.driver.serving;
+  }
+
   /** This replica's view of the pilot group. */
   replication(): PilotReplicaStatus {
     return this.driver.status();

@@ -219,7 +219,8 @@ export function pilotRoutes(pilot: Pilot, metrics: PilotMetrics): RouteDefinitio
       method: 'GET',
       path: '/api/v1/events',
       operationId: 'listEvents',
-      summary: 'Recent cluster events (nodes registering, rejoining, going down or up; keyspace bootstrap; shard leader and replica changes; routing versions), newest last.',
+      summary:
+        'Recent cluster events (nodes registering, rejoining, going down or up; keyspace bootstrap; shard leader and replica changes; routing versions; scheduler operators), newest last.',
       access: 'admin',
       query: pilotEventsQuerySchema,
       response: pilotEventListSchema,

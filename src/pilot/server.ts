@@ -17,6 +17,8 @@ import { Pilot } from './pilot.js';
 import { createPilotMetrics } from './pilot-metrics.js';
 import { BUS_PORT_OFFSET, PILOT_ID_DEFAULT, isPilotId, pilotUrlOf, validatePilotPeers, type PilotPeer } from './pilot-peers.js';
 import { pilotRoutes } from './routes.js';
+import { SCHEDULE_INTERVAL_MS, SCHEDULERS_ENABLED_DEFAULT, SchedulerDriver } from './scheduler-driver.js';
+import { SCHEDULER_CONFIG_DEFAULT } from './schedulers/types.js';
 import { lockDataDir } from '../common/data-dir-lock.js';
 import { NodeStore } from '../storage/node-store.js';
 import { Transport } from '../transport/transport.js';
@@ -66,6 +68,10 @@ export interface PilotOptions {
   readonly raftTickMs?: number;
   /** Applied log entries kept before the pilot group's log is compacted. Default 2000. */
   readonly logEntriesMax?: number;
+  /** Run the schedulers (docs/SCHEDULING.md) while this replica serves: repair, drain, replica and leader rebalancing. Default false. */
+  readonly schedulers?: boolean;
+  /** How often a scheduling round runs. Default `SCHEDULE_INTERVAL_MS`. */
+  readonly scheduleIntervalMs?: number;
   readonly logger?: Logger;
 }
 
@@ -117,7 +123,8 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
   const raftTickMs = options.raftTickMs ?? 100;
   const electionTimeoutMs = options.electionTimeoutMs ?? 1000;
   const logEntriesMax = options.logEntriesMax ?? LOG_ENTRIES_MAX_DEFAULT;
-  for (const [name, value] of Object.entries({ raftTickMs, electionTimeoutMs, logEntriesMax })) {
+  const scheduleIntervalMs = options.scheduleIntervalMs ?? SCHEDULE_INTERVAL_MS;
+  for (const [name, value] of Object.entries({ raftTickMs, electionTimeoutMs, logEntriesMax, scheduleIntervalMs })) {
     if (!Number.isInteger(value) || value < 1) throw new UsageError(`pilot option ${name} must be a positive integer, got ${value}`);
   }
   const { clusterSecret } = options;
@@ -139,13 +146,14 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
     }
     return transport;
   };
+  const env = systemEnvironment();
   let pilot: Pilot;
   try {
     const store = NodeStore.open(join(options.dataDir, 'raft'), { mapBytes: STORE_MAP_BYTES, databasesMax: STORE_DATABASES_MAX });
     pilot = await Pilot.open(
       { ...config, split },
       {
-        env: systemEnvironment(),
+        env,
         store,
         openBus,
         recoverOldLog: () => recoverOldPilotLog(options.dataDir),
@@ -188,17 +196,31 @@ export async function startPilot(options: PilotOptions): Promise<RunningPilot> {
   }
   const sweeper = setInterval(() => pilot.sweepLiveness(), Math.ceil(config.nodeTimeoutMs / SWEEPS_PER_TIMEOUT));
   sweeper.unref();
+  const schedulerDriver =
+    options.schedulers === true
+      ? new SchedulerDriver(pilot, env, logger, { intervalMs: scheduleIntervalMs, enabled: SCHEDULERS_ENABLED_DEFAULT, scheduling: SCHEDULER_CONFIG_DEFAULT })
+      : undefined;
+  schedulerDriver?.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   if (options.peers === undefined) pilot.setOwnHttpPort(port);
   const url = pilotUrlOf({ host: options.host, port });
   logger.info(
-    { url, pilot: pilotId, peers: peers.map((p) => p.id), expect_nodes: config.expectNodes, shards_per_node: config.shardsPerNode, replicas: config.replicas },
+    {
+      url,
+      pilot: pilotId,
+      peers: peers.map((p) => p.id),
+      expect_nodes: config.expectNodes,
+      shards_per_node: config.shardsPerNode,
+      replicas: config.replicas,
+      schedule_interval_ms: schedulerDriver === undefined ? null : scheduleIntervalMs,
+    },
     'pilot listening',
   );
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     clearInterval(sweeper);
+    schedulerDriver?.stop();
     // Long polls first: the HTTP server waits for in-flight requests before it closes.
     pilot.waiters.releaseAll();
     await app.close();

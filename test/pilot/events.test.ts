@@ -135,6 +135,8 @@ function summary(event: PilotEvent): string {
       return `${event.kind} ${event.shard_id} ${event.node_id}`;
     case 'split-status-changed':
       return `${event.kind} ${event.task_id} ${event.status}`;
+    case 'scheduler-operator':
+      return `${event.kind} ${event.scheduler} ${event.operator} ${event.shard_id} ${event.node_id} ${event.outcome}`;
   }
 }
 
@@ -233,6 +235,7 @@ test('the route checks the admin token and its query, and is in the OpenAPI docu
     'shard-leader-changed',
     'shard-replicas-changed',
     'shard-leader-transfer-requested',
+    'scheduler-operator',
     'split-status-changed',
   ]);
 });

@@ -37,7 +37,8 @@ function shardIdsOf(operator: Operator): string[] {
   return operator.kind === 'merge' ? [operator.shardId, operator.withShardId] : [operator.shardId];
 }
 
-export function runSchedulers(snapshot: ClusterSnapshot, config: SchedulerConfig): SchedulingRound {
+/** `schedulers`: those to run, a selection of `SCHEDULERS` in its order; all by default. */
+export function runSchedulers(snapshot: ClusterSnapshot, config: SchedulerConfig, schedulers: readonly Scheduler[] = SCHEDULERS): SchedulingRound {
   const shardById = new Map<string, SnapshotShard>(snapshot.shards.map((s) => [s.id, s]));
   const busy = busyShardIds(snapshot);
   const touched = new Set<string>();
@@ -85,7 +86,7 @@ export function runSchedulers(snapshot: ClusterSnapshot, config: SchedulerConfig
 
   const operators: Operator[] = [];
   const held: HeldOperator[] = [];
-  for (const operator of SCHEDULERS.flatMap((scheduler) => scheduler(snapshot, config))) {
+  for (const operator of schedulers.flatMap((scheduler) => scheduler(snapshot, config))) {
     const limit = limitOf(operator);
     if (limit === undefined) {
       start(operator);
