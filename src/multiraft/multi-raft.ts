@@ -490,15 +490,18 @@ export class MultiRaft {
   /**
    * This node's place in the group: its membership as of the index Raft has applied, or 'none' once a
    * member that applied further said the membership there has no place for it (it was removed since).
-   * Undefined for an unknown group.
+   * 'removed' when its own applied membership has no place for it but no member that applied as far has
+   * said so yet: the members left may not know the removal is committed, and one of them may need this
+   * replica's vote to elect a leader that commits it for them. Undefined for an unknown group.
    */
-  ownMembership(groupId: string): 'voter' | 'learner' | 'none' | undefined {
+  ownMembership(groupId: string): 'voter' | 'learner' | 'removed' | 'none' | undefined {
     const group = this.groups.get(groupId);
     if (group === undefined) return undefined;
     const { applied, confState } = group.raw.basicStatus();
     if (group.notMemberAt > applied) return 'none';
     if (confState.voters.includes(group.selfId)) return 'voter';
-    return confState.learners.includes(group.selfId) ? 'learner' : 'none';
+    if (confState.learners.includes(group.selfId)) return 'learner';
+    return group.notMemberAt > 0 && group.notMemberAt === applied ? 'none' : 'removed';
   }
 
   /**

@@ -86,7 +86,7 @@ export interface UnwantedReplica {
   /** The routing table still has the shard at all. */
   readonly shardExists: boolean;
   /** This node's place in the group as far as it knows (MultiRaft.ownMembership). */
-  readonly membership: 'voter' | 'learner' | 'none';
+  readonly membership: 'voter' | 'learner' | 'removed' | 'none';
   /** How long the routing table has not listed this node as a replica of the shard under the id it runs. */
   readonly unwantedForMs: number;
   /** How long since this node last heard from a leader of the group (0 while it leads). */
@@ -107,12 +107,14 @@ export interface DropDelays {
  * members of its group, so a replica that still hears from one is a member whatever its own view says:
  * that view may lag (a snapshot taken before the replica was added does not list it), and the group may
  * need its vote to commit its very removal (a group of two voters always does). So a replica is dropped
- * only once no leader has spoken to it for `silenceMs`, and only once it knows it is no longer a member:
- * its own membership says so, or a member that applied further told it. A voter is never dropped on a
- * timer: silence may mean there is no leader, and none can be elected without its vote (voters [2, 3]
- * with node 2 restarting) — removed, it learns so when it campaigns. A learner votes for nothing, so one
- * that never hears of its removal (the leader stops writing to it) goes once unlisted and unspoken to
- * for `graceMs`. A replica of a shard gone from the table goes at once.
+ * only once no leader has spoken to it for `silenceMs`, and only once a member that applied as far as it
+ * did told it that it is no longer a member. A voter is never dropped on a timer: silence may mean there
+ * is no leader, and none can be elected without its vote (voters [2, 3] with node 2 restarting) —
+ * removed, it learns so when it campaigns. Nor is one that applied its own removal ('removed') until a
+ * member confirms it: the members left may not have learned the removal is committed (voters [1, 2]
+ * removing 1, node 2 campaigning before the commit reached it), and still need its vote. A learner votes
+ * for nothing, so one that never hears of its removal (the leader stops writing to it) goes once
+ * unlisted and unspoken to for `graceMs`. A replica of a shard gone from the table goes at once.
  */
 export function shouldDropReplica(replica: UnwantedReplica, delays: DropDelays): boolean {
   if (!replica.shardExists) return true;
@@ -122,6 +124,7 @@ export function shouldDropReplica(replica: UnwantedReplica, delays: DropDelays):
     case 'learner':
       return replica.unwantedForMs > delays.graceMs && replica.leaderSilentMs > delays.graceMs;
     case 'voter':
+    case 'removed':
       return false;
   }
 }

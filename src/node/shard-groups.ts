@@ -295,9 +295,10 @@ export class ShardGroups {
   /**
    * Stops the replicas this node runs under an id the table no longer gives them (the shard no longer
    * lists this node, or lists it under a new replica id), once this node knows the group's membership has
-   * dropped that id too and no leader speaks to it any more (shouldDropReplica: a voter waits to be told,
-   * a learner may go after the grace, as the leader that removed it stops writing to it and it never
-   * campaigns to be told). An unlisted replica's data is dropped; a replica with a new id rejoins under it.
+   * dropped that id too and no leader speaks to it any more (shouldDropReplica: a voter, or one that
+   * applied its own removal, waits to be told by a member; a learner may go after the grace, as the
+   * leader that removed it stops writing to it and it never campaigns to be told). An unlisted replica's
+   * data is dropped; a replica with a new id rejoins under it.
    */
   private retireUnwanted(): void {
     const view = this.view;
@@ -319,8 +320,9 @@ export class ShardGroups {
       const unwanted = { shardExists: shard !== undefined, membership, unwantedForMs: now - since, leaderSilentMs };
       if (!shouldDropReplica(unwanted, { graceMs: this.limits.unwantedGraceMs, silenceMs: this.options.electionTimeoutMs })) {
         // A voter that hears no leader may have been removed while cut off, by members its log does not
-        // list (its own peers may all have left): the replicas the table lists can tell it.
-        if (shard !== undefined && membership === 'voter' && leaderSilentMs > this.options.electionTimeoutMs) {
+        // list (its own peers may all have left): the replicas the table lists can tell it. They also
+        // confirm a removal it applied itself, once they have applied it too.
+        if (shard !== undefined && (membership === 'voter' || membership === 'removed') && leaderSilentMs > this.options.electionTimeoutMs) {
           this.multiRaft.probeMembership(shardId, shard.replicas.filter((n) => n !== selfId).map(nodeNumberOf));
         }
         continue;

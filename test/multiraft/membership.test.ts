@@ -99,6 +99,20 @@ describe('MultiRaft: a removed voter hears of its removal', () => {
     assert.equal(node(2).ownMembership(GROUP), 'voter');
   });
 
+  it('counts itself removed, not gone, after applying its own removal, until a member that applied as far says so', async () => {
+    // Seed 50109: node5 applied its removal from voters [5, 1000001] as node1 campaigned without having
+    // learned it was committed; node5 dropped its copy before its vote left, and node1 could never win.
+    const { scheduler, node } = await threeVoters();
+    assert.deepEqual(node(1).proposeConfChange(GROUP, { type: 'removeNode', nodeId: 3, context: new Uint8Array(0) }), { ok: true });
+    await scheduler.runUntil(scheduler.now() + 200);
+    assert.deepEqual(node(3).confState(GROUP)?.voters, [1, 2], 'node 3 applied its own removal');
+    assert.equal(node(3).ownMembership(GROUP), 'removed');
+
+    node(3).probeMembership(GROUP, [1, 2]);
+    await scheduler.runUntil(scheduler.now() + 50);
+    assert.equal(node(3).ownMembership(GROUP), 'none');
+  });
+
   it('ignores a member that has applied no further than itself', async () => {
     const { scheduler, node } = await threeVoters();
     const applied = node(3).appliedIndex(GROUP)!;

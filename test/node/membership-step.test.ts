@@ -260,6 +260,11 @@ describe('shouldDropReplica', () => {
     assert.equal(shouldDropReplica({ ...replica, unwantedForMs: 600_000, leaderSilentMs: 600_000 }, delays), false);
   });
 
+  it('keeps a replica that applied its own removal, however long unspoken to, until a member that applied as far says so', () => {
+    // Voters [1, 2] removing 1: node 2 may not have learned the removal is committed, and needs node 1's vote to elect.
+    assert.equal(shouldDropReplica({ ...replica, membership: 'removed', unwantedForMs: 600_000, leaderSilentMs: 600_000 }, delays), false);
+  });
+
   it('drops a learner unlisted and unspoken to past the grace: removed, it never hears so, and it votes for nothing', () => {
     assert.equal(shouldDropReplica({ ...replica, membership: 'learner', unwantedForMs: 59_000, leaderSilentMs: 61_000 }, delays), false);
     assert.equal(shouldDropReplica({ ...replica, membership: 'learner', unwantedForMs: 61_000, leaderSilentMs: 61_000 }, delays), true);
